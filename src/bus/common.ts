@@ -1,0 +1,209 @@
+/**
+ * What both bus implementations share: the consume loop (slots, heartbeats, settling after the handler),
+ * the delivered-message wrapper, JSON encoding and the request/reply envelope. Keeping these in one place
+ * is what makes the in-process bus behave like the NATS one beyond the contract tests.
+ */
+import { errorMessage } from "../core/errors.ts";
+import { BusRequestError, type BusMessage, type Consumer, type MessageHandler, type Slots } from "./types.ts";
+
+/** The subset of a pino logger the bus uses. */
+export interface BusLogger {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export const silentLogger: BusLogger = { info() {}, warn() {}, error() {} };
+
+/** JSON text for a payload; `undefined` travels as `null` (JSON has no undefined). */
+export function toJson(data: unknown): string {
+  return JSON.stringify(data) ?? "null";
+}
+
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
+}
+
+// ---- delivered messages ---------------------------------------------------------------------------------
+
+/** How an implementation settles one delivery; called at most once per message (for working, many times). */
+export interface SettleOps {
+  ack(): Promise<void> | void;
+  nak(delayMs: number): Promise<void> | void;
+  term(reason?: string): Promise<void> | void;
+  working(): Promise<void> | void;
+}
+
+/** A delivery handed to a handler. After the first ack/nak/term, further settling calls are no-ops. */
+export class DeliveredMessage<T> implements BusMessage<T> {
+  private done = false;
+
+  constructor(
+    readonly queue: string,
+    readonly data: T,
+    readonly msgId: string | undefined,
+    readonly deliveryCount: number,
+    private readonly ops: SettleOps,
+  ) {}
+
+  get settled(): boolean {
+    return this.done;
+  }
+
+  async ack(): Promise<void> {
+    if (this.settle()) await this.ops.ack();
+  }
+
+  async nak(delayMs = 0): Promise<void> {
+    if (this.settle()) await this.ops.nak(Math.max(0, delayMs));
+  }
+
+  async term(reason?: string): Promise<void> {
+    if (this.settle()) await this.ops.term(reason);
+  }
+
+  async working(): Promise<void> {
+    if (!this.done) await this.ops.working();
+  }
+
+  private settle(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    return true;
+  }
+}
+
+// ---- the consume loop -----------------------------------------------------------------------------------
+
+/**
+ * One pull from a queue: deliver at most `max` messages through `onMessage` AS EACH ARRIVES, and resolve
+ * when `max` have arrived, the pull expires, or `signal` aborts. Throws on transport errors.
+ */
+export type PullFn<T> = (max: number, signal: AbortSignal, onMessage: (msg: BusMessage<T>) => void) => Promise<void>;
+
+export interface ConsumerLoopOptions<T> {
+  queue: string;
+  ackWaitMs: number;
+  slots: Slots;
+  autoWorking: boolean;
+  errorNakDelayMs: number;
+  pull: PullFn<T>;
+  logger: BusLogger;
+  /** Pause after a failed pull (e.g. while reconnecting), so the loop does not spin. */
+  retryDelayMs?: number;
+}
+
+/** A pull that ends this fast with nothing in it is suspicious (server refusing pulls); pause before the next. */
+const MIN_EMPTY_PULL_MS = 100;
+
+/**
+ * Reserves free slots, pulls at most that many messages, and runs the handler for each as it arrives.
+ * A message keeps its slot until its handler settles; reservations a pull did not use go back at once.
+ */
+export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: MessageHandler<T>): Consumer {
+  const abort = new AbortController();
+  const { signal } = abort;
+  const log = o.logger;
+
+  const run = async (msg: BusMessage<T>): Promise<void> => {
+    // working() every ackWait/3 leaves two chances for a heartbeat to land before the deadline.
+    const beat = o.autoWorking
+      ? setInterval(() => {
+          msg.working().catch((e) => log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: working() failed"));
+        }, Math.max(1, Math.floor(o.ackWaitMs / 3)))
+      : undefined;
+    let failure: unknown;
+    let failed = false;
+    try {
+      await handler(msg);
+    } catch (e) {
+      failed = true;
+      failure = e;
+    }
+    clearInterval(beat);
+    try {
+      if (failed) {
+        log.warn({ queue: o.queue, deliveryCount: msg.deliveryCount, error: errorMessage(failure) }, "bus: handler failed");
+        await msg.nak(o.errorNakDelayMs);
+      } else {
+        await msg.ack();
+      }
+    } catch (e) {
+      // The message comes back after its ack deadline; nothing else to do here.
+      log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: settling a message failed");
+    } finally {
+      o.slots.release(1);
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!signal.aborted) {
+      const reserved = await o.slots.reserve(o.slots.capacity, signal);
+      if (reserved === 0) break;
+      let used = 0;
+      const started = Date.now();
+      try {
+        await o.pull(reserved, signal, (msg) => {
+          if (signal.aborted || used >= reserved) {
+            // Arrived after stop() (or beyond the reservation): hand it straight back for someone else.
+            msg.nak().catch(() => {});
+            return;
+          }
+          used++;
+          void run(msg);
+        });
+      } catch (e) {
+        if (!signal.aborted) {
+          log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: pulling messages failed; retrying");
+          await abortableSleep(o.retryDelayMs ?? 1000, signal);
+        }
+      } finally {
+        o.slots.release(reserved - used);
+      }
+      if (used === 0 && Date.now() - started < MIN_EMPTY_PULL_MS) await abortableSleep(MIN_EMPTY_PULL_MS, signal);
+      // Slots wakes all waiters on release; yielding a macrotask lets consumers of other queues sharing
+      // these slots reserve before this loop grabs them again.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+
+  const done = loop().catch((e) => log.error({ queue: o.queue, error: errorMessage(e) }, "bus: consumer loop crashed"));
+  return {
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
+// ---- request/reply envelope -----------------------------------------------------------------------------
+
+type ReplyEnvelope = { ok: true; data?: unknown } | { ok: false; error: { message: string; code?: string; details?: Record<string, unknown> } };
+
+export function replyOk(data: unknown): string {
+  return toJson({ ok: true, data });
+}
+
+/** Carries an error's message, and its `code`/`details` when it has them (AppError does). */
+export function replyError(e: unknown): string {
+  const err = e as { code?: unknown; details?: unknown } | null;
+  const code = err && typeof err.code === "string" ? err.code : undefined;
+  const details = err && typeof err.details === "object" && err.details !== null ? (err.details as Record<string, unknown>) : undefined;
+  return toJson({ ok: false, error: { message: errorMessage(e), code, details } });
+}
+
+/** The reply's data, or a BusRequestError("remote") carrying the responder's error code. */
+export function readReply<T>(json: string): T {
+  const env = JSON.parse(json) as ReplyEnvelope;
+  if (env.ok) return env.data as T;
+  throw new BusRequestError("remote", env.error.message, env.error.code, env.error.details);
+}

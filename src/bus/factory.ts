@@ -1,0 +1,33 @@
+/** Picks the bus for a process: NATS JetStream when a URL is configured, the in-process bus otherwise. */
+import type { Logger } from "../core/logger.ts";
+import { PRESENCE_TTL_MS, queueSpecs } from "../core/topology.ts";
+import { MemoryBus } from "./memory.ts";
+import { connectNatsBus } from "./nats.ts";
+import type { Bus } from "./types.ts";
+
+export interface BusSettings {
+  NATS_URL?: string;
+  BUS_PREFIX: string;
+  NATS_CREDS?: string;
+  NATS_USER?: string;
+  NATS_PASSWORD?: string;
+  NATS_TOKEN?: string;
+}
+
+export async function openBus(settings: BusSettings, logger: Logger, name: string): Promise<Bus> {
+  const bus: Bus = settings.NATS_URL
+    ? await connectNatsBus({
+        url: settings.NATS_URL,
+        prefix: settings.BUS_PREFIX,
+        presenceTtlMs: PRESENCE_TTL_MS,
+        logger,
+        name,
+        user: settings.NATS_USER,
+        pass: settings.NATS_PASSWORD,
+        token: settings.NATS_TOKEN,
+        credsFile: settings.NATS_CREDS,
+      })
+    : new MemoryBus({ presenceTtlMs: PRESENCE_TTL_MS, logger });
+  await bus.ensureQueues(queueSpecs());
+  return bus;
+}

@@ -1,0 +1,33 @@
+/** Tiny shared CLI helpers for the two executables (`--version`, `--help`, exit codes). */
+import { VERSION } from "./version.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_CONFIG = 2;
+
+export function handleCommonFlags(binary: string, argv: string[], help: string): boolean {
+  if (argv.includes("--version") || argv.includes("-v")) {
+    process.stdout.write(`${binary} ${VERSION}\n`);
+    return true;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(help);
+    return true;
+  }
+  return false;
+}
+
+/** Runs `fn` on the first SIGTERM/SIGINT; a second signal exits at once (operators expect that). */
+export function onShutdownSignal(fn: (signal: string) => Promise<void>, onSecond: () => void): void {
+  let stopping = false;
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.on(sig, () => {
+      if (stopping) return onSecond();
+      stopping = true;
+      fn(sig).then(
+        () => process.exit(EXIT_OK),
+        () => process.exit(EXIT_FAILURE),
+      );
+    });
+  }
+}

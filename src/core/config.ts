@@ -1,0 +1,181 @@
+/**
+ * Configuration: environment variables (and `.env`), validated once with valibot and frozen.
+ *
+ * Both executables describe their variables as one valibot object. A bad value stops the process with exit
+ * code 2 and a single line that names the variable, what is wrong, and the value that was given — the
+ * operator should never have to read a stack trace to fix a typo in an EnvironmentFile.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import * as v from "valibot";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses `KEY=VALUE` lines (comments, `export `, single/double quotes). Pure. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2]!;
+    const quote = value[0];
+    if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) {
+      value = value.slice(1, -1);
+      if (quote === '"') value = value.replace(/\\n/g, "\n").replace(/\\"/g, '"');
+    } else {
+      value = value.replace(/\s+#.*$/, "");
+    }
+    out[m[1]!] = value;
+  }
+  return out;
+}
+
+/** The process environment with `.env` (or `$ENV_FILE`) underneath: real variables win. */
+export function environment(env: Record<string, string | undefined> = process.env): Record<string, string | undefined> {
+  const file = env.ENV_FILE ?? ".env";
+  if (!existsSync(file)) return { ...env };
+  if (env.ENV_FILE && !existsSync(env.ENV_FILE)) throw new ConfigError(`ENV_FILE: file ${env.ENV_FILE} does not exist`);
+  return { ...parseDotEnv(readFileSync(file, "utf8")), ...env };
+}
+
+// ---- reusable field schemas ---------------------------------------------------------------------------
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses "500ms", "30s", "5m", "1h" or a bare number of seconds into milliseconds. Pure. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]!);
+}
+
+/** Parses "512", "64KiB", "10MB", "2GiB" into bytes. Pure. */
+export function parseBytes(text: string): number | undefined {
+  const m = /^(\d+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? "B").toLowerCase();
+  const mult: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+  return Number(m[1]) * mult[unit]!;
+}
+
+export const str = (def: string) => v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty")), def);
+
+export const optionalStr = () => v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty")));
+
+export const int = (def: number, min: number, max: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`),
+      v.transform(Number),
+      v.minValue(min, `must be a whole number from ${min} to ${max}`),
+      v.maxValue(max, `must be a whole number from ${min} to ${max}`),
+    ),
+    String(def),
+  );
+
+export const bool = (def: boolean) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"], "must be true or false"),
+      v.transform((s) => ["true", "1", "yes", "on"].includes(s)),
+    ),
+    String(def),
+  );
+
+export const duration = (def: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform(parseDuration),
+      v.number('must be a duration such as "500ms", "30s", "5m" or "1h"'),
+    ),
+    def,
+  );
+
+export const bytes = (def: string) =>
+  v.optional(
+    v.pipe(v.string(), v.transform(parseBytes), v.number('must be a size such as "1048576", "64KiB", "10MiB" or "2GiB"')),
+    def,
+  );
+
+export const url = (schemes: string[]) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check((s) => {
+      try {
+        return schemes.includes(new URL(s).protocol.replace(/:$/, ""));
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`),
+  );
+
+export const logLevel = () =>
+  v.optional(
+    v.picklist(["trace", "debug", "info", "warn", "error", "fatal", "silent"], "must be one of trace, debug, info, warn, error, fatal, silent"),
+    "info",
+  );
+
+/** A bus prefix becomes part of NATS subjects and stream names: keep it to safe characters. */
+export const busPrefix = () =>
+  v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "must be 1-32 letters, digits, _ or -, starting with a letter")), "webencode");
+
+export const defaultWorkerId = () => {
+  const h = hostname();
+  return h && h !== "localhost" ? h : `worker-${crypto.randomUUID().slice(0, 8)}`;
+};
+
+// ---- loading -----------------------------------------------------------------------------------------
+
+type Entries = v.ObjectEntries;
+
+/**
+ * Validates the variables named in `entries` and returns a frozen config. Throws `ConfigError` with one
+ * line naming the first bad variable. Unknown variables are ignored (the environment holds much else).
+ */
+export function loadConfig<E extends Entries>(
+  entries: E,
+  env: Record<string, string | undefined> = environment(),
+): Readonly<v.InferOutput<v.ObjectSchema<E, undefined>>> {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(entries)) {
+    const value = env[key];
+    // An empty assignment (`PORT=`) means "use the default", as it does in most shells' tooling.
+    if (value !== undefined && value !== "") picked[key] = value;
+  }
+  const result = v.safeParse(v.object(entries), picked);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const key = issue.path?.[0]?.key as string | undefined;
+    const given = key !== undefined && picked[key] !== undefined ? ` (got ${JSON.stringify(redactIfSecret(key, picked[key]!))})` : "";
+    throw new ConfigError(`invalid configuration: ${key ?? "?"} ${issue.message}${given}`);
+  }
+  return Object.freeze(result.output);
+}
+
+function redactIfSecret(key: string, value: string): string {
+  if (/SECRET|PASSWORD|TOKEN|KEY|CREDS/i.test(key)) return "***";
+  return value.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@"); // a password inside a URL
+}
+
+/** Prints the one-line error and exits 2; used by both executables' entry points. */
+export function exitOnConfigError(e: unknown): never {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}

@@ -1,0 +1,79 @@
+/**
+ * The error catalogue (DESIGN.md §8) and the one error type every layer throws.
+ *
+ * A route never builds an error body by hand: it throws `AppError` with a catalogue code, and the API's
+ * error hook turns it into `{ error: { code, message, details, request_id } }` with the catalogue status.
+ * The WE-REQ family is ours: it covers protocol-level failures that belong to no resource (unknown route,
+ * malformed JSON, body too large), documented in docs/errors.md.
+ */
+export const ERROR_CATALOGUE = {
+  "WE-JOB-001": { status: 400, title: "invalid request" },
+  "WE-JOB-002": { status: 400, title: "bad source URL" },
+  "WE-JOB-003": { status: 400, title: "invalid profile" },
+  "WE-JOB-004": { status: 404, title: "job not found" },
+  "WE-JOB-005": { status: 409, title: "job already cancelled" },
+  "WE-JOB-006": { status: 409, title: "job already completed" },
+  "WE-JOB-007": { status: 422, title: "unsupported format" },
+  "WE-JOB-008": { status: 500, title: "processing failed" },
+  "WE-JOB-009": { status: 503, title: "no workers" },
+  "WE-STR-001": { status: 400, title: "invalid stream request" },
+  "WE-STR-002": { status: 404, title: "stream not found" },
+  "WE-STR-003": { status: 409, title: "stream already live" },
+  "WE-STR-004": { status: 409, title: "stream key conflict" },
+  "WE-STR-005": { status: 422, title: "invalid restream destination" },
+  "WE-STR-006": { status: 500, title: "ingest unavailable" },
+  "WE-WRK-001": { status: 404, title: "worker not found" },
+  "WE-WRK-002": { status: 409, title: "worker busy" },
+  "WE-WRK-003": { status: 410, title: "worker offline" },
+  "WE-WRK-004": { status: 500, title: "worker communication failed" },
+  "WE-PLG-001": { status: 404, title: "plugin not found" },
+  "WE-PLG-002": { status: 409, title: "plugin disabled" },
+  "WE-PLG-003": { status: 422, title: "invalid plugin configuration" },
+  "WE-PLG-004": { status: 500, title: "plugin crashed" },
+  "WE-PLG-005": { status: 503, title: "plugin degraded" },
+  "WE-AUTH-001": { status: 401, title: "unauthorized" },
+  "WE-AUTH-002": { status: 401, title: "token expired" },
+  "WE-AUTH-003": { status: 403, title: "forbidden" },
+  "WE-AUTH-004": { status: 403, title: "role required" },
+  "WE-AUTH-005": { status: 500, title: "auth provider unavailable" },
+  "WE-STO-001": { status: 404, title: "object not found" },
+  "WE-STO-002": { status: 403, title: "storage access denied" },
+  "WE-STO-003": { status: 507, title: "storage full" },
+  "WE-STO-004": { status: 500, title: "storage unavailable" },
+  "WE-SYS-001": { status: 500, title: "internal error" },
+  "WE-SYS-002": { status: 500, title: "database error" },
+  "WE-SYS-003": { status: 500, title: "message queue error" },
+  "WE-SYS-004": { status: 503, title: "starting or stopping" },
+  "WE-SYS-005": { status: 429, title: "rate limited" },
+  "WE-REQ-001": { status: 400, title: "invalid request" },
+  "WE-REQ-002": { status: 404, title: "no such route" },
+  "WE-REQ-003": { status: 413, title: "request body too large" },
+  "WE-REQ-004": { status: 400, title: "malformed request body" },
+  "WE-REQ-005": { status: 405, title: "method not allowed" },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, status?: number) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.status = status ?? ERROR_CATALOGUE[code].status;
+    this.details = details;
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}
+
+/** A short, safe description of any thrown value for logs (never an object dump). */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return typeof e === "string" ? e : JSON.stringify(e);
+}

@@ -1,0 +1,92 @@
+/**
+ * Opens the database: postgres.js when DATABASE_URL is set, otherwise PGlite (embedded PostgreSQL in WASM)
+ * under DATA_DIR, guarded by an exclusive directory lock. Both return the same drizzle API over one schema.
+ */
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { join } from "node:path";
+import postgres from "postgres";
+import * as schema from "./schema.ts";
+import { lockDataDir } from "./datadir-lock.ts";
+import { loadPgliteAssets } from "./pglite-assets.ts";
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly driver: "postgres" | "pglite";
+  /** Readiness probe: a trivial query with a short timeout. */
+  ping(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  url?: string;
+  dataDir: string;
+  /** postgres.js pool size. */
+  maxConnections?: number;
+  onNotice?: (msg: string) => void;
+}
+
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  return opts.url ? openPostgres(opts.url, opts) : openPglite(opts.dataDir);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
+}
+
+function openPostgres(url: string, opts: OpenOptions): Database {
+  const client = postgres(url, {
+    max: opts.maxConnections ?? 10,
+    // Fail fast while the database is down instead of queueing requests forever (the API answers 503).
+    connect_timeout: 5,
+    idle_timeout: 60,
+    onnotice: () => {},
+  });
+  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  return {
+    db,
+    driver: "postgres",
+    async ping(timeoutMs = 2000) {
+      try {
+        return (await withTimeout(client`select 1`.then(() => true), timeoutMs)) ?? false;
+      } catch {
+        return false;
+      }
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const lock = lockDataDir(dataDir);
+  try {
+    const assets = await loadPgliteAssets();
+    const pg = await PGlite.create(join(dataDir, "pgdata"), assets);
+    const db = drizzlePglite(pg, { schema }) as unknown as Db;
+    return {
+      db,
+      driver: "pglite",
+      async ping() {
+        try {
+          await db.execute(sql`select 1`);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      async close() {
+        await pg.close();
+        lock.release();
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The database schema (drizzle-orm). One schema and one set of migrations for both drivers
+ * (postgres.js against PostgreSQL, PGlite embedded). Migrations are generated from this file with
+ * `bun run db:generate` (drizzle-kit) into `migrations/`; never edit a generated migration after it landed.
+ *
+ * States are text columns with CHECK constraints rather than PostgreSQL enums: adding a state later is a
+ * plain migration, and the single module of guarded transitions (src/kernel/orchestrator/transitions.ts)
+ * is where the allowed values and moves live.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigserial,
+  boolean,
+  check,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
+const ts = (name: string) => timestamp(name, { withTimezone: true });
+
+export const JOB_STATUSES = ["queued", "analyzing", "processing", "packaging", "completed", "failed", "cancelled"] as const;
+export const TASK_STATUSES = ["queued", "leased", "completed", "failed", "cancelled"] as const;
+export const TASK_TYPES = ["analyze", "video", "audio", "package"] as const;
+export const WORKER_STATUSES = ["healthy", "draining", "offline"] as const;
+export const PLUGIN_PILLARS = ["auth", "storage", "encoder", "live", "publisher"] as const;
+
+const inList = (col: string, values: readonly string[]) => sql.raw(`${col} in (${values.map((s) => `'${s}'`).join(", ")})`);
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id"),
+    sourceUrl: text("source_url").notNull(),
+    profiles: jsonb("profiles").$type<string[]>().notNull(),
+    outputs: jsonb("outputs").$type<string[]>().notNull().default(sql`'["mp4"]'::jsonb`),
+    options: jsonb("options").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    priority: integer("priority").notNull().default(0),
+    status: text("status").notNull().default("queued"),
+    /** Why a queued job is not moving (e.g. "no healthy worker has capability nvidia"). */
+    statusReason: text("status_reason"),
+    progress: real("progress").notNull().default(0),
+    etaSeconds: integer("eta_seconds"),
+    probe: jsonb("probe").$type<Record<string, unknown>>(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    errorDetails: jsonb("error_details").$type<Record<string, unknown>>(),
+    idempotencyKey: text("idempotency_key"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    startedAt: ts("started_at"),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    check("jobs_status_check", inList("status", JOB_STATUSES)),
+    check("jobs_progress_check", sql`progress >= 0 and progress <= 100`),
+    uniqueIndex("jobs_idempotency_key_uq").on(t.idempotencyKey),
+    index("jobs_status_created_idx").on(t.status, t.createdAt.desc()),
+    index("jobs_created_idx").on(t.createdAt.desc()),
+    // From the operator runbook's performance section.
+    index("idx_jobs_user_created").on(t.userId, t.createdAt.desc()).where(sql`status <> 'completed'`),
+  ],
+);
+
+/** Every job/task state change with its time: the timeline shown in GET /v1/jobs/:id. */
+export const jobEvents = pgTable(
+  "job_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    taskId: uuid("task_id"),
+    fromStatus: text("from_status"),
+    toStatus: text("to_status").notNull(),
+    detail: jsonb("detail").$type<Record<string, unknown>>(),
+    at: ts("at").notNull().defaultNow(),
+  },
+  (t) => [index("job_events_job_idx").on(t.jobId, t.id)],
+);
+
+export const tasks = pgTable(
+  "tasks",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    seq: integer("seq").notNull().default(0),
+    /** The worker pool (required capability) that may run it: cpu, nvidia, qsv, vaapi. */
+    pool: text("pool").notNull().default("cpu"),
+    status: text("status").notNull().default("queued"),
+    attempt: integer("attempt").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(3),
+    params: jsonb("params").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    /** Media seconds this task covers: weights the job's progress. */
+    mediaSeconds: doublePrecision("media_seconds").notNull().default(0),
+    progress: real("progress").notNull().default(0),
+    leaseToken: text("lease_token"),
+    leaseWorkerId: text("lease_worker_id"),
+    leaseExpiresAt: ts("lease_expires_at"),
+    /** Not to be (re)delivered before this time: retry backoff. */
+    notBefore: ts("not_before"),
+    /** When the current attempt was handed to the bus; null means "must be (re)published". */
+    publishedAt: ts("published_at"),
+    deadlineAt: ts("deadline_at"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    startedAt: ts("started_at"),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    check("tasks_status_check", inList("status", TASK_STATUSES)),
+    check("tasks_type_check", inList("type", TASK_TYPES)),
+    uniqueIndex("tasks_job_type_seq_uq").on(t.jobId, t.type, t.seq),
+    // From the operator runbook's performance section.
+    index("idx_tasks_job_status").on(t.jobId, t.status),
+    index("tasks_status_pool_idx").on(t.status, t.pool),
+  ],
+);
+
+/** One row per attempt of a task: which worker, how it ended, and the evidence (argv, stderr tail). */
+export const taskAttempts = pgTable(
+  "task_attempts",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    taskId: uuid("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    attempt: integer("attempt").notNull(),
+    workerId: text("worker_id").notNull(),
+    leaseToken: text("lease_token").notNull(),
+    outcome: text("outcome"),
+    errorClass: text("error_class"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    exitCode: integer("exit_code"),
+    signal: text("signal"),
+    argv: jsonb("argv").$type<string[]>(),
+    stderrTail: text("stderr_tail"),
+    startedAt: ts("started_at").notNull().defaultNow(),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [uniqueIndex("task_attempts_task_attempt_uq").on(t.taskId, t.attempt)],
+);
+
+export const jobLogs = pgTable(
+  "job_logs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    taskId: uuid("task_id"),
+    level: text("level").notNull(),
+    message: text("message").notNull(),
+    at: ts("at").notNull().defaultNow(),
+  },
+  (t) => [index("job_logs_job_idx").on(t.jobId, t.id)],
+);
+
+export const workers = pgTable(
+  "workers",
+  {
+    id: text("id").primaryKey(),
+    hostname: text("hostname").notNull(),
+    version: text("version").notNull(),
+    status: text("status").notNull().default("healthy"),
+    slots: integer("slots").notNull().default(1),
+    running: integer("running").notNull().default(0),
+    pools: jsonb("pools").$type<string[]>().notNull().default(sql`'["cpu"]'::jsonb`),
+    capabilities: jsonb("capabilities").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    drainRequested: boolean("drain_requested").notNull().default(false),
+    firstSeenAt: ts("first_seen_at").notNull().defaultNow(),
+    lastSeenAt: ts("last_seen_at").notNull().defaultNow(),
+    offlineAt: ts("offline_at"),
+  },
+  (t) => [check("workers_status_check", inList("status", WORKER_STATUSES)), index("workers_status_idx").on(t.status)],
+);
+
+export const profiles = pgTable("profiles", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  description: text("description"),
+  builtin: boolean("builtin").notNull().default(false),
+  spec: jsonb("spec").$type<Record<string, unknown>>().notNull(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const pluginConfigs = pgTable(
+  "plugin_configs",
+  {
+    id: text("id").primaryKey(),
+    pillar: text("pillar").notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    priority: integer("priority").notNull().default(0),
+    config: jsonb("config").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /** Secret fields, encrypted at rest; never returned by the API. */
+    secrets: jsonb("secrets").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check("plugin_configs_pillar_check", inList("pillar", PLUGIN_PILLARS)), index("plugin_configs_pillar_idx").on(t.pillar)],
+);

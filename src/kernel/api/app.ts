@@ -1,0 +1,79 @@
+/**
+ * The kernel's HTTP API (Elysia). Cross-cutting rules live here, once: request ids, the error envelope,
+ * body size limits, HTTP metrics, and the OpenAPI document with an offline Swagger UI. Each resource's
+ * routes are an Elysia plugin in their own file.
+ */
+import { openapi } from "@elysiajs/openapi";
+import { toJsonSchema } from "@valibot/to-json-schema";
+import { Elysia } from "elysia";
+import { VERSION } from "../../core/version.ts";
+import type { KernelContext } from "../context.ts";
+import { envelope, mapError } from "./envelope.ts";
+import { healthRoutes } from "./health.ts";
+import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
+import { workerRoutes } from "./workers.ts";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const requestIds = new WeakMap<Request, { id: string; start: number }>();
+
+export function requestIdOf(request: Request): string {
+  return requestIds.get(request)?.id ?? "unknown";
+}
+
+export function createApp(ctx: KernelContext) {
+  const { config, metrics, logger } = ctx;
+  return new Elysia({ normalize: true })
+    .onRequest(({ request, set }) => {
+      const given = request.headers.get("x-request-id");
+      const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+      requestIds.set(request, { id, start: performance.now() });
+      set.headers["x-request-id"] = id;
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > config.MAX_BODY_SIZE && !isUploadRoute(new URL(request.url).pathname)) {
+        set.status = 413;
+        return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
+      }
+    })
+    .onError({ as: "global" }, ({ code, error, request, set, path }) => {
+      const id = requestIdOf(request);
+      const mapped = mapError(String(code), error, path ?? new URL(request.url).pathname, id);
+      if (mapped.status >= 500) {
+        metrics.errors.inc({ source: "http", code: mapped.body.error.code });
+        logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");
+      }
+      set.status = mapped.status;
+      set.headers["x-request-id"] = id;
+      set.headers["content-type"] = "application/json";
+      return mapped.body;
+    })
+    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
+      const started = requestIds.get(request)?.start;
+      const status = String(typeof set.status === "number" ? set.status : 200);
+      const pattern = route || "unmatched";
+      metrics.httpRequests.inc({ method: request.method, route: pattern, status });
+      if (started !== undefined) metrics.httpDuration.observe({ method: request.method, route: pattern }, (performance.now() - started) / 1000);
+    })
+    .use(
+      openapi({
+        path: "/swagger",
+        specPath: "/swagger/json",
+        provider: "swagger-ui",
+        documentation: {
+          info: { title: "WebEncode API", version: VERSION, description: "Distributed video transcoding: jobs, profiles, workers, plugins." },
+        },
+        exclude: { paths: [/^\/swagger/] },
+        swagger: { cdn: `${SWAGGER_ASSET_PREFIX}/swagger-ui-bundle.js`, theme: `${SWAGGER_ASSET_PREFIX}/swagger-ui.css`, autoDarkMode: false },
+        mapJsonSchema: { valibot: (s: never) => toJsonSchema(s, { typeMode: "input", errorMode: "ignore" }) },
+      }),
+    )
+    .use(swaggerAssetRoutes())
+    .use(healthRoutes(ctx))
+    .use(workerRoutes(ctx));
+}
+
+/** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE). */
+function isUploadRoute(path: string): boolean {
+  return path === "/v1/files";
+}
+
+export type App = ReturnType<typeof createApp>;

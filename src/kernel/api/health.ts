@@ -1,0 +1,54 @@
+/**
+ * Liveness (`/v1/health`: the process answers, no dependencies), readiness (`/v1/system/health`: database,
+ * bus, workers; 503 naming the failing part) and `/metrics`.
+ */
+import { Elysia } from "elysia";
+import { VERSION } from "../../core/version.ts";
+import type { KernelContext } from "../context.ts";
+import { refreshDbGauges } from "../metrics-db.ts";
+import { healthyWorkerCount } from "../workers/registry.ts";
+
+type Check = { status: "ok" | "fail" | "warn"; detail: string };
+
+export function healthRoutes(ctx: KernelContext) {
+  return new Elysia({ tags: ["system"] } as never)
+    .get("/v1/health", () => ({ status: "ok", version: VERSION }), { detail: { summary: "Liveness: the process is up" } })
+    .get(
+      "/v1/system/health",
+      async ({ set }) => {
+        const checks: Record<string, Check> = {};
+        const dbOk = await ctx.database.ping(2000);
+        checks.database = dbOk ? { status: "ok", detail: `${ctx.database.driver} reachable` } : { status: "fail", detail: `${ctx.database.driver} not reachable` };
+        const bus = ctx.bus.health();
+        checks.bus = { status: bus.ok ? "ok" : "fail", detail: bus.detail };
+        if (dbOk) {
+          const n = await healthyWorkerCount(ctx.db).catch(() => 0);
+          // No workers does not make the API unready (jobs can still be submitted and will wait), but it is
+          // the first thing an operator needs to see when jobs stay queued.
+          checks.workers = n > 0 ? { status: "ok", detail: `${n} healthy` } : { status: "warn", detail: "no healthy workers: jobs will stay queued" };
+        }
+        if (ctx.state.stopping) checks.kernel = { status: "fail", detail: "shutting down" };
+        const failing = Object.entries(checks)
+          .filter(([, c]) => c.status === "fail")
+          .map(([k]) => k);
+        set.status = failing.length ? 503 : 200;
+        return {
+          status: failing.length ? "unavailable" : "ok",
+          ...(failing.length ? { error: { code: ctx.state.stopping ? "WE-SYS-004" : dbOk ? "WE-SYS-003" : "WE-SYS-002", failing } } : {}),
+          version: VERSION,
+          mode: ctx.config.standalone ? "standalone" : "distributed",
+          uptime_seconds: Math.round((Date.now() - ctx.state.startedAt.getTime()) / 1000),
+          checks,
+        };
+      },
+      { detail: { summary: "Readiness: database, bus, workers" } },
+    )
+    .get(
+      "/metrics",
+      async () => {
+        await refreshDbGauges(ctx).catch((error) => ctx.logger.warn({ error }, "metrics: database gauges not refreshed"));
+        return new Response(await ctx.metrics.registry.metrics(), { headers: { "content-type": ctx.metrics.registry.contentType } });
+      },
+      { detail: { summary: "Prometheus metrics", hide: true } },
+    );
+}

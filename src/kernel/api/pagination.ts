@@ -1,0 +1,9 @@
+/** Shared list parameters: `limit` (1-200, default 50) and `offset`. Query strings stay strings (STACK.md). */
+import * as v from "valibot";
+
+export const limitParam = v.optional(v.pipe(v.string(), v.digits("limit must be a whole number"), v.toNumber(), v.minValue(1), v.maxValue(200)));
+export const offsetParam = v.optional(v.pipe(v.string(), v.digits("offset must be a whole number"), v.toNumber(), v.minValue(0)));
+
+export function page(query: { limit?: number; offset?: number }) {
+  return { limit: query.limit ?? 50, offset: query.offset ?? 0 };
+}

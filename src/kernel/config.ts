@@ -1,0 +1,31 @@
+/** The kernel's variables. Every one is listed, with its default, in the README's configuration table. */
+import * as v from "valibot";
+import { bool, busPrefix, bytes, duration, int, loadConfig, logLevel, optionalStr, str, url } from "../core/config.ts";
+
+export const kernelConfigEntries = {
+  DATABASE_URL: v.optional(url(["postgres", "postgresql"])),
+  NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"])),
+  DATA_DIR: str("./data"),
+  PLUGIN_DIR: str("./plugins"),
+  PORT: int(8080, 0, 65535),
+  HOST: str("0.0.0.0"),
+  LOG_LEVEL: logLevel(),
+  BUS_PREFIX: busPrefix(),
+  MIGRATE_ON_START: bool(true),
+  /** Default: on when the bus is in-process (no NATS_URL), since no other worker could reach it. */
+  EMBEDDED_WORKER: v.optional(bool(false)),
+  MAX_BODY_SIZE: bytes("1MiB"),
+  SHUTDOWN_TIMEOUT: duration("15s"),
+  NATS_CREDS: optionalStr(),
+  NATS_USER: optionalStr(),
+  NATS_PASSWORD: optionalStr(),
+  NATS_TOKEN: optionalStr(),
+};
+
+export type KernelConfig = ReturnType<typeof loadKernelConfig>;
+
+export function loadKernelConfig(env?: Record<string, string | undefined>) {
+  const c = loadConfig(kernelConfigEntries, env);
+  const embeddedWorker = c.EMBEDDED_WORKER ?? c.NATS_URL === undefined;
+  return Object.freeze({ ...c, EMBEDDED_WORKER: embeddedWorker, standalone: c.NATS_URL === undefined && c.DATABASE_URL === undefined });
+}

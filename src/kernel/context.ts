@@ -1,0 +1,22 @@
+/** Everything the kernel's parts share, built once at start (src/kernel/start.ts) and passed down. */
+import type { Bus } from "../bus/types.ts";
+import type { Logger } from "../core/logger.ts";
+import type { Database, Db } from "../db/client.ts";
+import type { KernelConfig } from "./config.ts";
+import type { KernelMetrics } from "./metrics.ts";
+
+export interface KernelState {
+  /** Set on SIGTERM: readiness answers 503 so load balancers stop sending traffic while we drain. */
+  stopping: boolean;
+  startedAt: Date;
+}
+
+export interface KernelContext {
+  config: KernelConfig;
+  logger: Logger;
+  database: Database;
+  db: Db;
+  bus: Bus;
+  metrics: KernelMetrics;
+  state: KernelState;
+}

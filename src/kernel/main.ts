@@ -1,0 +1,64 @@
+/**
+ * `webencode-kernel`: the REST API and orchestrator. Subcommands: `migrate`, `migrate status`.
+ * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr).
+ */
+import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.ts";
+import { exitOnConfigError } from "../core/config.ts";
+import { errorMessage } from "../core/errors.ts";
+import { createLogger } from "../core/logger.ts";
+import { loadKernelConfig } from "./config.ts";
+import { migrateCommand } from "./migrate-command.ts";
+import { startKernel } from "./start.ts";
+
+const HELP = `webencode-kernel — WebEncode API and orchestrator
+
+Usage:
+  webencode-kernel                 start the kernel (standalone when DATABASE_URL and NATS_URL are unset)
+  webencode-kernel migrate         apply pending database migrations and exit
+  webencode-kernel migrate status  list applied and pending migrations
+  webencode-kernel --version       print the version
+  webencode-kernel --help          this text
+
+Configuration comes from environment variables and ./.env (see the README's configuration table):
+  DATABASE_URL, NATS_URL, DATA_DIR, PLUGIN_DIR, PORT, HOST, LOG_LEVEL, BUS_PREFIX, MIGRATE_ON_START, …
+`;
+
+async function main(argv: string[]): Promise<void> {
+  if (handleCommonFlags("webencode-kernel", argv, HELP)) return;
+  let config;
+  try {
+    config = loadKernelConfig();
+  } catch (e) {
+    exitOnConfigError(e);
+  }
+  const logger = createLogger("kernel", config.LOG_LEVEL);
+
+  if (argv[0] === "migrate") {
+    process.exitCode = await migrateCommand(config, logger, argv.slice(1));
+    return;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`unknown command: ${argv.join(" ")}\n\n${HELP}`);
+    process.exit(2);
+  }
+
+  let kernel;
+  try {
+    kernel = await startKernel(config, logger);
+  } catch (e) {
+    logger.fatal({ error: errorMessage(e) }, `kernel failed to start: ${errorMessage(e)}`);
+    process.exit(EXIT_FAILURE);
+  }
+  onShutdownSignal(
+    async (signal) => {
+      logger.info({ signal }, "shutting down: draining requests and consumers");
+      await kernel.stop();
+    },
+    () => {
+      logger.warn("second signal: exiting now");
+      process.exit(EXIT_FAILURE);
+    },
+  );
+}
+
+await main(process.argv.slice(2));

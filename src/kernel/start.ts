@@ -1,0 +1,98 @@
+/**
+ * Starts a kernel: database (migrated), bus, HTTP API, background loops, and in standalone mode an
+ * embedded worker. Returns a handle whose `stop()` drains in the right order. Used by the executable
+ * (src/kernel/main.ts) and by integration tests that run a kernel in-process.
+ */
+import { openBus } from "../bus/factory.ts";
+import type { Bus } from "../bus/types.ts";
+import type { Logger } from "../core/logger.ts";
+import { createRegistry } from "../core/metrics.ts";
+import { VERSION } from "../core/version.ts";
+import type { WorkerPresence } from "../core/worker-info.ts";
+import { type Database, openDatabase } from "../db/client.ts";
+import { MigrationError, migrate, migrationStatus } from "../db/migrate.ts";
+import { startEmbeddedWorker, type EmbeddedWorker } from "../worker/embedded.ts";
+import { createApp } from "./api/app.ts";
+import type { KernelConfig } from "./config.ts";
+import type { KernelContext } from "./context.ts";
+import { createKernelMetrics } from "./metrics.ts";
+import { syncWorkers } from "./workers/registry.ts";
+
+export interface KernelHandle {
+  ctx: KernelContext;
+  /** The base URL the API listens on (with the real port when PORT=0). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+const REGISTRY_SYNC_MS = 2000;
+
+export async function startKernel(config: KernelConfig, logger: Logger): Promise<KernelHandle> {
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  let bus: Bus | undefined;
+  try {
+    await prepareSchema(database, config, logger);
+    bus = await openBus(config, logger, `webencode-kernel-${process.pid}`);
+    const metrics = createKernelMetrics(createRegistry("kernel"));
+    const ctx: KernelContext = { config, logger, database, db: database.db, bus, metrics, state: { stopping: false, startedAt: new Date() } };
+
+    const app = createApp(ctx).listen({ port: config.PORT, hostname: config.HOST, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
+    const server = app.server!;
+    const url = `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
+
+    const sync = setInterval(() => void syncRegistry(ctx), REGISTRY_SYNC_MS);
+    await syncRegistry(ctx);
+
+    let worker: EmbeddedWorker | undefined;
+    if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR });
+
+    logger.info(
+      { port: server.port, mode: config.standalone ? "standalone" : "distributed", database: database.driver, bus: bus.kind, version: VERSION },
+      `webencode-kernel listening on ${url}`,
+    );
+
+    return {
+      ctx,
+      url,
+      async stop() {
+        ctx.state.stopping = true;
+        clearInterval(sync);
+        await worker?.stop();
+        // Stop accepting connections and let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT).
+        await Promise.race([server.stop(false), Bun.sleep(config.SHUTDOWN_TIMEOUT)]);
+        await bus!.close();
+        await database.close();
+        logger.info("webencode-kernel stopped");
+      },
+    };
+  } catch (e) {
+    await bus?.close().catch(() => {});
+    await database.close().catch(() => {});
+    throw e;
+  }
+}
+
+async function prepareSchema(database: Database, config: KernelConfig, logger: Logger): Promise<void> {
+  if (config.MIGRATE_ON_START) {
+    const applied = await migrate(database.db);
+    if (applied.length) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+    return;
+  }
+  const pending = (await migrationStatus(database.db)).filter((m) => !m.applied);
+  if (pending.length) {
+    throw new MigrationError(
+      `database schema is behind this kernel: ${pending.length} pending migration(s) (${pending.map((m) => m.tag).join(", ")}); run \`webencode-kernel migrate\` or set MIGRATE_ON_START=true`,
+    );
+  }
+}
+
+async function syncRegistry(ctx: KernelContext): Promise<void> {
+  try {
+    const present = await ctx.bus.presence.list<WorkerPresence>();
+    const { joined, left } = await syncWorkers(ctx.db, present);
+    for (const id of joined) ctx.logger.info({ worker_id: id }, "worker joined");
+    for (const id of left) ctx.logger.warn({ worker_id: id }, "worker offline: heartbeats stopped");
+  } catch (error) {
+    ctx.logger.warn({ error }, "worker registry sync failed");
+  }
+}

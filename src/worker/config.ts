@@ -1,0 +1,31 @@
+/** The worker's variables. Every one is listed, with its default, in the README's configuration table. */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as v from "valibot";
+import { busPrefix, defaultWorkerId, duration, int, loadConfig, logLevel, optionalStr, parseDuration, str, url } from "../core/config.ts";
+
+export const workerConfigEntries = {
+  NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"]), "nats://localhost:4222"),
+  WORKER_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"))),
+  WORKER_CONCURRENCY: int(1, 1, 64),
+  WORK_DIR: optionalStr(),
+  PLUGIN_DIR: str("./plugins"),
+  LOG_LEVEL: logLevel(),
+  BUS_PREFIX: busPrefix(),
+  FFMPEG_PATH: str("ffmpeg"),
+  FFPROBE_PATH: str("ffprobe"),
+  HEARTBEAT_INTERVAL: v.optional(v.pipe(v.string(), v.transform(parseDuration), v.number("must be a duration such as \"2s\""), v.minValue(200, "must be at least 200ms"), v.maxValue(5000, "must be at most 5s (workers expire after 15s without one)")), "5s"),
+  WORKER_SHUTDOWN_GRACE: duration("60s"),
+  NATS_CREDS: optionalStr(),
+  NATS_USER: optionalStr(),
+  NATS_PASSWORD: optionalStr(),
+  NATS_TOKEN: optionalStr(),
+};
+
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+
+export function loadWorkerConfig(env?: Record<string, string | undefined>) {
+  const c = loadConfig(workerConfigEntries, env);
+  const id = c.WORKER_ID ?? defaultWorkerId();
+  return Object.freeze({ ...c, WORKER_ID: id, WORK_DIR: c.WORK_DIR ?? join(tmpdir(), `webencode-worker-${id}`) });
+}

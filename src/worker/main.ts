@@ -1,0 +1,65 @@
+/**
+ * `webencode-worker`: pulls tasks from the bus and runs them with FFmpeg.
+ * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr).
+ */
+import { openBus } from "../bus/factory.ts";
+import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.ts";
+import { exitOnConfigError } from "../core/config.ts";
+import { errorMessage } from "../core/errors.ts";
+import { createLogger } from "../core/logger.ts";
+import { detectCapabilities } from "./capabilities.ts";
+import { loadWorkerConfig } from "./config.ts";
+import { WorkerRuntime } from "./runtime.ts";
+
+const HELP = `webencode-worker — WebEncode transcoding worker
+
+Usage:
+  webencode-worker             connect to NATS_URL, register and process tasks
+  webencode-worker --version   print the version
+  webencode-worker --help      this text
+
+Configuration comes from environment variables and ./.env (see the README's configuration table):
+  NATS_URL, WORKER_ID, WORKER_CONCURRENCY, WORK_DIR, PLUGIN_DIR, FFMPEG_PATH, FFPROBE_PATH, LOG_LEVEL, …
+The worker never needs DATABASE_URL.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  if (handleCommonFlags("webencode-worker", argv, HELP)) return;
+  if (argv.length > 0) {
+    process.stderr.write(`unknown command: ${argv.join(" ")}\n\n${HELP}`);
+    process.exit(2);
+  }
+  let config;
+  try {
+    config = loadWorkerConfig();
+  } catch (e) {
+    exitOnConfigError(e);
+  }
+  const logger = createLogger("worker", config.LOG_LEVEL).child({ worker_id: config.WORKER_ID });
+
+  let runtime: WorkerRuntime;
+  let bus;
+  try {
+    const capabilities = await detectCapabilities({ ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH });
+    bus = await openBus(config, logger, `webencode-worker-${config.WORKER_ID}`);
+    runtime = new WorkerRuntime({ config, logger, bus, capabilities });
+    await runtime.start();
+  } catch (e) {
+    logger.fatal({ error: errorMessage(e) }, `worker failed to start: ${errorMessage(e)}`);
+    await bus?.close().catch(() => {});
+    process.exit(EXIT_FAILURE);
+  }
+  onShutdownSignal(
+    async (signal) => {
+      logger.info({ signal }, "shutting down");
+      await runtime.stop();
+      await bus.close();
+    },
+    () => {
+      logger.warn("second signal: exiting now");
+      process.exit(EXIT_FAILURE);
+    },
+  );
+}
+
+await main(process.argv.slice(2));

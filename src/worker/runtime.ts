@@ -1,0 +1,77 @@
+/**
+ * The worker process's lifecycle: detect capabilities, clean the work directory, register in the presence
+ * registry and keep heartbeating. Task execution plugs in on top (src/worker/executor.ts).
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
+import type { Bus } from "../bus/types.ts";
+import type { Logger } from "../core/logger.ts";
+import { VERSION } from "../core/version.ts";
+import type { WorkerPresence } from "../core/worker-info.ts";
+import type { WorkerCapabilities } from "./capabilities.ts";
+import type { WorkerConfig } from "./config.ts";
+
+export interface WorkerRuntimeOptions {
+  config: WorkerConfig;
+  logger: Logger;
+  bus: Bus;
+  capabilities: WorkerCapabilities;
+}
+
+export class WorkerRuntime {
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private readonly startedAt = new Date().toISOString();
+  draining = false;
+  running = 0;
+
+  constructor(private readonly opts: WorkerRuntimeOptions) {}
+
+  get id(): string {
+    return this.opts.config.WORKER_ID;
+  }
+
+  get pools(): string[] {
+    return this.opts.capabilities.pools;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.opts;
+    // Leftovers of a previous run (killed mid-task) are never valid: start from an empty directory.
+    rmSync(config.WORK_DIR, { recursive: true, force: true });
+    mkdirSync(config.WORK_DIR, { recursive: true });
+    await this.beat();
+    this.heartbeat = setInterval(() => {
+      this.beat().catch((error) => logger.warn({ error, worker_id: this.id }, "heartbeat failed; retrying"));
+    }, config.HEARTBEAT_INTERVAL);
+    logger.info(
+      { worker_id: this.id, pools: this.pools, slots: config.WORKER_CONCURRENCY, ffmpeg: this.opts.capabilities.ffmpeg.version },
+      "worker registered",
+    );
+  }
+
+  presence(): WorkerPresence {
+    return {
+      id: this.id,
+      hostname: hostname(),
+      version: VERSION,
+      slots: this.opts.config.WORKER_CONCURRENCY,
+      running: this.running,
+      pools: this.pools,
+      draining: this.draining,
+      capabilities: this.opts.capabilities as unknown as Record<string, unknown>,
+      startedAt: this.startedAt,
+    };
+  }
+
+  async beat(): Promise<void> {
+    await this.opts.bus.presence.put(this.id, this.presence());
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    await this.opts.bus.presence.remove(this.id).catch(() => {});
+    rmSync(this.opts.config.WORK_DIR, { recursive: true, force: true });
+    this.opts.logger.info({ worker_id: this.id }, "worker stopped");
+  }
+}
