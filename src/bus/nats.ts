@@ -279,7 +279,8 @@ class NatsBus implements Bus {
     return new DeliveredMessage<T>(queue, data, m.headers?.get("Nats-Msg-Id") || undefined, m.info.deliveryCount, {
       ack: () => m.ack(),
       nak: (delayMs) => m.nak(delayMs > 0 ? delayMs : undefined),
-      term: (reason) => m.term(reason),
+      // Servers before 2.11 do not parse "+TERM <reason>": they ignore it and redeliver after ack_wait.
+      term: (reason) => m.term(serverAtLeast(this.nc, 2, 11) ? reason : undefined),
       working: () => m.working(),
     });
   }
@@ -438,6 +439,11 @@ function toRequestError(e: unknown, subject: string, timeoutMs: number): BusRequ
     }
   }
   return new BusRequestError("remote", `request to ${subject} failed: ${errorMessage(e)}`);
+}
+
+function serverAtLeast(nc: NatsConnection, major: number, minor: number): boolean {
+  const [maj = 0, min = 0] = (nc.info?.version ?? "0.0").split(".").map(Number);
+  return maj > major || (maj === major && min >= minor);
 }
 
 /** A URL fit for messages and logs: any password or token in it is masked. */

@@ -108,7 +108,13 @@ async function probeFamily(ffmpegPath: string, family: HwFamily, listed: readonl
 /** Undefined when the encoder produced a frame; otherwise why not, in one line. */
 async function testEncode(ffmpegPath: string, family: HwFamily, encoder: string, ctx: ProbeContext): Promise<string | undefined> {
   if (family === "vaapi" && !ctx.hasVaapiDevice) return "no /dev/dri render device";
-  const result = await run([ffmpegPath, ...testEncodeArgs(encoder, family, { vaapiDevice: ctx.vaapiDevice })], ctx.timeoutMs);
+  let result: RunResult;
+  try {
+    result = await run([ffmpegPath, ...testEncodeArgs(encoder, family, { vaapiDevice: ctx.vaapiDevice })], ctx.timeoutMs);
+  } catch (err) {
+    // One encoder that cannot even be started must not sink the whole detection.
+    return `test encode could not start: ${(err as Error).message}`;
+  }
   if (result.timedOut) return `test encode timed out after ${ctx.timeoutMs} ms`;
   if (result.exitCode === 0) return undefined;
   return testFailureReason(result.stderr, encoder);

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite: type check, unit, integration (real PostgreSQL, NATS JetStream, FFmpeg, PGlite)
+# and end-to-end tests against the compiled executables.
+#
+# Uses the PostgreSQL at TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) and the
+# NATS at TEST_NATS_URL (default nats://127.0.0.1:4222) when they answer; otherwise starts throwaway ones
+# (Debian's nats-server; a PostgreSQL cluster made with initdb in a temporary directory) and stops them
+# at the end. Extra arguments are passed to `bun test` (e.g. a path filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/setup.sh
+
+ensure_node_deps
+ensure_ffmpeg || { log "FFmpeg is required for the tests"; exit 1; }
+
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export TEST_NATS_URL="${TEST_NATS_URL:-nats://127.0.0.1:4222}"
+
+SCRATCH=$(mktemp -d /tmp/webencode-test.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  if [ -n "${PG_STARTED:-}" ]; then run_pg "$PGBIN/pg_ctl" -D "$SCRATCH/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+free_port() { "$BUN" -e 'const s=Bun.listen({hostname:"127.0.0.1",port:0,socket:{data(){}}});console.log(s.port);s.stop()'; }
+run_pg() { if as_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+read -r pg_state nats_state < <("$BUN" scripts/check-services.ts "$TEST_DATABASE_URL" "$TEST_NATS_URL")
+
+if [ "$pg_state" != "pg=ok" ]; then
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then log "installing PostgreSQL"; apt_install postgresql; fi
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  port=$(free_port)
+  log "no PostgreSQL at $TEST_DATABASE_URL; starting a throwaway cluster on port $port"
+  as_root && chown postgres "$SCRATCH"
+  run_pg "$PGBIN/initdb" -D "$SCRATCH/pg" -A trust -U postgres >/dev/null
+  run_pg "$PGBIN/pg_ctl" -D "$SCRATCH/pg" -o "-p $port -k $SCRATCH -c listen_addresses=127.0.0.1" -w -l "$SCRATCH/pg.log" start >/dev/null
+  PG_STARTED=1
+  export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+fi
+
+if [ "$nats_state" != "nats=ok" ]; then
+  command -v nats-server >/dev/null || { log "installing nats-server"; apt_install nats-server; }
+  port=$(free_port)
+  log "no NATS JetStream at $TEST_NATS_URL; starting a throwaway nats-server -js on port $port"
+  nats-server -a 127.0.0.1 -p "$port" -js -sd "$SCRATCH/nats" >"$SCRATCH/nats.log" 2>&1 &
+  PIDS+=($!)
+  export TEST_NATS_URL="nats://127.0.0.1:$port"
+  for _ in $(seq 1 50); do "$BUN" scripts/check-services.ts "$TEST_DATABASE_URL" "$TEST_NATS_URL" | grep -q "nats=ok" && break; sleep 0.2; done
+fi
+
+log "type check"
+node_modules/.bin/tsc --noEmit -p tsconfig.json
+
+log "building the executables for the end-to-end tests"
+"$BUN" scripts/build.ts --plugins >&2
+
+log "running tests (PostgreSQL: $TEST_DATABASE_URL, NATS: $TEST_NATS_URL)"
+set +e
+"$BUN" test "$@" 2>&1 | tee "$SCRATCH/test.log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^ *[0-9]+ pass$' "$SCRATCH/test.log" | tail -n 1 | tr -dc 0-9)
+failed=$(grep -Eo '^ *[0-9]+ fail$' "$SCRATCH/test.log" | tail -n 1 | tr -dc 0-9)
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+if [ "${passed:-0}" = 0 ]; then echo "no test ran" >&2; exit 1; fi
+exit "$status"
