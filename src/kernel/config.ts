@@ -9,6 +9,8 @@ export const kernelConfigEntries = {
   PLUGIN_DIR: str("./plugins"),
   PORT: int(8080, 0, 65535),
   HOST: str("0.0.0.0"),
+  /** Base URL clients use to reach the API (download/playback links); default http://127.0.0.1:PORT. */
+  PUBLIC_URL: v.optional(url(["http", "https"])),
   LOG_LEVEL: logLevel(),
   BUS_PREFIX: busPrefix(),
   MIGRATE_ON_START: bool(true),

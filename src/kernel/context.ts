@@ -2,7 +2,9 @@
 import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Database, Db } from "../db/client.ts";
+import type { PluginHost } from "../plugins/host/host.ts";
 import type { KernelConfig } from "./config.ts";
+import type { PluginSettingsStore } from "./plugins/settings-store.ts";
 import type { KernelMetrics } from "./metrics.ts";
 
 export interface KernelState {
@@ -19,4 +21,8 @@ export interface KernelContext {
   bus: Bus;
   metrics: KernelMetrics;
   state: KernelState;
+  plugins: PluginHost;
+  /** Unique per process: lets a kernel recognise its own announcements on the bus. */
+  instanceId: string;
+  pluginSettings: PluginSettingsStore;
 }

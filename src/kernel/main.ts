@@ -6,6 +6,7 @@ import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.t
 import { exitOnConfigError } from "../core/config.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
+import { runPluginIfRequested } from "../plugins/entry.ts";
 import { loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { startKernel } from "./start.ts";
@@ -24,6 +25,7 @@ Configuration comes from environment variables and ./.env (see the README's conf
 `;
 
 async function main(argv: string[]): Promise<void> {
+  if (await runPluginIfRequested(argv)) return;
   if (handleCommonFlags("webencode-kernel", argv, HELP)) return;
   let config;
   try {

@@ -16,6 +16,11 @@ import { createApp } from "./api/app.ts";
 import type { KernelConfig } from "./config.ts";
 import type { KernelContext } from "./context.ts";
 import { createKernelMetrics } from "./metrics.ts";
+import { PluginHost } from "../plugins/host/host.ts";
+import { createPluginMetrics } from "../plugins/host/metrics.ts";
+import { PLUGIN_CHANGED, type PluginChanged, servePluginSettings } from "../plugins/remote-settings.ts";
+import { builtinDefaults } from "./plugins/defaults.ts";
+import { PluginSettingsStore } from "./plugins/settings-store.ts";
 import { syncWorkers } from "./workers/registry.ts";
 
 export interface KernelHandle {
@@ -30,11 +35,40 @@ const REGISTRY_SYNC_MS = 2000;
 export async function startKernel(config: KernelConfig, logger: Logger): Promise<KernelHandle> {
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   let bus: Bus | undefined;
+  let plugins: PluginHost | undefined;
   try {
     await prepareSchema(database, config, logger);
     bus = await openBus(config, logger, `webencode-kernel-${process.pid}`);
     const metrics = createKernelMetrics(createRegistry("kernel"));
-    const ctx: KernelContext = { config, logger, database, db: database.db, bus, metrics, state: { stopping: false, startedAt: new Date() } };
+    const pluginSettings = new PluginSettingsStore(database.db, builtinDefaults(config));
+    const seeded = await pluginSettings.seedFromToml(config.PLUGIN_DIR, logger);
+    if (seeded.length) logger.info({ plugins: seeded }, "plugin settings seeded from plugins.toml");
+    await ensureSigningKey(pluginSettings);
+    plugins = new PluginHost({
+      logger,
+      pluginDir: config.PLUGIN_DIR,
+      pillars: ["storage", "auth", "live", "publisher"],
+      settings: pluginSettings,
+      metrics: createPluginMetrics(metrics.registry),
+    });
+    await plugins.start();
+    const ctx: KernelContext = {
+      config,
+      logger,
+      database,
+      db: database.db,
+      bus,
+      metrics,
+      state: { stopping: false, startedAt: new Date() },
+      plugins,
+      pluginSettings,
+      instanceId: crypto.randomUUID(),
+    };
+    const unserve = servePluginSettings(bus, pluginSettings);
+    const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
+      pluginSettings.invalidate(ev.id);
+      if (ev.origin !== ctx.instanceId) void plugins!.reload(ev.id);
+    });
 
     const app = createApp(ctx).listen({ port: config.PORT, hostname: config.HOST, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
     const server = app.server!;
@@ -60,12 +94,16 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         await worker?.stop();
         // Stop accepting connections and let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT).
         await Promise.race([server.stop(false), Bun.sleep(config.SHUTDOWN_TIMEOUT)]);
+        unserve();
+        unsubscribe();
+        await plugins!.stop();
         await bus!.close();
         await database.close();
         logger.info("webencode-kernel stopped");
       },
     };
   } catch (e) {
+    await plugins?.stop().catch(() => {});
     await bus?.close().catch(() => {});
     await database.close().catch(() => {});
     throw e;
@@ -84,6 +122,14 @@ async function prepareSchema(database: Database, config: KernelConfig, logger: L
       `database schema is behind this kernel: ${pending.length} pending migration(s) (${pending.map((m) => m.tag).join(", ")}); run \`webencode-kernel migrate\` or set MIGRATE_ON_START=true`,
     );
   }
+}
+
+/** storage-fs signs its download URLs; the key is generated once and kept (secret) in plugin_configs. */
+async function ensureSigningKey(store: PluginSettingsStore): Promise<void> {
+  const settings = await store.get("storage-fs");
+  if (settings?.config.url_signing_key) return;
+  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+  await store.setSecret("storage-fs", "storage", "url_signing_key", key);
 }
 
 async function syncRegistry(ctx: KernelContext): Promise<void> {

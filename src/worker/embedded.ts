@@ -6,9 +6,9 @@ import { join } from "node:path";
 import type { Bus } from "../bus/types.ts";
 import { environment } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
-import { detectCapabilities } from "./capabilities.ts";
+import { bootWorker } from "./bootstrap.ts";
 import { loadWorkerConfig } from "./config.ts";
-import { WorkerRuntime } from "./runtime.ts";
+import type { WorkerRuntime } from "./runtime.ts";
 
 export interface EmbeddedWorker {
   runtime: WorkerRuntime;
@@ -24,8 +24,6 @@ export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; data
     PLUGIN_DIR: opts.pluginDir,
   });
   const logger = opts.logger.child({ component: "embedded-worker" });
-  const capabilities = await detectCapabilities({ ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH });
-  const runtime = new WorkerRuntime({ config, logger, bus: opts.bus, capabilities });
-  await runtime.start();
-  return { runtime, stop: () => runtime.stop() };
+  const worker = await bootWorker({ config, logger, bus: opts.bus, hostEnv: env });
+  return { runtime: worker.runtime, stop: () => worker.stop() };
 }

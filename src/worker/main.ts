@@ -7,9 +7,9 @@ import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.t
 import { exitOnConfigError } from "../core/config.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
-import { detectCapabilities } from "./capabilities.ts";
+import { type BootedWorker, bootWorker } from "./bootstrap.ts";
+import { runPluginIfRequested } from "../plugins/entry.ts";
 import { loadWorkerConfig } from "./config.ts";
-import { WorkerRuntime } from "./runtime.ts";
 
 const HELP = `webencode-worker — WebEncode transcoding worker
 
@@ -24,6 +24,7 @@ The worker never needs DATABASE_URL.
 `;
 
 async function main(argv: string[]): Promise<void> {
+  if (await runPluginIfRequested(argv)) return;
   if (handleCommonFlags("webencode-worker", argv, HELP)) return;
   if (argv.length > 0) {
     process.stderr.write(`unknown command: ${argv.join(" ")}\n\n${HELP}`);
@@ -37,13 +38,11 @@ async function main(argv: string[]): Promise<void> {
   }
   const logger = createLogger("worker", config.LOG_LEVEL).child({ worker_id: config.WORKER_ID });
 
-  let runtime: WorkerRuntime;
+  let worker: BootedWorker;
   let bus;
   try {
-    const capabilities = await detectCapabilities({ ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH });
     bus = await openBus(config, logger, `webencode-worker-${config.WORKER_ID}`);
-    runtime = new WorkerRuntime({ config, logger, bus, capabilities });
-    await runtime.start();
+    worker = await bootWorker({ config, logger, bus });
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, `worker failed to start: ${errorMessage(e)}`);
     await bus?.close().catch(() => {});
@@ -52,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
   onShutdownSignal(
     async (signal) => {
       logger.info({ signal }, "shutting down");
-      await runtime.stop();
+      await worker.stop();
       await bus.close();
     },
     () => {

@@ -8,6 +8,7 @@ import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
 import { VERSION } from "../core/version.ts";
 import type { WorkerPresence } from "../core/worker-info.ts";
+import type { PluginHost } from "../plugins/host/host.ts";
 import type { WorkerCapabilities } from "./capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
 
@@ -16,6 +17,7 @@ export interface WorkerRuntimeOptions {
   logger: Logger;
   bus: Bus;
   capabilities: WorkerCapabilities;
+  plugins: PluginHost;
 }
 
 export class WorkerRuntime {
@@ -58,9 +60,14 @@ export class WorkerRuntime {
       running: this.running,
       pools: this.pools,
       draining: this.draining,
-      capabilities: this.opts.capabilities as unknown as Record<string, unknown>,
+      capabilities: { ...this.opts.capabilities, plugins: this.pluginStates() } as unknown as Record<string, unknown>,
       startedAt: this.startedAt,
     };
+  }
+
+  /** The worker's plugins as the kernel shows them (GET /v1/plugins lists worker-hosted plugins too). */
+  pluginStates() {
+    return this.opts.plugins.list().map((p) => ({ id: p.id, pillar: p.manifest?.pillar, version: p.manifest?.version, state: p.state, last_error: p.lastError ?? null }));
   }
 
   async beat(): Promise<void> {

@@ -11,6 +11,7 @@ import type { KernelContext } from "../context.ts";
 import { envelope, mapError } from "./envelope.ts";
 import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
+import { pluginRoutes } from "./plugins.ts";
 import { workerRoutes } from "./workers.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -62,13 +63,22 @@ export function createApp(ctx: KernelContext) {
           info: { title: "WebEncode API", version: VERSION, description: "Distributed video transcoding: jobs, profiles, workers, plugins." },
         },
         exclude: { paths: [/^\/swagger/] },
-        swagger: { cdn: `${SWAGGER_ASSET_PREFIX}/swagger-ui-bundle.js`, theme: `${SWAGGER_ASSET_PREFIX}/swagger-ui.css`, autoDarkMode: false },
+        swagger: {
+          cdn: `${SWAGGER_ASSET_PREFIX}/swagger-ui-bundle.js`,
+          theme: `${SWAGGER_ASSET_PREFIX}/swagger-ui.css`,
+          autoDarkMode: false,
+          // The plugin's default spec URL is relative ("swagger/json"): from "/swagger/" (which Elysia also
+          // serves) it resolves to /swagger/swagger/json and the page stays blank. Absolute, like the assets.
+          // (`url` is left out of the option's type but is spread into the page's SwaggerUIBundle call.)
+          ...({ url: "/swagger/json" } as object),
+        },
         mapJsonSchema: { valibot: (s: never) => toJsonSchema(s, { typeMode: "input", errorMode: "ignore" }) },
       }),
     )
     .use(swaggerAssetRoutes())
     .use(healthRoutes(ctx))
-    .use(workerRoutes(ctx));
+    .use(workerRoutes(ctx))
+    .use(pluginRoutes(ctx));
 }
 
 /** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE). */

@@ -26,14 +26,33 @@ interface Issue {
   message: string;
 }
 
-/** Elysia's ValidationError carries the Standard Schema issues; flatten them to `path: message`. */
+/**
+ * Elysia's ValidationError carries the Standard Schema issues; flatten them to `path: message`.
+ * Elysia's own `all` joins valibot's path items (objects) into "[object Object]", so the issues are taken
+ * from the schema itself when it is a Standard Schema, and from `all` otherwise (TypeBox).
+ */
 export function validationIssues(error: unknown): Issue[] {
-  const all = (error as { all?: unknown }).all;
+  const all = standardIssues(error) ?? (error as { all?: unknown }).all;
   if (!Array.isArray(all)) return [];
   return all.slice(0, 20).map((i: { path?: unknown; message?: unknown; summary?: unknown }) => ({
     path: formatPath(i.path),
     message: String(i.summary ?? i.message ?? "invalid"),
   }));
+}
+
+type StandardValidate = (value: unknown) => { issues?: unknown[] } | Promise<unknown>;
+
+function standardIssues(error: unknown): unknown[] | undefined {
+  const e = error as { validator?: { "~standard"?: { validate?: StandardValidate }; schema?: { "~standard"?: { validate?: StandardValidate } } }; value?: unknown };
+  const std = e.validator?.["~standard"] ?? e.validator?.schema?.["~standard"];
+  if (typeof std?.validate !== "function") return undefined;
+  try {
+    const result = std.validate(e.value);
+    if (result instanceof Promise) return undefined;
+    return Array.isArray(result.issues) ? result.issues : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function formatPath(path: unknown): string {
@@ -70,7 +89,8 @@ export function mapError(kind: string, error: unknown, path: string, requestId: 
       if (isDatabaseUnavailable(error)) {
         return { status: 503, body: envelope("WE-SYS-002", "database unavailable; retry shortly", requestId) };
       }
-      const status = (error as { status?: unknown }).status;
+      // `throw null` / `throw undefined` from a handler must still give the envelope, not crash the hook.
+      const status = (error as { status?: unknown } | null | undefined)?.status;
       if (status === 413) return { status: 413, body: envelope("WE-REQ-003", "request body too large", requestId) };
       if (status === 405) return { status: 405, body: envelope("WE-REQ-005", "method not allowed", requestId) };
       return { status: 500, body: envelope("WE-SYS-001", "internal error; the request id is in the server log", requestId) };

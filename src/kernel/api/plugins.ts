@@ -1,0 +1,103 @@
+/**
+ * `/v1/plugins`: state, health, version, capabilities and configuration (secrets never returned: shown as
+ * set/unset) of the kernel's plugins; configuration changes validated by the plugin itself; enable/disable.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { AppError } from "../../core/errors.ts";
+import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
+import type { KernelContext } from "../context.ts";
+import { splitSecrets } from "../plugins/settings-store.ts";
+import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
+
+export async function pluginView(ctx: KernelContext, sup: PluginSupervisor) {
+  const m = sup.manifest;
+  const settings = await ctx.pluginSettings.get(sup.id);
+  const secretFields = m?.secret_fields ?? [];
+  const { plain } = splitSecrets(settings?.config ?? {}, secretFields);
+  const secrets = Object.fromEntries(secretFields.map((f) => [f, settings?.config?.[f] ? "set" : "unset"]));
+  return {
+    id: sup.id,
+    pillar: m?.pillar ?? null,
+    version: m?.version ?? null,
+    api_version: m?.api_version ?? null,
+    state: sup.state,
+    health: { status: sup.state, detail: sup.healthDetail ?? null, checked_at: sup.lastHealthAt ?? null },
+    last_error: sup.lastError ?? null,
+    restarts: sup.restarts,
+    builtin: sup.source.builtin,
+    source: sup.source.builtin ? "built-in" : (sup.source.path ?? null),
+    enabled: sup.state !== "disabled",
+    priority: settings?.priority ?? m?.priority ?? 0,
+    capabilities: m?.capabilities ?? [],
+    schemes: m?.schemes ?? [],
+    config: plain,
+    secrets,
+    config_schema: m?.config_schema ?? null,
+  };
+}
+
+function mustGet(ctx: KernelContext, id: string): PluginSupervisor {
+  const sup = ctx.plugins.get(id);
+  if (!sup) throw new AppError("WE-PLG-001", `plugin ${id} not found; GET /v1/plugins lists the installed ones`);
+  return sup;
+}
+
+const idParams = v.object({ id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "invalid plugin id")) });
+
+export function pluginRoutes(ctx: KernelContext) {
+  const announce = (id: string) =>
+    ctx.bus.publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId } satisfies PluginChanged).catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
+  return new Elysia({ prefix: "/v1/plugins", detail: { tags: ["plugins"] } } as never)
+    .get("", async () => ({ items: await Promise.all(ctx.plugins.list().map((s) => pluginView(ctx, s))) }), { detail: { summary: "List plugins" } })
+    .get("/:id", ({ params }) => pluginView(ctx, mustGet(ctx, params.id)), { params: idParams, detail: { summary: "One plugin" } })
+    .put(
+      "/:id/config",
+      async ({ params, body }) => {
+        const sup = mustGet(ctx, params.id);
+        const m = sup.manifest;
+        if (!m) throw new AppError("WE-PLG-004", `plugin ${sup.id} never described itself (${sup.lastError ?? "not started"}); it cannot be configured`);
+        // Omitted secret fields keep their stored value (write-only): merge before validating.
+        const current = (await ctx.pluginSettings.get(sup.id))?.config ?? {};
+        const keptSecrets = Object.fromEntries(m.secret_fields.filter((f) => body.config[f] === undefined && current[f] !== undefined).map((f) => [f, current[f]]));
+        const candidate = { ...body.config, ...keptSecrets };
+        await sup.validateConfig(candidate);
+        await ctx.pluginSettings.saveConfig(sup.id, m.pillar, candidate, m.secret_fields, body.priority);
+        if (sup.state !== "disabled") await sup.restart();
+        await announce(sup.id);
+        return pluginView(ctx, sup);
+      },
+      {
+        params: idParams,
+        body: v.object({
+          config: v.record(v.string(), v.unknown()),
+          priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1000), v.maxValue(1000))),
+        }),
+        detail: { summary: "Replace a plugin's configuration (validated by the plugin; the plugin restarts)" },
+      },
+    )
+    .post(
+      "/:id/enable",
+      async ({ params }) => {
+        const sup = mustGet(ctx, params.id);
+        if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} cannot be enabled: ${sup.lastError ?? "it never started"}`);
+        await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, true);
+        await sup.restart();
+        await announce(sup.id);
+        return pluginView(ctx, sup);
+      },
+      { params: idParams, detail: { summary: "Enable (and start) a plugin" } },
+    )
+    .post(
+      "/:id/disable",
+      async ({ params }) => {
+        const sup = mustGet(ctx, params.id);
+        if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} has no manifest: ${sup.lastError ?? "it never started"}`);
+        await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, false);
+        await sup.disable();
+        await announce(sup.id);
+        return pluginView(ctx, sup);
+      },
+      { params: idParams, detail: { summary: "Disable (and stop) a plugin" } },
+    );
+}

@@ -1,0 +1,24 @@
+/**
+ * Settings of the standard plugins before an operator changed anything: storage-fs under DATA_DIR, S3
+ * disabled until configured, FFmpeg from PATH (or FFMPEG_PATH/FFPROBE_PATH on the worker).
+ */
+import { resolve } from "node:path";
+import type { PluginSettings } from "../../plugins/host/host.ts";
+import type { KernelConfig } from "../config.ts";
+
+export function builtinDefaults(config: KernelConfig): Record<string, PluginSettings> {
+  return {
+    "storage-fs": {
+      enabled: true,
+      priority: 100,
+      config: { root: resolve(config.DATA_DIR, "storage"), public_base_url: publicUrl(config) },
+    },
+    "storage-s3": { enabled: false, priority: 90, config: {} },
+    "encoder-ffmpeg": { enabled: true, priority: 100, config: {} },
+  };
+}
+
+/** The base URL clients use to reach this kernel (download and playback links). */
+export function publicUrl(config: KernelConfig): string {
+  return (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, "");
+}

@@ -1,0 +1,131 @@
+/**
+ * Plugin settings in `plugin_configs`: enabled flag, priority, configuration, and secret fields kept apart
+ * (write-only through the API). Cached per kernel; a change anywhere is announced on the bus
+ * (`plugin.changed`) so every kernel and worker reloads and restarts that plugin.
+ */
+import { eq } from "drizzle-orm";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../../core/logger.ts";
+import type { Db } from "../../db/client.ts";
+import { pluginConfigs } from "../../db/schema.ts";
+import type { PluginSettings, PluginSettingsSource } from "../../plugins/host/host.ts";
+import { PILLARS, type Pillar } from "../../plugins/protocol.ts";
+
+export type Row = typeof pluginConfigs.$inferSelect;
+
+/** Splits a configuration into plain and secret fields. Pure. */
+export function splitSecrets(config: Record<string, unknown>, secretFields: string[]) {
+  const plain: Record<string, unknown> = {};
+  const secrets: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (secretFields.includes(k)) {
+      if (v !== undefined && v !== null && v !== "") secrets[k] = String(v);
+    } else plain[k] = v;
+  }
+  return { plain, secrets };
+}
+
+export class PluginSettingsStore implements PluginSettingsSource {
+  private cache = new Map<string, PluginSettings | undefined>();
+
+  constructor(
+    private readonly db: Db,
+    /** Settings for plugins with no row yet (built-in defaults derived from the kernel's config). */
+    private readonly defaults: Record<string, PluginSettings>,
+  ) {}
+
+  async get(id: string): Promise<PluginSettings | undefined> {
+    if (this.cache.has(id)) return this.cache.get(id);
+    const row = await this.row(id);
+    const base = this.defaults[id];
+    const settings: PluginSettings | undefined = row
+      ? { enabled: row.enabled, priority: row.priority, config: { ...base?.config, ...row.config, ...row.secrets } }
+      : base;
+    this.cache.set(id, settings);
+    return settings;
+  }
+
+  async row(id: string): Promise<Row | undefined> {
+    const [row] = await this.db.select().from(pluginConfigs).where(eq(pluginConfigs.id, id));
+    return row;
+  }
+
+  invalidate(id?: string): void {
+    if (id) this.cache.delete(id);
+    else this.cache.clear();
+  }
+
+  /** Replaces the plain configuration; secret fields given replace stored ones, omitted ones are kept. */
+  async saveConfig(id: string, pillar: Pillar, config: Record<string, unknown>, secretFields: string[], priority?: number): Promise<void> {
+    const existing = await this.row(id);
+    const { plain, secrets } = splitSecrets(config, secretFields);
+    const merged = { ...(existing?.secrets ?? {}), ...secrets };
+    await this.db
+      .insert(pluginConfigs)
+      .values({ id, pillar, config: plain, secrets: merged, enabled: existing?.enabled ?? this.defaults[id]?.enabled ?? true, priority: priority ?? existing?.priority ?? 0 })
+      .onConflictDoUpdate({ target: pluginConfigs.id, set: { config: plain, secrets: merged, ...(priority !== undefined ? { priority } : {}), updatedAt: new Date() } });
+    this.invalidate(id);
+  }
+
+  /** Sets one secret field without touching the rest (e.g. a generated signing key). */
+  async setSecret(id: string, pillar: Pillar, field: string, value: string): Promise<void> {
+    const existing = await this.row(id);
+    const secrets = { ...(existing?.secrets ?? {}), [field]: value };
+    await this.db
+      .insert(pluginConfigs)
+      .values({ id, pillar, secrets, enabled: this.defaults[id]?.enabled ?? true, priority: this.defaults[id]?.priority ?? 0 })
+      .onConflictDoUpdate({ target: pluginConfigs.id, set: { secrets, updatedAt: new Date() } });
+    this.invalidate(id);
+  }
+
+  async setEnabled(id: string, pillar: Pillar, enabled: boolean): Promise<void> {
+    const d = this.defaults[id];
+    await this.db
+      .insert(pluginConfigs)
+      .values({ id, pillar, enabled, priority: d?.priority ?? 0 })
+      .onConflictDoUpdate({ target: pluginConfigs.id, set: { enabled, updatedAt: new Date() } });
+    this.invalidate(id);
+  }
+
+  /**
+   * Seeds rows from `PLUGIN_DIR/plugins.toml` for plugins that have none yet (the database wins after
+   * that: the API is the place to change a running system). Returns the ids seeded.
+   *
+   *   [storage-s3]
+   *   enabled = true
+   *   priority = 90
+   *   [storage-s3.config]
+   *   bucket = "media"
+   */
+  async seedFromToml(pluginDir: string, logger: Logger): Promise<string[]> {
+    const path = join(pluginDir, "plugins.toml");
+    if (!existsSync(path)) return [];
+    let doc: Record<string, { enabled?: boolean; priority?: number; pillar?: string; config?: Record<string, unknown> }>;
+    try {
+      doc = Bun.TOML.parse(readFileSync(path, "utf8")) as typeof doc;
+    } catch (e) {
+      throw new Error(`${path} is not valid TOML: ${(e as Error).message}`);
+    }
+    const seeded: string[] = [];
+    for (const [id, entry] of Object.entries(doc)) {
+      const pillar = (entry.pillar ?? guessPillar(id)) as Pillar;
+      if (!PILLARS.includes(pillar)) {
+        logger.warn({ plugin: id, path }, `plugins.toml: cannot tell the pillar of ${id}; add pillar = "storage" (or auth, encoder, live, publisher)`);
+        continue;
+      }
+      const rows = await this.db
+        .insert(pluginConfigs)
+        .values({ id, pillar, enabled: entry.enabled ?? true, priority: entry.priority ?? 0, config: entry.config ?? {} })
+        .onConflictDoNothing()
+        .returning({ id: pluginConfigs.id });
+      if (rows.length) seeded.push(id);
+    }
+    this.invalidate();
+    return seeded;
+  }
+}
+
+function guessPillar(id: string): string | undefined {
+  return PILLARS.find((p) => id.startsWith(`${p}-`));
+}

@@ -1,0 +1,166 @@
+/**
+ * The plugin host of one process (kernel or worker): finds plugins (built-ins plus compiled binaries in
+ * PLUGIN_DIR, which override a built-in of the same id), supervises them, and routes calls.
+ */
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { BUILTIN_PLUGINS, type BuiltinPlugin, builtinCommand } from "../builtin.ts";
+import type { Pillar } from "../protocol.ts";
+import type { PluginMetrics } from "./metrics.ts";
+import { choosePlugin, type Routable } from "./routing.ts";
+import { type PluginSource, PluginSupervisor, type SupervisorTimings } from "./supervisor.ts";
+
+/** What the host needs to know about a plugin's stored settings (plugin_configs, or the kernel's copy). */
+export interface PluginSettings {
+  enabled: boolean;
+  priority?: number;
+  /** Full configuration including secret values (decrypted). */
+  config: Record<string, unknown>;
+}
+
+export interface PluginSettingsSource {
+  get(id: string): Promise<PluginSettings | undefined>;
+}
+
+export interface PluginHostOptions {
+  logger: Logger;
+  pluginDir: string;
+  /** Pillars this process runs (kernel: storage, auth, live, publisher; worker: storage, encoder). */
+  pillars: Pillar[];
+  settings: PluginSettingsSource;
+  hostEnv?: Record<string, string | undefined>;
+  timings?: Partial<SupervisorTimings>;
+  metrics?: PluginMetrics;
+  builtins?: Record<string, BuiltinPlugin>;
+  onStateChange?(s: PluginSupervisor): void;
+}
+
+/** Executable regular files directly in PLUGIN_DIR (plugins.toml and dotfiles are not plugins). */
+export function scanPluginDir(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => !n.startsWith(".") && !n.endsWith(".toml") && !n.endsWith(".md"))
+    .map((n) => join(dir, n))
+    .filter((p) => {
+      try {
+        if (!statSync(p).isFile()) return false;
+        accessSync(p, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+}
+
+export class PluginHost {
+  private readonly sups = new Map<string, PluginSupervisor>();
+  private readonly hostEnv: Record<string, string | undefined>;
+
+  constructor(private readonly opts: PluginHostOptions) {
+    this.hostEnv = opts.hostEnv ?? process.env;
+  }
+
+  async start(): Promise<void> {
+    const { logger, pillars } = this.opts;
+    const builtins = this.opts.builtins ?? BUILTIN_PLUGINS;
+    // 1. Binaries in PLUGIN_DIR: learn their ids (and refuse incompatible ones) before choosing built-ins.
+    for (const path of scanPluginDir(this.opts.pluginDir)) {
+      const sup = this.supervisor({ command: [path], builtin: false, path });
+      try {
+        const m = await sup.describe();
+        if (!pillars.includes(m.pillar)) continue;
+        if (this.sups.has(m.id)) {
+          logger.warn({ plugin: m.id, path }, `two plugins with id ${m.id} in PLUGIN_DIR; using ${this.sups.get(m.id)!.source.path}`);
+          continue;
+        }
+        this.sups.set(m.id, sup);
+        if (builtins[m.id]) logger.info({ plugin: m.id, path }, `plugin ${m.id} from PLUGIN_DIR overrides the built-in`);
+      } catch (e) {
+        sup.markFailed(errorMessage(e));
+        this.sups.set(sup.id, sup);
+        logger.error({ plugin: sup.id, path, error: errorMessage(e) }, `plugin ${sup.id} refused: ${errorMessage(e)}`);
+      }
+    }
+    // 2. Built-ins of our pillars that no binary overrides.
+    for (const [id, b] of Object.entries(builtins)) {
+      if (!pillars.includes(b.pillar) || this.sups.has(id)) continue;
+      this.sups.set(id, this.supervisor({ id, command: builtinCommand(id), builtin: true }));
+    }
+    // 3. Start what is enabled, concurrently.
+    await Promise.all(
+      [...this.sups.values()].map(async (sup) => {
+        if (sup.state === "failed") return;
+        const settings = await this.opts.settings.get(sup.id);
+        if (settings && !settings.enabled) {
+          // Learn the manifest anyway: a disabled plugin can still be configured and enabled through the API.
+          let described = true;
+          if (!sup.manifest) await sup.describe().catch((e) => ((described = false), sup.markFailed(errorMessage(e))));
+          if (described) await sup.disable();
+          return;
+        }
+        return sup.start();
+      }),
+    );
+    for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state);
+  }
+
+  list(): PluginSupervisor[] {
+    return [...this.sups.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  get(id: string): PluginSupervisor | undefined {
+    return this.sups.get(id);
+  }
+
+  async route(pillar: Pillar, want: { id?: string; scheme?: string } = {}): Promise<PluginSupervisor> {
+    const routables: Array<Routable & { sup: PluginSupervisor }> = [];
+    for (const sup of this.sups.values()) {
+      const settings = await this.opts.settings.get(sup.id);
+      routables.push({
+        sup,
+        id: sup.id,
+        pillar: sup.manifest?.pillar ?? this.opts.builtins?.[sup.id]?.pillar ?? BUILTIN_PLUGINS[sup.id]?.pillar,
+        priority: settings?.priority ?? sup.manifest?.priority ?? 0,
+        schemes: sup.manifest?.schemes ?? [],
+        usable: sup.state === "healthy" || sup.state === "degraded",
+        disabled: sup.state === "disabled",
+      });
+    }
+    return choosePlugin(routables, pillar, want).sup;
+  }
+
+  /** Applies changed settings to one plugin: restart with the new config, or stop it when disabled. */
+  async reload(id: string): Promise<void> {
+    const sup = this.sups.get(id);
+    if (!sup) return;
+    const settings = await this.opts.settings.get(id);
+    if (settings && !settings.enabled) await sup.disable();
+    else await sup.restart();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.sups.values()].map((s) => s.stop()));
+  }
+
+  private supervisor(source: PluginSource): PluginSupervisor {
+    const metrics = this.opts.metrics;
+    return new PluginSupervisor(source, {
+      logger: this.opts.logger,
+      timings: this.opts.timings,
+      hostEnv: this.hostEnv,
+      config: async (id) => (await this.opts.settings.get(id))?.config ?? {},
+      onStateChange: (s) => {
+        metrics?.state(s.id, s.state);
+        this.opts.onStateChange?.(s);
+      },
+      observe: metrics ? (id, method, seconds, code) => metrics.observe(id, method, seconds, code) : undefined,
+    });
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Supervises one plugin: start (spawn → describe → API check → configure), periodic health checks, restart
+ * with exponential backoff after a crash or a failed health check, and `failed` after too many failures in a
+ * row. States: starting | healthy | degraded | failed | disabled.
+ */
+import { AppError, errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { type PluginManifest, PLUGIN_API_VERSION, isCompatible } from "../protocol.ts";
+import { type CallOptions, PluginProcess } from "./process.ts";
+
+export type PluginState = "starting" | "healthy" | "degraded" | "failed" | "disabled";
+
+export interface PluginSource {
+  /** Known up front for built-ins; for a binary in PLUGIN_DIR it is learned from `describe`. */
+  id?: string;
+  command: string[];
+  builtin: boolean;
+  path?: string;
+}
+
+export interface SupervisorTimings {
+  describeTimeoutMs: number;
+  callTimeoutMs: number;
+  healthIntervalMs: number;
+  healthTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Consecutive failures after which the plugin is `failed` and no longer restarted. */
+  maxFailures: number;
+  /** A plugin healthy this long has its failure count reset. */
+  stableAfterMs: number;
+}
+
+export const DEFAULT_TIMINGS: SupervisorTimings = {
+  describeTimeoutMs: 10_000,
+  callTimeoutMs: 30_000,
+  healthIntervalMs: 10_000,
+  healthTimeoutMs: 5_000,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 30_000,
+  maxFailures: 5,
+  stableAfterMs: 60_000,
+};
+
+/** min(base · 2^(n-1), max) for the n-th consecutive failure. Pure. */
+export function restartDelay(failures: number, t: Pick<SupervisorTimings, "backoffBaseMs" | "backoffMaxMs">): number {
+  return Math.min(t.backoffBaseMs * 2 ** Math.max(0, failures - 1), t.backoffMaxMs);
+}
+
+export interface SupervisorOptions {
+  logger: Logger;
+  timings?: Partial<SupervisorTimings>;
+  /** The plugin's configuration (from plugin_configs) at each (re)start. */
+  config(id: string): Promise<Record<string, unknown>>;
+  /** Where the declared variables are read from (never passed wholesale). */
+  hostEnv: Record<string, string | undefined>;
+  onStateChange?(s: PluginSupervisor): void;
+  /** RPC metrics hook: duration of each pillar call and its error code, if any. */
+  observe?(id: string, method: string, seconds: number, errorCode?: string): void;
+}
+
+/** The only variables every plugin process gets; everything else must be declared and is sent in `configure`. */
+const BASE_ENV = ["PATH", "HOME", "TMPDIR", "LANG", "TZ"];
+
+export class PluginSupervisor {
+  manifest: PluginManifest | undefined;
+  state: PluginState = "starting";
+  lastError: string | undefined;
+  restarts = 0;
+  healthDetail: string | undefined;
+  lastHealthAt: Date | undefined;
+  private failures = 0;
+  private proc: PluginProcess | undefined;
+  private healthTimer: ReturnType<typeof setInterval> | undefined;
+  private restartTimer: ReturnType<typeof setTimeout> | undefined;
+  private healthySince = 0;
+  private stopped = false;
+  private readonly t: SupervisorTimings;
+
+  constructor(
+    readonly source: PluginSource,
+    private readonly opts: SupervisorOptions,
+  ) {
+    this.t = { ...DEFAULT_TIMINGS, ...opts.timings };
+  }
+
+  get id(): string {
+    return this.manifest?.id ?? this.source.id ?? this.source.path ?? "unknown";
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.alive ? this.proc.pid : undefined;
+  }
+
+  /** Spawns and describes only (used to learn a PLUGIN_DIR binary's id before deciding to run it). */
+  async describe(): Promise<PluginManifest> {
+    const proc = this.spawn();
+    try {
+      return await this.handshake(proc);
+    } finally {
+      await proc.stop(500);
+    }
+  }
+
+  /** Starts the plugin; resolves when it is healthy/degraded or has failed (never rejects). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.setState("starting");
+    const proc = this.spawn();
+    this.proc = proc;
+    try {
+      await this.handshake(proc);
+      await proc.call("configure", { config: await this.opts.config(this.id), env: this.declaredEnv() }, { timeoutMs: this.t.callTimeoutMs });
+      const health = await proc.call<{ status: string; detail?: string }>("health", undefined, { timeoutMs: this.t.healthTimeoutMs });
+      this.recordHealth(health);
+      this.watch(proc);
+    } catch (e) {
+      if (e instanceof IncompatibleError) {
+        this.lastError = e.message;
+        this.opts.logger.error({ plugin: this.id, error: e.message }, e.message);
+        await proc.stop(500);
+        this.setState("failed");
+        return;
+      }
+      await this.fail(proc, `start failed: ${errorMessage(e)}`);
+    }
+  }
+
+  /** Calls a pillar method. Throws WE-PLG-002 when disabled, WE-PLG-004 when not running. */
+  async call<T = unknown>(method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {
+    if (this.state === "disabled") throw new AppError("WE-PLG-002", `plugin ${this.id} is disabled`);
+    const proc = this.proc;
+    if (!proc?.alive || this.state === "starting" || this.state === "failed") {
+      throw new AppError("WE-PLG-004", `plugin ${this.id} is not running (${this.state}${this.lastError ? `: ${this.lastError}` : ""})`);
+    }
+    const started = performance.now();
+    try {
+      const result = await proc.call<T>(method, params, { timeoutMs: this.t.callTimeoutMs, ...opts });
+      this.opts.observe?.(this.id, method, (performance.now() - started) / 1000);
+      return result;
+    } catch (e) {
+      this.opts.observe?.(this.id, method, (performance.now() - started) / 1000, (e as { code?: string }).code ?? "error");
+      throw e;
+    }
+  }
+
+  /** Marks a plugin that could not even be described (or was refused) as failed, without restarts. */
+  markFailed(reason: string): void {
+    this.lastError = reason;
+    this.setState("failed");
+  }
+
+  /**
+   * Has the plugin itself validate a candidate configuration (WE-PLG-003 if refused), in a throwaway
+   * process so the running one is untouched — and so a failed or disabled plugin can be fixed too.
+   */
+  async validateConfig(config: Record<string, unknown>): Promise<void> {
+    const proc = this.spawn();
+    try {
+      await this.handshake(proc);
+      await proc.call("configure", { config, env: this.declaredEnv() }, { timeoutMs: this.t.callTimeoutMs });
+    } finally {
+      await proc.stop(500);
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.failures = 0;
+    await this.start();
+  }
+
+  async disable(): Promise<void> {
+    await this.stop();
+    this.setState("disabled");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimers();
+    const proc = this.proc;
+    this.proc = undefined;
+    await proc?.stop();
+  }
+
+  private spawn(): PluginProcess {
+    const env: Record<string, string> = { WEBENCODE_PLUGIN: "1" };
+    for (const k of BASE_ENV) if (this.opts.hostEnv[k] !== undefined) env[k] = this.opts.hostEnv[k]!;
+    return new PluginProcess(this.id, this.source.command, env, this.opts.logger, this.t.callTimeoutMs);
+  }
+
+  private async handshake(proc: PluginProcess): Promise<PluginManifest> {
+    const m = await proc.call<PluginManifest>("describe", undefined, { timeoutMs: this.t.describeTimeoutMs });
+    if (!m || typeof m.id !== "string" || typeof m.api_version !== "string") throw new Error("describe returned no valid manifest");
+    this.manifest = m;
+    if (!isCompatible(m.api_version)) {
+      throw new IncompatibleError(
+        `Incompatible API version: plugin ${m.id} ${m.version} speaks plugin API ${m.api_version}, this host speaks ${PLUGIN_API_VERSION}. Rebuild the plugin with the same SDK major version.`,
+      );
+    }
+    return m;
+  }
+
+  private declaredEnv(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const name of this.manifest?.env ?? []) {
+      const value = this.opts.hostEnv[name];
+      if (value !== undefined) env[name] = value;
+    }
+    return env;
+  }
+
+  private watch(proc: PluginProcess): void {
+    proc.exited.then((info) => {
+      if (this.proc !== proc || this.stopped) return;
+      const how = info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`;
+      void this.fail(proc, `plugin process ${how}`);
+    });
+    this.healthTimer = setInterval(() => void this.checkHealth(proc), this.t.healthIntervalMs);
+  }
+
+  private async checkHealth(proc: PluginProcess): Promise<void> {
+    if (this.proc !== proc || !proc.alive) return;
+    try {
+      this.recordHealth(await proc.call<{ status: string; detail?: string }>("health", undefined, { timeoutMs: this.t.healthTimeoutMs }));
+    } catch (e) {
+      if (this.proc === proc && proc.alive) await this.fail(proc, `health check failed: ${errorMessage(e)}`);
+    }
+  }
+
+  private recordHealth(h: { status: string; detail?: string }): void {
+    this.lastHealthAt = new Date();
+    this.healthDetail = h.detail;
+    const state = h.status === "ok" ? "healthy" : "degraded";
+    if (state === "healthy") {
+      if (this.healthySince === 0) this.healthySince = Date.now();
+      if (Date.now() - this.healthySince >= this.t.stableAfterMs) this.failures = 0;
+    } else this.healthySince = 0;
+    this.setState(state);
+  }
+
+  private async fail(proc: PluginProcess, reason: string): Promise<void> {
+    if (this.proc !== proc) return;
+    this.clearTimers();
+    this.proc = undefined;
+    this.failures += 1;
+    this.healthySince = 0;
+    this.lastError = reason;
+    proc.kill();
+    if (this.stopped) return;
+    if (this.failures >= this.t.maxFailures) {
+      this.opts.logger.error({ plugin: this.id, error: reason, failures: this.failures }, `plugin ${this.id} failed ${this.failures} times in a row; not restarting it`);
+      this.setState("failed");
+      return;
+    }
+    const delay = restartDelay(this.failures, this.t);
+    this.opts.logger.warn({ plugin: this.id, error: reason, restart_in_ms: delay }, `plugin ${this.id} unhealthy; restarting`);
+    this.setState("starting");
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.restarts += 1;
+      void this.start();
+    }, delay);
+  }
+
+  private clearTimers(): void {
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.healthTimer = undefined;
+    this.restartTimer = undefined;
+  }
+
+  private setState(s: PluginState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.opts.onStateChange?.(this);
+  }
+}
+
+class IncompatibleError extends Error {}

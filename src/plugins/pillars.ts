@@ -1,0 +1,98 @@
+/**
+ * The typed methods of each pillar: what a plugin implements and what the host calls. Parameter and
+ * result names are snake_case because they are the wire format (docs/plugins.md).
+ */
+import type { HealthResult } from "./protocol.ts";
+
+/** Per-call context inside a plugin: cancellation and progress notifications. */
+export interface CallContext {
+  signal: AbortSignal;
+  progress(data: unknown): void;
+}
+
+export interface PluginBase {
+  health?(): Promise<HealthResult> | HealthResult;
+  close?(): Promise<void> | void;
+}
+
+// ---- storage ------------------------------------------------------------------------------------------
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  modified: string;
+  etag?: string;
+}
+
+export interface StoragePlugin extends PluginBase {
+  /** Copies a local file into storage at `key` (atomically: readers never see a partial object). */
+  put_file(p: { key: string; path: string; content_type?: string }, ctx: CallContext): Promise<{ size: number; etag?: string }>;
+  /** Copies the object to a local file path (atomically). */
+  get_file(p: { key: string; path: string }, ctx: CallContext): Promise<{ size: number }>;
+  /** WE-STO-001 when absent. */
+  stat(p: { key: string }): Promise<ObjectInfo>;
+  /** Keys under `prefix` in lexical order, at most `limit` (default 1000), continuing after `cursor`. */
+  list(p: { prefix: string; cursor?: string; limit?: number }): Promise<{ items: ObjectInfo[]; next_cursor?: string }>;
+  delete(p: { key: string }): Promise<{ deleted: boolean }>;
+  delete_prefix(p: { prefix: string }): Promise<{ deleted: number }>;
+  /**
+   * A URL to read the object, valid for `expires_in` seconds. With `scope_prefix`, the URL's credential is
+   * valid for every key under that prefix, so relative URLs inside an HLS playlist resolve.
+   */
+  read_url(p: { key: string; expires_in: number; scope_prefix?: string }): Promise<{ url: string; expires_at: string }>;
+  /** A URL to upload the object with a single request (`method`, `headers`), valid for `expires_in` s. */
+  write_url(p: { key: string; expires_in: number; content_type?: string }): Promise<{ url: string; method: string; headers: Record<string, string>; expires_at: string }>;
+  /** A path FFmpeg on this host can read directly, or null when the object is not on a local filesystem. */
+  local_path(p: { key: string }): Promise<{ path: string | null }>;
+}
+
+// ---- encoder ------------------------------------------------------------------------------------------
+
+export interface TranscodeParams {
+  /** FFmpeg arguments (without the binary), one token per element, built by src/media's pure builders. */
+  args: string[];
+  /** Media seconds the output covers: progress is out_time / duration. */
+  duration_s?: number;
+  /** Kill FFmpeg (SIGTERM, then SIGKILL) after this long. */
+  timeout_ms?: number;
+  cwd?: string;
+}
+
+export interface TranscodeProgress {
+  /** 0–100 */
+  percent: number;
+  out_time_s: number;
+  fps?: number;
+  /** × realtime */
+  speed?: number;
+  frame?: number;
+}
+
+export interface TranscodeResult {
+  ok: boolean;
+  exit_code: number | null;
+  signal: string | null;
+  argv: string[];
+  /** Last ~50 lines of stderr. */
+  stderr_tail: string;
+  elapsed_ms: number;
+  cancelled: boolean;
+  timed_out: boolean;
+}
+
+export interface ProbeParams {
+  /** A URL (http(s)) or a local path. */
+  input: string;
+  /** Also index keyframes from packet flags (no decoding). */
+  keyframes?: boolean;
+  timeout_ms?: number;
+}
+
+export interface EncoderPlugin extends PluginBase {
+  capabilities(): Promise<Record<string, unknown>>;
+  /** Raw ffprobe JSON (format + streams) plus `keyframes` (pts seconds) and `packets` count when asked. */
+  probe(p: ProbeParams, ctx: CallContext): Promise<Record<string, unknown>>;
+  transcode(p: TranscodeParams, ctx: CallContext): Promise<TranscodeResult>;
+}
+
+export type PillarImpl = StoragePlugin | EncoderPlugin | (PluginBase & Record<string, unknown>);

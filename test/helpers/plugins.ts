@@ -1,0 +1,31 @@
+/** Builds PLUGIN_DIR executables for tests: a shell launcher that runs a fixture plugin under Bun. */
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Logger } from "../../src/core/logger.ts";
+import { createLogger } from "../../src/core/logger.ts";
+
+export const ECHO_FIXTURE = resolve(import.meta.dir, "../fixtures/plugins/echo.ts");
+
+export function tempPluginDir(): string {
+  return mkdtempSync(join(tmpdir(), "we-plugins-"));
+}
+
+/** Writes an executable launcher `dir/name` for the echo fixture claiming `apiVersion` and `id`. */
+export function writeEchoLauncher(dir: string, name: string, opts: { apiVersion?: string; id?: string } = {}): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${ECHO_FIXTURE}" "${opts.apiVersion ?? "1.0"}" "${opts.id ?? name}"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** A logger whose JSON lines are collected in memory, for asserting on what reached the log. */
+export function capturingLogger(service = "test"): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger(service, "debug", {
+    write(s: string) {
+      for (const l of s.split("\n")) if (l.trim()) lines.push(JSON.parse(l));
+    },
+  } as never);
+  return { logger, lines };
+}
