@@ -33,6 +33,22 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
   });
 }
 
+/** Settles like `p`, or resolves as soon as `signal` aborts (a later rejection of `p` is ignored). */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      p.catch(() => {});
+      resolve();
+    };
+    signal.addEventListener("abort", onAbort);
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 // ---- delivered messages ---------------------------------------------------------------------------------
 
 /** How an implementation settles one delivery; called at most once per message (for working, many times). */
@@ -152,7 +168,7 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
       let used = 0;
       const started = Date.now();
       try {
-        await o.pull(reserved, signal, (msg) => {
+        const pulling = o.pull(reserved, signal, (msg) => {
           if (signal.aborted || used >= reserved) {
             // Arrived after stop() (or beyond the reservation): hand it straight back for someone else.
             msg.nak().catch(() => {});
@@ -161,6 +177,9 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
           used++;
           void run(msg);
         });
+        // stop() must not wait for a pull stuck in a request (e.g. while disconnected); whatever the
+        // abandoned pull still yields is nak-ed above.
+        await untilAborted(pulling, signal);
       } catch (e) {
         if (!signal.aborted) {
           log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: pulling messages failed; retrying");

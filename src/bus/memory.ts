@@ -37,8 +37,11 @@ type Timer = ReturnType<typeof setTimeout>;
 /** Every timer the bus starts, so close() can cancel them all. */
 class Timers {
   private live = new Set<Timer>();
+  private stopped = false;
 
-  after(ms: number, fn: () => void): Timer {
+  /** After clear() nothing is scheduled: a handler still running after close() must not start timers. */
+  after(ms: number, fn: () => void): Timer | undefined {
+    if (this.stopped) return undefined;
     const t = setTimeout(() => {
       this.live.delete(t);
       fn();
@@ -54,6 +57,7 @@ class Timers {
   }
 
   clear(): void {
+    this.stopped = true;
     for (const t of this.live) clearTimeout(t);
     this.live.clear();
   }

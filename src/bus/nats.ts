@@ -58,6 +58,8 @@ export interface NatsBusOptions {
 
 /** A pull waits this long for messages before giving its slot reservation back (see startConsumerLoop). */
 const FETCH_EXPIRES_MS = 2000;
+/** How long close() lets in-flight publishes and replies drain before it just closes. */
+const CLOSE_DRAIN_TIMEOUT_MS = 5000;
 /** De-duplication window for msgIds on the queue stream. */
 const DUPLICATE_WINDOW_MS = 120_000;
 
@@ -248,6 +250,8 @@ class NatsBus implements Bus {
   private async fetch<T>(consumer: JsConsumer, queue: string, max: number, signal: AbortSignal, onMessage: (m: BusMessage<T>) => void): Promise<void> {
     if (signal.aborted) return;
     const iter = await consumer.fetch({ max_messages: max, expires: FETCH_EXPIRES_MS });
+    console.log("DBG fetch", max, Date.now() % 100000);
+    (async () => { for await (const s of iter.status()) console.log("DBG status", JSON.stringify(s), Date.now() % 100000); })();
     const close = () => void iter.close().catch(() => {});
     // stop() must not wait out a long pull; messages the server sent meanwhile come back after ack_wait.
     signal.addEventListener("abort", close);
@@ -257,6 +261,7 @@ class NatsBus implements Bus {
     try {
       if (signal.aborted) close();
       for await (const m of iter) {
+        console.log("DBG msg", queue, m.seq, m.info.deliveryCount, Date.now() % 100000);
         const msg = this.wrap<T>(queue, m);
         if (msg) onMessage(msg);
       }
@@ -344,11 +349,15 @@ class NatsBus implements Bus {
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await Promise.all([...this.consumers].map((c) => c.stop()));
-    try {
-      await this.nc.drain();
-    } catch {
-      await this.nc.close().catch(() => {});
+    // Draining needs the server (it flushes); while disconnected it would wait for a reconnect that may never
+    // come, so then, or if draining takes too long, just close.
+    if (this.state.ok) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = new Promise<void>((r) => (timer = setTimeout(r, CLOSE_DRAIN_TIMEOUT_MS)));
+      await Promise.race([this.nc.drain().catch(() => {}), gaveUp]);
+      clearTimeout(timer);
     }
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
     await this.watching;
   }
 

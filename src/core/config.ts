@@ -26,8 +26,10 @@ export function parseDotEnv(text: string): Record<string, string> {
     if (!m) continue;
     let value = m[2]!;
     const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) {
-      value = value.slice(1, -1);
+    // A quoted value may be followed by a comment: KEY="a # b" # note
+    const quoted = quote === '"' ? /^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$/.exec(value) : quote === "'" ? /^'([^']*)'\s*(?:#.*)?$/.exec(value) : null;
+    if (quoted) {
+      value = quoted[1]!;
       if (quote === '"') value = value.replace(/\\n/g, "\n").replace(/\\"/g, '"');
     } else {
       value = value.replace(/\s+#.*$/, "");
@@ -40,8 +42,9 @@ export function parseDotEnv(text: string): Record<string, string> {
 /** The process environment with `.env` (or `$ENV_FILE`) underneath: real variables win. */
 export function environment(env: Record<string, string | undefined> = process.env): Record<string, string | undefined> {
   const file = env.ENV_FILE ?? ".env";
+  // An explicit ENV_FILE that is missing is a mistake; a missing default ./.env is normal.
+  if (env.ENV_FILE && !existsSync(env.ENV_FILE)) throw new ConfigError(`invalid configuration: ENV_FILE file ${env.ENV_FILE} does not exist`);
   if (!existsSync(file)) return { ...env };
-  if (env.ENV_FILE && !existsSync(env.ENV_FILE)) throw new ConfigError(`ENV_FILE: file ${env.ENV_FILE} does not exist`);
   return { ...parseDotEnv(readFileSync(file, "utf8")), ...env };
 }
 
@@ -168,7 +171,8 @@ export function loadConfig<E extends Entries>(
 
 function redactIfSecret(key: string, value: string): string {
   if (/SECRET|PASSWORD|TOKEN|KEY|CREDS/i.test(key)) return "***";
-  return value.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@"); // a password inside a URL
+  // A password inside a URL; greedy up to the last "@" so a password containing "@" or "/" is not half-shown.
+  return value.replace(/\/\/([^:/@]*):.*@/, "//$1:***@");
 }
 
 /** Prints the one-line error and exits 2; used by both executables' entry points. */

@@ -72,8 +72,22 @@ export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }
 
-/** A short, safe description of any thrown value for logs (never an object dump). */
-export function errorMessage(e: unknown): string {
-  if (e instanceof Error) return e.message;
+/**
+ * A short, safe, one-line description of any thrown value for logs (never an object dump). Includes the
+ * cause chain: drizzle reports a dead database as "Failed query: <sql>\nparams: " with the driver's
+ * "connect ECONNREFUSED …" only in `cause`, which is the part an operator needs.
+ */
+export function errorMessage(e: unknown, depth = 0): string {
+  if (e instanceof Error) {
+    let msg = e.message
+      .replace(/\s*\n\s*params:\s*$/, "")
+      .replace(/\s*\n\s*/g, " ")
+      .trim();
+    if (e.cause instanceof Error && e.cause !== e && depth < 5) {
+      const inner = errorMessage(e.cause, depth + 1);
+      if (inner && !msg.includes(inner)) msg = msg ? `${msg}: ${inner}` : inner;
+    }
+    return msg;
+  }
   return typeof e === "string" ? e : JSON.stringify(e);
 }

@@ -31,3 +31,16 @@ export function queueSpecs(): QueueSpec[] {
 /** A worker whose presence entry is older than this is offline (it heartbeats every HEARTBEAT_INTERVAL, 5 s). */
 export const PRESENCE_TTL_MS = 15_000;
 
+
+/**
+ * A lease lives this long without news from its worker. Workers report progress at least every
+ * LEASE_KEEPALIVE_MS, so only a dead, frozen or cut-off worker loses its lease; the reconciler then requeues.
+ */
+export const LEASE_TTL_MS = 30_000;
+export const LEASE_KEEPALIVE_MS = 5_000;
+
+/** Wall-clock budget of one attempt: generous against slow presets, finite against a hung FFmpeg. */
+export function taskDeadlineMs(type: string, mediaSeconds: number): number {
+  if (type === "analyze") return 10 * 60_000;
+  return Math.max(10 * 60_000, Math.ceil(mediaSeconds * 30_000)); // 30× realtime, at least 10 min
+}

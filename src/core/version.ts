@@ -2,5 +2,3 @@
 import pkg from "../../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
-/** Plugin API major.minor spoken by this host (docs/plugins.md). */
-export const PLUGIN_API_VERSION = "1.0";

@@ -20,7 +20,18 @@ export interface Database {
   readonly driver: "postgres" | "pglite";
   /** Readiness probe: a trivial query with a short timeout. */
   ping(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Tries to take a session-level advisory lock on a dedicated connection (leader election: exactly one
+   * kernel runs the reconciler). The lock is gone when the connection is: `held()` re-checks it.
+   */
+  tryLock(key: number): Promise<HeldLock | undefined>;
   close(): Promise<void>;
+}
+
+export interface HeldLock {
+  /** False once the connection holding the lock is lost (the lock went with it). */
+  held(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 export interface OpenOptions {
@@ -59,6 +70,40 @@ function openPostgres(url: string, opts: OpenOptions): Database {
         return false;
       }
     },
+    async tryLock(key) {
+      let conn: postgres.ReservedSql;
+      try {
+        conn = await client.reserve();
+      } catch {
+        return undefined;
+      }
+      try {
+        const [row] = await conn`select pg_try_advisory_lock(${key}) as ok`;
+        if (!row?.ok) {
+          conn.release();
+          return undefined;
+        }
+      } catch {
+        conn.release();
+        return undefined;
+      }
+      let lost = false;
+      return {
+        async held() {
+          if (lost) return false;
+          try {
+            return (await withTimeout(conn`select 1`.then(() => true), 3000)) ?? false;
+          } catch {
+            lost = true;
+            return false;
+          }
+        },
+        async release() {
+          if (!lost) await conn`select pg_advisory_unlock(${key})`.catch(() => {});
+          conn.release();
+        },
+      };
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -79,6 +124,10 @@ async function openPglite(dataDir: string): Promise<Database> {
         } catch {
           return false;
         }
+      },
+      // One process owns the embedded database (the DATA_DIR lock), so it is always the leader.
+      async tryLock() {
+        return { held: async () => true, release: async () => {} };
       },
       async close() {
         await pg.close();

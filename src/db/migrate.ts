@@ -72,8 +72,7 @@ export async function migrate(db: Db, migrations = MIGRATIONS): Promise<string[]
         try {
           await tx.execute(sql.raw(stmt));
         } catch (e) {
-          const reason = e instanceof Error ? e.message : String(e);
-          throw new MigrationError(`Migration ${m.tag} failed: ${reason} (rolled back; the database is unchanged)`, m.tag);
+          throw new MigrationError(`Migration ${m.tag} failed: ${failureReason(e)} (rolled back; the database is unchanged)`, m.tag);
         }
       }
       await tx.execute(sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${m.hash}, ${m.when})`);
@@ -81,4 +80,15 @@ export async function migrate(db: Db, migrations = MIGRATIONS): Promise<string[]
     }
     return done;
   });
+}
+
+/**
+ * drizzle wraps the driver's error as "Failed query: <sql>\nparams: " with the PostgreSQL error as its
+ * cause: report the database's own reason (e.g. `relation "x" does not exist`) on one line.
+ */
+function failureReason(e: unknown): string {
+  let reason: unknown = e;
+  while (reason instanceof Error && reason.cause instanceof Error) reason = reason.cause;
+  const text = reason instanceof Error ? reason.message : String(reason);
+  return text.replace(/\s*\n\s*/g, " ").trim();
 }

@@ -9,6 +9,7 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -102,7 +103,10 @@ export const tasks = pgTable(
     /** The worker pool (required capability) that may run it: cpu, nvidia, qsv, vaapi. */
     pool: text("pool").notNull().default("cpu"),
     status: text("status").notNull().default("queued"),
-    attempt: integer("attempt").notNull().default(0),
+    /** Fencing number of the current attempt: bumped on every (re)queue, carried in the lease. */
+    attempt: integer("attempt").notNull().default(1),
+    /** Failed attempts so far (an aborted/handed-back attempt does not count); retries stop at max_attempts. */
+    failures: integer("failures").notNull().default(0),
     maxAttempts: integer("max_attempts").notNull().default(3),
     params: jsonb("params").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     result: jsonb("result").$type<Record<string, unknown>>(),
@@ -217,4 +221,33 @@ export const pluginConfigs = pgTable(
     updatedAt: updatedAt(),
   },
   (t) => [check("plugin_configs_pillar_check", inList("pillar", PLUGIN_PILLARS)), index("plugin_configs_pillar_idx").on(t.pillar)],
+);
+
+export const OUTPUT_KINDS = ["mp4", "webm", "hls", "thumbnail", "sprite", "vtt"] as const;
+
+/** What a job produced, in storage: one row per file a user downloads or plays (HLS: the master playlist). */
+export const outputs = pgTable(
+  "outputs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull(),
+    profile: text("profile"),
+    storagePlugin: text("storage_plugin").notNull(),
+    storageKey: text("storage_key").notNull(),
+    /** For HLS: the prefix holding the playlists and segments (deleted with the job). */
+    storagePrefix: text("storage_prefix"),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull().default(0),
+    durationS: doublePrecision("duration_s"),
+    width: integer("width"),
+    height: integer("height"),
+    bitrate: integer("bitrate"),
+    videoCodec: text("video_codec"),
+    audioCodec: text("audio_codec"),
+    details: jsonb("details").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+  },
+  (t) => [check("outputs_kind_check", inList("kind", OUTPUT_KINDS)), index("outputs_job_idx").on(t.jobId)],
 );

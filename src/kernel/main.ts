@@ -44,23 +44,26 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
 
-  let kernel;
-  try {
-    kernel = await startKernel(config, logger);
-  } catch (e) {
-    logger.fatal({ error: errorMessage(e) }, `kernel failed to start: ${errorMessage(e)}`);
-    process.exit(EXIT_FAILURE);
-  }
+  const starting = startKernel(config, logger);
+  // Signals are handled from the start: the port already answers while the rest (embedded worker, plugins)
+  // is still starting, and a SIGTERM in that window must stop the kernel cleanly (exit 0), not kill it.
+  // If the start fails, the handler's promise rejects and the process exits 1.
   onShutdownSignal(
     async (signal) => {
       logger.info({ signal }, "shutting down: draining requests and consumers");
-      await kernel.stop();
+      await (await starting).stop();
     },
     () => {
       logger.warn("second signal: exiting now");
       process.exit(EXIT_FAILURE);
     },
   );
+  try {
+    await starting;
+  } catch (e) {
+    logger.fatal({ error: errorMessage(e) }, `kernel failed to start: ${errorMessage(e)}`);
+    process.exit(EXIT_FAILURE);
+  }
 }
 
 await main(process.argv.slice(2));

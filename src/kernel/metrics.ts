@@ -10,6 +10,8 @@ export interface KernelMetrics {
   tasksProcessing: Gauge;
   workersHealthy: Gauge;
   streamsLive: Gauge;
+  taskDuration: Histogram<"type">;
+  leaseExpiries: Counter;
 }
 
 export function createKernelMetrics(registry: Registry): KernelMetrics {
@@ -38,5 +40,13 @@ export function createKernelMetrics(registry: Registry): KernelMetrics {
     tasksProcessing: new Gauge({ name: "webencode_tasks_processing", help: "Tasks currently leased to a worker", registers: [registry] }),
     workersHealthy: new Gauge({ name: "webencode_workers_healthy", help: "Workers sending heartbeats and accepting work", registers: [registry] }),
     streamsLive: new Gauge({ name: "webencode_streams_live", help: "Live streams currently ingesting", registers: [registry] }),
+    leaseExpiries: new Counter({ name: "webencode_task_lease_expiries_total", help: "Task leases that expired (worker died, hung or was cut off) and were requeued", registers: [registry] }),
+    taskDuration: new Histogram({
+      name: "webencode_task_duration_seconds",
+      help: "Wall time of completed task attempts by task type",
+      labelNames: ["type"],
+      buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
   };
 }

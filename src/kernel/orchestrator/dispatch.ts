@@ -1,0 +1,42 @@
+/**
+ * Publishing queued tasks to their pool's work queue (a transactional outbox in all but name): a task row
+ * with `published_at IS NULL` is work the bus has not been given yet. The kernel publishes right after the
+ * transaction that queued it; the reconciler publishes whatever a crash left behind. Publishing twice is
+ * harmless: the message id is `task:<id>:<attempt>` (JetStream drops the duplicate) and a lease is granted
+ * once per attempt anyway.
+ */
+import { and, asc, desc, eq, isNull, lte, or, sql } from "drizzle-orm";
+import type { Bus } from "../../bus/types.ts";
+import type { Logger } from "../../core/logger.ts";
+import type { TaskDelivery, TaskType } from "../../core/messages.ts";
+import { workQueue } from "../../core/topology.ts";
+import type { Db } from "../../db/client.ts";
+import { jobs, tasks } from "../../db/schema.ts";
+
+export const taskMsgId = (taskId: string, attempt: number) => `task:${taskId}:${attempt}`;
+
+export async function publishReady(db: Db, bus: Bus, logger: Logger, limit = 200): Promise<number> {
+  const ready = await db
+    .select({ id: tasks.id, jobId: tasks.jobId, type: tasks.type, attempt: tasks.attempt, pool: tasks.pool })
+    .from(tasks)
+    .innerJoin(jobs, eq(jobs.id, tasks.jobId))
+    .where(and(eq(tasks.status, "queued"), isNull(tasks.publishedAt), or(isNull(tasks.notBefore), lte(tasks.notBefore, sql`now()`))))
+    .orderBy(desc(jobs.priority), asc(jobs.createdAt), asc(tasks.seq))
+    .limit(limit);
+  let published = 0;
+  for (const t of ready) {
+    const delivery: TaskDelivery = { task_id: t.id, job_id: t.jobId, type: t.type as TaskType, attempt: t.attempt };
+    try {
+      await bus.enqueue(workQueue(t.pool), delivery, { msgId: taskMsgId(t.id, t.attempt) });
+    } catch (error) {
+      logger.warn({ error, task_id: t.id, job_id: t.jobId }, "could not publish task; the reconciler will retry");
+      continue;
+    }
+    await db
+      .update(tasks)
+      .set({ publishedAt: sql`now()` })
+      .where(and(eq(tasks.id, t.id), eq(tasks.attempt, t.attempt), eq(tasks.status, "queued")));
+    published++;
+  }
+  return published;
+}

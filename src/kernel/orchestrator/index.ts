@@ -1,0 +1,70 @@
+/**
+ * Starts the orchestration core of a kernel: lease grants, the results consumer, the reconciler, and the
+ * "publish now" kick used after transactions that queue work.
+ */
+import { type Consumer, Slots, type Unsubscribe } from "../../bus/types.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { ResultMessage } from "../../core/messages.ts";
+import { RESULTS_QUEUE } from "../../core/topology.ts";
+import type { WorkerPresence } from "../../core/worker-info.ts";
+import type { KernelContext } from "../context.ts";
+import { syncWorkers } from "../workers/registry.ts";
+import { serveClaims } from "./claims.ts";
+import { publishReady } from "./dispatch.ts";
+import { Reconciler } from "./reconciler.ts";
+import { handleResult, type OrchestratorDeps } from "./results.ts";
+
+export interface Orchestrator {
+  deps: OrchestratorDeps;
+  reconciler: Reconciler;
+  stop(): Promise<void>;
+}
+
+export function startOrchestrator(ctx: KernelContext, pipeline: Pick<OrchestratorDeps, "advance" | "onJobEnded">): Orchestrator {
+  const { db, bus, logger } = ctx;
+  let kicking = false;
+  let again = false;
+  const kick = () => {
+    // Coalesce bursts of kicks into sequential publish passes.
+    if (kicking) {
+      again = true;
+      return;
+    }
+    kicking = true;
+    void (async () => {
+      do {
+        again = false;
+        await publishReady(db, bus, logger).catch((error) => logger.warn({ error: errorMessage(error) }, "publish failed; the reconciler retries"));
+      } while (again);
+      kicking = false;
+    })();
+  };
+  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, ...pipeline };
+
+  const unserve: Unsubscribe = serveClaims(db, bus, logger);
+  const results: Consumer = bus.consume<ResultMessage>(RESULTS_QUEUE, { slots: new Slots(8) }, async (msg) => {
+    await handleResult(deps, msg.data);
+  });
+  const reconciler = new Reconciler({
+    database: ctx.database,
+    deps,
+    syncWorkers: async () => {
+      const present = await bus.presence.list<WorkerPresence>();
+      const { joined, left } = await syncWorkers(db, present);
+      for (const id of joined) logger.info({ worker_id: id }, "worker joined");
+      for (const id of left) logger.warn({ worker_id: id }, "worker offline: heartbeats stopped");
+    },
+    onLeaseExpired: () => ctx.metrics.leaseExpiries.inc(),
+  });
+  reconciler.start();
+  kick();
+  return {
+    deps,
+    reconciler,
+    async stop() {
+      unserve();
+      await results.stop();
+      await reconciler.stop();
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The reconciler: active in exactly one kernel at a time (a PostgreSQL advisory lock on a dedicated
+ * connection; another kernel takes over when that connection or kernel dies). Each tick it
+ * - requeues tasks whose lease expired (worker died, hung, or was cut off) as a retryable failure,
+ * - times out tasks past their deadline (tells the worker to stop FFmpeg, then retries),
+ * - publishes queued tasks that were never delivered (a kernel crashed between commit and publish),
+ * - re-publishes long-queued tasks once a capable worker exists (the bus may have lost them),
+ * - keeps the workers table in step with presence (offline when heartbeats stop),
+ * - says on each waiting job why it waits (no healthy workers / missing capability).
+ */
+import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import type { Bus } from "../../bus/types.ts";
+import { errorMessage } from "../../core/errors.ts";
+import type { Logger } from "../../core/logger.ts";
+import { TASK_CANCEL_EVENT, type TaskCancel } from "../../core/messages.ts";
+import type { Database, HeldLock } from "../../db/client.ts";
+import { jobs, tasks, workers } from "../../db/schema.ts";
+import { publishReady } from "./dispatch.ts";
+import { afterJobEnded, failTask, type OrchestratorDeps } from "./results.ts";
+import { lockJob } from "./transitions.ts";
+
+/** Arbitrary constant: "WE-RECON". */
+const LEADER_KEY = 0x5745524543;
+const REPUBLISH_AFTER = "5 minutes";
+
+export interface ReconcilerOptions {
+  database: Database;
+  deps: OrchestratorDeps;
+  intervalMs?: number;
+  /** Worker registry sync (presence → workers table); leader-only so joined/left is logged once. */
+  syncWorkers(): Promise<void>;
+  onLeaseExpired?(): void;
+}
+
+export class Reconciler {
+  private lock: HeldLock | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private running = false;
+
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  get isLeader(): boolean {
+    return this.lock !== undefined;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.o.intervalMs ?? 1000);
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    while (this.running) await Bun.sleep(10);
+    await this.lock?.release();
+    this.lock = undefined;
+  }
+
+  async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const log = this.o.deps.logger;
+    try {
+      if (!this.lock) {
+        this.lock = await this.o.database.tryLock(LEADER_KEY);
+        if (this.lock) log.info("reconciler: this kernel is now the active reconciler");
+        else return;
+      }
+      if (!(await this.lock.held())) {
+        log.warn("reconciler: lost the leader lock (database connection gone); standing by");
+        await this.lock.release().catch(() => {});
+        this.lock = undefined;
+        return;
+      }
+      await this.o.syncWorkers();
+      await this.expireLeases();
+      await this.timeOutDeadlines();
+      await this.republishStale();
+      await publishReady(this.o.deps.db, this.o.deps.bus, log);
+      await this.explainWaiting();
+    } catch (error) {
+      log.warn({ error: errorMessage(error) }, "reconciler tick failed; retrying");
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async expireLeases(): Promise<void> {
+    const { db } = this.o.deps;
+    const expired = await db
+      .select({ id: tasks.id })
+      .from(tasks)
+      .where(and(eq(tasks.status, "leased"), lt(tasks.leaseExpiresAt, sql`now()`)))
+      .limit(100);
+    for (const { id } of expired) {
+      await this.failLeased(id, (t) => ({ class: "retryable", code: "WE-WRK-003", message: `lease expired: worker ${t.leaseWorkerId} stopped reporting (dead, hung or unreachable)` }), "lease_expires_at");
+      this.o.onLeaseExpired?.();
+    }
+  }
+
+  private async timeOutDeadlines(): Promise<void> {
+    const { db, bus } = this.o.deps;
+    const late = await db
+      .select({ id: tasks.id, attempt: tasks.attempt })
+      .from(tasks)
+      .where(and(eq(tasks.status, "leased"), lt(tasks.deadlineAt, sql`now()`)))
+      .limit(100);
+    for (const t of late) {
+      await bus.publish(TASK_CANCEL_EVENT, { task_id: t.id, attempt: t.attempt, reason: "deadline passed" } satisfies TaskCancel).catch(() => {});
+      await this.failLeased(t.id, () => ({ class: "retryable", code: "WE-JOB-008", message: "task timed out: it ran past its deadline and was stopped" }), "deadline_at");
+    }
+  }
+
+  /** Re-checks the condition under the job lock, then fails the attempt (requeue or fail the job). */
+  private async failLeased(taskId: string, error: (t: typeof tasks.$inferSelect) => Parameters<typeof failTask>[4], column: "lease_expires_at" | "deadline_at"): Promise<void> {
+    const d = this.o.deps;
+    let ended = false;
+    let jobId = "";
+    await d.db.transaction(async (tx) => {
+      const [t] = await tx.select().from(tasks).where(eq(tasks.id, taskId));
+      if (!t) return;
+      const job = await lockJob(tx, t.jobId);
+      const [still] = await tx
+        .select({ id: tasks.id })
+        .from(tasks)
+        .where(and(eq(tasks.id, taskId), eq(tasks.status, "leased"), lt(column === "deadline_at" ? tasks.deadlineAt : tasks.leaseExpiresAt, sql`now()`)));
+      if (!job || !still || !t.leaseToken) return;
+      jobId = job.id;
+      ended = (await failTask(tx, d, job, t, error(t), t.leaseToken)) === "job-failed";
+    });
+    if (ended) await afterJobEnded(d, jobId, "failed");
+    else d.kick();
+  }
+
+  private async healthyPools(): Promise<Set<string>> {
+    const rows = await this.o.deps.db.select({ pools: workers.pools }).from(workers).where(eq(workers.status, "healthy"));
+    return new Set(rows.flatMap((r) => r.pools));
+  }
+
+  private async republishStale(): Promise<void> {
+    const pools = [...(await this.healthyPools())];
+    if (!pools.length) return;
+    await this.o.deps.db
+      .update(tasks)
+      .set({ publishedAt: null })
+      .where(and(eq(tasks.status, "queued"), isNotNull(tasks.publishedAt), lt(tasks.publishedAt, sql`now() - ${REPUBLISH_AFTER}::interval`), inArray(tasks.pool, pools)));
+  }
+
+  /** The runbook's "Job Stuck in Pending", answered on the job itself. */
+  private async explainWaiting(): Promise<void> {
+    const { db } = this.o.deps;
+    const pools = await this.healthyPools();
+    const waiting = await db.selectDistinct({ jobId: tasks.jobId, pool: tasks.pool }).from(tasks).where(eq(tasks.status, "queued"));
+    const reasons = new Map<string, string>();
+    for (const w of waiting) {
+      if (pools.has(w.pool)) continue;
+      reasons.set(
+        w.jobId,
+        pools.size === 0
+          ? "waiting: no healthy workers are connected (check GET /v1/workers)"
+          : `waiting: no healthy worker has capability ${w.pool} (workers offer: ${[...pools].sort().join(", ")})`,
+      );
+    }
+    for (const [jobId, reason] of reasons) {
+      await db.update(jobs).set({ statusReason: reason }).where(and(eq(jobs.id, jobId), sql`status_reason is distinct from ${reason}`));
+    }
+    const stale = await db.select({ id: jobs.id }).from(jobs).where(isNotNull(jobs.statusReason));
+    const clear = stale.map((r) => r.id).filter((id) => !reasons.has(id));
+    if (clear.length) await db.update(jobs).set({ statusReason: null }).where(inArray(jobs.id, clear));
+  }
+}

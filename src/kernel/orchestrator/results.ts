@@ -1,0 +1,159 @@
+/**
+ * Handling what workers report (progress, outcomes) from the results queue, shared by all kernels through
+ * one durable consumer. Every handler is idempotent: an outcome is accepted only through the guarded move of
+ * the task *with its lease token*, so a redelivered or stale report changes nothing. Outcome handling locks
+ * the job row, so "every part is done → create the packaging task" happens once even with several kernels.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { Bus } from "../../bus/types.ts";
+import type { Logger } from "../../core/logger.ts";
+import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
+import { LEASE_TTL_MS } from "../../core/topology.ts";
+import type { Db } from "../../db/client.ts";
+import { taskAttempts, tasks } from "../../db/schema.ts";
+import type { KernelMetrics } from "../metrics.ts";
+import { jobProgress } from "./progress.ts";
+import { retryDelayMs } from "./states.ts";
+import { cancelOpenTasks, type Exec, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
+
+export interface OrchestratorDeps {
+  db: Db;
+  bus: Bus;
+  logger: Logger;
+  metrics?: KernelMetrics;
+  /** The VOD pipeline: what a completed task leads to (src/kernel/pipeline/advance.ts). */
+  advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult>;
+  /** Called after a job ended (failed or cancelled): remove intermediate files, etc. */
+  onJobEnded?(jobId: string, status: string): Promise<void>;
+  /** Publish queued tasks now (after the commit that queued them). */
+  kick(): void;
+}
+
+export interface AdvanceResult {
+  /** The job reached a terminal state in this step (completed or failed). */
+  ended?: "completed" | "failed";
+}
+
+export async function handleResult(d: OrchestratorDeps, msg: ResultMessage): Promise<void> {
+  if (msg.kind === "progress") return handleProgress(d, msg);
+  return handleOutcome(d, msg);
+}
+
+async function handleProgress(d: OrchestratorDeps, msg: TaskProgress): Promise<void> {
+  const { db } = d;
+  const percent = Math.max(0, Math.min(100, Number(msg.percent) || 0));
+  const [row] = await db
+    .update(tasks)
+    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${`${LEASE_TTL_MS} milliseconds`}::interval` })
+    .where(and(eq(tasks.id, msg.lease.task_id), eq(tasks.status, "leased"), eq(tasks.leaseToken, msg.lease.token)))
+    .returning({ jobId: tasks.jobId });
+  if (!row) {
+    d.logger.debug({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id }, "progress for a stale lease ignored");
+    return;
+  }
+  await refreshJobProgress(db, row.jobId);
+}
+
+/** Recomputes the job's progress (monotonic) and ETA from its tasks. */
+export async function refreshJobProgress(x: Exec, jobId: string): Promise<void> {
+  const rows = await x.select({ type: tasks.type, status: tasks.status, progress: tasks.progress, mediaSeconds: tasks.mediaSeconds, startedAt: tasks.startedAt }).from(tasks).where(eq(tasks.jobId, jobId));
+  const p = jobProgress(rows);
+  await x.execute(sql`
+    update jobs set
+      progress = greatest(progress, ${p}),
+      eta_seconds = case when greatest(progress, ${p}) > 0 and started_at is not null
+        then ceil(extract(epoch from (now() - started_at)) * (100 - greatest(progress, ${p})) / greatest(progress, ${p}))::int
+        else null end,
+      updated_at = now()
+    where id = ${jobId} and status in ('analyzing', 'processing', 'packaging')`);
+}
+
+async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<void> {
+  const { lease } = msg;
+  let ended: { jobId: string; status: string } | undefined;
+  let queued = false;
+  await d.db.transaction(async (tx) => {
+    const [task] = await tx.select().from(tasks).where(eq(tasks.id, lease.task_id));
+    if (!task) return;
+    const job = await lockJob(tx, task.jobId);
+    if (!job) return;
+    const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: lease.attempt, worker_id: lease.worker_id });
+    if (task.status !== "leased" || task.leaseToken !== lease.token) {
+      log.warn({ task_status: task.status, outcome: msg.outcome }, "report with a stale lease refused");
+      return;
+    }
+    await closeAttempt(tx, lease, msg);
+    if (msg.outcome === "completed") {
+      const done = await moveTask(tx, task, "completed", { leaseToken: lease.token, from: ["leased"] }, { result: msg.result ?? {}, progress: 100, errorCode: null, errorMessage: null });
+      if (!done) return;
+      d.metrics?.taskDuration.observe({ type: task.type }, msg.elapsed_ms / 1000);
+      const r = await d.advance(tx, job, done);
+      await refreshJobProgress(tx, job.id);
+      if (r.ended) ended = { jobId: job.id, status: r.ended };
+      queued = true;
+      return;
+    }
+    if (msg.outcome === "aborted") {
+      // Handed back (drain, shutdown): run again elsewhere, without counting a failure.
+      await moveTask(tx, task, "queued", { leaseToken: lease.token, from: ["leased"] }, { attempt: task.attempt + 1, publishedAt: null, notBefore: null, progress: 0 }, { reason: "handed back by worker" });
+      queued = true;
+      return;
+    }
+    const result = await failTask(tx, d, job, task, msg.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
+    if (result === "job-failed") ended = { jobId: job.id, status: "failed" };
+    else queued = true;
+  });
+  if (queued) d.kick();
+  if (ended) await afterJobEnded(d, ended.jobId, ended.status);
+}
+
+async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<void> {
+  const e = msg.error;
+  await x
+    .update(taskAttempts)
+    .set({
+      outcome: msg.outcome,
+      finishedAt: sql`now()`,
+      ...(e ? { errorClass: e.class, errorCode: e.code, errorMessage: e.message, exitCode: e.exit_code ?? null, signal: e.signal ?? null, argv: e.argv ?? null, stderrTail: e.stderr_tail ?? null } : {}),
+    })
+    .where(and(eq(taskAttempts.taskId, lease.task_id), eq(taskAttempts.attempt, lease.attempt)));
+}
+
+/**
+ * A failed attempt: permanent errors fail the job at once; retryable ones requeue with backoff until
+ * max_attempts failures, then fail the job. Used for worker reports and for the reconciler's verdicts
+ * (lease expired, deadline passed).
+ */
+export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed"> {
+  const failures = task.failures + 1;
+  const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
+  d.metrics?.errors.inc({ source: "task", code: error.code });
+  if (error.class === "retryable" && failures < task.maxAttempts) {
+    const delay = retryDelayMs(failures);
+    await moveTask(
+      x,
+      task,
+      "queued",
+      { leaseToken, from: ["leased"] },
+      { attempt: task.attempt + 1, failures, publishedAt: null, notBefore: sql`now() + ${`${delay} milliseconds`}::interval`, progress: 0, errorCode: error.code, errorMessage: error.message },
+      { error: error.message, retry_in_ms: delay },
+    );
+    log.warn({ error: error.message, code: error.code, failures, retry_in_ms: delay }, "task attempt failed; retrying");
+    return "requeued";
+  }
+  await moveTask(x, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
+  const why = error.class === "permanent" ? error.message : `${task.type} task failed ${failures} times; last error: ${error.message}`;
+  const code = error.class === "permanent" ? error.code : "WE-JOB-008";
+  await moveJob(x, job.id, "failed", { patch: { errorCode: code, errorMessage: why, errorDetails: { task_id: task.id, task_type: task.type, attempts: failures, exit_code: error.exit_code ?? null, signal: error.signal ?? null } }, detail: { code, error: why } });
+  await cancelOpenTasks(x, job.id, "job failed");
+  log.error({ error: why, code }, "job failed");
+  return "job-failed";
+}
+
+/** After a job ended badly: stop its running work everywhere, then clean up. */
+export async function afterJobEnded(d: Pick<OrchestratorDeps, "bus" | "logger" | "onJobEnded">, jobId: string, status: string): Promise<void> {
+  if (status !== "completed") {
+    await d.bus.publish(JOB_CANCEL_EVENT, { job_id: jobId, reason: `job ${status}` } satisfies JobCancel).catch((error) => d.logger.warn({ error, job_id: jobId }, "could not announce job end"));
+  }
+  await d.onJobEnded?.(jobId, status).catch((error) => d.logger.warn({ error, job_id: jobId }, "cleanup after job end failed"));
+}

@@ -1,0 +1,57 @@
+/**
+ * Job and task state machines (pure). The one place that says which moves exist; the guarded UPDATEs in
+ * transitions.ts only ever perform moves listed here.
+ *
+ *   job:  queued → analyzing → processing → packaging → completed
+ *         any non-terminal → failed | cancelled;  failed → analyzing | processing (retry)
+ *   task: queued → leased → completed
+ *         leased → queued (retry, lease expired, handed back) | failed;  queued|leased → cancelled
+ *         failed | cancelled → queued (job retry)
+ */
+import type { JOB_STATUSES, TASK_STATUSES } from "../../db/schema.ts";
+
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const JOB_TERMINAL: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+export const TASK_TERMINAL: readonly TaskStatus[] = ["completed", "failed", "cancelled"];
+
+export const JOB_MOVES: Record<JobStatus, readonly JobStatus[]> = {
+  queued: ["analyzing", "failed", "cancelled"],
+  analyzing: ["processing", "queued", "failed", "cancelled"],
+  processing: ["packaging", "failed", "cancelled"],
+  packaging: ["completed", "processing", "failed", "cancelled"],
+  completed: [],
+  failed: ["queued", "processing"],
+  cancelled: [],
+};
+
+export const TASK_MOVES: Record<TaskStatus, readonly TaskStatus[]> = {
+  queued: ["leased", "cancelled"],
+  leased: ["completed", "queued", "failed", "cancelled"],
+  completed: [],
+  failed: ["queued"],
+  cancelled: ["queued"],
+};
+
+export function canMoveJob(from: JobStatus, to: JobStatus): boolean {
+  return JOB_MOVES[from].includes(to);
+}
+
+export function canMoveTask(from: TaskStatus, to: TaskStatus): boolean {
+  return TASK_MOVES[from].includes(to);
+}
+
+/** Every state a job may be in for a move to `to` (the WHERE of the guarded UPDATE). */
+export function jobSourcesFor(to: JobStatus): JobStatus[] {
+  return (Object.keys(JOB_MOVES) as JobStatus[]).filter((from) => JOB_MOVES[from].includes(to));
+}
+
+export function isJobTerminal(s: string): boolean {
+  return (JOB_TERMINAL as readonly string[]).includes(s);
+}
+
+/** Retry backoff after the n-th failure: min(5 s · 2^n, 5 min) (DESIGN.md §3). */
+export function retryDelayMs(failures: number): number {
+  return Math.min(5000 * 2 ** failures, 300_000);
+}

@@ -1,0 +1,124 @@
+/**
+ * Guarded state transitions (DESIGN.md §3): every job/task state change is ONE conditional UPDATE
+ * (`… WHERE id = $1 AND status IN (allowed sources) [AND attempt/lease] RETURNING`); zero rows means the move
+ * was refused. A terminal state is never a source (states.ts), so it is never overwritten. Each accepted move
+ * is recorded in job_events with its time: the job's timeline.
+ *
+ * Nothing else in the code base writes `jobs.status` or `tasks.status`.
+ */
+import { and, eq, inArray, isNull, lte, or, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../../db/client.ts";
+import { jobEvents, jobs, tasks } from "../../db/schema.ts";
+import { type JobStatus, JOB_MOVES, type TaskStatus, TASK_MOVES } from "./states.ts";
+
+/** A database handle or a transaction. */
+export type Exec = Pick<Db, "select" | "insert" | "update" | "delete" | "execute">;
+export type JobRow = typeof jobs.$inferSelect;
+export type TaskRow = typeof tasks.$inferSelect;
+/** Column values or SQL expressions (e.g. `now() + interval`). */
+export type Patch<T> = { [K in keyof T]?: T[K] | SQL };
+
+function sources<S extends string>(moves: Record<S, readonly S[]>, to: S): S[] {
+  return (Object.keys(moves) as S[]).filter((from) => moves[from].includes(to));
+}
+
+export async function moveJob(
+  x: Exec,
+  jobId: string,
+  to: JobStatus,
+  opts: { from?: JobStatus[]; patch?: Patch<typeof jobs.$inferInsert>; detail?: Record<string, unknown> } = {},
+): Promise<JobRow | undefined> {
+  const allowed = (opts.from ?? sources(JOB_MOVES, to)).filter((f) => JOB_MOVES[f].includes(to));
+  if (!allowed.length) return undefined;
+  const terminal = to === "completed" || to === "failed" || to === "cancelled";
+  const [row] = await x
+    .update(jobs)
+    .set({
+      ...opts.patch,
+      status: to,
+      updatedAt: sql`now()`,
+      ...(to === "analyzing" ? { startedAt: sql`coalesce(${jobs.startedAt}, now())` } : {}),
+      ...(terminal ? { finishedAt: sql`now()`, statusReason: null } : { finishedAt: null }),
+    })
+    .where(and(eq(jobs.id, jobId), inArray(jobs.status, allowed)))
+    .returning();
+  if (row) await x.insert(jobEvents).values({ jobId, toStatus: to, fromStatus: allowed.length === 1 ? allowed[0] : null, detail: opts.detail });
+  return row;
+}
+
+export interface TaskGuard {
+  /** Only when the task is on this attempt (fencing). */
+  attempt?: number;
+  /** Only when this lease token holds the task. */
+  leaseToken?: string;
+  from?: TaskStatus[];
+}
+
+export async function moveTask(
+  x: Exec,
+  task: { id: string; jobId: string },
+  to: TaskStatus,
+  guard: TaskGuard = {},
+  patch: Patch<typeof tasks.$inferInsert> = {},
+  detail?: Record<string, unknown>,
+): Promise<TaskRow | undefined> {
+  const allowed = (guard.from ?? sources(TASK_MOVES, to)).filter((f) => TASK_MOVES[f].includes(to));
+  if (!allowed.length) return undefined;
+  const conds: SQL[] = [eq(tasks.id, task.id), inArray(tasks.status, allowed)];
+  if (guard.attempt !== undefined) conds.push(eq(tasks.attempt, guard.attempt));
+  if (guard.leaseToken !== undefined) conds.push(eq(tasks.leaseToken, guard.leaseToken));
+  if (to === "leased") conds.push(or(isNull(tasks.notBefore), lte(tasks.notBefore, sql`now()`))!);
+  const leaving = to !== "leased";
+  const [row] = await x
+    .update(tasks)
+    .set({
+      ...patch,
+      status: to,
+      updatedAt: sql`now()`,
+      ...(leaving ? { leaseToken: null, leaseWorkerId: null, leaseExpiresAt: null } : {}),
+      ...(to === "completed" || to === "failed" || to === "cancelled" ? { finishedAt: sql`now()` } : {}),
+    })
+    .where(and(...conds))
+    .returning();
+  if (row) {
+    await x.insert(jobEvents).values({
+      jobId: task.jobId,
+      taskId: task.id,
+      toStatus: `task:${to}`,
+      detail: { type: row.type, seq: row.seq, attempt: row.attempt, ...detail },
+    });
+  }
+  return row;
+}
+
+/** Cancels every unfinished task of a job (one UPDATE). Returns the cancelled tasks. */
+export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): Promise<TaskRow[]> {
+  const rows = await x
+    .update(tasks)
+    .set({ status: "cancelled", updatedAt: sql`now()`, finishedAt: sql`now()`, leaseToken: null, leaseWorkerId: null, leaseExpiresAt: null, errorMessage: reason })
+    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, sources(TASK_MOVES, "cancelled"))))
+    .returning();
+  if (rows.length) {
+    await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:cancelled", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason } })));
+  }
+  return rows;
+}
+
+/** Job retry: failed and cancelled tasks go back to the queue with a new attempt and a fresh failure budget. */
+export async function requeueUnfinished(x: Exec, jobId: string): Promise<TaskRow[]> {
+  const rows = await x
+    .update(tasks)
+    .set({ status: "queued", attempt: sql`${tasks.attempt} + 1`, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null, updatedAt: sql`now()` })
+    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, sources(TASK_MOVES, "queued").filter((s) => s !== "leased"))))
+    .returning();
+  if (rows.length) {
+    await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:queued", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason: "job retry" } })));
+  }
+  return rows;
+}
+
+/** Locks the job row for the rest of the transaction: serializes result handling per job across kernels. */
+export async function lockJob(x: Exec, jobId: string): Promise<JobRow | undefined> {
+  const [row] = await x.select().from(jobs).where(eq(jobs.id, jobId)).for("update");
+  return row;
+}

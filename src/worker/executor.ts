@@ -1,0 +1,242 @@
+/**
+ * Runs tasks on a worker: pulls deliveries from its pools' queues into free slots (WORKER_CONCURRENCY),
+ * claims a lease before running anything, reports progress (which also keeps the lease alive) and the
+ * outcome through the durable results queue, and only then acknowledges the delivery. Cancels and drains
+ * stop FFmpeg through the task's AbortSignal; every task's temporary directory is removed afterwards.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Bus, BusMessage, Consumer, Unsubscribe } from "../bus/types.ts";
+import { Slots } from "../bus/types.ts";
+import { AppError, errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import {
+  CLAIM_SUBJECT,
+  type ClaimReply,
+  JOB_CANCEL_EVENT,
+  type JobCancel,
+  type Lease,
+  type TaskDelivery,
+  type TaskError,
+  type TaskOutcome,
+  type TaskProgress,
+  TASK_CANCEL_EVENT,
+  type TaskCancel,
+  type TaskType,
+} from "../core/messages.ts";
+import { LEASE_KEEPALIVE_MS, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
+import type { PluginHost } from "../plugins/host/host.ts";
+import { classifyError } from "./failures.ts";
+
+export interface TaskContext {
+  lease: Lease;
+  jobId: string;
+  type: TaskType;
+  params: Record<string, unknown>;
+  mediaSeconds: number;
+  /** Empty directory for this attempt; removed when the task ends. */
+  dir: string;
+  signal: AbortSignal;
+  plugins: PluginHost;
+  logger: Logger;
+  progress(percent: number, speed?: number): void;
+}
+
+export type TaskHandler = (ctx: TaskContext) => Promise<Record<string, unknown>>;
+
+interface Running {
+  jobId: string;
+  lease: Lease;
+  abort: AbortController;
+  /** Why it was aborted: a cancel (nothing to report) or a drain (hand it back). */
+  abortReason?: "cancelled" | "handed-back";
+}
+
+export interface ExecutorOptions {
+  workerId: string;
+  workDir: string;
+  concurrency: number;
+  pools: string[];
+  bus: Bus;
+  plugins: PluginHost;
+  logger: Logger;
+  handlers: Record<TaskType, TaskHandler>;
+  onRunningChange?(n: number): void;
+}
+
+export class TaskExecutor {
+  readonly slots: Slots;
+  private consumers: Consumer[] = [];
+  private subs: Unsubscribe[] = [];
+  private readonly running = new Map<string, Running>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly o: ExecutorOptions) {
+    this.slots = new Slots(o.concurrency);
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  get pulling(): boolean {
+    return this.consumers.length > 0;
+  }
+
+  start(): void {
+    this.subs.push(
+      this.o.bus.subscribe<JobCancel>(JOB_CANCEL_EVENT, (ev) => {
+        for (const r of this.running.values()) if (r.jobId === ev.job_id) this.abort(r, "cancelled");
+      }),
+      this.o.bus.subscribe<TaskCancel>(TASK_CANCEL_EVENT, (ev) => {
+        const r = this.running.get(ev.task_id);
+        if (r && r.lease.attempt === ev.attempt) this.abort(r, "cancelled");
+      }),
+    );
+    this.resume();
+  }
+
+  /** Starts pulling from every pool (after a drain: undrain). */
+  resume(): void {
+    if (this.consumers.length) return;
+    this.consumers = this.o.pools.map((pool) =>
+      this.o.bus.consume<TaskDelivery>(workQueue(pool), { slots: this.slots }, (msg) => this.onDelivery(msg)),
+    );
+  }
+
+  /** Stops taking work; running tasks continue. */
+  async pause(): Promise<void> {
+    const cs = this.consumers;
+    this.consumers = [];
+    await Promise.all(cs.map((c) => c.stop()));
+  }
+
+  /**
+   * Drain: stop taking work, give running tasks `graceMs` to finish, then stop them and hand them back
+   * (requeued elsewhere without counting a failure).
+   */
+  async drain(graceMs: number): Promise<void> {
+    await this.pause();
+    if (this.running.size) {
+      this.o.logger.info({ running: this.running.size, grace_ms: graceMs }, "draining: waiting for running tasks");
+      await Promise.race([this.idle(), Bun.sleep(graceMs)]);
+    }
+    for (const r of this.running.values()) this.abort(r, "handed-back");
+    await this.idle();
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.subs.splice(0)) u();
+    await this.pause();
+    for (const r of this.running.values()) this.abort(r, "handed-back");
+    await this.idle();
+  }
+
+  private idle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private abort(r: Running, reason: NonNullable<Running["abortReason"]>): void {
+    if (r.abort.signal.aborted) return;
+    r.abortReason = reason;
+    r.abort.abort(new Error(reason));
+  }
+
+  private async onDelivery(msg: BusMessage<TaskDelivery>): Promise<void> {
+    const d = msg.data;
+    const log = this.o.logger.child({ task_id: d.task_id, job_id: d.job_id, attempt: d.attempt });
+    let claim: ClaimReply;
+    try {
+      claim = await this.o.bus.request<ClaimReply>(CLAIM_SUBJECT, { task_id: d.task_id, attempt: d.attempt, worker_id: this.o.workerId }, 10_000);
+    } catch (error) {
+      log.warn({ error: errorMessage(error) }, "could not claim the task (no kernel answered); it will be redelivered");
+      await msg.nak(5000);
+      return;
+    }
+    if (!claim.granted) {
+      log.info({ reason: claim.reason }, "lease refused; dropping the delivery");
+      await msg.ack();
+      return;
+    }
+    const outcome = await this.run(claim, log);
+    if (outcome) await this.report(outcome, log);
+    await msg.ack();
+  }
+
+  private async run(claim: Extract<ClaimReply, { granted: true }>, log: Logger): Promise<TaskOutcome | undefined> {
+    const { lease } = claim;
+    const dir = join(this.o.workDir, `${lease.task_id}-${lease.attempt}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const r: Running = { jobId: claim.job_id, lease, abort: new AbortController() };
+    this.running.set(lease.task_id, r);
+    this.o.onRunningChange?.(this.running.size);
+    const started = performance.now();
+    let last: TaskProgress = { kind: "progress", lease, percent: 0 };
+    let lastSent = 0;
+    const send = (p: TaskProgress) => {
+      lastSent = Date.now();
+      void this.o.bus.enqueue(RESULTS_QUEUE, p).catch((error) => log.debug({ error }, "progress not sent"));
+    };
+    // Progress doubles as the lease keep-alive: send the latest at least every LEASE_KEEPALIVE_MS.
+    const keepalive = setInterval(() => send(last), LEASE_KEEPALIVE_MS);
+    const handler = this.o.handlers[claim.type];
+    log.info({ type: claim.type }, "task started");
+    try {
+      const result = await handler({
+        lease,
+        jobId: claim.job_id,
+        type: claim.type,
+        params: claim.params,
+        mediaSeconds: claim.media_seconds,
+        dir,
+        signal: r.abort.signal,
+        plugins: this.o.plugins,
+        logger: log,
+        progress: (percent, speed) => {
+          last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}) };
+          if (Date.now() - lastSent >= 1000) send(last); // at most one update a second per task
+        },
+      });
+      if (r.abort.signal.aborted) return this.abortedOutcome(r, started, log);
+      log.info({ type: claim.type, elapsed_ms: Math.round(performance.now() - started) }, "task completed");
+      return { kind: "outcome", lease, outcome: "completed", result, elapsed_ms: Math.round(performance.now() - started) };
+    } catch (e) {
+      if (r.abort.signal.aborted) return this.abortedOutcome(r, started, log);
+      const error: TaskError = classifyError(e);
+      log.warn({ type: claim.type, error: error.message, code: error.code, class: error.class, exit_code: error.exit_code }, "task failed");
+      return { kind: "outcome", lease, outcome: "failed", error, elapsed_ms: Math.round(performance.now() - started) };
+    } finally {
+      clearInterval(keepalive);
+      rmSync(dir, { recursive: true, force: true });
+      this.running.delete(lease.task_id);
+      this.o.onRunningChange?.(this.running.size);
+      if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private abortedOutcome(r: Running, started: number, log: Logger): TaskOutcome | undefined {
+    if (r.abortReason === "cancelled") {
+      log.info("task stopped: cancelled");
+      return undefined; // the kernel already cancelled it; a report would be refused anyway
+    }
+    log.info("task stopped and handed back");
+    return { kind: "outcome", lease: r.lease, outcome: "aborted", elapsed_ms: Math.round(performance.now() - started) };
+  }
+
+  /** The outcome must reach the kernel before the delivery is acknowledged: retry until the bus takes it. */
+  private async report(outcome: TaskOutcome, log: Logger): Promise<void> {
+    const msgId = `result:${outcome.lease.task_id}:${outcome.lease.attempt}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.o.bus.enqueue(RESULTS_QUEUE, outcome, { msgId });
+        return;
+      } catch (error) {
+        if (attempt >= 60) throw new AppError("WE-SYS-003", `could not report task outcome: ${errorMessage(error)}`);
+        log.warn({ error: errorMessage(error), attempt }, "could not report the task outcome; retrying");
+        await Bun.sleep(Math.min(500 * attempt, 5000));
+      }
+    }
+  }
+}
