@@ -250,8 +250,6 @@ class NatsBus implements Bus {
   private async fetch<T>(consumer: JsConsumer, queue: string, max: number, signal: AbortSignal, onMessage: (m: BusMessage<T>) => void): Promise<void> {
     if (signal.aborted) return;
     const iter = await consumer.fetch({ max_messages: max, expires: FETCH_EXPIRES_MS });
-    console.log("DBG fetch", max, Date.now() % 100000);
-    (async () => { for await (const s of iter.status()) console.log("DBG status", JSON.stringify(s), Date.now() % 100000); })();
     const close = () => void iter.close().catch(() => {});
     // stop() must not wait out a long pull; messages the server sent meanwhile come back after ack_wait.
     signal.addEventListener("abort", close);
@@ -261,7 +259,6 @@ class NatsBus implements Bus {
     try {
       if (signal.aborted) close();
       for await (const m of iter) {
-        console.log("DBG msg", queue, m.seq, m.info.deliveryCount, Date.now() % 100000);
         const msg = this.wrap<T>(queue, m);
         if (msg) onMessage(msg);
       }

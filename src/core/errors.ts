@@ -16,6 +16,7 @@ export const ERROR_CATALOGUE = {
   "WE-JOB-007": { status: 422, title: "unsupported format" },
   "WE-JOB-008": { status: 500, title: "processing failed" },
   "WE-JOB-009": { status: 503, title: "no workers" },
+  "WE-JOB-010": { status: 409, title: "job still running" },
   "WE-STR-001": { status: 400, title: "invalid stream request" },
   "WE-STR-002": { status: 404, title: "stream not found" },
   "WE-STR-003": { status: 409, title: "stream already live" },

@@ -4,6 +4,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Database, Db } from "../db/client.ts";
 import type { PluginHost } from "../plugins/host/host.ts";
 import type { KernelConfig } from "./config.ts";
+import type { Orchestrator } from "./orchestrator/index.ts";
 import type { PluginSettingsStore } from "./plugins/settings-store.ts";
 import type { KernelMetrics } from "./metrics.ts";
 
@@ -24,5 +25,7 @@ export interface KernelContext {
   plugins: PluginHost;
   /** Unique per process: lets a kernel recognise its own announcements on the bus. */
   instanceId: string;
+  /** Set right after start (the orchestrator needs the rest of the context). */
+  orchestrator: Orchestrator;
   pluginSettings: PluginSettingsStore;
 }

@@ -8,7 +8,6 @@ import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
 import { createRegistry } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
-import type { WorkerPresence } from "../core/worker-info.ts";
 import { type Database, openDatabase } from "../db/client.ts";
 import { MigrationError, migrate, migrationStatus } from "../db/migrate.ts";
 import { startEmbeddedWorker, type EmbeddedWorker } from "../worker/embedded.ts";
@@ -21,7 +20,11 @@ import { createPluginMetrics } from "../plugins/host/metrics.ts";
 import { PLUGIN_CHANGED, type PluginChanged, servePluginSettings } from "../plugins/remote-settings.ts";
 import { builtinDefaults } from "./plugins/defaults.ts";
 import { PluginSettingsStore } from "./plugins/settings-store.ts";
-import { syncWorkers } from "./workers/registry.ts";
+import { startOrchestrator } from "./orchestrator/index.ts";
+import { createAdvance } from "./pipeline/advance.ts";
+import { createCleanup } from "./pipeline/cleanup.ts";
+import { tasks } from "../db/schema.ts";
+import { and, eq, sql } from "drizzle-orm";
 
 export interface KernelHandle {
   ctx: KernelContext;
@@ -30,7 +33,6 @@ export interface KernelHandle {
   stop(): Promise<void>;
 }
 
-const REGISTRY_SYNC_MS = 2000;
 
 export async function startKernel(config: KernelConfig, logger: Logger): Promise<KernelHandle> {
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
@@ -63,7 +65,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       plugins,
       pluginSettings,
       instanceId: crypto.randomUUID(),
+      orchestrator: undefined as never,
     };
+    if (bus.kind === "memory") await forgetInProcessDeliveries(ctx);
+    ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance(database.db), onJobEnded: createCleanup(ctx) });
     const unserve = servePluginSettings(bus, pluginSettings);
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
@@ -74,8 +79,6 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     const server = app.server!;
     const url = `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
 
-    const sync = setInterval(() => void syncRegistry(ctx), REGISTRY_SYNC_MS);
-    await syncRegistry(ctx);
 
     let worker: EmbeddedWorker | undefined;
     if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR });
@@ -90,8 +93,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       url,
       async stop() {
         ctx.state.stopping = true;
-        clearInterval(sync);
         await worker?.stop();
+        await ctx.orchestrator.stop();
         // Stop accepting connections and let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT).
         await Promise.race([server.stop(false), Bun.sleep(config.SHUTDOWN_TIMEOUT)]);
         unserve();
@@ -132,13 +135,11 @@ async function ensureSigningKey(store: PluginSettingsStore): Promise<void> {
   await store.setSecret("storage-fs", "storage", "url_signing_key", key);
 }
 
-async function syncRegistry(ctx: KernelContext): Promise<void> {
-  try {
-    const present = await ctx.bus.presence.list<WorkerPresence>();
-    const { joined, left } = await syncWorkers(ctx.db, present);
-    for (const id of joined) ctx.logger.info({ worker_id: id }, "worker joined");
-    for (const id of left) ctx.logger.warn({ worker_id: id }, "worker offline: heartbeats stopped");
-  } catch (error) {
-    ctx.logger.warn({ error }, "worker registry sync failed");
-  }
+/**
+ * The in-process bus keeps nothing across restarts: every queued task must be published again, and leases
+ * held by the previous process's embedded worker are dead now (expire them, so they are retried at once).
+ */
+async function forgetInProcessDeliveries(ctx: KernelContext): Promise<void> {
+  await ctx.db.update(tasks).set({ publishedAt: null }).where(eq(tasks.status, "queued"));
+  await ctx.db.update(tasks).set({ leaseExpiresAt: sql`now()` }).where(and(eq(tasks.status, "leased")));
 }

@@ -8,15 +8,20 @@ import type { Logger } from "../core/logger.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import { PluginHost } from "../plugins/host/host.ts";
 import { PLUGIN_CHANGED, type PluginChanged, RemotePluginSettings } from "../plugins/remote-settings.ts";
+import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../core/messages.ts";
 import type { WorkerCapabilities } from "./capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
+import { TaskExecutor } from "./executor.ts";
 import { WorkerRuntime } from "./runtime.ts";
+import { TASK_HANDLERS } from "./tasks/index.ts";
 
 export const WORKER_PILLARS = ["storage", "encoder"] as const;
 
 export interface BootedWorker {
   runtime: WorkerRuntime;
   plugins: PluginHost;
+  executor: TaskExecutor;
+  /** Stop taking work, let running tasks finish within WORKER_SHUTDOWN_GRACE, hand the rest back, stop. */
   stop(): Promise<void>;
 }
 
@@ -34,16 +39,51 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     const encoder = await plugins.route("encoder");
     const capabilities = await encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 });
     const runtime = new WorkerRuntime({ config, logger, bus, capabilities, plugins });
-    unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
-      settings.invalidate(ev.id);
-      void plugins.reload(ev.id);
+    const executor = new TaskExecutor({
+      workerId: config.WORKER_ID,
+      workDir: config.WORK_DIR,
+      concurrency: config.WORKER_CONCURRENCY,
+      pools: capabilities.pools,
+      bus,
+      plugins,
+      logger,
+      handlers: TASK_HANDLERS,
+      onRunningChange: (n) => {
+        runtime.running = n;
+        void runtime.beat().catch(() => {});
+      },
     });
+    const unsubs = [
+      bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
+        settings.invalidate(ev.id);
+        void plugins.reload(ev.id);
+      }),
+      bus.subscribe<WorkerDrain>(WORKER_DRAIN_EVENT, (ev) => {
+        if (ev.worker_id !== config.WORKER_ID) return;
+        runtime.draining = ev.drain;
+        void runtime.beat().catch(() => {});
+        if (ev.drain) {
+          logger.info("drain requested: no new tasks; running ones get WORKER_SHUTDOWN_GRACE, then are handed back");
+          void executor.drain(config.WORKER_SHUTDOWN_GRACE);
+        } else {
+          logger.info("undrain requested: taking tasks again");
+          executor.resume();
+        }
+      }),
+    ];
+    unsubscribe = () => unsubs.forEach((u) => u());
     await runtime.start();
+    executor.start();
     return {
       runtime,
       plugins,
+      executor,
       async stop() {
         unsubscribe?.();
+        runtime.draining = true;
+        await runtime.beat().catch(() => {});
+        await executor.drain(config.WORKER_SHUTDOWN_GRACE);
+        await executor.stop();
         await runtime.stop();
         await plugins.stop();
       },

@@ -34,6 +34,8 @@ export interface TaskContext {
   type: TaskType;
   params: Record<string, unknown>;
   mediaSeconds: number;
+  /** The kernel times the attempt out at this moment (epoch ms): FFmpeg runs get a timeout before it. */
+  deadlineMs: number;
   /** Empty directory for this attempt; removed when the task ends. */
   dir: string;
   signal: AbortSignal;
@@ -190,6 +192,7 @@ export class TaskExecutor {
         type: claim.type,
         params: claim.params,
         mediaSeconds: claim.media_seconds,
+        deadlineMs: Date.parse(claim.deadline),
         dir,
         signal: r.abort.signal,
         plugins: this.o.plugins,

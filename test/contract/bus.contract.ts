@@ -16,6 +16,9 @@ const ACK_WAIT_MS = 1000;
 /** Slack for timer granularity when asserting "no sooner than". */
 const TOLERANCE_MS = 60;
 
+/** Per-test limit; each wait inside a test has its own, tighter timeout. */
+const TEST_TIMEOUT_MS = 30_000;
+
 export type MakeBus = () => Promise<{ bus: Bus; cleanup: () => Promise<void> }>;
 
 interface Delivery<T> {
@@ -27,6 +30,7 @@ interface Delivery<T> {
 
 export function runBusContract(name: string, makeBus: MakeBus): void {
   describe(`bus contract: ${name}`, () => {
+    const it = (title: string, fn: () => Promise<void> | void) => test(title, fn, TEST_TIMEOUT_MS);
     let bus: Bus;
     let cleanup: () => Promise<void>;
     /** Releases handlers a test left blocked, so nothing is pending when the bus closes. */
@@ -66,7 +70,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
     };
 
     describe("queues", () => {
-      test("ack (explicit or by returning) removes the message: no redelivery after the ack wait", async () => {
+      it("ack (explicit or by returning) removes the message: no redelivery after the ack wait", async () => {
         const q = await queue();
         await bus.enqueue(q, { n: 1 });
         await bus.enqueue(q, { n: 2 });
@@ -79,7 +83,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(seen.every((d) => d.deliveryCount === 1)).toBe(true);
       });
 
-      test("nak(delay) redelivers no sooner than the delay, with deliveryCount 2", async () => {
+      it("nak(delay) redelivers no sooner than the delay, with deliveryCount 2", async () => {
         const q = await queue();
         const delay = 700;
         await bus.enqueue(q, "x");
@@ -93,7 +97,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(second.data).toBe("x");
       });
 
-      test("term never redelivers", async () => {
+      it("term never redelivers", async () => {
         const q = await queue();
         await bus.enqueue(q, "doomed");
         const { seen } = record(q, new Slots(1), (m) => m.term("bad input"));
@@ -101,7 +105,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         await holdsFor(() => seen.length === 1, ACK_WAIT_MS + 500, "no redelivery after term");
       });
 
-      test("an unsettled message is redelivered after the ack wait", async () => {
+      it("an unsettled message is redelivered after the ack wait", async () => {
         const q = await queue();
         await bus.enqueue(q, "slow");
         const stuck = gate();
@@ -113,7 +117,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(second.deliveryCount).toBe(2);
       });
 
-      test("working() keeps a message through a handler running 3.5x the ack wait", async () => {
+      it("working() keeps a message through a handler running 3.5x the ack wait", async () => {
         const ackWaitMs = 800;
         const q = await queue({ ackWaitMs });
         await bus.enqueue(q, "long");
@@ -127,7 +131,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         await holdsFor(() => seen.length === 1, 400, "no redelivery after the ack");
       });
 
-      test("a message is delivered at most maxDeliver times", async () => {
+      it("a message is delivered at most maxDeliver times", async () => {
         const q = await queue({ maxDeliver: 3 });
         await bus.enqueue(q, "poison");
         const { seen } = record(q, new Slots(1), (m) => m.nak());
@@ -136,7 +140,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(seen.map((d) => d.deliveryCount)).toEqual([1, 2, 3]);
       });
 
-      test("a handler that throws gets its message nak-ed with errorNakDelayMs", async () => {
+      it("a handler that throws gets its message nak-ed with errorNakDelayMs", async () => {
         const q = await queue();
         await bus.enqueue(q, "flaky");
         const { seen } = record(q, new Slots(1), (m) => {
@@ -148,7 +152,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(second.deliveryCount).toBe(2);
       });
 
-      test("a repeated msgId is dropped as a duplicate", async () => {
+      it("a repeated msgId is dropped as a duplicate", async () => {
         const q = await queue();
         expect(await bus.enqueue(q, { v: 1 }, { msgId: "task:1:1" })).toEqual({ duplicate: false });
         expect(await bus.enqueue(q, { v: 2 }, { msgId: "task:1:1" })).toEqual({ duplicate: true });
@@ -162,7 +166,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         ]);
       });
 
-      test("never more handlers run than free slots, and all messages are handled", async () => {
+      it("never more handlers run than free slots, and all messages are handled", async () => {
         const q = await queue();
         for (let i = 0; i < 5; i++) await bus.enqueue(q, i);
         const slots = new Slots(2);
@@ -181,7 +185,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(done.sort()).toEqual([0, 1, 2, 3, 4]);
       });
 
-      test("two consumers of one queue share the messages; each is handled once", async () => {
+      it("two consumers of one queue share the messages; each is handled once", async () => {
         const q = await queue();
         for (let i = 0; i < 10; i++) await bus.enqueue(q, i);
         const handledBy: Array<[number, string]> = [];
@@ -197,7 +201,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(new Set(handledBy.map(([, who]) => who))).toEqual(new Set(["a", "b"]));
       });
 
-      test("stop() returns promptly, during a pull or while waiting for a slot, and fetches nothing more", async () => {
+      it("stop() returns promptly, during a pull or while waiting for a slot, and fetches nothing more", async () => {
         const q = await queue();
         const { seen, consumer } = record(q, new Slots(1));
         let t = Date.now();
@@ -216,7 +220,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         await holdsFor(() => seen.length === 0 && waiting.seen.length === 0, 400, "nothing consumed after stop");
       });
 
-      test("enqueue or consume on a queue that was not ensured throws a clear error", async () => {
+      it("enqueue or consume on a queue that was not ensured throws a clear error", async () => {
         await queue();
         await expect(bus.enqueue("nope", 1)).rejects.toThrow(/queue "nope".*ensureQueues/);
         expect(() => bus.consume("nope", { slots: new Slots(1) }, async () => {})).toThrow(/ensureQueues/);
@@ -224,7 +228,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
     });
 
     describe("events", () => {
-      test("every subscriber receives every event (fan-out)", async () => {
+      it("every subscriber receives every event (fan-out)", async () => {
         const a: unknown[] = [];
         const b: unknown[] = [];
         bus.subscribe("job.progress", (d) => a.push(d));
@@ -236,7 +240,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(b).toEqual(a);
       });
 
-      test("`*` matches one token, a trailing `>` one or more; unsubscribe stops delivery", async () => {
+      it("`*` matches one token, a trailing `>` one or more; unsubscribe stops delivery", async () => {
         const star: string[] = [];
         const rest: string[] = [];
         const gone: string[] = [];
@@ -251,14 +255,14 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(gone).toEqual([]);
       });
 
-      test("bad subjects are refused", async () => {
+      it("bad subjects are refused", async () => {
         await expect(bus.publish("job.*", 1)).rejects.toThrow(/invalid subject/);
         expect(() => bus.subscribe("job.>.x", () => {})).toThrow(/invalid subject pattern/);
       });
     });
 
     describe("requests", () => {
-      test("one of several responders answers each request", async () => {
+      it("one of several responders answers each request", async () => {
         let calls = 0;
         for (let i = 0; i < 2; i++) {
           bus.respond("task.claim", async (d) => {
@@ -270,7 +274,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(calls).toBe(4);
       });
 
-      test("a responder's error code and details reach the requester", async () => {
+      it("a responder's error code and details reach the requester", async () => {
         bus.respond("job.get", async () => {
           throw new AppError("WE-JOB-004", "job j1 not found", { id: "j1" });
         });
@@ -279,7 +283,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(err).toMatchObject({ code: "remote", message: "job j1 not found", remoteCode: "WE-JOB-004", remoteDetails: { id: "j1" } });
       });
 
-      test("a request nobody answers in time rejects with timeout", async () => {
+      it("a request nobody answers in time rejects with timeout", async () => {
         const never = gate();
         bus.respond("slow.op", () => never.wait);
         const t = Date.now();
@@ -288,7 +292,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect(Date.now() - t).toBeGreaterThanOrEqual(300 - TOLERANCE_MS);
       });
 
-      test("a request with no responder rejects with no_responders at once", async () => {
+      it("a request with no responder rejects with no_responders at once", async () => {
         const t = Date.now();
         const err = await bus.request("nobody.home", {}, 5000).catch((e: unknown) => e);
         expect(err).toMatchObject({ code: "no_responders" });
@@ -297,7 +301,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
     });
 
     describe("presence", () => {
-      test("put, list, refresh, remove", async () => {
+      it("put, list, refresh, remove", async () => {
         await bus.presence.put("w1", { gpu: false });
         await bus.presence.put("w2", { gpu: true });
         const list = await bus.presence.list<{ gpu: boolean }>();
@@ -311,7 +315,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
         expect((await bus.presence.list()).map((e) => [e.id, e.info])).toEqual([["w1", { gpu: false, load: 1 }]]);
       });
 
-      test("an entry expires after the TTL unless refreshed", async () => {
+      it("an entry expires after the TTL unless refreshed", async () => {
         const ttl = CONTRACT_PRESENCE_TTL_MS;
         const t0 = Date.now();
         await bus.presence.put("stale", {});
@@ -326,7 +330,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
       });
     });
 
-    test("health is ok while open", () => {
+    it("health is ok while open", () => {
       expect(bus.health().ok).toBe(true);
     });
   });

@@ -25,6 +25,9 @@ runBusContract("nats", async () => {
   };
 });
 
+/** Per-test limit; each wait inside a test has its own, tighter timeout. */
+const TEST_TIMEOUT_MS = 45_000;
+
 describe("nats bus", () => {
   const toClose: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -68,7 +71,7 @@ describe("nats bus", () => {
     } finally {
       await nc.close();
     }
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("a server without JetStream is refused with a message naming `nats-server -js`", async () => {
     const server = await startNatsServer({ jetstream: false });
@@ -78,7 +81,7 @@ describe("nats bus", () => {
     expect((err as Error).message).toBe(
       `NATS Connection Failed: JetStream is not enabled on ${server.url}. Start the server with JetStream enabled: nats-server -js`,
     );
-  });
+  }, TEST_TIMEOUT_MS);
 
   test("an unreachable server is refused with a message naming the URL", async () => {
     const server = await startNatsServer({ jetstream: false });
@@ -86,7 +89,7 @@ describe("nats bus", () => {
     const err = await connectNatsBus({ url: server.url, prefix: uniquePrefix(), presenceTtlMs: 5000 }).catch((e: unknown) => e);
     expect((err as Error).message).toStartWith(`NATS Connection Failed: cannot connect to ${server.url} (`);
     expect((err as Error).message).toContain("nats-server -js");
-  });
+  }, TEST_TIMEOUT_MS);
 
   describe("server restart", () => {
     let server: ThrowawayNats | undefined;
@@ -94,12 +97,22 @@ describe("nats bus", () => {
       await server?.dispose();
     });
 
-    test("health goes down while the server is away and back after; queued work survives", async () => {
+    test("health goes down while the server is away and back after; queued work and running consumers survive", async () => {
       server = await startNatsServer({ jetstream: true });
       const bus = await connectNatsBus({ url: server.url, prefix: uniquePrefix(), presenceTtlMs: 5000 });
       try {
-        await bus.ensureQueues([{ name: "work", ackWaitMs: 1000, maxDeliver: 5 }]);
+        await bus.ensureQueues([
+          { name: "work", ackWaitMs: 1000, maxDeliver: 5 },
+          { name: "live", ackWaitMs: 1000, maxDeliver: 5 },
+        ]);
         await bus.enqueue("work", { job: "before-restart" });
+        const live: Array<{ job: string }> = [];
+        bus.consume<{ job: string }>("live", { slots: new Slots(1) }, async (m) => {
+          live.push(m.data);
+        });
+        // One message through first, so the outage hits a consumer in its steady state (pulling).
+        await bus.enqueue("live", { job: "warm-up" });
+        await waitFor(() => live.length === 1, 5000, "the warm-up message");
         expect(bus.health()).toMatchObject({ ok: true });
 
         await server.stop();
@@ -115,9 +128,29 @@ describe("nats bus", () => {
         });
         await waitFor(() => got.length === 1, 10_000, "the message enqueued before the restart");
         expect(got).toEqual([{ job: "before-restart" }]);
+
+        // The consumer that was pulling through the outage picks up new work without a restart of its own.
+        await bus.enqueue("live", { job: "after-restart" });
+        // At-least-once: the warm-up may come again if its ack had not reached the store before the kill.
+        await waitFor(() => live.some((d) => d.job === "after-restart"), 15_000, "the running consumer to get work enqueued after the restart");
       } finally {
         await bus.close();
       }
-    });
+    }, TEST_TIMEOUT_MS);
+
+    test("close() settles promptly while the server is down", async () => {
+      server ??= await startNatsServer({ jetstream: true });
+      const bus = await connectNatsBus({ url: server.url, prefix: uniquePrefix(), presenceTtlMs: 5000 });
+      await bus.ensureQueues([{ name: "work", ackWaitMs: 1000, maxDeliver: 5 }]);
+      bus.consume("work", { slots: new Slots(1) }, async () => {});
+      bus.respond("ping", async () => "pong");
+      await server.stop();
+      await waitFor(() => !bus.health().ok, 5000, "health to report the lost connection");
+      const t = Date.now();
+      await bus.close();
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(bus.health()).toMatchObject({ ok: false, detail: "closed" });
+      await server.restart(); // leave it running for dispose()
+    }, TEST_TIMEOUT_MS);
   });
 });

@@ -11,7 +11,9 @@ import type { KernelContext } from "../context.ts";
 import { envelope, mapError } from "./envelope.ts";
 import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
+import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -78,7 +80,9 @@ export function createApp(ctx: KernelContext) {
     .use(swaggerAssetRoutes())
     .use(healthRoutes(ctx))
     .use(workerRoutes(ctx))
-    .use(pluginRoutes(ctx));
+    .use(pluginRoutes(ctx))
+    .use(jobRoutes(ctx))
+    .use(storageUrlRoutes(ctx));
 }
 
 /** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE). */

@@ -30,7 +30,7 @@ export function workerView(w: WorkerRow) {
 export function workerRoutes(ctx: KernelContext) {
   return new Elysia({ prefix: "/v1/workers", detail: { tags: ["workers"] } } as never)
     .get(
-      "/",
+      "",
       async ({ query }) => {
         const { limit, offset } = page(query);
         const rows = await ctx.db

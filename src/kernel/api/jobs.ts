@@ -1,0 +1,145 @@
+/** `/v1/jobs`: submit, list, inspect, cancel, retry, delete; outputs with download URLs; logs. */
+import { and, desc, eq, gte, inArray, lte } from "drizzle-orm";
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { AppError } from "../../core/errors.ts";
+import { JOB_STATUSES, jobLogs, jobs, outputs, taskAttempts, tasks } from "../../db/schema.ts";
+import type { KernelContext } from "../context.ts";
+import { createJob } from "../jobs/create.ts";
+import { outputView } from "../jobs/outputs.ts";
+import { jobDetail, jobSummary } from "../jobs/views.ts";
+import { cancelJob, retryJob } from "../orchestrator/control.ts";
+import { isJobTerminal } from "../orchestrator/states.ts";
+import { limitParam, offsetParam, page } from "./pagination.ts";
+
+const jobId = v.object({ id: v.pipe(v.string(), v.uuid("job ids are UUIDs")) });
+
+const thumbnails = v.union([
+  v.boolean(),
+  v.object({
+    poster: v.optional(v.boolean()),
+    sprite: v.optional(v.boolean()),
+    interval_s: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(600))),
+  }),
+]);
+
+export const jobRequestSchema = v.object({
+  source_url: v.pipe(v.string(), v.minLength(1, "source_url is required"), v.maxLength(4096)),
+  profiles: v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.minLength(1, "name at least one profile"), v.maxLength(16)),
+  outputs: v.optional(v.pipe(v.array(v.picklist(["mp4", "hls"], 'outputs are "mp4" and/or "hls"')), v.minLength(1))),
+  thumbnails: v.optional(thumbnails),
+  priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-100), v.maxValue(100))),
+  metadata: v.optional(v.record(v.string(), v.unknown())),
+});
+
+async function mustGetJob(ctx: KernelContext, id: string) {
+  const [row] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
+  if (!row) throw new AppError("WE-JOB-004", `job ${id} not found`);
+  return row;
+}
+
+const isoDate = v.pipe(v.string(), v.isoTimestamp("use an ISO 8601 timestamp such as 2026-01-31T12:00:00Z"));
+
+export function jobRoutes(ctx: KernelContext) {
+  return new Elysia({ prefix: "/v1/jobs", detail: { tags: ["jobs"] } } as never)
+    .post(
+      "",
+      async ({ body, headers, set }) => {
+        const key = headers["idempotency-key"];
+        if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
+        const storage = (await ctx.plugins.route("storage", { scheme: "fs" }).catch(() => ctx.plugins.route("storage"))).id;
+        const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage });
+        if (!replayed) ctx.orchestrator.deps.kick();
+        set.status = replayed ? 200 : 201;
+        if (replayed) set.headers["idempotent-replayed"] = "true";
+        return jobSummary(job);
+      },
+      { body: jobRequestSchema, detail: { summary: "Submit a transcoding job (Idempotency-Key supported)" } },
+    )
+    .get(
+      "",
+      async ({ query }) => {
+        const { limit, offset } = page(query);
+        const statuses = query.status?.split(",").filter(Boolean) ?? [];
+        const bad = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
+        if (bad.length) throw new AppError("WE-JOB-001", `unknown status ${bad.join(", ")}; use ${JOB_STATUSES.join(", ")}`);
+        const where = and(
+          statuses.length ? inArray(jobs.status, statuses) : undefined,
+          query.created_after ? gte(jobs.createdAt, new Date(query.created_after)) : undefined,
+          query.created_before ? lte(jobs.createdAt, new Date(query.created_before)) : undefined,
+        );
+        const rows = await ctx.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(limit).offset(offset);
+        return { items: rows.map(jobSummary), limit, offset };
+      },
+      {
+        query: v.object({ status: v.optional(v.string()), created_after: v.optional(isoDate), created_before: v.optional(isoDate), limit: limitParam, offset: offsetParam }),
+        detail: { summary: "List jobs, newest first (filters: status=a,b, created_after, created_before)" },
+      },
+    )
+    .get("/:id", async ({ params }) => jobDetail(ctx.db, await mustGetJob(ctx, params.id)), {
+      params: jobId,
+      detail: { summary: "A job with its progress, ETA, source summary, tasks, attempts and timeline" },
+    })
+    .get(
+      "/:id/outputs",
+      async ({ params }) => {
+        const job = await mustGetJob(ctx, params.id);
+        const rows = await ctx.db.select().from(outputs).where(eq(outputs.jobId, job.id));
+        return { items: await Promise.all(rows.map((o) => outputView(ctx, o))) };
+      },
+      { params: jobId, detail: { summary: "The job's outputs with download/playback URLs" } },
+    )
+    .get(
+      "/:id/logs",
+      async ({ params }) => {
+        const job = await mustGetJob(ctx, params.id);
+        const logs = await ctx.db.select().from(jobLogs).where(eq(jobLogs.jobId, job.id)).orderBy(jobLogs.id);
+        const attempts = await ctx.db
+          .select({ task: tasks.type, seq: tasks.seq, a: taskAttempts })
+          .from(taskAttempts)
+          .innerJoin(tasks, eq(tasks.id, taskAttempts.taskId))
+          .where(eq(tasks.jobId, job.id))
+          .orderBy(taskAttempts.startedAt);
+        return {
+          entries: logs.map((l) => ({ at: l.at, level: l.level, message: l.message, task_id: l.taskId })),
+          attempts: attempts.map(({ task, seq, a }) => ({
+            task_id: a.taskId,
+            task_type: task,
+            seq,
+            attempt: a.attempt,
+            worker_id: a.workerId,
+            outcome: a.outcome,
+            error_message: a.errorMessage,
+            exit_code: a.exitCode,
+            signal: a.signal,
+            argv: a.argv,
+            stderr_tail: a.stderrTail,
+            started_at: a.startedAt,
+            finished_at: a.finishedAt,
+          })),
+        };
+      },
+      { params: jobId, detail: { summary: "The job's log entries and every attempt's FFmpeg evidence" } },
+    )
+    .post("/:id/cancel", async ({ params }) => jobSummary(await cancelJob(ctx.orchestrator.deps, params.id)), {
+      params: jobId,
+      detail: { summary: "Cancel: running FFmpeg stopped, queued tasks dropped (409 if already finished)" },
+    })
+    .post("/:id/retry", async ({ params }) => jobSummary(await retryJob(ctx.orchestrator.deps, params.id)), {
+      params: jobId,
+      detail: { summary: "Resume a failed job: finished tasks are kept, failed ones run again" },
+    })
+    .delete(
+      "/:id",
+      async ({ params, set }) => {
+        const job = await mustGetJob(ctx, params.id);
+        if (!isJobTerminal(job.status)) throw new AppError("WE-JOB-010", `job ${job.id} is ${job.status}; cancel it before deleting`, { status: job.status });
+        const storageId = String((job.options as { storage?: string }).storage ?? "storage-fs");
+        const storage = await ctx.plugins.route("storage", { id: storageId });
+        await storage.call("delete_prefix", { prefix: `jobs/${job.id}/` });
+        await ctx.db.delete(jobs).where(eq(jobs.id, job.id));
+        set.status = 204;
+      },
+      { params: jobId, detail: { summary: "Delete a finished job and its outputs in storage (409 while running)" } },
+    );
+}

@@ -1,0 +1,74 @@
+/**
+ * Job submission: validate everything first (source URL, profiles, outputs), then one transaction writes the
+ * job and its analyze task, so a job never exists without its first task. An Idempotency-Key returns the
+ * original job on a repeat instead of creating a second one.
+ */
+import { eq } from "drizzle-orm";
+import { AppError } from "../../core/errors.ts";
+import type { Db } from "../../db/client.ts";
+import { jobEvents, jobs, tasks } from "../../db/schema.ts";
+import type { ProfileSpec } from "../../media/profiles.ts";
+import { resolveProfiles } from "../profiles/catalog.ts";
+import type { JobRow } from "../orchestrator/transitions.ts";
+import { parseSourceUrl } from "../../core/source-url.ts";
+
+export interface JobRequest {
+  source_url: string;
+  profiles: string[];
+  outputs?: Array<"mp4" | "hls">;
+  thumbnails?: boolean | { poster?: boolean; sprite?: boolean; interval_s?: number };
+  priority?: number;
+  metadata?: Record<string, unknown>;
+}
+
+/** HLS variants are stream-copied into MPEG-TS/fMP4 segments: only MP4-family codecs qualify. */
+function checkOutputs(outputs: string[], specs: ProfileSpec[]): void {
+  if (!outputs.includes("hls")) return;
+  const unfit = specs.filter((p) => p.container !== "mp4" || !["h264", "hevc"].includes(p.video.codec));
+  if (unfit.length) {
+    throw new AppError("WE-JOB-003", `HLS output needs H.264 or HEVC profiles in MP4; not suitable: ${unfit.map((p) => p.id).join(", ")}`, {
+      profiles: unfit.map((p) => p.id),
+    });
+  }
+}
+
+export async function createJob(db: Db, req: JobRequest, opts: { idempotencyKey?: string; storage: string; userId?: string }): Promise<{ job: JobRow; replayed: boolean }> {
+  if (opts.idempotencyKey) {
+    const [existing] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, opts.idempotencyKey));
+    if (existing) return { job: existing, replayed: true };
+  }
+  const source = parseSourceUrl(req.source_url);
+  const specs = await resolveProfiles(db, req.profiles);
+  const outputs = [...new Set(req.outputs ?? ["mp4"])];
+  checkOutputs(outputs, specs);
+  const thumbnails = req.thumbnails === true ? { poster: true, sprite: false, interval_s: 10 } : req.thumbnails === false || req.thumbnails === undefined ? null : { poster: true, sprite: false, interval_s: 10, ...req.thumbnails };
+
+  try {
+    const job = await db.transaction(async (tx) => {
+      const [job] = await tx
+        .insert(jobs)
+        .values({
+          sourceUrl: req.source_url.trim(),
+          profiles: req.profiles,
+          outputs,
+          options: { thumbnails, storage: opts.storage, source_kind: source.kind },
+          metadata: req.metadata ?? {},
+          priority: req.priority ?? 0,
+          idempotencyKey: opts.idempotencyKey ?? null,
+          userId: opts.userId ?? null,
+        })
+        .returning();
+      await tx.insert(jobEvents).values({ jobId: job!.id, toStatus: "queued", detail: { profiles: req.profiles, outputs } });
+      await tx.insert(tasks).values({ jobId: job!.id, type: "analyze", seq: 0, pool: "cpu", params: { source_url: req.source_url.trim(), storage: opts.storage } });
+      return job!;
+    });
+    return { job, replayed: false };
+  } catch (e) {
+    // Two concurrent requests with one key: the loser returns the winner's job.
+    if (opts.idempotencyKey && /jobs_idempotency_key_uq|duplicate key/.test(String((e as Error).message) + String((e as { cause?: Error }).cause?.message))) {
+      const [existing] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, opts.idempotencyKey));
+      if (existing) return { job: existing, replayed: true };
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The VOD pipeline's kernel side (DESIGN.md §2): what a completed task leads to. Runs inside the result
+ * handler's transaction with the job row locked, so each step happens exactly once across kernels.
+ *
+ *   analyze done  → store the probe, plan chunks on source keyframes → video tasks (+ audio tasks) → processing
+ *   all media done → one package task → packaging
+ *   package done  → outputs recorded → completed
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { AppError } from "../../core/errors.ts";
+import type { Db } from "../../db/client.ts";
+import { jobs, outputs, tasks, workers } from "../../db/schema.ts";
+import { planChunks } from "../../media/planner.ts";
+import { encoderFor } from "../../media/profiles.ts";
+import { selectRenditions } from "../../media/renditions.ts";
+import { resolveProfiles } from "../profiles/catalog.ts";
+import type { AdvanceResult } from "../orchestrator/results.ts";
+import { type Exec, type JobRow, moveJob, type TaskRow } from "../orchestrator/transitions.ts";
+import type { SourceSummary } from "../../media/source.ts";
+import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../core/task-params.ts";
+
+export interface PipelineOptions {
+  /** Chunk length bounds and when splitting pays (DESIGN.md §2: one chunk when it does not pay). */
+  minChunkS: number;
+  maxChunkS: number;
+  minSplitDurationS: number;
+  /** Keep renditions above the source height (default: skip them). */
+  allowUpscale: boolean;
+}
+
+export const DEFAULT_PIPELINE: PipelineOptions = { minChunkS: 10, maxChunkS: 60, minSplitDurationS: 30, allowUpscale: false };
+
+export const partsPrefix = (jobId: string) => `jobs/${jobId}/parts/`;
+export const outputPrefix = (jobId: string) => `jobs/${jobId}/`;
+
+export function createAdvance(db: Db, opts: PipelineOptions = DEFAULT_PIPELINE) {
+  return async function advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
+    switch (task.type) {
+      case "analyze":
+        return afterAnalyze(x, db, job, task, opts);
+      case "video":
+      case "audio":
+        return afterMedia(x, job);
+      case "package":
+        return afterPackage(x, job, task);
+      default:
+        throw new AppError("WE-SYS-001", `unknown task type ${task.type}`);
+    }
+  };
+}
+
+/** Free encode slots per pool among healthy workers: how many chunks can run at once. */
+async function slotsByPool(x: Exec): Promise<Map<string, number>> {
+  const rows = await x.select({ pools: workers.pools, slots: workers.slots }).from(workers).where(eq(workers.status, "healthy"));
+  const m = new Map<string, number>();
+  for (const r of rows) for (const p of r.pools) m.set(p, (m.get(p) ?? 0) + r.slots);
+  return m;
+}
+
+async function afterAnalyze(x: Exec, db: Db, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
+  const source = task.result as unknown as SourceSummary;
+  const storage = String((job.options as { storage?: string }).storage);
+  const specs = await resolveProfiles(db, job.profiles);
+  const slots = await slotsByPool(x);
+  const hw = { nvidia: slots.has("nvidia"), qsv: slots.has("qsv"), vaapi: slots.has("vaapi") };
+
+  const renditions = selectRenditions(specs, { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps }, {
+    allowUpscale: opts.allowUpscale,
+  });
+  // Group renditions by the pool (hardware) that encodes them: one decode per chunk per group.
+  const groups = new Map<string, RenditionPlan[]>();
+  for (const r of renditions) {
+    const choice = encoderFor(r.profile, hw);
+    if ("error" in choice) {
+      await moveJob(x, job.id, "failed", { patch: { errorCode: "WE-JOB-003", errorMessage: `profile ${r.profile.id}: ${choice.error}` } });
+      return { ended: "failed" };
+    }
+    const list = groups.get(choice.pool) ?? [];
+    list.push({ profile: r.profile, width: r.width, height: r.height, encoder: choice.encoder });
+    groups.set(choice.pool, list);
+  }
+
+  const { keyframes, ...summary } = source;
+  await x.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
+
+  let groupIndex = 0;
+  const newTasks: Array<typeof tasks.$inferInsert> = [];
+  for (const [pool, list] of groups) {
+    const chunks = planChunks(
+      { duration_s: source.duration_s, fps: source.video.fps, keyframes: source.keyframes, total_frames: source.video.frames, free_slots: Math.max(1, slots.get(pool) ?? 1) },
+      { min_chunk_s: opts.minChunkS, max_chunk_s: opts.maxChunkS, min_split_duration_s: opts.minSplitDurationS },
+    );
+    for (const c of chunks) {
+      const params: VideoParams = {
+        source_url: job.sourceUrl,
+        storage,
+        chunk: c,
+        chunk_count: chunks.length,
+        group: groupIndex,
+        fps: source.video.fps,
+        renditions: list,
+        parts_prefix: partsPrefix(job.id),
+      };
+      newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params: params as never, mediaSeconds: c.duration_s * list.length });
+    }
+    groupIndex++;
+  }
+  if (source.audio) {
+    for (const [i, g] of audioGroups(renditions.map((r) => r.profile)).entries()) {
+      newTasks.push({
+        jobId: job.id,
+        type: "audio",
+        seq: i,
+        pool: "cpu",
+        mediaSeconds: source.duration_s,
+        params: { source_url: job.sourceUrl, storage, audio: g.audio, key: `${partsPrefix(job.id)}audio_${i}.${g.audio.codec === "opus" ? "webm" : "m4a"}` },
+      });
+    }
+  }
+  await x.insert(tasks).values(newTasks).onConflictDoNothing();
+  await moveJob(x, job.id, "processing", { from: ["analyzing"], detail: { chunks: newTasks.filter((t) => t.type === "video").length, renditions: renditions.length } });
+  return {};
+}
+
+async function afterMedia(x: Exec, job: JobRow): Promise<AdvanceResult> {
+  const media = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), inArray(tasks.type, ["video", "audio"])));
+  if (media.some((t) => t.status !== "completed")) return {};
+  const analyze = (await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "analyze"))))[0];
+  const source = analyze?.result as unknown as SourceSummary;
+  const params: PackageParams = buildPackageParams(job, source, media);
+  // Unique (job, type, seq) + the job lock: created once, even if this runs twice.
+  await x.insert(tasks).values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params: params as never, mediaSeconds: source.duration_s }).onConflictDoNothing();
+  await moveJob(x, job.id, "packaging", { from: ["processing"] });
+  return {};
+}
+
+function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]): PackageParams {
+  const video = media.filter((t) => t.type === "video").sort((a, b) => a.seq - b.seq);
+  const audio = media.filter((t) => t.type === "audio").sort((a, b) => a.seq - b.seq);
+  const renditions = new Map<string, PackageParams["renditions"][number]>();
+  for (const t of video) {
+    const p = t.params as unknown as VideoParams;
+    const parts = (t.result as { parts: Array<{ profile: string; key: string; frames: number }> }).parts;
+    for (const r of p.renditions) {
+      const entry = renditions.get(r.profile.id) ?? { profile: r.profile, width: r.width, height: r.height, encoder: r.encoder, parts: [], audio_key: null };
+      const part = parts.find((x) => x.profile === r.profile.id);
+      if (part) entry.parts.push({ key: part.key, frames: part.frames, seq: p.chunk.seq });
+      renditions.set(r.profile.id, entry);
+    }
+  }
+  const groups = audioGroups([...renditions.values()].map((r) => r.profile));
+  for (const r of renditions.values()) {
+    r.parts.sort((a, b) => a.seq - b.seq);
+    const gi = groups.findIndex((g) => g.profiles.includes(r.profile.id));
+    const t = audio.find((a) => a.seq === gi);
+    r.audio_key = t ? String((t.result as { key: string }).key) : null;
+  }
+  const opts = job.options as { storage: string; thumbnails?: PackageParams["thumbnails"] };
+  return {
+    storage: opts.storage,
+    output_prefix: outputPrefix(job.id),
+    outputs: job.outputs as Array<"mp4" | "hls">,
+    thumbnails: opts.thumbnails ?? null,
+    source: { duration_s: source.duration_s, frames: source.video.frames, fps: source.video.fps, has_audio: !!source.audio },
+    renditions: [...renditions.values()],
+  };
+}
+
+async function afterPackage(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
+  const produced = (task.result as { outputs?: Array<Record<string, unknown>> }).outputs ?? [];
+  const storage = String((job.options as { storage?: string }).storage);
+  if (produced.length) {
+    await x.delete(outputs).where(eq(outputs.jobId, job.id));
+    await x.insert(outputs).values(
+      produced.map((o) => ({
+        jobId: job.id,
+        kind: String(o.kind),
+        profile: (o.profile as string | undefined) ?? null,
+        storagePlugin: storage,
+        storageKey: String(o.key),
+        storagePrefix: (o.prefix as string | undefined) ?? null,
+        sizeBytes: Number(o.size_bytes ?? 0),
+        durationS: (o.duration_s as number | undefined) ?? null,
+        width: (o.width as number | undefined) ?? null,
+        height: (o.height as number | undefined) ?? null,
+        bitrate: (o.bitrate as number | undefined) ?? null,
+        videoCodec: (o.video_codec as string | undefined) ?? null,
+        audioCodec: (o.audio_codec as string | undefined) ?? null,
+        details: (o.details as Record<string, unknown> | undefined) ?? {},
+      })),
+    );
+  }
+  await moveJob(x, job.id, "completed", { from: ["packaging"], patch: { progress: 100, etaSeconds: 0 } });
+  return { ended: "completed" };
+}

@@ -1,0 +1,110 @@
+/**
+ * FFprobe: the argv of the two probes a source gets (streams/format, and the keyframe index from packet
+ * flags) and the readers of their output. Pure: the encoder plugin runs the processes.
+ */
+
+/**
+ * An input FFprobe would read as an option ("-x.mp4") is passed through the file protocol instead. Local
+ * paths from storage and http(s) URLs are passed unchanged.
+ */
+function inputArg(input: string): string {
+  return input.startsWith("-") ? `file:${input}` : input;
+}
+
+/** Streams and container of `input` as one JSON document on stdout; only errors on stderr. */
+export function ffprobeArgs(input: string): string[] {
+  return ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", inputArg(input)];
+}
+
+/**
+ * One CSV line `pts_time,flags` per packet of the first video stream. Reading packet flags needs no
+ * decoding, so indexing a long source costs about as much as reading it once.
+ */
+export function keyframeIndexArgs(input: string): string[] {
+  return ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", inputArg(input)];
+}
+
+export interface KeyframeIndex {
+  /** pts of every keyframe packet in seconds, ascending. */
+  keyframes: number[];
+  /** Number of video packets (= frames for the codecs we accept), including those without a pts. */
+  packets: number;
+}
+
+/**
+ * Reads the output of keyframeIndexArgs. FFprobe writes the columns in its own field order, which is
+ * `pts_time` then `flags` (captured: `1.000000,K_`), whatever the order in `-show_entries`. A `K` in the
+ * flags marks a keyframe (`_` is an unset flag; `D` discard and `C` corrupt can accompany it). Packets
+ * arrive in decode order, so keyframes are sorted; a packet without a pts (`N/A`) still counts as a frame
+ * but cannot be a chunk boundary.
+ */
+export function parseKeyframeCsv(csv: string): KeyframeIndex {
+  const keyframes: number[] = [];
+  let packets = 0;
+  for (const raw of csv.split("\n")) {
+    const line = raw.trim();
+    if (line === "") continue;
+    const [ptsText = "", flags = ""] = line.split(",");
+    packets++;
+    if (!flags.includes("K")) continue;
+    const pts = Number(ptsText);
+    if (ptsText === "N/A" || ptsText === "" || !Number.isFinite(pts)) continue;
+    keyframes.push(pts);
+  }
+  keyframes.sort((a, b) => a - b);
+  return { keyframes, packets };
+}
+
+export interface ProbeFailure {
+  code: "WE-JOB-007";
+  message: string;
+}
+
+/** Long enough for any FFprobe reason, short enough for an API error message. */
+const MAX_REASON_CHARS = 300;
+
+/**
+ * Why FFprobe could not read a source, in its own words. Its stderr ends with `<input>: <reason>` (the
+ * strerror-style summary, e.g. "Invalid data found when processing input", "No such file or directory",
+ * "Server returned 404 Not Found"); a demuxer or protocol often said something more specific just before,
+ * as `[mov,mp4,… @ 0x55…] moov atom not found`. Both are kept, the summary first; the input itself is
+ * dropped (the caller knows it, and it may be a long signed URL).
+ */
+export function classifyProbeFailure(stderr: string, exitCode: number): ProbeFailure {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
+  const isTagged = (line: string) => /^\[[^\]]* @ 0x[0-9a-f]+\]/i.test(line);
+  const summaryLine = lines.filter((line) => !isTagged(line)).at(-1);
+  const detailLine = lines.filter(isTagged).at(-1);
+
+  // The input may contain ": " (a URL with a port does not, but a path might); reasons never do.
+  const summary = summaryLine === undefined ? undefined : afterLastColon(summaryLine);
+  const detail = detailLine?.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, "");
+
+  let reason: string;
+  if (summary && detail && !summary.includes(detail) && !detail.endsWith(summary)) reason = `${summary} (${detail})`;
+  else if (summary && detail && detail.endsWith(summary)) reason = detail;
+  else reason = summary || detail || `ffprobe exited with code ${exitCode} and no error output`;
+  if (reason.length > MAX_REASON_CHARS) reason = `${reason.slice(0, MAX_REASON_CHARS - 1)}…`;
+  return { code: "WE-JOB-007", message: `cannot read the source: ${reason}` };
+}
+
+function afterLastColon(line: string): string {
+  const at = line.lastIndexOf(": ");
+  return at < 0 ? line : line.slice(at + 2);
+}
+
+/**
+ * Undefined when FFprobe's JSON describes something we can encode; otherwise why not. A subtitle-only or
+ * data-only file (WebVTT, a bare SRT) probes fine but has nothing to transcode.
+ */
+export function probeContentProblem(json: { streams?: unknown }): string | undefined {
+  const streams = Array.isArray(json.streams) ? json.streams : [];
+  const media = streams.filter((s) => {
+    const type = (s as { codec_type?: unknown } | null)?.codec_type;
+    return type === "video" || type === "audio";
+  });
+  return media.length === 0 ? "no audio or video streams" : undefined;
+}

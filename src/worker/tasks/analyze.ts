@@ -1,0 +1,21 @@
+/**
+ * analyze: FFprobe streams/format plus the keyframe index from packet flags (no decoding). An unreadable,
+ * empty or unsupported source fails the job permanently with WE-JOB-007 and FFprobe's reason.
+ */
+import { AppError } from "../../core/errors.ts";
+import { SourceProblem, summarizeProbe } from "../../media/source.ts";
+import type { TaskContext } from "../executor.ts";
+import { encoder, resolveInput } from "./io.ts";
+
+export async function analyzeTask(ctx: TaskContext): Promise<Record<string, unknown>> {
+  const p = ctx.params as { source_url: string; storage: string };
+  const input = await resolveInput(ctx.plugins, p.source_url, p.storage);
+  ctx.progress(10);
+  const raw = await (await encoder(ctx.plugins)).call<Record<string, unknown>>("probe", { input, keyframes: true, timeout_ms: 10 * 60_000 }, { timeoutMs: 11 * 60_000, signal: ctx.signal });
+  try {
+    return summarizeProbe(raw) as unknown as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof SourceProblem) throw new AppError("WE-JOB-007", `unsupported source: ${e.message}`);
+    throw e;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * audio: the whole audio track encoded once per distinct audio rendition (never per chunk: AAC priming would
+ * add a gap or overlap at every join), stored for the packager to mux.
+ */
+import { basename, join } from "node:path";
+import { audioArgs } from "../../media/ffmpeg-args.ts";
+import type { AudioParams } from "../../core/task-params.ts";
+import type { TaskContext } from "../executor.ts";
+import { resolveInput, storageById } from "./io.ts";
+import { probeFile, runFfmpeg } from "./media-run.ts";
+
+export async function audioTask(ctx: TaskContext): Promise<Record<string, unknown>> {
+  const p = ctx.params as unknown as AudioParams;
+  const input = await resolveInput(ctx.plugins, p.source_url, p.storage);
+  const out = join(ctx.dir, basename(p.key));
+  await runFfmpeg(ctx, "audio", audioArgs({ input, audio: p.audio, output: out }), { durationS: ctx.mediaSeconds, progressSpan: [0, 90] });
+  const info = await probeFile(ctx, out);
+  const a = info.streams.find((s) => s.codec_type === "audio");
+  const storage = await storageById(ctx.plugins, p.storage);
+  const put = await storage.call<{ size: number }>("put_file", { key: p.key, path: out }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+  ctx.progress(100);
+  return { key: p.key, size: put.size, duration_s: Number(a?.duration ?? info.format.duration ?? 0), sample_rate: Number(a?.sample_rate ?? 0), codec: a?.codec_name ?? null };
+}

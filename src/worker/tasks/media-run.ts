@@ -1,0 +1,35 @@
+/**
+ * Running one FFmpeg command through the encoder plugin for a task: progress forwarded, cancellation via
+ * the task's signal (the plugin stops FFmpeg: SIGTERM, then SIGKILL), a timeout from the task's deadline, and
+ * a failed run turned into a TaskFailure carrying argv, exit code/signal and the stderr tail.
+ */
+import type { TranscodeProgress, TranscodeResult } from "../../plugins/pillars.ts";
+import type { TaskContext } from "../executor.ts";
+import { TaskFailure } from "../failures.ts";
+import { encoder } from "./io.ts";
+
+export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], opts: { durationS?: number; progressSpan?: [number, number] } = {}): Promise<TranscodeResult> {
+  const enc = await encoder(ctx.plugins);
+  const timeoutMs = Math.max(60_000, ctx.deadlineMs - Date.now() - 5_000);
+  const [from, to] = opts.progressSpan ?? [0, 100];
+  const result = await enc.call<TranscodeResult>(
+    "transcode",
+    { args, duration_s: opts.durationS, timeout_ms: timeoutMs },
+    {
+      signal: ctx.signal,
+      timeoutMs: timeoutMs + 30_000,
+      onProgress: (p) => {
+        const pr = p as TranscodeProgress;
+        ctx.progress(from + ((to - from) * pr.percent) / 100, pr.speed);
+      },
+    },
+  );
+  if (!result.ok) throw TaskFailure.fromTranscode(what, result);
+  return result;
+}
+
+/** FFprobe JSON of a local file (streams + format) through the encoder plugin. */
+export async function probeFile(ctx: TaskContext, path: string): Promise<{ format: Record<string, unknown>; streams: Array<Record<string, unknown>> }> {
+  const enc = await encoder(ctx.plugins);
+  return enc.call("probe", { input: path, keyframes: false, timeout_ms: 120_000 }, { signal: ctx.signal, timeoutMs: 130_000 });
+}

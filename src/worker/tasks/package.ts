@@ -1,0 +1,206 @@
+/**
+ * package: when every part is in — concatenate each rendition's parts by stream copy, mux the audio encoded
+ * once, write MP4 (+faststart) and HLS (media playlists per rendition, a master playlist with bandwidths and
+ * codecs measured from the output), thumbnails; verify every output against the source before anything is
+ * declared done (duration within one frame, same frame count, audio/video agreement, GOP-aligned variants).
+ * A failed verification fails the job (WE-JOB-008) with the numbers.
+ */
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { PackageParams } from "../../core/task-params.ts";
+import { concatList, concatMuxArgs, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
+import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
+import { keyframesAligned, verifyOutput } from "../../media/verify.ts";
+import type { TaskContext } from "../executor.ts";
+import { TaskFailure } from "../failures.ts";
+import { encoder, storageById } from "./io.ts";
+import { probeFile, runFfmpeg } from "./media-run.ts";
+
+/** HLS segment target: a multiple of the usual 2 s keyframe interval, so cuts land on forced keyframes. */
+const HLS_SEGMENT_S = 6;
+
+type Rendition = PackageParams["renditions"][number];
+interface Muxed {
+  r: Rendition;
+  path: string;
+  ext: string;
+  streams: Array<Record<string, unknown>>;
+  format: Record<string, unknown>;
+  durationS: number;
+}
+
+function verificationFailure(what: string, problems: string[]): TaskFailure {
+  return new TaskFailure({ class: "permanent", code: "WE-JOB-008", message: `verification failed for ${what}: ${problems.join("; ")}` });
+}
+
+export async function packageTask(ctx: TaskContext): Promise<Record<string, unknown>> {
+  const p = ctx.params as unknown as PackageParams;
+  const storage = await storageById(ctx.plugins, p.storage);
+  const get = (key: string, path: string) => storage.call("get_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+  const put = (key: string, path: string) => storage.call<{ size: number }>("put_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+
+  const audioLocal = new Map<string, string>();
+  for (const r of p.renditions) {
+    if (!r.audio_key || audioLocal.has(r.audio_key)) continue;
+    const path = join(ctx.dir, basename(r.audio_key));
+    await get(r.audio_key, path);
+    audioLocal.set(r.audio_key, path);
+  }
+
+  const muxed: Muxed[] = [];
+  for (const [i, r] of p.renditions.entries()) {
+    muxed.push(await muxRendition(ctx, p, r, audioLocal, get));
+    ctx.progress(((i + 1) / p.renditions.length) * 60);
+  }
+  await checkAlignment(ctx, muxed);
+
+  const produced: Array<Record<string, unknown>> = [];
+  if (p.outputs.includes("mp4")) {
+    for (const m of muxed) {
+      const key = `${p.output_prefix}${m.r.profile.id}.${m.ext}`;
+      const { size } = await put(key, m.path);
+      produced.push({ kind: m.ext === "webm" ? "webm" : "mp4", profile: m.r.profile.id, key, size_bytes: size, ...describe(m) });
+    }
+  }
+  ctx.progress(70);
+  if (p.outputs.includes("hls")) produced.push(await packageHls(ctx, p, muxed, put));
+  ctx.progress(90);
+  if (p.thumbnails?.poster || p.thumbnails?.sprite) produced.push(...(await thumbnails(ctx, p, muxed[0]!, put)));
+  ctx.progress(100);
+  return { outputs: produced };
+}
+
+async function muxRendition(
+  ctx: TaskContext,
+  p: PackageParams,
+  r: Rendition,
+  audioLocal: Map<string, string>,
+  get: (key: string, path: string) => Promise<unknown>,
+): Promise<Muxed> {
+  const partPaths: string[] = [];
+  for (const part of r.parts) {
+    const path = join(ctx.dir, `part_${r.profile.id}_${String(part.seq).padStart(5, "0")}.mp4`);
+    await get(part.key, path);
+    partPaths.push(path);
+  }
+  const list = join(ctx.dir, `${r.profile.id}.concat.txt`);
+  writeFileSync(list, concatList(partPaths));
+  const ext = r.profile.container === "webm" ? "webm" : "mp4";
+  const out = join(ctx.dir, `${r.profile.id}.${ext}`);
+  const audio = r.audio_key ? audioLocal.get(r.audio_key) : undefined;
+  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, audio, output: out, container: r.profile.container, faststart: true }));
+  for (const path of partPaths) rmSync(path, { force: true });
+
+  const info = await probeFile(ctx, out);
+  const v = info.streams.find((s) => s.codec_type === "video");
+  const a = info.streams.find((s) => s.codec_type === "audio");
+  const frames = Number(v?.nb_frames ?? 0);
+  const videoDuration = Number(v?.duration ?? info.format.duration ?? 0);
+  const check = verifyOutput({
+    source: { duration_s: p.source.duration_s, frames: p.source.frames, fps: p.source.fps },
+    output: {
+      video_duration_s: videoDuration,
+      frames,
+      ...(a ? { audio_duration_s: Number(a.duration ?? 0), audio_sample_rate: Number(a.sample_rate ?? 48000) } : {}),
+    },
+  });
+  const problems = [...check.problems];
+  if (p.source.has_audio && r.profile.audio && !a) problems.push("the output has no audio stream although the source has one");
+  if (problems.length) throw verificationFailure(r.profile.id, problems);
+  return { r, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration };
+}
+
+/** Every rendition must have its keyframes at the same times, or HLS variant switches glitch. */
+async function checkAlignment(ctx: TaskContext, muxed: Muxed[]): Promise<void> {
+  if (muxed.length < 2) return;
+  const enc = await encoder(ctx.plugins);
+  const times: number[][] = [];
+  for (const m of muxed) {
+    const r = await enc.call<{ keyframes?: number[] }>("probe", { input: m.path, keyframes: true, timeout_ms: 120_000 }, { signal: ctx.signal, timeoutMs: 130_000 });
+    times.push(r.keyframes ?? []);
+  }
+  const fps = Number(muxed[0]!.r.profile.video.max_fps ?? 0) || 30;
+  const aligned = keyframesAligned(times, 0.5 / fps);
+  if (!aligned.ok) throw verificationFailure("renditions' keyframes", aligned.problems);
+}
+
+function describe(m: Muxed) {
+  const v = m.streams.find((s) => s.codec_type === "video");
+  const a = m.streams.find((s) => s.codec_type === "audio");
+  return {
+    duration_s: m.durationS,
+    width: Number(v?.width ?? m.r.width),
+    height: Number(v?.height ?? m.r.height),
+    bitrate: Number(m.format.bit_rate ?? 0) || null,
+    video_codec: (v?.codec_name as string | undefined) ?? null,
+    audio_codec: (a?.codec_name as string | undefined) ?? null,
+    details: { codecs: [v ? codecString(v) : null, a ? codecString(a) : null].filter(Boolean).join(","), frames: Number(v?.nb_frames ?? 0) },
+  };
+}
+
+async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], put: (key: string, path: string) => Promise<{ size: number }>): Promise<Record<string, unknown>> {
+  const prefix = `${p.output_prefix}hls/`;
+  const variants = [];
+  const durations: number[][] = [];
+  let total = 0;
+  for (const m of muxed) {
+    const id = m.r.profile.id;
+    const dir = join(ctx.dir, "hls", id);
+    mkdirSync(dir, { recursive: true });
+    const playlistPath = join(dir, "index.m3u8");
+    await runFfmpeg(ctx, `hls ${id}`, hlsArgs({ input: m.path, out_dir_playlist: playlistPath, segment_pattern: join(dir, "seg_%05d.ts"), segment_seconds: HLS_SEGMENT_S, segment_type: "mpegts" }));
+    const playlist = parseMediaPlaylist(await Bun.file(playlistPath).text());
+    const sized = playlist.segments.map((s) => ({ ...s, bytes: statSync(join(dir, s.uri)).size }));
+    const rates = segmentBitrates(sized);
+    durations.push(playlist.segments.map((s) => s.duration));
+    for (const name of readdirSync(dir).sort()) total += (await put(`${prefix}${id}/${name}`, join(dir, name))).size;
+    const v = m.streams.find((s) => s.codec_type === "video")!;
+    const a = m.streams.find((s) => s.codec_type === "audio");
+    variants.push({
+      uri: `${id}/index.m3u8`,
+      bandwidth: rates.peak,
+      average_bandwidth: rates.average,
+      width: Number(v.width),
+      height: Number(v.height),
+      codecs: [codecString(v), a ? codecString(a) : null].filter(Boolean).join(","),
+      frame_rate: p.source.fps,
+    });
+  }
+  // Segments start on keyframes: identical segment boundaries across variants = aligned GOPs.
+  const ref = durations[0] ?? [];
+  const misaligned = durations.findIndex((d) => d.length !== ref.length || d.some((x, i) => Math.abs(x - ref[i]!) > 0.002));
+  if (misaligned > 0) throw verificationFailure("HLS variants", [`variant ${muxed[misaligned]!.r.profile.id} has different segment boundaries than ${muxed[0]!.r.profile.id}`]);
+  const masterPath = join(ctx.dir, "hls", "master.m3u8");
+  writeFileSync(masterPath, masterPlaylist(variants));
+  const key = `${prefix}master.m3u8`;
+  total += (await put(key, masterPath)).size;
+  return { kind: "hls", key, prefix, size_bytes: total, duration_s: muxed[0]!.durationS, details: { variants, segment_seconds: HLS_SEGMENT_S } };
+}
+
+async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: (key: string, path: string) => Promise<{ size: number }>): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  const width = Math.min(1280, best.r.width);
+  if (p.thumbnails?.poster) {
+    const path = join(ctx.dir, "poster.jpg");
+    await runFfmpeg(ctx, "poster", thumbnailArgs({ input: best.path, at_s: Math.min(p.source.duration_s * 0.1, 10), width, output: path }));
+    const key = `${p.output_prefix}thumbnails/poster.jpg`;
+    out.push({ kind: "thumbnail", key, size_bytes: (await put(key, path)).size, width });
+  }
+  if (p.thumbnails?.sprite) {
+    const interval = p.thumbnails.interval_s ?? 10;
+    const count = Math.max(1, Math.ceil(p.source.duration_s / interval));
+    const columns = Math.min(10, count);
+    const rows = Math.ceil(count / columns);
+    const tileWidth = 160;
+    const tileHeight = Math.round((tileWidth * best.r.height) / best.r.width / 2) * 2;
+    const path = join(ctx.dir, "sprite.jpg");
+    await runFfmpeg(ctx, "sprite", spriteArgs({ input: best.path, interval_s: interval, columns, rows, tile_width: tileWidth, output: path }));
+    const spriteKey = `${p.output_prefix}thumbnails/sprite.jpg`;
+    out.push({ kind: "sprite", key: spriteKey, size_bytes: (await put(spriteKey, path)).size });
+    const vttPath = join(ctx.dir, "sprite.vtt");
+    writeFileSync(vttPath, spriteVtt({ interval_s: interval, count, columns, tile_width: tileWidth, tile_height: tileHeight, sprite_url: "sprite.jpg", duration_s: p.source.duration_s }));
+    const vttKey = `${p.output_prefix}thumbnails/sprite.vtt`;
+    out.push({ kind: "vtt", key: vttKey, size_bytes: (await put(vttKey, vttPath)).size });
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+/**
+ * video: one chunk of the source, every rendition of the group from one decode (split + scale), keyframes
+ * forced on a fixed cadence from the chunk start. Each part's frame count is checked against the planned
+ * count (a mismatch is a retryable failure), then the parts go to storage under deterministic keys, so a
+ * retried or duplicated attempt overwrites the same objects.
+ */
+import { join } from "node:path";
+import { videoChunkArgs } from "../../media/ffmpeg-args.ts";
+import type { VideoParams } from "../../core/task-params.ts";
+import type { TaskContext } from "../executor.ts";
+import { TaskFailure } from "../failures.ts";
+import { resolveInput, storageById } from "./io.ts";
+import { probeFile, runFfmpeg } from "./media-run.ts";
+
+export const partKey = (p: VideoParams, profileId: string) => `${p.parts_prefix}v${p.group}_${profileId}_${String(p.chunk.seq).padStart(5, "0")}.mp4`;
+
+export async function videoTask(ctx: TaskContext): Promise<Record<string, unknown>> {
+  const p = ctx.params as unknown as VideoParams;
+  const input = await resolveInput(ctx.plugins, p.source_url, p.storage);
+  const outs = p.renditions.map((_, i) => join(ctx.dir, `r${i}.mp4`));
+  const args = videoChunkArgs({
+    input,
+    start_pts: p.chunk.start_pts,
+    frames: p.chunk.frames,
+    renditions: p.renditions,
+    fps: p.fps,
+    output: (i: number) => outs[i]!,
+    part_format: "mp4",
+  });
+  await runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90] });
+
+  const storage = await storageById(ctx.plugins, p.storage);
+  const parts = [];
+  for (const [i, r] of p.renditions.entries()) {
+    const info = await probeFile(ctx, outs[i]!);
+    const v = info.streams.find((s) => s.codec_type === "video");
+    const frames = Number(v?.nb_frames ?? 0);
+    if (frames !== p.chunk.frames) {
+      throw new TaskFailure({
+        class: "retryable",
+        code: "WE-JOB-008",
+        message: `chunk ${p.chunk.seq} rendition ${r.profile.id}: part has ${frames} frames, expected ${p.chunk.frames}`,
+        argv: args,
+      });
+    }
+    const key = partKey(p, r.profile.id);
+    const put = await storage.call<{ size: number }>("put_file", { key, path: outs[i]!, content_type: "video/mp4" }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+    parts.push({ profile: r.profile.id, key, frames, size: put.size });
+  }
+  ctx.progress(100);
+  return { parts };
+}
