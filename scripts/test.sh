@@ -60,7 +60,7 @@ log "building the executables for the end-to-end tests"
 
 log "running tests (PostgreSQL: $TEST_DATABASE_URL, NATS: $TEST_NATS_URL)"
 set +e
-"$BUN" test "$@" 2>&1 | tee "$SCRATCH/test.log"
+"$BUN" test --timeout 120000 "$@" 2>&1 | tee "$SCRATCH/test.log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '^ *[0-9]+ pass$' "$SCRATCH/test.log" | tail -n 1 | tr -dc 0-9)

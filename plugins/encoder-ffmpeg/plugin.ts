@@ -22,7 +22,7 @@ export const config = v.object({
   /** Limit for one probe call (both FFprobe runs) when the caller gives none. */
   probe_timeout_ms: v.optional(positiveInt, 60_000),
   /** Between SIGTERM (FFmpeg finalizes its output) and SIGKILL on cancel or timeout. */
-  kill_grace_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 2_000),
+  kill_grace_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1_000),
 });
 
 /** At most this often a progress notification: FFmpeg reports every 0.5 s, but never flood the host. */
@@ -94,6 +94,7 @@ export default definePlugin({
         if (p.keyframes) {
           const index = parseKeyframeCsv(await ffprobe(keyframeIndexArgs(p.input), signal, deadline));
           result.keyframes = index.keyframes;
+          result.keyframe_frames = index.keyframe_frames;
           result.packets = index.packets;
         }
         return result;

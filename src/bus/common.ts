@@ -114,9 +114,10 @@ export interface ConsumerLoopOptions<T> {
   errorNakDelayMs: number;
   pull: PullFn<T>;
   logger: BusLogger;
-  /** Pause after a failed pull (e.g. while reconnecting), so the loop does not spin. */
-  retryDelayMs?: number;
 }
+
+/** Pause after a failed pull (e.g. while reconnecting), so the loop does not spin. */
+const RETRY_DELAY_MS = 1000;
 
 /** A pull that ends this fast with nothing in it is suspicious (server refusing pulls); pause before the next. */
 const MIN_EMPTY_PULL_MS = 100;
@@ -183,7 +184,7 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
       } catch (e) {
         if (!signal.aborted) {
           log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: pulling messages failed; retrying");
-          await abortableSleep(o.retryDelayMs ?? 1000, signal);
+          await abortableSleep(RETRY_DELAY_MS, signal);
         }
       } finally {
         o.slots.release(reserved - used);

@@ -179,6 +179,8 @@ export class MemoryBus implements Bus {
   private readonly logger: BusLogger;
   private seq = 0;
   private closed = false;
+  /** Set by the first close(); later calls wait for the same shutdown. */
+  private closing: Promise<void> | undefined;
 
   constructor(opts: MemoryBusOptions) {
     if (!(opts.presenceTtlMs > 0)) throw new Error("MemoryBus: presenceTtlMs must be a positive number of milliseconds");
@@ -304,18 +306,19 @@ export class MemoryBus implements Bus {
       const fail = (e: BusRequestError) => end(() => reject(e));
       const timer = this.timers.after(timeoutMs, () => fail(new BusRequestError("timeout", `request to ${subject} timed out after ${timeoutMs} ms`)));
       this.pendingRequests.add(fail);
-      queueMicrotask(() => {
-        Promise.resolve()
-          .then(() => responder.handler(JSON.parse(payload)))
-          .then(replyOk, replyError)
-          .then((reply) => end(() => {
+      // The responder runs asynchronously and sees a fresh copy, as over NATS.
+      Promise.resolve()
+        .then(() => responder.handler(JSON.parse(payload)))
+        .then(replyOk, replyError)
+        .then((reply) =>
+          end(() => {
             try {
               resolve(readReply<T>(reply));
             } catch (e) {
               reject(e);
             }
-          }));
-      });
+          }),
+        );
     });
   }
 
@@ -331,8 +334,12 @@ export class MemoryBus implements Bus {
     return this.closed ? { ok: false, detail: "closed" } : { ok: true, detail: "in-process bus" };
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.stop()));
     for (const fail of [...this.pendingRequests]) fail(new BusRequestError("closed", "bus closed before the reply arrived"));

@@ -73,7 +73,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
     user: opts.user,
     pass: opts.pass,
     token: opts.token,
-    authenticator: opts.credsFile ? credsAuthenticator(readFileSync(opts.credsFile)) : undefined,
+    authenticator: opts.credsFile ? credsAuthenticator(readCreds(opts.credsFile)) : undefined,
     // Ride out server restarts and outages: the kernel/worker keeps running and reports unhealthy meanwhile.
     maxReconnectAttempts: -1,
     waitOnFirstConnect: false,
@@ -95,7 +95,6 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
     return bus;
   } catch (e) {
     await nc.close().catch(() => {});
-    if (e instanceof Error && e.message.startsWith("NATS Connection Failed")) throw e;
     if (isJetStreamDisabled(e)) {
       throw new Error(`NATS Connection Failed: JetStream is not enabled on ${where}. Start the server with JetStream enabled: nats-server -js`, {
         cause: e,
@@ -113,6 +112,8 @@ class NatsBus implements Bus {
   private readonly queues = new Map<string, QueueSpec>();
   private readonly consumers = new Set<Consumer>();
   private state: BusHealth;
+  /** Set by the first close(); later calls wait for the same shutdown. */
+  private closing: Promise<void> | undefined;
   private watching: Promise<void> = Promise.resolve();
 
   constructor(
@@ -120,11 +121,11 @@ class NatsBus implements Bus {
     private readonly jsm: JetStreamManager,
     private readonly js: JetStreamClient,
     private readonly names: ReturnType<typeof natsNames>,
-    private readonly opts: NatsBusOptions,
+    opts: NatsBusOptions,
     private readonly where: string,
   ) {
     this.logger = opts.logger ?? silentLogger;
-    this.presence = new NatsPresence(nc, names.presenceBucket, opts.presenceTtlMs);
+    this.presence = new NatsPresence(nc, jsm, names.presenceBucket, opts.presenceTtlMs);
     this.state = { ok: true, detail: `connected to ${where}` };
   }
 
@@ -156,6 +157,7 @@ class NatsBus implements Bus {
   }
 
   async ensureQueues(queues: QueueSpec[]): Promise<void> {
+    this.assertOpen();
     for (const spec of queues) assertQueueSpec(spec);
     await this.ensureStream();
     for (const spec of queues) {
@@ -343,8 +345,12 @@ class NatsBus implements Bus {
     return this.nc.isClosed() ? { ok: false, detail: "closed" } : this.state;
   }
 
-  async close(): Promise<void> {
-    if (this.nc.isClosed()) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.stop()));
     // Draining needs the server (it flushes); while disconnected it would wait for a reconnect that may never
     // come, so then, or if draining takes too long, just close.
@@ -358,7 +364,12 @@ class NatsBus implements Bus {
     await this.watching;
   }
 
+  private assertOpen(): void {
+    if (this.closing !== undefined || this.nc.isClosed()) throw new Error("bus is closed");
+  }
+
   private spec(queue: string): QueueSpec {
+    this.assertOpen();
     const spec = this.queues.get(queue);
     if (!spec) throw new Error(`bus: queue "${queue}" was not set up; call ensureQueues() with it first`);
     return spec;
@@ -370,6 +381,7 @@ class NatsPresence implements PresenceRegistry {
 
   constructor(
     private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
     private readonly bucket: string,
     private readonly ttlMs: number,
   ) {}
@@ -377,11 +389,10 @@ class NatsPresence implements PresenceRegistry {
   async init(): Promise<void> {
     const kv = await new Kvm(this.nc).create(this.bucket, { ttl: this.ttlMs, history: 1 });
     // create() opens an existing bucket as it is: apply a changed TTL (PRESENCE_TTL) to it.
-    const jsm = await jetstreamManager(this.nc);
     const stream = `KV_${this.bucket}`;
-    const info = await jsm.streams.info(stream);
+    const info = await this.jsm.streams.info(stream);
     if (info.config.max_age !== nanos(this.ttlMs)) {
-      await jsm.streams.update(stream, { ...info.config, max_age: nanos(this.ttlMs), duplicate_window: nanos(Math.min(this.ttlMs, DUPLICATE_WINDOW_MS)) });
+      await this.jsm.streams.update(stream, { ...info.config, max_age: nanos(this.ttlMs), duplicate_window: nanos(Math.min(this.ttlMs, DUPLICATE_WINDOW_MS)) });
     }
     this.kv = kv;
   }
@@ -428,7 +439,6 @@ function ifMissing(code: number) {
 function isJetStreamDisabled(e: unknown): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
     if (c.name === "JetStreamNotEnabled" || /jetstream.*not.*enabled/i.test(c.message)) return true;
-    if (c instanceof errors.NoRespondersError) return true;
     if (c instanceof JetStreamApiError && c.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) return true;
   }
   return false;
@@ -445,6 +455,14 @@ function toRequestError(e: unknown, subject: string, timeoutMs: number): BusRequ
     }
   }
   return new BusRequestError("remote", `request to ${subject} failed: ${errorMessage(e)}`);
+}
+
+function readCreds(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`NATS Connection Failed: cannot read the credentials file ${path} (${errorMessage(e)})`, { cause: e });
+  }
 }
 
 function serverAtLeast(nc: NatsConnection, major: number, minor: number): boolean {

@@ -7,6 +7,8 @@ export interface RenditionPlan {
   height: number;
   /** FFmpeg encoder chosen for the pool, e.g. libx264 or h264_nvenc. */
   encoder: string;
+  /** Keep every frame_step-th source frame (the profile's max_fps); 1 = all. */
+  frame_step: number;
 }
 
 export interface ChunkPlan {

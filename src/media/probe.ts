@@ -29,6 +29,12 @@ export interface KeyframeIndex {
   keyframes: number[];
   /** Number of video packets (= frames for the codecs we accept), including those without a pts. */
   packets: number;
+  /**
+   * For each keyframe, its frame number in presentation order (packets with a smaller pts). A chunk that
+   * starts at keyframe i and ends before keyframe j has exactly keyframe_frames[j] - keyframe_frames[i]
+   * frames: what `-frames:v` must be for a frame-exact split.
+   */
+  keyframe_frames: number[];
 }
 
 /**
@@ -40,19 +46,21 @@ export interface KeyframeIndex {
  */
 export function parseKeyframeCsv(csv: string): KeyframeIndex {
   const keyframes: number[] = [];
+  const allPts: number[] = [];
   let packets = 0;
   for (const raw of csv.split("\n")) {
     const line = raw.trim();
     if (line === "") continue;
     const [ptsText = "", flags = ""] = line.split(",");
     packets++;
-    if (!flags.includes("K")) continue;
     const pts = Number(ptsText);
     if (ptsText === "N/A" || ptsText === "" || !Number.isFinite(pts)) continue;
-    keyframes.push(pts);
+    allPts.push(pts);
+    if (flags.includes("K")) keyframes.push(pts);
   }
   keyframes.sort((a, b) => a - b);
-  return { keyframes, packets };
+  allPts.sort((a, b) => a - b);
+  return { keyframes, packets, keyframe_frames: keyframes.map((k) => lowerBound(allPts, k)) };
 }
 
 export interface ProbeFailure {
@@ -107,4 +115,16 @@ export function probeContentProblem(json: { streams?: unknown }): string | undef
     return type === "video" || type === "audio";
   });
   return media.length === 0 ? "no audio or video streams" : undefined;
+}
+
+/** Index of the first element >= x in an ascending array. */
+function lowerBound(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -8,7 +8,7 @@ export interface SourceSummary {
   size_bytes: number | null;
   bit_rate: number | null;
   format: string;
-  video: { codec: string; width: number; height: number; fps: number; frames: number; rotation: number; pix_fmt: string | null; profile: string | null };
+  video: { codec: string; width: number; height: number; fps: number; frames: number; rotation: number; sar: number; pix_fmt: string | null; profile: string | null };
   audio: { codec: string; channels: number; sample_rate: number; duration_s: number | null } | null;
   keyframes: Array<{ pts: number; frame: number }>;
 }
@@ -60,6 +60,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
       fps,
       frames,
       rotation: rotationOf(v),
+      sar: parseRate(String(v.sample_aspect_ratio ?? "1:1").replace(":", "/")) || 1,
       pix_fmt: (v.pix_fmt as string | undefined) ?? null,
       profile: (v.profile as string | undefined) ?? null,
     },

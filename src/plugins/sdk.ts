@@ -179,6 +179,7 @@ export async function servePlugin(def: PluginDefinition, custom?: PluginIo): Pro
       return { ok: true };
     },
     health: async (): Promise<HealthResult> => {
+      await configuring;
       if (!impl) return { status: "degraded", detail: "not configured" };
       return (await impl.health?.()) ?? { status: "ok" };
     },

@@ -70,14 +70,19 @@ export class WorkerRuntime {
     return this.opts.plugins.list().map((p) => ({ id: p.id, pillar: p.manifest?.pillar, version: p.manifest?.version, state: p.state, last_error: p.lastError ?? null }));
   }
 
+  /** Presence keys allow no dots (NATS KV); the real id travels in the entry. */
+  private get presenceKey(): string {
+    return this.id.replace(/[^-/=\w]/g, "_");
+  }
+
   async beat(): Promise<void> {
-    await this.opts.bus.presence.put(this.id, this.presence());
+    await this.opts.bus.presence.put(this.presenceKey, this.presence());
   }
 
   async stop(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
-    await this.opts.bus.presence.remove(this.id).catch(() => {});
+    await this.opts.bus.presence.remove(this.presenceKey).catch(() => {});
     rmSync(this.opts.config.WORK_DIR, { recursive: true, force: true });
     this.opts.logger.info({ worker_id: this.id }, "worker stopped");
   }

@@ -8,7 +8,8 @@ import plugin from "../../plugins/encoder-ffmpeg/plugin.ts";
 import { runProcess } from "../../src/media/run.ts";
 import type { CallContext, EncoderPlugin, TranscodeProgress } from "../../src/plugins/pillars.ts";
 import type { PluginLog } from "../../src/plugins/sdk.ts";
-import { type CallOptions, type EncoderClient, runEncoderContract } from "../contract/encoder.contract.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { type CallOptions, type EncoderClient, SLOW_MS, runEncoderContract } from "../contract/encoder.contract.ts";
 
 const quiet: PluginLog = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -46,7 +47,7 @@ describe("encoder-ffmpeg binary resolution", () => {
     expect(r.argv[0]).toBe("/usr/bin/ffmpeg");
     const caps = (await impl.capabilities()) as { ffmpeg: { path: string } };
     expect(caps.ffmpeg.path).toBe("/usr/bin/ffmpeg");
-  });
+  }, SLOW_MS);
 
   test("the config wins over the variable; a missing binary is a failed run and a degraded health", async () => {
     const impl = await createEncoder({ ffmpeg_path: "/nonexistent/ffmpeg" }, { FFMPEG_PATH: "/usr/bin/ffmpeg" });
@@ -57,14 +58,14 @@ describe("encoder-ffmpeg binary resolution", () => {
     const health = await impl.health?.();
     expect(health?.status).toBe("degraded");
     expect(health?.detail).toContain("/nonexistent/ffmpeg");
-  });
+  }, SLOW_MS);
 
   test("FFPROBE_PATH: a missing FFprobe is a retryable failure, not an input error", async () => {
     const impl = await createEncoder({}, { FFPROBE_PATH: "/nonexistent/ffprobe" });
     const err = await impl.probe({ input: "/dev/null" }, ctxOf()).catch((e: unknown) => e as { code: string; message: string });
     expect(err).toMatchObject({ code: "WE-JOB-008" });
     expect((err as { message: string }).message).toContain("/nonexistent/ffprobe");
-  });
+  }, SLOW_MS);
 
   test("close() stops a running transcode", async () => {
     const impl = await createEncoder();
@@ -73,25 +74,24 @@ describe("encoder-ffmpeg binary resolution", () => {
       { args: ["-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "600", "-f", "null", "-"] },
       { signal: new AbortController().signal, progress: () => void (progressed = true) },
     );
-    const { waitFor } = await import("../helpers/wait.ts");
     await waitFor(() => progressed, 10_000, "the first progress event");
     await impl.close?.();
     expect(await pending).toMatchObject({ ok: false, cancelled: true });
-  });
+  }, SLOW_MS);
 });
 
 describe("runProcess", () => {
   test("collects stdout without onStdout and keeps the stderr tail", async () => {
     const r = await runProcess(["sh", "-c", "echo out; echo err1 >&2; echo err2 >&2; exit 3"]);
     expect(r).toMatchObject({ exitCode: 3, signal: null, stdout: "out\n", stderrTail: "err1\nerr2", timedOut: false, cancelled: false });
-  });
+  }, SLOW_MS);
 
   test("an already aborted signal starts nothing", async () => {
     const ac = new AbortController();
     ac.abort();
     const r = await runProcess(["sh", "-c", "exit 0"], { signal: ac.signal });
     expect(r).toMatchObject({ exitCode: null, cancelled: true });
-  });
+  }, SLOW_MS);
 
   test("a process that ignores SIGTERM is SIGKILLed after the grace period", async () => {
     const started = performance.now();
@@ -100,16 +100,17 @@ describe("runProcess", () => {
     expect(r).toMatchObject({ exitCode: null, signal: "SIGKILL", timedOut: true, cancelled: false });
     expect(took).toBeGreaterThanOrEqual(450);
     expect(took).toBeLessThan(3_000);
-  });
+  }, SLOW_MS);
 
   test("a grandchild holding the pipes does not hold the result", async () => {
     const started = performance.now();
     const r = await runProcess(["sh", "-c", "sleep 3 & echo started"]);
     expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("started\n");
     expect(performance.now() - started).toBeLessThan(2_500);
-  });
+  }, SLOW_MS);
 
   test("a missing binary rejects", async () => {
-    expect(runProcess(["/nonexistent/binary"])).rejects.toThrow();
-  });
+    await expect(runProcess(["/nonexistent/binary"])).rejects.toThrow();
+  }, SLOW_MS);
 });

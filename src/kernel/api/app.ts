@@ -13,6 +13,7 @@ import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { profileRoutes } from "./profiles.ts";
 import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
 
@@ -82,6 +83,7 @@ export function createApp(ctx: KernelContext) {
     .use(workerRoutes(ctx))
     .use(pluginRoutes(ctx))
     .use(jobRoutes(ctx))
+    .use(profileRoutes(ctx))
     .use(storageUrlRoutes(ctx));
 }
 

@@ -6,6 +6,8 @@ import { AppError } from "../../core/errors.ts";
 import { WORKER_STATUSES, workers } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { limitParam, offsetParam, page } from "./pagination.ts";
+import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../../core/messages.ts";
+import { markDrain } from "../workers/registry.ts";
 
 type WorkerRow = typeof workers.$inferSelect;
 
@@ -55,5 +57,27 @@ export function workerRoutes(ctx: KernelContext) {
         return workerView(row);
       },
       { params: v.object({ id: v.pipe(v.string(), v.maxLength(64)) }), detail: { summary: "One worker" } },
-    );
+    )
+    .post("/:id/drain", ({ params }) => setDrain(ctx, params.id, true), {
+      params: v.object({ id: v.pipe(v.string(), v.maxLength(64)) }),
+      detail: { summary: "Drain: stop taking tasks; running ones finish within the grace period, then are handed back" },
+    })
+    .post("/:id/undrain", ({ params }) => setDrain(ctx, params.id, false), {
+      params: v.object({ id: v.pipe(v.string(), v.maxLength(64)) }),
+      detail: { summary: "Undrain: take tasks again" },
+    });
+}
+
+async function setDrain(ctx: KernelContext, id: string, drain: boolean) {
+  const [row] = await ctx.db.select().from(workers).where(eq(workers.id, id));
+  if (!row) throw new AppError("WE-WRK-001", `worker ${id} not found`);
+  if (row.status === "offline") throw new AppError("WE-WRK-003", `worker ${id} is offline`);
+  await markDrain(ctx.db, id, drain);
+  try {
+    await ctx.bus.publish(WORKER_DRAIN_EVENT, { worker_id: id, drain } satisfies WorkerDrain);
+  } catch (e) {
+    throw new AppError("WE-WRK-004", `could not reach worker ${id}: ${(e as Error).message}`);
+  }
+  const [updated] = await ctx.db.select().from(workers).where(eq(workers.id, id));
+  return workerView(updated!);
 }

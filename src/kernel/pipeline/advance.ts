@@ -8,7 +8,6 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
-import type { Db } from "../../db/client.ts";
 import { jobs, outputs, tasks, workers } from "../../db/schema.ts";
 import { planChunks } from "../../media/planner.ts";
 import { encoderFor } from "../../media/profiles.ts";
@@ -33,11 +32,12 @@ export const DEFAULT_PIPELINE: PipelineOptions = { minChunkS: 10, maxChunkS: 60,
 export const partsPrefix = (jobId: string) => `jobs/${jobId}/parts/`;
 export const outputPrefix = (jobId: string) => `jobs/${jobId}/`;
 
-export function createAdvance(db: Db, opts: PipelineOptions = DEFAULT_PIPELINE) {
+/** `advance` runs inside the result handler's transaction: every query must go through `x` (PGlite has one connection). */
+export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
   return async function advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
     switch (task.type) {
       case "analyze":
-        return afterAnalyze(x, db, job, task, opts);
+        return afterAnalyze(x, job, task, opts);
       case "video":
       case "audio":
         return afterMedia(x, job);
@@ -57,14 +57,14 @@ async function slotsByPool(x: Exec): Promise<Map<string, number>> {
   return m;
 }
 
-async function afterAnalyze(x: Exec, db: Db, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
+async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
   const source = task.result as unknown as SourceSummary;
   const storage = String((job.options as { storage?: string }).storage);
-  const specs = await resolveProfiles(db, job.profiles);
+  const specs = await resolveProfiles(x, job.profiles);
   const slots = await slotsByPool(x);
   const hw = { nvidia: slots.has("nvidia"), qsv: slots.has("qsv"), vaapi: slots.has("vaapi") };
 
-  const renditions = selectRenditions(specs, { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps }, {
+  const renditions = selectRenditions(specs, { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps, sample_aspect_ratio: source.video.sar }, {
     allowUpscale: opts.allowUpscale,
   });
   // Group renditions by the pool (hardware) that encodes them: one decode per chunk per group.
@@ -76,7 +76,7 @@ async function afterAnalyze(x: Exec, db: Db, job: JobRow, task: TaskRow, opts: P
       return { ended: "failed" };
     }
     const list = groups.get(choice.pool) ?? [];
-    list.push({ profile: r.profile, width: r.width, height: r.height, encoder: choice.encoder });
+    list.push({ profile: r.profile, width: r.width, height: r.height, encoder: choice.encoder, frame_step: r.frame_step });
     groups.set(choice.pool, list);
   }
 
@@ -142,7 +142,7 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
     const p = t.params as unknown as VideoParams;
     const parts = (t.result as { parts: Array<{ profile: string; key: string; frames: number }> }).parts;
     for (const r of p.renditions) {
-      const entry = renditions.get(r.profile.id) ?? { profile: r.profile, width: r.width, height: r.height, encoder: r.encoder, parts: [], audio_key: null };
+      const entry = renditions.get(r.profile.id) ?? { ...r, parts: [], audio_key: null };
       const part = parts.find((x) => x.profile === r.profile.id);
       if (part) entry.parts.push({ key: part.key, frames: part.frames, seq: p.chunk.seq });
       renditions.set(r.profile.id, entry);

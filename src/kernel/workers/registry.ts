@@ -15,13 +15,13 @@ export interface SyncResult {
 }
 
 export async function syncWorkers(db: Db, present: PresenceEntry<WorkerPresence>[]): Promise<SyncResult> {
-  const ids = present.map((p) => p.id);
+  const ids = present.map((p) => p.info.id);
   const before = await db.select({ id: workers.id, status: workers.status }).from(workers);
   const wasOnline = new Set(before.filter((w) => w.status !== "offline").map((w) => w.id));
 
   for (const p of present) {
     const row = {
-      id: p.id,
+      id: p.info.id,
       hostname: p.info.hostname,
       version: p.info.version,
       status: p.info.draining ? "draining" : "healthy",

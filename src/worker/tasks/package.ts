@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { PackageParams } from "../../core/task-params.ts";
-import { concatList, concatMuxArgs, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
+import { concatList, concatMuxArgs, decimatedFrameCount, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
 import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
 import { keyframesAligned, verifyOutput } from "../../media/verify.ts";
 import type { TaskContext } from "../executor.ts";
@@ -96,12 +96,14 @@ async function muxRendition(
   const a = info.streams.find((s) => s.codec_type === "audio");
   const frames = Number(v?.nb_frames ?? 0);
   const videoDuration = Number(v?.duration ?? info.format.duration ?? 0);
+  // A decimated rendition (max_fps) has fewer frames at a lower rate over the same duration.
+  const fps = p.source.fps / r.frame_step;
   const check = verifyOutput({
-    source: { duration_s: p.source.duration_s, frames: p.source.frames, fps: p.source.fps },
+    source: { duration_s: p.source.duration_s, frames: decimatedFrameCount(0, p.source.frames, r.frame_step), fps },
     output: {
       video_duration_s: videoDuration,
       frames,
-      ...(a ? { audio_duration_s: Number(a.duration ?? 0), audio_sample_rate: Number(a.sample_rate ?? 48000) } : {}),
+      ...(a ? { audio_duration_s: Number(a.duration ?? 0), audio_sample_rate: Number(a.sample_rate ?? 48000), audio_codec: a.codec_name === "opus" ? ("opus" as const) : ("aac" as const) } : {}),
     },
   });
   const problems = [...check.problems];
@@ -119,8 +121,7 @@ async function checkAlignment(ctx: TaskContext, muxed: Muxed[]): Promise<void> {
     const r = await enc.call<{ keyframes?: number[] }>("probe", { input: m.path, keyframes: true, timeout_ms: 120_000 }, { signal: ctx.signal, timeoutMs: 130_000 });
     times.push(r.keyframes ?? []);
   }
-  const fps = Number(muxed[0]!.r.profile.video.max_fps ?? 0) || 30;
-  const aligned = keyframesAligned(times, 0.5 / fps);
+  const aligned = keyframesAligned(times, 0.001);
   if (!aligned.ok) throw verificationFailure("renditions' keyframes", aligned.problems);
 }
 
@@ -151,7 +152,7 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
     await runFfmpeg(ctx, `hls ${id}`, hlsArgs({ input: m.path, out_dir_playlist: playlistPath, segment_pattern: join(dir, "seg_%05d.ts"), segment_seconds: HLS_SEGMENT_S, segment_type: "mpegts" }));
     const playlist = parseMediaPlaylist(await Bun.file(playlistPath).text());
     const sized = playlist.segments.map((s) => ({ ...s, bytes: statSync(join(dir, s.uri)).size }));
-    const rates = segmentBitrates(sized);
+    const rates = segmentBitrates(sized, playlist.target_duration);
     durations.push(playlist.segments.map((s) => s.duration));
     for (const name of readdirSync(dir).sort()) total += (await put(`${prefix}${id}/${name}`, join(dir, name))).size;
     const v = m.streams.find((s) => s.codec_type === "video")!;
@@ -194,7 +195,7 @@ async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: 
     const tileWidth = 160;
     const tileHeight = Math.round((tileWidth * best.r.height) / best.r.width / 2) * 2;
     const path = join(ctx.dir, "sprite.jpg");
-    await runFfmpeg(ctx, "sprite", spriteArgs({ input: best.path, interval_s: interval, columns, rows, tile_width: tileWidth, output: path }));
+    await runFfmpeg(ctx, "sprite", spriteArgs({ input: best.path, interval_s: interval, columns, rows, tile_width: tileWidth, tile_height: tileHeight, output: path }));
     const spriteKey = `${p.output_prefix}thumbnails/sprite.jpg`;
     out.push({ kind: "sprite", key: spriteKey, size_bytes: (await put(spriteKey, path)).size });
     const vttPath = join(ctx.dir, "sprite.vtt");

@@ -5,7 +5,7 @@
  * retried or duplicated attempt overwrites the same objects.
  */
 import { join } from "node:path";
-import { videoChunkArgs } from "../../media/ffmpeg-args.ts";
+import { decimatedFrameCount, videoChunkArgs } from "../../media/ffmpeg-args.ts";
 import type { VideoParams } from "../../core/task-params.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
@@ -21,6 +21,7 @@ export async function videoTask(ctx: TaskContext): Promise<Record<string, unknow
   const args = videoChunkArgs({
     input,
     start_pts: p.chunk.start_pts,
+    start_frame: p.chunk.start_frame,
     frames: p.chunk.frames,
     renditions: p.renditions,
     fps: p.fps,
@@ -35,11 +36,12 @@ export async function videoTask(ctx: TaskContext): Promise<Record<string, unknow
     const info = await probeFile(ctx, outs[i]!);
     const v = info.streams.find((s) => s.codec_type === "video");
     const frames = Number(v?.nb_frames ?? 0);
-    if (frames !== p.chunk.frames) {
+    const expected = decimatedFrameCount(p.chunk.start_frame, p.chunk.frames, r.frame_step);
+    if (frames !== expected) {
       throw new TaskFailure({
         class: "retryable",
         code: "WE-JOB-008",
-        message: `chunk ${p.chunk.seq} rendition ${r.profile.id}: part has ${frames} frames, expected ${p.chunk.frames}`,
+        message: `chunk ${p.chunk.seq} rendition ${r.profile.id}: part has ${frames} frames, expected ${expected}`,
         argv: args,
       });
     }
