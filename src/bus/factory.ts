@@ -12,6 +12,8 @@ export interface BusSettings {
   NATS_USER?: string;
   NATS_PASSWORD?: string;
   NATS_TOKEN?: string;
+  /** Ack deadline of work deliveries; kernels and workers of one installation must agree. */
+  BUS_ACK_WAIT: number;
 }
 
 export async function openBus(settings: BusSettings, logger: Logger, name: string): Promise<Bus> {
@@ -28,6 +30,6 @@ export async function openBus(settings: BusSettings, logger: Logger, name: strin
         credsFile: settings.NATS_CREDS,
       })
     : new MemoryBus({ presenceTtlMs: PRESENCE_TTL_MS, logger });
-  await bus.ensureQueues(queueSpecs());
+  await bus.ensureQueues(queueSpecs(settings.BUS_ACK_WAIT));
   return bus;
 }

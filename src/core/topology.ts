@@ -21,9 +21,9 @@ export const WORK_MAX_DELIVER = 5;
 export const RESULTS_ACK_WAIT_MS = 30_000;
 export const RESULTS_MAX_DELIVER = 20;
 
-export function queueSpecs(): QueueSpec[] {
+export function queueSpecs(workAckWaitMs = WORK_ACK_WAIT_MS): QueueSpec[] {
   return [
-    ...POOLS.map((p) => ({ name: workQueue(p), ackWaitMs: WORK_ACK_WAIT_MS, maxDeliver: WORK_MAX_DELIVER })),
+    ...POOLS.map((p) => ({ name: workQueue(p), ackWaitMs: workAckWaitMs, maxDeliver: WORK_MAX_DELIVER })),
     { name: RESULTS_QUEUE, ackWaitMs: RESULTS_ACK_WAIT_MS, maxDeliver: RESULTS_MAX_DELIVER },
   ];
 }
@@ -37,7 +37,11 @@ export const PRESENCE_TTL_MS = 15_000;
  * LEASE_KEEPALIVE_MS, so only a dead, frozen or cut-off worker loses its lease; the reconciler then requeues.
  */
 export const LEASE_TTL_MS = 30_000;
-export const LEASE_KEEPALIVE_MS = 5_000;
+
+/** Workers send progress (= lease keep-alive) six times per lease TTL: losing a few messages is harmless. */
+export function leaseKeepaliveMs(leaseTtlMs: number): number {
+  return Math.max(200, Math.floor(leaseTtlMs / 6));
+}
 
 /** Wall-clock budget of one attempt: generous against slow presets, finite against a hung FFmpeg. */
 export function taskDeadlineMs(type: string, mediaSeconds: number): number {

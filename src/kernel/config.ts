@@ -18,6 +18,16 @@ export const kernelConfigEntries = {
   EMBEDDED_WORKER: v.optional(bool(false)),
   MAX_BODY_SIZE: bytes("1MiB"),
   SHUTDOWN_TIMEOUT: duration("15s"),
+  /** Ack deadline of a work delivery; the worker signals progress to the bus every third of it. */
+  BUS_ACK_WAIT: duration("60s"),
+  /** A task attempt whose worker sends nothing for this long is requeued (its worker is presumed dead). */
+  LEASE_TTL: duration("30s"),
+  /** Attempts per task before the job fails (permanent errors fail at once). */
+  TASK_MAX_ATTEMPTS: int(3, 1, 20),
+  /** Chunk length bounds; below SPLIT_MIN_DURATION a source is encoded as one chunk. */
+  CHUNK_MIN_DURATION: duration("10s"),
+  CHUNK_MAX_DURATION: duration("60s"),
+  SPLIT_MIN_DURATION: duration("30s"),
   NATS_CREDS: optionalStr(),
   NATS_USER: optionalStr(),
   NATS_PASSWORD: optionalStr(),

@@ -68,7 +68,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       orchestrator: undefined as never,
     };
     if (bus.kind === "memory") await forgetInProcessDeliveries(ctx);
-    ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance(), onJobEnded: createCleanup(ctx) });
+    ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false }), onJobEnded: createCleanup(ctx) });
     const unserve = servePluginSettings(bus, pluginSettings);
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);

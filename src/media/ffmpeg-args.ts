@@ -1,8 +1,9 @@
 /**
  * FFmpeg argument builders of the VOD pipeline (DESIGN.md §2). Pure: typed inputs → argv, one token per
  * element, WITHOUT the binary and without -hide_banner/-nostdin/-y/-progress (the encoder plugin adds
- * those). Every behaviour noted here was checked against Debian's FFmpeg 5.1 on generated sources
- * (test/integration/media-args.test.ts repeats the checks).
+ * those). The behaviour noted here was checked against Debian's FFmpeg 5.1 on generated sources
+ * (test/integration/media-args.test.ts repeats the checks); for NVENC, QSV and VAAPI, which need a GPU,
+ * only the option names were checked (`ffmpeg -h encoder=<name>`).
  */
 import type { AudioSpec, ProfileSpec, VideoCodec } from "./profiles.ts";
 

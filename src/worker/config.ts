@@ -16,6 +16,8 @@ export const workerConfigEntries = {
   FFPROBE_PATH: str("ffprobe"),
   HEARTBEAT_INTERVAL: v.optional(v.pipe(v.string(), v.transform(parseDuration), v.number("must be a duration such as \"2s\""), v.minValue(200, "must be at least 200ms"), v.maxValue(5000, "must be at most 5s (workers expire after 15s without one)")), "5s"),
   WORKER_SHUTDOWN_GRACE: duration("60s"),
+  /** Must equal the kernels' BUS_ACK_WAIT. */
+  BUS_ACK_WAIT: duration("60s"),
   NATS_CREDS: optionalStr(),
   NATS_USER: optionalStr(),
   NATS_PASSWORD: optionalStr(),

@@ -24,7 +24,7 @@ import {
   type TaskCancel,
   type TaskType,
 } from "../core/messages.ts";
-import { LEASE_KEEPALIVE_MS, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
+import { leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
 import type { PluginHost } from "../plugins/host/host.ts";
 import { classifyError } from "./failures.ts";
 
@@ -181,8 +181,8 @@ export class TaskExecutor {
       lastSent = Date.now();
       void this.o.bus.enqueue(RESULTS_QUEUE, p).catch((error) => log.debug({ error }, "progress not sent"));
     };
-    // Progress doubles as the lease keep-alive: send the latest at least every LEASE_KEEPALIVE_MS.
-    const keepalive = setInterval(() => send(last), LEASE_KEEPALIVE_MS);
+    // Progress doubles as the lease keep-alive: send the latest several times per lease TTL.
+    const keepalive = setInterval(() => send(last), leaseKeepaliveMs(claim.lease_ttl_ms));
     const handler = this.o.handlers[claim.type];
     log.info({ type: claim.type }, "task started");
     try {

@@ -7,13 +7,13 @@ import { eq, sql } from "drizzle-orm";
 import type { Bus, Unsubscribe } from "../../bus/types.ts";
 import type { Logger } from "../../core/logger.ts";
 import { CLAIM_SUBJECT, type ClaimReply, type ClaimRequest, type TaskType } from "../../core/messages.ts";
-import { LEASE_TTL_MS, taskDeadlineMs } from "../../core/topology.ts";
+import { taskDeadlineMs } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { isJobTerminal } from "./states.ts";
 import { lockJob, moveJob, moveTask } from "./transitions.ts";
 
-export async function claimTask(db: Db, req: ClaimRequest): Promise<ClaimReply> {
+export async function claimTask(db: Db, req: ClaimRequest, leaseTtlMs: number): Promise<ClaimReply> {
   return db.transaction(async (tx) => {
     const [t] = await tx.select().from(tasks).where(eq(tasks.id, req.task_id));
     if (!t) return { granted: false, reason: "unknown task" };
@@ -29,7 +29,7 @@ export async function claimTask(db: Db, req: ClaimRequest): Promise<ClaimReply> 
       {
         leaseToken: token,
         leaseWorkerId: req.worker_id,
-        leaseExpiresAt: sql`now() + ${`${LEASE_TTL_MS} milliseconds`}::interval`,
+        leaseExpiresAt: sql`now() + ${`${leaseTtlMs} milliseconds`}::interval`,
         deadlineAt: sql`now() + ${`${deadlineMs} milliseconds`}::interval`,
         startedAt: sql`now()`,
         progress: 0,
@@ -48,15 +48,15 @@ export async function claimTask(db: Db, req: ClaimRequest): Promise<ClaimReply> 
       params: row.params,
       media_seconds: row.mediaSeconds,
       deadline: new Date(Date.now() + deadlineMs).toISOString(),
-      lease_ttl_ms: LEASE_TTL_MS,
+      lease_ttl_ms: leaseTtlMs,
     };
   });
 }
 
-export function serveClaims(db: Db, bus: Bus, logger: Logger): Unsubscribe {
+export function serveClaims(db: Db, bus: Bus, logger: Logger, leaseTtlMs: number): Unsubscribe {
   return bus.respond(CLAIM_SUBJECT, async (data) => {
     const req = data as ClaimRequest;
-    const reply = await claimTask(db, req);
+    const reply = await claimTask(db, req, leaseTtlMs);
     if (reply.granted) logger.info({ task_id: req.task_id, attempt: req.attempt, worker_id: req.worker_id, job_id: reply.job_id }, `lease granted: ${reply.type} task`);
     else logger.info({ task_id: req.task_id, attempt: req.attempt, worker_id: req.worker_id, reason: reply.reason }, "lease refused");
     return reply;

@@ -39,9 +39,9 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
       kicking = false;
     })();
   };
-  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, ...pipeline };
+  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, leaseTtlMs: ctx.config.LEASE_TTL, ...pipeline };
 
-  const unserve: Unsubscribe = serveClaims(db, bus, logger);
+  const unserve: Unsubscribe = serveClaims(db, bus, logger, ctx.config.LEASE_TTL);
   const results: Consumer = bus.consume<ResultMessage>(RESULTS_QUEUE, { slots: new Slots(8) }, async (msg) => {
     await handleResult(deps, msg.data);
   });

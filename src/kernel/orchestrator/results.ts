@@ -8,7 +8,6 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Bus } from "../../bus/types.ts";
 import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
-import { LEASE_TTL_MS } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { taskAttempts, tasks } from "../../db/schema.ts";
 import type { KernelMetrics } from "../metrics.ts";
@@ -21,6 +20,7 @@ export interface OrchestratorDeps {
   bus: Bus;
   logger: Logger;
   metrics?: KernelMetrics;
+  leaseTtlMs: number;
   /** The VOD pipeline: what a completed task leads to (src/kernel/pipeline/advance.ts). */
   advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult>;
   /** Called after a job ended (failed or cancelled): remove intermediate files, etc. */
@@ -44,7 +44,7 @@ async function handleProgress(d: OrchestratorDeps, msg: TaskProgress): Promise<v
   const percent = Math.max(0, Math.min(100, Number(msg.percent) || 0));
   const [row] = await db
     .update(tasks)
-    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${`${LEASE_TTL_MS} milliseconds`}::interval` })
+    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${`${d.leaseTtlMs} milliseconds`}::interval` })
     .where(and(eq(tasks.id, msg.lease.task_id), eq(tasks.status, "leased"), eq(tasks.leaseToken, msg.lease.token)))
     .returning({ jobId: tasks.jobId });
   if (!row) {

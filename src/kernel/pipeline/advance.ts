@@ -33,7 +33,7 @@ export const partsPrefix = (jobId: string) => `jobs/${jobId}/parts/`;
 export const outputPrefix = (jobId: string) => `jobs/${jobId}/`;
 
 /** `advance` runs inside the result handler's transaction: every query must go through `x` (PGlite has one connection). */
-export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
+export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE, maxAttempts = 3) {
   return async function advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
     switch (task.type) {
       case "analyze":
