@@ -48,7 +48,7 @@ export function jobRoutes(ctx: KernelContext) {
         const key = headers["idempotency-key"];
         if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
         const storage = (await ctx.plugins.route("storage", { scheme: "fs" }).catch(() => ctx.plugins.route("storage"))).id;
-        const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage });
+        const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage, maxAttempts: ctx.config.TASK_MAX_ATTEMPTS });
         if (!replayed) ctx.orchestrator.deps.kick();
         set.status = replayed ? 200 : 201;
         if (replayed) set.headers["idempotent-replayed"] = "true";

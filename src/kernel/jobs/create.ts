@@ -32,7 +32,7 @@ function checkOutputs(outputs: string[], specs: ProfileSpec[]): void {
   }
 }
 
-export async function createJob(db: Db, req: JobRequest, opts: { idempotencyKey?: string; storage: string; userId?: string }): Promise<{ job: JobRow; replayed: boolean }> {
+export async function createJob(db: Db, req: JobRequest, opts: { idempotencyKey?: string; storage: string; userId?: string; maxAttempts?: number }): Promise<{ job: JobRow; replayed: boolean }> {
   if (opts.idempotencyKey) {
     const [existing] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, opts.idempotencyKey));
     if (existing) return { job: existing, replayed: true };
@@ -59,7 +59,7 @@ export async function createJob(db: Db, req: JobRequest, opts: { idempotencyKey?
         })
         .returning();
       await tx.insert(jobEvents).values({ jobId: job!.id, toStatus: "queued", detail: { profiles: req.profiles, outputs } });
-      await tx.insert(tasks).values({ jobId: job!.id, type: "analyze", seq: 0, pool: "cpu", params: { source_url: req.source_url.trim(), storage: opts.storage } });
+      await tx.insert(tasks).values({ jobId: job!.id, type: "analyze", seq: 0, pool: "cpu", params: { source_url: req.source_url.trim(), storage: opts.storage }, maxAttempts: opts.maxAttempts ?? 3 });
       return job!;
     });
     return { job, replayed: false };

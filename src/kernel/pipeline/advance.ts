@@ -33,14 +33,14 @@ export const partsPrefix = (jobId: string) => `jobs/${jobId}/parts/`;
 export const outputPrefix = (jobId: string) => `jobs/${jobId}/`;
 
 /** `advance` runs inside the result handler's transaction: every query must go through `x` (PGlite has one connection). */
-export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE, maxAttempts = 3) {
+export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
   return async function advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
     switch (task.type) {
       case "analyze":
         return afterAnalyze(x, job, task, opts);
       case "video":
       case "audio":
-        return afterMedia(x, job);
+        return afterMedia(x, job, task);
       case "package":
         return afterPackage(x, job, task);
       default:
@@ -117,19 +117,23 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
       });
     }
   }
-  await x.insert(tasks).values(newTasks).onConflictDoNothing();
+  // Later tasks inherit the job's attempt budget (TASK_MAX_ATTEMPTS when the job was created).
+  await x.insert(tasks).values(newTasks.map((t) => ({ ...t, maxAttempts: task.maxAttempts }))).onConflictDoNothing();
   await moveJob(x, job.id, "processing", { from: ["analyzing"], detail: { chunks: newTasks.filter((t) => t.type === "video").length, renditions: renditions.length } });
   return {};
 }
 
-async function afterMedia(x: Exec, job: JobRow): Promise<AdvanceResult> {
+async function afterMedia(x: Exec, job: JobRow, done: TaskRow): Promise<AdvanceResult> {
   const media = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), inArray(tasks.type, ["video", "audio"])));
   if (media.some((t) => t.status !== "completed")) return {};
   const analyze = (await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "analyze"))))[0];
   const source = analyze?.result as unknown as SourceSummary;
   const params: PackageParams = buildPackageParams(job, source, media);
   // Unique (job, type, seq) + the job lock: created once, even if this runs twice.
-  await x.insert(tasks).values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params: params as never, mediaSeconds: source.duration_s }).onConflictDoNothing();
+  await x
+    .insert(tasks)
+    .values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params: params as never, mediaSeconds: source.duration_s, maxAttempts: done.maxAttempts })
+    .onConflictDoNothing();
   await moveJob(x, job.id, "packaging", { from: ["processing"] });
   return {};
 }
