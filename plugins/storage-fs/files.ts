@@ -44,6 +44,24 @@ export async function atomicCopy(src: string, dest: string, signal?: AbortSignal
   }
 }
 
+/**
+ * Moves `src` to `dest` atomically: a rename when both are on one filesystem (no second write of the bytes),
+ * otherwise an atomic copy and then removal of `src`. Returns the size.
+ */
+export async function atomicMove(src: string, dest: string, signal?: AbortSignal): Promise<number> {
+  const { size } = await stat(src);
+  try {
+    await rename(src, dest);
+    await fsyncPath(dirname(dest)).catch(() => {});
+    return size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+  }
+  const copied = await atomicCopy(src, dest, signal);
+  await unlink(src).catch(() => {});
+  return copied;
+}
+
 /** Removes `dir` and its ancestors while they are empty, never `root` itself nor anything outside it. */
 export async function pruneEmptyDirs(root: string, dir: string): Promise<void> {
   let d = dir;

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugins/pillars.ts";
 import type { HealthResult } from "../../src/plugins/protocol.ts";
 import { PluginError } from "../../src/plugins/sdk.ts";
-import { atomicCopy, pruneEmptyDirs } from "./files.ts";
+import { atomicCopy, atomicMove, pruneEmptyDirs } from "./files.ts";
 import { TEMP_PREFIX, checkExpiresIn, checkKey, checkScope, keyToUrlPath, showKey } from "./keys.ts";
 import { PLUGIN, assertConfined, fsError, resolveKey, resolvePrefix } from "./paths.ts";
 import { type TokenType, signToken } from "./sign.ts";
@@ -73,7 +73,7 @@ export function createFsStorage(opts: FsStorageOptions): FsStorage {
   };
 
   return {
-    async put_file({ key, path, content_type: _ct }, ctx: CallContext) {
+    async put_file({ key, path, content_type: _ct, move }, ctx: CallContext) {
       const full = await resolveKey(root, key);
       let src: Stats;
       try {
@@ -91,7 +91,8 @@ export function createFsStorage(opts: FsStorageOptions): FsStorage {
       }
       await assertConfined(root, dir, key);
       try {
-        await atomicCopy(path, full, ctx?.signal);
+        if (move && src.isFile()) await atomicMove(path, full, ctx?.signal);
+        else await atomicCopy(path, full, ctx?.signal);
         const st = await stat(full);
         return { size: st.size, etag: etagOf(st) };
       } catch (e) {

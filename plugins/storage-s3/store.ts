@@ -48,7 +48,13 @@ export interface S3StorageOptions {
   secretAccessKey?: string;
 }
 
-export type S3Storage = StoragePlugin & { health(): Promise<HealthResult>; close(): Promise<void>; readonly client: S3Client };
+export type S3Storage = StoragePlugin & {
+  health(): Promise<HealthResult>;
+  close(): Promise<void>;
+  readonly client: S3Client;
+  /** Not an RPC method (the SDK refuses names starting with "_"): put_file without the `move` handling. */
+  _upload(p: { key: string; path: string; content_type?: string }, ctx: CallContext): Promise<{ size: number; etag?: string }>;
+};
 
 /** Multipart part size: 8 MiB (S3 minimum 5 MiB); 4 parts in flight → at most ~32 MiB buffered. */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -117,7 +123,15 @@ export function createS3Storage(o: S3StorageOptions, client: S3Client = createS3
   return {
     client,
 
-    async put_file({ key, path, content_type }, ctx: CallContext) {
+    // `move`: the caller hands the file over; it is removed once stored (never after a failed upload).
+    async put_file(p: { key: string; path: string; content_type?: string; move?: boolean }, ctx: CallContext) {
+      const result = await this._upload(p, ctx);
+      if (p.move) await unlink(p.path).catch(() => {});
+      return result;
+    },
+
+    /** Not an RPC method (the SDK refuses names starting with "_"). */
+    async _upload({ key, path, content_type }: { key: string; path: string; content_type?: string }, ctx: CallContext) {
       const Key = full(key);
       let size: number;
       try {

@@ -25,8 +25,12 @@ export interface ObjectInfo {
 }
 
 export interface StoragePlugin extends PluginBase {
-  /** Copies a local file into storage at `key` (atomically: readers never see a partial object). */
-  put_file(p: { key: string; path: string; content_type?: string }, ctx: CallContext): Promise<{ size: number; etag?: string }>;
+  /**
+   * Copies a local file into storage at `key` (atomically: readers never see a partial object). With `move`,
+   * the caller hands the file over: the plugin may rename it into place instead of copying (one write of
+   * the bytes, not two) and removes it when done.
+   */
+  put_file(p: { key: string; path: string; content_type?: string; move?: boolean }, ctx: CallContext): Promise<{ size: number; etag?: string }>;
   /** Copies the object to a local file path (atomically). */
   get_file(p: { key: string; path: string }, ctx: CallContext): Promise<{ size: number }>;
   /** WE-STO-001 when absent. */

@@ -140,6 +140,16 @@ export function runStorageContract(name: string, setup: StorageSetup): void {
       expect(await sha256File(out)).toBe(big.sha);
     }, CONTRACT_TIMEOUT_MS);
 
+    test("put_file with move stores the bytes and takes the source file away; without move the source stays", async () => {
+      const moved = await localFile(70_001);
+      expect((await storage.put_file({ key: "move/a.bin", path: moved.path, move: true })).size).toBe(70_001);
+      expect(await Bun.file(moved.path).exists()).toBe(false);
+      expect(sameBytes(await download("move/a.bin"), moved.bytes)).toBe(true);
+      const kept = await localFile(10);
+      await storage.put_file({ key: "move/b.bin", path: kept.path });
+      expect(await Bun.file(kept.path).exists()).toBe(true);
+    }, CONTRACT_TIMEOUT_MS);
+
     test("overwriting a key replaces its content", async () => {
       const a = await localFile(5000);
       const b = await localFile(1234);

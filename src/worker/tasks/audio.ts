@@ -17,7 +17,7 @@ export async function audioTask(ctx: TaskContext): Promise<Record<string, unknow
   const info = await probeFile(ctx, out);
   const a = info.streams.find((s) => s.codec_type === "audio");
   const storage = await storageById(ctx.plugins, p.storage);
-  const put = await storage.call<{ size: number }>("put_file", { key: p.key, path: out }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+  const put = await storage.call<{ size: number }>("put_file", { key: p.key, path: out, move: true }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
   ctx.progress(100);
   return { key: p.key, size: put.size, duration_s: Number(a?.duration ?? info.format.duration ?? 0), sample_rate: Number(a?.sample_rate ?? 0), codec: a?.codec_name ?? null };
 }

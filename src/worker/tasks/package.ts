@@ -37,7 +37,8 @@ export async function packageTask(ctx: TaskContext): Promise<Record<string, unkn
   const p = ctx.params as unknown as PackageParams;
   const storage = await storageById(ctx.plugins, p.storage);
   const get = (key: string, path: string) => storage.call("get_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
-  const put = (key: string, path: string) => storage.call<{ size: number }>("put_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+  // Files handed to storage are moved, not copied (one write of the bytes when storage is local).
+  const put = (key: string, path: string) => storage.call<{ size: number }>("put_file", { key, path, move: true }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
 
   const audioLocal = new Map<string, string>();
   for (const r of p.renditions) {
@@ -54,7 +55,12 @@ export async function packageTask(ctx: TaskContext): Promise<Record<string, unkn
   }
   await checkAlignment(ctx, muxed);
 
+  // HLS and thumbnails read the muxed files; the MP4 upload moves them away, so it comes last.
   const produced: Array<Record<string, unknown>> = [];
+  if (p.outputs.includes("hls")) produced.push(await packageHls(ctx, p, muxed, put));
+  ctx.progress(75);
+  if (p.thumbnails?.poster || p.thumbnails?.sprite) produced.push(...(await thumbnails(ctx, p, muxed[0]!, put)));
+  ctx.progress(85);
   if (p.outputs.includes("mp4")) {
     for (const m of muxed) {
       const key = `${p.output_prefix}${m.r.profile.id}.${m.ext}`;
@@ -62,10 +68,6 @@ export async function packageTask(ctx: TaskContext): Promise<Record<string, unkn
       produced.push({ kind: m.ext === "webm" ? "webm" : "mp4", profile: m.r.profile.id, key, size_bytes: size, ...describe(m) });
     }
   }
-  ctx.progress(70);
-  if (p.outputs.includes("hls")) produced.push(await packageHls(ctx, p, muxed, put));
-  ctx.progress(90);
-  if (p.thumbnails?.poster || p.thumbnails?.sprite) produced.push(...(await thumbnails(ctx, p, muxed[0]!, put)));
   ctx.progress(100);
   return { outputs: produced };
 }

@@ -46,7 +46,7 @@ export async function videoTask(ctx: TaskContext): Promise<Record<string, unknow
       });
     }
     const key = partKey(p, r.profile.id);
-    const put = await storage.call<{ size: number }>("put_file", { key, path: outs[i]!, content_type: "video/mp4" }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+    const put = await storage.call<{ size: number }>("put_file", { key, path: outs[i]!, content_type: "video/mp4", move: true }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
     parts.push({ profile: r.profile.id, key, frames, size: put.size });
   }
   ctx.progress(100);
