@@ -17,6 +17,8 @@ export const kernelConfigEntries = {
   /** Default: on when the bus is in-process (no NATS_URL), since no other worker could reach it. */
   EMBEDDED_WORKER: v.optional(bool(false)),
   MAX_BODY_SIZE: bytes("1MiB"),
+  /** Largest file accepted by POST /v1/files. */
+  UPLOAD_MAX_SIZE: bytes("20GiB"),
   SHUTDOWN_TIMEOUT: duration("15s"),
   /** Ack deadline of a work delivery; the worker signals progress to the bus every third of it. */
   BUS_ACK_WAIT: duration("60s"),

@@ -75,7 +75,12 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       if (ev.origin !== ctx.instanceId) void plugins!.reload(ev.id);
     });
 
-    const app = createApp(ctx).listen({ port: config.PORT, hostname: config.HOST, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
+    const app = createApp(ctx).listen({
+      port: config.PORT,
+      hostname: config.HOST,
+      // A hard cap above the upload limit: the upload route cuts the stream at UPLOAD_MAX_SIZE itself, with a proper error.
+      maxRequestBodySize: 2 * Math.max(config.MAX_BODY_SIZE, config.UPLOAD_MAX_SIZE) + 1024 * 1024,
+    });
     const server = app.server!;
     const url = `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
 

@@ -40,6 +40,13 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
   if (!fps) throw new SourceProblem("the video stream has no usable frame rate");
   const frames = Number(raw.packets ?? v.nb_frames ?? 0);
   if (!frames) throw new SourceProblem("the video stream has no frames");
+  // A cut-off MP4 whose index (moov) comes first probes "fine" (FFprobe only warns "partial file"), but
+  // fewer packets can be read than the index lists. Caught here it is a permanent input error; caught later
+  // it is a chunk whose frame count never matches, retried until the attempts run out.
+  const listed = Number(v.nb_frames ?? 0);
+  if (raw.packets !== undefined && listed > 0 && raw.packets < listed) {
+    throw new SourceProblem(`the file is truncated: its index lists ${listed} video frames but only ${raw.packets} can be read`);
+  }
   const width = Number(v.width ?? 0);
   const height = Number(v.height ?? 0);
   if (!width || !height) throw new SourceProblem("the video stream has no dimensions");

@@ -11,6 +11,7 @@ import type { KernelContext } from "../context.ts";
 import { envelope, mapError } from "./envelope.ts";
 import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
+import { fileRoutes } from "./files.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
@@ -83,6 +84,7 @@ export function createApp(ctx: KernelContext) {
     .use(workerRoutes(ctx))
     .use(pluginRoutes(ctx))
     .use(jobRoutes(ctx))
+    .use(fileRoutes(ctx))
     .use(profileRoutes(ctx))
     .use(storageUrlRoutes(ctx));
 }
