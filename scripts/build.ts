@@ -5,10 +5,12 @@
  * executables; see docs/plugins.md). Prints every artifact's size.
  */
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 
 const root = join(import.meta.dir, "..");
-const dist = join(root, "dist");
+// --outdir DIR builds elsewhere (e.g. a benchmark's private copy) instead of dist/.
+const outdirArg = process.argv.indexOf("--outdir");
+const dist = outdirArg > 0 && process.argv[outdirArg + 1] ? resolve(process.argv[outdirArg + 1]!) : join(root, "dist");
 const withPlugins = process.argv.includes("--plugins");
 
 function compile(entry: string, outfile: string): void {
@@ -47,6 +49,6 @@ let total = 0;
 for (const a of artifacts) {
   const size = statSync(a).size;
   total += size;
-  process.stdout.write(`${mib(size).padStart(10)}  ${a.slice(root.length + 1)}\n`);
+  process.stdout.write(`${mib(size).padStart(10)}  ${relative(root, a)}\n`);
 }
 process.stdout.write(`${mib(total).padStart(10)}  total\n`);

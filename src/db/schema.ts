@@ -213,7 +213,8 @@ export const pluginConfigs = pgTable(
     id: text("id").primaryKey(),
     pillar: text("pillar").notNull(),
     enabled: boolean("enabled").notNull().default(true),
-    priority: integer("priority").notNull().default(0),
+    /** Routing priority; null = the plugin's own default (manifest or built-in). */
+    priority: integer("priority"),
     config: jsonb("config").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     /** Secret fields, encrypted at rest; never returned by the API. */
     secrets: jsonb("secrets").$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),

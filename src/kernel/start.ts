@@ -50,6 +50,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       logger,
       pluginDir: config.PLUGIN_DIR,
       pillars: ["storage", "auth", "live", "publisher"],
+      catalogPillars: ["encoder"],
       settings: pluginSettings,
       metrics: createPluginMetrics(metrics.registry),
     });

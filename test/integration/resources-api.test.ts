@@ -103,9 +103,21 @@ describe("/v1/plugins", () => {
     expect(view.secrets).toEqual({ access_key_id: "set", secret_access_key: "set" });
     expect(view.config).toMatchObject({ bucket: "media", region: "eu-west-1" });
     const again = await k.fetch("/v1/plugins/storage-s3/config", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ config: { bucket: "media2" } }) });
-    expect((await again.json()).secrets).toEqual({ access_key_id: "set", secret_access_key: "set" });
+    expect(((await again.json()) as { secrets: unknown }).secrets).toEqual({ access_key_id: "set", secret_access_key: "set" });
     const all = await (await k.fetch("/v1/plugins")).text();
     expect(all).not.toContain(secret);
+  });
+
+  test("the workers' encoder plugin is listed and configurable from the kernel", async () => {
+    const enc = (await json(await k.fetch("/v1/plugins/encoder-ffmpeg"))).body;
+    expect(enc).toMatchObject({ id: "encoder-ffmpeg", pillar: "encoder", hosted_by: "workers", workers: [] });
+    expect(enc.config_schema).toHaveProperty("properties.ffmpeg_path");
+    const bad = await json(await k.fetch("/v1/plugins/encoder-ffmpeg/config", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ config: { kill_grace_ms: "soon" } }) }));
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.code).toBe("WE-PLG-003");
+    const ok = await json(await k.fetch("/v1/plugins/encoder-ffmpeg/config", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ config: { ffmpeg_path: "/usr/bin/ffmpeg" } }) }));
+    expect(ok.status).toBe(200);
+    expect(ok.body.config).toEqual({ ffmpeg_path: "/usr/bin/ffmpeg" });
   });
 
   test("disable stops a plugin, enable starts it again; unknown ids are 404 WE-PLG-001", async () => {
@@ -145,7 +157,7 @@ describe("/v1/profiles", () => {
     expect((await json(await post(custom))).status).toBe(409);
     expect((await json(await k.fetch("/v1/profiles/540p_custom"))).body.spec.video.height).toBe(540);
     const put = await k.fetch("/v1/profiles/540p_custom", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...custom, name: "renamed" }) });
-    expect((await put.json()).name).toBe("renamed");
+    expect(((await put.json()) as { name: string }).name).toBe("renamed");
     expect((await k.fetch("/v1/profiles/540p_custom", { method: "DELETE" })).status).toBe(204);
     expect((await k.fetch("/v1/profiles/540p_custom")).status).toBe(404);
   });

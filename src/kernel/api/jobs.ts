@@ -5,6 +5,7 @@ import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
 import { JOB_STATUSES, jobLogs, jobs, outputs, taskAttempts, tasks } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
+import { parseSourceUrl } from "../../core/source-url.ts";
 import { createJob } from "../jobs/create.ts";
 import { outputView } from "../jobs/outputs.ts";
 import { jobDetail, jobSummary } from "../jobs/views.ts";
@@ -32,6 +33,16 @@ export const jobRequestSchema = v.object({
   metadata: v.optional(v.record(v.string(), v.unknown())),
 });
 
+/** An s3:// source must name the bucket of an enabled S3 storage plugin (the worker reads it through it). */
+async function checkS3Source(ctx: KernelContext, sourceUrl: string): Promise<void> {
+  const ref = parseSourceUrl(sourceUrl);
+  if (ref.kind !== "s3") return;
+  const s3 = await ctx.plugins.route("storage", { scheme: "s3" }).catch(() => undefined);
+  if (!s3) throw new AppError("WE-JOB-002", "s3:// sources need an enabled S3 storage plugin (configure and enable storage-s3 under /v1/plugins)");
+  const bucket = (await ctx.pluginSettings.get(s3.id))?.config.bucket;
+  if (bucket !== ref.bucket) throw new AppError("WE-JOB-002", `bucket ${ref.bucket} is not the bucket ${s3.id} is configured for (${String(bucket)})`);
+}
+
 async function mustGetJob(ctx: KernelContext, id: string) {
   const [row] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
   if (!row) throw new AppError("WE-JOB-004", `job ${id} not found`);
@@ -47,6 +58,7 @@ export function jobRoutes(ctx: KernelContext) {
       async ({ body, headers, set }) => {
         const key = headers["idempotency-key"];
         if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
+        await checkS3Source(ctx, body.source_url);
         const storage = (await ctx.plugins.route("storage", { scheme: "fs" }).catch(() => ctx.plugins.route("storage"))).id;
         const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage, maxAttempts: ctx.config.TASK_MAX_ATTEMPTS });
         if (!replayed) ctx.orchestrator.deps.kick();

@@ -2,7 +2,9 @@
  * `/v1/plugins`: state, health, version, capabilities and configuration (secrets never returned: shown as
  * set/unset) of the kernel's plugins; configuration changes validated by the plugin itself; enable/disable.
  */
+import { ne } from "drizzle-orm";
 import { Elysia } from "elysia";
+import { workers } from "../../db/schema.ts";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
 import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
@@ -10,24 +12,56 @@ import type { KernelContext } from "../context.ts";
 import { splitSecrets } from "../plugins/settings-store.ts";
 import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
 
+interface WorkerPluginState {
+  worker_id: string;
+  state: string;
+  version: string | null;
+  last_error: string | null;
+}
+
+/** What the online workers report about a plugin they run (from their heartbeats). */
+async function workerStates(ctx: KernelContext, id: string): Promise<WorkerPluginState[]> {
+  const rows = await ctx.db.select({ id: workers.id, capabilities: workers.capabilities }).from(workers).where(ne(workers.status, "offline"));
+  const out: WorkerPluginState[] = [];
+  for (const w of rows) {
+    const p = ((w.capabilities as { plugins?: Array<Record<string, unknown>> }).plugins ?? []).find((x) => x.id === id);
+    if (p) out.push({ worker_id: w.id, state: String(p.state), version: (p.version as string) ?? null, last_error: (p.last_error as string) ?? null });
+  }
+  return out;
+}
+
+/** A plugin run by workers: healthy when every reporting worker has it healthy. */
+function summarize(states: WorkerPluginState[], enabled: boolean): string {
+  if (!enabled) return "disabled";
+  if (!states.length) return "starting";
+  for (const s of ["failed", "degraded", "starting"]) if (states.some((x) => x.state === s)) return s;
+  return states[0]!.state;
+}
+
 export async function pluginView(ctx: KernelContext, sup: PluginSupervisor) {
   const m = sup.manifest;
+  const remote = ctx.plugins.getCataloged(sup.id) === sup;
   const settings = await ctx.pluginSettings.get(sup.id);
   const secretFields = m?.secret_fields ?? [];
   const { plain } = splitSecrets(settings?.config ?? {}, secretFields);
   const secrets = Object.fromEntries(secretFields.map((f) => [f, settings?.config?.[f] ? "set" : "unset"]));
+  const onWorkers = remote ? await workerStates(ctx, sup.id) : undefined;
+  const enabled = remote ? (settings?.enabled ?? true) : sup.state !== "disabled";
+  const state = onWorkers ? summarize(onWorkers, enabled) : sup.state;
   return {
     id: sup.id,
     pillar: m?.pillar ?? null,
     version: m?.version ?? null,
     api_version: m?.api_version ?? null,
-    state: sup.state,
-    health: { status: sup.state, detail: sup.healthDetail ?? null, checked_at: sup.lastHealthAt ?? null },
+    hosted_by: remote ? "workers" : "kernel",
+    state,
+    health: { status: state, detail: sup.healthDetail ?? null, checked_at: sup.lastHealthAt ?? null },
+    ...(onWorkers ? { workers: onWorkers } : {}),
     last_error: sup.lastError ?? null,
     restarts: sup.restarts,
     builtin: sup.source.builtin,
     source: sup.source.builtin ? "built-in" : (sup.source.path ?? null),
-    enabled: sup.state !== "disabled",
+    enabled,
     priority: settings?.priority ?? m?.priority ?? 0,
     capabilities: m?.capabilities ?? [],
     schemes: m?.schemes ?? [],
@@ -38,7 +72,7 @@ export async function pluginView(ctx: KernelContext, sup: PluginSupervisor) {
 }
 
 function mustGet(ctx: KernelContext, id: string): PluginSupervisor {
-  const sup = ctx.plugins.get(id);
+  const sup = ctx.plugins.get(id) ?? ctx.plugins.getCataloged(id);
   if (!sup) throw new AppError("WE-PLG-001", `plugin ${id} not found; GET /v1/plugins lists the installed ones`);
   return sup;
 }
@@ -46,10 +80,13 @@ function mustGet(ctx: KernelContext, id: string): PluginSupervisor {
 const idParams = v.object({ id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "invalid plugin id")) });
 
 export function pluginRoutes(ctx: KernelContext) {
+  const isRemote = (sup: PluginSupervisor) => ctx.plugins.getCataloged(sup.id) === sup;
   const announce = (id: string) =>
     ctx.bus.publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId } satisfies PluginChanged).catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
   return new Elysia({ prefix: "/v1/plugins", detail: { tags: ["plugins"] } } as never)
-    .get("", async () => ({ items: await Promise.all(ctx.plugins.list().map((s) => pluginView(ctx, s))) }), { detail: { summary: "List plugins" } })
+    .get("", async () => ({ items: await Promise.all([...ctx.plugins.list(), ...ctx.plugins.cataloged()].map((s) => pluginView(ctx, s))) }), {
+      detail: { summary: "List plugins (the kernel's, and those the workers run, e.g. encoder-ffmpeg)" },
+    })
     .get("/:id", ({ params }) => pluginView(ctx, mustGet(ctx, params.id)), { params: idParams, detail: { summary: "One plugin" } })
     .put(
       "/:id/config",
@@ -63,7 +100,7 @@ export function pluginRoutes(ctx: KernelContext) {
         const candidate = { ...body.config, ...keptSecrets };
         await sup.validateConfig(candidate);
         await ctx.pluginSettings.saveConfig(sup.id, m.pillar, candidate, m.secret_fields, body.priority);
-        if (sup.state !== "disabled") await sup.restart();
+        if (!isRemote(sup) && sup.state !== "disabled") await sup.restart();
         await announce(sup.id);
         return pluginView(ctx, sup);
       },
@@ -82,7 +119,7 @@ export function pluginRoutes(ctx: KernelContext) {
         const sup = mustGet(ctx, params.id);
         if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} cannot be enabled: ${sup.lastError ?? "it never started"}`);
         await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, true);
-        await sup.restart();
+        if (!isRemote(sup)) await sup.restart();
         await announce(sup.id);
         return pluginView(ctx, sup);
       },
@@ -94,7 +131,7 @@ export function pluginRoutes(ctx: KernelContext) {
         const sup = mustGet(ctx, params.id);
         if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} has no manifest: ${sup.lastError ?? "it never started"}`);
         await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, false);
-        await sup.disable();
+        if (!isRemote(sup)) await sup.disable();
         await announce(sup.id);
         return pluginView(ctx, sup);
       },

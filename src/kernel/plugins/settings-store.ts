@@ -40,7 +40,7 @@ export class PluginSettingsStore implements PluginSettingsSource {
     const row = await this.row(id);
     const base = this.defaults[id];
     const settings: PluginSettings | undefined = row
-      ? { enabled: row.enabled, priority: row.priority, config: { ...base?.config, ...row.config, ...row.secrets } }
+      ? { enabled: row.enabled, priority: row.priority ?? base?.priority, config: { ...base?.config, ...row.config, ...row.secrets } }
       : base;
     this.cache.set(id, settings);
     return settings;
@@ -63,7 +63,7 @@ export class PluginSettingsStore implements PluginSettingsSource {
     const merged = { ...(existing?.secrets ?? {}), ...secrets };
     await this.db
       .insert(pluginConfigs)
-      .values({ id, pillar, config: plain, secrets: merged, enabled: existing?.enabled ?? this.defaults[id]?.enabled ?? true, priority: priority ?? existing?.priority ?? 0 })
+      .values({ id, pillar, config: plain, secrets: merged, enabled: existing?.enabled ?? this.defaults[id]?.enabled ?? true, priority: priority ?? existing?.priority ?? null })
       .onConflictDoUpdate({ target: pluginConfigs.id, set: { config: plain, secrets: merged, ...(priority !== undefined ? { priority } : {}), updatedAt: new Date() } });
     this.invalidate(id);
   }
@@ -74,16 +74,15 @@ export class PluginSettingsStore implements PluginSettingsSource {
     const secrets = { ...(existing?.secrets ?? {}), [field]: value };
     await this.db
       .insert(pluginConfigs)
-      .values({ id, pillar, secrets, enabled: this.defaults[id]?.enabled ?? true, priority: this.defaults[id]?.priority ?? 0 })
+      .values({ id, pillar, secrets, enabled: this.defaults[id]?.enabled ?? true })
       .onConflictDoUpdate({ target: pluginConfigs.id, set: { secrets, updatedAt: new Date() } });
     this.invalidate(id);
   }
 
   async setEnabled(id: string, pillar: Pillar, enabled: boolean): Promise<void> {
-    const d = this.defaults[id];
     await this.db
       .insert(pluginConfigs)
-      .values({ id, pillar, enabled, priority: d?.priority ?? 0 })
+      .values({ id, pillar, enabled })
       .onConflictDoUpdate({ target: pluginConfigs.id, set: { enabled, updatedAt: new Date() } });
     this.invalidate(id);
   }
@@ -116,7 +115,7 @@ export class PluginSettingsStore implements PluginSettingsSource {
       }
       const rows = await this.db
         .insert(pluginConfigs)
-        .values({ id, pillar, enabled: entry.enabled ?? true, priority: entry.priority ?? 0, config: entry.config ?? {} })
+        .values({ id, pillar, enabled: entry.enabled ?? true, priority: entry.priority ?? null, config: entry.config ?? {} })
         .onConflictDoNothing()
         .returning({ id: pluginConfigs.id });
       if (rows.length) seeded.push(id);

@@ -29,6 +29,12 @@ export interface PluginHostOptions {
   pluginDir: string;
   /** Pillars this process runs (kernel: storage, auth, live, publisher; worker: storage, encoder). */
   pillars: Pillar[];
+  /**
+   * Pillars other processes run (the kernel's view of the workers' encoder plugins): their built-ins are
+   * described here (manifest, config schema, secret fields) so they can be listed and configured, but
+   * never started.
+   */
+  catalogPillars?: Pillar[];
   settings: PluginSettingsSource;
   hostEnv?: Record<string, string | undefined>;
   timings?: Partial<SupervisorTimings>;
@@ -61,6 +67,7 @@ export function scanPluginDir(dir: string): string[] {
 
 export class PluginHost {
   private readonly sups = new Map<string, PluginSupervisor>();
+  private readonly catalog = new Map<string, PluginSupervisor>();
   private readonly hostEnv: Record<string, string | undefined>;
 
   constructor(private readonly opts: PluginHostOptions) {
@@ -109,6 +116,21 @@ export class PluginHost {
       }),
     );
     for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state);
+    for (const [id, b] of Object.entries(builtins)) {
+      if (!this.opts.catalogPillars?.includes(b.pillar) || this.sups.has(id)) continue;
+      const sup = this.supervisor({ id, command: builtinCommand(id), builtin: true });
+      await sup.describe().catch((e) => sup.markFailed(errorMessage(e)));
+      this.catalog.set(id, sup);
+    }
+  }
+
+  /** Plugins of the catalog pillars (run by other processes), described but not run here. */
+  cataloged(): PluginSupervisor[] {
+    return [...this.catalog.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  getCataloged(id: string): PluginSupervisor | undefined {
+    return this.catalog.get(id);
   }
 
   list(): PluginSupervisor[] {
