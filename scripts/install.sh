@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs WebEncode on a host: binaries, the `webencode` system user, directories, environment files and
+# systemd units. Run as root from a checkout after `bun run build` (or from an unpacked release).
+#
+#   scripts/install.sh [--kernel] [--worker] [--workers N] [--destdir DIR] [--bindir DIR]
+#
+# Without --kernel/--worker both are installed. --workers N enables N worker instances through the
+# webencode-worker@.service template instead of the single worker unit. --destdir installs into a staging
+# root (packaging, tests): no user is created and systemd is not touched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KERNEL=0; WORKER=0; INSTANCES=0; DESTDIR=""; BINDIR=/usr/local/bin
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kernel) KERNEL=1 ;;
+    --worker) WORKER=1 ;;
+    --workers) WORKER=1; INSTANCES="$2"; shift ;;
+    --destdir) DESTDIR="$2"; shift ;;
+    --bindir) BINDIR="$2"; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$KERNEL$WORKER" = "00" ] && { KERNEL=1; WORKER=1; }
+if [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then echo "run as root (or use --destdir for a staging install)" >&2; exit 1; fi
+
+need() { [ -x "dist/$1" ] || { echo "dist/$1 is missing: run \`npx bun run build\` first" >&2; exit 1; }; }
+[ "$KERNEL" = 1 ] && need webencode-kernel
+[ "$WORKER" = 1 ] && need webencode-worker
+
+root="$DESTDIR"
+install -d -m 0755 "$root$BINDIR" "$root/etc/webencode" "$root/etc/systemd/system" "$root/usr/share/doc/webencode"
+install -d -m 0750 "$root/var/lib/webencode" "$root/var/lib/webencode/plugins"
+install -m 0644 README.md "$root/usr/share/doc/webencode/README.md"
+[ -d docs ] && cp -r docs "$root/usr/share/doc/webencode/"
+
+if [ -z "$DESTDIR" ] && ! id webencode >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/webencode --shell /usr/sbin/nologin webencode
+fi
+if [ -z "$DESTDIR" ]; then chown -R webencode:webencode /var/lib/webencode; fi
+
+env_file() { # $1: name, $2: content; never overwrite an operator's settings
+  local f="$root/etc/webencode/$1"
+  if [ ! -e "$f" ]; then printf '%s\n' "$2" > "$f"; chmod 0640 "$f"; [ -z "$DESTDIR" ] && chgrp webencode "$f"; fi
+  return 0
+}
+
+if [ "$KERNEL" = 1 ]; then
+  install -m 0755 dist/webencode-kernel "$root$BINDIR/webencode-kernel"
+  sed "s#/usr/local/bin/#$BINDIR/#" systemd/webencode-kernel.service > "$root/etc/systemd/system/webencode-kernel.service"
+  env_file kernel.env "# WebEncode kernel settings (README: Configuration). Unset DATABASE_URL/NATS_URL = standalone.
+#DATABASE_URL=postgres://webencode@db-host:5432/webencode?sslmode=require
+#NATS_URL=nats://nats-host:4222
+DATA_DIR=/var/lib/webencode
+PLUGIN_DIR=/var/lib/webencode/plugins
+PORT=8080
+LOG_LEVEL=info"
+fi
+if [ "$WORKER" = 1 ]; then
+  install -m 0755 dist/webencode-worker "$root$BINDIR/webencode-worker"
+  sed "s#/usr/local/bin/#$BINDIR/#" systemd/webencode-worker.service > "$root/etc/systemd/system/webencode-worker.service"
+  sed "s#/usr/local/bin/#$BINDIR/#" systemd/webencode-worker@.service > "$root/etc/systemd/system/webencode-worker@.service"
+  env_file worker.env "# WebEncode worker settings (README: Configuration).
+NATS_URL=nats://127.0.0.1:4222
+PLUGIN_DIR=/var/lib/webencode/plugins
+WORK_DIR=/var/lib/webencode/work
+WORKER_CONCURRENCY=1
+WORKER_SHUTDOWN_GRACE=60s
+LOG_LEVEL=info"
+fi
+
+if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  [ "$KERNEL" = 1 ] && systemctl enable webencode-kernel.service
+  if [ "$WORKER" = 1 ]; then
+    if [ "$INSTANCES" -gt 0 ]; then for i in $(seq 1 "$INSTANCES"); do systemctl enable "webencode-worker@$i.service"; done
+    else systemctl enable webencode-worker.service; fi
+  fi
+  echo "installed; edit /etc/webencode/*.env, then: systemctl start webencode-kernel webencode-worker"
+else
+  echo "installed into ${DESTDIR:-/} (systemd not touched)"
+fi

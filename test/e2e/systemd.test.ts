@@ -1,0 +1,74 @@
+/**
+ * The systemd units and the installer: scripts/install.sh stages binaries, units and environment files, and
+ * `systemd-analyze verify` accepts the installed units (skipped, saying so, only where systemd-analyze is
+ * absent). The worker's stop timeout must outlast its drain grace, or systemd would kill FFmpeg mid-task.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseDuration } from "../../src/core/config.ts";
+
+const repo = resolve(import.meta.dir, "../..");
+const root = mkdtempSync(join(tmpdir(), "we-install-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const hasAnalyze = Bun.which("systemd-analyze") !== null;
+const unitText = (name: string) => readFileSync(join(repo, "systemd", name), "utf8");
+const directive = (text: string, key: string) => [...text.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => m[1]!);
+
+describe("systemd units", () => {
+  test("install.sh stages binaries, units and env files into a destdir", () => {
+    const r = Bun.spawnSync(["bash", "scripts/install.sh", "--destdir", root, "--bindir", "/opt/webencode/bin"], { cwd: repo, stderr: "pipe", stdout: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+    for (const f of ["opt/webencode/bin/webencode-kernel", "opt/webencode/bin/webencode-worker", "etc/webencode/kernel.env", "etc/webencode/worker.env", "etc/systemd/system/webencode-kernel.service", "etc/systemd/system/webencode-worker.service", "etc/systemd/system/webencode-worker@.service"]) {
+      expect(Bun.file(join(root, f)).size).toBeGreaterThan(0);
+    }
+    expect(readFileSync(join(root, "etc/systemd/system/webencode-kernel.service"), "utf8")).toContain("ExecStart=/opt/webencode/bin/webencode-kernel");
+  });
+
+  test("units run as a dedicated user with EnvironmentFile, restart on failure and sandboxing", () => {
+    for (const name of ["webencode-kernel.service", "webencode-worker.service", "webencode-worker@.service"]) {
+      const t = unitText(name);
+      expect(directive(t, "User")).toEqual(["webencode"]);
+      expect(directive(t, "EnvironmentFile").length).toBeGreaterThan(0);
+      expect(directive(t, "Restart")).toEqual(["on-failure"]);
+      for (const k of ["NoNewPrivileges", "ProtectSystem", "PrivateTmp", "ProtectHome"]) expect(directive(t, k).length).toBe(1);
+    }
+    const worker = unitText("webencode-worker.service");
+    expect(directive(worker, "DeviceAllow")).toContain("char-drm rw");
+    expect(directive(worker, "DeviceAllow")).toContain("/dev/nvidiactl rw");
+    expect(directive(worker, "PrivateDevices")).toEqual([]);
+  });
+
+  test("the worker's TimeoutStopSec outlasts WORKER_SHUTDOWN_GRACE", () => {
+    const grace = parseDuration(directive(readFileSync(join(root, "etc/webencode/worker.env"), "utf8"), "WORKER_SHUTDOWN_GRACE")[0] ?? "60s")!;
+    for (const name of ["webencode-worker.service", "webencode-worker@.service"]) {
+      const stop = parseDuration(directive(unitText(name), "TimeoutStopSec")[0]!)!;
+      expect(stop).toBeGreaterThan(grace + 10_000);
+    }
+  });
+
+  test.if(hasAnalyze)("systemd-analyze verify accepts the installed units", () => {
+    const dir = join(root, "verify");
+    Bun.spawnSync(["mkdir", "-p", dir]);
+    for (const [src, dst] of [
+      ["webencode-kernel.service", "webencode-kernel.service"],
+      ["webencode-worker.service", "webencode-worker.service"],
+      ["webencode-worker@.service", "webencode-worker@1.service"],
+    ] as const) {
+      const text = readFileSync(join(root, "etc/systemd/system", src), "utf8")
+        .replaceAll("/etc/webencode/", `${join(root, "etc/webencode")}/`)
+        .replaceAll("/opt/webencode/bin/", `${join(root, "opt/webencode/bin")}/`);
+      writeFileSync(join(dir, dst), text);
+    }
+    const r = Bun.spawnSync(["systemd-analyze", "verify", ...["webencode-kernel.service", "webencode-worker.service", "webencode-worker@1.service"].map((u) => join(dir, u))], { stderr: "pipe", stdout: "pipe" });
+    expect(r.stdout.toString() + r.stderr.toString()).toBe("");
+    expect(r.exitCode).toBe(0);
+  });
+
+  test.if(!hasAnalyze)("systemd-analyze verify (skipped: systemd-analyze is not installed on this machine)", () => {
+    expect(hasAnalyze).toBe(false);
+  });
+});
