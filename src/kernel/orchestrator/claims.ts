@@ -15,9 +15,11 @@ import { lockJob, moveJob, moveTask } from "./transitions.ts";
 
 export async function claimTask(db: Db, req: ClaimRequest, leaseTtlMs: number): Promise<ClaimReply> {
   return db.transaction(async (tx) => {
+    const [ref] = await tx.select({ jobId: tasks.jobId }).from(tasks).where(eq(tasks.id, req.task_id));
+    if (!ref) return { granted: false, reason: "unknown task" };
+    const job = await lockJob(tx, ref.jobId);
     const [t] = await tx.select().from(tasks).where(eq(tasks.id, req.task_id));
     if (!t) return { granted: false, reason: "unknown task" };
-    const job = await lockJob(tx, t.jobId);
     if (!job || isJobTerminal(job.status)) return { granted: false, reason: `job is ${job?.status ?? "gone"}` };
     const token = crypto.randomUUID();
     const deadlineMs = taskDeadlineMs(t.type, t.mediaSeconds);

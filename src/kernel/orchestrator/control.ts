@@ -9,6 +9,15 @@ import { tasks } from "../../db/schema.ts";
 import { afterJobEnded, type OrchestratorDeps } from "./results.ts";
 import { cancelOpenTasks, type JobRow, lockJob, moveJob, requeueUnfinished } from "./transitions.ts";
 
+/** Where a failed job resumes: the first stage that still has unfinished work. Pure. */
+export function resumeStatus(all: Array<{ type: string; status: string }>): "queued" | "processing" | "packaging" {
+  const done = (type: string) => all.some((t) => t.type === type) && all.filter((t) => t.type === type).every((t) => t.status === "completed");
+  if (!done("analyze")) return "queued";
+  const media = all.filter((t) => t.type === "video" || t.type === "audio");
+  if (media.length && media.every((t) => t.status === "completed") && all.some((t) => t.type === "package")) return "packaging";
+  return "processing";
+}
+
 function refuseTerminal(job: JobRow, action: string): never {
   if (job.status === "cancelled") throw new AppError("WE-JOB-005", `job ${job.id} is already cancelled`);
   if (job.status === "completed") throw new AppError("WE-JOB-006", `job ${job.id} is already completed`);
@@ -41,8 +50,7 @@ export async function retryJob(d: OrchestratorDeps, jobId: string): Promise<JobR
       throw new AppError("WE-JOB-001", `only a failed job can be retried; job ${job.id} is ${job.status}`, { status: job.status });
     }
     const all = await tx.select({ type: tasks.type, status: tasks.status }).from(tasks).where(eq(tasks.jobId, job.id));
-    const analyzed = all.some((t) => t.type === "analyze" && t.status === "completed");
-    const moved = await moveJob(tx, job.id, analyzed ? "processing" : "queued", {
+    const moved = await moveJob(tx, job.id, resumeStatus(all), {
       from: ["failed"],
       patch: { errorCode: null, errorMessage: null, errorDetails: null },
       detail: { by: "api", action: "retry" },

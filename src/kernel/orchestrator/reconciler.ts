@@ -125,7 +125,10 @@ export class Reconciler {
         .where(and(eq(tasks.id, taskId), eq(tasks.status, "leased"), lt(column === "deadline_at" ? tasks.deadlineAt : tasks.leaseExpiresAt, sql`now()`)));
       if (!job || !still || !t.leaseToken) return;
       jobId = job.id;
-      ended = (await failTask(tx, d, job, t, error(t), t.leaseToken)) === "job-failed";
+      // Re-read under the lock: a report may have settled the attempt since the first read.
+      const [current] = await tx.select().from(tasks).where(eq(tasks.id, taskId));
+      if (!current?.leaseToken) return;
+      ended = (await failTask(tx, d, job, current, error(current), current.leaseToken)) === "job-failed";
     });
     if (ended) await afterJobEnded(d, jobId, "failed");
     else d.kick();

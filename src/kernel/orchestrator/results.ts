@@ -73,10 +73,13 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
   let ended: { jobId: string; status: string } | undefined;
   let queued = false;
   await d.db.transaction(async (tx) => {
+    const [ref] = await tx.select({ jobId: tasks.jobId }).from(tasks).where(eq(tasks.id, lease.task_id));
+    if (!ref) return;
+    const job = await lockJob(tx, ref.jobId);
+    if (!job) return;
+    // Read the task only under the job lock: the reconciler may have requeued it while we waited.
     const [task] = await tx.select().from(tasks).where(eq(tasks.id, lease.task_id));
     if (!task) return;
-    const job = await lockJob(tx, task.jobId);
-    if (!job) return;
     const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: lease.attempt, worker_id: lease.worker_id });
     if (task.status !== "leased" || task.leaseToken !== lease.token) {
       log.warn({ task_status: task.status, outcome: msg.outcome }, "report with a stale lease refused");
@@ -101,7 +104,7 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
     }
     const result = await failTask(tx, d, job, task, msg.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
     if (result === "job-failed") ended = { jobId: job.id, status: "failed" };
-    else queued = true;
+    else if (result === "requeued") queued = true;
   });
   if (queued) d.kick();
   if (ended) await afterJobEnded(d, ended.jobId, ended.status);
@@ -122,15 +125,16 @@ async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<vo
 /**
  * A failed attempt: permanent errors fail the job at once; retryable ones requeue with backoff until
  * max_attempts failures, then fail the job. Used for worker reports and for the reconciler's verdicts
- * (lease expired, deadline passed).
+ * (lease expired, deadline passed). Call it under the job lock; if the attempt's lease no longer holds the
+ * task (someone else already decided its fate), nothing happens: "stale".
  */
-export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed"> {
+export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
   const failures = task.failures + 1;
   const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
   d.metrics?.errors.inc({ source: "task", code: error.code });
   if (error.class === "retryable" && failures < task.maxAttempts) {
     const delay = retryDelayMs(failures);
-    await moveTask(
+    const requeued = await moveTask(
       x,
       task,
       "queued",
@@ -138,10 +142,12 @@ export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "me
       { attempt: task.attempt + 1, failures, publishedAt: null, notBefore: sql`now() + ${`${delay} milliseconds`}::interval`, progress: 0, errorCode: error.code, errorMessage: error.message },
       { error: error.message, retry_in_ms: delay },
     );
+    if (!requeued) return "stale";
     log.warn({ error: error.message, code: error.code, failures, retry_in_ms: delay }, "task attempt failed; retrying");
     return "requeued";
   }
-  await moveTask(x, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
+  const failed = await moveTask(x, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
+  if (!failed) return "stale";
   const why = error.class === "permanent" ? error.message : `${task.type} task failed ${failures} times; last error: ${error.message}`;
   const code = error.class === "permanent" ? error.code : "WE-JOB-008";
   await moveJob(x, job.id, "failed", { patch: { errorCode: code, errorMessage: why, errorDetails: { task_id: task.id, task_type: task.type, attempts: failures, exit_code: error.exit_code ?? null, signal: error.signal ?? null } }, detail: { code, error: why } });

@@ -3,7 +3,7 @@
  * transitions.ts only ever perform moves listed here.
  *
  *   job:  queued → analyzing → processing → packaging → completed
- *         any non-terminal → failed | cancelled;  failed → analyzing | processing (retry)
+ *         any non-terminal → failed | cancelled;  failed → queued | processing | packaging (retry)
  *   task: queued → leased → completed
  *         leased → queued (retry, lease expired, handed back) | failed;  queued|leased → cancelled
  *         failed | cancelled → queued (job retry)
@@ -22,7 +22,7 @@ export const JOB_MOVES: Record<JobStatus, readonly JobStatus[]> = {
   processing: ["packaging", "failed", "cancelled"],
   packaging: ["completed", "processing", "failed", "cancelled"],
   completed: [],
-  failed: ["queued", "processing"],
+  failed: ["queued", "processing", "packaging"],
   cancelled: [],
 };
 
@@ -40,11 +40,6 @@ export function canMoveJob(from: JobStatus, to: JobStatus): boolean {
 
 export function canMoveTask(from: TaskStatus, to: TaskStatus): boolean {
   return TASK_MOVES[from].includes(to);
-}
-
-/** Every state a job may be in for a move to `to` (the WHERE of the guarded UPDATE). */
-export function jobSourcesFor(to: JobStatus): JobStatus[] {
-  return (Object.keys(JOB_MOVES) as JobStatus[]).filter((from) => JOB_MOVES[from].includes(to));
 }
 
 export function isJobTerminal(s: string): boolean {

@@ -9,7 +9,7 @@
 import { and, eq, inArray, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { jobEvents, jobs, tasks } from "../../db/schema.ts";
-import { type JobStatus, JOB_MOVES, type TaskStatus, TASK_MOVES } from "./states.ts";
+import { type JobStatus, JOB_MOVES, JOB_TERMINAL, type TaskStatus, TASK_MOVES, TASK_TERMINAL } from "./states.ts";
 
 /** A database handle or a transaction. */
 export type Exec = Pick<Db, "select" | "insert" | "update" | "delete" | "execute">;
@@ -18,8 +18,13 @@ export type TaskRow = typeof tasks.$inferSelect;
 /** Column values or SQL expressions (e.g. `now() + interval`). */
 export type Patch<T> = { [K in keyof T]?: T[K] | SQL };
 
-function sources<S extends string>(moves: Record<S, readonly S[]>, to: S): S[] {
-  return (Object.keys(moves) as S[]).filter((from) => moves[from].includes(to));
+/**
+ * The states a move to `to` may start from when the caller names none: never a terminal state. Leaving a
+ * terminal state (a retry) must be asked for explicitly with `from: ["failed"]`, so no ordinary pipeline
+ * step can ever revive a failed or cancelled job.
+ */
+function sources<S extends string>(moves: Record<S, readonly S[]>, to: S, terminal: readonly S[]): S[] {
+  return (Object.keys(moves) as S[]).filter((from) => moves[from].includes(to) && !terminal.includes(from));
 }
 
 export async function moveJob(
@@ -28,7 +33,7 @@ export async function moveJob(
   to: JobStatus,
   opts: { from?: JobStatus[]; patch?: Patch<typeof jobs.$inferInsert>; detail?: Record<string, unknown> } = {},
 ): Promise<JobRow | undefined> {
-  const allowed = (opts.from ?? sources(JOB_MOVES, to)).filter((f) => JOB_MOVES[f].includes(to));
+  const allowed = (opts.from ?? sources(JOB_MOVES, to, JOB_TERMINAL)).filter((f) => JOB_MOVES[f].includes(to));
   if (!allowed.length) return undefined;
   const terminal = to === "completed" || to === "failed" || to === "cancelled";
   const [row] = await x
@@ -62,7 +67,7 @@ export async function moveTask(
   patch: Patch<typeof tasks.$inferInsert> = {},
   detail?: Record<string, unknown>,
 ): Promise<TaskRow | undefined> {
-  const allowed = (guard.from ?? sources(TASK_MOVES, to)).filter((f) => TASK_MOVES[f].includes(to));
+  const allowed = (guard.from ?? sources(TASK_MOVES, to, TASK_TERMINAL)).filter((f) => TASK_MOVES[f].includes(to));
   if (!allowed.length) return undefined;
   const conds: SQL[] = [eq(tasks.id, task.id), inArray(tasks.status, allowed)];
   if (guard.attempt !== undefined) conds.push(eq(tasks.attempt, guard.attempt));
@@ -96,7 +101,7 @@ export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): P
   const rows = await x
     .update(tasks)
     .set({ status: "cancelled", updatedAt: sql`now()`, finishedAt: sql`now()`, leaseToken: null, leaseWorkerId: null, leaseExpiresAt: null, errorMessage: reason })
-    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, sources(TASK_MOVES, "cancelled"))))
+    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, sources(TASK_MOVES, "cancelled", TASK_TERMINAL))))
     .returning();
   if (rows.length) {
     await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:cancelled", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason } })));
@@ -109,7 +114,7 @@ export async function requeueUnfinished(x: Exec, jobId: string): Promise<TaskRow
   const rows = await x
     .update(tasks)
     .set({ status: "queued", attempt: sql`${tasks.attempt} + 1`, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null, updatedAt: sql`now()` })
-    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, sources(TASK_MOVES, "queued").filter((s) => s !== "leased"))))
+    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, ["failed", "cancelled"])))
     .returning();
   if (rows.length) {
     await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:queued", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason: "job retry" } })));

@@ -194,6 +194,6 @@ async function afterPackage(x: Exec, job: JobRow, task: TaskRow): Promise<Advanc
       })),
     );
   }
-  await moveJob(x, job.id, "completed", { from: ["packaging"], patch: { progress: 100, etaSeconds: 0 } });
-  return { ended: "completed" };
+  const done = await moveJob(x, job.id, "completed", { from: ["packaging"], patch: { progress: 100, etaSeconds: 0 } });
+  return done ? { ended: "completed" } : {};
 }
