@@ -4,7 +4,7 @@
  * is what makes the in-process bus behave like the NATS one beyond the contract tests.
  */
 import { errorMessage } from "../core/errors.ts";
-import { BusRequestError, type BusMessage, type Consumer, type MessageHandler, type Slots } from "./types.ts";
+import { BusRequestError, type BusMessage, type ConsumeOptions, type Consumer, type MessageHandler, type Slots } from "./types.ts";
 
 /** The subset of a pino logger the bus uses. */
 export interface BusLogger {
@@ -14,6 +14,12 @@ export interface BusLogger {
 }
 
 export const silentLogger: BusLogger = { info() {}, warn() {}, error() {} };
+
+/** Window in which a repeated msgId is dropped: the NATS queue stream's, and the in-process bus's default. */
+export const DUPLICATE_WINDOW_MS = 120_000;
+
+/** How long one pull waits for messages before giving its slot reservation back (see startConsumerLoop). */
+export const PULL_EXPIRES_MS = 2000;
 
 /** JSON text for a payload; `undefined` travels as `null` (JSON has no undefined). */
 export function toJson(data: unknown): string {
@@ -203,6 +209,30 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
       await done;
     },
   };
+}
+
+/**
+ * consume() of either bus: the loop with ConsumeOptions' defaults filled in, kept in `live` until it is
+ * stopped so that close() can stop every consumer still running.
+ */
+export function startQueueConsumer<T>(
+  live: Set<Consumer>,
+  o: Pick<ConsumerLoopOptions<T>, "queue" | "ackWaitMs" | "logger" | "pull">,
+  opts: ConsumeOptions,
+  handler: MessageHandler<T>,
+): Consumer {
+  const loop = startConsumerLoop<T>(
+    { ...o, slots: opts.slots, autoWorking: opts.autoWorking ?? true, errorNakDelayMs: opts.errorNakDelayMs ?? 5000 },
+    handler,
+  );
+  const consumer: Consumer = {
+    stop: async () => {
+      live.delete(consumer);
+      await loop.stop();
+    },
+  };
+  live.add(consumer);
+  return consumer;
 }
 
 // ---- request/reply envelope -----------------------------------------------------------------------------

@@ -6,7 +6,18 @@
  * after `maxDeliver` deliveries. Nothing survives a restart; PostgreSQL's reconciler republishes queued work.
  */
 import { errorMessage } from "../core/errors.ts";
-import { type BusLogger, DeliveredMessage, readReply, replyError, replyOk, silentLogger, startConsumerLoop, toJson } from "./common.ts";
+import {
+  type BusLogger,
+  DeliveredMessage,
+  DUPLICATE_WINDOW_MS,
+  PULL_EXPIRES_MS,
+  readReply,
+  replyError,
+  replyOk,
+  silentLogger,
+  startQueueConsumer,
+  toJson,
+} from "./common.ts";
 import { assertPattern, assertPresenceId, assertQueueSpec, assertSubject, subjectMatches } from "./subjects.ts";
 import {
   type Bus,
@@ -28,9 +39,6 @@ export interface MemoryBusOptions {
   duplicateWindowMs?: number;
   logger?: BusLogger;
 }
-
-/** How long one pull waits for messages before giving its slot reservation back (as NATS fetch expires). */
-const PULL_EXPIRES_MS = 2000;
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -184,7 +192,7 @@ export class MemoryBus implements Bus {
 
   constructor(opts: MemoryBusOptions) {
     if (!(opts.presenceTtlMs > 0)) throw new Error("MemoryBus: presenceTtlMs must be a positive number of milliseconds");
-    this.duplicateWindowMs = opts.duplicateWindowMs ?? 120_000;
+    this.duplicateWindowMs = opts.duplicateWindowMs ?? DUPLICATE_WINDOW_MS;
     this.logger = opts.logger ?? silentLogger;
     this.presence = new MemoryPresence(opts.presenceTtlMs, () => this.assertOpen());
   }
@@ -220,26 +228,17 @@ export class MemoryBus implements Bus {
   consume<T = unknown>(queue: string, opts: ConsumeOptions, handler: MessageHandler<T>): Consumer {
     this.assertOpen();
     const q = this.queue(queue);
-    const loop = startConsumerLoop<T>(
+    return startQueueConsumer<T>(
+      this.consumers,
       {
         queue,
         ackWaitMs: q.spec.ackWaitMs,
-        slots: opts.slots,
-        autoWorking: opts.autoWorking ?? true,
-        errorNakDelayMs: opts.errorNakDelayMs ?? 5000,
         logger: this.logger,
         pull: (max, signal, onMessage) => this.pull(q, max, signal, onMessage as (m: BusMessage<unknown>) => void),
       },
+      opts,
       handler,
     );
-    const consumer: Consumer = {
-      stop: async () => {
-        this.consumers.delete(consumer);
-        await loop.stop();
-      },
-    };
-    this.consumers.add(consumer);
-    return consumer;
   }
 
   private pull(q: MemoryQueue, max: number, signal: AbortSignal, onMessage: (m: BusMessage<unknown>) => void): Promise<void> {

@@ -2,41 +2,28 @@
  * The NATS JetStream bus for distributed mode (STACK.md "Bus", DESIGN.md §3).
  *
  * Layout for one prefix (several installations may share a server):
- * - queues: one WorkQueue stream `<prefix>_QUEUES` on `<prefix>.q.>`, one durable pull consumer `q-<name>`
- *   per queue (a WorkQueue stream refuses overlapping consumers, so one consumer per pool);
+ * - queues: one WorkQueue stream and one durable pull consumer per queue (nats-queues.ts), pulled by
+ *   nats-pull.ts;
  * - events: core pub/sub on `<prefix>.ev.<subject>`; requests: core request/reply on `<prefix>.rpc.<subject>`,
  *   responders in one queue group;
- * - presence: KV bucket `<prefix>_presence` whose TTL expires entries that are not refreshed.
+ * - presence: KV bucket `<prefix>_presence` whose TTL expires entries that are not refreshed (nats-presence.ts).
  */
 import { readFileSync } from "node:fs";
-import {
-  AckPolicy,
-  type Consumer as JsConsumer,
-  type JetStreamClient,
-  type JetStreamManager,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JsMsg,
-  jetstream,
-  jetstreamManager,
-  RetentionPolicy,
-  StorageType,
-} from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
-import { connect, credsAuthenticator, errors, type NatsConnection, nanos, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { type JetStreamClient, type JetStreamManager, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { errorMessage } from "../core/errors.ts";
-import { type BusLogger, DeliveredMessage, readReply, replyError, replyOk, silentLogger, startConsumerLoop, toJson } from "./common.ts";
-import { assertPattern, assertPresenceId, assertQueueSpec, assertSubject, natsNames } from "./subjects.ts";
+import { type BusLogger, readReply, replyError, replyOk, silentLogger, startQueueConsumer, toJson } from "./common.ts";
+import { NatsPresence } from "./nats-presence.ts";
+import { natsPull } from "./nats-pull.ts";
+import { ensureQueueConsumer, ensureQueueStream } from "./nats-queues.ts";
+import { assertPattern, assertQueueSpec, assertSubject, natsNames } from "./subjects.ts";
 import {
   type Bus,
   type BusHealth,
-  type BusMessage,
   BusRequestError,
   type ConsumeOptions,
   type Consumer,
   type MessageHandler,
-  type PresenceEntry,
-  type PresenceRegistry,
   type QueueSpec,
   type Unsubscribe,
 } from "./types.ts";
@@ -56,12 +43,8 @@ export interface NatsBusOptions {
   name?: string;
 }
 
-/** A pull waits this long for messages before giving its slot reservation back (see startConsumerLoop). */
-const FETCH_EXPIRES_MS = 2000;
 /** How long close() lets in-flight publishes and replies drain before it just closes. */
 const CLOSE_DRAIN_TIMEOUT_MS = 5000;
-/** De-duplication window for msgIds on the queue stream. */
-const DUPLICATE_WINDOW_MS = 120_000;
 
 export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
   const names = natsNames(opts.prefix);
@@ -159,54 +142,10 @@ class NatsBus implements Bus {
   async ensureQueues(queues: QueueSpec[]): Promise<void> {
     this.assertOpen();
     for (const spec of queues) assertQueueSpec(spec);
-    await this.ensureStream();
+    await ensureQueueStream(this.jsm, this.names);
     for (const spec of queues) {
-      await this.ensureConsumer(spec);
+      await ensureQueueConsumer(this.jsm, this.names, spec);
       this.queues.set(spec.name, { ...spec });
-    }
-  }
-
-  private async ensureStream(): Promise<void> {
-    const { queueStream: name, queueWildcard } = this.names;
-    const duplicate_window = nanos(DUPLICATE_WINDOW_MS);
-    const info = await this.jsm.streams.info(name).catch(ifMissing(JetStreamApiCodes.StreamNotFound));
-    if (!info) {
-      try {
-        await this.jsm.streams.add({
-          name,
-          subjects: [queueWildcard],
-          retention: RetentionPolicy.Workqueue,
-          storage: StorageType.File,
-          duplicate_window,
-        });
-        return;
-      } catch (e) {
-        // Another process may have created it at the same moment; then it exists and all is well.
-        if (!(await this.jsm.streams.info(name).catch(() => null))) throw e;
-        return;
-      }
-    }
-    const c = info.config;
-    if (c.duplicate_window !== duplicate_window || c.subjects.length !== 1 || c.subjects[0] !== queueWildcard) {
-      await this.jsm.streams.update(name, { ...c, subjects: [queueWildcard], duplicate_window });
-    }
-  }
-
-  private async ensureConsumer(spec: QueueSpec): Promise<void> {
-    const stream = this.names.queueStream;
-    const durable = this.names.queueConsumer(spec.name);
-    const ack_wait = nanos(spec.ackWaitMs);
-    const info = await this.jsm.consumers.info(stream, durable).catch(ifMissing(JetStreamApiCodes.ConsumerNotFound));
-    if (!info) {
-      await this.jsm.consumers.add(stream, {
-        durable_name: durable,
-        filter_subject: this.names.queueSubject(spec.name),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait,
-        max_deliver: spec.maxDeliver,
-      });
-    } else if (info.config.ack_wait !== ack_wait || info.config.max_deliver !== spec.maxDeliver) {
-      await this.jsm.consumers.update(stream, durable, { ack_wait, max_deliver: spec.maxDeliver });
     }
   }
 
@@ -218,75 +157,8 @@ class NatsBus implements Bus {
 
   consume<T = unknown>(queue: string, opts: ConsumeOptions, handler: MessageHandler<T>): Consumer {
     const spec = this.spec(queue);
-    let consumer: JsConsumer | undefined;
-    const loop = startConsumerLoop<T>(
-      {
-        queue,
-        ackWaitMs: spec.ackWaitMs,
-        slots: opts.slots,
-        autoWorking: opts.autoWorking ?? true,
-        errorNakDelayMs: opts.errorNakDelayMs ?? 5000,
-        logger: this.logger,
-        pull: async (max, signal, onMessage) => {
-          try {
-            consumer ??= await this.js.consumers.get(this.names.queueStream, this.names.queueConsumer(queue));
-            await this.fetch(consumer, queue, max, signal, onMessage);
-          } catch (e) {
-            consumer = undefined; // looked up again next time: it may have been recreated
-            throw e;
-          }
-        },
-      },
-      handler,
-    );
-    const c: Consumer = {
-      stop: async () => {
-        this.consumers.delete(c);
-        await loop.stop();
-      },
-    };
-    this.consumers.add(c);
-    return c;
-  }
-
-  private async fetch<T>(consumer: JsConsumer, queue: string, max: number, signal: AbortSignal, onMessage: (m: BusMessage<T>) => void): Promise<void> {
-    if (signal.aborted) return;
-    const iter = await consumer.fetch({ max_messages: max, expires: FETCH_EXPIRES_MS });
-    const close = () => void iter.close().catch(() => {});
-    // stop() must not wait out a long pull; messages the server sent meanwhile come back after ack_wait.
-    signal.addEventListener("abort", close);
-    // The client ends a fetch on the server's expiry notice or on missed heartbeats, and neither arrives
-    // while disconnected: this bounds the pull regardless.
-    const guard = setTimeout(close, FETCH_EXPIRES_MS + 3000);
-    try {
-      if (signal.aborted) close();
-      for await (const m of iter) {
-        const msg = this.wrap<T>(queue, m);
-        if (msg) onMessage(msg);
-      }
-    } finally {
-      clearTimeout(guard);
-      signal.removeEventListener("abort", close);
-    }
-  }
-
-  private wrap<T>(queue: string, m: JsMsg): BusMessage<T> | undefined {
-    let data: T;
-    try {
-      data = m.json<T>();
-    } catch (e) {
-      // Not ours (someone published garbage on the subject): redelivering it could never help.
-      this.logger.error({ queue, seq: m.seq, error: errorMessage(e) }, "bus: dropping a message that is not JSON");
-      m.term();
-      return undefined;
-    }
-    return new DeliveredMessage<T>(queue, data, m.headers?.get("Nats-Msg-Id") || undefined, m.info.deliveryCount, {
-      ack: () => m.ack(),
-      nak: (delayMs) => m.nak(delayMs > 0 ? delayMs : undefined),
-      // Servers before 2.11 do not parse "+TERM <reason>": they ignore it and redeliver after ack_wait.
-      term: (reason) => m.term(serverAtLeast(this.nc, 2, 11) ? reason : undefined),
-      working: () => m.working(),
-    });
+    const pull = natsPull<T>(this.nc, this.js, this.names, queue, this.logger);
+    return startQueueConsumer<T>(this.consumers, { queue, ackWaitMs: spec.ackWaitMs, logger: this.logger, pull }, opts, handler);
   }
 
   async publish(subject: string, data: unknown): Promise<void> {
@@ -376,65 +248,7 @@ class NatsBus implements Bus {
   }
 }
 
-class NatsPresence implements PresenceRegistry {
-  private kv: KV | undefined;
-
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly jsm: JetStreamManager,
-    private readonly bucket: string,
-    private readonly ttlMs: number,
-  ) {}
-
-  async init(): Promise<void> {
-    const kv = await new Kvm(this.nc).create(this.bucket, { ttl: this.ttlMs, history: 1 });
-    // create() opens an existing bucket as it is: apply a changed TTL (PRESENCE_TTL) to it.
-    const stream = `KV_${this.bucket}`;
-    const info = await this.jsm.streams.info(stream);
-    if (info.config.max_age !== nanos(this.ttlMs)) {
-      await this.jsm.streams.update(stream, { ...info.config, max_age: nanos(this.ttlMs), duplicate_window: nanos(Math.min(this.ttlMs, DUPLICATE_WINDOW_MS)) });
-    }
-    this.kv = kv;
-  }
-
-  async put(id: string, info: unknown): Promise<void> {
-    assertPresenceId(id);
-    await this.store().put(id, toJson(info));
-  }
-
-  async remove(id: string): Promise<void> {
-    assertPresenceId(id);
-    await this.store().purge(id);
-  }
-
-  async list<T = unknown>(): Promise<PresenceEntry<T>[]> {
-    const kv = this.store();
-    const live: PresenceEntry<T>[] = [];
-    const now = Date.now();
-    for await (const key of await kv.keys()) {
-      const e = await kv.get(key);
-      // The server purges expired entries lazily: judge the age here too.
-      if (!e || e.operation !== "PUT" || now - e.created.getTime() >= this.ttlMs) continue;
-      live.push({ id: key, info: e.json<T>(), updatedAt: e.created });
-    }
-    return live;
-  }
-
-  private store(): KV {
-    if (!this.kv) throw new Error("presence registry is not initialised");
-    return this.kv;
-  }
-}
-
 // ---- helpers --------------------------------------------------------------------------------------------
-
-/** For `.catch()` on an info lookup: "not found" becomes null, anything else is rethrown. */
-function ifMissing(code: number) {
-  return (e: unknown): null => {
-    if (e instanceof JetStreamApiError && e.code === code) return null;
-    throw e;
-  };
-}
 
 function isJetStreamDisabled(e: unknown): boolean {
   for (let c: unknown = e; c instanceof Error; c = c.cause) {
@@ -463,11 +277,6 @@ function readCreds(path: string): Uint8Array {
   } catch (e) {
     throw new Error(`NATS Connection Failed: cannot read the credentials file ${path} (${errorMessage(e)})`, { cause: e });
   }
-}
-
-function serverAtLeast(nc: NatsConnection, major: number, minor: number): boolean {
-  const [maj = 0, min = 0] = (nc.info?.version ?? "0.0").split(".").map(Number);
-  return maj > major || (maj === major && min >= minor);
 }
 
 /** A URL fit for messages and logs: any password or token in it is masked. */

@@ -136,6 +136,14 @@ export const logLevel = () =>
 export const busPrefix = () =>
   v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "must be 1-32 letters, digits, _ or -, starting with a letter")), "webencode");
 
+/** How a process authenticates to NATS: kernels and workers read the same variables (bus/factory.ts). */
+export const natsAuth = () => ({
+  NATS_CREDS: optionalStr(),
+  NATS_USER: optionalStr(),
+  NATS_PASSWORD: optionalStr(),
+  NATS_TOKEN: optionalStr(),
+});
+
 export const defaultWorkerId = () => {
   const h = hostname();
   return h && h !== "localhost" ? h : `worker-${crypto.randomUUID().slice(0, 8)}`;

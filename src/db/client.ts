@@ -56,10 +56,17 @@ function openPostgres(url: string, opts: OpenOptions): Database {
     max: opts.maxConnections ?? 10,
     // Fail fast while the database is down instead of queueing requests forever (the API answers 503).
     connect_timeout: 5,
+    // postgres.js waits up to 20 s (3^retries/100 s) before reconnecting after repeated failures; a query
+    // issued late in an outage, or just after the database is back, would wait that long. Retry at most
+    // every second instead (attempts are only made while queries wait), so the API answers 503 quickly and
+    // work resumes as soon as the database does.
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 1),
     idle_timeout: 60,
     onnotice: () => {},
   });
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  /** Holds the leader lock's session (see tryLock); opened on first use. */
+  let lockClient: postgres.Sql | undefined;
   return {
     db,
     driver: "postgres",
@@ -71,40 +78,49 @@ function openPostgres(url: string, opts: OpenOptions): Database {
       }
     },
     async tryLock(key) {
-      let conn: postgres.ReservedSql;
+      // Not client.reserve(): postgres.js writes a query on a reserved connection even after its socket closed
+      // (database restart) and then throws from a timer (`socket.write` on null), which kills the process.
+      // A dedicated one-connection client queues instead and reconnects; the backend pid tells whether the
+      // session holding the lock is still the one we are talking to.
+      lockClient ??= postgres(url, { max: 1, connect_timeout: 5, max_lifetime: null, onnotice: () => {} });
+      const lc = lockClient;
+      let pid: number;
       try {
-        conn = await client.reserve();
+        const row = (await withTimeout(lc<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(${key}) as ok, pg_backend_pid() as pid`, 5000))?.[0];
+        if (!row?.ok) return undefined;
+        pid = row.pid;
       } catch {
-        return undefined;
-      }
-      try {
-        const [row] = await conn`select pg_try_advisory_lock(${key}) as ok`;
-        if (!row?.ok) {
-          conn.release();
-          return undefined;
-        }
-      } catch {
-        conn.release();
         return undefined;
       }
       let lost = false;
+      const samePid = async () => {
+        const row = (await withTimeout(lc<{ pid: number }[]>`select pg_backend_pid() as pid`, 3000))?.[0];
+        return row ? row.pid === pid : undefined;
+      };
       return {
         async held() {
           if (lost) return false;
           try {
-            return (await withTimeout(conn`select 1`.then(() => true), 3000)) ?? false;
+            const same = await samePid();
+            if (same === false) lost = true; // a new session: the lock went with the old one
+            return same ?? false;
           } catch {
             lost = true;
             return false;
           }
         },
         async release() {
-          if (!lost) await conn`select pg_advisory_unlock(${key})`.catch(() => {});
-          conn.release();
+          if (lost) return;
+          lost = true;
+          // unlock_all: this session exists only for this lock, and a retried try_lock may have taken it twice.
+          if (await samePid().catch(() => false)) await lc`select pg_advisory_unlock_all()`.catch(() => {});
         },
       };
     },
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await lockClient?.end({ timeout: 2 }).catch(() => {});
+      await client.end({ timeout: 5 });
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 /** The kernel's variables. Every one is listed, with its default, in the README's configuration table. */
 import * as v from "valibot";
-import { bool, busPrefix, bytes, duration, int, loadConfig, logLevel, optionalStr, str, url } from "../core/config.ts";
+import { bool, busPrefix, bytes, duration, int, loadConfig, logLevel, natsAuth, str, url } from "../core/config.ts";
 
 export const kernelConfigEntries = {
   DATABASE_URL: v.optional(url(["postgres", "postgresql"])),
@@ -30,10 +30,7 @@ export const kernelConfigEntries = {
   CHUNK_MIN_DURATION: duration("10s"),
   CHUNK_MAX_DURATION: duration("60s"),
   SPLIT_MIN_DURATION: duration("30s"),
-  NATS_CREDS: optionalStr(),
-  NATS_USER: optionalStr(),
-  NATS_PASSWORD: optionalStr(),
-  NATS_TOKEN: optionalStr(),
+  ...natsAuth(),
 };
 
 export type KernelConfig = ReturnType<typeof loadKernelConfig>;

@@ -25,7 +25,7 @@ export interface Rendition {
   /**
    * Keep every frame_step-th source frame (1 = all) to honour the profile's max_fps with a whole-number
    * divisor of the source rate (60 → 30, 59.94 → 29.97, 50 → 25), so the output stays constant-rate
-   * and its frame count is exactly computable per chunk (see ffmpeg-args.ts, decimatedFrameCount).
+   * and its frame count is exactly computable per chunk (see args/video-chunk.ts, decimatedFrameCount).
    */
   frame_step: number;
 }

@@ -3,6 +3,7 @@
  * the output with ffprobe and hands the numbers here; every failed rule yields a message with the
  * numbers, which become the WE-JOB-008 error of the job.
  */
+import { seconds } from "./args/units.ts";
 
 export interface VerifySource {
   /** Video stream duration, seconds. */
@@ -36,7 +37,8 @@ const EPS = 1e-6;
  */
 const CONTAINER_SLACK_S = 0.001;
 
-const fmt = (x: number) => String(Number(x.toFixed(6)));
+// Numbers in messages read as ffprobe prints them and the argv writes them: at most 6 decimals.
+const fmt = seconds;
 
 /** Samples per frame: AAC-LC 1024 at the stream's rate; Opus as FFmpeg's libopus writes it, 20 ms. */
 export function audioFrameSeconds(codec: "aac" | "opus", sampleRate: number | undefined): number {

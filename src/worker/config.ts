@@ -2,7 +2,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
-import { busPrefix, defaultWorkerId, duration, int, loadConfig, logLevel, optionalStr, parseDuration, str, url } from "../core/config.ts";
+import { busPrefix, defaultWorkerId, duration, int, loadConfig, logLevel, natsAuth, optionalStr, parseDuration, str, url } from "../core/config.ts";
 
 export const workerConfigEntries = {
   NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"]), "nats://localhost:4222"),
@@ -18,10 +18,7 @@ export const workerConfigEntries = {
   WORKER_SHUTDOWN_GRACE: duration("60s"),
   /** Must equal the kernels' BUS_ACK_WAIT. */
   BUS_ACK_WAIT: duration("60s"),
-  NATS_CREDS: optionalStr(),
-  NATS_USER: optionalStr(),
-  NATS_PASSWORD: optionalStr(),
-  NATS_TOKEN: optionalStr(),
+  ...natsAuth(),
 };
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;

@@ -8,7 +8,7 @@ import type { KernelContext } from "../context.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
 import { createJob } from "../jobs/create.ts";
 import { outputView } from "../jobs/outputs.ts";
-import { jobDetail, jobSummary } from "../jobs/views.ts";
+import { attemptEvidence, jobDetail, jobSummary } from "../jobs/views.ts";
 import { cancelJob, retryJob } from "../orchestrator/control.ts";
 import { isJobTerminal } from "../orchestrator/states.ts";
 import { limitParam, offsetParam, page } from "./pagination.ts";
@@ -121,13 +121,7 @@ export function jobRoutes(ctx: KernelContext) {
             attempt: a.attempt,
             worker_id: a.workerId,
             outcome: a.outcome,
-            error_message: a.errorMessage,
-            exit_code: a.exitCode,
-            signal: a.signal,
-            argv: a.argv,
-            stderr_tail: a.stderrTail,
-            started_at: a.startedAt,
-            finished_at: a.finishedAt,
+            ...attemptEvidence(a),
           })),
         };
       },

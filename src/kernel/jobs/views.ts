@@ -24,6 +24,22 @@ export function jobSummary(j: JobRow) {
   };
 }
 
+/**
+ * What an attempt left to diagnose it: its error, FFmpeg's exit, argv and stderr tail, and its times.
+ * Shared by the job detail and the logs endpoint so both show an attempt the same way.
+ */
+export function attemptEvidence(a: typeof taskAttempts.$inferSelect) {
+  return {
+    error_message: a.errorMessage,
+    exit_code: a.exitCode,
+    signal: a.signal,
+    argv: a.argv,
+    stderr_tail: a.stderrTail,
+    started_at: a.startedAt,
+    finished_at: a.finishedAt,
+  };
+}
+
 /** The probe summary stored by the analyze step, without the (long) keyframe index. */
 function sourceSummary(probe: Record<string, unknown> | null) {
   if (!probe) return null;
@@ -63,13 +79,7 @@ export async function jobDetail(db: Db, j: JobRow) {
           outcome: a.outcome,
           error_class: a.errorClass,
           error_code: a.errorCode,
-          error_message: a.errorMessage,
-          exit_code: a.exitCode,
-          signal: a.signal,
-          argv: a.argv,
-          stderr_tail: a.stderrTail,
-          started_at: a.startedAt,
-          finished_at: a.finishedAt,
+          ...attemptEvidence(a),
         })),
     })),
     timeline: events.map((e) => ({ at: e.at, status: e.toStatus, ...(e.taskId ? { task_id: e.taskId } : {}), ...(e.detail ? { detail: e.detail } : {}) })),

@@ -8,13 +8,13 @@
  * - keeps the workers table in step with presence (offline when heartbeats stop),
  * - says on each waiting job why it waits (no healthy workers / missing capability).
  */
-import { and, eq, inArray, isNotNull, lt, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Bus } from "../../bus/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { TASK_CANCEL_EVENT, type TaskCancel } from "../../core/messages.ts";
 import type { Database, HeldLock } from "../../db/client.ts";
-import { jobs, tasks, workers } from "../../db/schema.ts";
+import { jobs, taskAttempts, tasks, workers } from "../../db/schema.ts";
 import { publishReady } from "./dispatch.ts";
 import { afterJobEnded, failTask, type OrchestratorDeps } from "./results.ts";
 import { lockJob } from "./transitions.ts";
@@ -128,7 +128,15 @@ export class Reconciler {
       // Re-read under the lock: a report may have settled the attempt since the first read.
       const [current] = await tx.select().from(tasks).where(eq(tasks.id, taskId));
       if (!current?.leaseToken) return;
-      ended = (await failTask(tx, d, job, current, error(current), current.leaseToken)) === "job-failed";
+      const e = error(current);
+      const verdict = await failTask(tx, d, job, current, e, current.leaseToken);
+      if (verdict === "stale") return;
+      ended = verdict === "job-failed";
+      // The attempt's worker will never report it (or is being stopped): the verdict goes on the attempt.
+      await tx
+        .update(taskAttempts)
+        .set({ outcome: column === "deadline_at" ? "timed-out" : "lease-expired", finishedAt: sql`now()`, errorClass: e.class, errorCode: e.code, errorMessage: e.message })
+        .where(and(eq(taskAttempts.taskId, current.id), eq(taskAttempts.attempt, current.attempt), isNull(taskAttempts.outcome)));
     });
     if (ended) await afterJobEnded(d, jobId, "failed");
     else d.kick();

@@ -8,7 +8,7 @@
  */
 import { and, eq, inArray, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { jobEvents, jobs, tasks } from "../../db/schema.ts";
+import { jobEvents, jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { type JobStatus, JOB_MOVES, JOB_TERMINAL, type TaskStatus, TASK_MOVES, TASK_TERMINAL } from "./states.ts";
 
 /** A database handle or a transaction. */
@@ -105,6 +105,13 @@ export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): P
     .returning();
   if (rows.length) {
     await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:cancelled", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason } })));
+    // Attempts that were running end here (their workers are told to stop and report nothing).
+    for (const r of rows) {
+      await x
+        .update(taskAttempts)
+        .set({ outcome: "cancelled", finishedAt: sql`now()`, errorMessage: reason })
+        .where(and(eq(taskAttempts.taskId, r.id), eq(taskAttempts.attempt, r.attempt), isNull(taskAttempts.outcome)));
+    }
   }
   return rows;
 }

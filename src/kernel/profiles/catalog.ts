@@ -1,5 +1,5 @@
 /**
- * Profiles a job may name: the built-ins (read-only, from src/media/profiles.ts), built-in ladder ids, and
+ * Profiles a job may name: the built-ins (read-only, from src/media/profiles-builtin.ts), built-in ladder ids, and
  * custom profiles stored in the `profiles` table. Unknown ids are an error (WE-JOB-003), never a silent
  * substitute.
  */

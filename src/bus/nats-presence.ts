@@ -1,0 +1,57 @@
+/** The presence registry on NATS: a KV bucket whose TTL expires the entries that are not refreshed. */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import { DUPLICATE_WINDOW_MS, toJson } from "./common.ts";
+import { assertPresenceId } from "./subjects.ts";
+import type { PresenceEntry, PresenceRegistry } from "./types.ts";
+
+export class NatsPresence implements PresenceRegistry {
+  private kv: KV | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly bucket: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  async init(): Promise<void> {
+    const kv = await new Kvm(this.nc).create(this.bucket, { ttl: this.ttlMs, history: 1 });
+    // create() opens an existing bucket as it is: apply a changed TTL (PRESENCE_TTL) to it.
+    const stream = `KV_${this.bucket}`;
+    const info = await this.jsm.streams.info(stream);
+    if (info.config.max_age !== nanos(this.ttlMs)) {
+      await this.jsm.streams.update(stream, { ...info.config, max_age: nanos(this.ttlMs), duplicate_window: nanos(Math.min(this.ttlMs, DUPLICATE_WINDOW_MS)) });
+    }
+    this.kv = kv;
+  }
+
+  async put(id: string, info: unknown): Promise<void> {
+    assertPresenceId(id);
+    await this.store().put(id, toJson(info));
+  }
+
+  async remove(id: string): Promise<void> {
+    assertPresenceId(id);
+    await this.store().purge(id);
+  }
+
+  async list<T = unknown>(): Promise<PresenceEntry<T>[]> {
+    const kv = this.store();
+    const live: PresenceEntry<T>[] = [];
+    const now = Date.now();
+    for await (const key of await kv.keys()) {
+      const e = await kv.get(key);
+      // The server purges expired entries lazily: judge the age here too.
+      if (!e || e.operation !== "PUT" || now - e.created.getTime() >= this.ttlMs) continue;
+      live.push({ id: key, info: e.json<T>(), updatedAt: e.created });
+    }
+    return live;
+  }
+
+  private store(): KV {
+    if (!this.kv) throw new Error("presence registry is not initialised");
+    return this.kv;
+  }
+}

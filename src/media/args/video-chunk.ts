@@ -1,0 +1,156 @@
+/**
+ * The video chunk task's ffmpeg: one decode of a chunk of the source, every rendition encoded from it
+ * (DESIGN.md §2). Encoder-specific options come from video-encoder.ts.
+ */
+import type { ProfileSpec } from "../profile-spec.ts";
+import { seconds } from "./units.ts";
+import { videoEncoderArgs } from "./video-encoder.ts";
+
+export interface ChunkRendition {
+  width: number;
+  height: number;
+  /** FFmpeg encoder name from encoderFor(): libx264, hevc_nvenc, … */
+  encoder: string;
+  profile: ProfileSpec;
+  /** From selectRenditions(): keep every frame_step-th frame (max_fps). Default 1. */
+  frame_step?: number;
+}
+
+export interface VideoChunkInput {
+  input: string;
+  /** pts (seconds, absolute as ffprobe prints it) of the source keyframe the chunk starts at. */
+  start_pts: number;
+  /** Index of that keyframe; only needed when a rendition decimates (frame_step > 1). Default 0. */
+  start_frame?: number;
+  /** Source frames in the chunk. */
+  frames: number;
+  /** Source frame rate (average). */
+  fps: number;
+  renditions: readonly ChunkRendition[];
+  /** Path of the part of rendition i. */
+  output: (i: number) => string;
+  part_format: "mp4" | "mpegts";
+  /** Render node for VAAPI encoders. Default /dev/dri/renderD128. */
+  vaapi_device?: string;
+}
+
+/**
+ * How far before the keyframe to seek. Seeking to exactly the keyframe's pts is frame-exact for MP4,
+ * but for MPEG-TS (B-frames, non-zero start) FFmpeg 5.1 then drops the keyframe itself and the part
+ * starts one frame late; any point strictly between the previous frame and the keyframe works for
+ * both (verified from 10 µs to 10 ms before). 1 ms is far above ffprobe's 6-decimal rounding and below
+ * a frame interval up to 250 fps; a quarter frame bounds it beyond that.
+ */
+export function seekPreroll(fps: number): number {
+  return Math.min(0.001, 0.25 / fps);
+}
+
+/**
+ * Output frames of a rendition keeping every `step`-th frame on the GLOBAL frame grid (source frame
+ * index divisible by step), so the cadence continues across chunk boundaries.
+ */
+export function decimatedFrameCount(startFrame: number, frames: number, step: number): number {
+  if (step <= 1) return frames;
+  const firstKept = Math.ceil(startFrame / step) * step;
+  const end = startFrame + frames;
+  return firstKept >= end ? 0 : Math.floor((end - 1 - firstKept) / step) + 1;
+}
+
+/**
+ * One ffmpeg for every rendition of a chunk (decode once, split + scale):
+ * - `-seek_timestamp 1 -ss (start_pts - preroll)`: -ss is normally relative to the file's start_time
+ *   (2.8 s for a default MPEG-TS), seek_timestamp makes it the absolute pts the keyframe index holds.
+ *   Decoding starts at the keyframe; frames before -ss are dropped by FFmpeg's accurate seek.
+ * - `setpts=PTS-STARTPTS` puts the keyframe at t=0, so forced keyframes count from the chunk start
+ *   and every part starts at 0.
+ * - per output: `-frames:v N` stops at the chunk's frame count; `-fps_mode passthrough` keeps source
+ *   timestamps (the MP4 muxer's default is cfr, which may duplicate or drop frames).
+ * - `-force_key_frames expr:gte(t,n_forced*K)` + `-g ceil(fps·K)`: keyframes every K s from the chunk
+ *   start, identical in every rendition; -g is only a bound that never fires before a forced
+ *   keyframe (forced keyframes are at most ceil(fps·K) frames apart; round() could fall one frame short
+ *   and add a second keyframe). Scene-cut keyframes are off in every encoder (see videoEncoderArgs).
+ * - MP4 parts: `-movie_timescale 1000000`. The concat demuxer offsets each part by its duration as
+ *   read from the movie header, whose default timescale 1000 rounds 100 frames at 23.976 fps
+ *   (4.170833 s) to 4.171 s: every join then shifts the following frames by 4 ticks. At 1 µs the
+ *   error is below half a tick of any track timebase, and joins come out exact. (The track timescale
+ *   is left alone: 90000 cannot represent 1001/24000 s frames and gave uneven frame durations.)
+ */
+export function videoChunkArgs(input: VideoChunkInput): string[] {
+  const { renditions, frames, fps, part_format } = input;
+  if (renditions.length === 0) throw new Error("videoChunkArgs: no renditions");
+  if (!(Number.isInteger(frames) && frames > 0)) throw new Error(`videoChunkArgs: frames must be a positive integer (got ${frames})`);
+  if (!(fps > 0)) throw new Error(`videoChunkArgs: fps must be positive (got ${fps})`);
+  const startFrame = input.start_frame ?? 0;
+  const families = new Set(renditions.map((r) => hwFamilyOf(r.encoder)).filter((f) => f !== "cpu" && f !== "nvidia"));
+  if (families.size > 1) throw new Error(`videoChunkArgs: cannot mix ${[...families].join(" and ")} encoders in one process`);
+  const family = [...families][0];
+
+  const args: string[] = [];
+  if (family === "vaapi") args.push("-init_hw_device", `vaapi=va:${input.vaapi_device ?? "/dev/dri/renderD128"}`, "-filter_hw_device", "va");
+  if (family === "qsv") args.push("-init_hw_device", "qsv=qs", "-filter_hw_device", "qs");
+  args.push("-seek_timestamp", "1", "-ss", seconds(input.start_pts - seekPreroll(fps)), "-i", input.input);
+
+  const branches = renditions.map((r, i) => {
+    const filters: string[] = [];
+    const step = r.frame_step ?? 1;
+    // Global grid: source frame (startFrame + n) is kept when divisible by step.
+    if (step > 1) filters.push(`select=not(mod(n+${startFrame % step}\\,${step}))`);
+    filters.push(`scale=${r.width}:${r.height}`, "setsar=1");
+    const upload = hwUploadFilter(hwFamilyOf(r.encoder));
+    if (upload) filters.push(upload);
+    return { label: `v${i}`, chain: filters.join(",") };
+  });
+  const graph =
+    branches.length === 1
+      ? `[0:v]setpts=PTS-STARTPTS,${branches[0]?.chain}[v0]`
+      : `[0:v]setpts=PTS-STARTPTS,split=${branches.length}${branches.map((_, i) => `[s${i}]`).join("")};` +
+        branches.map((b, i) => `[s${i}]${b.chain}[${b.label}]`).join(";");
+  args.push("-filter_complex", graph);
+
+  renditions.forEach((r, i) => {
+    const { video } = r.profile;
+    if (part_format === "mpegts" && video.codec !== "h264" && video.codec !== "hevc") {
+      throw new Error(`videoChunkArgs: ${video.codec} parts cannot be written as MPEG-TS (FFmpeg 5.1); use mp4`);
+    }
+    const step = r.frame_step ?? 1;
+    const outFps = fps / step;
+    const K = video.keyframe_interval_s;
+    args.push(
+      "-map",
+      `[v${i}]`,
+      "-an",
+      "-frames:v",
+      String(decimatedFrameCount(startFrame, frames, step)),
+      "-fps_mode",
+      "passthrough",
+      ...videoEncoderArgs(r.encoder, r.profile),
+      "-force_key_frames",
+      `expr:gte(t,n_forced*${K})`,
+      "-g",
+      String(Math.ceil(outFps * K - 1e-6)),
+    );
+    if (isVp9(r.encoder)) args.push("-keyint_min", String(Math.ceil(outFps * K - 1e-6)));
+    if (video.codec === "hevc" && part_format === "mp4") args.push("-tag:v", "hvc1");
+    args.push("-map_metadata", "-1", "-map_chapters", "-1");
+    if (part_format === "mp4") args.push("-movie_timescale", "1000000");
+    args.push("-f", part_format, input.output(i));
+  });
+  return args;
+}
+
+const isVp9 = (encoder: string) => encoder === "libvpx-vp9";
+
+type Family = "cpu" | "nvidia" | "qsv" | "vaapi";
+function hwFamilyOf(encoder: string): Family {
+  if (encoder.endsWith("_nvenc")) return "nvidia";
+  if (encoder.endsWith("_qsv")) return "qsv";
+  if (encoder.endsWith("_vaapi")) return "vaapi";
+  return "cpu";
+}
+
+/** QSV and VAAPI encoders take hardware frames; NVENC and software encoders take system memory. */
+function hwUploadFilter(family: Family): string | undefined {
+  if (family === "qsv") return "format=nv12,hwupload=extra_hw_frames=64";
+  if (family === "vaapi") return "format=nv12,hwupload";
+  return undefined;
+}
