@@ -73,6 +73,8 @@ export interface TaskOutcome {
   outcome: "completed" | "failed" | "aborted";
   result?: Record<string, unknown>;
   error?: TaskError;
+  /** The last FFmpeg command the attempt ran (a failure's own command is in `error.argv`). */
+  argv?: string[];
   elapsed_ms: number;
 }
 

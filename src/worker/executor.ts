@@ -42,6 +42,8 @@ export interface TaskContext {
   plugins: PluginHost;
   logger: Logger;
   progress(percent: number, speed?: number): void;
+  /** FFmpeg commands run so far (argv without the binary's environment), newest last: kept as evidence. */
+  commands: string[][];
 }
 
 export type TaskHandler = (ctx: TaskContext) => Promise<Record<string, unknown>>;
@@ -184,6 +186,7 @@ export class TaskExecutor {
     // Progress doubles as the lease keep-alive: send the latest several times per lease TTL.
     const keepalive = setInterval(() => send(last), leaseKeepaliveMs(claim.lease_ttl_ms));
     const handler = this.o.handlers[claim.type];
+    const commands: string[][] = [];
     log.info({ type: claim.type }, "task started");
     try {
       const result = await handler({
@@ -197,6 +200,7 @@ export class TaskExecutor {
         signal: r.abort.signal,
         plugins: this.o.plugins,
         logger: log,
+        commands,
         progress: (percent, speed) => {
           last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}) };
           if (Date.now() - lastSent >= 1000) send(last); // at most one update a second per task
@@ -204,7 +208,7 @@ export class TaskExecutor {
       });
       if (r.abort.signal.aborted) return this.abortedOutcome(r, started, log);
       log.info({ type: claim.type, elapsed_ms: Math.round(performance.now() - started) }, "task completed");
-      return { kind: "outcome", lease, outcome: "completed", result, elapsed_ms: Math.round(performance.now() - started) };
+      return { kind: "outcome", lease, outcome: "completed", result, ...(commands.length ? { argv: commands.at(-1) } : {}), elapsed_ms: Math.round(performance.now() - started) };
     } catch (e) {
       if (r.abort.signal.aborted) return this.abortedOutcome(r, started, log);
       const error: TaskError = classifyError(e);

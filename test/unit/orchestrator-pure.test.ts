@@ -685,6 +685,13 @@ describe("summarizeProbe", () => {
     expect(s.keyframes).toEqual([]);
   });
 
+  test("a cut-off MP4 whose index lists more frames than can be read is refused as truncated", () => {
+    expect(() => summarizeProbe({ format: FORMAT, streams: [h264Stream({ nb_frames: "300" })], packets: 150 })).toThrow(
+      new SourceProblem("the file is truncated: its index lists 300 video frames but only 150 can be read"),
+    );
+    expect(summarizeProbe({ format: FORMAT, streams: [h264Stream({ nb_frames: "300" })], packets: 300 }).video.frames).toBe(300);
+  });
+
   test("without a packet count nb_frames is used", () => {
     const s = summarizeProbe({ format: FORMAT, streams: [h264Stream({ avg_frame_rate: "25/1" })] });
     expect(s.video.frames).toBe(300);

@@ -117,7 +117,9 @@ async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<vo
     .set({
       outcome: msg.outcome,
       finishedAt: sql`now()`,
-      ...(e ? { errorClass: e.class, errorCode: e.code, errorMessage: e.message, exitCode: e.exit_code ?? null, signal: e.signal ?? null, argv: e.argv ?? null, stderrTail: e.stderr_tail ?? null } : {}),
+      ...(e
+        ? { errorClass: e.class, errorCode: e.code, errorMessage: e.message, exitCode: e.exit_code ?? null, signal: e.signal ?? null, argv: e.argv ?? msg.argv ?? null, stderrTail: e.stderr_tail ?? null }
+        : { argv: msg.argv ?? null }),
     })
     .where(and(eq(taskAttempts.taskId, lease.task_id), eq(taskAttempts.attempt, lease.attempt)));
 }

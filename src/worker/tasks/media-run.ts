@@ -24,6 +24,7 @@ export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], 
       },
     },
   );
+  ctx.commands.push(result.argv);
   if (!result.ok) throw TaskFailure.fromTranscode(what, result);
   return result;
 }
