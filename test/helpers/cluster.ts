@@ -115,6 +115,16 @@ export function ffmpegPidsMatching(needle: string): number[] {
   });
 }
 
+/** True while `pid` exists and is not a zombie (an exited child its parent has not reaped yet). */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 /** SIGKILLs every process whose command line contains `needle` (only ever a path we created). */
 export function killMatching(needle: string): number {
   const pids = pidsMatching(needle);
@@ -403,22 +413,47 @@ export class Cluster {
   /** Polls the database (not the API: a kernel may be down) until the job is in one of `statuses`. */
   async waitJob(id: string, statuses: string[], timeoutMs: number): Promise<string> {
     let status = "";
-    await waitFor(
-      async () => {
-        try {
-          const [row] = await this.sql<{ status: string }[]>`select status from jobs where id = ${id}`;
-          status = row?.status ?? "";
-        } catch {
-          return false; // the database may be restarting
-        }
-        if (TERMINAL.includes(status) && !statuses.includes(status)) throw new Error(`job ${id} ended ${status}, expected ${statuses.join("/")}`);
-        return statuses.includes(status);
-      },
-      timeoutMs,
-      `job ${id} to be ${statuses.join(" or ")} (last: ${status || "?"})`,
-      200,
-    );
+    try {
+      await waitFor(
+        async () => {
+          try {
+            const [row] = await this.sql<{ status: string }[]>`select status from jobs where id = ${id}`;
+            status = row?.status ?? "";
+          } catch {
+            return false; // the database may be restarting
+          }
+          if (TERMINAL.includes(status) && !statuses.includes(status)) throw new Error(`job ${id} ended ${status}, expected ${statuses.join("/")}`);
+          return statuses.includes(status);
+        },
+        timeoutMs,
+        `job ${id} to be ${statuses.join(" or ")}`,
+        200,
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${await this.describeJob(id)}`);
+    }
     return status;
+  }
+
+  /** The job's row, tasks and attempts, and the tail of every process's log: for failure messages. */
+  async describeJob(id: string): Promise<string> {
+    const out: string[] = [];
+    try {
+      const [job] = await this.sql`select status, status_reason, error_code, error_message from jobs where id = ${id}`;
+      out.push(`job: ${JSON.stringify(job)}`);
+      const tasks = await this.sql`
+        select t.type, t.seq, t.status, t.attempt, t.failures, t.lease_worker_id, t.lease_expires_at, t.not_before, t.published_at, t.error_code,
+          (select json_agg(json_build_object('attempt', a.attempt, 'worker', a.worker_id, 'outcome', a.outcome, 'code', a.error_code) order by a.attempt) from task_attempts a where a.task_id = t.id) as attempts
+        from tasks t where t.job_id = ${id} order by t.created_at, t.type, t.seq`;
+      for (const t of tasks) out.push(`task: ${JSON.stringify(t)}`);
+    } catch (e) {
+      out.push(`(database: ${(e as Error).message})`);
+    }
+    for (const p of [...this.kernels.map((k) => ({ name: k.name, proc: k.proc })), ...this.workers.map((w) => ({ name: w.id, proc: w.proc }))]) {
+      const tail = p.proc.stderr.trim().split("\n").slice(-25).join("\n");
+      out.push(`--- ${p.name} (${p.proc.status ? JSON.stringify(p.proc.status) : "running"}) ---\n${tail}`);
+    }
+    return out.join("\n");
   }
 
   /** Waits until a task of `type` of the job is leased and its worker logged "task started" for it. */
