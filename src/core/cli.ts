@@ -3,7 +3,6 @@ import { VERSION } from "./version.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
-export const EXIT_CONFIG = 2;
 
 export function handleCommonFlags(binary: string, argv: string[], help: string): boolean {
   if (argv.includes("--version") || argv.includes("-v")) {
