@@ -99,10 +99,14 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       url,
       async stop() {
         ctx.state.stopping = true;
+        // HTTP first: no new connections; requests in flight finish (bounded by SHUTDOWN_TIMEOUT); then idle
+        // keep-alive connections are closed, which a graceful stop alone would wait on indefinitely.
+        void server.stop(false);
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT;
+        while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
+        await server.stop(true);
         await worker?.stop();
         await ctx.orchestrator.stop();
-        // Stop accepting connections and let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT).
-        await Promise.race([server.stop(false), Bun.sleep(config.SHUTDOWN_TIMEOUT)]);
         unserve();
         unsubscribe();
         await plugins!.stop();

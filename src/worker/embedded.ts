@@ -21,6 +21,8 @@ export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; data
     ...env,
     WORKER_ID: env.WORKER_ID ?? "embedded",
     WORK_DIR: env.WORK_DIR ?? join(opts.dataDir, "work"),
+    // The kernel's own stop is bounded (systemd TimeoutStopSec=30s): hand running tasks back sooner.
+    WORKER_SHUTDOWN_GRACE: env.WORKER_SHUTDOWN_GRACE ?? "10s",
     PLUGIN_DIR: opts.pluginDir,
   });
   const logger = opts.logger.child({ component: "embedded-worker" });

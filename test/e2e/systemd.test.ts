@@ -50,7 +50,9 @@ describe("systemd units", () => {
     }
   });
 
-  test.if(hasAnalyze)("systemd-analyze verify accepts the installed units", () => {
+  // Where systemd-analyze is absent the check cannot run; the test name says so instead of passing silently.
+  test(hasAnalyze ? "systemd-analyze verify accepts the installed units" : "systemd-analyze verify: NOT RUN (systemd-analyze is not installed here)", () => {
+    if (!hasAnalyze) return;
     const dir = join(root, "verify");
     Bun.spawnSync(["mkdir", "-p", dir]);
     for (const [src, dst] of [
@@ -66,9 +68,5 @@ describe("systemd units", () => {
     const r = Bun.spawnSync(["systemd-analyze", "verify", ...["webencode-kernel.service", "webencode-worker.service", "webencode-worker@1.service"].map((u) => join(dir, u))], { stderr: "pipe", stdout: "pipe" });
     expect(r.stdout.toString() + r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
-  });
-
-  test.if(!hasAnalyze)("systemd-analyze verify (skipped: systemd-analyze is not installed on this machine)", () => {
-    expect(hasAnalyze).toBe(false);
   });
 });
