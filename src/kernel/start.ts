@@ -94,6 +94,14 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       `webencode-kernel listening on ${url}`,
     );
 
+    /** Each shutdown step is bounded: one stuck dependency must not keep the process from exiting. */
+    const step = async (name: string, p: Promise<unknown>, ms: number) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), ms)));
+      const r = await Promise.race([p.then(() => "done" as const, (error) => (logger.warn({ error, step: name }, `shutdown: ${name} failed`), "done" as const)), late]);
+      clearTimeout(timer);
+      if (r === "late") logger.warn({ step: name, timeout_ms: ms }, `shutdown: ${name} did not finish within ${ms} ms; continuing`);
+    };
     return {
       ctx,
       url,
@@ -104,14 +112,15 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         void server.stop(false);
         const deadline = Date.now() + config.SHUTDOWN_TIMEOUT;
         while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
-        await server.stop(true);
-        await worker?.stop();
-        await ctx.orchestrator.stop();
+        await step("http", server.stop(true), 2_000);
+        // The embedded worker hands its running tasks back within its own grace period.
+        if (worker) await step("embedded worker", worker.stop(), 15_000);
+        await step("orchestrator", ctx.orchestrator.stop(), 4_000);
         unserve();
         unsubscribe();
-        await plugins!.stop();
-        await bus!.close();
-        await database.close();
+        await step("plugins", plugins!.stop(), 4_000);
+        await step("bus", bus!.close(), 3_000);
+        await step("database", database.close(), 3_000);
         logger.info("webencode-kernel stopped");
       },
     };
