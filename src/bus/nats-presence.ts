@@ -41,7 +41,12 @@ export class NatsPresence implements PresenceRegistry {
     const kv = this.store();
     const live: PresenceEntry<T>[] = [];
     const now = Date.now();
-    for await (const key of await kv.keys()) {
+    // Keys from the stream's subject list, not kv.keys(): keys() counts pending entries first and then waits
+    // for all of them, so an entry that expires (TTL) in between makes it wait forever.
+    const prefix = `$KV.${this.bucket}.`;
+    const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}>` });
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+    for (const key of keys.sort()) {
       const e = await kv.get(key);
       // The server purges expired entries lazily: judge the age here too.
       if (!e || e.operation !== "PUT" || now - e.created.getTime() >= this.ttlMs) continue;
