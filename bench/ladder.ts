@@ -148,6 +148,21 @@ await main(async () => {
     }),
   );
   log("");
+  log("## Where the platform's CPU goes (median s)");
+  const cpuRows = (label: string, runs: PlatformRun[]) => {
+    const p = runs.map((r) => jobPhases(r.job, r.calls));
+    const tree = median(runs.map((r) => r.cpuMs));
+    const ffm = median(p.map((x) => x.ffmpegCpuMs));
+    const ffp = median(p.map((x) => x.ffprobeCpuMs));
+    return [
+      [`${label}: kernel process tree`, tree / 1000],
+      [`${label}:   of which FFmpeg`, ffm / 1000],
+      [`${label}:   of which FFprobe (analyze, verification)`, ffp / 1000],
+      [`${label}:   of which kernel + plugin processes`, median(runs.map((r, k) => r.cpuMs - p[k]!.ffmpegCpuMs - p[k]!.ffprobeCpuMs)) / 1000],
+    ] as Array<[string, number]>;
+  };
+  table(["part", "CPU s"], [...cpuRows("one chunk", res.one), ...cpuRows("chunked", res.chunked), ["raw 4 runs (FFmpeg)", median(res.raw.map((r) => r.cpuMs)) / 1000]]);
+  log("");
   log("## Chunked job timeline (last round; s from job creation)");
   const last = res.chunked[res.chunked.length - 1]!;
   const c0 = ms(last.job.created_at);
@@ -166,6 +181,7 @@ await main(async () => {
     [
       ["platform one chunk ÷ raw 4 runs (wall)", medOne / medRaw],
       ["platform one chunk ÷ raw 4 runs (CPU)", median(res.one.map((r) => r.cpuMs)) / median(res.raw.map((r) => r.cpuMs))],
+      ["platform one chunk, FFmpeg CPU only ÷ raw 4 runs (CPU): decode once", median(res.one.map((r) => jobPhases(r.job, r.calls).ffmpegCpuMs)) / median(res.raw.map((r) => r.cpuMs))],
       ["platform chunked (2 slots) ÷ raw 4 runs (wall)", medChunked / medRaw],
       ["platform chunked (2 slots) ÷ raw 4 runs (CPU)", median(res.chunked.map((r) => r.cpuMs)) / median(res.raw.map((r) => r.cpuMs))],
       ["platform chunked ÷ platform one chunk (wall)", medChunked / medOne],

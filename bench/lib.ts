@@ -170,11 +170,18 @@ export interface Timed {
   stdout: string;
 }
 
+/** Children of timed() still running: killed by the cleanup when a benchmark is interrupted. */
+const running = new Set<ReturnType<typeof Bun.spawn>>();
+onCleanup(() => {
+  for (const p of running) p.kill("SIGKILL");
+});
+
 /** Runs argv to completion (no shell); wall time from spawn to exit and the child's user+system CPU. */
 export async function timed(argv: string[], opts: { cwd?: string; stdout?: boolean } = {}): Promise<Timed> {
   const t0 = performance.now();
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: opts.stdout ? "pipe" : "ignore", stderr: "pipe", ...(opts.cwd ? { cwd: opts.cwd } : {}) });
-  const [stdout, stderr] = await Promise.all([opts.stdout ? new Response(p.stdout as ReadableStream).text() : Promise.resolve(""), new Response(p.stderr).text(), p.exited]);
+  running.add(p);
+  const [stdout, stderr] = await Promise.all([opts.stdout ? new Response(p.stdout as ReadableStream).text() : Promise.resolve(""), new Response(p.stderr).text(), p.exited]).finally(() => running.delete(p));
   const wallMs = performance.now() - t0;
   if (p.exitCode !== 0) throw new Error(`${argv.slice(0, 3).join(" ")} … exited ${p.exitCode}:\n${stderr.slice(-2000)}`);
   const ru = p.resourceUsage();
@@ -245,6 +252,8 @@ export interface FfCall {
   start: number;
   end: number;
   rc: number;
+  /** User + system CPU of the binary (the wrapper's `times`: its reaped children). */
+  cpuMs: number;
   /** Copies of *.txt arguments (concat lists), which the worker deletes after the task. */
   files: Record<string, string>;
 }
@@ -272,6 +281,7 @@ pid=$!
 trap 'kill -TERM $pid 2>/dev/null' TERM INT
 wait $pid; rc=$?
 while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
+times > '${logDir}'/"$id.${tool}.cpu"
 echo "$t0 $EPOCHREALTIME $rc" > '${logDir}'/"$id.${tool}.time"
 exit $rc
 `,
@@ -280,6 +290,16 @@ exit $rc
     return path;
   };
   return { ffmpeg: make("ffmpeg", FFMPEG), ffprobe: make("ffprobe", FFPROBE), logDir };
+}
+
+/** Second line of bash's `times` ("0m1.234s 0m0.056s": children's user and system time) in ms. */
+function childCpuMs(path: string): number {
+  try {
+    const line = readFileSync(path, "utf8").trim().split("\n")[1] ?? "";
+    return sum([...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => (Number(m[1]) * 60 + Number(m[2])) * 1000));
+  } catch {
+    return NaN;
+  }
 }
 
 export function readFfLog(logDir: string): FfCall[] {
@@ -297,7 +317,7 @@ export function readFfLog(logDir: string): FfCall[] {
     const files: Record<string, string> = {};
     const prefix = `${id}.${tool}.file.`;
     for (const f of names) if (f.startsWith(prefix)) files[f.slice(prefix.length)] = readFileSync(join(logDir, f), "utf8");
-    calls.push({ tool: tool as FfCall["tool"], argv, start: Number(t0) * 1000, end: Number(t1) * 1000, rc: Number(rc), files });
+    calls.push({ tool: tool as FfCall["tool"], argv, start: Number(t0) * 1000, end: Number(t1) * 1000, rc: Number(rc), cpuMs: childCpuMs(join(logDir, `${id}.${tool}.cpu`)), files });
   }
   return calls.sort((a, b) => a.start - b.start);
 }
@@ -522,7 +542,7 @@ export function classifyCall(c: FfCall, taskType: string | undefined): string {
  * result reporting), and the gaps between tasks (dispatch: bus, lease, planning, DB transitions). With
  * several slots tasks overlap: a gap is then only counted where no task was running.
  */
-export function jobPhases(job: JobDetail, calls: FfCall[]): { phases: Phase[]; wallMs: number; byKind: Record<string, number> } {
+export function jobPhases(job: JobDetail, calls: FfCall[]): { phases: Phase[]; wallMs: number; byKind: Record<string, number>; ffmpegCpuMs: number; ffprobeCpuMs: number } {
   const created = ms(job.created_at);
   const finished = ms(job.finished_at);
   const tasks = [...job.tasks].sort((a, b) => ms(a.started_at) - ms(b.started_at));
@@ -558,7 +578,8 @@ export function jobPhases(job: JobDetail, calls: FfCall[]): { phases: Phase[]; w
             : "between tasks";
     byKind[k] = (byKind[k] ?? 0) + p.ms;
   }
-  return { phases: list, wallMs: finished - created, byKind };
+  const cpu = (tool: string) => sum(calls.filter((c) => c.tool === tool).map((c) => c.cpuMs));
+  return { phases: list, wallMs: finished - created, byKind, ffmpegCpuMs: cpu("ffmpeg"), ffprobeCpuMs: cpu("ffprobe") };
 }
 
 /** The wrapper-logged calls that belong to one job (started while it ran). */

@@ -34,6 +34,8 @@ interface Round {
   rawSteps: Array<{ kind: string; wallMs: number; cpuMs: number }>;
   phases: Phase[];
   byKind: Record<string, number>;
+  ffmpegCpuMs: number;
+  ffprobeCpuMs: number;
 }
 
 await main(async () => {
@@ -92,7 +94,7 @@ await main(async () => {
     const p = await runJob(srcUrl);
     lastJob = p;
     rawSteps ??= await replay();
-    const { phases, wallMs, byKind } = jobPhases(p.job, p.calls);
+    const { phases, wallMs, byKind, ffmpegCpuMs, ffprobeCpuMs } = jobPhases(p.job, p.calls);
     const r: Round = {
       platformMs: wallMs,
       clientMs: p.clientMs,
@@ -102,6 +104,8 @@ await main(async () => {
       rawSteps,
       phases,
       byKind,
+      ffmpegCpuMs,
+      ffprobeCpuMs,
     };
     rounds.push(r);
     log(`  round ${i + 1}/${ROUNDS}: platform ${fmt(r.platformMs / 1000)} s, raw replay ${fmt(r.rawMs / 1000)} s → ${fmt(r.platformMs / r.rawMs, 3)}`);
@@ -152,6 +156,18 @@ await main(async () => {
     }),
   );
   log("");
+  log("## Where the platform's CPU goes (median s)");
+  table(
+    ["part", "CPU s"],
+    [
+      ["kernel process tree, whole job", med((r) => r.platformCpuMs) / 1000],
+      ["  of which FFmpeg (video, audio, concat+mux)", med((r) => r.ffmpegCpuMs) / 1000],
+      ["  of which FFprobe (analyze, verification)", med((r) => r.ffprobeCpuMs) / 1000],
+      ["  of which kernel + plugin processes (the rest)", med((r) => r.platformCpuMs - r.ffmpegCpuMs - r.ffprobeCpuMs) / 1000],
+      ["raw replay (FFmpeg)", med((r) => r.rawCpuMs) / 1000],
+    ],
+  );
+  log("");
   log(`idle CPU of the kernel's process tree (10 s before the rounds): ${fmt(idleCpuPct)}% of one core, i.e. ${fmt((idleCpuPct / 100) * medWall / 1000)} s of the platform's CPU over a ${fmt(medWall / 1000)} s job`);
   log("");
   log("## Ratios (target ≤ 1.05)");
@@ -162,6 +178,7 @@ await main(async () => {
       ["platform wall ÷ raw replay wall (median of per-round ratios)", med((r) => r.platformMs / r.rawMs)],
       ["platform FFmpeg time ÷ raw replay wall (same commands, inside vs outside)", med((r) => r.byKind["FFmpeg encode/mux"]!) / med((r) => r.rawMs)],
       ["platform CPU ÷ raw replay CPU", med((r) => r.platformCpuMs) / med((r) => r.rawCpuMs)],
+      ["platform's FFmpeg CPU ÷ raw replay CPU (same commands)", med((r) => r.ffmpegCpuMs) / med((r) => r.rawCpuMs)],
       ...(single ? [["platform wall ÷ single ffmpeg command wall", medWall / single.wallMs] as [string, number], ["platform CPU ÷ single ffmpeg command CPU", med((r) => r.platformCpuMs) / single.cpuMs] as [string, number]] : []),
     ],
   );
