@@ -32,7 +32,7 @@ await main(async () => {
     const t0 = performance.now();
     const created = await kernel.api<{ id: string }>("POST", "/v1/jobs", { source_url: url, profiles: ["360p_h264"], outputs: ["mp4"] });
     const postMs = performance.now() - t0;
-    const { job } = await kernel.waitJob(created.id, { pollMs: 200 });
+    const { job } = await kernel.waitJob(created.id, { pollMs: 500 });
     return { job, postMs };
   };
   await submit(); // warm-up

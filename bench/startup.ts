@@ -27,6 +27,8 @@ interface StartRun {
   idleRssTree: number;
   /** CPU of the process tree during the idle period, % of one core. */
   idleCpuPct: number;
+  /** Set when the kernel was gone at the end of the idle period. */
+  exited?: string;
 }
 
 async function startOnce(dist: string, dataDir: string): Promise<StartRun> {
@@ -41,9 +43,17 @@ async function startOnce(dist: string, dataDir: string): Promise<StartRun> {
   const idleCpuPct = (100 * (treeCpuMs(kernel.pid) - cpuMs)) / (performance.now() - t0);
   const idleRssKernel = rssBytes(kernel.pid);
   const idleRssTree = sum(tree().map(rssBytes));
+  let exited: string | undefined;
+  if (kernel.proc.exitCode !== null || kernel.proc.signalCode !== null) {
+    // A kernel that dies while idle is a bug to report, not a data point for the idle figures.
+    exited = `code ${kernel.proc.exitCode}, signal ${kernel.proc.signalCode}`;
+    log(`  WARNING: the kernel exited while idle (${exited}); its log ends with:\n${kernel.logTail()}`);
+  }
   await kernel.stop();
-  return { readyMs, rssKernel, rssTree, cpuMs, procs: pids.length, idleRssKernel, idleRssTree, idleCpuPct };
+  return { readyMs, rssKernel, rssTree, cpuMs, procs: pids.length, idleRssKernel, idleRssTree, idleCpuPct, exited };
 }
+
+const alive = (runs: StartRun[]) => runs.filter((r) => !r.exited);
 
 async function repeat(argv: string[], n = REPEAT): Promise<number[]> {
   const out: number[] = [];
@@ -141,15 +151,17 @@ console.log(JSON.stringify({ rss }));
     [
       ["kernel at ready, fresh", ...m(fresh.map((r) => r.rssKernel))],
       ["kernel at ready, existing", ...m(warm.map((r) => r.rssKernel))],
-      [`kernel after ${IDLE_S} s idle, fresh`, ...m(fresh.map((r) => r.idleRssKernel))],
-      [`kernel after ${IDLE_S} s idle, existing`, ...m(warm.map((r) => r.idleRssKernel))],
+      [`kernel after ${IDLE_S} s idle, fresh`, ...m(alive(fresh).map((r) => r.idleRssKernel))],
+      [`kernel after ${IDLE_S} s idle, existing`, ...m(alive(warm).map((r) => r.idleRssKernel))],
       ["tree at ready, existing", ...m(warm.map((r) => r.rssTree))],
-      [`tree after ${IDLE_S} s idle, existing`, ...m(warm.map((r) => r.idleRssTree))],
+      [`tree after ${IDLE_S} s idle, existing`, ...m(alive(warm).map((r) => r.idleRssTree))],
       ["baseline: PGlite alone after open, new dir", ...m(pgFresh.map((r) => r.rss))],
       ["baseline: PGlite alone after open, existing dir", ...m(pgExisting.map((r) => r.rss))],
     ],
   );
-  log(`processes in the tree at ready: ${median(warm.map((r) => r.procs))}; CPU spent until ready (tree): fresh ${fmt(median(fresh.map((r) => r.cpuMs)))} ms, existing ${fmt(median(warm.map((r) => r.cpuMs)))} ms; CPU in the ${IDLE_S} s after ready (tree, % of one core; includes the embedded worker's FFmpeg capability detection): median ${fmt(median([...fresh, ...warm].map((r) => r.idleCpuPct)))}%`);
+  const died = [...fresh, ...warm].filter((r) => r.exited);
+  if (died.length) log(`kernels that exited during the idle period (left out of the idle rows): ${died.length} of ${fresh.length + warm.length} (${died.map((r) => r.exited).join("; ")})`);
+  log(`processes in the tree at ready: ${median(warm.map((r) => r.procs))}; CPU spent until ready (tree): fresh ${fmt(median(fresh.map((r) => r.cpuMs)))} ms, existing ${fmt(median(warm.map((r) => r.cpuMs)))} ms; CPU in the ${IDLE_S} s after ready (tree, % of one core; includes the embedded worker's FFmpeg capability detection): median ${fmt(median(alive([...fresh, ...warm]).map((r) => r.idleCpuPct)))}%`);
   log("");
   log("## Binary sizes (MiB)");
   table(
