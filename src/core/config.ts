@@ -136,12 +136,37 @@ export const logLevel = () =>
 export const busPrefix = () =>
   v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "must be 1-32 letters, digits, _ or -, starting with a letter")), "webencode");
 
+/** A comma-separated list of IPv4/IPv6 CIDRs ("10.0.0.0/8, fd00::/8"); a bare address means a single host. */
+export const cidrList = () =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)),
+      v.check((list) => list.every(isCidr), "must be a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8"),
+    ),
+    "",
+  );
+
+function isCidr(text: string): boolean {
+  const [addr, bits, extra] = text.split("/");
+  if (extra !== undefined || !addr) return false;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
+  const max = v4 ? 32 : addr.includes(":") ? 128 : -1;
+  if (max < 0 || (v4 && v4.slice(1).some((o) => Number(o) > 255))) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+}
+
 /** How a process authenticates to NATS: kernels and workers read the same variables (bus/factory.ts). */
 export const natsAuth = () => ({
   NATS_CREDS: optionalStr(),
   NATS_USER: optionalStr(),
   NATS_PASSWORD: optionalStr(),
   NATS_TOKEN: optionalStr(),
+  /** CA bundle (PEM) that signed the NATS servers' certificates, for tls:// URLs with a private CA. */
+  NATS_CA_FILE: optionalStr(),
+  /** Client certificate and key (PEM) when the NATS server requires mutual TLS. */
+  NATS_CERT_FILE: optionalStr(),
+  NATS_KEY_FILE: optionalStr(),
 });
 
 export const defaultWorkerId = () => {

@@ -252,3 +252,117 @@ export const outputs = pgTable(
   },
   (t) => [check("outputs_kind_check", inList("kind", OUTPUT_KINDS)), index("outputs_job_idx").on(t.jobId)],
 );
+
+// ---- security (issue 6) -------------------------------------------------------------------------------
+
+export const ROLES = ["viewer", "operator", "admin"] as const;
+
+/** API keys for scripts and CI. Only a SHA-256 of the key is stored; the key itself is shown once. */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    /** The first characters of the key ("we_ab12cd34"), so a user can tell keys apart in lists. */
+    prefix: text("prefix").notNull(),
+    keyHash: text("key_hash").notNull(),
+    role: text("role").notNull(),
+    /** Who created it: "key:<id>", "basic:<user>", "oidc:<sub>" or "system" for the first admin key. */
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    expiresAt: ts("expires_at"),
+    lastUsedAt: ts("last_used_at"),
+    revokedAt: ts("revoked_at"),
+  },
+  (t) => [check("api_keys_role_check", inList("role", ROLES)), uniqueIndex("api_keys_hash_uq").on(t.keyHash)],
+);
+
+/** Every state-changing API call: who, what, on which target, from where, and how it ended. */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    at: ts("at").notNull().defaultNow(),
+    actor: text("actor").notNull(),
+    actorRole: text("actor_role"),
+    method: text("method").notNull(),
+    route: text("route").notNull(),
+    /** e.g. "jobs.create", "api_keys.revoke": the policy table's action name. */
+    action: text("action").notNull(),
+    target: text("target"),
+    status: integer("status").notNull(),
+    clientIp: text("client_ip"),
+    userAgent: text("user_agent"),
+    requestId: text("request_id"),
+  },
+  (t) => [index("audit_log_at_idx").on(t.at.desc()), index("audit_log_actor_idx").on(t.actor, t.id), index("audit_log_action_idx").on(t.action, t.id)],
+);
+
+// ---- events and webhooks (issue 7) -----------------------------------------------------------------------
+
+/**
+ * Durable platform events (state changes of jobs, tasks, workers, plugins), written in the same transaction
+ * as the change they describe. The id orders them and is the SSE event id (resume with Last-Event-ID);
+ * webhook deliveries are created from them in the same transaction, so neither can be lost.
+ */
+export const events = pgTable(
+  "events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    type: text("type").notNull(),
+    jobId: uuid("job_id"),
+    streamId: text("stream_id"),
+    workerId: text("worker_id"),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    createdAt: createdAt(),
+  },
+  (t) => [index("events_job_idx").on(t.jobId, t.id), index("events_created_idx").on(t.createdAt)],
+);
+
+export const webhooks = pgTable("webhooks", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  url: text("url").notNull(),
+  /** Event types it receives; ["*"] for all. */
+  eventTypes: jsonb("event_types").$type<string[]>().notNull(),
+  description: text("description"),
+  /** The HMAC secret, encrypted with SECRET_KEY (src/core/secret-box.ts); never returned by the API. */
+  secretEnc: text("secret_enc").notNull(),
+  enabled: boolean("enabled").notNull().default(true),
+  consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+  /** Set after too many consecutive failures; deliveries wait until an admin unmutes. */
+  mutedAt: ts("muted_at"),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "succeeded", "failed"] as const;
+
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    webhookId: uuid("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    eventId: bigint("event_id", { mode: "number" }).notNull(),
+    eventType: text("event_type").notNull(),
+    /** pending (to be tried at next_attempt_at), succeeded, failed (gave up after the retry window). */
+    status: text("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ts("next_attempt_at").notNull().defaultNow(),
+    /** A sender's claim: another kernel does not send it again before this time. */
+    lockedUntil: ts("locked_until"),
+    lastAttemptAt: ts("last_attempt_at"),
+    responseCode: integer("response_code"),
+    latencyMs: integer("latency_ms"),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("webhook_deliveries_status_check", inList("status", WEBHOOK_DELIVERY_STATUSES)),
+    uniqueIndex("webhook_deliveries_hook_event_uq").on(t.webhookId, t.eventId),
+    index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+    index("webhook_deliveries_hook_idx").on(t.webhookId, t.createdAt.desc()),
+  ],
+);

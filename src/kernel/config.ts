@@ -1,6 +1,7 @@
 /** The kernel's variables. Every one is listed, with its default, in the README's configuration table. */
 import * as v from "valibot";
-import { bool, busPrefix, bytes, duration, int, loadConfig, logLevel, natsAuth, str, url } from "../core/config.ts";
+import { ConfigError } from "../core/config.ts";
+import { bool, busPrefix, bytes, cidrList, duration, int, loadConfig, logLevel, natsAuth, optionalStr, str, url } from "../core/config.ts";
 
 export const kernelConfigEntries = {
   DATABASE_URL: v.optional(url(["postgres", "postgresql"])),
@@ -31,6 +32,42 @@ export const kernelConfigEntries = {
   CHUNK_MAX_DURATION: duration("60s"),
   SPLIT_MIN_DURATION: duration("30s"),
   ...natsAuth(),
+
+  // ---- security (docs/security.md) ----
+  /** Key for encrypting secrets at rest (plugin secrets, webhook secrets). Required in distributed mode;
+   *  standalone mode generates one into DATA_DIR/secret.key on first start. At least 32 characters. */
+  SECRET_KEY: v.optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters (e.g. `openssl rand -hex 32`)"))),
+  /** Used as the first admin API key instead of a generated one (automation); at least 32 characters. */
+  ADMIN_API_KEY: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{32,128}$/, "must be 32-128 letters, digits, '_' or '-'"))),
+  /** Development only: no authentication (every caller is admin). Refused unless HOST is a loopback address. */
+  AUTH_DEV_MODE: bool(false),
+  /** Require credentials (viewer) for GET /metrics; health endpoints stay open. */
+  METRICS_REQUIRE_AUTH: bool(false),
+  /** Comma-separated origins allowed by CORS (e.g. https://app.example.com); empty = no cross-origin access. */
+  CORS_ORIGINS: v.optional(v.string(), ""),
+  /** Requests per second per client (token bucket refill; 0 disables) and the bucket size. */
+  RATE_LIMIT_RPS: int(50, 0, 100_000),
+  RATE_LIMIT_BURST: int(200, 1, 1_000_000),
+  /** Proxies (CIDRs) whose X-Forwarded-For is believed when finding the client IP; empty = none. */
+  TRUSTED_PROXIES: cidrList(),
+  /** Private networks (CIDRs) that source URLs and webhooks may reach; loopback/private/link-local are refused otherwise. */
+  OUTBOUND_ALLOW_CIDRS: cidrList(),
+  /** Deepest nesting accepted in a JSON request body. */
+  JSON_MAX_DEPTH: int(32, 2, 1000),
+  /** Serve HTTPS with this certificate chain and key (PEM files). */
+  TLS_CERT_FILE: optionalStr(),
+  TLS_KEY_FILE: optionalStr(),
+  /** How long audit entries are kept in the database (the bus's audit stream keeps the same). */
+  AUDIT_RETENTION: duration("2160h"),
+
+  // ---- events and webhooks (docs/operations.md) ----
+  /** How long platform events are kept for SSE resume (Last-Event-ID) and webhook redelivery. */
+  EVENT_RETENTION: duration("168h"),
+  /** Connect+read timeout of one webhook delivery attempt, and how long failed deliveries are retried. */
+  WEBHOOK_TIMEOUT: duration("10s"),
+  WEBHOOK_RETRY_WINDOW: duration("24h"),
+  /** Consecutive failures after which a webhook is muted until an admin unmutes it. */
+  WEBHOOK_MUTE_AFTER: int(10, 1, 1000),
 };
 
 export type KernelConfig = ReturnType<typeof loadKernelConfig>;
@@ -38,5 +75,21 @@ export type KernelConfig = ReturnType<typeof loadKernelConfig>;
 export function loadKernelConfig(env?: Record<string, string | undefined>) {
   const c = loadConfig(kernelConfigEntries, env);
   const embeddedWorker = c.EMBEDDED_WORKER ?? c.NATS_URL === undefined;
-  return Object.freeze({ ...c, EMBEDDED_WORKER: embeddedWorker, standalone: c.NATS_URL === undefined && c.DATABASE_URL === undefined });
+  const standalone = c.NATS_URL === undefined && c.DATABASE_URL === undefined;
+  if (!standalone && c.SECRET_KEY === undefined)
+    throw new ConfigError("invalid configuration: SECRET_KEY is required in distributed mode (DATABASE_URL or NATS_URL set): every kernel must encrypt and decrypt secrets with the same key; generate one with `openssl rand -hex 32`");
+  if (c.AUTH_DEV_MODE && !isLoopbackHost(c.HOST))
+    throw new ConfigError(`invalid configuration: AUTH_DEV_MODE turns authentication off and is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost), not ${JSON.stringify(c.HOST)}`);
+  if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined))
+    throw new ConfigError("invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  return Object.freeze({
+    ...c,
+    EMBEDDED_WORKER: embeddedWorker,
+    standalone,
+    CORS_ORIGINS: c.CORS_ORIGINS.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean),
+  });
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -1,6 +1,7 @@
 /** Everything the kernel's parts share, built once at start (src/kernel/start.ts) and passed down. */
 import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
+import type { SecretBox } from "../core/secret-box.ts";
 import type { Database, Db } from "../db/client.ts";
 import type { PluginHost } from "../plugins/host/host.ts";
 import type { KernelConfig } from "./config.ts";
@@ -28,4 +29,6 @@ export interface KernelContext {
   /** Set right after start (the orchestrator needs the rest of the context). */
   orchestrator: Orchestrator;
   pluginSettings: PluginSettingsStore;
+  /** Encrypts/decrypts secrets at rest with SECRET_KEY (or DATA_DIR/secret.key in standalone mode). */
+  secrets: SecretBox;
 }

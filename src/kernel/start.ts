@@ -24,6 +24,8 @@ import { startOrchestrator } from "./orchestrator/index.ts";
 import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
+import { createSecretBox, loadOrCreateKeyFile } from "../core/secret-box.ts";
+import { join } from "node:path";
 import { and, eq, sql } from "drizzle-orm";
 
 export interface KernelHandle {
@@ -42,7 +44,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     await prepareSchema(database, config, logger);
     bus = await openBus(config, logger, `webencode-kernel-${process.pid}`);
     const metrics = createKernelMetrics(createRegistry("kernel"));
-    const pluginSettings = new PluginSettingsStore(database.db, builtinDefaults(config));
+    const secrets = createSecretBox(config.SECRET_KEY ?? loadOrCreateKeyFile(join(config.DATA_DIR, "secret.key")));
+    const pluginSettings = new PluginSettingsStore(database.db, builtinDefaults(config), secrets);
     const seeded = await pluginSettings.seedFromToml(config.PLUGIN_DIR, logger);
     if (seeded.length) logger.info({ plugins: seeded }, "plugin settings seeded from plugins.toml");
     await ensureSigningKey(pluginSettings);
@@ -65,6 +68,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       state: { stopping: false, startedAt: new Date() },
       plugins,
       pluginSettings,
+      secrets,
       instanceId: crypto.randomUUID(),
       orchestrator: undefined as never,
     };

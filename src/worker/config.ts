@@ -2,7 +2,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
-import { busPrefix, defaultWorkerId, duration, int, loadConfig, logLevel, natsAuth, optionalStr, parseDuration, str, url } from "../core/config.ts";
+import { busPrefix, cidrList, defaultWorkerId, duration, int, loadConfig, logLevel, natsAuth, optionalStr, parseDuration, str, url } from "../core/config.ts";
 
 export const workerConfigEntries = {
   NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"]), "nats://localhost:4222"),
@@ -19,6 +19,11 @@ export const workerConfigEntries = {
   /** Must equal the kernels' BUS_ACK_WAIT. */
   BUS_ACK_WAIT: duration("60s"),
   ...natsAuth(),
+  /** Port of the worker's own GET /metrics (FFmpeg processes, slots, encode fps); 0 disables it. */
+  WORKER_METRICS_PORT: int(9464, 0, 65535),
+  WORKER_METRICS_HOST: str("0.0.0.0"),
+  /** Private networks (CIDRs) that source URLs may reach (must match the kernels' setting). */
+  OUTBOUND_ALLOW_CIDRS: cidrList(),
 };
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;

@@ -8,6 +8,7 @@
  * database queries behind the "exactly once" assertions. `dispose()` leaves nothing behind: processes
  * (including FFmpeg children orphaned by a SIGKILLed worker), the database, the NATS prefix, the scratch dir.
  */
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "./auth.ts";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -335,6 +336,7 @@ export class Cluster {
       EMBEDDED_WORKER: "false",
       SHUTDOWN_TIMEOUT: "5s",
       LOG_LEVEL: this.opts.logLevel ?? "info",
+      ...TEST_KERNEL_SECURITY_ENV,
       ...this.opts.env,
       ...env,
     };
@@ -345,7 +347,7 @@ export class Cluster {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const proc = spawnProc([binary("webencode-kernel")], { env: this.kernelEnv(port, env), cwd: this.procDir(name) });
-    const k: KernelProc = { name, proc, port, url, fetch: (path, init) => fetch(`${url}${path}`, { signal: AbortSignal.timeout(15_000), ...init }) };
+    const k: KernelProc = { name, proc, port, url, fetch: (path, init) => fetch(`${url}${path}`, withAuth({ signal: AbortSignal.timeout(15_000), ...init })) };
     this.kernels.push(k);
     await proc.waitForHttp200(`${url}/v1/health`, 60_000);
     return k;
@@ -363,6 +365,8 @@ export class Cluster {
         WORK_DIR: workDir,
         PLUGIN_DIR: this.pluginDir,
         HEARTBEAT_INTERVAL: "1s",
+        WORKER_METRICS_PORT: "0",
+        OUTBOUND_ALLOW_CIDRS: "127.0.0.0/8,::1/128",
         LOG_LEVEL: this.opts.logLevel ?? "info",
         ...this.opts.env,
         ...env,

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { createLogger, type LogLevel } from "../../src/core/logger.ts";
 import { loadKernelConfig } from "../../src/kernel/config.ts";
 import { type KernelHandle, startKernel } from "../../src/kernel/start.ts";
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "./auth.ts";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
 import { cleanupPrefix, natsUrl, uniquePrefix } from "./nats.ts";
 
@@ -19,7 +20,7 @@ export interface TestKernel {
   db: TestDatabase;
   prefix: string;
   dataDir: string;
-  /** fetch() against the kernel's base URL: `k.fetch("/v1/health")`. */
+  /** fetch() against the kernel's base URL with the test admin key: `k.fetch("/v1/health")` (helpers/auth.ts). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Stops the kernel (idempotent) and removes its database, temp dir and bus prefix. */
   stop(): Promise<void>;
@@ -53,6 +54,7 @@ export async function startTestKernel(opts: TestKernelOptions = {}): Promise<Tes
       BUS_PREFIX: prefix,
       EMBEDDED_WORKER: "false",
       SHUTDOWN_TIMEOUT: "5s",
+      ...TEST_KERNEL_SECURITY_ENV,
       ...(nats ? { NATS_URL: nats } : {}),
       ...opts.env,
     });
@@ -71,7 +73,7 @@ export async function startTestKernel(opts: TestKernelOptions = {}): Promise<Tes
     db,
     prefix,
     dataDir,
-    fetch: (path, init) => fetch(`${handle.url}${path}`, init),
+    fetch: (path, init) => fetch(`${handle.url}${path}`, withAuth(init)),
     get stopped() {
       return stopped;
     },

@@ -3,6 +3,7 @@
  * job and its analyze task, so a job never exists without its first task. An Idempotency-Key returns the
  * original job on a repeat instead of creating a second one.
  */
+import { recordEvent } from "../events/record.ts";
 import { eq } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
 import type { Db } from "../../db/client.ts";
@@ -59,6 +60,7 @@ export async function createJob(db: Db, req: JobRequest, opts: { idempotencyKey?
         })
         .returning();
       await tx.insert(jobEvents).values({ jobId: job!.id, toStatus: "queued", detail: { profiles: req.profiles, outputs } });
+      await recordEvent(tx, { type: "job.created", jobId: job!.id, data: { job_id: job!.id, status: "queued", profiles: req.profiles, outputs } });
       await tx.insert(tasks).values({ jobId: job!.id, type: "analyze", seq: 0, pool: "cpu", params: { source_url: req.source_url.trim(), storage: opts.storage }, maxAttempts: opts.maxAttempts ?? 3 });
       return job!;
     });

@@ -9,6 +9,7 @@
 import { and, eq, inArray, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { jobEvents, jobs, taskAttempts, tasks } from "../../db/schema.ts";
+import { jobEventType, recordEvents } from "../events/record.ts";
 import { type JobStatus, JOB_MOVES, JOB_TERMINAL, type TaskStatus, TASK_MOVES, TASK_TERMINAL } from "./states.ts";
 
 /** A database handle or a transaction. */
@@ -47,7 +48,11 @@ export async function moveJob(
     })
     .where(and(eq(jobs.id, jobId), inArray(jobs.status, allowed)))
     .returning();
-  if (row) await x.insert(jobEvents).values({ jobId, toStatus: to, fromStatus: allowed.length === 1 ? allowed[0] : null, detail: opts.detail });
+  if (row) {
+    const from = allowed.length === 1 ? allowed[0]! : null;
+    await x.insert(jobEvents).values({ jobId, toStatus: to, fromStatus: from, detail: opts.detail });
+    await recordEvents(x, [{ type: jobEventType(to), jobId, data: jobEventData(row, from, opts.detail) }]);
+  }
   return row;
 }
 
@@ -92,6 +97,7 @@ export async function moveTask(
       toStatus: `task:${to}`,
       detail: { type: row.type, seq: row.seq, attempt: row.attempt, ...detail },
     });
+    await recordEvents(x, [taskEvent(row, detail)]);
   }
   return row;
 }
@@ -105,6 +111,7 @@ export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): P
     .returning();
   if (rows.length) {
     await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:cancelled", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason } })));
+    await recordEvents(x, rows.map((r) => taskEvent(r, { reason })));
     // Attempts that were running end here (their workers are told to stop and report nothing).
     for (const r of rows) {
       await x
@@ -125,6 +132,7 @@ export async function requeueUnfinished(x: Exec, jobId: string): Promise<TaskRow
     .returning();
   if (rows.length) {
     await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:queued", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason: "job retry" } })));
+    await recordEvents(x, rows.map((r) => taskEvent(r, { reason: "job retry" })));
   }
   return rows;
 }
@@ -133,4 +141,25 @@ export async function requeueUnfinished(x: Exec, jobId: string): Promise<TaskRow
 export async function lockJob(x: Exec, jobId: string): Promise<JobRow | undefined> {
   const [row] = await x.select().from(jobs).where(eq(jobs.id, jobId)).for("update");
   return row;
+}
+
+/** The public shape of a job state event (also the webhook payload's `data`). */
+function jobEventData(row: JobRow, from: string | null, detail?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    job_id: row.id,
+    status: row.status,
+    from_status: from,
+    progress: row.progress,
+    ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage } } : {}),
+    ...(detail ? { detail } : {}),
+  };
+}
+
+function taskEvent(row: TaskRow, detail?: Record<string, unknown>) {
+  return {
+    type: `task.${row.status}`,
+    jobId: row.jobId,
+    workerId: row.leaseWorkerId,
+    data: { task_id: row.id, job_id: row.jobId, task_type: row.type, seq: row.seq, attempt: row.attempt, status: row.status, ...(detail ? { detail } : {}) },
+  };
 }

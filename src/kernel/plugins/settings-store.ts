@@ -11,6 +11,7 @@ import type { Db } from "../../db/client.ts";
 import { pluginConfigs } from "../../db/schema.ts";
 import type { PluginSettings, PluginSettingsSource } from "../../plugins/host/host.ts";
 import { PILLARS, type Pillar } from "../../plugins/protocol.ts";
+import type { SecretBox } from "../../core/secret-box.ts";
 
 export type Row = typeof pluginConfigs.$inferSelect;
 
@@ -33,14 +34,24 @@ export class PluginSettingsStore implements PluginSettingsSource {
     private readonly db: Db,
     /** Settings for plugins with no row yet (built-in defaults derived from the kernel's config). */
     private readonly defaults: Record<string, PluginSettings>,
+    /** Secret fields are stored encrypted (enc:v1:…) and decrypted only to hand them to the plugin. */
+    private readonly box: SecretBox,
   ) {}
+
+  private decryptAll(secrets: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, this.box.decrypt(v)]));
+  }
+
+  private encryptAll(secrets: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(secrets).map(([k, v]) => [k, this.box.isEncrypted(v) ? v : this.box.encrypt(v)]));
+  }
 
   async get(id: string): Promise<PluginSettings | undefined> {
     if (this.cache.has(id)) return this.cache.get(id);
     const row = await this.row(id);
     const base = this.defaults[id];
     const settings: PluginSettings | undefined = row
-      ? { enabled: row.enabled, priority: row.priority ?? base?.priority, config: { ...base?.config, ...row.config, ...row.secrets } }
+      ? { enabled: row.enabled, priority: row.priority ?? base?.priority, config: { ...base?.config, ...row.config, ...this.decryptAll(row.secrets) } }
       : base;
     this.cache.set(id, settings);
     return settings;
@@ -60,7 +71,7 @@ export class PluginSettingsStore implements PluginSettingsSource {
   async saveConfig(id: string, pillar: Pillar, config: Record<string, unknown>, secretFields: string[], priority?: number): Promise<void> {
     const existing = await this.row(id);
     const { plain, secrets } = splitSecrets(config, secretFields);
-    const merged = { ...(existing?.secrets ?? {}), ...secrets };
+    const merged = this.encryptAll({ ...(existing?.secrets ?? {}), ...secrets });
     await this.db
       .insert(pluginConfigs)
       .values({ id, pillar, config: plain, secrets: merged, enabled: existing?.enabled ?? this.defaults[id]?.enabled ?? true, priority: priority ?? existing?.priority ?? null })
@@ -71,7 +82,7 @@ export class PluginSettingsStore implements PluginSettingsSource {
   /** Sets one secret field without touching the rest (e.g. a generated signing key). */
   async setSecret(id: string, pillar: Pillar, field: string, value: string): Promise<void> {
     const existing = await this.row(id);
-    const secrets = { ...(existing?.secrets ?? {}), [field]: value };
+    const secrets = this.encryptAll({ ...(existing?.secrets ?? {}), [field]: value });
     await this.db
       .insert(pluginConfigs)
       .values({ id, pillar, secrets, enabled: this.defaults[id]?.enabled ?? true })

@@ -1,0 +1,65 @@
+/**
+ * Secrets at rest (plugin secrets, webhook secrets, stream keys, publisher tokens): AES-256-GCM with a key
+ * derived from SECRET_KEY by HKDF-SHA256. Stored as `enc:v1:<iv>:<ciphertext+tag>` (base64url), so a value
+ * written before encryption existed (plain text) is still readable and is re-encrypted on its next write.
+ *
+ * Every kernel of a deployment must have the same SECRET_KEY; a value that does not decrypt (wrong key,
+ * tampered row) raises a SecretKeyError naming the likely cause instead of returning garbage.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+
+const PREFIX = "enc:v1:";
+
+export class SecretKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SecretKeyError";
+  }
+}
+
+export interface SecretBox {
+  encrypt(plain: string): string;
+  /** Plain text passes through unchanged (values stored before encryption). */
+  decrypt(stored: string): string;
+  isEncrypted(stored: string): boolean;
+}
+
+export function createSecretBox(secretKey: string): SecretBox {
+  const key = Buffer.from(hkdfSync("sha256", secretKey, "webencode", "secrets-at-rest/v1", 32));
+  return {
+    encrypt(plain) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv("aes-256-gcm", key, iv);
+      const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final(), cipher.getAuthTag()]);
+      return `${PREFIX}${iv.toString("base64url")}:${body.toString("base64url")}`;
+    },
+    decrypt(stored) {
+      if (!stored.startsWith(PREFIX)) return stored;
+      const [ivText, bodyText] = stored.slice(PREFIX.length).split(":");
+      try {
+        const body = Buffer.from(bodyText ?? "", "base64url");
+        const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(ivText ?? "", "base64url"));
+        decipher.setAuthTag(body.subarray(body.length - 16));
+        return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString("utf8");
+      } catch {
+        throw new SecretKeyError("a stored secret cannot be decrypted: SECRET_KEY differs from the key it was encrypted with (every kernel must use the same SECRET_KEY)");
+      }
+    },
+    isEncrypted: (stored) => stored.startsWith(PREFIX),
+  };
+}
+
+/**
+ * The key for standalone mode when SECRET_KEY is unset: generated once into `file` (mode 0600) and reused,
+ * so secrets survive restarts. Distributed mode requires SECRET_KEY (src/kernel/config.ts).
+ */
+export function loadOrCreateKeyFile(file: string): string {
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString("hex");
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600);
+  return key;
+}

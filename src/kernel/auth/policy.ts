@@ -1,0 +1,76 @@
+/**
+ * THE authorization table: every route the kernel serves, the least role that may call it, and the action
+ * name recorded in the audit log. Roles nest (viewer < operator < admin, principal.ts).
+ *
+ *   public   no credentials (health, the API description, signed storage URLs which carry their own proof)
+ *   viewer   read anything
+ *   operator create and manage jobs, uploads, streams, restreams
+ *   admin    profiles, plugins, workers, users, API keys, webhooks, audit, system settings
+ *
+ * A route missing here is refused for everyone (fail closed), and test/integration/auth-matrix.test.ts fails
+ * for every registered route without an entry or answering differently from this table.
+ */
+import type { Role } from "./principal.ts";
+
+export type Need = Role | "public";
+
+export interface Access {
+  role: Need;
+  /** "<resource>.<verb>": what the audit log records for state-changing calls. */
+  action: string;
+}
+
+export const POLICY: Record<string, Access> = {
+  // health, metrics (GET /metrics may require viewer: METRICS_REQUIRE_AUTH), API description
+  "GET /v1/health": { role: "public", action: "system.liveness" },
+  "GET /v1/system/health": { role: "public", action: "system.readiness" },
+  "GET /metrics": { role: "public", action: "system.metrics" },
+  "GET /swagger": { role: "public", action: "api.docs" },
+  "GET /swagger/json": { role: "public", action: "api.spec" },
+  "GET /swagger/assets/:name": { role: "public", action: "api.docs" },
+  // Signed, expiring, prefix-scoped download URLs: the signature is the credential.
+  "GET /v1/storage/storage-fs/t/:token/*": { role: "public", action: "storage.read" },
+
+  // jobs and uploads
+  "GET /v1/jobs": { role: "viewer", action: "jobs.list" },
+  "GET /v1/jobs/:id": { role: "viewer", action: "jobs.get" },
+  "GET /v1/jobs/:id/logs": { role: "viewer", action: "jobs.logs" },
+  "GET /v1/jobs/:id/outputs": { role: "viewer", action: "jobs.outputs" },
+  "POST /v1/jobs": { role: "operator", action: "jobs.create" },
+  "POST /v1/jobs/:id/cancel": { role: "operator", action: "jobs.cancel" },
+  "POST /v1/jobs/:id/retry": { role: "operator", action: "jobs.retry" },
+  "DELETE /v1/jobs/:id": { role: "operator", action: "jobs.delete" },
+  "POST /v1/files": { role: "operator", action: "files.upload" },
+
+  // profiles
+  "GET /v1/profiles": { role: "viewer", action: "profiles.list" },
+  "GET /v1/profiles/:id": { role: "viewer", action: "profiles.get" },
+  "POST /v1/profiles": { role: "admin", action: "profiles.create" },
+  "PUT /v1/profiles/:id": { role: "admin", action: "profiles.update" },
+  "DELETE /v1/profiles/:id": { role: "admin", action: "profiles.delete" },
+
+  // workers
+  "GET /v1/workers": { role: "viewer", action: "workers.list" },
+  "GET /v1/workers/:id": { role: "viewer", action: "workers.get" },
+  "POST /v1/workers/:id/drain": { role: "admin", action: "workers.drain" },
+  "POST /v1/workers/:id/undrain": { role: "admin", action: "workers.undrain" },
+
+  // plugins
+  "GET /v1/plugins": { role: "viewer", action: "plugins.list" },
+  "GET /v1/plugins/:id": { role: "viewer", action: "plugins.get" },
+  "PUT /v1/plugins/:id/config": { role: "admin", action: "plugins.configure" },
+  "POST /v1/plugins/:id/enable": { role: "admin", action: "plugins.enable" },
+  "POST /v1/plugins/:id/disable": { role: "admin", action: "plugins.disable" },
+
+  // API keys, audit
+  "GET /v1/api-keys": { role: "admin", action: "api_keys.list" },
+  "POST /v1/api-keys": { role: "admin", action: "api_keys.create" },
+  "DELETE /v1/api-keys/:id": { role: "admin", action: "api_keys.revoke" },
+  "GET /v1/audit": { role: "admin", action: "audit.list" },
+  "GET /v1/auth/whoami": { role: "viewer", action: "auth.whoami" },
+};
+
+/** The policy of a registered route pattern; undefined = not in the table (refused). */
+export function accessFor(method: string, route: string): Access | undefined {
+  return POLICY[`${method.toUpperCase()} ${route}`] ?? (method.toUpperCase() === "HEAD" ? POLICY[`GET ${route}`] : undefined);
+}
