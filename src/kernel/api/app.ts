@@ -12,6 +12,7 @@ import { envelope, mapError } from "./envelope.ts";
 import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
 import { fileRoutes } from "./files.ts";
+import { httpGuards } from "./guards.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
@@ -39,6 +40,8 @@ export function createApp(ctx: KernelContext) {
         return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
       }
     })
+    // CORS, rate limiting (before authentication), JSON depth limit: guards.ts.
+    .use(httpGuards(ctx, requestIdOf))
     .onError({ as: "global" }, ({ code, error, request, set, path }) => {
       const id = requestIdOf(request);
       const mapped = mapError(String(code), error, path ?? new URL(request.url).pathname, id);
