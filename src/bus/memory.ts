@@ -259,6 +259,11 @@ export class MemoryBus implements Bus {
     });
   }
 
+  /** Standalone mode: the database's audit_log is the record; there is no second copy in process memory. */
+  async appendAudit(_entry: Record<string, unknown>, _retentionMs: number): Promise<void> {
+    this.assertOpen();
+  }
+
   async publish(subject: string, data: unknown): Promise<void> {
     this.assertOpen();
     assertSubject(subject);

@@ -62,3 +62,19 @@ function ifMissing(code: number) {
     throw e;
   };
 }
+
+/** The audit stream: a limits stream on `<prefix>.audit.>` whose entries expire after `maxAgeMs`. */
+export async function ensureAuditStream(jsm: JetStreamManager, names: Names, maxAgeMs: number): Promise<void> {
+  const { auditStream: name, auditWildcard } = names;
+  const max_age = nanos(maxAgeMs);
+  const info = await jsm.streams.info(name).catch(ifMissing(JetStreamApiCodes.StreamNotFound));
+  if (!info) {
+    try {
+      await jsm.streams.add({ name, subjects: [auditWildcard], retention: RetentionPolicy.Limits, storage: StorageType.File, max_age });
+    } catch (e) {
+      if (!(await jsm.streams.info(name).catch(() => null))) throw e;
+    }
+    return;
+  }
+  if (info.config.max_age !== max_age) await jsm.streams.update(name, { ...info.config, max_age });
+}

@@ -10,12 +10,13 @@
  */
 import { readFileSync } from "node:fs";
 import { type JetStreamClient, type JetStreamManager, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConnectionOptions, type TlsOptions } from "@nats-io/transport-node";
 import { errorMessage } from "../core/errors.ts";
 import { type BusLogger, readReply, replyError, replyOk, silentLogger, startQueueConsumer, toJson } from "./common.ts";
 import { NatsPresence } from "./nats-presence.ts";
 import { natsPull } from "./nats-pull.ts";
-import { ensureQueueConsumer, ensureQueueStream } from "./nats-queues.ts";
+import { tlsHint } from "./nats-tls.ts";
+import { ensureAuditStream, ensureQueueConsumer, ensureQueueStream } from "./nats-queues.ts";
 import { assertPattern, assertQueueSpec, assertSubject, natsNames } from "./subjects.ts";
 import {
   type Bus,
@@ -39,6 +40,8 @@ export interface NatsBusOptions {
   pass?: string;
   token?: string;
   credsFile?: string;
+  /** TLS (CA, client certificate): set = TLS required (nats-tls.ts). */
+  tls?: TlsOptions;
   /** Connection name shown by the server (e.g. `webencode-worker-gpu1`). */
   name?: string;
 }
@@ -57,6 +60,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
     pass: opts.pass,
     token: opts.token,
     authenticator: opts.credsFile ? credsAuthenticator(readCreds(opts.credsFile)) : undefined,
+    tls: opts.tls,
     // Ride out server restarts and outages: the kernel/worker keeps running and reports unhealthy meanwhile.
     maxReconnectAttempts: -1,
     waitOnFirstConnect: false,
@@ -65,8 +69,9 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
   try {
     nc = await connect(connOpts);
   } catch (e) {
+    const hint = tlsHint(errorMessage(e));
     throw new Error(
-      `NATS Connection Failed: cannot connect to ${where} (${errorMessage(e)}). Check that nats-server is running with JetStream (nats-server -js) and that the firewall allows the port.`,
+      `NATS Connection Failed: cannot connect to ${where} (${errorMessage(e)}). ${hint ? `Hint: ${hint}.` : "Check that nats-server is running with JetStream (nats-server -js) and that the firewall allows the port."}`,
       { cause: e },
     );
   }
@@ -159,6 +164,19 @@ class NatsBus implements Bus {
     const spec = this.spec(queue);
     const pull = natsPull<T>(this.nc, this.js, this.names, queue, this.logger);
     return startQueueConsumer<T>(this.consumers, { queue, ackWaitMs: spec.ackWaitMs, logger: this.logger, pull }, opts, handler);
+  }
+
+  private auditReady: Promise<void> | undefined;
+
+  async appendAudit(entry: Record<string, unknown>, retentionMs: number): Promise<void> {
+    this.assertOpen();
+    this.auditReady ??= ensureAuditStream(this.jsm, this.names, retentionMs).catch((e) => {
+      this.auditReady = undefined;
+      throw e;
+    });
+    await this.auditReady;
+    const action = String(entry.action ?? "unknown").replace(/[^A-Za-z0-9_-]/g, "_");
+    await this.js.publish(this.names.auditSubject(action), toJson(entry));
   }
 
   async publish(subject: string, data: unknown): Promise<void> {

@@ -79,5 +79,8 @@ export function natsNames(prefix: string) {
     /** Every responder of a prefix joins this queue group, so exactly one of them answers a request. */
     rpcQueueGroup: `${prefix}-responders`,
     presenceBucket: `${prefix}_presence`,
+    auditStream: `${prefix}_AUDIT`,
+    auditSubject: (action: string) => `${prefix}.audit.${action}`,
+    auditWildcard: `${prefix}.audit.>`,
   };
 }

@@ -96,6 +96,11 @@ export interface Bus {
   request<T = unknown>(subject: string, data: unknown, timeoutMs: number): Promise<T>;
   respond(subject: string, handler: (data: unknown) => Promise<unknown>): Unsubscribe;
   readonly presence: PresenceRegistry;
+  /**
+   * Appends an entry to the durable audit stream (NATS: stream `<prefix>_AUDIT`, kept `retentionMs`; created
+   * on first use). The in-process bus keeps nothing: in standalone mode the database's audit_log is the record.
+   */
+  appendAudit(entry: Record<string, unknown>, retentionMs: number): Promise<void>;
   health(): BusHealth;
   close(): Promise<void>;
 }

@@ -51,6 +51,7 @@ export const ERROR_CATALOGUE = {
   "WE-REQ-003": { status: 413, title: "request body too large" },
   "WE-REQ-004": { status: 400, title: "malformed request body" },
   "WE-REQ-005": { status: 405, title: "method not allowed" },
+  "WE-REQ-006": { status: 404, title: "resource not found" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

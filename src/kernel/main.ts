@@ -1,5 +1,5 @@
 /**
- * `webencode-kernel`: the REST API and orchestrator. Subcommands: `migrate`, `migrate status`.
+ * `webencode-kernel`: the REST API and orchestrator. Subcommands: `migrate`, `migrate status`, `admin create-key`.
  * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr).
  */
 import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.ts";
@@ -9,6 +9,7 @@ import { createLogger } from "../core/logger.ts";
 import { runPluginIfRequested } from "../plugins/entry.ts";
 import { loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
+import { adminCommand } from "./admin-command.ts";
 import { startKernel } from "./start.ts";
 
 const HELP = `webencode-kernel — WebEncode API and orchestrator
@@ -17,6 +18,8 @@ Usage:
   webencode-kernel                 start the kernel (standalone when DATABASE_URL and NATS_URL are unset)
   webencode-kernel migrate         apply pending database migrations and exit
   webencode-kernel migrate status  list applied and pending migrations
+  webencode-kernel admin create-key [--name N] [--role viewer|operator|admin] [--expires-days D]
+                                   create an API key (printed once, saved in DATA_DIR with mode 0600)
   webencode-kernel --version       print the version
   webencode-kernel --help          this text
 
@@ -37,6 +40,10 @@ async function main(argv: string[]): Promise<void> {
 
   if (argv[0] === "migrate") {
     process.exitCode = await migrateCommand(config, logger, argv.slice(1));
+    return;
+  }
+  if (argv[0] === "admin") {
+    process.exitCode = await adminCommand(config, logger, argv.slice(1));
     return;
   }
   if (argv.length > 0) {

@@ -34,6 +34,8 @@ export interface TestKernelOptions {
   /** Extra or overriding variables (e.g. EMBEDDED_WORKER, MAX_BODY_SIZE). */
   env?: Record<string, string>;
   logLevel?: LogLevel;
+  /** Collects every log line (JSON text) here instead of discarding them (level: logLevel, default debug). */
+  logSink?: string[];
 }
 
 export async function startTestKernel(opts: TestKernelOptions = {}): Promise<TestKernel> {
@@ -58,7 +60,9 @@ export async function startTestKernel(opts: TestKernelOptions = {}): Promise<Tes
       ...(nats ? { NATS_URL: nats } : {}),
       ...opts.env,
     });
-    handle = await startKernel(config, createLogger("kernel", opts.logLevel ?? "silent"));
+    const sink = opts.logSink;
+    const logger = sink ? createLogger("kernel", opts.logLevel ?? "debug", { write: (line: string) => void sink.push(line) }) : createLogger("kernel", opts.logLevel ?? "silent");
+    handle = await startKernel(config, logger);
   } catch (e) {
     await db.drop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
  * Swagger UI and the OpenAPI document, and the embedded worker showing up in /v1/workers.
  * A second kernel on the shared NATS JetStream (unique prefix) checks readiness over NATS.
  */
+import { POLICY } from "../../src/kernel/auth/policy.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import * as v from "valibot";
@@ -151,6 +152,9 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
     // kernel's context, so the real onRequest/onError hooks handle them.
     let app: Elysia;
     beforeAll(() => {
+      // Test-only routes need policy entries like every route (fail closed otherwise): public, so these
+      // tests exercise only the error envelope; authentication has its own suite (auth-matrix.test.ts).
+      for (const r of ["POST /v1/jobs/__envelope_test", "POST /v1/plugins/__envelope_test", "GET /v1/__boom", "GET /v1/__db_down"]) POLICY[r] = { role: "public", action: "test.envelope" };
       app = createApp(k.handle.ctx)
         .post("/v1/jobs/__envelope_test", ({ body }) => body, { body: v.object({ source: v.object({ url: v.pipe(v.string(), v.url()) }) }) })
         .post("/v1/plugins/__envelope_test", ({ body }) => body, { body: v.object({ enabled: v.boolean() }) })

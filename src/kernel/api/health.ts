@@ -28,6 +28,10 @@ export function healthRoutes(ctx: KernelContext) {
           checks.workers = n > 0 ? { status: "ok", detail: `${n} healthy` } : { status: "warn", detail: "no healthy workers: jobs will stay queued" };
         }
         if (ctx.state.stopping) checks.kernel = { status: "fail", detail: "shutting down" };
+        // Development mode is reported as a warning on every readiness check, so no one runs it unknowingly.
+        checks.auth = ctx.config.AUTH_DEV_MODE
+          ? { status: "warn", detail: "AUTH_DEV_MODE: authentication is DISABLED (every caller is admin); never use in production" }
+          : { status: "ok", detail: "authentication required" };
         const failing = Object.entries(checks)
           .filter(([, c]) => c.status === "fail")
           .map(([k]) => k);

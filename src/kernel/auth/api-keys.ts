@@ -1,0 +1,94 @@
+/**
+ * API keys: `we_` + 40 random base62 characters (~238 bits). Only the SHA-256 of a key is stored — a key has
+ * enough entropy that a slow hash adds nothing, and lookups stay one indexed query per request. The key is
+ * returned once, when it is created.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import type { Db } from "../../db/client.ts";
+import { apiKeys } from "../../db/schema.ts";
+import type { Role } from "./principal.ts";
+
+export const API_KEY_PREFIX = "we_";
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** A new random key. Rejection sampling keeps every character equally likely. */
+export function generateApiKey(): string {
+  let out = API_KEY_PREFIX;
+  while (out.length < API_KEY_PREFIX.length + 40) {
+    for (const b of randomBytes(64)) {
+      if (b < 248 && out.length < API_KEY_PREFIX.length + 40) out += ALPHABET[b % 62];
+    }
+  }
+  return out;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** What lists show so a user can tell keys apart: the first 11 characters ("we_AbC12345"). */
+export function displayPrefix(key: string): string {
+  return key.slice(0, 11);
+}
+
+export async function createApiKey(
+  db: Db,
+  opts: { name: string; role: Role; createdBy: string; expiresAt?: Date | null; key?: string },
+): Promise<{ row: ApiKeyRow; key: string }> {
+  const key = opts.key ?? generateApiKey();
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ name: opts.name, role: opts.role, createdBy: opts.createdBy, expiresAt: opts.expiresAt ?? null, prefix: displayPrefix(key), keyHash: hashApiKey(key) })
+    .returning();
+  return { row: row!, key };
+}
+
+export type KeyCheck = { ok: true; row: ApiKeyRow } | { ok: false; reason: "unknown" | "revoked" | "expired" };
+
+/** Looks a presented key up; records its use at most once a minute (a write per request would be waste). */
+export async function verifyApiKey(db: Db, key: string, now = new Date()): Promise<KeyCheck> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(key)));
+  if (!row) return { ok: false, reason: "unknown" };
+  if (row.revokedAt) return { ok: false, reason: "revoked" };
+  if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired" };
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 60_000) {
+    await db
+      .update(apiKeys)
+      .set({ lastUsedAt: now })
+      .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '60 seconds'`))));
+  }
+  return { ok: true, row };
+}
+
+export async function listApiKeys(db: Db): Promise<ApiKeyRow[]> {
+  return db.select().from(apiKeys).orderBy(desc(apiKeys.createdAt));
+}
+
+/** Revokes a key (idempotent); undefined when there is no such key. */
+export async function revokeApiKey(db: Db, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(eq(apiKeys.id, id))
+    .returning();
+  return row;
+}
+
+/** The public view of a key (never its hash). */
+export function apiKeyView(row: ApiKeyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    role: row.role,
+    created_by: row.createdBy,
+    created_at: row.createdAt.toISOString(),
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    revoked_at: row.revokedAt?.toISOString() ?? null,
+    status: row.revokedAt ? "revoked" : row.expiresAt && row.expiresAt <= new Date() ? "expired" : "active",
+  };
+}

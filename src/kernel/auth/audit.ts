@@ -1,0 +1,108 @@
+/**
+ * The audit log: every state-changing call (POST, PUT, PATCH, DELETE) — who, what, which target, from where,
+ * with which user agent, and how it ended (including refused ones: 401/403 are exactly what an auditor looks
+ * for). Written to the database (`GET /v1/audit`) and appended to the bus's audit stream (kept
+ * AUDIT_RETENTION, 90 days by default). Writing is off the request path: a slow audit write never delays or
+ * fails the call it describes, and a failed write is logged and counted.
+ */
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
+import { errorMessage } from "../../core/errors.ts";
+import type { Db } from "../../db/client.ts";
+import { auditLog } from "../../db/schema.ts";
+import type { KernelContext } from "../context.ts";
+import { accessFor } from "./policy.ts";
+import type { Principal } from "./principal.ts";
+
+export const AUDITED_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export interface AuditInput {
+  principal: Principal | undefined;
+  method: string;
+  route: string;
+  params: Record<string, string | undefined>;
+  /** The created resource's id, when the response names one (POST /v1/jobs → the job id). */
+  createdId?: string;
+  status: number;
+  clientIp: string | null;
+  userAgent: string | null;
+  requestId: string;
+}
+
+/** The row for one call. Pure. */
+export function auditEntry(a: AuditInput): typeof auditLog.$inferInsert {
+  const target = a.params.id ?? a.params.deliveryId ?? a.params.name ?? a.createdId ?? null;
+  return {
+    actor: a.principal?.id ?? "anonymous",
+    actorRole: a.principal?.role ?? null,
+    method: a.method,
+    route: a.route,
+    action: accessFor(a.method, a.route)?.action ?? "unknown",
+    target,
+    status: a.status,
+    clientIp: a.clientIp,
+    userAgent: a.userAgent?.slice(0, 512) ?? null,
+    requestId: a.requestId,
+  };
+}
+
+export function recordAudit(ctx: KernelContext, input: AuditInput): Promise<void> {
+  const row = auditEntry(input);
+  const write = async () => {
+    const [saved] = await ctx.db.insert(auditLog).values(row).returning();
+    await ctx.bus.appendAudit({ ...row, id: saved!.id, at: saved!.at.toISOString() }, ctx.config.AUDIT_RETENTION);
+  };
+  return write().catch((error) => {
+    ctx.metrics.errors.inc({ source: "audit", code: "WE-SYS-002" });
+    ctx.logger.error({ error: errorMessage(error), action: row.action, request_id: row.requestId }, "audit entry not written");
+  });
+}
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  target?: string;
+  since?: Date;
+  until?: Date;
+  /** Entries with an id below this (the next page of a newest-first list). */
+  before?: number;
+  limit: number;
+}
+
+export async function listAudit(db: Db, q: AuditQuery) {
+  const conds: SQL[] = [];
+  if (q.actor) conds.push(eq(auditLog.actor, q.actor));
+  if (q.action) conds.push(q.action.endsWith("*") ? sql`${auditLog.action} like ${`${q.action.slice(0, -1).replace(/[%_\\]/g, "\\$&")}%`}` : eq(auditLog.action, q.action));
+  if (q.target) conds.push(eq(auditLog.target, q.target));
+  if (q.since) conds.push(gte(auditLog.at, q.since));
+  if (q.until) conds.push(lte(auditLog.at, q.until));
+  if (q.before) conds.push(lt(auditLog.id, q.before));
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(desc(auditLog.id))
+    .limit(q.limit + 1);
+  const page = rows.slice(0, q.limit);
+  return {
+    items: page.map((r) => ({
+      id: r.id,
+      at: r.at.toISOString(),
+      actor: r.actor,
+      actor_role: r.actorRole,
+      method: r.method,
+      route: r.route,
+      action: r.action,
+      target: r.target,
+      status: r.status,
+      client_ip: r.clientIp,
+      user_agent: r.userAgent,
+      request_id: r.requestId,
+    })),
+    next_before: rows.length > q.limit ? page[page.length - 1]!.id : null,
+  };
+}
+
+/** Deletes entries older than AUDIT_RETENTION (the reconciler's housekeeping calls it). */
+export async function pruneAudit(db: Db, retentionMs: number): Promise<void> {
+  await db.delete(auditLog).where(lt(auditLog.at, sql`now() - make_interval(secs => ${retentionMs / 1000})`));
+}
