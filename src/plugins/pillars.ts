@@ -99,4 +99,42 @@ export interface EncoderPlugin extends PluginBase {
   transcode(p: TranscodeParams, ctx: CallContext): Promise<TranscodeResult>;
 }
 
-export type PillarImpl = StoragePlugin | EncoderPlugin | (PluginBase & Record<string, unknown>);
+// ---- auth ---------------------------------------------------------------------------------------------
+
+/** Who a token belongs to, as an auth plugin sees it. `roles` are WebEncode roles (viewer/operator/admin). */
+export interface AuthIdentity {
+  subject: string;
+  name?: string;
+  roles: string[];
+  /** ISO 8601; when the token stops being valid (callers cache no longer than this). */
+  expires_at?: string;
+}
+
+export interface AuthTokens {
+  access_token: string;
+  refresh_token: string;
+  token_type: "Bearer";
+  /** Seconds until access_token expires. */
+  expires_in: number;
+}
+
+/**
+ * An auth plugin. The kernel tries the enabled ones in routing-priority order: WE-AUTH-001 means "not a
+ * token I accept (unknown issuer, bad signature, unknown user)" and the next plugin is tried; WE-AUTH-002
+ * (expired) stops the search with 401; WE-AUTH-003 means a valid identity with no WebEncode role (403);
+ * WE-AUTH-005 means the plugin's provider is unreachable for a token it would otherwise judge.
+ */
+export interface AuthPlugin extends PluginBase {
+  authenticate(p: { token: string }): Promise<AuthIdentity>;
+}
+
+/** auth-basic: local users with passwords. Bad credentials → WE-AUTH-001 with one generic message. */
+export interface PasswordAuthPlugin extends AuthPlugin {
+  login(p: { username: string; password: string }): Promise<AuthTokens>;
+  /** Rotates: answers a new refresh token too. */
+  refresh(p: { refresh_token: string }): Promise<AuthTokens>;
+  /** argon2id; the kernel stores the hash in the plugin's configuration. */
+  hash_password(p: { password: string }): Promise<{ hash: string }>;
+}
+
+export type PillarImpl = StoragePlugin | EncoderPlugin | AuthPlugin | (PluginBase & Record<string, unknown>);
