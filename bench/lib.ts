@@ -6,6 +6,7 @@
  *
  * Everything a benchmark starts is registered here and stopped on exit (also on Ctrl-C); temp dirs go too.
  */
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../test/helpers/auth.ts";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
@@ -412,6 +413,8 @@ export class Kernel {
       HOST: "127.0.0.1",
       PLUGIN_DIR: pluginDir,
       LOG_LEVEL: "warn",
+      // The benchmark's own admin key (first start) and loopback sources, as the tests do.
+      ...TEST_KERNEL_SECURITY_ENV,
       ...o.env,
     };
     const t0 = performance.now();
@@ -465,10 +468,13 @@ export class Kernel {
   }
 
   async api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-    const r = await fetch(`${this.url}${path}`, {
-      method,
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
-    });
+    const r = await fetch(
+      `${this.url}${path}`,
+      withAuth({
+        method,
+        ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+      }),
+    );
     const text = await r.text();
     if (!r.ok) throw new Error(`${method} ${path} → ${r.status}: ${text.slice(0, 500)}`);
     return (text ? JSON.parse(text) : undefined) as T;
@@ -476,7 +482,7 @@ export class Kernel {
 
   /** Streams a file into storage with POST /v1/files (raw body) and returns its source_url. */
   async upload(path: string, filename: string): Promise<string> {
-    const r = await fetch(`${this.url}/v1/files?filename=${encodeURIComponent(filename)}`, { method: "POST", body: Bun.file(path) });
+    const r = await fetch(`${this.url}/v1/files?filename=${encodeURIComponent(filename)}`, withAuth({ method: "POST", body: Bun.file(path) }));
     const text = await r.text();
     if (!r.ok) throw new Error(`upload → ${r.status}: ${text.slice(0, 500)}`);
     return (JSON.parse(text) as { source_url: string }).source_url;

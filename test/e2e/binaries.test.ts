@@ -10,8 +10,9 @@
  *   after SIGKILL (presence TTL) or at once after SIGTERM;
  * - a NATS server without JetStream: both executables refuse to start with the runbook's message.
  */
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -125,6 +126,7 @@ describe("standalone kernel (PGlite in DATA_DIR, in-process bus, embedded worker
   let dataDir = "";
   let first: Proc | undefined;
   let port = 0;
+  let adminKey = "";
 
   beforeAll(async () => {
     dataDir = join(workDir("standalone"), "data");
@@ -158,13 +160,27 @@ describe("standalone kernel (PGlite in DATA_DIR, in-process bus, embedded worker
     expect(health.status).toBe("ok");
     expect(health.mode).toBe("standalone");
     expect(health.checks.database?.status).toBe("ok");
+    expect(health.checks.auth?.status).toBe("ok");
   }, 70_000);
+
+  test("first start: an admin API key is printed once to the log and saved in DATA_DIR/admin-api-key (0600)", async () => {
+    const file = join(dataDir, "admin-api-key");
+    adminKey = readFileSync(file, "utf8").trim();
+    expect(adminKey).toMatch(/^we_[0-9A-Za-z]{40}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const lines = first!.stderr.split("\n").filter((l) => l.includes(adminKey));
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toContain("first start: created an admin API key");
+    // Nothing is open without it, and with it the API answers.
+    expect((await fetch(`http://127.0.0.1:${port}/v1/workers`)).status).toBe(401);
+    expect((await fetch(`http://127.0.0.1:${port}/v1/workers`, withAuth(undefined, adminKey))).status).toBe(200);
+  });
 
   test("the embedded worker registers", async () => {
     let w: Worker | undefined;
     await waitFor(
       async () => {
-        const r = await fetch(`http://127.0.0.1:${port}/v1/workers/embedded`);
+        const r = await fetch(`http://127.0.0.1:${port}/v1/workers/embedded`, withAuth(undefined, adminKey));
         w = r.status === 200 ? ((await r.json()) as Worker) : undefined;
         return w?.status === "healthy";
       },
@@ -263,17 +279,17 @@ describe("distributed: kernel on PostgreSQL + NATS JetStream, separate workers",
     dbs.push(t);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    kernel = spawnProc([KERNEL], { env: { DATABASE_URL: t.url, NATS_URL: natsUrl(), BUS_PREFIX: prefix, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: join(scratch, "unused-data") }, cwd: workDir("dkernel") });
+    kernel = spawnProc([KERNEL], { env: { DATABASE_URL: t.url, NATS_URL: natsUrl(), BUS_PREFIX: prefix, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: join(scratch, "unused-data"), ...TEST_KERNEL_SECURITY_ENV }, cwd: workDir("dkernel") });
     await kernel.waitForHttp200(`${base}/v1/health`, 30_000);
   });
 
   // WORK_DIR inside the scratch dir: a SIGKILLed worker cannot clean up its default /tmp/webencode-worker-<id>.
   const startWorker = (id: string) => {
     const cwd = workDir(id);
-    return spawnProc([WORKER], { env: { NATS_URL: natsUrl(), BUS_PREFIX: prefix, WORKER_ID: id, HEARTBEAT_INTERVAL: "1s", WORK_DIR: join(cwd, "work") }, cwd });
+    return spawnProc([WORKER], { env: { NATS_URL: natsUrl(), BUS_PREFIX: prefix, WORKER_ID: id, HEARTBEAT_INTERVAL: "1s", WORK_DIR: join(cwd, "work"), WORKER_METRICS_PORT: "0" }, cwd });
   };
   const getWorker = async (id: string): Promise<Worker | undefined> => {
-    const r = await fetch(`${base}/v1/workers/${id}`);
+    const r = await fetch(`${base}/v1/workers/${id}`, withAuth(undefined));
     return r.status === 200 ? ((await r.json()) as Worker) : undefined;
   };
 
@@ -341,7 +357,7 @@ describe("NATS without JetStream", () => {
     const t = await createTestDatabase();
     dbs.push(t);
     const r = await runProc([KERNEL], {
-      env: { NATS_URL: nats.url, DATABASE_URL: t.url, BUS_PREFIX: uniquePrefix(), PORT: String(await freePort()), HOST: "127.0.0.1" },
+      env: { NATS_URL: nats.url, DATABASE_URL: t.url, BUS_PREFIX: uniquePrefix(), PORT: String(await freePort()), HOST: "127.0.0.1", ...TEST_KERNEL_SECURITY_ENV },
       cwd: workDir("nojs-kernel"),
       timeoutMs: 30_000,
     });

@@ -11,6 +11,7 @@
  *
  * Build first: `bun run build`. Run: `bun test --timeout 600000 test/e2e/delivery.test.ts`.
  */
+import { withAuth } from "../helpers/auth.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -307,7 +308,7 @@ describe("PostgreSQL restarted mid-job", () => {
     const answers: Array<{ path: string; status: number; code: string; ms: number }> = [];
     const ask = async (path: string, init: RequestInit = {}) => {
       const t = performance.now();
-      const r = await fetch(`${k.url}${path}`, { ...init, signal: AbortSignal.timeout(15_000) });
+      const r = await fetch(`${k.url}${path}`, withAuth({ ...init, signal: AbortSignal.timeout(15_000) }));
       const body = (await r.json()) as { error?: { code: string } };
       answers.push({ path: `${init.method ?? "GET"} ${path.replace(job.id, ":id")}`, status: r.status, code: body.error?.code ?? "", ms: performance.now() - t });
     };

@@ -17,6 +17,7 @@
  * the split encode (standalone and across two workers) equals the one-chunk encode in frames and duration
  * with SSIM ≥ 0.99; bad inputs fail at once with WE-JOB-007, no retry and nothing in storage.
  */
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,7 +71,7 @@ async function startKernel(name: string, env: Record<string, string>, opts: { em
   const cwd = dir(name);
   const port = await freePort();
   const dataDir = join(cwd, "data");
-  const proc = spawnProc([KERNEL], { env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", ...env }, cwd });
+  const proc = spawnProc([KERNEL], { env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", ...TEST_KERNEL_SECURITY_ENV, ...env }, cwd });
   const base = `http://127.0.0.1:${port}`;
   await proc.waitForHttp200(`${base}/v1/health`, 90_000).catch((e: Error) => {
     throw new Error(`${name}: ${e.message}`);
@@ -84,7 +85,7 @@ async function waitWorkers(k: Kernel, ids: string[]): Promise<void> {
   for (const id of ids) {
     await waitFor(
       async () => {
-        const r = await fetch(`${k.base}/v1/workers/${id}`);
+        const r = await fetch(`${k.base}/v1/workers/${id}`, withAuth(undefined));
         return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
       },
       30_000,
@@ -150,7 +151,7 @@ interface ErrorBody {
 }
 
 async function call<T>(k: Kernel, path: string, init: RequestInit = {}): Promise<{ status: number; body: T; headers: Headers }> {
-  const r = await fetch(`${k.base}${path}`, init);
+  const r = await fetch(`${k.base}${path}`, withAuth(init));
   const text = await r.text();
   return { status: r.status, body: (text ? JSON.parse(text) : null) as T, headers: r.headers };
 }
@@ -286,7 +287,7 @@ async function startDistributed(): Promise<Kernel> {
   for (const id of ["w1", "w2"]) {
     const cwd = dir(id);
     // No DATA_DIR and no storage root: the workers get storage-fs's settings from the kernel over the bus.
-    spawnProc([WORKER], { env: { NATS_URL: natsUrl(), BUS_PREFIX: prefix, WORKER_ID: id, WORKER_CONCURRENCY: "1", HEARTBEAT_INTERVAL: "1s", WORK_DIR: join(cwd, "work"), PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info" }, cwd });
+    spawnProc([WORKER], { env: { NATS_URL: natsUrl(), BUS_PREFIX: prefix, WORKER_ID: id, WORKER_CONCURRENCY: "1", HEARTBEAT_INTERVAL: "1s", WORK_DIR: join(cwd, "work"), PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_METRICS_PORT: "0", OUTBOUND_ALLOW_CIDRS: "127.0.0.0/8,::1/128" }, cwd });
   }
   await waitWorkers(k, ["w1", "w2"]);
   return k;

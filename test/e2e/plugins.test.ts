@@ -3,6 +3,7 @@
  * subprocesses; a compiled plugin binary dropped into PLUGIN_DIR (here: storage-fs from `build --plugins`)
  * is picked up at start, overrides the built-in of the same id, and serves real requests.
  */
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,7 +25,7 @@ afterAll(async () => {
 async function startKernel(name: string, pluginDir: string) {
   const port = await freePort();
   const dataDir = join(dir, name);
-  const k = spawnProc([binary("webencode-kernel")], { env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: pluginDir, EMBEDDED_WORKER: "false" } });
+  const k = spawnProc([binary("webencode-kernel")], { env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: pluginDir, EMBEDDED_WORKER: "false", ...TEST_KERNEL_SECURITY_ENV } });
   await k.waitForHttp200(`http://127.0.0.1:${port}/v1/health`, 60_000);
   await k.waitForLine("listening on", 60_000);
   return { k, url: `http://127.0.0.1:${port}`, dataDir };
@@ -33,7 +34,7 @@ async function startKernel(name: string, pluginDir: string) {
 describe("plugins with the compiled kernel", () => {
   test("built-ins run as subprocesses of the kernel executable itself", async () => {
     const { k, url } = await startKernel("builtin", join(dir, "empty-plugins"));
-    const body = (await (await fetch(`${url}/v1/plugins/storage-fs`)).json()) as Record<string, unknown>;
+    const body = (await (await fetch(`${url}/v1/plugins/storage-fs`, withAuth(undefined))).json()) as Record<string, unknown>;
     expect(body).toMatchObject({ state: "healthy", builtin: true, source: "built-in" });
     const ps = Bun.spawnSync(["pgrep", "-f", "-a", "__plugin storage-fs"]).stdout.toString();
     expect(ps).toContain(binary("webencode-kernel"));
@@ -46,10 +47,10 @@ describe("plugins with the compiled kernel", () => {
     copyFileSync(pluginBinary, join(pluginDir, "storage-fs"));
     Bun.spawnSync(["chmod", "+x", join(pluginDir, "storage-fs")]);
     const { k, url, dataDir } = await startKernel("override", pluginDir);
-    const view = (await (await fetch(`${url}/v1/plugins/storage-fs`)).json()) as Record<string, unknown>;
+    const view = (await (await fetch(`${url}/v1/plugins/storage-fs`, withAuth(undefined))).json()) as Record<string, unknown>;
     expect(view).toMatchObject({ state: "healthy", builtin: false, source: join(pluginDir, "storage-fs"), pillar: "storage" });
     expect(k.stderr).toContain("overrides the built-in");
-    const up = await fetch(`${url}/v1/files?filename=a.bin`, { method: "POST", body: new Uint8Array(4096).fill(7) });
+    const up = await fetch(`${url}/v1/files?filename=a.bin`, withAuth({ method: "POST", body: new Uint8Array(4096).fill(7) }));
     expect(up.status).toBe(201);
     const { key } = (await up.json()) as { key: string };
     expect(Bun.file(join(dataDir, "storage", key)).size).toBe(4096);

@@ -1,0 +1,196 @@
+/**
+ * Security properties that are not route-by-route: secrets encrypted at rest and never shown (responses,
+ * logs), the first admin key, `webencode-kernel admin create-key`, development mode and its guard rails,
+ * SECRET_KEY in distributed mode, and the audit stream on NATS.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import postgres from "postgres";
+import { ConfigError } from "../../src/core/config.ts";
+import { createSecretBox, SecretKeyError } from "../../src/core/secret-box.ts";
+import { loadKernelConfig } from "../../src/kernel/config.ts";
+import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
+import { createTestDatabase } from "../helpers/db.ts";
+import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
+import { natsUrl } from "../helpers/nats.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const json = (body: unknown): RequestInit => ({ method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+describe("secrets at rest", () => {
+  test("AES-256-GCM round trip; wrong key and tampering are detected; plain legacy values pass through", () => {
+    const box = createSecretBox("k".repeat(40));
+    const enc = box.encrypt("hunter2-secret");
+    expect(enc).toStartWith("enc:v1:");
+    expect(enc).not.toContain("hunter2");
+    expect(box.encrypt("hunter2-secret")).not.toBe(enc); // a fresh IV every time
+    expect(box.decrypt(enc)).toBe("hunter2-secret");
+    expect(() => createSecretBox("x".repeat(40)).decrypt(enc)).toThrow(SecretKeyError);
+    const tampered = enc.slice(0, -2) + (enc.endsWith("A") ? "BB" : "AA");
+    expect(() => box.decrypt(tampered)).toThrow(SecretKeyError);
+    expect(box.decrypt("plain-old-value")).toBe("plain-old-value");
+  });
+
+  describe("through a kernel", () => {
+    const logs: string[] = [];
+    let k: TestKernel;
+    let sql: postgres.Sql;
+    const SECRET = `s3cr3t-${crypto.randomUUID()}`;
+    beforeAll(async () => {
+      k = await startTestKernel({ logSink: logs, logLevel: "debug" });
+      sql = postgres(k.db.url, { max: 1, onnotice: () => {} });
+    });
+    afterAll(async () => {
+      await sql?.end();
+      await k?.stop();
+    });
+
+    test("a plugin secret is stored encrypted, shown as set, and never appears in a response or log line", async () => {
+      const responses: string[] = [];
+      const current = (await (await k.fetch("/v1/plugins/storage-fs")).json()) as { config: Record<string, unknown> };
+      const put = await k.fetch("/v1/plugins/storage-fs/config", json({ config: { ...current.config, url_signing_key: SECRET } }));
+      responses.push(await put.text());
+      expect(put.status).toBeLessThan(300);
+      for (const path of ["/v1/plugins", "/v1/plugins/storage-fs", "/v1/audit", "/swagger/json", "/v1/system/health"]) {
+        const r = await k.fetch(path);
+        responses.push(await r.text());
+      }
+      const view = JSON.parse(responses[2]!) as { secrets: Record<string, string> };
+      expect(view.secrets.url_signing_key).toBe("set");
+      for (const body of responses) expect(body).not.toContain(SECRET);
+      const [row] = await sql<{ secrets: Record<string, string> }[]>`select secrets from plugin_configs where id = 'storage-fs'`;
+      expect(row!.secrets.url_signing_key).toStartWith("enc:v1:");
+      expect(JSON.stringify(row)).not.toContain(SECRET);
+      // The plugin really got the decrypted value: a signed URL made with it verifies (uploads use it).
+      const up = await k.fetch("/v1/files?filename=x.bin", { method: "POST", body: new Uint8Array(16) });
+      expect(up.status).toBe(201);
+      expect(logs.length).toBeGreaterThan(5);
+      expect(logs.filter((l) => l.includes(SECRET))).toEqual([]);
+      // Nor the admin key (it came from ADMIN_API_KEY and is never logged).
+      expect(logs.filter((l) => l.includes(TEST_ADMIN_KEY))).toEqual([]);
+    });
+  });
+});
+
+describe("configuration guard rails", () => {
+  const base = { DATA_DIR: "/tmp/x" };
+  test("distributed mode without SECRET_KEY stops with one clear line", () => {
+    expect(() => loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x" })).toThrow(ConfigError);
+    expect(() => loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x" })).toThrow(/SECRET_KEY is required in distributed mode/);
+    expect(() => loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x", SECRET_KEY: "short" })).toThrow(/SECRET_KEY must be at least 32 characters/);
+    expect(loadKernelConfig({ ...base }).SECRET_KEY).toBeUndefined(); // standalone: DATA_DIR/secret.key
+  });
+
+  test("AUTH_DEV_MODE is refused unless HOST is loopback", () => {
+    expect(() => loadKernelConfig({ ...base, AUTH_DEV_MODE: "true" })).toThrow(/only allowed when HOST is a loopback address/);
+    expect(() => loadKernelConfig({ ...base, AUTH_DEV_MODE: "true", HOST: "10.0.0.5" })).toThrow(/loopback/);
+    for (const HOST of ["127.0.0.1", "::1", "localhost"]) expect(loadKernelConfig({ ...base, AUTH_DEV_MODE: "true", HOST }).AUTH_DEV_MODE).toBe(true);
+  });
+
+  test("ADMIN_API_KEY must be long enough to be a key", () => {
+    expect(() => loadKernelConfig({ ...base, ADMIN_API_KEY: "admin" })).toThrow(/ADMIN_API_KEY must be 32-128/);
+  });
+});
+
+describe("development mode", () => {
+  const logs: string[] = [];
+  let k: TestKernel;
+  beforeAll(async () => {
+    k = await startTestKernel({ env: { AUTH_DEV_MODE: "true" }, logSink: logs, logLevel: "warn" });
+  });
+  afterAll(async () => {
+    await k?.stop();
+  });
+
+  test("says so loudly in the log and in readiness, and lets anonymous callers act as admin", async () => {
+    expect(logs.some((l) => l.includes("AUTHENTICATION IS DISABLED"))).toBe(true);
+    const health = (await (await k.fetch("/v1/system/health", { headers: { authorization: "" } })).json()) as { checks: Record<string, { status: string; detail: string }> };
+    expect(health.checks.auth).toMatchObject({ status: "warn" });
+    expect(health.checks.auth!.detail).toContain("DISABLED");
+    const who = await k.fetch("/v1/auth/whoami", { headers: { authorization: "" } });
+    expect(who.status).toBe(200);
+    expect(await who.json()).toMatchObject({ id: "dev", role: "admin", via: "dev" });
+    expect((await k.fetch("/v1/api-keys", { headers: { authorization: "" } })).status).toBe(200);
+  });
+});
+
+describe("webencode-kernel admin create-key", () => {
+  test("prints a new key once, saves it 0600 in DATA_DIR, and the key works", async () => {
+    const k = await startTestKernel();
+    try {
+      const p = Bun.spawn(["bun", "src/kernel/main.ts", "admin", "create-key", "--role", "viewer", "--name", "ops dashboard"], {
+        env: { ...process.env, DATABASE_URL: k.db.url, DATA_DIR: k.dataDir, SECRET_KEY: "x".repeat(40), LOG_LEVEL: "warn", NATS_URL: "" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      expect(code).toBe(0);
+      const key = out.trim();
+      expect(key).toMatch(/^we_[0-9A-Za-z]{40}$/);
+      expect(err).toContain("created viewer API key");
+      const file = /saved in (\S+)/.exec(err)![1]!;
+      expect((await Bun.file(file).text()).trim()).toBe(key);
+      expect((await import("node:fs")).statSync(file).mode & 0o777).toBe(0o600);
+      const who = await k.fetch("/v1/auth/whoami", { headers: { authorization: `Bearer ${key}` } });
+      expect(await who.json()).toMatchObject({ role: "viewer", name: "ops dashboard" });
+      const bad = Bun.spawnSync(["bun", "src/kernel/main.ts", "admin", "create-key", "--role", "root"], { env: { ...process.env, DATABASE_URL: k.db.url, SECRET_KEY: "x".repeat(40), NATS_URL: "" } });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr.toString()).toContain("--role must be one of viewer, operator, admin");
+    } finally {
+      await k.stop();
+    }
+  }, 60_000);
+});
+
+describe("first admin key", () => {
+  test("two kernels starting on an empty database create exactly one first key", async () => {
+    const db = await createTestDatabase();
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const { ensureFirstAdmin } = await import("../../src/kernel/auth/bootstrap.ts");
+      const { openDatabase } = await import("../../src/db/client.ts");
+      const { migrate } = await import("../../src/db/migrate.ts");
+      const { createLogger } = await import("../../src/core/logger.ts");
+      const a = await openDatabase({ url: db.url, dataDir: "", maxConnections: 2 });
+      const b = await openDatabase({ url: db.url, dataDir: "", maxConnections: 2 });
+      try {
+        await migrate(a.db);
+        const dir = (await import("node:fs")).mkdtempSync("/tmp/we-first-admin-");
+        const logger = createLogger("test", "silent");
+        await Promise.all([ensureFirstAdmin(a.db, { dataDir: dir, logger }), ensureFirstAdmin(b.db, { dataDir: dir, logger })]);
+        const rows = await sql<{ role: string; created_by: string }[]>`select role, created_by from api_keys`;
+        expect([...rows]).toEqual([{ role: "admin", created_by: "system" }]);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await sql.end();
+      await db.drop();
+    }
+  });
+});
+
+describe("audit stream on NATS", () => {
+  test("a mutating call is appended to <prefix>_AUDIT with the retention of AUDIT_RETENTION", async () => {
+    const k = await startTestKernel({ nats: true, env: { AUDIT_RETENTION: "2160h" } });
+    const nc = await connect({ servers: natsUrl() });
+    try {
+      const r = await k.fetch("/v1/api-keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "stream", role: "viewer" }) });
+      expect(r.status).toBe(201);
+      const jsm = await jetstreamManager(nc);
+      const name = `${k.prefix}_AUDIT`;
+      await waitFor(async () => ((await jsm.streams.info(name).catch(() => null))?.state.messages ?? 0) > 0, 10_000, "an audit message");
+      const info = await jsm.streams.info(name);
+      expect(info.config.max_age).toBe(2160 * 3600 * 1e9);
+      const msg = await jsm.streams.getMessage(name, { last_by_subj: `${k.prefix}.audit.api_keys_create` });
+      const entry = msg!.json<{ action: string; actor: string; status: number }>();
+      expect(entry).toMatchObject({ action: "api_keys.create", status: 201 });
+      expect(entry.actor).toStartWith("key:");
+    } finally {
+      await nc.close();
+      await k.stop();
+    }
+  });
+});
