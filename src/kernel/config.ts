@@ -68,6 +68,8 @@ export const kernelConfigEntries = {
   WEBHOOK_RETRY_WINDOW: duration("24h"),
   /** Consecutive failures after which a webhook is muted until an admin unmutes it. */
   WEBHOOK_MUTE_AFTER: int(10, 1, 1000),
+  /** First retry delay of a failed webhook delivery; each further retry doubles it (with jitter), up to 1 h. */
+  WEBHOOK_RETRY_BASE: duration("5s"),
 };
 
 export type KernelConfig = ReturnType<typeof loadKernelConfig>;

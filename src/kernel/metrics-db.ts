@@ -13,4 +13,6 @@ export async function refreshDbGauges(ctx: KernelContext): Promise<void> {
   const [w] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from workers where status = 'healthy'`));
   metrics.workersHealthy.set(Number(w?.n ?? 0));
   metrics.streamsLive.set(0); // live streaming arrives with its own issue; the series exists for dashboards
+  const [m] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from webhooks where muted_at is not null`));
+  metrics.webhooksMuted.set(Number(m?.n ?? 0));
 }

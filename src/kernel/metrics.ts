@@ -10,6 +10,9 @@ export interface KernelMetrics {
   tasksProcessing: Gauge;
   workersHealthy: Gauge;
   streamsLive: Gauge;
+  webhookDeliveries: Counter<"result">;
+  webhookDeliveryDuration: Histogram;
+  webhooksMuted: Gauge;
   taskDuration: Histogram<"type">;
   leaseExpiries: Counter;
 }
@@ -40,6 +43,10 @@ export function createKernelMetrics(registry: Registry): KernelMetrics {
     tasksProcessing: new Gauge({ name: "webencode_tasks_processing", help: "Tasks currently leased to a worker", registers: [registry] }),
     workersHealthy: new Gauge({ name: "webencode_workers_healthy", help: "Workers sending heartbeats and accepting work", registers: [registry] }),
     streamsLive: new Gauge({ name: "webencode_streams_live", help: "Live streams currently ingesting", registers: [registry] }),
+    // Webhooks (src/kernel/webhooks/): one count per delivery attempt; the muted gauge is read from the database at scrape time.
+    webhookDeliveries: new Counter({ name: "webencode_webhook_deliveries_total", help: "Webhook delivery attempts by result (success = 2xx; failure = any other status, timeout, refused address or network error)", labelNames: ["result"], registers: [registry] }),
+    webhookDeliveryDuration: new Histogram({ name: "webencode_webhook_delivery_duration_seconds", help: "Time from sending a webhook delivery attempt to its response (or failure)", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    webhooksMuted: new Gauge({ name: "webencode_webhooks_muted", help: "Webhooks muted after too many consecutive failures (deliveries wait until an admin unmutes them)", registers: [registry] }),
     leaseExpiries: new Counter({ name: "webencode_task_lease_expiries_total", help: "Task leases that expired (worker died, hung or was cut off) and were requeued", registers: [registry] }),
     taskDuration: new Histogram({
       name: "webencode_task_duration_seconds",

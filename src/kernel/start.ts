@@ -21,6 +21,7 @@ import { PLUGIN_CHANGED, type PluginChanged, servePluginSettings } from "../plug
 import { builtinDefaults } from "./plugins/defaults.ts";
 import { PluginSettingsStore } from "./plugins/settings-store.ts";
 import { startOrchestrator } from "./orchestrator/index.ts";
+import { startWebhookSender } from "./webhooks/sender.ts";
 import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
@@ -93,6 +94,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     let worker: EmbeddedWorker | undefined;
     if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR });
 
+    const webhookSender = startWebhookSender(ctx);
+
     logger.info(
       { port: server.port, mode: config.standalone ? "standalone" : "distributed", database: database.driver, bus: bus.kind, version: VERSION },
       `webencode-kernel listening on ${url}`,
@@ -117,6 +120,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         const deadline = Date.now() + config.SHUTDOWN_TIMEOUT;
         while (server.pendingRequests > 0 && Date.now() < deadline) await Bun.sleep(20);
         await step("http", server.stop(true), 2_000);
+        // Attempts in flight get a short grace, then are cut off; their rows are retried when the claim expires.
+        await step("webhook sender", webhookSender.stop(), 5_000);
         // The embedded worker hands its running tasks back within its own grace period.
         if (worker) await step("embedded worker", worker.stop(), 15_000);
         await step("orchestrator", ctx.orchestrator.stop(), 4_000);

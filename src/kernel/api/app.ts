@@ -18,6 +18,7 @@ import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
 import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
+import { webhookRoutes } from "./webhooks.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const requestIds = new WeakMap<Request, { id: string; start: number }>();
@@ -89,6 +90,7 @@ export function createApp(ctx: KernelContext) {
     .use(jobRoutes(ctx))
     .use(fileRoutes(ctx))
     .use(profileRoutes(ctx))
+    .use(webhookRoutes(ctx))
     .use(storageUrlRoutes(ctx));
 }
 

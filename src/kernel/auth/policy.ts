@@ -62,6 +62,16 @@ export const POLICY: Record<string, Access> = {
   "POST /v1/plugins/:id/enable": { role: "admin", action: "plugins.enable" },
   "POST /v1/plugins/:id/disable": { role: "admin", action: "plugins.disable" },
 
+  // webhooks (docs/webhooks.md)
+  "GET /v1/webhooks": { role: "admin", action: "webhooks.list" },
+  "POST /v1/webhooks": { role: "admin", action: "webhooks.create" },
+  "GET /v1/webhooks/:id": { role: "admin", action: "webhooks.get" },
+  "PUT /v1/webhooks/:id": { role: "admin", action: "webhooks.update" },
+  "DELETE /v1/webhooks/:id": { role: "admin", action: "webhooks.delete" },
+  "POST /v1/webhooks/:id/unmute": { role: "admin", action: "webhooks.unmute" },
+  "GET /v1/webhooks/:id/deliveries": { role: "admin", action: "webhooks.deliveries" },
+  "POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver": { role: "admin", action: "webhooks.redeliver" },
+
   // API keys, audit
   "GET /v1/api-keys": { role: "admin", action: "api_keys.list" },
   "POST /v1/api-keys": { role: "admin", action: "api_keys.create" },

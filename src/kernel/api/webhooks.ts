@@ -1,0 +1,246 @@
+/**
+ * `/v1/webhooks` (admin): webhooks (URL, event types, write-only secret), their delivery log, unmute and
+ * redeliver. Deliveries themselves are made by src/kernel/webhooks/sender.ts; docs/webhooks.md is the
+ * integrator's guide.
+ *
+ * The secret is encrypted at rest (SECRET_KEY) and never returned: responses say `"secret": "set"`, except the
+ * 201 of a create without a secret, which returns the generated one once.
+ */
+import { and, desc, eq, sql } from "drizzle-orm";
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { AppError } from "../../core/errors.ts";
+import { checkOutboundUrl, OutboundRefused, OutboundTimeout } from "../../core/outbound-guard.ts";
+import { WEBHOOK_DELIVERY_STATUSES, webhookDeliveries, webhooks } from "../../db/schema.ts";
+import type { KernelContext } from "../context.ts";
+import { unknownEventTypes, WEBHOOK_EVENT_TYPES } from "../webhooks/event-types.ts";
+import { loadEvent } from "../webhooks/payload.ts";
+import { kickWebhookSender } from "../webhooks/sender.ts";
+import { generateSecret } from "../webhooks/sign.ts";
+import { limitParam, offsetParam, page } from "./pagination.ts";
+
+type WebhookRow = typeof webhooks.$inferSelect;
+type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+const uuid = v.pipe(v.string(), v.uuid("must be a UUID"));
+const idParams = v.object({ id: uuid });
+
+const fields = {
+  url: v.pipe(v.string(), v.trim(), v.minLength(1, "url is required"), v.maxLength(2048, "url must be at most 2048 characters")),
+  event_types: v.pipe(
+    v.array(v.pipe(v.string(), v.maxLength(64))),
+    v.minLength(1, 'event_types needs at least one type, or ["*"] for all'),
+    v.maxLength(64),
+  ),
+  secret: v.pipe(v.string(), v.minLength(16, "secret must be at least 16 characters (omit it to have one generated)"), v.maxLength(256, "secret must be at most 256 characters")),
+  description: v.nullable(v.pipe(v.string(), v.maxLength(500, "description must be at most 500 characters"))),
+  enabled: v.boolean(),
+};
+
+const createBody = v.strictObject({
+  url: fields.url,
+  event_types: fields.event_types,
+  secret: v.optional(fields.secret),
+  description: v.optional(fields.description),
+  enabled: v.optional(fields.enabled),
+});
+
+/** PUT changes the fields it names; the others keep their values (send `secret` to rotate it). */
+const updateBody = v.strictObject({
+  url: v.optional(fields.url),
+  event_types: v.optional(fields.event_types),
+  secret: v.optional(fields.secret),
+  description: v.optional(fields.description),
+  enabled: v.optional(fields.enabled),
+});
+
+export function webhookView(w: WebhookRow) {
+  return {
+    id: w.id,
+    url: w.url,
+    event_types: w.eventTypes,
+    description: w.description,
+    enabled: w.enabled,
+    secret: "set" as string,
+    muted: w.mutedAt !== null,
+    muted_at: w.mutedAt,
+    consecutive_failures: w.consecutiveFailures,
+    created_at: w.createdAt,
+    updated_at: w.updatedAt,
+  };
+}
+
+export function deliveryView(d: DeliveryRow) {
+  return {
+    id: d.id,
+    webhook_id: d.webhookId,
+    event_id: d.eventId,
+    event_type: d.eventType,
+    status: d.status,
+    attempts: d.attempts,
+    response_code: d.responseCode,
+    latency_ms: d.latencyMs,
+    last_error: d.lastError,
+    next_attempt_at: d.status === "pending" ? d.nextAttemptAt : null,
+    last_attempt_at: d.lastAttemptAt,
+    created_at: d.createdAt,
+    updated_at: d.updatedAt,
+  };
+}
+
+/** The same outbound-address rules as source URLs (OUTBOUND_ALLOW_CIDRS); checked again at every send. */
+async function checkUrl(ctx: KernelContext, raw: string): Promise<string> {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new AppError("WE-REQ-001", `webhook url ${JSON.stringify(raw.slice(0, 200))} is not a valid URL`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new AppError("WE-REQ-001", `webhook url must be http:// or https://, not ${u.protocol}//`);
+  // The URL is shown in every response and log: credentials belong in the secret (the signature), not here.
+  if (u.username || u.password) throw new AppError("WE-REQ-001", "webhook url must not contain credentials (user:password@); receivers authenticate deliveries by their signature");
+  try {
+    await checkOutboundUrl(u.href, { allowCidrs: ctx.config.OUTBOUND_ALLOW_CIDRS, what: "webhook url" });
+  } catch (e) {
+    if (e instanceof OutboundRefused) throw new AppError("WE-REQ-001", e.message, { reason: e.reason, ...(e.address ? { address: e.address, address_kind: e.kind } : {}) });
+    if (e instanceof OutboundTimeout) throw new AppError("WE-REQ-001", `${e.message}; check the host name or try again`);
+    throw e;
+  }
+  return u.href;
+}
+
+function checkTypes(types: string[]): string[] {
+  const unknown = unknownEventTypes(types);
+  if (unknown.length) throw new AppError("WE-REQ-001", `unknown event type ${unknown.join(", ")}; use "*" or any of ${WEBHOOK_EVENT_TYPES.join(", ")}`, { unknown });
+  return [...new Set(types)];
+}
+
+async function mustGet(ctx: KernelContext, id: string): Promise<WebhookRow> {
+  const [row] = await ctx.db.select().from(webhooks).where(eq(webhooks.id, id));
+  if (!row) throw new AppError("WE-REQ-006", `webhook ${id} not found`);
+  return row;
+}
+
+export function webhookRoutes(ctx: KernelContext) {
+  return new Elysia({ prefix: "/v1/webhooks", detail: { tags: ["webhooks"] } } as never)
+    .get(
+      "",
+      async ({ query }) => {
+        const { limit, offset } = page(query);
+        const rows = await ctx.db.select().from(webhooks).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(limit).offset(offset);
+        return { items: rows.map(webhookView), limit, offset };
+      },
+      { query: v.object({ limit: limitParam, offset: offsetParam }), detail: { summary: "List webhooks, newest first (secrets are never shown)" } },
+    )
+    .post(
+      "",
+      async ({ body, set }) => {
+        const url = await checkUrl(ctx, body.url);
+        const eventTypes = checkTypes(body.event_types);
+        const generated = body.secret === undefined ? generateSecret() : undefined;
+        const [row] = await ctx.db
+          .insert(webhooks)
+          .values({ url, eventTypes, description: body.description ?? null, enabled: body.enabled ?? true, secretEnc: ctx.secrets.encrypt(body.secret ?? generated!) })
+          .returning();
+        set.status = 201;
+        // A generated secret is returned this once: store it now, it cannot be read back (PUT a new one to rotate).
+        return { ...webhookView(row!), ...(generated ? { secret: generated } : {}) };
+      },
+      { body: createBody, detail: { summary: "Create a webhook (a generated secret is returned once, in this response)" } },
+    )
+    .get("/:id", async ({ params }) => webhookView(await mustGet(ctx, params.id)), { params: idParams, detail: { summary: "One webhook" } })
+    .put(
+      "/:id",
+      async ({ params, body }) => {
+        await mustGet(ctx, params.id);
+        const patch: Partial<typeof webhooks.$inferInsert> = {};
+        if (body.url !== undefined) patch.url = await checkUrl(ctx, body.url);
+        if (body.event_types !== undefined) patch.eventTypes = checkTypes(body.event_types);
+        if (body.secret !== undefined) patch.secretEnc = ctx.secrets.encrypt(body.secret);
+        if (body.description !== undefined) patch.description = body.description;
+        if (body.enabled !== undefined) patch.enabled = body.enabled;
+        const [row] = await ctx.db
+          .update(webhooks)
+          .set({ ...patch, updatedAt: sql`now()` })
+          .where(eq(webhooks.id, params.id))
+          .returning();
+        if (!row) throw new AppError("WE-REQ-006", `webhook ${params.id} not found`);
+        if (body.enabled) kickWebhookSender(ctx);
+        return webhookView(row);
+      },
+      { params: idParams, body: updateBody, detail: { summary: "Change a webhook (fields not sent keep their values; send secret to rotate it)" } },
+    )
+    .delete(
+      "/:id",
+      async ({ params, set }) => {
+        const gone = await ctx.db.delete(webhooks).where(eq(webhooks.id, params.id)).returning({ id: webhooks.id });
+        if (!gone.length) throw new AppError("WE-REQ-006", `webhook ${params.id} not found`);
+        set.status = 204;
+      },
+      { params: idParams, detail: { summary: "Delete a webhook and its delivery log" } },
+    )
+    .post(
+      "/:id/unmute",
+      async ({ params }) => {
+        const [row] = await ctx.db
+          .update(webhooks)
+          .set({ mutedAt: null, consecutiveFailures: 0, updatedAt: sql`now()` })
+          .where(eq(webhooks.id, params.id))
+          .returning();
+        if (!row) throw new AppError("WE-REQ-006", `webhook ${params.id} not found`);
+        kickWebhookSender(ctx);
+        return webhookView(row);
+      },
+      { params: idParams, detail: { summary: "Unmute a webhook: its waiting deliveries are sent again" } },
+    )
+    .get(
+      "/:id/deliveries",
+      async ({ params, query }) => {
+        await mustGet(ctx, params.id);
+        const { limit, offset } = page(query);
+        const rows = await ctx.db
+          .select()
+          .from(webhookDeliveries)
+          .where(and(eq(webhookDeliveries.webhookId, params.id), query.status ? eq(webhookDeliveries.status, query.status) : undefined))
+          .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.eventId))
+          .limit(limit)
+          .offset(offset);
+        return { items: rows.map(deliveryView), limit, offset };
+      },
+      {
+        params: idParams,
+        query: v.object({ status: v.optional(v.picklist(WEBHOOK_DELIVERY_STATUSES, `status must be one of ${WEBHOOK_DELIVERY_STATUSES.join(", ")}`)), limit: limitParam, offset: offsetParam }),
+        detail: { summary: "A webhook's delivery log, newest first: status, response code, latency, attempts, last error" },
+      },
+    )
+    .post(
+      "/:id/deliveries/:deliveryId/redeliver",
+      async ({ params, set }) => {
+        const hook = await mustGet(ctx, params.id);
+        if (hook.mutedAt) throw new AppError("WE-REQ-001", `webhook ${hook.id} is muted; unmute it first (POST /v1/webhooks/${hook.id}/unmute)`, undefined, 409);
+        if (!hook.enabled) throw new AppError("WE-REQ-001", `webhook ${hook.id} is disabled; enable it first (PUT /v1/webhooks/${hook.id} {"enabled": true})`, undefined, 409);
+        const [d] = await ctx.db
+          .select()
+          .from(webhookDeliveries)
+          .where(and(eq(webhookDeliveries.id, params.deliveryId), eq(webhookDeliveries.webhookId, hook.id)));
+        if (!d) throw new AppError("WE-REQ-006", `delivery ${params.deliveryId} of webhook ${hook.id} not found`);
+        if (!(await loadEvent(ctx, d.eventId))) throw new AppError("WE-REQ-001", `event ${d.eventId} is no longer stored (older than EVENT_RETENTION); it cannot be redelivered`, undefined, 409);
+        // Not while an attempt is in flight (its claim unexpired): two concurrent sends of one row would race on its log.
+        const [row] = await ctx.db
+          .update(webhookDeliveries)
+          .set({ status: "pending", nextAttemptAt: sql`now()`, lockedUntil: null, updatedAt: sql`now()` })
+          .where(
+            and(
+              eq(webhookDeliveries.id, d.id),
+              sql`not (${webhookDeliveries.status} = 'pending' and ${webhookDeliveries.lockedUntil} is not null and ${webhookDeliveries.lockedUntil} > now())`,
+            ),
+          )
+          .returning();
+        if (!row) throw new AppError("WE-REQ-001", `delivery ${d.id} is being attempted right now; try again in a few seconds`, undefined, 409);
+        kickWebhookSender(ctx);
+        set.status = 202;
+        return deliveryView(row);
+      },
+      { params: v.object({ id: uuid, deliveryId: uuid }), detail: { summary: "Send a delivery again now (whatever its status); 202, the attempt shows in the log" } },
+    );
+}

@@ -1,0 +1,115 @@
+/**
+ * The webhook sender: runs in every kernel. It claims due deliveries from the database (store.ts: several
+ * kernels share the work without sending a row twice), sends up to CONCURRENCY at a time, and records each
+ * outcome. The rows are the queue, so nothing lives only in memory: a kernel that stops or dies mid-send
+ * leaves its claim behind and the delivery is sent again once the claim expires.
+ *
+ * It looks for due rows every min(1 s, WEBHOOK_RETRY_BASE), immediately after an attempt finishes (there
+ * may be more waiting), and when kicked (redeliver, unmute).
+ */
+import { errorMessage } from "../../core/errors.ts";
+import type { KernelContext } from "../context.ts";
+import { recordOutcome, sendOnce } from "./attempt.ts";
+import { type ClaimedDelivery, claimDue } from "./store.ts";
+
+/** Attempts in flight per kernel: a slow endpoint (up to WEBHOOK_TIMEOUT each) must not hold up the others. */
+const CONCURRENCY = 16;
+/** A claim outlives one attempt (WEBHOOK_TIMEOUT) by this much: time to build the payload and record the result. */
+const CLAIM_MARGIN_MS = 5_000;
+
+export interface WebhookSender {
+  /** Look for due deliveries now. */
+  kick(): void;
+  /**
+   * Stops claiming, gives attempts in flight a short grace to finish and record, then aborts the rest
+   * (their rows keep their claim and are retried when it expires). Bounded.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const senders = new WeakMap<KernelContext, WebhookSender>();
+
+/** Kicks the kernel's sender, if it runs (API routes call this after redeliver and unmute). */
+export function kickWebhookSender(ctx: KernelContext): void {
+  senders.get(ctx)?.kick();
+}
+
+export function startWebhookSender(ctx: KernelContext): WebhookSender {
+  const { logger, config } = ctx;
+  const pollMs = Math.max(50, Math.min(1000, config.WEBHOOK_RETRY_BASE));
+  const lockMs = config.WEBHOOK_TIMEOUT + CLAIM_MARGIN_MS;
+  const abort = new AbortController();
+  const inflight = new Set<Promise<void>>();
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  let kicked = false;
+  let lastError = "";
+
+  const kick = () => {
+    kicked = true;
+    wake?.();
+  };
+
+  const run = (d: ClaimedDelivery) => {
+    const p = (async () => {
+      try {
+        const outcome = await sendOnce(ctx, d, abort.signal);
+        await recordOutcome(ctx, d, outcome);
+      } catch (error) {
+        // A database error while recording: the claim expires and the row is sent again (at least once).
+        logger.warn({ error: errorMessage(error), delivery_id: d.id, webhook_id: d.webhook_id }, "webhook delivery not recorded; it is retried after its claim expires");
+      }
+    })().finally(() => {
+      inflight.delete(p);
+      kick();
+    });
+    inflight.add(p);
+  };
+
+  const loop = (async () => {
+    while (!stopping) {
+      kicked = false;
+      try {
+        const claimed = await claimDue(ctx.db, CONCURRENCY - inflight.size, lockMs);
+        if (stopping) break; // claimed rows keep their claim: another kernel (or the next start) sends them
+        for (const d of claimed) run(d);
+        lastError = "";
+      } catch (error) {
+        const msg = errorMessage(error);
+        if (msg !== lastError) logger.warn({ error: msg }, "webhook sender: claiming due deliveries failed; retrying");
+        lastError = msg;
+      }
+      if (stopping || kicked) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  })();
+
+  const sender: WebhookSender = {
+    kick,
+    async stop(graceMs = Math.min(2_000, config.WEBHOOK_TIMEOUT)) {
+      stopping = true;
+      wake?.();
+      await loop;
+      if (inflight.size) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+        clearTimeout(timer);
+      }
+      if (inflight.size) {
+        logger.info({ in_flight: inflight.size }, "webhook sender: aborting attempts in flight; they are retried after their claims expire");
+        abort.abort();
+        await Promise.allSettled([...inflight]);
+      }
+      senders.delete(ctx);
+    },
+  };
+  senders.set(ctx, sender);
+  return sender;
+}
