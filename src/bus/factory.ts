@@ -3,6 +3,7 @@ import type { Logger } from "../core/logger.ts";
 import { PRESENCE_TTL_MS, queueSpecs } from "../core/topology.ts";
 import { MemoryBus } from "./memory.ts";
 import { connectNatsBus } from "./nats.ts";
+import { natsTlsOptions } from "./nats-tls.ts";
 import type { Bus } from "./types.ts";
 
 export interface BusSettings {
@@ -12,6 +13,9 @@ export interface BusSettings {
   NATS_USER?: string;
   NATS_PASSWORD?: string;
   NATS_TOKEN?: string;
+  NATS_CA_FILE?: string;
+  NATS_CERT_FILE?: string;
+  NATS_KEY_FILE?: string;
   /** Ack deadline of work deliveries; kernels and workers of one installation must agree. */
   BUS_ACK_WAIT: number;
 }
@@ -28,6 +32,7 @@ export async function openBus(settings: BusSettings, logger: Logger, name: strin
         pass: settings.NATS_PASSWORD,
         token: settings.NATS_TOKEN,
         credsFile: settings.NATS_CREDS,
+        tls: natsTlsOptions(settings),
       })
     : new MemoryBus({ presenceTtlMs: PRESENCE_TTL_MS, logger });
   await bus.ensureQueues(queueSpecs(settings.BUS_ACK_WAIT));

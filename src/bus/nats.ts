@@ -69,7 +69,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
   try {
     nc = await connect(connOpts);
   } catch (e) {
-    const hint = tlsHint(errorMessage(e));
+    const hint = tlsHint(errorMessage(e), opts.tls !== undefined);
     throw new Error(
       `NATS Connection Failed: cannot connect to ${where} (${errorMessage(e)}). ${hint ? `Hint: ${hint}.` : "Check that nats-server is running with JetStream (nats-server -js) and that the firewall allows the port."}`,
       { cause: e },

@@ -12,6 +12,7 @@ import { type Database, openDatabase } from "../db/client.ts";
 import { MigrationError, migrate, migrationStatus } from "../db/migrate.ts";
 import { startEmbeddedWorker, type EmbeddedWorker } from "../worker/embedded.ts";
 import { createApp } from "./api/app.ts";
+import { loadKernelTls } from "./tls.ts";
 import type { KernelConfig } from "./config.ts";
 import type { KernelContext } from "./context.ts";
 import { createKernelMetrics } from "./metrics.ts";
@@ -38,6 +39,8 @@ export interface KernelHandle {
 
 
 export async function startKernel(config: KernelConfig, logger: Logger): Promise<KernelHandle> {
+  // Certificate problems stop the start before anything else is opened (tls.ts).
+  const tls = loadKernelTls(config);
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   let bus: Bus | undefined;
   let plugins: PluginHost | undefined;
@@ -86,9 +89,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       hostname: config.HOST,
       // A hard cap above the upload limit: the upload route cuts the stream at UPLOAD_MAX_SIZE itself, with a proper error.
       maxRequestBodySize: 2 * Math.max(config.MAX_BODY_SIZE, config.UPLOAD_MAX_SIZE) + 1024 * 1024,
+      ...(tls ? { tls } : {}),
     });
     const server = app.server!;
-    const url = `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
+    const url = `${tls ? "https" : "http"}://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
 
 
     let worker: EmbeddedWorker | undefined;

@@ -20,5 +20,5 @@ export function builtinDefaults(config: KernelConfig): Record<string, PluginSett
 
 /** The base URL clients use to reach this kernel (download and playback links). */
 export function publicUrl(config: KernelConfig): string {
-  return (config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`).replace(/\/+$/, "");
+  return (config.PUBLIC_URL ?? `${config.TLS_CERT_FILE ? "https" : "http"}://127.0.0.1:${config.PORT}`).replace(/\/+$/, "");
 }
