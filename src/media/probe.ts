@@ -3,6 +3,8 @@
  * flags) and the readers of their output. Pure: the encoder plugin runs the processes.
  */
 
+import { probeInputOptions } from "../core/outbound-guard.ts";
+
 /**
  * An input FFprobe would read as an option ("-x.mp4") is passed through the file protocol instead. Local
  * paths from storage and http(s) URLs are passed unchanged.
@@ -13,7 +15,8 @@ function inputArg(input: string): string {
 
 /** Streams and container of `input` as one JSON document on stdout; only errors on stderr. */
 export function ffprobeArgs(input: string): string[] {
-  return ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", inputArg(input)];
+  // http(s): `-max_redirects 0`, FFprobe reads only the URL the worker's outbound guard checked.
+  return ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", ...probeInputOptions(input), inputArg(input)];
 }
 
 /**
@@ -21,7 +24,7 @@ export function ffprobeArgs(input: string): string[] {
  * decoding, so indexing a long source costs about as much as reading it once.
  */
 export function keyframeIndexArgs(input: string): string[] {
-  return ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", inputArg(input)];
+  return ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", ...probeInputOptions(input), inputArg(input)];
 }
 
 export interface KeyframeIndex {

@@ -48,6 +48,7 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
       plugins,
       logger,
       handlers: TASK_HANDLERS,
+      outboundAllowCidrs: config.OUTBOUND_ALLOW_CIDRS,
       onRunningChange: (n) => {
         runtime.running = n;
         void runtime.beat().catch(() => {});

@@ -15,7 +15,8 @@ export interface EmbeddedWorker {
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; dataDir: string; pluginDir: string }): Promise<EmbeddedWorker> {
+/** `outboundAllowCidrs`: the kernel's OUTBOUND_ALLOW_CIDRS, so both ends of a standalone install apply one policy. */
+export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; dataDir: string; pluginDir: string; outboundAllowCidrs?: readonly string[] }): Promise<EmbeddedWorker> {
   const env = environment();
   const config = loadWorkerConfig({
     ...env,
@@ -24,6 +25,7 @@ export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; data
     // The kernel's own stop is bounded (systemd TimeoutStopSec=30s): hand running tasks back sooner.
     WORKER_SHUTDOWN_GRACE: env.WORKER_SHUTDOWN_GRACE ?? "10s",
     PLUGIN_DIR: opts.pluginDir,
+    ...(opts.outboundAllowCidrs ? { OUTBOUND_ALLOW_CIDRS: opts.outboundAllowCidrs.join(",") } : {}),
   });
   const logger = opts.logger.child({ component: "embedded-worker" });
   const worker = await bootWorker({ config, logger, bus: opts.bus, hostEnv: env });

@@ -44,6 +44,8 @@ export interface TaskContext {
   progress(percent: number, speed?: number): void;
   /** FFmpeg commands run so far (argv without the binary's environment), newest last: kept as evidence. */
   commands: string[][];
+  /** OUTBOUND_ALLOW_CIDRS: private networks user-given source URLs may reach. */
+  outboundAllowCidrs: readonly string[];
 }
 
 export type TaskHandler = (ctx: TaskContext) => Promise<Record<string, unknown>>;
@@ -66,6 +68,8 @@ export interface ExecutorOptions {
   logger: Logger;
   handlers: Record<TaskType, TaskHandler>;
   onRunningChange?(n: number): void;
+  /** OUTBOUND_ALLOW_CIDRS (default none: only public addresses). */
+  outboundAllowCidrs?: readonly string[];
 }
 
 export class TaskExecutor {
@@ -201,6 +205,7 @@ export class TaskExecutor {
         plugins: this.o.plugins,
         logger: log,
         commands,
+        outboundAllowCidrs: this.o.outboundAllowCidrs ?? [],
         progress: (percent, speed) => {
           last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}) };
           if (Date.now() - lastSent >= 1000) send(last); // at most one update a second per task

@@ -86,7 +86,7 @@ N/A,__
 describe("argv builders", () => {
   test("ffprobeArgs", () => {
     expect(ffprobeArgs("/data/in.mp4")).toEqual(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "/data/in.mp4"]);
-    expect(ffprobeArgs("https://h/x.mp4?sig=a b")).toEqual(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "https://h/x.mp4?sig=a b"]);
+    expect(ffprobeArgs("https://h/x.mp4?sig=a b")).toEqual(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-max_redirects", "0", "https://h/x.mp4?sig=a b"]);
   });
 
   test("keyframeIndexArgs reads packet flags, no decoding", () => {

@@ -60,7 +60,7 @@ export function jobRoutes(ctx: KernelContext) {
         if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
         await checkS3Source(ctx, body.source_url);
         const storage = (await ctx.plugins.route("storage", { scheme: "fs" }).catch(() => ctx.plugins.route("storage"))).id;
-        const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage, maxAttempts: ctx.config.TASK_MAX_ATTEMPTS });
+        const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage, maxAttempts: ctx.config.TASK_MAX_ATTEMPTS, outbound: { allowCidrs: ctx.config.OUTBOUND_ALLOW_CIDRS } });
         if (!replayed) ctx.orchestrator.deps.kick();
         set.status = replayed ? 200 : 201;
         if (replayed) set.headers["idempotent-replayed"] = "true";

@@ -12,6 +12,7 @@ import type { ProfileSpec } from "../../media/profiles.ts";
 import { resolveProfiles } from "../profiles/catalog.ts";
 import type { JobRow } from "../orchestrator/transitions.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
+import { checkSourceUrl } from "../../core/outbound-guard.ts";
 
 export interface JobRequest {
   source_url: string;
@@ -33,12 +34,22 @@ function checkOutputs(outputs: string[], specs: ProfileSpec[]): void {
   }
 }
 
-export async function createJob(db: Db, req: JobRequest, opts: { idempotencyKey?: string; storage: string; userId?: string; maxAttempts?: number }): Promise<{ job: JobRow; replayed: boolean }> {
+/**
+ * `outbound`: the outbound-request policy for http(s) sources (OUTBOUND_ALLOW_CIDRS); the API always passes
+ * it. Without it the address check is skipped (callers that build jobs from trusted input).
+ */
+export async function createJob(
+  db: Db,
+  req: JobRequest,
+  opts: { idempotencyKey?: string; storage: string; userId?: string; maxAttempts?: number; outbound?: { allowCidrs: readonly string[] } },
+): Promise<{ job: JobRow; replayed: boolean }> {
   if (opts.idempotencyKey) {
     const [existing] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, opts.idempotencyKey));
     if (existing) return { job: existing, replayed: true };
   }
   const source = parseSourceUrl(req.source_url);
+  // Loopback, private, link-local and metadata addresses are refused after DNS resolution (docs/security.md).
+  if (source.kind === "url" && opts.outbound) await checkSourceUrl(source.url, opts.outbound.allowCidrs);
   const specs = await resolveProfiles(db, req.profiles);
   const outputs = [...new Set(req.outputs ?? ["mp4"])];
   checkOutputs(outputs, specs);

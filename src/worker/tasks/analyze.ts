@@ -9,7 +9,7 @@ import { encoder, resolveInput } from "./io.ts";
 
 export async function analyzeTask(ctx: TaskContext): Promise<Record<string, unknown>> {
   const p = ctx.params as { source_url: string; storage: string };
-  const input = await resolveInput(ctx.plugins, p.source_url, p.storage);
+  const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   ctx.progress(10);
   const raw = await (await encoder(ctx.plugins)).call<Record<string, unknown>>("probe", { input, keyframes: true, timeout_ms: 10 * 60_000 }, { timeoutMs: 11 * 60_000, signal: ctx.signal });
   try {

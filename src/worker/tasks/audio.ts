@@ -11,7 +11,7 @@ import { probeFile, runFfmpeg } from "./media-run.ts";
 
 export async function audioTask(ctx: TaskContext): Promise<Record<string, unknown>> {
   const p = ctx.params as unknown as AudioParams;
-  const input = await resolveInput(ctx.plugins, p.source_url, p.storage);
+  const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const out = join(ctx.dir, basename(p.key));
   await runFfmpeg(ctx, "audio", audioArgs({ input, audio: p.audio, output: out }), { durationS: ctx.mediaSeconds, progressSpan: [0, 90] });
   const info = await probeFile(ctx, out);

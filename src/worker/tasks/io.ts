@@ -3,6 +3,7 @@
  * a local path when storage-fs is on this host), and parts/outputs moved through the storage plugin. Media
  * bytes never pass through the kernel or the plugin control channel.
  */
+import { resolveSourceUrl } from "../../core/outbound-guard.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
 import type { PluginHost } from "../../plugins/host/host.ts";
 import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
@@ -14,9 +15,13 @@ export async function storageById(plugins: PluginHost, id: string): Promise<Plug
   return plugins.route("storage", { id });
 }
 
-export async function resolveInput(plugins: PluginHost, sourceUrl: string, defaultStorage: string): Promise<string> {
+/**
+ * `outbound` applies to user-given http(s) URLs only (their redirects are followed and checked here, see
+ * resolveSourceUrl); keys and s3:// sources become URLs or paths of our own storage and are not user input.
+ */
+export async function resolveInput(plugins: PluginHost, sourceUrl: string, defaultStorage: string, outbound: { allowCidrs: readonly string[]; signal?: AbortSignal }): Promise<string> {
   const ref = parseSourceUrl(sourceUrl);
-  if (ref.kind === "url") return ref.url;
+  if (ref.kind === "url") return resolveSourceUrl(ref.url, outbound);
   const storage = ref.kind === "s3" ? await plugins.route("storage", { scheme: "s3" }) : await storageById(plugins, defaultStorage);
   if (ref.kind === "key") {
     const { path } = await storage.call<{ path: string | null }>("local_path", { key: ref.key });

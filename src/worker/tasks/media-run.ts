@@ -6,6 +6,7 @@
 import type { TranscodeProgress, TranscodeResult } from "../../plugins/pillars.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
+import { noRedirectInputArgs } from "../../core/outbound-guard.ts";
 import { encoder } from "./io.ts";
 
 export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], opts: { durationS?: number; progressSpan?: [number, number] } = {}): Promise<TranscodeResult> {
@@ -14,7 +15,8 @@ export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], 
   const [from, to] = opts.progressSpan ?? [0, 100];
   const result = await enc.call<TranscodeResult>(
     "transcode",
-    { args, duration_s: opts.durationS, timeout_ms: timeoutMs },
+    // FFmpeg must not follow redirects past the address resolveInput checked (outbound-guard.ts).
+    { args: noRedirectInputArgs(args), duration_s: opts.durationS, timeout_ms: timeoutMs },
     {
       signal: ctx.signal,
       timeoutMs: timeoutMs + 30_000,

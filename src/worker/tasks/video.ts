@@ -16,7 +16,7 @@ export const partKey = (p: VideoParams, profileId: string) => `${p.parts_prefix}
 
 export async function videoTask(ctx: TaskContext): Promise<Record<string, unknown>> {
   const p = ctx.params as unknown as VideoParams;
-  const input = await resolveInput(ctx.plugins, p.source_url, p.storage);
+  const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const outs = p.renditions.map((_, i) => join(ctx.dir, `r${i}.mp4`));
   const args = videoChunkArgs({
     input,
