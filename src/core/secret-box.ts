@@ -26,8 +26,23 @@ export interface SecretBox {
   isEncrypted(stored: string): boolean;
 }
 
-export function createSecretBox(secretKey: string): SecretBox {
-  const key = Buffer.from(hkdfSync("sha256", secretKey, "webencode", "secrets-at-rest/v1", 32));
+const deriveKey = (secretKey: string) => Buffer.from(hkdfSync("sha256", secretKey, "webencode", "secrets-at-rest/v1", 32));
+
+function open(key: Buffer, ivText: string, bodyText: string): string {
+  const body = Buffer.from(bodyText, "base64url");
+  const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(ivText, "base64url"));
+  decipher.setAuthTag(body.subarray(body.length - 16));
+  return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString("utf8");
+}
+
+/**
+ * `previousKey` (SECRET_KEY_PREVIOUS) is tried when the current key does not open a value: during a key
+ * rotation, values written with the old key stay readable until `webencode-kernel admin reencrypt-secrets`
+ * has rewritten them with the new one.
+ */
+export function createSecretBox(secretKey: string, previousKey?: string): SecretBox {
+  const key = deriveKey(secretKey);
+  const keys = previousKey ? [key, deriveKey(previousKey)] : [key];
   return {
     encrypt(plain) {
       const iv = randomBytes(12);
@@ -37,15 +52,17 @@ export function createSecretBox(secretKey: string): SecretBox {
     },
     decrypt(stored) {
       if (!stored.startsWith(PREFIX)) return stored;
-      const [ivText, bodyText] = stored.slice(PREFIX.length).split(":");
-      try {
-        const body = Buffer.from(bodyText ?? "", "base64url");
-        const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(ivText ?? "", "base64url"));
-        decipher.setAuthTag(body.subarray(body.length - 16));
-        return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]).toString("utf8");
-      } catch {
-        throw new SecretKeyError("a stored secret cannot be decrypted: SECRET_KEY differs from the key it was encrypted with (every kernel must use the same SECRET_KEY)");
+      const [ivText = "", bodyText = ""] = stored.slice(PREFIX.length).split(":");
+      for (const k of keys) {
+        try {
+          return open(k, ivText, bodyText);
+        } catch {
+          // try the previous key, if any
+        }
       }
+      throw new SecretKeyError(
+        "a stored secret cannot be decrypted: SECRET_KEY differs from the key it was encrypted with (every kernel must use the same SECRET_KEY; during a rotation set SECRET_KEY_PREVIOUS to the old key)",
+      );
     },
     isEncrypted: (stored) => stored.startsWith(PREFIX),
   };

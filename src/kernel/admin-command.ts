@@ -13,10 +13,18 @@ import { createApiKey } from "./auth/api-keys.ts";
 import { writeKeyFile } from "./auth/bootstrap.ts";
 import { ROLES, type Role } from "./auth/principal.ts";
 import type { KernelConfig } from "./config.ts";
+import type { Db } from "../db/client.ts";
+import { kernelSecretBox, reencryptSecrets } from "./secrets.ts";
 
-const USAGE = "usage: webencode-kernel admin create-key [--name NAME] [--role viewer|operator|admin] [--expires-days N]\n";
+const USAGE =
+  "usage: webencode-kernel admin create-key [--name NAME] [--role viewer|operator|admin] [--expires-days N]\n" +
+  "       webencode-kernel admin reencrypt-secrets   (after a SECRET_KEY rotation, with SECRET_KEY_PREVIOUS set)\n";
 
 export async function adminCommand(config: KernelConfig, logger: Logger, args: string[]): Promise<number> {
+  if (args[0] === "reencrypt-secrets") return withDatabase(config, logger, async (db) => {
+    const n = await reencryptSecrets(db, kernelSecretBox(config));
+    process.stdout.write(`re-encrypted ${n} secret value(s) with the current SECRET_KEY; SECRET_KEY_PREVIOUS can now be removed\n`);
+  });
   if (args[0] !== "create-key") {
     process.stderr.write(`unknown admin command: ${args.join(" ") || "(none)"}\n${USAGE}`);
     return 2;
@@ -33,6 +41,17 @@ export async function adminCommand(config: KernelConfig, logger: Logger, args: s
     process.stderr.write(`${errorMessage(e)}\n${USAGE}`);
     return 2;
   }
+  return withDatabase(config, logger, async (db) => {
+    const expiresAt = opts.expiresDays ? new Date(Date.now() + opts.expiresDays * 86_400_000) : null;
+    const { row, key } = await createApiKey(db, { name: opts.name, role: opts.role, expiresAt, createdBy: "cli" });
+    const file = writeKeyFile(config.DATA_DIR, `api-key-${row.id}`, key);
+    process.stdout.write(`${key}\n`);
+    process.stderr.write(`created ${row.role} API key ${row.prefix}… (id ${row.id}); it is not shown again and was saved in ${file} (readable only by this user)\n`);
+  });
+}
+
+/** Opens the database (schema must be current), runs `work`, closes it; exit code 0 or 1 (logged). */
+async function withDatabase(config: KernelConfig, logger: Logger, work: (db: Db) => Promise<void>): Promise<number> {
   let database;
   try {
     database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 1 });
@@ -43,11 +62,7 @@ export async function adminCommand(config: KernelConfig, logger: Logger, args: s
   try {
     const pending = (await migrationStatus(database.db)).filter((m) => !m.applied);
     if (pending.length) throw new Error(`the database schema is not current (${pending.length} pending migration(s)); run \`webencode-kernel migrate\` first`);
-    const expiresAt = opts.expiresDays ? new Date(Date.now() + opts.expiresDays * 86_400_000) : null;
-    const { row, key } = await createApiKey(database.db, { name: opts.name, role: opts.role, expiresAt, createdBy: "cli" });
-    const file = writeKeyFile(config.DATA_DIR, `api-key-${row.id}`, key);
-    process.stdout.write(`${key}\n`);
-    process.stderr.write(`created ${row.role} API key ${row.prefix}… (id ${row.id}); it is not shown again and was saved in ${file} (readable only by this user)\n`);
+    await work(database.db);
     return 0;
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, errorMessage(e));

@@ -20,6 +20,8 @@ Usage:
   webencode-kernel migrate status  list applied and pending migrations
   webencode-kernel admin create-key [--name N] [--role viewer|operator|admin] [--expires-days D]
                                    create an API key (printed once, saved in DATA_DIR with mode 0600)
+  webencode-kernel admin reencrypt-secrets
+                                   rewrite stored secrets with SECRET_KEY (after a key rotation)
   webencode-kernel --version       print the version
   webencode-kernel --help          this text
 

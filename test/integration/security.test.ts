@@ -194,3 +194,33 @@ describe("audit stream on NATS", () => {
     }
   });
 });
+
+describe("SECRET_KEY rotation", () => {
+  test("with SECRET_KEY_PREVIOUS old values stay readable; admin reencrypt-secrets rewrites them with the new key", async () => {
+    const db = await createTestDatabase({ migrated: true });
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const OLD = "old-key-".padEnd(40, "o");
+    const NEW = "new-key-".padEnd(40, "n");
+    try {
+      const old = createSecretBox(OLD);
+      await sql`insert into plugin_configs (id, pillar, secrets) values ('storage-s3', 'storage', ${sql.json({ secret_access_key: old.encrypt("aws-secret-value") })})`;
+      await sql`insert into webhooks (url, event_types, secret_enc) values ('https://example.com/h', '["*"]', ${old.encrypt("hook-secret")})`;
+      expect(createSecretBox(NEW, OLD).decrypt(old.encrypt("x"))).toBe("x");
+      const run = Bun.spawnSync(["bun", "src/kernel/main.ts", "admin", "reencrypt-secrets"], {
+        env: { ...process.env, DATABASE_URL: db.url, SECRET_KEY: NEW, SECRET_KEY_PREVIOUS: OLD, NATS_URL: "", LOG_LEVEL: "warn" },
+      });
+      expect(run.stderr.toString()).toBe("");
+      expect(run.exitCode).toBe(0);
+      expect(run.stdout.toString()).toContain("re-encrypted 2 secret value(s)");
+      const [p] = await sql<{ secrets: Record<string, string> }[]>`select secrets from plugin_configs where id = 'storage-s3'`;
+      const [w] = await sql<{ secret_enc: string }[]>`select secret_enc from webhooks`;
+      const fresh = createSecretBox(NEW);
+      expect(fresh.decrypt(p!.secrets.secret_access_key!)).toBe("aws-secret-value");
+      expect(fresh.decrypt(w!.secret_enc)).toBe("hook-secret");
+      expect(() => old.decrypt(w!.secret_enc)).toThrow(SecretKeyError);
+    } finally {
+      await sql.end();
+      await db.drop();
+    }
+  }, 60_000);
+});
