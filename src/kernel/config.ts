@@ -57,6 +57,8 @@ export const kernelConfigEntries = {
   /** Serve HTTPS with this certificate chain and key (PEM files). */
   TLS_CERT_FILE: optionalStr(),
   TLS_KEY_FILE: optionalStr(),
+  /** OpenID Connect issuer; when set the auth-oidc plugin is enabled by default (it reads the variable itself). */
+  OIDC_ISSUER_URL: v.optional(url(["https", "http"])),
   /** How long audit entries are kept in the database (the bus's audit stream keeps the same). */
   AUDIT_RETENTION: duration("2160h"),
 

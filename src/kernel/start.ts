@@ -53,6 +53,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     const seeded = await pluginSettings.seedFromToml(config.PLUGIN_DIR, logger);
     if (seeded.length) logger.info({ plugins: seeded }, "plugin settings seeded from plugins.toml");
     await ensureSigningKey(pluginSettings);
+    await (await import("./auth/session-secret.ts")).ensureSessionSecret(database.db, secrets, pluginSettings);
     plugins = new PluginHost({
       logger,
       pluginDir: config.PLUGIN_DIR,

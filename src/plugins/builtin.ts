@@ -16,6 +16,8 @@ export const BUILTIN_PLUGINS: Record<string, BuiltinPlugin> = {
   "storage-fs": { pillar: "storage", load: async () => (await import("../../plugins/storage-fs/plugin.ts")).default as never },
   "storage-s3": { pillar: "storage", load: async () => (await import("../../plugins/storage-s3/plugin.ts")).default as never },
   "encoder-ffmpeg": { pillar: "encoder", load: async () => (await import("../../plugins/encoder-ffmpeg/plugin.ts")).default as never },
+  "auth-basic": { pillar: "auth", load: async () => (await import("../../plugins/auth-basic/plugin.ts")).default as never },
+  "auth-oidc": { pillar: "auth", load: async () => (await import("../../plugins/auth-oidc/plugin.ts")).default as never },
 };
 
 /** True inside a `bun build --compile` executable (its modules live under /$bunfs). */

@@ -18,6 +18,8 @@ import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
 import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
+import { authRoutes } from "./auth.ts";
+import { userRoutes } from "./users.ts";
 import { webhookRoutes } from "./webhooks.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -90,6 +92,8 @@ export function createApp(ctx: KernelContext) {
     .use(jobRoutes(ctx))
     .use(fileRoutes(ctx))
     .use(profileRoutes(ctx))
+    .use(authRoutes(ctx))
+    .use(userRoutes(ctx))
     .use(webhookRoutes(ctx))
     .use(storageUrlRoutes(ctx));
 }

@@ -78,6 +78,15 @@ export const POLICY: Record<string, Access> = {
   "DELETE /v1/api-keys/:id": { role: "admin", action: "api_keys.revoke" },
   "GET /v1/audit": { role: "admin", action: "audit.list" },
   "GET /v1/auth/whoami": { role: "viewer", action: "auth.whoami" },
+  // password login (auth-basic): public, they are how a user gets credentials
+  "POST /v1/auth/login": { role: "public", action: "auth.login" },
+  "POST /v1/auth/refresh": { role: "public", action: "auth.refresh" },
+  // password users (auth-basic)
+  "GET /v1/users": { role: "admin", action: "users.list" },
+  "GET /v1/users/:id": { role: "admin", action: "users.get" },
+  "POST /v1/users": { role: "admin", action: "users.create" },
+  "PUT /v1/users/:id": { role: "admin", action: "users.update" },
+  "DELETE /v1/users/:id": { role: "admin", action: "users.delete" },
 };
 
 /** The policy of a registered route pattern; undefined = not in the table (refused). */

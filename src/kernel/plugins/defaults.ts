@@ -15,6 +15,9 @@ export function builtinDefaults(config: KernelConfig): Record<string, PluginSett
     },
     "storage-s3": { enabled: false, priority: 90, config: {} },
     "encoder-ffmpeg": { enabled: true, priority: 100, config: {} },
+    // Password users: on (harmless without users); OIDC: on only when an identity provider is configured.
+    "auth-basic": { enabled: true, priority: 100, config: {} },
+    "auth-oidc": { enabled: Boolean(config.OIDC_ISSUER_URL), priority: 90, config: {} },
   };
 }
 

@@ -1,0 +1,67 @@
+/**
+ * `/v1/auth`: password login and token refresh through the auth-basic plugin (public routes: they are how
+ * a user gets credentials). Bad credentials are one generic 401, never saying which part was wrong.
+ */
+import { Elysia } from "elysia";
+import * as v from "valibot";
+import { AppError, isAppError } from "../../core/errors.ts";
+import type { AuthTokens } from "../../plugins/pillars.ts";
+import { BASIC_ID } from "../auth/basic-users.ts";
+import { callAuthPlugin } from "../auth/plugin-auth.ts";
+import type { KernelContext } from "../context.ts";
+
+const BAD_CREDENTIALS = "invalid username or password";
+
+/** Plugin failures as the client should see them: credentials problems stay generic. */
+function clientError(e: unknown, what: "login" | "refresh"): unknown {
+  if (!isAppError(e)) return e;
+  if (e.code === "WE-AUTH-001") return new AppError("WE-AUTH-001", what === "login" ? BAD_CREDENTIALS : "invalid refresh token; log in again");
+  if (e.code === "WE-AUTH-002") return new AppError("WE-AUTH-002", "refresh token expired; log in again");
+  if (e.code === "WE-PLG-002") return new AppError("WE-PLG-002", "password login is disabled on this server (plugin auth-basic)");
+  if (e.code === "WE-PLG-004" || e.code === "WE-PLG-005") return new AppError("WE-AUTH-005", "password login is unavailable right now (plugin auth-basic is not running); retry shortly");
+  return e;
+}
+
+const tokens = (t: AuthTokens) => ({ access_token: t.access_token, refresh_token: t.refresh_token, token_type: t.token_type, expires_in: t.expires_in });
+
+export function authRoutes(ctx: KernelContext) {
+  const plugin = () => {
+    const sup = ctx.plugins.get(BASIC_ID);
+    if (!sup) throw new AppError("WE-PLG-001", "password login needs the auth-basic plugin, which is not installed on this kernel");
+    return sup;
+  };
+  return new Elysia({ prefix: "/v1/auth", detail: { tags: ["auth"] } } as never)
+    .post(
+      "/login",
+      async ({ body }) => {
+        try {
+          return tokens(await callAuthPlugin<AuthTokens>(plugin(), "login", { username: body.username, password: body.password }));
+        } catch (e) {
+          throw clientError(e, "login");
+        }
+      },
+      {
+        body: v.object({
+          username: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+          password: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
+        }),
+        detail: {
+          summary: "Log in with a username and password (auth-basic): a short-lived access token (Bearer) and a refresh token",
+        },
+      },
+    )
+    .post(
+      "/refresh",
+      async ({ body }) => {
+        try {
+          return tokens(await callAuthPlugin<AuthTokens>(plugin(), "refresh", { refresh_token: body.refresh_token }));
+        } catch (e) {
+          throw clientError(e, "refresh");
+        }
+      },
+      {
+        body: v.object({ refresh_token: v.pipe(v.string(), v.minLength(1), v.maxLength(8192)) }),
+        detail: { summary: "Exchange a refresh token for a new access token and a new refresh token" },
+      },
+    );
+}
