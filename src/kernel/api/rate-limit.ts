@@ -9,7 +9,7 @@
  * MAX_CLIENTS the least recently seen client is forgotten.
  */
 import type { Server } from "elysia/universal";
-import { cidrMatcher, formatIp, isV4, parseIp } from "../../core/cidr.ts";
+import { cidrContains, formatIp, parseIp } from "../../core/outbound-address.ts";
 import { envelope } from "./envelope.ts";
 
 // ---- the bucket (pure) -------------------------------------------------------------------------------
@@ -97,13 +97,9 @@ export class RateLimiter {
 
 // ---- who is the client -------------------------------------------------------------------------------
 
-type Matcher = (ip: bigint) => boolean;
-const matchers = new WeakMap<readonly string[], Matcher>();
-
-function trustedMatcher(list: readonly string[]): Matcher {
-  let m = matchers.get(list);
-  if (!m) matchers.set(list, (m = cidrMatcher(list)));
-  return m;
+/** Whether a (canonical) address is one of the trusted proxies. */
+function isTrusted(ip: string, trustedProxies: readonly string[]): boolean {
+  return trustedProxies.some((cidr) => cidrContains(cidr, ip));
 }
 
 /**
@@ -114,32 +110,33 @@ function trustedMatcher(list: readonly string[]): Matcher {
  */
 export function clientIp(request: Request, server: Pick<Server, "requestIP"> | null | undefined, trustedProxies: readonly string[]): string {
   const peerText = server?.requestIP(request)?.address;
-  const peer = peerText ? parseIp(peerText) : undefined;
-  if (peer === undefined) return peerText || "unknown";
-  const trusted = trustedMatcher(trustedProxies);
-  if (trustedProxies.length === 0 || !trusted(peer)) return formatIp(peer);
+  const peerBytes = peerText ? parseIp(peerText) : null;
+  if (!peerBytes) return peerText || "unknown";
+  // Canonical text: "::ffff:10.0.0.5" from a dual-stack socket becomes "10.0.0.5".
+  const peer = formatIp(peerBytes);
+  if (trustedProxies.length === 0 || !isTrusted(peer, trustedProxies)) return peer;
   const header = request.headers.get("x-forwarded-for");
-  if (!header) return formatIp(peer);
+  if (!header) return peer;
   const hops = header.split(",");
   let nearest = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
     const ip = parseForwarded(hops[i]!);
     // Garbage in the chain: the last address we could verify is the best we know.
-    if (ip === undefined) return formatIp(nearest);
-    if (!trusted(ip)) return formatIp(ip);
+    if (ip === undefined) return nearest;
+    if (!isTrusted(ip, trustedProxies)) return ip;
     nearest = ip;
   }
   // Every hop is a trusted proxy: the request started inside the trusted network.
-  return formatIp(nearest);
+  return nearest;
 }
 
-/** One X-Forwarded-For entry: "1.2.3.4", "1.2.3.4:5678", "2001:db8::1" or "[2001:db8::1]:5678". */
-function parseForwarded(entry: string): bigint | undefined {
+/** One X-Forwarded-For entry ("1.2.3.4", "1.2.3.4:5678", "2001:db8::1", "[2001:db8::1]:5678") in canonical text. */
+function parseForwarded(entry: string): string | undefined {
   const s = entry.trim();
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(s);
-  if (bracketed) return parseIp(bracketed[1]!);
   const v4port = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(s);
-  return parseIp(v4port ? v4port[1]! : s);
+  const bytes = parseIp(bracketed ? bracketed[1]! : v4port ? v4port[1]! : s);
+  return bytes ? formatIp(bytes) : undefined;
 }
 
 /**
@@ -147,9 +144,9 @@ function parseForwarded(entry: string): bigint | undefined {
  * usually gets, so rotating through one's own addresses does not multiply the allowance.
  */
 export function rateLimitKey(ip: string): string {
-  const n = parseIp(ip);
-  if (n === undefined || isV4(n)) return ip;
-  return `${formatIp((n >> 64n) << 64n)}/64`;
+  const bytes = parseIp(ip);
+  if (!bytes || !formatIp(bytes).includes(":")) return ip;
+  return `${formatIp(new Uint8Array([...bytes.subarray(0, 8), 0, 0, 0, 0, 0, 0, 0, 0]))}/64`;
 }
 
 // ---- the hook ----------------------------------------------------------------------------------------
