@@ -5,8 +5,8 @@
  * code) and counts what it processed per event_id. Covered: CRUD and validation (refused addresses, unknown
  * event types), the write-only secret, retries after 500s with the same event_id and no event processed
  * twice, the delivery log, muting after 10 consecutive failures and unmuting, redelivery, metrics, a
- * delivery interrupted by a kernel stop and sent by the next kernel on the same database, and the outputs in
- * a real job's job.completed payload.
+ * delivery interrupted by a kernel stop and sent by the next kernel on the same database (which also prunes
+ * old finished deliveries from the log), and the outputs in a real job's job.completed payload.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
@@ -482,8 +482,18 @@ describe("webhooks across a kernel restart", () => {
     expect(row).toMatchObject({ status: "pending", attempts: 0 });
     expect(row!.locked_until).not.toBeNull();
 
+    // Two finished deliveries in the log: one older than EVENT_RETENTION (7 days), one younger.
+    const x = db.database.db;
+    await x.execute(sql`
+      insert into webhook_deliveries (webhook_id, event_id, event_type, status, attempts, created_at, updated_at) values
+        (${hook.body.id}, 900001, 'job.created', 'succeeded', 1, now() - interval '8 days', now() - interval '8 days'),
+        (${hook.body.id}, 900002, 'job.created', 'failed', 30, now() - interval '6 days', now() - interval '6 days')`);
+
     const k2 = await boot();
     await waitFor(() => rx.processedOf("/restart").size === 1, 20_000, "the delivery from the second kernel", 50);
+    // The sender prunes the log at start: only the delivery older than EVENT_RETENTION is gone.
+    const kept = rowsOf<{ event_id: string }>(await x.execute(sql`select event_id::text from webhook_deliveries where event_id > 900000`));
+    expect(kept.map((r) => r.event_id)).toEqual(["900002"]);
     const hits = rx.hitsOf("/restart");
     expect(hits).toHaveLength(2);
     expect(hits[1]!.eventId).toBe(hits[0]!.eventId);

@@ -10,12 +10,14 @@
 import { errorMessage } from "../../core/errors.ts";
 import type { KernelContext } from "../context.ts";
 import { recordOutcome, sendOnce } from "./attempt.ts";
-import { type ClaimedDelivery, claimDue } from "./store.ts";
+import { type ClaimedDelivery, claimDue, pruneDeliveries } from "./store.ts";
 
 /** Attempts in flight per kernel: a slow endpoint (up to WEBHOOK_TIMEOUT each) must not hold up the others. */
 const CONCURRENCY = 16;
 /** A claim outlives one attempt (WEBHOOK_TIMEOUT) by this much: time to build the payload and record the result. */
 const CLAIM_MARGIN_MS = 5_000;
+/** How often finished deliveries older than EVENT_RETENTION are removed from the log. */
+const PRUNE_EVERY_MS = 10 * 60_000;
 
 export interface WebhookSender {
   /** Look for due deliveries now. */
@@ -66,9 +68,17 @@ export function startWebhookSender(ctx: KernelContext): WebhookSender {
     inflight.add(p);
   };
 
+  let prunedAt = 0;
+  const prune = async () => {
+    prunedAt = Date.now();
+    const n = await pruneDeliveries(ctx.db, config.EVENT_RETENTION);
+    if (n) logger.info({ deleted: n, retention_ms: config.EVENT_RETENTION }, "old webhook deliveries removed from the log (EVENT_RETENTION)");
+  };
+
   const loop = (async () => {
     while (!stopping) {
       kicked = false;
+      if (Date.now() - prunedAt >= PRUNE_EVERY_MS) await prune().catch((error) => logger.warn({ error: errorMessage(error) }, "webhook sender: pruning the delivery log failed"));
       try {
         const claimed = await claimDue(ctx.db, CONCURRENCY - inflight.size, lockMs);
         if (stopping) break; // claimed rows keep their claim: another kernel (or the next start) sends them

@@ -117,3 +117,25 @@ export async function recordGone(db: Db, d: ClaimedDelivery, error: string): Pro
     update webhook_deliveries set status = 'failed', last_error = ${error}, locked_until = null, updated_at = now()
     where id = ${d.id}`);
 }
+
+/**
+ * Finished deliveries (succeeded, failed) older than the retention leave the log, in batches (EVENT_RETENTION:
+ * their events are gone by then too, so they could not be redelivered anyway). Pending ones are kept however
+ * old: they wait for an unmute. Idempotent; every kernel may run it.
+ */
+export async function pruneDeliveries(db: Db, retentionMs: number, batch = 5000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = rowsOf<{ id: string }>(
+      await db.execute(sql`
+        delete from webhook_deliveries where id in (
+          select id from webhook_deliveries
+          where status <> 'pending' and updated_at < now() - ${retentionMs}::double precision * interval '1 millisecond'
+          limit ${batch}
+          for update skip locked)
+        returning id`),
+    ).length;
+    total += n;
+    if (n < batch) return total;
+  }
+}
