@@ -109,7 +109,11 @@ export async function authenticateWithPlugins(ctx: KernelContext, token: string)
       identity = await callAuthPlugin(sup, "authenticate", { token });
     } catch (e) {
       const code = isAppError(e) ? e.code : undefined;
-      if (code === "WE-AUTH-001") continue;
+      if (code === "WE-AUTH-001") {
+        // Why each plugin refused (wrong audience, unknown key…) is for operators, at debug; never the token.
+        ctx.logger.debug({ plugin: sup.id, reason: (e as Error).message }, "auth plugin refused a token");
+        continue;
+      }
       if (code === "WE-AUTH-002") throw new AppError("WE-AUTH-002", "token expired; refresh it (POST /v1/auth/refresh) or log in again");
       if (code === "WE-AUTH-003" || code === "WE-AUTH-004") throw e;
       // WE-AUTH-005 (provider down), a plugin that is not running, timed out or broke its contract.
