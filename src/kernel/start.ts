@@ -97,7 +97,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
 
 
     let worker: EmbeddedWorker | undefined;
-    if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR });
+    if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR, registry: metrics.registry });
 
     const webhookSender = startWebhookSender(ctx);
 

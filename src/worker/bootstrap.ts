@@ -12,6 +12,7 @@ import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../core/messages.ts";
 import type { WorkerCapabilities } from "./capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
 import { TaskExecutor } from "./executor.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 import { WorkerRuntime } from "./runtime.ts";
 import { TASK_HANDLERS } from "./tasks/index.ts";
 
@@ -25,14 +26,16 @@ export interface BootedWorker {
   stop(): Promise<void>;
 }
 
-export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; bus: Bus; hostEnv?: Record<string, string | undefined> }): Promise<BootedWorker> {
+export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; bus: Bus; hostEnv?: Record<string, string | undefined>; metrics?: WorkerMetrics }): Promise<BootedWorker> {
   const { config, logger, bus } = opts;
   const settings = new RemotePluginSettings(bus, logger);
   const builtinIds = Object.entries(BUILTIN_PLUGINS)
     .filter(([, b]) => (WORKER_PILLARS as readonly string[]).includes(b.pillar))
     .map(([id]) => id);
   await settings.prefetch(builtinIds);
-  const plugins = new PluginHost({ logger, pluginDir: config.PLUGIN_DIR, pillars: [...WORKER_PILLARS], settings, hostEnv: opts.hostEnv });
+  const plugins = new PluginHost({ logger, pluginDir: config.PLUGIN_DIR, pillars: [...WORKER_PILLARS], settings, hostEnv: opts.hostEnv, metrics: opts.metrics?.plugins });
+  opts.metrics?.setSlots(config.WORKER_CONCURRENCY);
+  opts.metrics?.setBusy(0);
   let unsubscribe: Unsubscribe | undefined;
   try {
     await plugins.start();
@@ -49,8 +52,10 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
       logger,
       handlers: TASK_HANDLERS,
       outboundAllowCidrs: config.OUTBOUND_ALLOW_CIDRS,
+      metrics: opts.metrics,
       onRunningChange: (n) => {
         runtime.running = n;
+        opts.metrics?.setBusy(n);
         void runtime.beat().catch(() => {});
       },
     });

@@ -6,8 +6,10 @@ import { join } from "node:path";
 import type { Bus } from "../bus/types.ts";
 import { environment } from "../core/config.ts";
 import type { Logger } from "../core/logger.ts";
+import type { Registry } from "../core/metrics.ts";
 import { bootWorker } from "./bootstrap.ts";
 import { loadWorkerConfig } from "./config.ts";
+import { createWorkerMetrics } from "./metrics.ts";
 import type { WorkerRuntime } from "./runtime.ts";
 
 export interface EmbeddedWorker {
@@ -16,7 +18,7 @@ export interface EmbeddedWorker {
 }
 
 /** `outboundAllowCidrs`: the kernel's OUTBOUND_ALLOW_CIDRS, so both ends of a standalone install apply one policy. */
-export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; dataDir: string; pluginDir: string; outboundAllowCidrs?: readonly string[] }): Promise<EmbeddedWorker> {
+export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; dataDir: string; pluginDir: string; outboundAllowCidrs?: readonly string[]; registry?: Registry }): Promise<EmbeddedWorker> {
   const env = environment();
   const config = loadWorkerConfig({
     ...env,
@@ -25,9 +27,12 @@ export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; data
     // The kernel's own stop is bounded (systemd TimeoutStopSec=30s): hand running tasks back sooner.
     WORKER_SHUTDOWN_GRACE: env.WORKER_SHUTDOWN_GRACE ?? "10s",
     PLUGIN_DIR: opts.pluginDir,
+    // Its metrics go to the kernel's registry (`registry`, served on the kernel's /metrics): no port of its own.
+    WORKER_METRICS_PORT: "0",
     ...(opts.outboundAllowCidrs ? { OUTBOUND_ALLOW_CIDRS: opts.outboundAllowCidrs.join(",") } : {}),
   });
   const logger = opts.logger.child({ component: "embedded-worker" });
-  const worker = await bootWorker({ config, logger, bus: opts.bus, hostEnv: env });
+  const metrics = opts.registry ? createWorkerMetrics(opts.registry) : undefined;
+  const worker = await bootWorker({ config, logger, bus: opts.bus, hostEnv: env, metrics });
   return { runtime: worker.runtime, stop: () => worker.stop() };
 }

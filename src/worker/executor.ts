@@ -27,6 +27,7 @@ import {
 import { leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
 import type { PluginHost } from "../plugins/host/host.ts";
 import { classifyError } from "./failures.ts";
+import type { FfmpegRun, WorkerMetrics } from "./metrics.ts";
 
 export interface TaskContext {
   lease: Lease;
@@ -42,6 +43,8 @@ export interface TaskContext {
   plugins: PluginHost;
   logger: Logger;
   progress(percent: number, speed?: number): void;
+  /** Counts an FFmpeg encode and its fps in the worker's metrics (absent when there are none). */
+  ffmpegStarted?(): FfmpegRun;
   /** FFmpeg commands run so far (argv without the binary's environment), newest last: kept as evidence. */
   commands: string[][];
   /** OUTBOUND_ALLOW_CIDRS: private networks user-given source URLs may reach. */
@@ -68,6 +71,7 @@ export interface ExecutorOptions {
   logger: Logger;
   handlers: Record<TaskType, TaskHandler>;
   onRunningChange?(n: number): void;
+  metrics?: WorkerMetrics;
   /** OUTBOUND_ALLOW_CIDRS (default none: only public addresses). */
   outboundAllowCidrs?: readonly string[];
 }
@@ -167,7 +171,10 @@ export class TaskExecutor {
       await msg.ack();
       return;
     }
+    const started = performance.now();
     const outcome = await this.run(claim, log);
+    // No outcome means the kernel cancelled it (nothing to report).
+    this.o.metrics?.taskFinished(claim.type, outcome?.outcome ?? "cancelled", (performance.now() - started) / 1000);
     if (outcome) await this.report(outcome, log);
     await msg.ack();
   }
@@ -205,6 +212,7 @@ export class TaskExecutor {
         plugins: this.o.plugins,
         logger: log,
         commands,
+        ...(this.o.metrics ? { ffmpegStarted: () => this.o.metrics!.ffmpegStarted(claim.type) } : {}),
         outboundAllowCidrs: this.o.outboundAllowCidrs ?? [],
         progress: (percent, speed) => {
           last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}) };

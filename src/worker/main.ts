@@ -7,9 +7,11 @@ import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.t
 import { exitOnConfigError } from "../core/config.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
+import { createRegistry } from "../core/metrics.ts";
 import { type BootedWorker, bootWorker } from "./bootstrap.ts";
 import { runPluginIfRequested } from "../plugins/entry.ts";
 import { loadWorkerConfig } from "./config.ts";
+import { createWorkerMetrics, serveWorkerMetrics } from "./metrics.ts";
 
 const HELP = `webencode-worker — WebEncode transcoding worker
 
@@ -38,13 +40,18 @@ async function main(argv: string[]): Promise<void> {
   }
   const logger = createLogger("worker", config.LOG_LEVEL).child({ worker_id: config.WORKER_ID });
 
+  // GET /metrics on WORKER_METRICS_PORT (0 = off); a port in use is logged and the worker carries on.
+  const metrics = createWorkerMetrics(createRegistry("worker"), { pluginMetrics: true });
+  const metricsServer = serveWorkerMetrics(metrics.registry, { port: config.WORKER_METRICS_PORT, host: config.WORKER_METRICS_HOST, logger });
+
   let worker: BootedWorker;
   let bus;
   try {
     bus = await openBus(config, logger, `webencode-worker-${config.WORKER_ID}`);
-    worker = await bootWorker({ config, logger, bus });
+    worker = await bootWorker({ config, logger, bus, metrics });
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, `worker failed to start: ${errorMessage(e)}`);
+    await metricsServer?.stop().catch(() => {});
     await bus?.close().catch(() => {});
     process.exit(EXIT_FAILURE);
   }
@@ -52,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
     async (signal) => {
       logger.info({ signal }, "shutting down");
       await worker.stop();
+      await metricsServer?.stop().catch(() => {});
       await bus.close();
     },
     () => {

@@ -3,7 +3,7 @@
  * "publish now" kick used after transactions that queue work.
  */
 import { type Consumer, Slots, type Unsubscribe } from "../../bus/types.ts";
-import { errorMessage } from "../../core/errors.ts";
+import { errorMessage, isAppError } from "../../core/errors.ts";
 import type { ResultMessage } from "../../core/messages.ts";
 import { RESULTS_QUEUE } from "../../core/topology.ts";
 import type { WorkerPresence } from "../../core/worker-info.ts";
@@ -43,7 +43,11 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
 
   const unserve: Unsubscribe = serveClaims(db, bus, logger, ctx.config.LEASE_TTL);
   const results: Consumer = bus.consume<ResultMessage>(RESULTS_QUEUE, { slots: new Slots(8) }, async (msg) => {
-    await handleResult(deps, msg.data);
+    // A failed report is redelivered by the bus; the error still counts (the runbook's error-rate alert).
+    await handleResult(deps, msg.data).catch((error) => {
+      ctx.metrics.errors.inc({ source: "results", code: isAppError(error) ? error.code : "WE-SYS-001" });
+      throw error;
+    });
   });
   const reconciler = new Reconciler({
     database: ctx.database,
@@ -54,7 +58,7 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
       for (const id of joined) logger.info({ worker_id: id }, "worker joined");
       for (const id of left) logger.warn({ worker_id: id }, "worker offline: heartbeats stopped");
     },
-    onLeaseExpired: () => ctx.metrics.leaseExpiries.inc(),
+    onLeaseExpired: (pool) => ctx.metrics.leaseExpiries.inc({ pool }),
   });
   reconciler.start();
   kick();

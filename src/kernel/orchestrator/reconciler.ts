@@ -10,7 +10,7 @@
  */
 import { and, eq, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { Bus } from "../../bus/types.ts";
-import { errorMessage } from "../../core/errors.ts";
+import { errorMessage, isAppError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { TASK_CANCEL_EVENT, type TaskCancel } from "../../core/messages.ts";
 import type { Database, HeldLock } from "../../db/client.ts";
@@ -29,7 +29,8 @@ export interface ReconcilerOptions {
   intervalMs?: number;
   /** Worker registry sync (presence → workers table); leader-only so joined/left is logged once. */
   syncWorkers(): Promise<void>;
-  onLeaseExpired?(): void;
+  /** A lease expired and its attempt was settled (retried or the job failed): counted per pool. */
+  onLeaseExpired?(pool: string): void;
 }
 
 export class Reconciler {
@@ -79,6 +80,7 @@ export class Reconciler {
       await this.explainWaiting();
     } catch (error) {
       log.warn({ error: errorMessage(error) }, "reconciler tick failed; retrying");
+      this.o.deps.metrics?.errors.inc({ source: "reconciler", code: isAppError(error) ? error.code : "WE-SYS-001" });
     } finally {
       this.running = false;
     }
@@ -87,13 +89,13 @@ export class Reconciler {
   private async expireLeases(): Promise<void> {
     const { db } = this.o.deps;
     const expired = await db
-      .select({ id: tasks.id })
+      .select({ id: tasks.id, pool: tasks.pool })
       .from(tasks)
       .where(and(eq(tasks.status, "leased"), lt(tasks.leaseExpiresAt, sql`now()`)))
       .limit(100);
-    for (const { id } of expired) {
-      await this.failLeased(id, (t) => ({ class: "retryable", code: "WE-WRK-003", message: `lease expired: worker ${t.leaseWorkerId} stopped reporting (dead, hung or unreachable)` }), "lease_expires_at");
-      this.o.onLeaseExpired?.();
+    for (const { id, pool } of expired) {
+      const verdict = await this.failLeased(id, (t) => ({ class: "retryable", code: "WE-WRK-003", message: `lease expired: worker ${t.leaseWorkerId} stopped reporting (dead, hung or unreachable)` }), "lease_expires_at");
+      if (verdict) this.o.onLeaseExpired?.(pool);
     }
   }
 
@@ -111,10 +113,11 @@ export class Reconciler {
   }
 
   /** Re-checks the condition under the job lock, then fails the attempt (requeue or fail the job). */
-  private async failLeased(taskId: string, error: (t: typeof tasks.$inferSelect) => Parameters<typeof failTask>[4], column: "lease_expires_at" | "deadline_at"): Promise<void> {
+  private async failLeased(taskId: string, error: (t: typeof tasks.$inferSelect) => Parameters<typeof failTask>[4], column: "lease_expires_at" | "deadline_at"): Promise<"requeued" | "job-failed" | undefined> {
     const d = this.o.deps;
     let ended = false;
     let jobId = "";
+    let settled: { verdict: "requeued" | "job-failed"; pool: string } | undefined;
     await d.db.transaction(async (tx) => {
       const [t] = await tx.select().from(tasks).where(eq(tasks.id, taskId));
       if (!t) return;
@@ -131,6 +134,7 @@ export class Reconciler {
       const e = error(current);
       const verdict = await failTask(tx, d, job, current, e, current.leaseToken);
       if (verdict === "stale") return;
+      settled = { verdict, pool: current.pool };
       ended = verdict === "job-failed";
       // The attempt's worker will never report it (or is being stopped): the verdict goes on the attempt.
       await tx
@@ -138,8 +142,10 @@ export class Reconciler {
         .set({ outcome: column === "deadline_at" ? "timed-out" : "lease-expired", finishedAt: sql`now()`, errorClass: e.class, errorCode: e.code, errorMessage: e.message })
         .where(and(eq(taskAttempts.taskId, current.id), eq(taskAttempts.attempt, current.attempt), isNull(taskAttempts.outcome)));
     });
+    if (settled?.verdict === "requeued") d.metrics?.redeliveries.inc({ pool: settled.pool });
     if (ended) await afterJobEnded(d, jobId, "failed");
     else d.kick();
+    return settled?.verdict;
   }
 
   private async healthyPools(): Promise<Set<string>> {
@@ -150,10 +156,12 @@ export class Reconciler {
   private async republishStale(): Promise<void> {
     const pools = [...(await this.healthyPools())];
     if (!pools.length) return;
-    await this.o.deps.db
+    const again = await this.o.deps.db
       .update(tasks)
       .set({ publishedAt: null })
-      .where(and(eq(tasks.status, "queued"), isNotNull(tasks.publishedAt), lt(tasks.publishedAt, sql`now() - ${REPUBLISH_AFTER}::interval`), inArray(tasks.pool, pools)));
+      .where(and(eq(tasks.status, "queued"), isNotNull(tasks.publishedAt), lt(tasks.publishedAt, sql`now() - ${REPUBLISH_AFTER}::interval`), inArray(tasks.pool, pools)))
+      .returning({ pool: tasks.pool });
+    for (const { pool } of again) this.o.deps.metrics?.redeliveries.inc({ pool });
   }
 
   /** The runbook's "Job Stuck in Pending", answered on the job itself. */

@@ -10,7 +10,7 @@ import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
 import type { Db } from "../../db/client.ts";
 import { taskAttempts, tasks } from "../../db/schema.ts";
-import type { KernelMetrics } from "../metrics.ts";
+import { type KernelMetrics, observeAttempt } from "../metrics.ts";
 import { jobProgress } from "./progress.ts";
 import { retryDelayMs } from "./states.ts";
 import { cancelOpenTasks, type Exec, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
@@ -72,6 +72,8 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
   const { lease } = msg;
   let ended: { jobId: string; status: string } | undefined;
   let queued = false;
+  // Metrics are recorded once the transaction committed: a rolled-back report is redelivered and counted then.
+  const after: Array<() => void> = [];
   await d.db.transaction(async (tx) => {
     const [ref] = await tx.select({ jobId: tasks.jobId }).from(tasks).where(eq(tasks.id, lease.task_id));
     if (!ref) return;
@@ -89,7 +91,7 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
     if (msg.outcome === "completed") {
       const done = await moveTask(tx, task, "completed", { leaseToken: lease.token, from: ["leased"] }, { result: msg.result ?? {}, progress: 100, errorCode: null, errorMessage: null });
       if (!done) return;
-      d.metrics?.taskDuration.observe({ type: task.type }, msg.elapsed_ms / 1000);
+      after.push(() => observeAttempt(d.metrics, task, job.profiles, "completed", msg.elapsed_ms));
       const r = await d.advance(tx, job, done);
       await refreshJobProgress(tx, job.id);
       if (r.ended) ended = { jobId: job.id, status: r.ended };
@@ -98,14 +100,27 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
     }
     if (msg.outcome === "aborted") {
       // Handed back (drain, shutdown): run again elsewhere, without counting a failure.
-      await moveTask(tx, task, "queued", { leaseToken: lease.token, from: ["leased"] }, { attempt: task.attempt + 1, publishedAt: null, notBefore: null, progress: 0 }, { reason: "handed back by worker" });
+      const back = await moveTask(tx, task, "queued", { leaseToken: lease.token, from: ["leased"] }, { attempt: task.attempt + 1, publishedAt: null, notBefore: null, progress: 0 }, { reason: "handed back by worker" });
+      if (back) {
+        after.push(() => {
+          observeAttempt(d.metrics, task, job.profiles, "aborted", msg.elapsed_ms);
+          d.metrics?.redeliveries.inc({ pool: task.pool });
+        });
+      }
       queued = true;
       return;
     }
     const result = await failTask(tx, d, job, task, msg.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
+    if (result !== "stale") {
+      after.push(() => {
+        observeAttempt(d.metrics, task, job.profiles, "failed", msg.elapsed_ms);
+        if (result === "requeued") d.metrics?.redeliveries.inc({ pool: task.pool });
+      });
+    }
     if (result === "job-failed") ended = { jobId: job.id, status: "failed" };
     else if (result === "requeued") queued = true;
   });
+  for (const record of after) record();
   if (queued) d.kick();
   if (ended) await afterJobEnded(d, ended.jobId, ended.status);
 }
@@ -133,7 +148,6 @@ async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<vo
 export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
   const failures = task.failures + 1;
   const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
-  d.metrics?.errors.inc({ source: "task", code: error.code });
   if (error.class === "retryable" && failures < task.maxAttempts) {
     const delay = retryDelayMs(failures);
     const requeued = await moveTask(
@@ -145,11 +159,13 @@ export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "me
       { error: error.message, retry_in_ms: delay },
     );
     if (!requeued) return "stale";
+    d.metrics?.errors.inc({ source: "task", code: error.code });
     log.warn({ error: error.message, code: error.code, failures, retry_in_ms: delay }, "task attempt failed; retrying");
     return "requeued";
   }
   const failed = await moveTask(x, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
   if (!failed) return "stale";
+  d.metrics?.errors.inc({ source: "task", code: error.code });
   const why = error.class === "permanent" ? error.message : `${task.type} task failed ${failures} times; last error: ${error.message}`;
   const code = error.class === "permanent" ? error.code : "WE-JOB-008";
   await moveJob(x, job.id, "failed", { patch: { errorCode: code, errorMessage: why, errorDetails: { task_id: task.id, task_type: task.type, attempts: failures, exit_code: error.exit_code ?? null, signal: error.signal ?? null } }, detail: { code, error: why } });

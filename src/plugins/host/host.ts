@@ -115,7 +115,7 @@ export class PluginHost {
         return sup.start();
       }),
     );
-    for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state);
+    for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state, sup.manifest?.pillar);
     for (const [id, b] of Object.entries(builtins)) {
       if (!this.opts.catalogPillars?.includes(b.pillar) || this.sups.has(id)) continue;
       const sup = this.supervisor({ id, command: builtinCommand(id), builtin: true });
@@ -179,7 +179,7 @@ export class PluginHost {
       hostEnv: this.hostEnv,
       config: async (id) => (await this.opts.settings.get(id))?.config ?? {},
       onStateChange: (s) => {
-        metrics?.state(s.id, s.state);
+        metrics?.state(s.id, s.state, s.manifest?.pillar);
         this.opts.onStateChange?.(s);
       },
       observe: metrics ? (id, method, seconds, code) => metrics.observe(id, method, seconds, code) : undefined,

@@ -1,4 +1,4 @@
-/** Plugin metrics: RPC duration and errors per plugin and method, and each plugin's state. */
+/** Plugin metrics: RPC duration and errors per plugin and method, each plugin's state and whether it is healthy. */
 import { Counter, Gauge, Histogram, type Registry } from "../../core/metrics.ts";
 import type { PluginState } from "./supervisor.ts";
 
@@ -6,7 +6,8 @@ const STATES: PluginState[] = ["starting", "healthy", "degraded", "failed", "dis
 
 export interface PluginMetrics {
   observe(plugin: string, method: string, seconds: number, errorCode?: string): void;
-  state(plugin: string, state: PluginState): void;
+  /** `pillar` comes from the plugin's manifest; before it is known (or when describe failed) it is "unknown". */
+  state(plugin: string, state: PluginState, pillar?: string): void;
 }
 
 export function createPluginMetrics(registry: Registry): PluginMetrics {
@@ -29,13 +30,26 @@ export function createPluginMetrics(registry: Registry): PluginMetrics {
     labelNames: ["plugin", "state"],
     registers: [registry],
   });
+  const healthy = new Gauge({
+    name: "webencode_plugin_healthy",
+    help: "1 when the plugin is running and passing health checks, 0 otherwise (starting, degraded, failed, disabled)",
+    labelNames: ["plugin", "pillar"],
+    registers: [registry],
+  });
+  const pillars = new Map<string, string>();
   return {
     observe(plugin, method, seconds, code) {
       duration.observe({ plugin, method }, seconds);
       if (code) errors.inc({ plugin, method, code });
     },
-    state(plugin, current) {
+    state(plugin, current, pillar) {
       for (const s of STATES) state.set({ plugin, state: s }, s === current ? 1 : 0);
+      // Keep the pillar once learnt (a later failure may not know it) and drop the series under the old one.
+      const before = pillars.get(plugin);
+      const now = pillar ?? before ?? "unknown";
+      if (before !== undefined && before !== now) healthy.remove({ plugin, pillar: before });
+      pillars.set(plugin, now);
+      healthy.set({ plugin, pillar: now }, current === "healthy" ? 1 : 0);
     },
   };
 }

@@ -13,6 +13,7 @@ export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], 
   const enc = await encoder(ctx.plugins);
   const timeoutMs = Math.max(60_000, ctx.deadlineMs - Date.now() - 5_000);
   const [from, to] = opts.progressSpan ?? [0, 100];
+  const run = ctx.ffmpegStarted?.(); // the worker's FFmpeg process count and fps (src/worker/metrics.ts)
   const result = await enc.call<TranscodeResult>(
     "transcode",
     // FFmpeg must not follow redirects past the address resolveInput checked (outbound-guard.ts).
@@ -22,10 +23,11 @@ export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], 
       timeoutMs: timeoutMs + 30_000,
       onProgress: (p) => {
         const pr = p as TranscodeProgress;
+        run?.progress(pr);
         ctx.progress(from + ((to - from) * pr.percent) / 100, pr.speed);
       },
     },
-  );
+  ).finally(() => run?.end());
   ctx.commands.push(result.argv);
   if (!result.ok) throw TaskFailure.fromTranscode(what, result);
   return result;
