@@ -44,12 +44,15 @@ interface NatsProc {
   stop(): Promise<void>;
 }
 
-/** A private nats-server with JetStream, TLS and a user/password (plus client verification when `mtls`). */
-async function startSecureNats(mtls: boolean): Promise<NatsProc> {
+/** A private nats-server with JetStream: TLS and a user/password (plus client verification for "mtls"), or a token. */
+async function startSecureNats(mode: "tls" | "mtls" | "token"): Promise<NatsProc> {
   const port = await freePort();
   const store = mkdtempSync(join(dir, "js-"));
-  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store, "--user", "webencode", "--pass", "s3cret-pass", "--tlscert", f("server.pem"), "--tlskey", f("server.key")];
-  args.push(...(mtls ? ["--tlsverify", "--tlscacert", f("ca.pem")] : ["--tls"]));
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store];
+  if (mode === "token") args.push("--auth", "t0ken-value");
+  else args.push("--user", "webencode", "--pass", "s3cret-pass", "--tlscert", f("server.pem"), "--tlskey", f("server.key"));
+  if (mode === "tls") args.push("--tls");
+  if (mode === "mtls") args.push("--tlsverify", "--tlscacert", f("ca.pem"));
   const proc = Bun.spawn([NATS_SERVER, ...args], { stdout: "ignore", stderr: "ignore" });
   await waitFor(async () => {
     if (proc.exitCode !== null) throw new Error(`nats-server ${args.join(" ")} exited with ${proc.exitCode}`);
@@ -69,13 +72,14 @@ async function startSecureNats(mtls: boolean): Promise<NatsProc> {
 
 let nats: NatsProc;
 let mtlsNats: NatsProc;
+let tokenNats: NatsProc;
 
 beforeAll(async () => {
   await makeCertificates();
-  [nats, mtlsNats] = await Promise.all([startSecureNats(false), startSecureNats(true)]);
+  [nats, mtlsNats, tokenNats] = await Promise.all([startSecureNats("tls"), startSecureNats("mtls"), startSecureNats("token")]);
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([nats?.stop(), mtlsNats?.stop()]);
+  await Promise.all([nats?.stop(), mtlsNats?.stop(), tokenNats?.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -144,7 +148,7 @@ describe("kernel certificate files", () => {
   });
 });
 
-describe("bus over TLS with credentials", () => {
+describe("bus: TLS and credentials", () => {
   test("connects with NATS_CA_FILE and NATS_USER/NATS_PASSWORD, and JetStream works", async () => {
     const bus = await openBus({ ...base(), NATS_URL: `tls://127.0.0.1:${nats.port}`, NATS_CA_FILE: f("ca.pem"), ...creds }, logger, "tls-test");
     try {
@@ -181,6 +185,18 @@ describe("bus over TLS with credentials", () => {
       expect(err).toContain("NATS Connection Failed");
       expect(err).toContain("NATS_USER/NATS_PASSWORD");
     }
+  });
+
+  test("NATS_TOKEN: connects with the token, refused without", async () => {
+    const url = `nats://127.0.0.1:${tokenNats.port}`;
+    const bus = await openBus({ ...base(), NATS_URL: url, NATS_TOKEN: "t0ken-value" }, logger, "token-test");
+    expect(bus.health().ok).toBe(true);
+    await bus.close();
+    const err = await openBus({ ...base(), NATS_URL: url, NATS_TOKEN: "wrong" }, logger, "token-test").then(
+      (b) => (void b.close(), "connected"),
+      (e: Error) => e.message,
+    );
+    expect(err).toContain("NATS_TOKEN");
   });
 
   test("a tls:// URL never falls back to plain text against a server without TLS", async () => {
