@@ -8,6 +8,7 @@ import { BusRequestError } from "../bus/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PluginSettings, PluginSettingsSource } from "./host/host.ts";
+import type { Pillar } from "./protocol.ts";
 
 export const PLUGIN_SETTINGS_SUBJECT = "plugins.settings";
 export const PLUGIN_CHANGED = "plugin.changed";
@@ -18,13 +19,23 @@ export interface PluginChanged {
   origin: string;
 }
 
-/** Kernel side: answer workers' settings requests from the store. */
-export function servePluginSettings(bus: Bus, store: PluginSettingsSource): Unsubscribe {
+/** The pillars whose plugins run on workers; only their settings ever leave the kernel. */
+export const WORKER_PILLARS: readonly Pillar[] = ["storage", "encoder"];
+
+/**
+ * Kernel side: answer workers' settings requests from the store — for worker pillars only. Auth, live and
+ * publisher plugins run in the kernel; their secrets (auth-basic's session key and users, publisher tokens)
+ * must never be handed to whoever can send a request on the bus. `pillarOf` names a plugin's pillar.
+ */
+export function servePluginSettings(bus: Bus, store: PluginSettingsSource, pillarOf: (id: string) => Promise<Pillar | undefined>): Unsubscribe {
   return bus.respond(PLUGIN_SETTINGS_SUBJECT, async (data) => {
     const ids = (data as { ids?: unknown })?.ids;
     if (!Array.isArray(ids)) throw new Error("ids must be an array of plugin ids");
     const out: Record<string, PluginSettings | null> = {};
-    for (const id of ids.map(String)) out[id] = (await store.get(id)) ?? null;
+    for (const id of ids.map(String)) {
+      const pillar = await pillarOf(id);
+      out[id] = pillar && WORKER_PILLARS.includes(pillar) ? ((await store.get(id)) ?? null) : null;
+    }
     return out;
   });
 }

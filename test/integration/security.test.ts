@@ -224,3 +224,29 @@ describe("SECRET_KEY rotation", () => {
     }
   }, 60_000);
 });
+
+describe("plugin settings over the bus", () => {
+  test("workers can fetch storage and encoder settings, never a kernel plugin's (auth-basic's session key and users)", async () => {
+    const k = await startTestKernel({ nats: true });
+    try {
+      const { PLUGIN_SETTINGS_SUBJECT } = await import("../../src/plugins/remote-settings.ts");
+      const got = await k.handle.ctx.bus.request<Record<string, { config: Record<string, unknown> } | null>>(PLUGIN_SETTINGS_SUBJECT, { ids: ["storage-fs", "auth-basic", "auth-oidc", "nope"] }, 5_000);
+      expect(got["storage-fs"]?.config.root).toBeString();
+      expect(got["auth-basic"]).toBeNull();
+      expect(got["auth-oidc"]).toBeNull();
+      expect(got.nope).toBeNull();
+      // auth-basic really has secrets to protect in this deployment
+      const [row] = await (async () => {
+        const sql = postgres(k.db.url, { max: 1, onnotice: () => {} });
+        try {
+          return await sql<{ secrets: Record<string, string> }[]>`select secrets from plugin_configs where id = 'auth-basic'`;
+        } finally {
+          await sql.end();
+        }
+      })();
+      expect(Object.keys(row?.secrets ?? {})).toContain("session_secret");
+    } finally {
+      await k.stop();
+    }
+  });
+});
