@@ -52,6 +52,12 @@ export function assertPattern(pattern: string): void {
   }
 }
 
+/**
+ * Job progress for GET /v1/events (fan-out): published by the kernel that handled a task's progress report,
+ * received by every kernel's event hub. Not stored: the next update supersedes it (src/kernel/events/).
+ */
+export const JOB_PROGRESS_SUBJECT = "events.progress";
+
 /** NATS matching: `*` matches exactly one token, a trailing `>` matches one or more tokens. */
 export function subjectMatches(pattern: string, subject: string): boolean {
   const p = pattern.split(".");

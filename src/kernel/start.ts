@@ -22,6 +22,8 @@ import { PLUGIN_CHANGED, type PluginChanged, servePluginSettings } from "../plug
 import { builtinDefaults } from "./plugins/defaults.ts";
 import { PluginSettingsStore } from "./plugins/settings-store.ts";
 import { startOrchestrator } from "./orchestrator/index.ts";
+import { eventHubOf } from "./events/hub.ts";
+import { pluginStateRecorder } from "./events/plugin-events.ts";
 import { startWebhookSender } from "./webhooks/sender.ts";
 import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
@@ -54,6 +56,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     if (seeded.length) logger.info({ plugins: seeded }, "plugin settings seeded from plugins.toml");
     await ensureSigningKey(pluginSettings);
     await (await import("./auth/session-secret.ts")).ensureSessionSecret(database.db, secrets, pluginSettings);
+    const instanceId = crypto.randomUUID();
     plugins = new PluginHost({
       logger,
       pluginDir: config.PLUGIN_DIR,
@@ -61,6 +64,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       catalogPillars: ["encoder"],
       settings: pluginSettings,
       metrics: createPluginMetrics(metrics.registry),
+      onStateChange: pluginStateRecorder(database.db, logger, instanceId),
     });
     await plugins.start();
     const ctx: KernelContext = {
@@ -74,11 +78,13 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       plugins,
       pluginSettings,
       secrets,
-      instanceId: crypto.randomUUID(),
+      instanceId,
       orchestrator: undefined as never,
     };
     if (bus.kind === "memory") await forgetInProcessDeliveries(ctx);
     ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false }), onJobEnded: createCleanup(ctx) });
+    const events = eventHubOf(ctx);
+    events.start();
     const unserve = servePluginSettings(bus, pluginSettings);
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
@@ -119,6 +125,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       url,
       async stop() {
         ctx.state.stopping = true;
+        // Open SSE streams end first: the HTTP drain below would otherwise wait on them until its timeout.
+        await step("events", events.stop(), 2_000);
         // HTTP first: no new connections; requests in flight finish (bounded by SHUTDOWN_TIMEOUT); then idle
         // keep-alive connections are closed, which a graceful stop alone would wait on indefinitely.
         void server.stop(false);

@@ -18,6 +18,7 @@ import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
 import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
+import { eventRoutes } from "./events.ts";
 import { authRoutes } from "./auth.ts";
 import { userRoutes } from "./users.ts";
 import { webhookRoutes } from "./webhooks.ts";
@@ -90,6 +91,7 @@ export function createApp(ctx: KernelContext) {
     .use(workerRoutes(ctx))
     .use(pluginRoutes(ctx))
     .use(jobRoutes(ctx))
+    .use(eventRoutes(ctx))
     .use(fileRoutes(ctx))
     .use(profileRoutes(ctx))
     .use(authRoutes(ctx))

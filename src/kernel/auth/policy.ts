@@ -42,6 +42,9 @@ export const POLICY: Record<string, Access> = {
   "DELETE /v1/jobs/:id": { role: "operator", action: "jobs.delete" },
   "POST /v1/files": { role: "operator", action: "files.upload" },
 
+  // events (Server-Sent Events)
+  "GET /v1/events": { role: "viewer", action: "events.stream" },
+
   // profiles
   "GET /v1/profiles": { role: "viewer", action: "profiles.list" },
   "GET /v1/profiles/:id": { role: "viewer", action: "profiles.get" },

@@ -7,6 +7,9 @@
  * job.completed, job.failed, job.cancelled, job.queued (retried), task.<status>, worker.joined,
  * worker.offline, worker.draining, worker.undrained, plugin.state_changed. Progress (job.progress) is not
  * stored: it is frequent and superseded by the next update, so it only travels over the bus.
+ *
+ * Record an event AFTER the transaction's first write (the state change it describes): the SSE hub's
+ * gap handling (events/cursor.ts) relies on a transaction having its xid before it takes an event id.
  */
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../../db/migrate.ts";

@@ -9,6 +9,7 @@ import { RESULTS_QUEUE } from "../../core/topology.ts";
 import type { WorkerPresence } from "../../core/worker-info.ts";
 import type { KernelContext } from "../context.ts";
 import { syncWorkers } from "../workers/registry.ts";
+import { createProgressPublisher } from "../events/progress.ts";
 import { serveClaims } from "./claims.ts";
 import { publishReady } from "./dispatch.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -39,7 +40,8 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
       kicking = false;
     })();
   };
-  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, leaseTtlMs: ctx.config.LEASE_TTL, ...pipeline };
+  const progress = createProgressPublisher(bus, logger);
+  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, leaseTtlMs: ctx.config.LEASE_TTL, publishProgress: (p) => progress.publish(p), ...pipeline };
 
   const unserve: Unsubscribe = serveClaims(db, bus, logger, ctx.config.LEASE_TTL);
   const results: Consumer = bus.consume<ResultMessage>(RESULTS_QUEUE, { slots: new Slots(8) }, async (msg) => {
@@ -69,6 +71,7 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
       unserve();
       await results.stop();
       await reconciler.stop();
+      progress.stop();
     },
   };
 }

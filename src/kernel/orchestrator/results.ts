@@ -12,6 +12,8 @@ import type { Db } from "../../db/client.ts";
 import { taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
 import { jobProgress } from "./progress.ts";
+import { rowsOf } from "../../db/migrate.ts";
+import type { JobProgressUpdate } from "../events/progress.ts";
 import { retryDelayMs } from "./states.ts";
 import { cancelOpenTasks, type Exec, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
 
@@ -27,6 +29,8 @@ export interface OrchestratorDeps {
   onJobEnded?(jobId: string, status: string): Promise<void>;
   /** Publish queued tasks now (after the commit that queued them). */
   kick(): void;
+  /** A job's progress changed (job.progress on GET /v1/events; throttled by the publisher). */
+  publishProgress?(p: JobProgressUpdate): void;
 }
 
 export interface AdvanceResult {
@@ -51,21 +55,25 @@ async function handleProgress(d: OrchestratorDeps, msg: TaskProgress): Promise<v
     d.logger.debug({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id }, "progress for a stale lease ignored");
     return;
   }
-  await refreshJobProgress(db, row.jobId);
+  const progress = await refreshJobProgress(db, row.jobId);
+  if (progress) d.publishProgress?.(progress);
 }
 
 /** Recomputes the job's progress (monotonic) and ETA from its tasks. */
-export async function refreshJobProgress(x: Exec, jobId: string): Promise<void> {
+export async function refreshJobProgress(x: Exec, jobId: string): Promise<JobProgressUpdate | undefined> {
   const rows = await x.select({ type: tasks.type, status: tasks.status, progress: tasks.progress, mediaSeconds: tasks.mediaSeconds, startedAt: tasks.startedAt }).from(tasks).where(eq(tasks.jobId, jobId));
   const p = jobProgress(rows);
-  await x.execute(sql`
+  const res = await x.execute(sql`
     update jobs set
       progress = greatest(progress, ${p}),
       eta_seconds = case when greatest(progress, ${p}) > 0 and started_at is not null
         then ceil(extract(epoch from (now() - started_at)) * (100 - greatest(progress, ${p})) / greatest(progress, ${p}))::int
         else null end,
       updated_at = now()
-    where id = ${jobId} and status in ('analyzing', 'processing', 'packaging')`);
+    where id = ${jobId} and status in ('analyzing', 'processing', 'packaging')
+    returning id, progress, eta_seconds`);
+  const [r] = rowsOf<{ id: string; progress: number; eta_seconds: number | null }>(res);
+  return r ? { job_id: r.id, progress: Number(r.progress), eta_seconds: r.eta_seconds === null ? null : Number(r.eta_seconds) } : undefined;
 }
 
 async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<void> {
@@ -93,7 +101,8 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
       if (!done) return;
       after.push(() => observeAttempt(d.metrics, task, job.profiles, "completed", msg.elapsed_ms));
       const r = await d.advance(tx, job, done);
-      await refreshJobProgress(tx, job.id);
+      const progress = await refreshJobProgress(tx, job.id);
+      if (progress) after.push(() => d.publishProgress?.(progress));
       if (r.ended) ended = { jobId: job.id, status: r.ended };
       queued = true;
       return;

@@ -8,6 +8,8 @@ import type { PresenceEntry } from "../../bus/types.ts";
 import type { WorkerPresence } from "../../core/worker-info.ts";
 import type { Db } from "../../db/client.ts";
 import { workers } from "../../db/schema.ts";
+import { recordEvent, recordEvents } from "../events/record.ts";
+import type { Exec } from "../orchestrator/transitions.ts";
 
 export interface SyncResult {
   joined: string[];
@@ -15,6 +17,11 @@ export interface SyncResult {
 }
 
 export async function syncWorkers(db: Db, present: PresenceEntry<WorkerPresence>[]): Promise<SyncResult> {
+  // One transaction: the rows and their worker.joined / worker.offline events commit together.
+  return db.transaction((tx) => syncWorkersIn(tx, present));
+}
+
+async function syncWorkersIn(db: Exec, present: PresenceEntry<WorkerPresence>[]): Promise<SyncResult> {
   const ids = present.map((p) => p.info.id);
   const before = await db.select({ id: workers.id, status: workers.status }).from(workers);
   const wasOnline = new Set(before.filter((w) => w.status !== "offline").map((w) => w.id));
@@ -43,12 +50,29 @@ export async function syncWorkers(db: Db, present: PresenceEntry<WorkerPresence>
     : ne(workers.status, "offline");
   const left = await db.update(workers).set({ status: "offline", offlineAt: sql`now()`, running: 0 }).where(offline).returning({ id: workers.id });
 
-  return { joined: ids.filter((id) => !wasOnline.has(id)), left: left.map((r) => r.id) };
+  // Joined = first registration or back from offline. Recorded after the writes above (events/record.ts).
+  const joined = present.filter((p) => !wasOnline.has(p.info.id));
+  await recordEvents(db, [
+    ...joined.map((p) => ({
+      type: "worker.joined",
+      workerId: p.info.id,
+      data: { worker_id: p.info.id, hostname: p.info.hostname, version: p.info.version, pools: p.info.pools, slots: p.info.slots },
+    })),
+    ...left.map((r) => ({ type: "worker.offline", workerId: r.id, data: { worker_id: r.id, reason: "heartbeats stopped" } })),
+  ]);
+  return { joined: joined.map((p) => p.info.id), left: left.map((r) => r.id) };
 }
 
+/** Records the drain request (worker.draining / worker.undrained when it changes). False: no such worker. */
 export async function markDrain(db: Db, id: string, drain: boolean): Promise<boolean> {
-  const rows = await db.update(workers).set({ drainRequested: drain }).where(eq(workers.id, id)).returning({ id: workers.id });
-  return rows.length > 0;
+  return db.transaction(async (tx) => {
+    const [before] = await tx.select({ drain: workers.drainRequested }).from(workers).where(eq(workers.id, id)).for("update");
+    if (!before) return false;
+    if (before.drain === drain) return true;
+    await tx.update(workers).set({ drainRequested: drain }).where(eq(workers.id, id));
+    await recordEvent(tx, { type: drain ? "worker.draining" : "worker.undrained", workerId: id, data: { worker_id: id, drain_requested: drain } });
+    return true;
+  });
 }
 
 export async function healthyWorkerCount(db: Db): Promise<number> {
