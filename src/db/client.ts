@@ -2,6 +2,7 @@
  * Opens the database: postgres.js when DATABASE_URL is set, otherwise PGlite (embedded PostgreSQL in WASM)
  * under DATA_DIR, guarded by an exclusive directory lock. Both return the same drizzle API over one schema.
  */
+import { pgTarget } from "./pg-ssl.ts";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -51,8 +52,10 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
 }
 
-function openPostgres(url: string, opts: OpenOptions): Database {
+function openPostgres(given: string, opts: OpenOptions): Database {
+  const { url, ssl } = pgTarget(given);
   const client = postgres(url, {
+    ...(ssl ? { ssl } : {}),
     max: opts.maxConnections ?? 10,
     // Fail fast while the database is down instead of queueing requests forever (the API answers 503).
     connect_timeout: 5,
@@ -82,7 +85,7 @@ function openPostgres(url: string, opts: OpenOptions): Database {
       // (database restart) and then throws from a timer (`socket.write` on null), which kills the process.
       // A dedicated one-connection client queues instead and reconnects; the backend pid tells whether the
       // session holding the lock is still the one we are talking to.
-      lockClient ??= postgres(url, { max: 1, connect_timeout: 5, max_lifetime: null, onnotice: () => {} });
+      lockClient ??= postgres(url, { ...(ssl ? { ssl } : {}), max: 1, connect_timeout: 5, max_lifetime: null, onnotice: () => {} });
       const lc = lockClient;
       let pid: number;
       try {

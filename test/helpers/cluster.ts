@@ -164,16 +164,23 @@ async function runPg(argv: string[], timeoutMs = 60_000): Promise<void> {
 }
 
 /** A private PostgreSQL cluster (initdb in a temp dir, trust auth) that a test may stop and start. */
-export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
+export async function startThrowawayPostgres(opts: { ssl?: { certFile: string; keyFile: string } } = {}): Promise<ThrowawayPostgres> {
   const dir = mkdtempSync(join(tmpdir(), "webencode-pg-"));
-  if (asRoot()) {
-    const pw = Bun.spawnSync(["id", "-u", "postgres"], { stdout: "pipe" });
-    const uid = Number(pw.stdout.toString().trim());
-    chownSync(dir, uid, uid);
+  const uid = asRoot() ? Number(Bun.spawnSync(["id", "-u", "postgres"], { stdout: "pipe" }).stdout.toString().trim()) : undefined;
+  if (uid !== undefined) chownSync(dir, uid, uid);
+  let sslArgs = "";
+  if (opts.ssl) {
+    // The server reads its certificate as its own user and insists on a private key file (0600).
+    for (const [from, name] of [[opts.ssl.certFile, "server.crt"], [opts.ssl.keyFile, "server.key"]] as const) {
+      copyFileSync(from, join(dir, name));
+      chmodSync(join(dir, name), 0o600);
+      if (uid !== undefined) chownSync(join(dir, name), uid, uid);
+    }
+    sslArgs = ` -c ssl=on -c ssl_cert_file=${join(dir, "server.crt")} -c ssl_key_file=${join(dir, "server.key")}`;
   }
   const data = join(dir, "data");
   const port = await freePort();
-  const startPg = () => runPg([join(PG_BIN, "pg_ctl"), "-D", data, "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "-w", "-t", "60", "-l", join(dir, "pg.log"), "start"]);
+  const startPg = () => runPg([join(PG_BIN, "pg_ctl"), "-D", data, "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${sslArgs}`, "-w", "-t", "60", "-l", join(dir, "pg.log"), "start"]);
   try {
     await runPg([join(PG_BIN, "initdb"), "-D", data, "-A", "trust", "-U", "postgres"]);
     await startPg();

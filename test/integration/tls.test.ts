@@ -12,6 +12,11 @@ import { ConfigError } from "../../src/core/config.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { loadKernelTls } from "../../src/kernel/tls.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
+import { startThrowawayPostgres, type ThrowawayPostgres } from "../helpers/cluster.ts";
+import { openDatabase } from "../../src/db/client.ts";
+import { rowsOf } from "../../src/db/migrate.ts";
+import { sql } from "drizzle-orm";
+import { errorMessage } from "../../src/core/errors.ts";
 import { uniquePrefix } from "../helpers/nats.ts";
 import { freePort } from "../helpers/proc.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -227,4 +232,44 @@ describe("bus: TLS and credentials", () => {
     expect(err).toContain("NATS Connection Failed");
     expect(err).toContain("set NATS_CERT_FILE and NATS_KEY_FILE");
   }, 60_000);
+});
+
+describe("PostgreSQL over TLS (sslmode, sslrootcert in DATABASE_URL)", () => {
+  let pg: ThrowawayPostgres;
+  beforeAll(async () => {
+    pg = await startThrowawayPostgres({ ssl: { certFile: f("server.pem"), keyFile: f("server.key") } });
+  }, 90_000);
+  afterAll(async () => {
+    await pg?.dispose();
+  });
+
+  const sslInUse = async (url: string) => {
+    const database = await openDatabase({ url, dataDir: "", maxConnections: 1 });
+    try {
+      const rows = rowsOf<{ ssl: boolean }>(await database.db.execute(sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`));
+      return rows[0]?.ssl;
+    } finally {
+      await database.close();
+    }
+  };
+
+  test("verify-full with the private CA: connected, and the session is encrypted", async () => {
+    expect(await sslInUse(`${pg.url}?sslmode=verify-full&sslrootcert=${f("ca.pem")}`)).toBe(true);
+  });
+
+  test("verify-ca with a CA that did not sign the server certificate is refused", async () => {
+    const err = await sslInUse(`${pg.url}?sslmode=verify-ca&sslrootcert=${f("client.pem")}`).then(() => undefined, (e: Error) => e);
+    expect(err).toBeDefined();
+    expect(errorMessage(err)).toMatch(/certificate|self.signed|issuer/i);
+  });
+
+  test("a kernel runs on it (DATABASE_URL with sslrootcert)", async () => {
+    const k = await startTestKernel({ env: { DATABASE_URL: `${pg.url}?sslmode=verify-full&sslrootcert=${f("ca.pem")}` } });
+    try {
+      const r = await k.fetch("/v1/system/health");
+      expect(((await r.json()) as { checks: { database: { status: string } } }).checks.database.status).toBe("ok");
+    } finally {
+      await k.stop();
+    }
+  });
 });
