@@ -110,6 +110,8 @@ export class EventHub {
       if (reason === "slow") this.ctx.logger.info({ filter: describe(filter), last_sent: client.lastSent }, "SSE client disconnected: it read too slowly");
     });
     signal?.addEventListener("abort", () => client.close("client"), { once: true });
+    if (signal?.aborted) client.close("client"); // gone while we waited for the start
+
     this.loop ??= this.run();
     void this.replay(client, filter, lastEventId, horizon);
     return new Response(client.stream, {
