@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
+import postgres from "postgres";
 import { EventHub, eventHubOf } from "../../src/kernel/events/hub.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
@@ -227,6 +228,57 @@ describe("resume with Last-Event-ID", () => {
     expect(hubA.clientCount).toBe(20);
     await Promise.all(many.map((r) => r.close()));
     await waitFor(() => hubA.clientCount === 0, 5_000, "all 20 subscriptions freed");
+  });
+});
+
+describe("commit order", () => {
+  /** Opens a transaction that takes an event id and holds it until released (commit or roll back). */
+  async function holdEvent(type: string): Promise<{ id: number; release(commit: boolean): Promise<void> }> {
+    const conn = postgres(A.db.url, { max: 1, onnotice: () => {} });
+    let release!: (commit: boolean) => void;
+    const decided = new Promise<boolean>((r) => (release = r));
+    let id!: number;
+    const took = new Promise<void>((resolve) => {
+      const tx = conn
+        .begin(async (t) => {
+          await t`select pg_current_xact_id()`; // a write comes first, as with every recorded event
+          id = Number((await t`insert into events (type) values (${type}) returning id`)[0]!.id);
+          resolve();
+          if (!(await decided)) throw new Error("rolled back on purpose");
+        })
+        .catch(() => {});
+      held.push(tx.then(() => conn.end()));
+    });
+    await took;
+    return {
+      id,
+      release: async (commit) => {
+        release(commit);
+        await held.at(-1);
+      },
+    };
+  }
+  const held: Promise<unknown>[] = [];
+
+  test("an event committed after a later one is delivered first, never skipped; a rolled-back id is passed over", async () => {
+    const r = await open(B, "/v1/events?types=test.*");
+    const late = await holdEvent("test.late");
+    const early = (await q(`insert into events (type) values ('test.early') returning id`))[0]!.id as number;
+    expect(Number(early)).toBeGreaterThan(late.id);
+    // test.early is committed, but an earlier id is still open: nothing may go out yet.
+    await holdsFor(() => r.events.length === 0, 1_000, "no delivery past an open earlier id");
+    await late.release(true);
+    await waitFor(() => r.events.length === 2, 5_000, "both events after the commit");
+    expect(r.events.map((e) => [e.event, Number(e.id)])).toEqual([["test.late", late.id], ["test.early", Number(early)]]);
+
+    const doomed = await holdEvent("test.doomed");
+    await q(`insert into events (type) values ('test.after') returning id`);
+    await holdsFor(() => r.events.length === 2, 500, "no delivery past an open earlier id");
+    await doomed.release(false);
+    await waitFor(() => r.events.length === 3, 5_000, "the event after the rolled-back one");
+    expect(r.events.map((e) => e.event)).toEqual(["test.late", "test.early", "test.after"]);
+    await r.close();
+    await Promise.all(held);
   });
 });
 
