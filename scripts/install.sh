@@ -50,9 +50,14 @@ env_file() { # $1: name, $2: content; never overwrite an operator's settings
 if [ "$KERNEL" = 1 ]; then
   install -m 0755 dist/webencode-kernel "$root$BINDIR/webencode-kernel"
   sed "s#/usr/local/bin/#$BINDIR/#" systemd/webencode-kernel.service > "$root/etc/systemd/system/webencode-kernel.service"
-  env_file kernel.env "# WebEncode kernel settings (README: Configuration). Unset DATABASE_URL/NATS_URL = standalone.
-#DATABASE_URL=postgres://webencode@db-host:5432/webencode?sslmode=require
-#NATS_URL=nats://nats-host:4222
+  # One random SECRET_KEY per installation (secrets at rest); copy the same value to every kernel.
+  env_file kernel.env "# WebEncode kernel settings (README: Configuration; docs/security.md). Unset DATABASE_URL/NATS_URL = standalone.
+#DATABASE_URL=postgres://webencode@db-host:5432/webencode?sslmode=verify-full&sslrootcert=/etc/webencode/pg-ca.pem
+#NATS_URL=tls://nats-host:4222
+#NATS_CA_FILE=/etc/webencode/nats-ca.pem
+#TLS_CERT_FILE=/etc/webencode/tls/fullchain.pem
+#TLS_KEY_FILE=/etc/webencode/tls/privkey.pem
+SECRET_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 DATA_DIR=/var/lib/webencode
 PLUGIN_DIR=/var/lib/webencode/plugins
 PORT=8080
@@ -68,7 +73,13 @@ PLUGIN_DIR=/var/lib/webencode/plugins
 WORK_DIR=/var/lib/webencode/work
 WORKER_CONCURRENCY=1
 WORKER_SHUTDOWN_GRACE=60s
+WORKER_METRICS_PORT=9464
 LOG_LEVEL=info"
+  # Template instances on one host need their own metrics port (worker.env's is the first one's).
+  for i in $(seq 1 "$INSTANCES"); do
+    env_file "worker-$i.env" "# Settings of webencode-worker@$i (on top of worker.env).
+WORKER_METRICS_PORT=$((9463 + i))"
+  done
 fi
 
 if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

@@ -28,6 +28,20 @@ describe("systemd units", () => {
     expect(readFileSync(join(root, "etc/systemd/system/webencode-kernel.service"), "utf8")).toContain("ExecStart=/opt/webencode/bin/webencode-kernel");
   });
 
+  test("install.sh gives the kernel its own random SECRET_KEY and each template instance its own metrics port", () => {
+    const dest = join(root, "instances");
+    const r = Bun.spawnSync(["bash", "scripts/install.sh", "--destdir", dest, "--kernel", "--workers", "3"], { cwd: repo, stderr: "pipe", stdout: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const [key] = directive(readFileSync(join(dest, "etc/webencode/kernel.env"), "utf8"), "SECRET_KEY");
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const ports = [1, 2, 3].map((i) => directive(readFileSync(join(dest, `etc/webencode/worker-${i}.env`), "utf8"), "WORKER_METRICS_PORT")[0]);
+    expect(new Set(ports).size).toBe(3);
+    // A second installation has another key (never a shared default).
+    const again = join(root, "instances-2");
+    Bun.spawnSync(["bash", "scripts/install.sh", "--destdir", again, "--kernel"], { cwd: repo });
+    expect(directive(readFileSync(join(again, "etc/webencode/kernel.env"), "utf8"), "SECRET_KEY")[0]).not.toBe(key);
+  });
+
   test("units run as a dedicated user with EnvironmentFile, restart on failure and sandboxing", () => {
     for (const name of ["webencode-kernel.service", "webencode-worker.service", "webencode-worker@.service"]) {
       const t = unitText(name);
