@@ -37,6 +37,8 @@ export const kernelConfigEntries = {
   /** Key for encrypting secrets at rest (plugin secrets, webhook secrets). Required in distributed mode;
    *  standalone mode generates one into DATA_DIR/secret.key on first start. At least 32 characters. */
   SECRET_KEY: v.optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters (e.g. `openssl rand -hex 32`)"))),
+  /** The key being replaced during a SECRET_KEY rotation (docs/security.md): still accepted for decryption. */
+  SECRET_KEY_PREVIOUS: v.optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
   /** Used as the first admin API key instead of a generated one (automation); at least 32 characters. */
   ADMIN_API_KEY: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{32,128}$/, "must be 32-128 letters, digits, '_' or '-'"))),
   /** Development only: no authentication (every caller is admin). Refused unless HOST is a loopback address. */

@@ -18,6 +18,8 @@ import type { KernelContext } from "./context.ts";
 import { createKernelMetrics } from "./metrics.ts";
 import { PluginHost } from "../plugins/host/host.ts";
 import { createPluginMetrics } from "../plugins/host/metrics.ts";
+import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
+import type { Pillar } from "../plugins/protocol.ts";
 import { PLUGIN_CHANGED, type PluginChanged, servePluginSettings } from "../plugins/remote-settings.ts";
 import { builtinDefaults } from "./plugins/defaults.ts";
 import { PluginSettingsStore } from "./plugins/settings-store.ts";
@@ -28,7 +30,8 @@ import { startWebhookSender } from "./webhooks/sender.ts";
 import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
-import { createSecretBox, loadOrCreateKeyFile } from "../core/secret-box.ts";
+import { kernelSecretBox } from "./secrets.ts";
+import { ensureFirstAdmin } from "./auth/bootstrap.ts";
 import { join } from "node:path";
 import { and, eq, sql } from "drizzle-orm";
 
@@ -50,12 +53,14 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     await prepareSchema(database, config, logger);
     bus = await openBus(config, logger, `webencode-kernel-${process.pid}`);
     const metrics = createKernelMetrics(createRegistry("kernel"));
-    const secrets = createSecretBox(config.SECRET_KEY ?? loadOrCreateKeyFile(join(config.DATA_DIR, "secret.key")));
+    const secrets = kernelSecretBox(config);
     const pluginSettings = new PluginSettingsStore(database.db, builtinDefaults(config), secrets);
     const seeded = await pluginSettings.seedFromToml(config.PLUGIN_DIR, logger);
     if (seeded.length) logger.info({ plugins: seeded }, "plugin settings seeded from plugins.toml");
     await ensureSigningKey(pluginSettings);
     await (await import("./auth/session-secret.ts")).ensureSessionSecret(database.db, secrets, pluginSettings);
+    await ensureFirstAdmin(database.db, { dataDir: config.DATA_DIR, adminKey: config.ADMIN_API_KEY, logger });
+    if (config.AUTH_DEV_MODE) warnDevMode(logger);
     const instanceId = crypto.randomUUID();
     plugins = new PluginHost({
       logger,
@@ -85,7 +90,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false }), onJobEnded: createCleanup(ctx) });
     const events = eventHubOf(ctx);
     events.start();
-    const unserve = servePluginSettings(bus, pluginSettings);
+    const unserve = servePluginSettings(bus, pluginSettings, async (id) => {
+      const known = plugins!.get(id) ?? plugins!.getCataloged(id);
+      return known?.manifest?.pillar ?? BUILTIN_PLUGINS[id]?.pillar ?? ((await pluginSettings.row(id))?.pillar as Pillar | undefined);
+    });
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
       if (ev.origin !== ctx.instanceId) void plugins!.reload(ev.id);
@@ -103,7 +111,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
 
 
     let worker: EmbeddedWorker | undefined;
-    if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR, registry: metrics.registry });
+    if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR, outboundAllowCidrs: config.OUTBOUND_ALLOW_CIDRS, registry: metrics.registry });
 
     const webhookSender = startWebhookSender(ctx);
 
@@ -166,6 +174,14 @@ async function prepareSchema(database: Database, config: KernelConfig, logger: L
       `database schema is behind this kernel: ${pending.length} pending migration(s) (${pending.map((m) => m.tag).join(", ")}); run \`webencode-kernel migrate\` or set MIGRATE_ON_START=true`,
     );
   }
+}
+
+/** Development mode must be impossible to miss: every caller is an admin. */
+function warnDevMode(logger: Logger): void {
+  logger.warn(
+    { auth: "disabled" },
+    "AUTH_DEV_MODE is on: AUTHENTICATION IS DISABLED and every request acts as an admin. This kernel only listens on loopback; never use development mode (or tokens from it) in production.",
+  );
 }
 
 /** storage-fs signs its download URLs; the key is generated once and kept (secret) in plugin_configs. */

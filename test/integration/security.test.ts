@@ -250,3 +250,20 @@ describe("plugin settings over the bus", () => {
     }
   });
 });
+
+describe("audit retention", () => {
+  test("entries older than AUDIT_RETENTION are pruned by the retention pass; newer ones stay", async () => {
+    const k = await startTestKernel({ env: { AUDIT_RETENTION: "1h" } });
+    const sql = postgres(k.db.url, { max: 1, onnotice: () => {} });
+    try {
+      await sql`insert into audit_log (at, actor, method, route, action, status) values (now() - interval '2 hours', 'old', 'POST', '/v1/jobs', 'jobs.create', 201), (now() - interval '10 minutes', 'recent', 'POST', '/v1/jobs', 'jobs.create', 201)`;
+      const { eventHubOf } = await import("../../src/kernel/events/hub.ts");
+      await eventHubOf(k.handle.ctx).runRetention();
+      const actors = (await sql<{ actor: string }[]>`select actor from audit_log where actor in ('old', 'recent')`).map((r) => r.actor);
+      expect(actors).toEqual(["recent"]);
+    } finally {
+      await sql.end();
+      await k.stop();
+    }
+  });
+});

@@ -22,9 +22,14 @@ import { eventRoutes } from "./events.ts";
 import { authRoutes } from "./auth.ts";
 import { userRoutes } from "./users.ts";
 import { webhookRoutes } from "./webhooks.ts";
+import { apiKeyRoutes } from "./api-keys.ts";
+import { auditRoutes } from "./audit.ts";
+import { authHook, principalOf } from "../auth/middleware.ts";
+import { AUDITED_METHODS, recordAudit } from "../auth/audit.ts";
+import { clientIp } from "./rate-limit.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const requestIds = new WeakMap<Request, { id: string; start: number }>();
+const requestIds = new WeakMap<Request, { id: string; start: number; ip: string | null }>();
 
 export function requestIdOf(request: Request): string {
   return requestIds.get(request)?.id ?? "unknown";
@@ -33,10 +38,11 @@ export function requestIdOf(request: Request): string {
 export function createApp(ctx: KernelContext) {
   const { config, metrics, logger } = ctx;
   return new Elysia({ normalize: true })
-    .onRequest(({ request, set }) => {
+    .onRequest(({ request, set, server }) => {
       const given = request.headers.get("x-request-id");
       const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-      requestIds.set(request, { id, start: performance.now() });
+      // The client address is read now: after the response the socket may be gone (the audit entry needs it).
+      requestIds.set(request, { id, start: performance.now(), ip: server ? clientIp(request, server, config.TRUSTED_PROXIES) : null });
       set.headers["x-request-id"] = id;
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > config.MAX_BODY_SIZE && !isUploadRoute(new URL(request.url).pathname)) {
@@ -58,9 +64,24 @@ export function createApp(ctx: KernelContext) {
       set.headers["content-type"] = "application/json";
       return mapped.body;
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
+    // Authentication and authorization (policy table: auth/policy.ts), after routing, before validation.
+    .onTransform({ as: "global" }, authHook(ctx))
+    .onAfterResponse({ as: "global" }, ({ request, route, set, params, responseValue }) => {
       const started = requestIds.get(request)?.start;
       const status = String(typeof set.status === "number" ? set.status : 200);
+      if (route && AUDITED_METHODS.has(request.method)) {
+        void recordAudit(ctx, {
+          principal: principalOf(request),
+          method: request.method,
+          route,
+          params: (params ?? {}) as Record<string, string>,
+          createdId: createdIdOf(responseValue),
+          status: Number(status),
+          clientIp: requestIds.get(request)?.ip ?? null,
+          userAgent: request.headers.get("user-agent"),
+          requestId: requestIdOf(request),
+        });
+      }
       const pattern = route || "unmatched";
       metrics.httpRequests.inc({ method: request.method, route: pattern, status });
       if (started !== undefined) metrics.httpDuration.observe({ method: request.method, route: pattern }, (performance.now() - started) / 1000);
@@ -97,7 +118,15 @@ export function createApp(ctx: KernelContext) {
     .use(authRoutes(ctx))
     .use(userRoutes(ctx))
     .use(webhookRoutes(ctx))
-    .use(storageUrlRoutes(ctx));
+    .use(storageUrlRoutes(ctx))
+    .use(apiKeyRoutes(ctx))
+    .use(auditRoutes(ctx));
+}
+
+/** The id a create call answered with (`{ id: … }`), for the audit entry's target. */
+function createdIdOf(value: unknown): string | undefined {
+  const id = value && typeof value === "object" ? (value as { id?: unknown }).id : undefined;
+  return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
 }
 
 /** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE). */

@@ -13,6 +13,7 @@
  * up to POLL_MS of latency and four cheap queries a second per kernel with clients.
  * Job progress is not stored: it comes over the bus (JOB_PROGRESS_SUBJECT) straight to the clients.
  */
+import { pruneAudit } from "../auth/audit.ts";
 import { JOB_PROGRESS_SUBJECT } from "../../bus/subjects.ts";
 import type { Unsubscribe } from "../../bus/types.ts";
 import { AppError, errorMessage } from "../../core/errors.ts";
@@ -124,9 +125,13 @@ export class EventHub {
     });
   }
 
-  /** Deletes events older than EVENT_RETENTION (every kernel runs it; it is idempotent). */
+  /**
+   * Deletes events older than EVENT_RETENTION and audit entries older than AUDIT_RETENTION (every kernel runs
+   * it; it is idempotent).
+   */
   async runRetention(): Promise<number> {
     try {
+      await pruneAudit(this.ctx.db, this.ctx.config.AUDIT_RETENTION);
       const n = await deleteExpired(this.ctx.db, this.ctx.config.EVENT_RETENTION);
       if (n) this.ctx.logger.info({ deleted: n, retention_ms: this.ctx.config.EVENT_RETENTION }, "old events deleted (EVENT_RETENTION)");
       return n;
