@@ -7,24 +7,32 @@
 import { parseArgs } from "node:util";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { openDatabase } from "../db/client.ts";
-import { migrationStatus } from "../db/migrate.ts";
+import { withDatabase } from "./command-db.ts";
 import { createApiKey } from "./auth/api-keys.ts";
 import { writeKeyFile } from "./auth/bootstrap.ts";
 import { ROLES, type Role } from "./auth/principal.ts";
-import type { KernelConfig } from "./config.ts";
-import type { Db } from "../db/client.ts";
+import { assertSecretKey, type KernelConfig } from "./config.ts";
+import { exitOnConfigError } from "../core/config.ts";
 import { kernelSecretBox, reencryptSecrets } from "./secrets.ts";
+
+const CURRENT = { requireCurrentSchema: true };
 
 const USAGE =
   "usage: webencode-kernel admin create-key [--name NAME] [--role viewer|operator|admin] [--expires-days N]\n" +
   "       webencode-kernel admin reencrypt-secrets   (after a SECRET_KEY rotation, with SECRET_KEY_PREVIOUS set)\n";
 
 export async function adminCommand(config: KernelConfig, logger: Logger, args: string[]): Promise<number> {
+  if (args[0] === "reencrypt-secrets") {
+    try {
+      assertSecretKey(config);
+    } catch (e) {
+      exitOnConfigError(e);
+    }
+  }
   if (args[0] === "reencrypt-secrets") return withDatabase(config, logger, async (db) => {
     const n = await reencryptSecrets(db, kernelSecretBox(config));
     process.stdout.write(`re-encrypted ${n} secret value(s) with the current SECRET_KEY; SECRET_KEY_PREVIOUS can now be removed\n`);
-  });
+  }, CURRENT);
   if (args[0] !== "create-key") {
     process.stderr.write(`unknown admin command: ${args.join(" ") || "(none)"}\n${USAGE}`);
     return 2;
@@ -47,27 +55,5 @@ export async function adminCommand(config: KernelConfig, logger: Logger, args: s
     const file = writeKeyFile(config.DATA_DIR, `api-key-${row.id}`, key);
     process.stdout.write(`${key}\n`);
     process.stderr.write(`created ${row.role} API key ${row.prefix}… (id ${row.id}); it is not shown again and was saved in ${file} (readable only by this user)\n`);
-  });
-}
-
-/** Opens the database (schema must be current), runs `work`, closes it; exit code 0 or 1 (logged). */
-async function withDatabase(config: KernelConfig, logger: Logger, work: (db: Db) => Promise<void>): Promise<number> {
-  let database;
-  try {
-    database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 1 });
-  } catch (e) {
-    logger.fatal({ error: errorMessage(e) }, `cannot open the database: ${errorMessage(e)}`);
-    return 1;
-  }
-  try {
-    const pending = (await migrationStatus(database.db)).filter((m) => !m.applied);
-    if (pending.length) throw new Error(`the database schema is not current (${pending.length} pending migration(s)); run \`webencode-kernel migrate\` first`);
-    await work(database.db);
-    return 0;
-  } catch (e) {
-    logger.fatal({ error: errorMessage(e) }, errorMessage(e));
-    return 1;
-  } finally {
-    await database.close();
-  }
+  }, CURRENT);
 }

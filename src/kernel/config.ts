@@ -82,8 +82,6 @@ export function loadKernelConfig(env?: Record<string, string | undefined>) {
   const c = loadConfig(kernelConfigEntries, env);
   const embeddedWorker = c.EMBEDDED_WORKER ?? c.NATS_URL === undefined;
   const standalone = c.NATS_URL === undefined && c.DATABASE_URL === undefined;
-  if (!standalone && c.SECRET_KEY === undefined)
-    throw new ConfigError("invalid configuration: SECRET_KEY is required in distributed mode (DATABASE_URL or NATS_URL set): every kernel must encrypt and decrypt secrets with the same key; generate one with `openssl rand -hex 32`");
   if (c.AUTH_DEV_MODE && !isLoopbackHost(c.HOST))
     throw new ConfigError(`invalid configuration: AUTH_DEV_MODE turns authentication off and is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost), not ${JSON.stringify(c.HOST)}`);
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined))
@@ -94,6 +92,16 @@ export function loadKernelConfig(env?: Record<string, string | undefined>) {
     standalone,
     CORS_ORIGINS: c.CORS_ORIGINS.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean),
   });
+}
+
+/**
+ * What serving (and re-encrypting secrets) needs beyond a valid configuration: in distributed mode every kernel
+ * must encrypt and decrypt secrets with the same key. Not checked by `migrate` or `admin create-key`, which
+ * touch no secrets.
+ */
+export function assertSecretKey(config: Pick<KernelConfig, "standalone" | "SECRET_KEY">): void {
+  if (!config.standalone && config.SECRET_KEY === undefined)
+    throw new ConfigError("invalid configuration: SECRET_KEY is required in distributed mode (DATABASE_URL or NATS_URL set): every kernel must encrypt and decrypt secrets with the same key; generate one with `openssl rand -hex 32`");
 }
 
 export function isLoopbackHost(host: string): boolean {

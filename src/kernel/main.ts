@@ -7,7 +7,7 @@ import { exitOnConfigError } from "../core/config.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { runPluginIfRequested } from "../plugins/entry.ts";
-import { loadKernelConfig } from "./config.ts";
+import { assertSecretKey, loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { adminCommand } from "./admin-command.ts";
 import { startKernel } from "./start.ts";
@@ -53,6 +53,11 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
 
+  try {
+    assertSecretKey(config);
+  } catch (e) {
+    exitOnConfigError(e);
+  }
   const starting = startKernel(config, logger);
   // Signals are handled from the start: the port already answers while the rest (embedded worker, plugins)
   // is still starting, and a SIGTERM in that window must stop the kernel cleanly (exit 0), not kill it.

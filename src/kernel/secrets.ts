@@ -9,12 +9,13 @@ import { eq } from "drizzle-orm";
 import { createSecretBox, loadOrCreateKeyFile, type SecretBox } from "../core/secret-box.ts";
 import type { Db } from "../db/client.ts";
 import { pluginConfigs, webhooks } from "../db/schema.ts";
-import type { KernelConfig } from "./config.ts";
+import { assertSecretKey, type KernelConfig } from "./config.ts";
 
 export const SECRET_KEY_FILE = "secret.key";
 
 /** SECRET_KEY, or in standalone mode a key generated once into DATA_DIR/secret.key (0600). */
-export function kernelSecretBox(config: Pick<KernelConfig, "SECRET_KEY" | "SECRET_KEY_PREVIOUS" | "DATA_DIR">): SecretBox {
+export function kernelSecretBox(config: Pick<KernelConfig, "SECRET_KEY" | "SECRET_KEY_PREVIOUS" | "DATA_DIR" | "standalone">): SecretBox {
+  assertSecretKey(config);
   return createSecretBox(config.SECRET_KEY ?? loadOrCreateKeyFile(join(config.DATA_DIR, SECRET_KEY_FILE)), config.SECRET_KEY_PREVIOUS);
 }
 

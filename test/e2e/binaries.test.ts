@@ -87,6 +87,9 @@ describe("command line", () => {
     ["kernel", "PORT", "abc"],
     ["kernel", "LOG_LEVEL", "loud"],
     ["kernel", "DATABASE_URL", "mysql://admin:hunter2@db/we"],
+    // NATS_URL is set below: distributed mode, where serving needs SECRET_KEY ("" = unset).
+    ["kernel", "SECRET_KEY", ""],
+    ["kernel", "TRUSTED_PROXIES", "10.0.0.0/33"],
     ["worker", "HEARTBEAT_INTERVAL", "10s"],
     ["worker", "WORKER_CONCURRENCY", "zero"],
   ] as const)("invalid configuration: %s with %s=%p → exit 2 and exactly one stderr line naming it", async (which, name, value) => {

@@ -9,7 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import postgres from "postgres";
 import { ConfigError } from "../../src/core/config.ts";
 import { createSecretBox, SecretKeyError } from "../../src/core/secret-box.ts";
-import { loadKernelConfig } from "../../src/kernel/config.ts";
+import { assertSecretKey, loadKernelConfig } from "../../src/kernel/config.ts";
 import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
@@ -76,10 +76,13 @@ describe("secrets at rest", () => {
 describe("configuration guard rails", () => {
   const base = { DATA_DIR: "/tmp/x" };
   test("distributed mode without SECRET_KEY stops with one clear line", () => {
-    expect(() => loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x" })).toThrow(ConfigError);
-    expect(() => loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x" })).toThrow(/SECRET_KEY is required in distributed mode/);
+    // Serving needs it; `migrate` and `admin create-key` (which load the same configuration) do not.
+    const distributed = loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x" });
+    expect(() => assertSecretKey(distributed)).toThrow(ConfigError);
+    expect(() => assertSecretKey(distributed)).toThrow(/SECRET_KEY is required in distributed mode/);
+    expect(() => assertSecretKey(loadKernelConfig({ ...base, NATS_URL: "nats://n:4222" }))).toThrow(/SECRET_KEY is required/);
     expect(() => loadKernelConfig({ ...base, DATABASE_URL: "postgres://db/x", SECRET_KEY: "short" })).toThrow(/SECRET_KEY must be at least 32 characters/);
-    expect(loadKernelConfig({ ...base }).SECRET_KEY).toBeUndefined(); // standalone: DATA_DIR/secret.key
+    expect(() => assertSecretKey(loadKernelConfig({ ...base }))).not.toThrow(); // standalone: DATA_DIR/secret.key
   });
 
   test("AUTH_DEV_MODE is refused unless HOST is loopback", () => {
