@@ -286,6 +286,11 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
       expect(paths).toContain("/v1/workers");
       expect(paths).toContain("/v1/workers/{id}");
       expect(paths.some((p) => p.startsWith("/swagger"))).toBe(false);
+      // Bearer authentication is declared, so Swagger UI's Authorize button sends the key.
+      const secured = doc as unknown as { components: { securitySchemes: Record<string, { type: string; scheme: string }> }; security: Record<string, string[]>[] };
+      expect(secured.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+      expect(secured.security).toEqual([{ bearer: [] }]);
+      for (const p of ["/v1/api-keys", "/v1/audit", "/v1/events", "/v1/webhooks", "/v1/auth/login", "/v1/users"]) expect(paths).toContain(p);
       // A transform in the query schema must not drop the parameters from the document (STACK.md).
       const list = doc.paths["/v1/workers"] ?? doc.paths["/v1/workers/"];
       expect((list?.get?.parameters ?? []).map((p) => p.name).sort()).toEqual(["limit", "offset", "status"]);

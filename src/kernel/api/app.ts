@@ -92,7 +92,14 @@ export function createApp(ctx: KernelContext) {
         specPath: "/swagger/json",
         provider: "swagger-ui",
         documentation: {
-          info: { title: "WebEncode API", version: VERSION, description: "Distributed video transcoding: jobs, profiles, workers, plugins." },
+          info: {
+            title: "WebEncode API",
+            version: VERSION,
+            description:
+              "Distributed video transcoding: jobs, profiles, workers, plugins. Every route except health, metrics and this description needs `Authorization: Bearer <API key or session token>` (Authorize button); roles: docs/security.md.",
+          },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key (we_…), an auth-basic session token or an OIDC access token" } } },
+          security: [{ bearer: [] }],
         },
         exclude: { paths: [/^\/swagger/] },
         swagger: {
