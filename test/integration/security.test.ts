@@ -270,3 +270,26 @@ describe("audit retention", () => {
     }
   });
 });
+
+describe("METRICS_REQUIRE_AUTH", () => {
+  test("off by default: /metrics is open; on: /metrics needs a viewer, health stays open", async () => {
+    const open = await startTestKernel();
+    const closed = await startTestKernel({ env: { METRICS_REQUIRE_AUTH: "true" } });
+    try {
+      const anon = { headers: { authorization: "" } };
+      expect((await open.fetch("/metrics", anon)).status).toBe(200);
+      const refused = await closed.fetch("/metrics", anon);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("WE-AUTH-001");
+      expect((await closed.fetch("/v1/health", anon)).status).toBe(200);
+      expect((await closed.fetch("/v1/system/health", anon)).status).toBe(200);
+      const viewer = (await (await closed.fetch("/v1/api-keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "prometheus", role: "viewer" }) })).json()) as { key: string };
+      const scraped = await closed.fetch("/metrics", { headers: { authorization: `Bearer ${viewer.key}` } });
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toContain("webencode_jobs_total");
+    } finally {
+      await open.stop();
+      await closed.stop();
+    }
+  });
+});
