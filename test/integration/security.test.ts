@@ -70,6 +70,37 @@ describe("secrets at rest", () => {
       // Nor the admin key (it came from ADMIN_API_KEY and is never logged).
       expect(logs.filter((l) => l.includes(TEST_ADMIN_KEY))).toEqual([]);
     });
+
+    test("nor a webhook secret, a user's password, or session tokens: every response and log line is searched", async () => {
+      const HOOK_SECRET = `whsec-${crypto.randomUUID()}`;
+      const PASSWORD = `pw-${crypto.randomUUID()}`;
+      const responses: string[] = [];
+      const call = async (path: string, init?: RequestInit) => {
+        const r = await k.fetch(path, init);
+        const text = await r.text();
+        responses.push(text);
+        return { status: r.status, text };
+      };
+      const post = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      const hook = await call("/v1/webhooks", post({ url: "http://127.0.0.1:9/hook", event_types: ["job.created"], secret: HOOK_SECRET }));
+      expect(hook.status).toBe(201);
+      const hookId = (JSON.parse(hook.text) as { id: string }).id;
+      expect((await call("/v1/users", post({ username: "alice", password: PASSWORD, roles: ["operator"] }))).status).toBe(201);
+      const login = await k.fetch("/v1/auth/login", { ...post({ username: "alice", password: PASSWORD }), headers: { "content-type": "application/json", authorization: "" } });
+      expect(login.status).toBe(200);
+      const tokens = (await login.json()) as { access_token: string; refresh_token: string };
+      expect((await k.fetch("/v1/jobs", { headers: { authorization: `Bearer ${tokens.access_token}` } })).status).toBe(200);
+      expect((await k.fetch("/v1/auth/login", { ...post({ username: "alice", password: "wrong" }), headers: { "content-type": "application/json", authorization: "" } })).status).toBe(401);
+      for (const path of ["/v1/webhooks", `/v1/webhooks/${hookId}`, "/v1/users", "/v1/users/alice", "/v1/plugins", "/v1/plugins/auth-basic", "/v1/audit?limit=200", "/v1/api-keys"]) await call(path);
+      const [stored] = await sql<{ secret_enc: string }[]>`select secret_enc from webhooks where id = ${hookId}`;
+      expect(stored!.secret_enc).toStartWith("enc:v1:");
+      for (const secret of [HOOK_SECRET, PASSWORD, tokens.access_token, tokens.refresh_token]) {
+        expect(responses.filter((r) => r.includes(secret))).toEqual([]);
+        expect(logs.filter((l) => l.includes(secret))).toEqual([]);
+      }
+      const plugin = (await (await k.fetch("/v1/plugins/auth-basic")).json()) as { secrets: Record<string, string> };
+      expect(plugin.secrets).toMatchObject({ users: "set", session_secret: "set" });
+    });
   });
 });
 

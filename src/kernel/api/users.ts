@@ -16,7 +16,7 @@ const password = v.pipe(v.string(), v.minLength(8, "passwords need at least 8 ch
 const name = v.pipe(v.string(), v.maxLength(200));
 const idParams = v.object({ id: v.pipe(v.string(), v.regex(USERNAME, "not a valid username")) });
 
-const notFound = (id: string) => new AppError("WE-REQ-001", `user ${id} not found; GET /v1/users lists them`, undefined, 404);
+const notFound = (id: string) => new AppError("WE-REQ-006", `user ${id} not found; GET /v1/users lists them`);
 
 export function userRoutes(ctx: KernelContext) {
   return new Elysia({ prefix: "/v1/users", detail: { tags: ["users"] } } as never)
