@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { AuthIdentity, AuthPlugin } from "../../src/plugins/pillars.ts";
 import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
 import { WEBENCODE_ROLES, claimAt, displayName, mapRoles, namesOf } from "./claims.ts";
+import { Introspector, looksLikeJwt } from "./introspect.ts";
 import { OidcProvider, isAcceptableUrl } from "./provider.ts";
 
 /** Asymmetric algorithms only: `none` and HS* (which would let a public key act as a shared secret) never. */
@@ -20,6 +21,8 @@ export const config = v.object({
   issuer_url: v.optional(httpsUrl),
   /** This application's client id; the default audience. Default: OIDC_CLIENT_ID. */
   client_id: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Client secret for introspecting opaque (non-JWT) access tokens (RFC 7662). Default: OIDC_CLIENT_SECRET. */
+  client_secret: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Accepted `aud` value(s) when they differ from the client id (e.g. an Auth0 API identifier). */
   audience: v.optional(v.union([v.pipe(v.string(), v.minLength(1)), v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.minLength(1))])),
   /** Where the roles are: a claim name or a dotted path (`realm_access.roles`, `groups`, `https://x/roles`). */
@@ -46,13 +49,14 @@ export default definePlugin({
   priority: 90,
   capabilities: ["authenticate", "jwks-rotation"],
   config,
-  secretFields: [],
-  // OIDC_CLIENT_SECRET is not asked for: validating access tokens needs none (least privilege).
-  env: ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID"],
+  secretFields: ["client_secret"],
+  // OIDC_CLIENT_SECRET is only used to introspect opaque tokens; JWT access tokens are checked without it.
+  env: ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"],
   async create({ config: c, env, log }): Promise<AuthPlugin> {
     const issuerUrl = c.issuer_url ?? env.OIDC_ISSUER_URL;
     const clientId = c.client_id ?? env.OIDC_CLIENT_ID;
     const audience = c.audience ?? clientId;
+    const clientSecret = c.client_secret ?? env.OIDC_CLIENT_SECRET;
     const issues: Array<{ path: string; message: string }> = [];
     if (!issuerUrl) issues.push({ path: "issuer_url", message: "set issuer_url or OIDC_ISSUER_URL" });
     else if (!isAcceptableUrl(issuerUrl)) issues.push({ path: "issuer_url", message: "must be an https:// URL (http:// only on loopback)" });
@@ -73,6 +77,24 @@ export default definePlugin({
     if (provider.problem) log.warn("auth-oidc: identity provider unavailable", { issuer: issuerUrl, problem: provider.problem });
     else log.info("auth-oidc ready", { issuer: provider.issuer, audience, roles_claim: c.roles_claim });
 
+    let introspector: Introspector | undefined;
+    /** Opaque tokens: only with a client secret and a provider that offers introspection. */
+    const introspect = async (token: string) => {
+      if (!clientSecret || !clientId) throw new PluginError("WE-AUTH-001", "auth-oidc: not a JWT (set OIDC_CLIENT_SECRET to accept opaque tokens)");
+      const d = await provider.ready();
+      if (!d.introspectionEndpoint) throw new PluginError("WE-AUTH-001", "auth-oidc: not a JWT, and the provider offers no introspection endpoint");
+      introspector ??= new Introspector({
+        endpoint: d.introspectionEndpoint,
+        clientId,
+        clientSecret,
+        issuer: d.issuer,
+        audience: audience!,
+        timeoutMs: Math.round(c.http_timeout * 1000),
+        clockToleranceS: c.clock_tolerance,
+      });
+      return introspector.introspect(token);
+    };
+
     return {
       health() {
         provider.retryIfDue();
@@ -81,7 +103,7 @@ export default definePlugin({
 
       async authenticate(p: { token: string }): Promise<AuthIdentity> {
         if (typeof p?.token !== "string") throw new PluginError("WE-AUTH-001", "auth-oidc: token must be a string");
-        const claims = await provider.verify(p.token);
+        const claims = looksLikeJwt(p.token) ? await provider.verify(p.token) : await introspect(p.token);
         const subject = String(claims.sub);
         const name = displayName(claims, c.name_claim);
         const found = namesOf(claimAt(claims, c.roles_claim));
@@ -91,7 +113,7 @@ export default definePlugin({
             subject,
             roles_claim: c.roles_claim,
           });
-        return { subject, name, roles, expires_at: new Date(Number(claims.exp) * 1000).toISOString() };
+        return { subject, name, roles, ...(typeof claims.exp === "number" ? { expires_at: new Date(claims.exp * 1000).toISOString() } : {}) };
       },
 
       close() {},

@@ -21,6 +21,8 @@ export interface ProviderOptions {
 interface Discovered {
   issuer: string;
   jwks: ReturnType<typeof createRemoteJWKSet>;
+  /** RFC 7662 endpoint for opaque tokens, when the provider has one (introspect.ts). */
+  introspectionEndpoint?: string;
 }
 
 const trimSlash = (s: string) => s.replace(/\/+$/, "");
@@ -57,13 +59,14 @@ export class OidcProvider {
       try {
         const res = await fetch(url, { redirect: "error", signal: AbortSignal.timeout(this.o.httpTimeoutMs), headers: { accept: "application/json" } });
         if (res.status !== 200) throw new Error(`${url} answered HTTP ${res.status}`);
-        const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+        const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown; introspection_endpoint?: unknown };
         if (typeof doc.issuer !== "string" || trimSlash(doc.issuer) !== trimSlash(this.o.issuerUrl))
           throw new Error(`the discovery document's issuer ${JSON.stringify(doc.issuer)} is not the configured issuer ${this.o.issuerUrl}`);
         if (typeof doc.jwks_uri !== "string" || !isAcceptableUrl(doc.jwks_uri)) throw new Error(`the discovery document has no usable https jwks_uri (${JSON.stringify(doc.jwks_uri)})`);
         this.discovered = {
           issuer: doc.issuer,
           jwks: createRemoteJWKSet(new URL(doc.jwks_uri), { cooldownDuration: this.o.jwksCooldownMs, timeoutDuration: this.o.httpTimeoutMs }),
+          introspectionEndpoint: typeof doc.introspection_endpoint === "string" && isAcceptableUrl(doc.introspection_endpoint) ? doc.introspection_endpoint : undefined,
         };
         this.problem = undefined;
       } catch (e) {
@@ -73,6 +76,16 @@ export class OidcProvider {
       }
     })();
     return this.discovering;
+  }
+
+  /** The discovered document, discovering first when needed; WE-AUTH-005 when the provider is unreachable. */
+  async ready(): Promise<Discovered> {
+    if (!this.discovered) {
+      this.retryIfDue();
+      if (this.discovering) await this.discovering;
+    }
+    if (!this.discovered) throw new PluginError("WE-AUTH-005", `auth-oidc: identity provider ${this.o.issuerUrl} unavailable (${this.problem})`);
+    return this.discovered;
   }
 
   /** Retries a failed discovery in the background when the retry interval has passed. */
@@ -105,12 +118,7 @@ export class OidcProvider {
     // Only a refusal is decided on unverified data: tokens of other issuers (auth-basic's, another IdP's)
     // are turned away without touching the network.
     if (typeof unverified.iss !== "string" || trimSlash(unverified.iss) !== trimSlash(this.issuer)) throw new PluginError("WE-AUTH-001", "auth-oidc: token from another issuer");
-    if (!this.discovered) {
-      this.retryIfDue();
-      if (this.discovering) await this.discovering;
-    }
-    const d = this.discovered;
-    if (!d) throw new PluginError("WE-AUTH-005", `auth-oidc: identity provider ${this.o.issuerUrl} unavailable (${this.problem})`);
+    const d = await this.ready();
     try {
       const { payload } = await jwtVerify(token, d.jwks, {
         issuer: d.issuer,

@@ -26,8 +26,12 @@ export interface TestOidcProvider {
   clientId: string;
   /** The key tokens are signed with by default (the first published one). */
   key: TestKey;
-  requests: { discovery: number; jwks: number };
+  requests: { discovery: number; jwks: number; introspection: number };
   down: boolean;
+  /** The client secret the introspection endpoint accepts (HTTP Basic with the client id). */
+  clientSecret: string;
+  /** An opaque access token the introspection endpoint knows, with these claims (active unless `active: false`). */
+  opaque(claims?: Record<string, unknown>): string;
   newKey(alg?: "RS256" | "ES256"): Promise<TestKey>;
   /** Replaces the published key set (rotation); the first key becomes the default signing key. */
   publish(keys: TestKey[]): void;
@@ -47,13 +51,15 @@ export async function newTestKey(alg: "RS256" | "ES256" = "RS256"): Promise<Test
 export async function startOidcProvider(opts: { realm?: string; clientId?: string; alg?: "RS256" | "ES256" } = {}): Promise<TestOidcProvider> {
   const realm = opts.realm ?? "webencode";
   let published: TestKey[] = [await newTestKey(opts.alg)];
-  const requests = { discovery: 0, jwks: 0 };
+  const requests = { discovery: 0, jwks: 0, introspection: 0 };
+  const clientSecret = `secret-${crypto.randomUUID()}`;
+  const opaqueTokens = new Map<string, Record<string, unknown>>();
   const state = { down: false };
   let issuer = "";
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch(req): Response {
+    async fetch(req): Promise<Response> {
       const path = new URL(req.url).pathname;
       if (state.down) return new Response("unavailable", { status: 503 });
       if (path === `/realms/${realm}/.well-known/openid-configuration`) {
@@ -63,8 +69,16 @@ export async function startOidcProvider(opts: { realm?: string; clientId?: strin
           jwks_uri: `${issuer}/protocol/openid-connect/certs`,
           authorization_endpoint: `${issuer}/protocol/openid-connect/auth`,
           token_endpoint: `${issuer}/protocol/openid-connect/token`,
+          introspection_endpoint: `${issuer}/protocol/openid-connect/token/introspect`,
           id_token_signing_alg_values_supported: ["RS256", "ES256"],
         });
+      }
+      if (path === `/realms/${realm}/protocol/openid-connect/token/introspect` && req.method === "POST") {
+        requests.introspection++;
+        if (req.headers.get("authorization") !== `Basic ${btoa(`${clientId}:${clientSecret}`)}`) return new Response("unauthorized", { status: 401 });
+        const token = new URLSearchParams(await req.text()).get("token") ?? "";
+        const claims = opaqueTokens.get(token);
+        return Response.json(claims ? { active: true, ...claims } : { active: false });
       }
       if (path === `/realms/${realm}/protocol/openid-connect/certs`) {
         requests.jwks++;
@@ -81,6 +95,15 @@ export async function startOidcProvider(opts: { realm?: string; clientId?: strin
     clientId,
     key: published[0]!,
     requests,
+    clientSecret,
+    opaque(claims = {}) {
+      const token = `opaque-${crypto.randomUUID()}`;
+      const now = Math.floor(Date.now() / 1000);
+      const all: Record<string, unknown> = { iss: issuer, client_id: clientId, sub: "user-opaque", exp: now + 300, ...claims };
+      if (all.active === false) return token; // unknown to the endpoint: inactive
+      opaqueTokens.set(token, all);
+      return token;
+    },
     get down() {
       return state.down;
     },

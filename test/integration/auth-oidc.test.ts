@@ -47,9 +47,9 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe("auth-oidc", () => {
-  test("manifest: auth pillar, env declared, no secrets, asymmetric algorithms only", () => {
+  test("manifest: auth pillar, the runbook's variables declared, the client secret write-only, asymmetric algorithms only", () => {
     const m = manifestOf(plugin);
-    expect(m).toMatchObject({ id: "auth-oidc", pillar: "auth", env: ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID"], secret_fields: [] });
+    expect(m).toMatchObject({ id: "auth-oidc", pillar: "auth", env: ["OIDC_ISSUER_URL", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"], secret_fields: ["client_secret"] });
     expect(v.safeParse(plugin.config, { algorithms: ["HS256"] }).success).toBe(false);
     expect(v.safeParse(plugin.config, { algorithms: ["none"] }).success).toBe(false);
     expect(v.safeParse(plugin.config, { issuer_url: "http://idp.example.com/realms/x" }).success).toBe(false); // plain http off loopback
@@ -222,4 +222,41 @@ describe("auth-oidc", () => {
       await host.stop();
     }
   }, 30_000);
+});
+
+describe("auth-oidc: opaque access tokens (RFC 7662 introspection with OIDC_CLIENT_SECRET)", () => {
+  test("an active opaque token is accepted with its roles; inactive, wrong audience and expired ones are refused", async () => {
+    const p = await make({ roles_claim: "groups", role_map: { "video-ops": "operator" } }, { OIDC_CLIENT_SECRET: idp.clientSecret });
+    const ok = await p.authenticate({ token: idp.opaque({ sub: "u-42", groups: ["video-ops"], name: "Ops" }) });
+    expect(ok).toMatchObject({ subject: "u-42", roles: ["operator"], name: "Ops" });
+    expect(await codeOf(p.authenticate({ token: idp.opaque({ active: false }) }))).toBe("WE-AUTH-001");
+    expect(await codeOf(p.authenticate({ token: idp.opaque({ client_id: "another-app" }) }))).toBe("WE-AUTH-001");
+    expect(await codeOf(p.authenticate({ token: idp.opaque({ aud: ["another-api"] }) }))).toBe("WE-AUTH-001");
+    expect(await codeOf(p.authenticate({ token: idp.opaque({ iss: "https://evil.example/realms/x" }) }))).toBe("WE-AUTH-001");
+    expect(await codeOf(p.authenticate({ token: idp.opaque({ exp: Math.floor(Date.now() / 1000) - 3600 }) }))).toBe("WE-AUTH-002");
+  });
+
+  test("answers are cached: the same token is introspected once; garbage is refused without a second request", async () => {
+    const p = await make({ roles_claim: "roles" }, { OIDC_CLIENT_SECRET: idp.clientSecret });
+    const token = idp.opaque({ roles: ["viewer"] });
+    const before = idp.requests.introspection;
+    for (let i = 0; i < 5; i++) expect((await p.authenticate({ token })).roles).toEqual(["viewer"]);
+    for (let i = 0; i < 5; i++) expect(await codeOf(p.authenticate({ token: "garbage-token" }))).toBe("WE-AUTH-001");
+    expect(idp.requests.introspection - before).toBe(2);
+  });
+
+  test("without a client secret opaque tokens are simply not ours; a wrong secret is WE-AUTH-005 naming the variables", async () => {
+    const none = await make({}, {});
+    const before = idp.requests.introspection;
+    expect(await codeOf(none.authenticate({ token: idp.opaque() }))).toBe("WE-AUTH-001");
+    expect(idp.requests.introspection).toBe(before);
+    const wrong = await make({}, { OIDC_CLIENT_SECRET: "not-the-secret" });
+    try {
+      await wrong.authenticate({ token: idp.opaque() });
+      throw new Error("accepted");
+    } catch (e) {
+      expect((e as { code: string }).code).toBe("WE-AUTH-005");
+      expect((e as Error).message).toContain("OIDC_CLIENT_SECRET");
+    }
+  });
 });
