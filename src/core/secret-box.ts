@@ -6,7 +6,7 @@
  * Every kernel of a deployment must have the same SECRET_KEY; a value that does not decrypt (wrong key,
  * tampered row) raises a SecretKeyError naming the likely cause instead of returning garbage.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -20,6 +20,10 @@ export class SecretKeyError extends Error {
 }
 
 export interface SecretBox {
+  /** HMAC-SHA256 (base64url) of `data` under a key derived for `purpose`: short-lived tokens the kernel signs. */
+  mac(purpose: string, data: string): string;
+  /** True when `mac` is `data`'s MAC for `purpose` under the current or the previous key (constant time). */
+  macMatches(purpose: string, data: string, mac: string): boolean;
   encrypt(plain: string): string;
   /** Plain text passes through unchanged (values stored before encryption). */
   decrypt(stored: string): string;
@@ -43,7 +47,18 @@ function open(key: Buffer, ivText: string, bodyText: string): string {
 export function createSecretBox(secretKey: string, previousKey?: string): SecretBox {
   const key = deriveKey(secretKey);
   const keys = previousKey ? [key, deriveKey(previousKey)] : [key];
+  const secrets = previousKey ? [secretKey, previousKey] : [secretKey];
+  const macWith = (secret: string, purpose: string, data: string) =>
+    createHmac("sha256", Buffer.from(hkdfSync("sha256", secret, "webencode", `mac/${purpose}`, 32))).update(data).digest("base64url");
   return {
+    mac: (purpose, data) => macWith(secretKey, purpose, data),
+    macMatches(purpose, data, mac) {
+      const given = Buffer.from(mac);
+      return secrets.some((s) => {
+        const want = Buffer.from(macWith(s, purpose, data));
+        return want.length === given.length && timingSafeEqual(want, given);
+      });
+    },
     encrypt(plain) {
       const iv = randomBytes(12);
       const cipher = createCipheriv("aes-256-gcm", key, iv);

@@ -324,3 +324,45 @@ describe("METRICS_REQUIRE_AUTH", () => {
     }
   });
 });
+
+describe("stream tokens for EventSource (GET /v1/events?access_token=…)", () => {
+  test("issued to a signed-in caller, accepted only on GET /v1/events, refused when forged or expired", async () => {
+    const k = await startTestKernel();
+    try {
+      const viewer = (await (await k.fetch("/v1/api-keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "dash", role: "viewer" }) })).json()) as { key: string };
+      const issued = await k.fetch("/v1/events/tokens", { method: "POST", headers: { authorization: `Bearer ${viewer.key}`, "content-type": "application/json" }, body: JSON.stringify({ expires_in: 600 }) });
+      expect(issued.status).toBe(201);
+      const { token, expires_at } = (await issued.json()) as { token: string; expires_at: string };
+      expect(token).toStartWith("est_");
+      expect(Math.abs(new Date(expires_at).getTime() - (Date.now() + 600_000))).toBeLessThan(5_000);
+      const anon = { headers: { authorization: "" }, signal: AbortSignal.timeout(5_000) };
+      const stream = await k.fetch(`/v1/events?access_token=${encodeURIComponent(token)}`, anon);
+      expect(stream.status).toBe(200);
+      expect(stream.headers.get("content-type")).toContain("text/event-stream");
+      await stream.body?.cancel();
+      // Nowhere else: the token is not a credential for other routes.
+      expect((await k.fetch(`/v1/jobs?access_token=${encodeURIComponent(token)}`, anon)).status).toBe(401);
+      const forged = token.slice(0, -3) + (token.endsWith("abc") ? "xyz" : "abc");
+      const bad = await k.fetch(`/v1/events?access_token=${encodeURIComponent(forged)}`, anon);
+      expect(bad.status).toBe(401);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("WE-AUTH-001");
+      expect((await k.fetch("/v1/events/tokens", { method: "POST", headers: { authorization: "" } })).status).toBe(401);
+      expect((await k.fetch("/v1/events/tokens", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ expires_in: 86_400 }) })).status).toBe(400);
+    } finally {
+      await k.stop();
+    }
+  });
+
+  test("expiry and key: a token past its exp is WE-AUTH-002-worthy; one signed with another SECRET_KEY is invalid", async () => {
+    const { issueStreamToken, verifyStreamToken } = await import("../../src/kernel/auth/stream-tokens.ts");
+    const box = createSecretBox("a".repeat(40));
+    const p = { id: "key:1", name: "dash", role: "viewer" as const, via: "api_key" };
+    const { token } = issueStreamToken(box, p, 60, 1_000_000);
+    expect(verifyStreamToken(box, token, 1_000_000 + 59_000)).toMatchObject({ ok: true, principal: { id: "key:1", role: "viewer" } });
+    expect(verifyStreamToken(box, token, 1_000_000 + 61_000)).toEqual({ ok: false, reason: "expired" });
+    expect(verifyStreamToken(createSecretBox("b".repeat(40)), token, 1_000_000)).toEqual({ ok: false, reason: "invalid" });
+    // During a SECRET_KEY rotation, tokens signed with the previous key still verify.
+    expect(verifyStreamToken(createSecretBox("b".repeat(40), "a".repeat(40)), token, 1_000_000).ok).toBe(true);
+    expect(verifyStreamToken(box, "est_garbage", 1_000_000)).toEqual({ ok: false, reason: "invalid" });
+  });
+});

@@ -8,6 +8,9 @@ import * as v from "valibot";
 import type { KernelContext } from "../context.ts";
 import { parseLastEventId, parseTypes } from "../events/filters.ts";
 import { eventHubOf } from "../events/hub.ts";
+import { AppError } from "../../core/errors.ts";
+import { principalOf } from "../auth/middleware.ts";
+import { issueStreamToken } from "../auth/stream-tokens.ts";
 
 const query = v.object({
   job_id: v.optional(v.pipe(v.string(), v.uuid("job ids are UUIDs"))),
@@ -15,10 +18,32 @@ const query = v.object({
   // Elysia may hand a comma-separated value over already split (and `types=a&types=b` is a list too).
   types: v.optional(v.union([v.pipe(v.string(), v.maxLength(2048)), v.pipe(v.array(v.pipe(v.string(), v.maxLength(256))), v.maxLength(32))])),
   last_event_id: v.optional(v.pipe(v.string(), v.maxLength(40))),
+  /** A stream token (POST /v1/events/tokens) for clients that cannot send headers (browsers' EventSource). */
+  access_token: v.optional(v.pipe(v.string(), v.maxLength(2048))),
 });
 
+const tokenBody = v.optional(v.object({ expires_in: v.optional(v.pipe(v.number(), v.integer(), v.minValue(60, "expires_in is at least 60 s"), v.maxValue(3600, "expires_in is at most 3600 s"))) }));
+
 export function eventRoutes(ctx: KernelContext) {
-  return new Elysia({ prefix: "/v1/events", detail: { tags: ["events"] } } as never).get(
+  return new Elysia({ prefix: "/v1/events", detail: { tags: ["events"] } } as never)
+    .post(
+      "/tokens",
+      ({ body, request, set }) => {
+        const principal = principalOf(request);
+        if (!principal) throw new AppError("WE-AUTH-001", "not authenticated");
+        const { token, expiresAt } = issueStreamToken(ctx.secrets, principal, body?.expires_in ?? 3600);
+        set.status = 201;
+        return { token, expires_at: expiresAt.toISOString(), usage: `GET /v1/events?access_token=${token}` };
+      },
+      {
+        body: tokenBody,
+        detail: {
+          summary: "A short-lived token for GET /v1/events?access_token=… (for browsers' EventSource, which cannot send headers)",
+          description: "Valid only for reading events, for expires_in seconds (60-3600, default 3600), with the caller's role at issue time.",
+        },
+      },
+    )
+    .get(
     "",
     async ({ query, request }) => {
       const types = parseTypes(Array.isArray(query.types) ? query.types.join(",") : query.types);

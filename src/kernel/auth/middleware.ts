@@ -7,6 +7,7 @@
  *   3. AUTH_DEV_MODE → an admin principal named "dev" (only ever on loopback: config.ts refuses otherwise);
  *   4. `Authorization: Bearer <token>`: an API key (`we_…`) is looked up in the database, anything else is
  *      offered to the enabled auth plugins (auth-basic session tokens, OIDC access tokens);
+ *      `GET /v1/events` alone also takes `?access_token=est_…` (stream-tokens.ts: EventSource sends no headers);
  *   5. the principal's role against the route's role → 403 WE-AUTH-004 naming both.
  */
 import { AppError } from "../../core/errors.ts";
@@ -14,6 +15,7 @@ import type { KernelContext } from "../context.ts";
 import { API_KEY_PREFIX, verifyApiKey } from "./api-keys.ts";
 import { authenticateWithPlugins } from "./plugin-auth.ts";
 import { accessFor, type Access } from "./policy.ts";
+import { verifyStreamToken } from "./stream-tokens.ts";
 import { highestRole, type Principal, roleAllows } from "./principal.ts";
 
 const principals = new WeakMap<Request, Principal>();
@@ -31,7 +33,7 @@ export async function authorize(ctx: KernelContext, request: Request, route: str
   if (!access) throw new AppError("WE-AUTH-003", `${request.method} ${route} has no access policy; it is refused for everyone`);
   const need = effectiveRole(ctx, access);
   if (need === "public") return undefined;
-  const principal = ctx.config.AUTH_DEV_MODE ? DEV_PRINCIPAL : await authenticate(ctx, request);
+  const principal = ctx.config.AUTH_DEV_MODE ? DEV_PRINCIPAL : await authenticate(ctx, request, access);
   principals.set(request, principal);
   if (!roleAllows(principal.role, need)) {
     throw new AppError("WE-AUTH-004", `${access.action} needs the ${need} role; these credentials have ${principal.role}`, { required_role: need, role: principal.role });
@@ -51,8 +53,14 @@ export function bearerToken(request: Request): string | undefined {
   return m?.[1];
 }
 
-async function authenticate(ctx: KernelContext, request: Request): Promise<Principal> {
+async function authenticate(ctx: KernelContext, request: Request, access: Access): Promise<Principal> {
   const token = bearerToken(request);
+  const streamToken = access.action === "events.stream" && !token ? new URL(request.url).searchParams.get("access_token") : null;
+  if (streamToken) {
+    const check = verifyStreamToken(ctx.secrets, streamToken);
+    if (!check.ok) throw new AppError(check.reason === "expired" ? "WE-AUTH-002" : "WE-AUTH-001", check.reason === "expired" ? "this stream token has expired; request a new one with POST /v1/events/tokens" : "invalid stream token");
+    return check.principal;
+  }
   if (!token) {
     throw new AppError("WE-AUTH-001", "authentication required: send `Authorization: Bearer <token>` with an API key or a session/OIDC access token");
   }

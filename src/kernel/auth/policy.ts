@@ -44,6 +44,7 @@ export const POLICY: Record<string, Access> = {
 
   // events (Server-Sent Events)
   "GET /v1/events": { role: "viewer", action: "events.stream" },
+  "POST /v1/events/tokens": { role: "viewer", action: "events.token" },
 
   // profiles
   "GET /v1/profiles": { role: "viewer", action: "profiles.list" },
