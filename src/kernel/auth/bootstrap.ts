@@ -5,7 +5,7 @@
  * (a transaction-scoped advisory lock). `webencode-kernel admin create-key` makes more later.
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import type { Logger } from "../../core/logger.ts";
 import type { Db } from "../../db/client.ts";
@@ -18,7 +18,7 @@ export const ADMIN_KEY_FILE = "admin-api-key";
 /** Writes a key to a file only its owner can read; returns the path. */
 export function writeKeyFile(dataDir: string, name: string, key: string): string {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, name);
+  const path = resolve(dataDir, name);
   writeFileSync(path, `${key}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
   return path;
