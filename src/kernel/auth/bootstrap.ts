@@ -5,7 +5,7 @@
  * (a transaction-scoped advisory lock). `webencode-kernel admin create-key` makes more later.
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import type { Logger } from "../../core/logger.ts";
 import type { Db } from "../../db/client.ts";
