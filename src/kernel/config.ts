@@ -54,6 +54,9 @@ export const kernelConfigEntries = {
   TRUSTED_PROXIES: cidrList(),
   /** Private networks (CIDRs) that source URLs and webhooks may reach; loopback/private/link-local are refused otherwise. */
   OUTBOUND_ALLOW_CIDRS: cidrList(),
+  /** Failed password logins per client and username within LOGIN_FAILURE_WINDOW before logins are refused (429). */
+  LOGIN_MAX_FAILURES: int(5, 1, 1000),
+  LOGIN_FAILURE_WINDOW: duration("15m"),
   /** Deepest nesting accepted in a JSON request body. */
   JSON_MAX_DEPTH: int(32, 2, 1000),
   /** Serve HTTPS with this certificate chain and key (PEM files). */

@@ -9,6 +9,8 @@ import type { AuthTokens } from "../../plugins/pillars.ts";
 import { BASIC_ID } from "../auth/basic-users.ts";
 import { callAuthPlugin } from "../auth/plugin-auth.ts";
 import type { KernelContext } from "../context.ts";
+import { LoginThrottle } from "../auth/login-throttle.ts";
+import { clientIp } from "./rate-limit.ts";
 
 const BAD_CREDENTIALS = "invalid username or password";
 
@@ -25,6 +27,7 @@ function clientError(e: unknown, what: "login" | "refresh"): unknown {
 const tokens = (t: AuthTokens) => ({ access_token: t.access_token, refresh_token: t.refresh_token, token_type: t.token_type, expires_in: t.expires_in });
 
 export function authRoutes(ctx: KernelContext) {
+  const throttle = new LoginThrottle({ maxFailures: ctx.config.LOGIN_MAX_FAILURES, windowMs: ctx.config.LOGIN_FAILURE_WINDOW });
   const plugin = () => {
     const sup = ctx.plugins.get(BASIC_ID);
     if (!sup) throw new AppError("WE-PLG-001", "password login needs the auth-basic plugin, which is not installed on this kernel");
@@ -33,10 +36,20 @@ export function authRoutes(ctx: KernelContext) {
   return new Elysia({ prefix: "/v1/auth", detail: { tags: ["auth"] } } as never)
     .post(
       "/login",
-      async ({ body }) => {
+      async ({ body, request, server, set }) => {
+        const ip = clientIp(request, server, ctx.config.TRUSTED_PROXIES);
+        const waitMs = throttle.blockedForMs(ip, body.username);
+        if (waitMs > 0) {
+          const retryAfterS = Math.ceil(waitMs / 1000);
+          set.headers["retry-after"] = String(retryAfterS);
+          throw new AppError("WE-SYS-005", `too many failed logins from this client; retry after ${retryAfterS} s`, { retry_after_s: retryAfterS });
+        }
         try {
-          return tokens(await callAuthPlugin<AuthTokens>(plugin(), "login", { username: body.username, password: body.password }));
+          const result = tokens(await callAuthPlugin<AuthTokens>(plugin(), "login", { username: body.username, password: body.password }));
+          throttle.succeed(ip, body.username);
+          return result;
         } catch (e) {
+          if (isAppError(e) && e.code === "WE-AUTH-001") throttle.fail(ip, body.username);
           throw clientError(e, "login");
         }
       },
