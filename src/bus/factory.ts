@@ -3,6 +3,7 @@ import type { Logger } from "../core/logger.ts";
 import { PRESENCE_TTL_MS, queueSpecs } from "../core/topology.ts";
 import { MemoryBus } from "./memory.ts";
 import { connectNatsBus } from "./nats.ts";
+import { natsInboxPrefix, type NatsRole } from "./nats-permissions.ts";
 import { natsTlsOptions } from "./nats-tls.ts";
 import type { Bus } from "./types.ts";
 
@@ -20,7 +21,8 @@ export interface BusSettings {
   BUS_ACK_WAIT: number;
 }
 
-export async function openBus(settings: BusSettings, logger: Logger, name: string): Promise<Bus> {
+/** `role` picks the reply inbox the role's NATS permissions allow (nats-permissions.ts). */
+export async function openBus(settings: BusSettings, logger: Logger, name: string, role: NatsRole = "kernel"): Promise<Bus> {
   const bus: Bus = settings.NATS_URL
     ? await connectNatsBus({
         url: settings.NATS_URL,
@@ -33,8 +35,14 @@ export async function openBus(settings: BusSettings, logger: Logger, name: strin
         token: settings.NATS_TOKEN,
         credsFile: settings.NATS_CREDS,
         tls: natsTlsOptions(settings),
+        inboxPrefix: natsInboxPrefix(settings.BUS_PREFIX, role),
       })
     : new MemoryBus({ presenceTtlMs: PRESENCE_TTL_MS, logger });
-  await bus.ensureQueues(queueSpecs(settings.BUS_ACK_WAIT));
+  try {
+    await bus.ensureQueues(queueSpecs(settings.BUS_ACK_WAIT));
+  } catch (e) {
+    await bus.close().catch(() => {}); // the caller never gets the bus: it would stay connected
+    throw e;
+  }
   return bus;
 }

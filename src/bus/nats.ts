@@ -13,6 +13,7 @@ import { type JetStreamClient, type JetStreamManager, JetStreamApiCodes, JetStre
 import { connect, credsAuthenticator, errors, type NatsConnection, type NodeConnectionOptions, type TlsOptions } from "@nats-io/transport-node";
 import { errorMessage } from "../core/errors.ts";
 import { type BusLogger, readReply, replyError, replyOk, silentLogger, startQueueConsumer, toJson } from "./common.ts";
+import { permissionHint } from "./nats-permissions.ts";
 import { NatsPresence } from "./nats-presence.ts";
 import { natsPull } from "./nats-pull.ts";
 import { tlsHint } from "./nats-tls.ts";
@@ -44,6 +45,8 @@ export interface NatsBusOptions {
   tls?: TlsOptions;
   /** Connection name shown by the server (e.g. `webencode-worker-gpu1`). */
   name?: string;
+  /** Subject root of this client's reply inboxes (default `_INBOX`); per role, see nats-permissions.ts. */
+  inboxPrefix?: string;
 }
 
 /** How long close() lets in-flight publishes and replies drain before it just closes. */
@@ -61,6 +64,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
     token: opts.token,
     authenticator: opts.credsFile ? credsAuthenticator(readCreds(opts.credsFile)) : undefined,
     tls: opts.tls,
+    inboxPrefix: opts.inboxPrefix,
     // Ride out server restarts and outages: the kernel/worker keeps running and reports unhealthy meanwhile.
     maxReconnectAttempts: -1,
     waitOnFirstConnect: false,
@@ -88,7 +92,8 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
         cause: e,
       });
     }
-    throw new Error(`NATS Connection Failed: setting up the bus on ${where} failed (${errorMessage(e)})`, { cause: e });
+    const hint = permissionHint(e);
+    throw new Error(`NATS Connection Failed: setting up the bus on ${where} failed (${errorMessage(e)})${hint ? `. ${hint}` : ""}`, { cause: e });
   }
 }
 
@@ -147,10 +152,16 @@ class NatsBus implements Bus {
   async ensureQueues(queues: QueueSpec[]): Promise<void> {
     this.assertOpen();
     for (const spec of queues) assertQueueSpec(spec);
-    await ensureQueueStream(this.jsm, this.names);
-    for (const spec of queues) {
-      await ensureQueueConsumer(this.jsm, this.names, spec);
-      this.queues.set(spec.name, { ...spec });
+    try {
+      await ensureQueueStream(this.jsm, this.names);
+      for (const spec of queues) {
+        await ensureQueueConsumer(this.jsm, this.names, spec);
+        this.queues.set(spec.name, { ...spec });
+      }
+    } catch (e) {
+      const hint = permissionHint(e);
+      if (!hint) throw e;
+      throw new Error(`bus: setting up the queues failed (${errorMessage(e)}). ${hint}`, { cause: e });
     }
   }
 

@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<void> {
   let worker: BootedWorker;
   let bus;
   try {
-    bus = await openBus(config, logger, `webencode-worker-${config.WORKER_ID}`);
+    bus = await openBus(config, logger, `webencode-worker-${config.WORKER_ID}`, "worker");
     worker = await bootWorker({ config, logger, bus, metrics });
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, `worker failed to start: ${errorMessage(e)}`);
