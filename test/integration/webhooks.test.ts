@@ -14,15 +14,11 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "../../src/core/logger.ts";
 import { rowsOf } from "../../src/db/migrate.ts";
-import { loadKernelConfig } from "../../src/kernel/config.ts";
-import { type KernelHandle, startKernel } from "../../src/kernel/start.ts";
-import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
+import { withAuth } from "../helpers/auth.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
-import { uniquePrefix } from "../helpers/nats.ts";
 import { holdsFor, waitFor } from "../helpers/wait.ts";
 
 /** Fast retries for the test; the sender polls every min(1 s, WEBHOOK_RETRY_BASE). */
@@ -427,30 +423,22 @@ describe("webhooks (kernel with embedded worker, receiver on loopback)", () => {
 
 describe("webhooks across a kernel restart", () => {
   const rx = startReceiver();
-  const dataDirs: string[] = [];
-  const handles: KernelHandle[] = [];
+  const kernels: TestKernel[] = [];
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
 
-  async function boot(): Promise<KernelHandle> {
-    const dataDir = mkdtempSync(join(tmpdir(), "webhook-restart-"));
-    dataDirs.push(dataDir);
-    const config = loadKernelConfig({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATABASE_URL: db.url,
-      DATA_DIR: dataDir,
-      PLUGIN_DIR: join(dataDir, "plugins"),
-      BUS_PREFIX: uniquePrefix(),
-      EMBEDDED_WORKER: "false",
-      SHUTDOWN_TIMEOUT: "2s",
-      ...TEST_KERNEL_SECURITY_ENV,
-      ...FAST_ENV,
-      // Longer than the sender's 2 s stop grace, so the stop really cuts the attempt off (not its own timeout).
-      WEBHOOK_TIMEOUT: "5s",
+  /** A kernel on the shared database (each test kernel otherwise gets its own). */
+  async function boot(): Promise<TestKernel> {
+    const k = await startTestKernel({
+      env: {
+        DATABASE_URL: db.url,
+        SHUTDOWN_TIMEOUT: "2s",
+        ...FAST_ENV,
+        // Longer than the sender's 2 s stop grace, so the stop really cuts the attempt off (not its own timeout).
+        WEBHOOK_TIMEOUT: "5s",
+      },
     });
-    const h = await startKernel(config, createLogger("kernel", "silent"));
-    handles.push(h);
-    return h;
+    kernels.push(k);
+    return k;
   }
 
   beforeAll(async () => {
@@ -458,9 +446,8 @@ describe("webhooks across a kernel restart", () => {
   });
 
   afterAll(async () => {
-    for (const h of handles) await h.stop().catch(() => {});
+    for (const k of kernels) await k.stop().catch(() => {});
     await db?.drop();
-    for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
     rx.stop();
   });
 
