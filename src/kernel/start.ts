@@ -57,8 +57,9 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     const pluginSettings = new PluginSettingsStore(database.db, builtinDefaults(config), secrets);
     const seeded = await pluginSettings.seedFromToml(config.PLUGIN_DIR, logger);
     if (seeded.length) logger.info({ plugins: seeded }, "plugin settings seeded from plugins.toml");
-    await ensureSigningKey(pluginSettings);
-    await (await import("./auth/session-secret.ts")).ensureSessionSecret(database.db, secrets, pluginSettings);
+    // Generated once per deployment, shared by every kernel: storage-fs signs download URLs, auth-basic sessions.
+    await pluginSettings.ensureGeneratedSecret("storage-fs", "storage", "url_signing_key", 32);
+    await pluginSettings.ensureGeneratedSecret("auth-basic", "auth", "session_secret", 48);
     await ensureFirstAdmin(database.db, { dataDir: config.DATA_DIR, adminKey: config.ADMIN_API_KEY, logger });
     if (config.AUTH_DEV_MODE) warnDevMode(logger);
     const instanceId = crypto.randomUUID();
@@ -182,14 +183,6 @@ function warnDevMode(logger: Logger): void {
     { auth: "disabled" },
     "AUTH_DEV_MODE is on: AUTHENTICATION IS DISABLED and every request acts as an admin. This kernel only listens on loopback; never use development mode (or tokens from it) in production.",
   );
-}
-
-/** storage-fs signs its download URLs; the key is generated once and kept (secret) in plugin_configs. */
-async function ensureSigningKey(store: PluginSettingsStore): Promise<void> {
-  const settings = await store.get("storage-fs");
-  if (settings?.config.url_signing_key) return;
-  const key = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
-  await store.setSecret("storage-fs", "storage", "url_signing_key", key);
 }
 
 /**

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { pluginConfigs } from "../../src/db/schema.ts";
-import { ensureSessionSecret } from "../../src/kernel/auth/session-secret.ts";
 import { type TestOidcProvider, newTestKey, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -55,7 +54,7 @@ describe("password users (auth-basic) through the kernel", () => {
     const before = (await db.select().from(pluginConfigs).where(eq(pluginConfigs.id, "auth-basic")))[0]!.secrets.session_secret;
     expect(before?.startsWith("enc:v1:")).toBe(true); // encrypted at rest
     // Kernels starting together: the secret that exists wins, none is replaced.
-    await Promise.all([1, 2, 3].map(() => ensureSessionSecret(db, k.handle.ctx.secrets, k.handle.ctx.pluginSettings)));
+    await Promise.all([1, 2, 3].map(() => k.handle.ctx.pluginSettings.ensureGeneratedSecret("auth-basic", "auth", "session_secret", 48)));
     expect((await db.select().from(pluginConfigs).where(eq(pluginConfigs.id, "auth-basic")))[0]!.secrets.session_secret).toBe(before);
     expect((await call("/v1/users")).body).toEqual({ items: [] });
   });

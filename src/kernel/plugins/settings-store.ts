@@ -3,7 +3,7 @@
  * (write-only through the API). Cached per kernel; a change anywhere is announced on the bus
  * (`plugin.changed`) so every kernel and worker reloads and restarts that plugin.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../core/logger.ts";
@@ -87,6 +87,28 @@ export class PluginSettingsStore implements PluginSettingsSource {
       .insert(pluginConfigs)
       .values({ id, pillar, secrets, enabled: this.defaults[id]?.enabled ?? true })
       .onConflictDoUpdate({ target: pluginConfigs.id, set: { secrets, updatedAt: new Date() } });
+    this.invalidate(id);
+  }
+
+  /**
+   * A random secret field the platform generates once per deployment (storage-fs's URL signing key,
+   * auth-basic's session key). The write lands only while the field is unset, so kernels starting together
+   * all end up with the first one instead of each overwriting the others'.
+   */
+  async ensureGeneratedSecret(id: string, pillar: Pillar, field: string, bytes: number): Promise<void> {
+    if ((await this.get(id))?.config[field]) return;
+    const value = this.box.encrypt(Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url"));
+    const inserted = await this.db
+      .insert(pluginConfigs)
+      .values({ id, pillar, enabled: this.defaults[id]?.enabled ?? true, secrets: { [field]: value } })
+      .onConflictDoNothing()
+      .returning({ id: pluginConfigs.id });
+    if (!inserted.length) {
+      await this.db
+        .update(pluginConfigs)
+        .set({ secrets: sql`${pluginConfigs.secrets} || ${JSON.stringify({ [field]: value })}::jsonb`, updatedAt: new Date() })
+        .where(and(eq(pluginConfigs.id, id), sql`not (${pluginConfigs.secrets} ? ${field})`));
+    }
     this.invalidate(id);
   }
 
