@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as v from "valibot";
+import { parseCidr } from "./outbound-address.ts";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -142,19 +143,11 @@ export const cidrList = () =>
     v.pipe(
       v.string(),
       v.transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)),
-      v.check((list) => list.every(isCidr), "must be a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8"),
+      v.check((list) => list.every((c) => parseCidr(c) !== null), "must be a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8"),
     ),
     "",
   );
 
-function isCidr(text: string): boolean {
-  const [addr, bits, extra] = text.split("/");
-  if (extra !== undefined || !addr) return false;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
-  const max = v4 ? 32 : addr.includes(":") ? 128 : -1;
-  if (max < 0 || (v4 && v4.slice(1).some((o) => Number(o) > 255))) return false;
-  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
-}
 
 /** How a process authenticates to NATS: kernels and workers read the same variables (bus/factory.ts). */
 export const natsAuth = () => ({
