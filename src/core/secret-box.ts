@@ -48,8 +48,14 @@ export function createSecretBox(secretKey: string, previousKey?: string): Secret
   const key = deriveKey(secretKey);
   const keys = previousKey ? [key, deriveKey(previousKey)] : [key];
   const secrets = previousKey ? [secretKey, previousKey] : [secretKey];
-  const macWith = (secret: string, purpose: string, data: string) =>
-    createHmac("sha256", Buffer.from(hkdfSync("sha256", secret, "webencode", `mac/${purpose}`, 32))).update(data).digest("base64url");
+  // MAC keys are derived once per (key, purpose), not on every token checked.
+  const macKeys = new Map<string, Buffer>();
+  const macWith = (secret: string, purpose: string, data: string) => {
+    const id = `${secrets.indexOf(secret)}:${purpose}`;
+    let k = macKeys.get(id);
+    if (!k) macKeys.set(id, (k = Buffer.from(hkdfSync("sha256", secret, "webencode", `mac/${purpose}`, 32))));
+    return createHmac("sha256", k).update(data).digest("base64url");
+  };
   return {
     mac: (purpose, data) => macWith(secretKey, purpose, data),
     macMatches(purpose, data, mac) {
