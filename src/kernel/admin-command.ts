@@ -28,11 +28,11 @@ export async function adminCommand(config: KernelConfig, logger: Logger, args: s
     } catch (e) {
       exitOnConfigError(e);
     }
+    return withDatabase(config, logger, async (db) => {
+      const n = await reencryptSecrets(db, kernelSecretBox(config));
+      process.stdout.write(`re-encrypted ${n} secret value(s) with the current SECRET_KEY; SECRET_KEY_PREVIOUS can now be removed\n`);
+    }, CURRENT);
   }
-  if (args[0] === "reencrypt-secrets") return withDatabase(config, logger, async (db) => {
-    const n = await reencryptSecrets(db, kernelSecretBox(config));
-    process.stdout.write(`re-encrypted ${n} secret value(s) with the current SECRET_KEY; SECRET_KEY_PREVIOUS can now be removed\n`);
-  }, CURRENT);
   if (args[0] !== "create-key") {
     process.stderr.write(`unknown admin command: ${args.join(" ") || "(none)"}\n${USAGE}`);
     return 2;
