@@ -366,3 +366,23 @@ describe("stream tokens for EventSource (GET /v1/events?access_token=…)", () =
     expect(verifyStreamToken(box, "est_garbage", 1_000_000)).toEqual({ ok: false, reason: "invalid" });
   });
 });
+
+describe("secrets generated once per deployment", () => {
+  test("kernels starting together end up with one storage-fs signing key, not one each", async () => {
+    const db = await createTestDatabase({ migrated: true });
+    const { openDatabase } = await import("../../src/db/client.ts");
+    const { PluginSettingsStore } = await import("../../src/kernel/plugins/settings-store.ts");
+    const box = createSecretBox("k".repeat(40));
+    const handles = await Promise.all([1, 2, 3].map(() => openDatabase({ url: db.url, dataDir: "", maxConnections: 2 })));
+    try {
+      const stores = handles.map((h) => new PluginSettingsStore(h.db, {}, box));
+      await Promise.all(stores.map((s) => s.ensureGeneratedSecret("storage-fs", "storage", "url_signing_key", 32)));
+      const keys = await Promise.all(stores.map(async (s) => (s.invalidate(), (await s.get("storage-fs"))?.config.url_signing_key)));
+      expect(typeof keys[0]).toBe("string");
+      expect(new Set(keys).size).toBe(1);
+    } finally {
+      for (const h of handles) await h.close();
+      await db.drop();
+    }
+  });
+});
