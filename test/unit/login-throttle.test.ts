@@ -49,3 +49,32 @@ describe("LoginThrottle", () => {
     now += 1;
   });
 });
+
+describe("LoginThrottle.attempt (reserve before the password check)", () => {
+  const make = () => new LoginThrottle({ maxFailures: 3, windowMs: 60_000, now: () => 1_000_000 });
+
+  test("attempts in flight count: the fourth concurrent one is refused before any has failed", () => {
+    const t = make();
+    const slots = [1, 2, 3, 4].map(() => t.attempt("1.1.1.1", "alice"));
+    expect(slots.slice(0, 3).every((s) => "succeeded" in s)).toBe(true);
+    expect("succeeded" in slots[3]!).toBe(false);
+    expect(slots[3]!.waitMs).toBe(60_000);
+  });
+
+  test("a success or a cancelled check gives its slot back; a success also clears the user's failures", () => {
+    const t = make();
+    const a = t.attempt("1.1.1.1", "alice");
+    const b = t.attempt("1.1.1.1", "alice");
+    const c = t.attempt("1.1.1.1", "alice");
+    expect(t.blockedForMs("1.1.1.1", "alice")).toBeGreaterThan(0);
+    if (!("succeeded" in c)) throw new Error("expected a reservation");
+    c.cancelled();
+    c.cancelled(); // settling twice changes nothing
+    expect(t.blockedForMs("1.1.1.1", "alice")).toBe(0);
+    if (!("succeeded" in a) || !("succeeded" in b)) throw new Error("expected reservations");
+    a.succeeded();
+    expect(t.blockedForMs("1.1.1.1", "alice")).toBe(0);
+    for (let i = 0; i < 3; i++) expect("succeeded" in t.attempt("1.1.1.1", "alice")).toBe(true);
+    expect("succeeded" in t.attempt("1.1.1.1", "alice")).toBe(false);
+  });
+});

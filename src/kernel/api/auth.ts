@@ -38,18 +38,20 @@ export function authRoutes(ctx: KernelContext) {
       "/login",
       async ({ body, request, server, set }) => {
         const ip = clientIp(request, server, ctx.config.TRUSTED_PROXIES);
-        const waitMs = throttle.blockedForMs(ip, body.username);
-        if (waitMs > 0) {
-          const retryAfterS = Math.ceil(waitMs / 1000);
+        // Counted before the password is checked: concurrent guesses cannot all pass the limit (login-throttle.ts).
+        const reservation = throttle.attempt(ip, body.username);
+        if (!("succeeded" in reservation)) {
+          const retryAfterS = Math.ceil(reservation.waitMs / 1000);
           set.headers["retry-after"] = String(retryAfterS);
           throw new AppError("WE-SYS-005", `too many failed logins from this client; retry after ${retryAfterS} s`, { retry_after_s: retryAfterS });
         }
         try {
           const result = tokens(await callAuthPlugin<AuthTokens>(plugin(), "login", { username: body.username, password: body.password }));
-          throttle.succeed(ip, body.username);
+          reservation.succeeded();
           return result;
         } catch (e) {
-          if (isAppError(e) && e.code === "WE-AUTH-001") throttle.fail(ip, body.username);
+          // A wrong password keeps the reservation as a failure; anything else (plugin down, disabled) does not count.
+          if (!(isAppError(e) && e.code === "WE-AUTH-001")) reservation.cancelled();
           throw clientError(e, "login");
         }
       },
