@@ -10,7 +10,8 @@ import { runPluginIfRequested } from "../plugins/entry.ts";
 import { assertSecretKey, loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { adminCommand } from "./admin-command.ts";
-import { startKernel } from "./start.ts";
+import { installProcessGuard } from "./process-guard.ts";
+import { type KernelHandle, startKernel } from "./start.ts";
 
 const HELP = `webencode-kernel — WebEncode API and orchestrator
 
@@ -58,12 +59,16 @@ async function main(argv: string[]): Promise<void> {
   } catch (e) {
     exitOnConfigError(e);
   }
+  let handle: KernelHandle | undefined;
+  // Errors that escape every handler: fatal while starting, logged and survived once serving (process-guard.ts).
+  const guard = installProcessGuard(logger, { onEscaped: () => handle?.ctx.metrics.errors.inc({ source: "process", code: "WE-SYS-001" }) });
   const starting = startKernel(config, logger);
   // Signals are handled from the start: the port already answers while the rest (embedded worker, plugins)
   // is still starting, and a SIGTERM in that window must stop the kernel cleanly (exit 0), not kill it.
   // If the start fails, the handler's promise rejects and the process exits 1.
   onShutdownSignal(
     async (signal) => {
+      guard.setPhase("stopping");
       logger.info({ signal }, "shutting down: draining requests and consumers");
       await (await starting).stop();
     },
@@ -73,7 +78,8 @@ async function main(argv: string[]): Promise<void> {
     },
   );
   try {
-    await starting;
+    handle = await starting;
+    guard.setPhase("serving");
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, `kernel failed to start: ${errorMessage(e)}`);
     process.exit(EXIT_FAILURE);

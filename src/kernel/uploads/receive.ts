@@ -8,7 +8,7 @@ import { createWriteStream } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AppError } from "../../core/errors.ts";
+import { AppError, errorMessage } from "../../core/errors.ts";
 
 export interface Received {
   filename: string;
@@ -42,7 +42,7 @@ export async function receiveRaw(request: Request, dest: string, limit: number, 
     await pipeline(Readable.fromWeb(request.body as never), count, createWriteStream(dest, { flags: "wx" }));
   } catch (e) {
     await unlink(dest).catch(() => {});
-    throw e;
+    throw e instanceof AppError ? e : new AppError("WE-REQ-004", `upload interrupted: ${errorMessage(e)}`);
   }
   if (count.bytes === 0) {
     await unlink(dest).catch(() => {});
@@ -61,29 +61,41 @@ export async function receiveMultipart(request: Request, dest: string, limit: nu
     throw new AppError("WE-REQ-004", `malformed multipart request: ${(e as Error).message}`);
   }
   let received: Received | undefined;
+  let part: Readable | undefined;
   let writing: Promise<void> | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    bb.on("file", (field, file, info) => {
-      if (field !== "file" || writing) {
-        file.resume();
-        return;
-      }
-      const count = limiter(limit);
-      writing = pipeline(file, count, createWriteStream(dest, { flags: "wx" })).then(() => {
-        received = { filename: safeFilename(info.filename), size: count.bytes, contentType: info.mimeType };
-      });
-      writing.catch(reject);
+  let failure: unknown;
+  bb.on("file", (field, file, info) => {
+    if (field !== "file" || writing) {
+      file.resume();
+      return;
+    }
+    part = file;
+    const count = limiter(limit);
+    writing = pipeline(file, count, createWriteStream(dest, { flags: "wx" })).then(() => {
+      received = { filename: safeFilename(info.filename), size: count.bytes, contentType: info.mimeType };
     });
-    bb.on("error", (e) => reject(new AppError("WE-REQ-004", `malformed multipart request: ${(e as Error).message}`)));
-    bb.on("close", () => resolve());
+    // A failed write (over the limit, disk full) ends the whole request at once: destroying the parser makes
+    // the body pipeline below reject, so the rest of the body is not read just to be thrown away.
+    writing.catch((e) => {
+      failure ??= e;
+      bb.destroy(e as Error);
+    });
   });
   try {
+    // Every failure — the client aborting, a truncated or malformed body, a failed write — surfaces here as
+    // this one rejection; nothing is left pending for the process to see as an unhandled rejection.
     await pipeline(Readable.fromWeb(request.body as never), bb);
-    await done;
     await writing;
   } catch (e) {
+    failure ??= e;
+  }
+  if (failure !== undefined) {
+    // The part stream may be cut mid-file with the write still open: end it and wait before removing the file,
+    // or the write stream could (re)create it after the unlink.
+    part?.destroy();
+    await writing?.catch(() => {});
     await unlink(dest).catch(() => {});
-    throw e instanceof AppError ? e : new AppError("WE-REQ-004", `upload interrupted: ${(e as Error).message}`);
+    throw failure instanceof AppError ? failure : new AppError("WE-REQ-004", `malformed or interrupted multipart request: ${errorMessage(failure)}`);
   }
   if (!received) throw new AppError("WE-REQ-001", "no file in the multipart body: send it in a field named `file`");
   if (received.size === 0) {
