@@ -21,6 +21,8 @@ export const kernelConfigEntries = {
   /** Largest file accepted by POST /v1/files. */
   UPLOAD_MAX_SIZE: bytes("20GiB"),
   SHUTDOWN_TIMEOUT: duration("15s"),
+  /** Uploads no job uses are deleted once older than this (0 keeps them forever). */
+  UPLOAD_RETENTION: duration("168h"),
   /** Ack deadline of a work delivery; the worker signals progress to the bus every third of it. */
   BUS_ACK_WAIT: duration("60s"),
   /** A task attempt whose worker sends nothing for this long is requeued (its worker is presumed dead). */

@@ -1,7 +1,10 @@
 /**
- * `POST /v1/files`: upload a source into the default storage and get the key to use as a job's source_url.
- * Streamed to one temporary file under DATA_DIR and handed to the storage plugin with `move` (a rename when
- * storage-fs shares the filesystem): the bytes are written once, never held in memory.
+ * `/v1/files`: uploaded sources.
+ * - `POST` uploads into the default storage and returns the key to use as a job's source_url. Streamed to
+ *   one temporary file under DATA_DIR and handed to the storage plugin with `move` (a rename when storage-fs
+ *   shares the filesystem): the bytes are written once, never held in memory.
+ * - `GET` lists uploads (newest first) with the jobs that use each; `DELETE /v1/files/<key>` removes one
+ *   (refused while an unfinished job reads it). Unused uploads also expire (UPLOAD_RETENTION, uploads/catalog.ts).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -10,10 +13,35 @@ import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
 import type { KernelContext } from "../context.ts";
 import { receiveMultipart, receiveRaw } from "../uploads/receive.ts";
+import { deleteUpload, jobsUsing, keyFromPath, listUploads, uploadStorage, uploadView } from "../uploads/catalog.ts";
+import { limitParam, offsetParam, page } from "./pagination.ts";
 
 export function fileRoutes(ctx: KernelContext) {
   const tmpDir = join(ctx.config.DATA_DIR, "tmp", "uploads");
-  return new Elysia({ detail: { tags: ["files"] } } as never).post(
+  return new Elysia({ detail: { tags: ["files"] } } as never)
+    .get(
+      "/v1/files",
+      async ({ query }) => {
+        const { limit, offset } = page(query);
+        const all = await listUploads(await uploadStorage(ctx));
+        const slice = all.slice(offset, offset + limit);
+        const refs = await jobsUsing(ctx, slice.map((o) => o.key));
+        return { items: slice.map((o) => uploadView(o, refs.get(o.key))), limit, offset, total: all.length };
+      },
+      {
+        query: v.object({ limit: limitParam, offset: offsetParam }),
+        detail: { summary: "List uploaded files, newest first, with the jobs that use each (referenced)" },
+      },
+    )
+    .delete(
+      "/v1/files/*",
+      async ({ params, set }) => {
+        await deleteUpload(ctx, keyFromPath((params as Record<string, string>)["*"] ?? ""));
+        set.status = 204;
+      },
+      { detail: { summary: "Delete an upload by its key (404 WE-STO-001 if absent, 409 WE-JOB-010 while an unfinished job uses it)" } },
+    )
+    .post(
     "/v1/files",
     async ({ request, query, set }) => {
       const limit = ctx.config.UPLOAD_MAX_SIZE;
@@ -23,7 +51,7 @@ export function fileRoutes(ctx: KernelContext) {
       const tmp = join(tmpDir, crypto.randomUUID());
       const multipart = (request.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
       const got = multipart ? await receiveMultipart(request, tmp, limit) : await receiveRaw(request, tmp, limit, query.filename);
-      const storage = await ctx.plugins.route("storage", { scheme: "fs" }).catch(() => ctx.plugins.route("storage"));
+      const storage = await uploadStorage(ctx);
       const key = `uploads/${crypto.randomUUID()}/${got.filename}`;
       const put = await storage.call<{ size: number }>("put_file", { key, path: tmp, move: true, ...(got.contentType ? { content_type: got.contentType } : {}) }, { timeoutMs: 30 * 60_000 });
       set.status = 201;

@@ -7,6 +7,7 @@ import { JOB_STATUSES, jobLogs, jobs, outputs, taskAttempts, tasks } from "../..
 import type { KernelContext } from "../context.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
 import { createJob } from "../jobs/create.ts";
+import { checkSourceKey, uploadStorage } from "../uploads/catalog.ts";
 import { outputView } from "../jobs/outputs.ts";
 import { attemptEvidence, jobDetail, jobSummary } from "../jobs/views.ts";
 import { cancelJob, retryJob } from "../orchestrator/control.ts";
@@ -59,8 +60,14 @@ export function jobRoutes(ctx: KernelContext) {
         const key = headers["idempotency-key"];
         if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
         await checkS3Source(ctx, body.source_url);
-        const storage = (await ctx.plugins.route("storage", { scheme: "fs" }).catch(() => ctx.plugins.route("storage"))).id;
-        const { job, replayed } = await createJob(ctx.db, body, { idempotencyKey: key, storage, maxAttempts: ctx.config.TASK_MAX_ATTEMPTS, outbound: { allowCidrs: ctx.config.OUTBOUND_ALLOW_CIDRS } });
+        const storage = await uploadStorage(ctx);
+        const { job, replayed } = await createJob(ctx.db, body, {
+          idempotencyKey: key,
+          storage: storage.id,
+          maxAttempts: ctx.config.TASK_MAX_ATTEMPTS,
+          outbound: { allowCidrs: ctx.config.OUTBOUND_ALLOW_CIDRS },
+          keyExists: (k) => checkSourceKey(storage, k),
+        });
         if (!replayed) ctx.orchestrator.deps.kick();
         set.status = replayed ? 200 : 201;
         if (replayed) set.headers["idempotent-replayed"] = "true";

@@ -41,6 +41,8 @@ export const POLICY: Record<string, Access> = {
   "POST /v1/jobs/:id/retry": { role: "operator", action: "jobs.retry" },
   "DELETE /v1/jobs/:id": { role: "operator", action: "jobs.delete" },
   "POST /v1/files": { role: "operator", action: "files.upload" },
+  "GET /v1/files": { role: "viewer", action: "files.list" },
+  "DELETE /v1/files/*": { role: "operator", action: "files.delete" },
 
   // events (Server-Sent Events)
   "GET /v1/events": { role: "viewer", action: "events.stream" },

@@ -14,6 +14,7 @@
  * Job progress is not stored: it comes over the bus (JOB_PROGRESS_SUBJECT) straight to the clients.
  */
 import { pruneAudit } from "../auth/audit.ts";
+import { runUploadRetention } from "../uploads/catalog.ts";
 import { JOB_PROGRESS_SUBJECT } from "../../bus/subjects.ts";
 import type { Unsubscribe } from "../../bus/types.ts";
 import { AppError, errorMessage } from "../../core/errors.ts";
@@ -47,7 +48,7 @@ export const DEFAULT_HUB_OPTIONS: HubOptions = {
   limits: { highWaterBytes: 64 * 1024, maxBacklogBytes: 4 * 1024 * 1024, maxHeldEvents: 10_000, retryMs: 2_000 },
 };
 
-type HubContext = Pick<KernelContext, "db" | "bus" | "logger" | "config">;
+type HubContext = Pick<KernelContext, "db" | "bus" | "logger" | "config" | "plugins">;
 
 export class EventHub {
   private readonly clients = new Set<SseClient>();
@@ -132,6 +133,7 @@ export class EventHub {
   async runRetention(): Promise<number> {
     try {
       await pruneAudit(this.ctx.db, this.ctx.config.AUDIT_RETENTION);
+      await runUploadRetention(this.ctx); // UPLOAD_RETENTION (uploads/catalog.ts): never throws
       const n = await deleteExpired(this.ctx.db, this.ctx.config.EVENT_RETENTION);
       if (n) this.ctx.logger.info({ deleted: n, retention_ms: this.ctx.config.EVENT_RETENTION }, "old events deleted (EVENT_RETENTION)");
       return n;

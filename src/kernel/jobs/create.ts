@@ -41,7 +41,15 @@ function checkOutputs(outputs: string[], specs: ProfileSpec[]): void {
 export async function createJob(
   db: Db,
   req: JobRequest,
-  opts: { idempotencyKey?: string; storage: string; userId?: string; maxAttempts?: number; outbound?: { allowCidrs: readonly string[] } },
+  opts: {
+    idempotencyKey?: string;
+    storage: string;
+    userId?: string;
+    maxAttempts?: number;
+    outbound?: { allowCidrs: readonly string[] };
+    /** Checks that a storage-key source exists (the API passes it; WE-JOB-002 otherwise), after the cheaper checks. */
+    keyExists?: (key: string) => Promise<void>;
+  },
 ): Promise<{ job: JobRow; replayed: boolean }> {
   if (opts.idempotencyKey) {
     const [existing] = await db.select().from(jobs).where(eq(jobs.idempotencyKey, opts.idempotencyKey));
@@ -53,6 +61,7 @@ export async function createJob(
   const specs = await resolveProfiles(db, req.profiles);
   const outputs = [...new Set(req.outputs ?? ["mp4"])];
   checkOutputs(outputs, specs);
+  if (source.kind === "key") await opts.keyExists?.(source.key);
   const thumbnails = req.thumbnails === true ? { poster: true, sprite: false, interval_s: 10 } : req.thumbnails === false || req.thumbnails === undefined ? null : { poster: true, sprite: false, interval_s: 10, ...req.thumbnails };
 
   try {
