@@ -1,6 +1,7 @@
 /** The kernel's variables. Every one is listed, with its default, in the README's configuration table. */
 import * as v from "valibot";
 import { ConfigError } from "../core/config.ts";
+import { absolutePaths, NATS_FILE_KEYS } from "../core/config-paths.ts";
 import { bool, busPrefix, bytes, cidrList, duration, int, loadConfig, logLevel, natsAuth, optionalStr, str, url } from "../core/config.ts";
 
 export const kernelConfigEntries = {
@@ -20,9 +21,9 @@ export const kernelConfigEntries = {
   MAX_BODY_SIZE: bytes("1MiB"),
   /** Largest file accepted by POST /v1/files. */
   UPLOAD_MAX_SIZE: bytes("20GiB"),
-  SHUTDOWN_TIMEOUT: duration("15s"),
   /** Uploads no job uses are deleted once older than this (0 keeps them forever). */
   UPLOAD_RETENTION: duration("168h"),
+  SHUTDOWN_TIMEOUT: duration("15s"),
   /** Ack deadline of a work delivery; the worker signals progress to the bus every third of it. */
   BUS_ACK_WAIT: duration("60s"),
   /** A task attempt whose worker sends nothing for this long is requeued (its worker is presumed dead). */
@@ -72,6 +73,8 @@ export const kernelConfigEntries = {
   // ---- events and webhooks (docs/operations.md) ----
   /** How long platform events are kept for SSE resume (Last-Event-ID) and webhook redelivery. */
   EVENT_RETENTION: duration("168h"),
+  /** How long a failed job keeps its intermediate parts in storage, so that a retry resumes from them. */
+  FAILED_JOB_RETENTION: duration("168h"),
   /** Connect+read timeout of one webhook delivery attempt, and how long failed deliveries are retried. */
   WEBHOOK_TIMEOUT: duration("10s"),
   WEBHOOK_RETRY_WINDOW: duration("24h"),
@@ -84,7 +87,8 @@ export const kernelConfigEntries = {
 export type KernelConfig = ReturnType<typeof loadKernelConfig>;
 
 export function loadKernelConfig(env?: Record<string, string | undefined>) {
-  const c = loadConfig(kernelConfigEntries, env);
+  // Relative paths mean "from where the kernel was started" (`npm start` in the clone): made absolute here, once.
+  const c = absolutePaths(loadConfig(kernelConfigEntries, env), ["DATA_DIR", "PLUGIN_DIR", "TLS_CERT_FILE", "TLS_KEY_FILE", ...NATS_FILE_KEYS], process.cwd());
   const embeddedWorker = c.EMBEDDED_WORKER ?? c.NATS_URL === undefined;
   const standalone = c.NATS_URL === undefined && c.DATABASE_URL === undefined;
   if (c.AUTH_DEV_MODE && !isLoopbackHost(c.HOST))

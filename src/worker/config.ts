@@ -2,6 +2,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
+import { absolutePaths, NATS_FILE_KEYS } from "../core/config-paths.ts";
 import { busPrefix, cidrList, defaultWorkerId, duration, int, loadConfig, logLevel, natsAuth, optionalStr, parseDuration, str, url } from "../core/config.ts";
 
 export const workerConfigEntries = {
@@ -28,8 +29,14 @@ export const workerConfigEntries = {
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
 
+/** FFMPEG_PATH/FFPROBE_PATH: a bare name is looked up in PATH; one with a slash is a path from the start directory. */
+const isPathLike = (s: string) => s.includes("/");
+
 export function loadWorkerConfig(env?: Record<string, string | undefined>) {
   const c = loadConfig(workerConfigEntries, env);
   const id = c.WORKER_ID ?? defaultWorkerId();
-  return Object.freeze({ ...c, WORKER_ID: id, WORK_DIR: c.WORK_DIR ?? join(tmpdir(), `webencode-worker-${id}`) });
+  const withWorkDir = { ...c, WORKER_ID: id, WORK_DIR: c.WORK_DIR ?? join(tmpdir(), `webencode-worker-${id}`) };
+  // Every path FFmpeg or a plugin receives is absolute (src/core/config-paths.ts says why); made so here, once.
+  const tools = (["FFMPEG_PATH", "FFPROBE_PATH"] as const).filter((k) => isPathLike(c[k]));
+  return Object.freeze(absolutePaths(withWorkDir, ["WORK_DIR", "PLUGIN_DIR", ...tools, ...NATS_FILE_KEYS], process.cwd()));
 }

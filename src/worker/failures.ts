@@ -1,6 +1,11 @@
 /**
  * Failure classes (DESIGN.md §3): input errors are permanent — retrying a corrupt or missing source only
  * burns workers — while crashes, OOM kills, timeouts and lost connections are retryable. Pure.
+ *
+ * Blame follows the evidence: FFmpeg names the file it could not open or read ("<path>: No such file or
+ * directory", "Impossible to open '<path>'"). Only when that file is the job's source is the input at fault
+ * (WE-JOB-007); a file of our own (a part, a concat list, an output in the work directory) that is missing or
+ * unreadable is our error — retryable WE-SYS-001, never "unsupported format" about the user's file.
  */
 import type { FailureClass, TaskError } from "../core/messages.ts";
 import type { TranscodeResult } from "../plugins/pillars.ts";
@@ -8,19 +13,61 @@ import type { TranscodeResult } from "../plugins/pillars.ts";
 /** Codes that mean "the input is bad": the job fails at once. */
 const PERMANENT_CODES = new Set(["WE-JOB-002", "WE-JOB-003", "WE-JOB-007", "WE-STO-001", "WE-STO-002"]);
 
-/** FFmpeg stderr that blames the input, not the machine. */
-const PERMANENT_STDERR = [
-  /Invalid data found when processing input/i,
-  /No such file or directory/i,
+/** The reason FFmpeg prints after a file's name when it cannot open or read it: `<file>: <reason>`. */
+const FILE_REASON =
+  /^(?:\[[^\]]*@ 0x[0-9a-f]+\] )?(.+): (No such file or directory|Invalid data found when processing input|Permission denied|Server returned 4\d\d.*|HTTP error 4\d\d.*|Invalid argument|End of file|Is a directory)$/i;
+/** A demuxer naming a file it could not open (the concat demuxer and its parts); FFmpeg 6+'s wording. */
+const NAMED_FILE = [/Impossible to open '(.+)'$/, /Error opening (?:input|output) file (.+)\.$/];
+/** `<what>: <reason>` lines whose `<what>` is not a file ("Error while decoding stream #0:0: Invalid data…"). */
+const NOT_A_FILE = /^Error |stream #\d/i;
+/** A URL: FFmpeg only ever reads URLs that are (or belong to, like an HLS source's segments) the source. */
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Stderr about the input that names no file: the input is at fault only when the run reads the source. */
+const SOURCE_STDERR = [
   /Server returned 4\d\d/i,
   /HTTP error 4\d\d/i,
   /moov atom not found/i,
   /does not contain any stream/i,
-  /Output file #\d+ does not contain any stream/i,
-  /Invalid argument/i,
   /Unsupported codec/i,
   /Decoder \(codec .*\) not found/i,
+  /Invalid data found when processing input/i,
 ];
+
+export type Blame = "source" | "ours" | "none";
+
+/** The files FFmpeg says it could not open or read, in the order it said so. Pure. */
+export function filesBlamed(stderr: string): string[] {
+  const out: string[] = [];
+  for (const raw of stderr.split("\n")) {
+    const line = raw.trim();
+    const named = NAMED_FILE.map((re) => re.exec(line)).find(Boolean);
+    const m = named ?? FILE_REASON.exec(line);
+    if (m && (named || !NOT_A_FILE.test(m[1]!))) out.push(m[1]!);
+  }
+  return out;
+}
+
+/**
+ * Whose fault a failed FFmpeg run is: "ours" when a file FFmpeg could not use is not the source (ours wins
+ * over the source: a retry is cheap, blaming the user for our bug is not), "source" when the file is the
+ * source or FFmpeg blames an input without naming it in a run that reads the source, "none" otherwise.
+ * `sources`: the source inputs exactly as they appear in the argv (a path or URL); empty for runs that read
+ * only our own files (packaging). Pure.
+ */
+export function blame(stderr: string, sources: readonly string[]): Blame {
+  const files = filesBlamed(stderr);
+  const isSource = (f: string) => sources.includes(f) || (sources.length > 0 && URL_LIKE.test(f));
+  if (files.some((f) => !isSource(f))) return "ours";
+  if (files.length) return "source";
+  if (sources.length && SOURCE_STDERR.some((re) => re.test(stderr))) return "source";
+  return "none";
+}
+
+/** The values of every `-i` in an argv: the default "sources" of a run that does not say. Pure. */
+export function inputsOf(argv: readonly string[]): string[] {
+  return argv.flatMap((a, i) => (a === "-i" && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+}
 
 /** A task failure carrying FFmpeg's evidence (argv, exit code or signal, last stderr lines). */
 export class TaskFailure extends Error {
@@ -31,20 +78,34 @@ export class TaskFailure extends Error {
     this.name = "TaskFailure";
   }
 
-  /** From a failed FFmpeg run: permanent when stderr blames the input, retryable otherwise. */
-  static fromTranscode(what: string, r: TranscodeResult, forceClass?: FailureClass): TaskFailure {
+  /**
+   * From a failed FFmpeg run: permanent (WE-JOB-007) only when the evidence is the source's, retryable
+   * otherwise. `sources` (see `blame`) defaults to every `-i` of the argv; a run over our own files passes [].
+   */
+  static fromTranscode(what: string, r: TranscodeResult, forceClass?: FailureClass, sources: readonly string[] = inputsOf(r.argv)): TaskFailure {
     const lastLine = r.stderr_tail.trim().split("\n").filter(Boolean).at(-1) ?? "";
-    const permanent = PERMANENT_STDERR.some((re) => re.test(r.stderr_tail));
+    const who = blame(r.stderr_tail, sources);
+    const killed = r.signal !== null || r.timed_out;
     const how = r.timed_out ? "timed out" : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exit_code}`;
     return new TaskFailure({
-      class: forceClass ?? (permanent && !r.signal && !r.timed_out ? "permanent" : "retryable"),
-      code: permanent ? "WE-JOB-007" : "WE-JOB-008",
+      class: forceClass ?? (who === "source" && !killed ? "permanent" : "retryable"),
+      code: who === "source" ? "WE-JOB-007" : who === "ours" ? "WE-SYS-001" : "WE-JOB-008",
       message: `${what}: FFmpeg ${how}${lastLine ? `: ${lastLine}` : ""}`,
       exit_code: r.exit_code,
       signal: r.signal,
       argv: r.argv,
       stderr_tail: r.stderr_tail,
     });
+  }
+
+  /**
+   * One of our own intermediate files (a part, the audio track) could not be fetched from storage. Not the
+   * source's fault, so never permanent: a retry of the task, or of the job (which re-runs the tasks whose
+   * outputs are gone), can recreate it.
+   */
+  static ownFileMissing(what: string, e: unknown): TaskFailure {
+    const detail = typeof (e as { message?: unknown })?.message === "string" ? (e as { message: string }).message : String(e);
+    return new TaskFailure({ class: "retryable", code: "WE-SYS-001", message: `${what}: ${detail}` });
   }
 }
 

@@ -129,8 +129,8 @@ describe("loadKernelConfig", () => {
     const c = loadKernelConfig({});
     expect(c.PORT).toBe(8080);
     expect(c.HOST).toBe("0.0.0.0");
-    expect(c.DATA_DIR).toBe("./data");
-    expect(c.PLUGIN_DIR).toBe("./plugins");
+    expect(c.DATA_DIR).toBe(join(process.cwd(), "data")) // made absolute at load (config-paths.ts);
+    expect(c.PLUGIN_DIR).toBe(join(process.cwd(), "plugins"));
     expect(c.LOG_LEVEL).toBe("info");
     expect(c.BUS_PREFIX).toBe("webencode");
     expect(c.MIGRATE_ON_START).toBe(true);
@@ -234,7 +234,7 @@ describe("loadWorkerConfig", () => {
     expect(c.WORKER_SHUTDOWN_GRACE).toBe(60_000);
     expect(c.FFMPEG_PATH).toBe("ffmpeg");
     expect(c.FFPROBE_PATH).toBe("ffprobe");
-    expect(c.PLUGIN_DIR).toBe("./plugins");
+    expect(c.PLUGIN_DIR).toBe(join(process.cwd(), "plugins"));
     expect(c.LOG_LEVEL).toBe("info");
     expect(c.WORKER_ID).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
     expect(c.WORK_DIR).toContain(c.WORKER_ID);

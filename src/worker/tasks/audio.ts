@@ -13,7 +13,7 @@ export async function audioTask(ctx: TaskContext): Promise<Record<string, unknow
   const p = ctx.params as unknown as AudioParams;
   const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const out = join(ctx.dir, basename(p.key));
-  await runFfmpeg(ctx, "audio", audioArgs({ input, audio: p.audio, output: out }), { durationS: ctx.mediaSeconds, progressSpan: [0, 90] });
+  await runFfmpeg(ctx, "audio", audioArgs({ input, audio: p.audio, output: out }), { durationS: ctx.mediaSeconds, progressSpan: [0, 90], sources: [input] });
   const info = await probeFile(ctx, out);
   const a = info.streams.find((s) => s.codec_type === "audio");
   const storage = await storageById(ctx.plugins, p.storage);

@@ -6,18 +6,22 @@
 import type { TranscodeProgress, TranscodeResult } from "../../plugins/pillars.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
-import { noRedirectInputArgs } from "../../core/outbound-guard.ts";
+import { guardInputs } from "../../media/input-policy.ts";
 import { encoder } from "./io.ts";
 
-export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], opts: { durationS?: number; progressSpan?: [number, number] } = {}): Promise<TranscodeResult> {
+/**
+ * `sources`: the inputs of this run that are the job's source (video and audio read it; packaging reads only
+ * our own files, so []). A failure blames the source only when FFmpeg's evidence is about one of them.
+ */
+export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], opts: { durationS?: number; progressSpan?: [number, number]; sources: readonly string[] }): Promise<TranscodeResult> {
   const enc = await encoder(ctx.plugins);
   const timeoutMs = Math.max(60_000, ctx.deadlineMs - Date.now() - 5_000);
   const [from, to] = opts.progressSpan ?? [0, 100];
   const run = ctx.ffmpegStarted?.(); // the worker's FFmpeg process count and fps (src/worker/metrics.ts)
   const result = await enc.call<TranscodeResult>(
     "transcode",
-    // FFmpeg must not follow redirects past the address resolveInput checked (outbound-guard.ts).
-    { args: noRedirectInputArgs(args), duration_s: opts.durationS, timeout_ms: timeoutMs },
+    // FFmpeg opens only the inputs it is given: no playlist entries, no redirects (media/input-policy.ts).
+    { args: guardInputs(args), duration_s: opts.durationS, timeout_ms: timeoutMs },
     {
       signal: ctx.signal,
       timeoutMs: timeoutMs + 30_000,
@@ -29,7 +33,7 @@ export async function runFfmpeg(ctx: TaskContext, what: string, args: string[], 
     },
   ).finally(() => run?.end());
   ctx.commands.push(result.argv);
-  if (!result.ok) throw TaskFailure.fromTranscode(what, result);
+  if (!result.ok) throw TaskFailure.fromTranscode(what, result, undefined, opts.sources);
   return result;
 }
 

@@ -6,7 +6,7 @@
  * A failed verification fails the job (WE-JOB-008) with the numbers.
  */
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { PackageParams } from "../../core/task-params.ts";
 import { concatList, concatMuxArgs, decimatedFrameCount, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
 import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
@@ -18,6 +18,8 @@ import { probeFile, runFfmpeg } from "./media-run.ts";
 
 /** HLS segment target: a multiple of the usual 2 s keyframe interval, so cuts land on forced keyframes. */
 const HLS_SEGMENT_S = 6;
+/** Packaging reads only parts and files of our own: no FFmpeg error here is the source's fault. */
+const OWN_FILES_ONLY = { sources: [] } as const;
 
 type Rendition = PackageParams["renditions"][number];
 interface Muxed {
@@ -36,14 +38,20 @@ function verificationFailure(what: string, problems: string[]): TaskFailure {
 export async function packageTask(ctx: TaskContext): Promise<Record<string, unknown>> {
   const p = ctx.params as unknown as PackageParams;
   const storage = await storageById(ctx.plugins, p.storage);
-  const get = (key: string, path: string) => storage.call("get_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
+  // Parts and the audio track are ours: one that cannot be fetched is our failure, not the source's (a retry
+  // of the job re-runs the task that made it).
+  const get = (key: string, path: string) =>
+    storage.call("get_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 }).catch((e) => {
+      if (ctx.signal.aborted) throw e;
+      throw TaskFailure.ownFileMissing(`fetching ${key}`, e);
+    });
   // Files handed to storage are moved, not copied (one write of the bytes when storage is local).
   const put = (key: string, path: string) => storage.call<{ size: number }>("put_file", { key, path, move: true }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
 
   const audioLocal = new Map<string, string>();
   for (const r of p.renditions) {
     if (!r.audio_key || audioLocal.has(r.audio_key)) continue;
-    const path = join(ctx.dir, basename(r.audio_key));
+    const path = resolve(ctx.dir, basename(r.audio_key));
     await get(r.audio_key, path);
     audioLocal.set(r.audio_key, path);
   }
@@ -79,18 +87,21 @@ async function muxRendition(
   audioLocal: Map<string, string>,
   get: (key: string, path: string) => Promise<unknown>,
 ): Promise<Muxed> {
+  // FFmpeg reads a concat list's entries relative to the list's own folder, so every path in it is absolute
+  // (WORK_DIR already is, from the config; resolving again keeps a relative one from ever slipping through).
+  const dir = resolve(ctx.dir);
   const partPaths: string[] = [];
   for (const part of r.parts) {
-    const path = join(ctx.dir, `part_${r.profile.id}_${String(part.seq).padStart(5, "0")}.mp4`);
+    const path = join(dir, `part_${r.profile.id}_${String(part.seq).padStart(5, "0")}.mp4`);
     await get(part.key, path);
     partPaths.push(path);
   }
-  const list = join(ctx.dir, `${r.profile.id}.concat.txt`);
+  const list = join(dir, `${r.profile.id}.concat.txt`);
   writeFileSync(list, concatList(partPaths));
   const ext = r.profile.container === "webm" ? "webm" : "mp4";
-  const out = join(ctx.dir, `${r.profile.id}.${ext}`);
+  const out = join(dir, `${r.profile.id}.${ext}`);
   const audio = r.audio_key ? audioLocal.get(r.audio_key) : undefined;
-  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, audio, output: out, container: r.profile.container, faststart: true }));
+  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, audio, output: out, container: r.profile.container, faststart: true }), OWN_FILES_ONLY);
   for (const path of partPaths) rmSync(path, { force: true });
 
   const info = await probeFile(ctx, out);
@@ -151,7 +162,7 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
     const dir = join(ctx.dir, "hls", id);
     mkdirSync(dir, { recursive: true });
     const playlistPath = join(dir, "index.m3u8");
-    await runFfmpeg(ctx, `hls ${id}`, hlsArgs({ input: m.path, out_dir_playlist: playlistPath, segment_pattern: join(dir, "seg_%05d.ts"), segment_seconds: HLS_SEGMENT_S, segment_type: "mpegts" }));
+    await runFfmpeg(ctx, `hls ${id}`, hlsArgs({ input: m.path, out_dir_playlist: playlistPath, segment_pattern: join(dir, "seg_%05d.ts"), segment_seconds: HLS_SEGMENT_S, segment_type: "mpegts" }), OWN_FILES_ONLY);
     const playlist = parseMediaPlaylist(await Bun.file(playlistPath).text());
     const sized = playlist.segments.map((s) => ({ ...s, bytes: statSync(join(dir, s.uri)).size }));
     const rates = segmentBitrates(sized, playlist.target_duration);
@@ -185,7 +196,7 @@ async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: 
   const width = Math.min(1280, best.r.width);
   if (p.thumbnails?.poster) {
     const path = join(ctx.dir, "poster.jpg");
-    await runFfmpeg(ctx, "poster", thumbnailArgs({ input: best.path, at_s: Math.min(p.source.duration_s * 0.1, 10), width, output: path }));
+    await runFfmpeg(ctx, "poster", thumbnailArgs({ input: best.path, at_s: Math.min(p.source.duration_s * 0.1, 10), width, output: path }), OWN_FILES_ONLY);
     const key = `${p.output_prefix}thumbnails/poster.jpg`;
     out.push({ kind: "thumbnail", key, size_bytes: (await put(key, path)).size, width });
   }
@@ -197,7 +208,7 @@ async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: 
     const tileWidth = 160;
     const tileHeight = Math.round((tileWidth * best.r.height) / best.r.width / 2) * 2;
     const path = join(ctx.dir, "sprite.jpg");
-    await runFfmpeg(ctx, "sprite", spriteArgs({ input: best.path, interval_s: interval, columns, rows, tile_width: tileWidth, tile_height: tileHeight, output: path }));
+    await runFfmpeg(ctx, "sprite", spriteArgs({ input: best.path, interval_s: interval, columns, rows, tile_width: tileWidth, tile_height: tileHeight, output: path }), OWN_FILES_ONLY);
     const spriteKey = `${p.output_prefix}thumbnails/sprite.jpg`;
     out.push({ kind: "sprite", key: spriteKey, size_bytes: (await put(spriteKey, path)).size });
     const vttPath = join(ctx.dir, "sprite.vtt");

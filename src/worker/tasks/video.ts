@@ -28,7 +28,7 @@ export async function videoTask(ctx: TaskContext): Promise<Record<string, unknow
     output: (i: number) => outs[i]!,
     part_format: "mp4",
   });
-  await runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90] });
+  await runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90], sources: [input] });
 
   const storage = await storageById(ctx.plugins, p.storage);
   const parts = [];
