@@ -18,11 +18,10 @@ import type { KernelContext } from "./context.ts";
 import { createKernelMetrics } from "./metrics.ts";
 import { PluginHost } from "../plugins/host/host.ts";
 import { createPluginMetrics } from "../plugins/host/metrics.ts";
-import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
-import type { Pillar } from "../plugins/protocol.ts";
 import { PLUGIN_CHANGED, type PluginChanged, servePluginSettings } from "../plugins/remote-settings.ts";
 import { builtinDefaults } from "./plugins/defaults.ts";
 import { PluginSettingsStore } from "./plugins/settings-store.ts";
+import { busAuthenticatesClients, workerPluginInfo } from "./plugins/worker-settings.ts";
 import { startOrchestrator } from "./orchestrator/index.ts";
 import { eventHubOf } from "./events/hub.ts";
 import { pluginStateRecorder } from "./events/plugin-events.ts";
@@ -91,10 +90,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false }), onJobEnded: createCleanup(ctx) });
     const events = eventHubOf(ctx);
     events.start();
-    const unserve = servePluginSettings(bus, pluginSettings, async (id) => {
-      const known = plugins!.get(id) ?? plugins!.getCataloged(id);
-      return known?.manifest?.pillar ?? BUILTIN_PLUGINS[id]?.pillar ?? ((await pluginSettings.row(id))?.pillar as Pillar | undefined);
-    });
+    const unserve = servePluginSettings(bus, pluginSettings, workerPluginInfo(plugins, pluginSettings), { sendSecrets: busAuthenticatesClients(config, bus), logger });
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
       if (ev.origin !== ctx.instanceId) void plugins!.reload(ev.id);

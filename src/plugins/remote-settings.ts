@@ -1,7 +1,8 @@
 /**
  * Plugin settings live in the kernel's database; workers never see DATABASE_URL. A worker asks a kernel for
  * its plugins' settings over the bus (`plugins.settings`, answered by any kernel) and reloads a plugin when
- * a kernel announces a change (`plugin.changed`).
+ * a kernel announces a change (`plugin.changed`). What a worker gets, and how the reply is protected:
+ * docs/security.md "Plugin settings on the bus".
  */
 import type { Bus, Unsubscribe } from "../bus/types.ts";
 import { BusRequestError } from "../bus/types.ts";
@@ -9,6 +10,7 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PluginSettings, PluginSettingsSource } from "./host/host.ts";
 import type { Pillar } from "./protocol.ts";
+import { replyKeyPair, replyKeyProblem, sealReply } from "./sealed-reply.ts";
 
 export const PLUGIN_SETTINGS_SUBJECT = "plugins.settings";
 export const PLUGIN_CHANGED = "plugin.changed";
@@ -23,20 +25,69 @@ export interface PluginChanged {
 export const WORKER_PILLARS: readonly Pillar[] = ["storage", "encoder"];
 
 /**
- * Kernel side: answer workers' settings requests from the store — for worker pillars only. Auth, live and
- * publisher plugins run in the kernel; their secrets (auth-basic's session key and users, publisher tokens)
- * must never be handed to whoever can send a request on the bus. `pillarOf` names a plugin's pillar.
+ * Fields of worker-pillar plugins that only kernels use, never sent to workers. storage-fs's URL signing key:
+ * the kernel hands out and checks signed download/upload URLs; a worker reads and writes storage-fs by path
+ * (`local_path`, `put_file`) and never signs. With the key, anyone could forge a URL to any object.
  */
-export function servePluginSettings(bus: Bus, store: PluginSettingsSource, pillarOf: (id: string) => Promise<Pillar | undefined>): Unsubscribe {
+export const KERNEL_ONLY_FIELDS: Readonly<Record<string, readonly string[]>> = { "storage-fs": ["url_signing_key"] };
+
+/** What the kernel knows about a plugin a worker asks for. */
+export interface WorkerPluginInfo {
+  pillar: Pillar | undefined;
+  /** Its secret fields (manifest `secret_fields`, plus whatever is stored as a secret). */
+  secretFields: readonly string[];
+}
+
+/**
+ * The settings a worker gets for one plugin: none for kernel-hosted pillars (auth, live, publisher secrets
+ * must never leave the kernel), never the kernel-only fields, and no secret fields at all when `sendSecrets`
+ * is false (a bus without authentication, where anyone may ask). Pure.
+ */
+export function settingsForWorker(id: string, settings: PluginSettings | undefined, info: WorkerPluginInfo | undefined, sendSecrets: boolean): { settings: PluginSettings | null; withheld: string[] } {
+  if (!settings || !info?.pillar || !WORKER_PILLARS.includes(info.pillar)) return { settings: null, withheld: [] };
+  const drop = new Set([...(KERNEL_ONLY_FIELDS[id] ?? []), ...(sendSecrets ? [] : info.secretFields)]);
+  const config: Record<string, unknown> = {};
+  const withheld: string[] = [];
+  for (const [k, v] of Object.entries(settings.config)) {
+    if (drop.has(k)) {
+      if (!KERNEL_ONLY_FIELDS[id]?.includes(k)) withheld.push(k);
+    } else config[k] = v;
+  }
+  return { settings: { ...settings, config }, withheld };
+}
+
+export interface ServeSettingsOptions {
+  /** False when the bus does not authenticate its clients: secret fields are then withheld (and logged). */
+  sendSecrets: boolean;
+  logger: Logger;
+}
+
+/**
+ * Kernel side: answer workers' settings requests from the store. A request is `{ids, reply_key}`: the reply
+ * `{sealed}` is encrypted to `reply_key` (sealed-reply.ts), so other bus clients that can see the reply
+ * subject read nothing. Who may ask at all is the bus's business: on NATS only the kernel and worker users
+ * may publish to this subject (nats-permissions.ts) — NATS credentials are the workers' identity.
+ */
+export function servePluginSettings(bus: Bus, store: PluginSettingsSource, describe: (id: string) => Promise<WorkerPluginInfo | undefined>, opts: ServeSettingsOptions): Unsubscribe {
+  const warned = new Set<string>();
   return bus.respond(PLUGIN_SETTINGS_SUBJECT, async (data) => {
-    const ids = (data as { ids?: unknown })?.ids;
-    if (!Array.isArray(ids)) throw new Error("ids must be an array of plugin ids");
+    const { ids, reply_key: replyKey } = (data ?? {}) as { ids?: unknown; reply_key?: unknown };
+    if (!Array.isArray(ids) || ids.length > 100) throw new Error("ids must be an array of at most 100 plugin ids");
+    const problem = replyKeyProblem(replyKey);
+    if (problem) throw new Error(`${problem}: settings replies are sealed to the requesting worker (a worker older than this kernel cannot ask; upgrade it)`);
     const out: Record<string, PluginSettings | null> = {};
     for (const id of ids.map(String)) {
-      const pillar = await pillarOf(id);
-      out[id] = pillar && WORKER_PILLARS.includes(pillar) ? ((await store.get(id)) ?? null) : null;
+      const r = settingsForWorker(id, await store.get(id), await describe(id), opts.sendSecrets);
+      out[id] = r.settings;
+      if (r.withheld.length && !warned.has(id)) {
+        warned.add(id);
+        opts.logger.warn(
+          { plugin: id, fields: r.withheld },
+          `plugin settings for ${id} sent to workers WITHOUT its secret fields: this kernel connects to NATS without credentials, so anyone reaching NATS could ask for them; give kernels and workers NATS users (docs/security.md "Plugin settings on the bus")`,
+        );
+      }
     }
-    return out;
+    return { sealed: await sealReply(replyKey as string, out) };
   });
 }
 
@@ -54,7 +105,10 @@ export class RemotePluginSettings implements PluginSettingsSource {
   async prefetch(ids: string[], signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const got = await this.bus.request<Record<string, PluginSettings | null>>(PLUGIN_SETTINGS_SUBJECT, { ids }, this.timeoutMs);
+        // A fresh key pair per request: the kernel seals its reply to it (sealed-reply.ts).
+        const keys = await replyKeyPair();
+        const reply = await this.bus.request<{ sealed?: unknown }>(PLUGIN_SETTINGS_SUBJECT, { ids, reply_key: keys.publicKey }, this.timeoutMs);
+        const got = await keys.open<Record<string, PluginSettings | null>>(reply?.sealed);
         for (const id of ids) this.cache.set(id, got[id] ?? undefined);
         return;
       } catch (e) {

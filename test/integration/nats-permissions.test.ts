@@ -17,6 +17,7 @@ import { connect, type NatsConnection, PermissionViolationError } from "@nats-io
 import { natsAuthorizationBlock, natsInboxPrefix, natsPermissions } from "../../src/bus/nats-permissions.ts";
 import { openBus } from "../../src/bus/factory.ts";
 import { natsNames } from "../../src/bus/subjects.ts";
+import { replyKeyPair } from "../../src/plugins/sealed-reply.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
@@ -214,9 +215,10 @@ describe("what the worker user cannot do", () => {
     // Nor forge replies to a kernel's requests (its inbox takes publishes from kernels only).
     const forged = `${natsInboxPrefix(prefix, "kernel")}.x.1`;
     expectRefused(await refusal(nc.request(forged, "{}", { timeout: 5000 })), forged);
-    // The worker's real requests still go to (and are answered by) the kernel.
-    const reply = await nc.request(names.rpc("plugins.settings"), JSON.stringify({ ids: ["storage-fs"] }), { timeout: 5000 });
-    expect(reply.string()).toContain("storage-fs");
+    // The worker's real requests still go to (and are answered by) the kernel, sealed to the worker's key.
+    const keys = await replyKeyPair();
+    const reply = await nc.request(names.rpc("plugins.settings"), JSON.stringify({ ids: ["storage-fs"], reply_key: keys.publicKey }), { timeout: 5000 });
+    expect(Object.keys(await keys.open<Record<string, unknown>>((JSON.parse(reply.string()) as { data: { sealed: unknown } }).data.sealed))).toEqual(["storage-fs"]);
   });
 
   test("the generated lists: workers get no wildcard over the prefix, no stream administration, no audit", () => {
