@@ -4,6 +4,7 @@
  * routes are an Elysia plugin in their own file.
  */
 import { openapi } from "@elysiajs/openapi";
+import { withCompletedDocument } from "./openapi-doc.ts";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { Elysia } from "elysia";
 import { VERSION } from "../../core/version.ts";
@@ -87,7 +88,7 @@ export function createApp(ctx: KernelContext) {
       if (started !== undefined) metrics.httpDuration.observe({ method: request.method, route: pattern }, (performance.now() - started) / 1000);
     })
     .use(
-      openapi({
+      withCompletedDocument(openapi({
         path: "/swagger",
         specPath: "/swagger/json",
         provider: "swagger-ui",
@@ -97,6 +98,7 @@ export function createApp(ctx: KernelContext) {
             version: VERSION,
             description:
               "Distributed video transcoding: jobs, profiles, workers, plugins. Every route except health, metrics and this description needs `Authorization: Bearer <API key or session token>` (Authorize button); roles: docs/security.md.",
+    // The generated document completed with responses, examples and the upload file picker (openapi-doc.ts).
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key (we_…), an auth-basic session token or an OIDC access token" } } },
           security: [{ bearer: [] }],
@@ -112,7 +114,7 @@ export function createApp(ctx: KernelContext) {
           ...({ url: "/swagger/json" } as object),
         },
         mapJsonSchema: { valibot: (s: never) => toJsonSchema(s, { typeMode: "input", errorMode: "ignore" }) },
-      }),
+      }), "/swagger/json"),
     )
     .use(swaggerAssetRoutes())
     .use(healthRoutes(ctx))

@@ -1,0 +1,186 @@
+/**
+ * Response schemas and examples of the OpenAPI document (what the routes answer; the request schemas come
+ * from the routes' valibot schemas). Plain JSON Schema objects, referenced from `components.schemas` by
+ * openapi-doc.ts. Examples use real values: built-in profile ids, an upload key as source_url.
+ */
+
+type Schema = Record<string, unknown>;
+
+const str = (description?: string, extra: Schema = {}): Schema => ({ type: "string", ...(description ? { description } : {}), ...extra });
+const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: "null" }] });
+const time = (description?: string) => str(description, { format: "date-time" });
+const int = (description?: string): Schema => ({ type: "integer", ...(description ? { description } : {}) });
+const obj = (properties: Record<string, Schema>, required: string[] = Object.keys(properties), description?: string): Schema => ({
+  type: "object",
+  properties,
+  required,
+  ...(description ? { description } : {}),
+});
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const list = (item: Schema, paged = false): Schema =>
+  obj({ items: { type: "array", items: item }, ...(paged ? { limit: int("page size"), offset: int("items skipped") } : {}) }, paged ? ["items", "limit", "offset"] : ["items"]);
+/** A resource with the fields a reader needs most; the rest is documented in docs/api.md. */
+const loose = (description: string, properties: Record<string, Schema> = {}): Schema => ({ type: "object", description, properties, additionalProperties: true });
+
+export const EXAMPLE_UPLOAD_KEY = "uploads/6f1c2a9e-5b7d-4e8a-9c21-6a0f4d2b8e17/clip.mp4";
+export const EXAMPLE_JOB_ID = "0b5c7a52-3f1e-4c6e-9d2a-1f0e8a7b6c5d";
+
+/** The example body of POST /v1/jobs (a test checks it against the route's schema). */
+export const JOB_REQUEST_EXAMPLE = {
+  source_url: EXAMPLE_UPLOAD_KEY,
+  profiles: ["720p_h264", "360p_h264"],
+  outputs: ["mp4", "hls"],
+  thumbnails: true,
+  priority: 0,
+  metadata: { title: "My first job" },
+};
+
+export const PROFILE_REQUEST_EXAMPLE = {
+  id: "540p_h264",
+  name: "540p H.264",
+  container: "mp4",
+  video: { codec: "h264", height: 540, rate_control: { mode: "bitrate", bitrate_kbps: 2000 }, preset: "fast", keyframe_interval_s: 2 },
+  audio: { codec: "aac", bitrate_kbps: 128, channels: 2, sample_rate: 48000 },
+};
+
+const jobError = nullable(obj({ code: str("catalogue code (docs/errors.md)"), message: str(), details: {} }, ["code", "message"]));
+
+const job = obj(
+  {
+    id: str("job id", { format: "uuid" }),
+    status: str(undefined, { enum: ["queued", "analyzing", "processing", "packaging", "completed", "failed", "cancelled"] }),
+    status_reason: nullable(str("why a job waits (e.g. no healthy workers)")),
+    progress: { type: "number", minimum: 0, maximum: 100 },
+    eta_seconds: nullable(int()),
+    source_url: str(),
+    profiles: { type: "array", items: str() },
+    outputs: { type: "array", items: str(undefined, { enum: ["mp4", "hls"] }) },
+    priority: int(),
+    metadata: { type: "object", additionalProperties: true },
+    error: jobError,
+    created_at: time(),
+    started_at: nullable(time()),
+    finished_at: nullable(time()),
+    updated_at: time(),
+  },
+  ["id", "status", "progress", "source_url", "profiles", "outputs", "created_at"],
+);
+
+const jobExample = {
+  id: EXAMPLE_JOB_ID,
+  status: "queued",
+  status_reason: null,
+  progress: 0,
+  eta_seconds: null,
+  source_url: EXAMPLE_UPLOAD_KEY,
+  profiles: ["720p_h264", "360p_h264"],
+  outputs: ["mp4", "hls"],
+  priority: 0,
+  metadata: { title: "My first job" },
+  error: null,
+  created_at: "2026-01-31T12:00:00.000Z",
+  started_at: null,
+  finished_at: null,
+  updated_at: "2026-01-31T12:00:00.000Z",
+};
+
+const output = obj(
+  {
+    id: str(),
+    kind: str("mp4, hls_master, hls_media, thumbnail, poster, sprite…"),
+    profile: nullable(str()),
+    storage: str("storage plugin id"),
+    storage_key: str(),
+    url: nullable(str("signed, expiring download/playback URL")),
+    size_bytes: nullable(int()),
+    duration_s: nullable({ type: "number" }),
+    width: nullable(int()),
+    height: nullable(int()),
+    bitrate: nullable(int()),
+    codecs: obj({ video: nullable(str()), audio: nullable(str()) }),
+    details: {},
+  },
+  ["id", "kind", "storage_key", "url"],
+);
+
+const upload = obj({
+  key: str("storage key; use it as a job's source_url"),
+  filename: str(),
+  size_bytes: int(),
+  created_at: time(),
+  jobs: { type: "array", items: obj({ id: str(undefined, { format: "uuid" }), status: str() }), description: "jobs whose source_url is this key" },
+  referenced: { type: "boolean", description: "a job uses it (such uploads are never removed by UPLOAD_RETENTION)" },
+});
+
+const profile = obj({ id: str(), name: str(), description: nullable(str()), builtin: { type: "boolean" }, spec: loose("the full profile (docs/api.md#custom-profiles)") }, ["id", "name", "builtin", "spec"]);
+
+/** `components.schemas` of the document. */
+export const SCHEMAS: Record<string, Schema> = {
+  Error: obj(
+    {
+      error: obj(
+        {
+          code: str("catalogue code, stable (docs/errors.md)", { pattern: "^WE-[A-Z]+-[0-9]{3}$" }),
+          message: str("one line for humans"),
+          details: { type: "object", additionalProperties: true, description: "structured context, when there is some" },
+          request_id: str("same as the X-Request-Id response header"),
+        },
+        ["code", "message", "request_id"],
+      ),
+    },
+    ["error"],
+    "The error envelope of every error response",
+  ),
+  Job: job,
+  JobDetail: {
+    allOf: [
+      ref("Job"),
+      obj({ source: loose("probe summary of the source (duration, streams)"), tasks: { type: "array", items: loose("a task with its attempts") }, timeline: { type: "array", items: loose("a status change") } }, ["tasks", "timeline"]),
+    ],
+  },
+  JobList: list(ref("Job"), true),
+  JobLogs: obj({ entries: { type: "array", items: loose("a log entry", { at: time(), level: str(), message: str() }) }, attempts: { type: "array", items: loose("an attempt with its FFmpeg evidence") } }),
+  Output: output,
+  OutputList: list(ref("Output")),
+  Upload: upload,
+  UploadList: { allOf: [list(ref("Upload"), true), obj({ total: int("uploads in storage") })] },
+  UploadCreated: obj({ key: str(), source_url: str("same as key"), storage: str(), filename: str(), size_bytes: int() }),
+  Profile: profile,
+  ProfileList: list(ref("Profile")),
+  ProfileWithEncoder: { allOf: [ref("Profile"), obj({ encoder: loose("how it would be encoded right now") }, [])] },
+  Health: obj({ status: str(), version: str() }),
+  Readiness: loose("readiness of database, bus, plugins and workers", { status: str(), checks: loose("one entry per dependency") }),
+  Worker: loose("a worker", { id: str(), status: str(undefined, { enum: ["healthy", "draining", "offline"] }), pools: { type: "array", items: str() } }),
+  WorkerList: list(ref("Worker"), true),
+  Plugin: loose("a plugin (secrets are never returned)", { id: str(), pillar: str(), state: str() }),
+  PluginList: list(ref("Plugin")),
+  EventToken: loose("a short-lived token for EventSource (?token=)", { token: str(), expires_at: time() }),
+  EventStream: str("Server-Sent Events: `id:`, `event:` (type) and `data:` (JSON) per event (docs/events.md)"),
+  Tokens: obj({ access_token: str(), refresh_token: str(), token_type: str(undefined, { enum: ["Bearer"] }), expires_in: int("seconds") }),
+  User: loose("a password user", { id: str(), username: str(), roles: { type: "array", items: str() } }),
+  UserList: list(ref("User")),
+  Webhook: loose("a webhook (its secret is returned once, on create)", { id: str(), url: str(), events: { type: "array", items: str() } }),
+  WebhookList: list(ref("Webhook"), true),
+  Delivery: loose("one delivery of an event to a webhook", { id: str(), event_id: int(), status: str(), attempts: int() }),
+  DeliveryList: list(ref("Delivery"), true),
+  ApiKey: loose("an API key (the key itself is returned once, on create)", { id: str(), name: str(), role: str(), prefix: str() }),
+  ApiKeyList: list(ref("ApiKey")),
+  Principal: loose("who is calling", { id: str(), role: str(), via: str() }),
+  AuditList: list(loose("an audit entry", { at: time(), actor: str(), action: str(), status: int() }), true),
+  Object: loose("the stored object's bytes"),
+};
+
+/** Success examples by schema name (Swagger UI shows them before "Execute"). */
+export const EXAMPLES: Record<string, unknown> = {
+  Job: jobExample,
+  JobList: { items: [jobExample], limit: 50, offset: 0 },
+  Upload: { key: EXAMPLE_UPLOAD_KEY, filename: "clip.mp4", size_bytes: 7340032, created_at: "2026-01-31T11:58:00.000Z", jobs: [{ id: EXAMPLE_JOB_ID, status: "queued" }], referenced: true },
+  UploadList: {
+    items: [{ key: EXAMPLE_UPLOAD_KEY, filename: "clip.mp4", size_bytes: 7340032, created_at: "2026-01-31T11:58:00.000Z", jobs: [{ id: EXAMPLE_JOB_ID, status: "queued" }], referenced: true }],
+    limit: 50,
+    offset: 0,
+    total: 1,
+  },
+  UploadCreated: { key: EXAMPLE_UPLOAD_KEY, source_url: EXAMPLE_UPLOAD_KEY, storage: "storage-fs", filename: "clip.mp4", size_bytes: 7340032 },
+  Health: { status: "ok", version: "1.0.0" },
+};
