@@ -52,6 +52,7 @@ export const ERROR_CATALOGUE = {
   "WE-REQ-004": { status: 400, title: "malformed request body" },
   "WE-REQ-005": { status: 405, title: "method not allowed" },
   "WE-REQ-006": { status: 404, title: "resource not found" },
+  "WE-REQ-007": { status: 416, title: "range not satisfiable" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -14,6 +14,8 @@ import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
 import { fileRoutes } from "./files.ts";
 import { httpGuards } from "./guards.ts";
+import { bodyLimitParser } from "./body-limit.ts";
+import { urlTargetProblem } from "./url-guard.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
@@ -45,17 +47,26 @@ export function createApp(ctx: KernelContext) {
       // The client address is read now: after the response the socket may be gone (the audit entry needs it).
       requestIds.set(request, { id, start: performance.now(), ip: server ? clientIp(request, server, config.TRUSTED_PROXIES) : null });
       set.headers["x-request-id"] = id;
+      const bad = urlTargetProblem(request.url);
+      if (bad) {
+        set.status = 400;
+        return envelope("WE-REQ-001", `invalid request URL: ${bad}`, id);
+      }
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > config.MAX_BODY_SIZE && !isUploadRoute(new URL(request.url).pathname)) {
         set.status = 413;
         return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
       }
     })
+    // MAX_BODY_SIZE while reading, for chunked bodies too (body-limit.ts).
+    .onParse({ as: "global" }, bodyLimitParser(config.MAX_BODY_SIZE, isUploadRoute))
     // CORS, rate limiting (before authentication), JSON depth limit: guards.ts.
     .use(httpGuards(ctx, requestIdOf))
-    .onError({ as: "global" }, ({ code, error, request, set, path }) => {
+    .onError({ as: "global" }, ({ code, error, request, set }) => {
       const id = requestIdOf(request);
-      const mapped = mapError(String(code), error, path ?? new URL(request.url).pathname, id);
+      // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
+      const path = new URL(request.url).pathname;
+      const mapped = mapError(String(code), error, path, id);
       if (mapped.status >= 500) {
         metrics.errors.inc({ source: "http", code: mapped.body.error.code });
         logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");
@@ -87,6 +98,7 @@ export function createApp(ctx: KernelContext) {
       metrics.httpRequests.inc({ method: request.method, route: pattern, status });
       if (started !== undefined) metrics.httpDuration.observe({ method: request.method, route: pattern }, (performance.now() - started) / 1000);
     })
+    // The generated document completed with responses, examples and the upload file picker (openapi-doc.ts).
     .use(
       withCompletedDocument(openapi({
         path: "/swagger",
@@ -98,7 +110,6 @@ export function createApp(ctx: KernelContext) {
             version: VERSION,
             description:
               "Distributed video transcoding: jobs, profiles, workers, plugins. Every route except health, metrics and this description needs `Authorization: Bearer <API key or session token>` (Authorize button); roles: docs/security.md.",
-    // The generated document completed with responses, examples and the upload file picker (openapi-doc.ts).
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key (we_…), an auth-basic session token or an OIDC access token" } } },
           security: [{ bearer: [] }],

@@ -13,7 +13,8 @@ const query = v.object({
   target: v.optional(v.pipe(v.string(), v.maxLength(200))),
   since: time,
   until: time,
-  before: v.optional(v.pipe(v.string(), v.digits("before must be an entry id"), v.toNumber())),
+  // Entry ids are bigserial: a bigger number than any id could be is refused (it would fail in PostgreSQL: a 500).
+  before: v.optional(v.pipe(v.string(), v.digits("before must be an entry id"), v.toNumber(), v.maxValue(Number.MAX_SAFE_INTEGER, "before is too large to be an entry id"))),
   limit: limitParam,
 });
 

@@ -70,6 +70,9 @@ export function mapError(kind: string, error: unknown, path: string, requestId: 
   if (error instanceof AppError) {
     return { status: error.status, body: envelope(error.code, error.message, requestId, error.details) };
   }
+  // Elysia wraps whatever a parse hook throws in a ParseError; ours (body-limit.ts: 413) keeps its own code.
+  const cause = (error as { cause?: unknown } | null | undefined)?.cause;
+  if (kind === "PARSE" && cause instanceof AppError) return mapError(kind, cause, path, requestId);
   switch (kind) {
     case "VALIDATION": {
       const code = validationCodeFor(path);

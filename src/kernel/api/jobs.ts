@@ -31,7 +31,8 @@ export const jobRequestSchema = v.object({
   outputs: v.optional(v.pipe(v.array(v.picklist(["mp4", "hls"], 'outputs are "mp4" and/or "hls"')), v.minLength(1))),
   thumbnails: v.optional(thumbnails),
   priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-100), v.maxValue(100))),
-  metadata: v.optional(v.record(v.string(), v.unknown())),
+  // Capped: every job list and event carries it (huge rows made lists take GBs of memory; issue 12).
+  metadata: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.check((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, "metadata is at most 16 KiB (16384 bytes) of JSON"))),
 });
 
 /** An s3:// source must name the bucket of an enabled S3 storage plugin (the worker reads it through it). */

@@ -8,6 +8,8 @@ import { Elysia } from "elysia";
 import { AppError } from "../../core/errors.ts";
 import { verifyToken } from "../../../plugins/storage-fs/sign.ts";
 import type { KernelContext } from "../context.ts";
+import { requestIdOf } from "./app.ts";
+import { envelope } from "./envelope.ts";
 
 const TYPES: Record<string, string> = {
   m3u8: "application/vnd.apple.mpegurl",
@@ -22,6 +24,15 @@ const TYPES: Record<string, string> = {
   vtt: "text/vtt; charset=utf-8",
   json: "application/json",
 };
+
+/** The object key from the wildcard; malformed percent-encoding is the client's error, not a 500. */
+function decodeKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new AppError("WE-REQ-001", "invalid request URL: malformed percent-encoding in the object key");
+  }
+}
 
 export function contentTypeOf(key: string): string {
   return TYPES[key.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream";
@@ -60,7 +71,12 @@ export function storageUrlRoutes(ctx: KernelContext) {
     const size = file.size;
     const headers: Record<string, string> = { "content-type": contentTypeOf(key), "accept-ranges": "bytes", "cache-control": "private, max-age=3600" };
     const range = parseRange(request.headers.get("range"), size);
-    if (range === null) return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
+    if (range === null) {
+      return Response.json(envelope("WE-REQ-007", `range not satisfiable: the object is ${size} bytes`, requestIdOf(request), { size }), {
+        status: 416,
+        headers: { "content-range": `bytes */${size}`, "cache-control": "no-store" },
+      });
+    }
     if (range) {
       return new Response(file.slice(range.start, range.end + 1), {
         status: 206,
@@ -71,7 +87,7 @@ export function storageUrlRoutes(ctx: KernelContext) {
   };
   return new Elysia({ detail: { tags: ["storage"] } } as never).get(
     "/v1/storage/storage-fs/t/:token/*",
-    ({ params, request }) => serve(params.token, decodeURIComponent(params["*"]), request),
+    ({ params, request }) => serve(params.token, decodeKey(params["*"]), request),
     { detail: { summary: "Download an object through a signed storage-fs link (Range supported)" } },
   );
 }

@@ -18,7 +18,8 @@ export function swaggerAssetRoutes() {
   return new Elysia().get(
     `${SWAGGER_ASSET_PREFIX}/:name`,
     ({ params }) => {
-      const asset = ASSETS[params.name];
+      // Own keys only: `__proto__`, `constructor`, `toString` are inherited members of a plain object, not assets.
+      const asset = Object.hasOwn(ASSETS, params.name) ? ASSETS[params.name] : undefined;
       if (!asset) throw new AppError("WE-REQ-002", `no Swagger UI asset named ${params.name}`);
       return new Response(Bun.file(asset.path), { headers: { "content-type": asset.type, "cache-control": "public, max-age=86400" } });
     },

@@ -28,20 +28,30 @@ export interface AuditInput {
   requestId: string;
 }
 
+/**
+ * A text column's value as PostgreSQL will take it: NUL (which it refuses in text, failing the whole insert)
+ * and lone surrogates become U+FFFD, and the length is capped. An entry is always written, sanitized, never
+ * dropped: a refused attempt with a hostile parameter is exactly what the log is for. Pure.
+ */
+export function auditText(value: string, max = 512): string {
+  return value.slice(0, max).replace(/\0/g, "\uFFFD").toWellFormed();
+}
+
 /** The row for one call. Pure. */
 export function auditEntry(a: AuditInput): typeof auditLog.$inferInsert {
   const target = a.params.id ?? a.params.deliveryId ?? a.params.name ?? a.createdId ?? null;
+  const text = (v: string | null | undefined, max?: number) => (v == null ? null : auditText(v, max));
   return {
-    actor: a.principal?.id ?? "anonymous",
-    actorRole: a.principal?.role ?? null,
-    method: a.method,
-    route: a.route,
-    action: accessFor(a.method, a.route)?.action ?? "unknown",
-    target,
+    actor: auditText(a.principal?.id ?? "anonymous"),
+    actorRole: text(a.principal?.role),
+    method: auditText(a.method, 16),
+    route: auditText(a.route),
+    action: auditText(accessFor(a.method, a.route)?.action ?? "unknown"),
+    target: text(target),
     status: a.status,
-    clientIp: a.clientIp,
-    userAgent: a.userAgent?.slice(0, 512) ?? null,
-    requestId: a.requestId,
+    clientIp: text(a.clientIp, 64),
+    userAgent: text(a.userAgent),
+    requestId: auditText(a.requestId, 128),
   };
 }
 
