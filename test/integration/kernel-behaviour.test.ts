@@ -41,7 +41,10 @@ describe("kernel behaviour", () => {
   });
 
   test("a job no healthy worker can serve stays queued and says why", async () => {
-    const r = await k.fetch("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: "uploads/none.mp4", profiles: ["360p_h264"] }) });
+    const form = new FormData();
+    form.append("file", new Blob(["not a video"]), "none.mp4"); // a source_url key must exist (checked at submit)
+    const { key } = (await (await k.fetch("/v1/files", { method: "POST", body: form })).json()) as { key: string };
+    const r = await k.fetch("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: key, profiles: ["360p_h264"] }) });
     expect(r.status).toBe(201);
     const { id } = (await r.json()) as { id: string };
     let job: Record<string, any> = {};
