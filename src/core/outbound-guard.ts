@@ -215,20 +215,11 @@ export async function guardedFetch(url: string, init: RequestInit | undefined, o
 }
 
 /**
- * FFmpeg follows up to 8 redirects on its own, without asking anyone. Before each `-i` of an http(s) input
- * this puts `-max_redirects 0` (FFmpeg 5.1 and later), so FFmpeg reads only the URL the guard checked and a
- * redirect becomes an input error instead of a request to an unchecked address.
+ * FFmpeg follows up to 8 redirects on its own, without asking anyone. Before an http(s) input this is
+ * `-max_redirects 0` (FFmpeg 5.1 and later), so FFmpeg reads only the URL the guard checked and a redirect
+ * becomes an input error instead of a request to an unchecked address. media/input-policy.ts puts it, with
+ * the protocol and format whitelists, before every input of every FFmpeg and FFprobe run.
  */
-export function noRedirectInputArgs(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "-i" && /^https?:\/\//i.test(args[i + 1] ?? "")) out.push("-max_redirects", "0");
-    out.push(args[i]!);
-  }
-  return out;
-}
-
-/** The FFprobe options to put before an input: `-max_redirects 0` for http(s) URLs (see noRedirectInputArgs). */
 export function probeInputOptions(input: string): string[] {
   return /^https?:\/\//i.test(input) ? ["-max_redirects", "0"] : [];
 }

@@ -29,6 +29,22 @@ export interface ChunkBounds {
   max_chunk_s: number;
   /** Below this the fixed cost of a split (extra tasks, concat, seeks) outweighs the parallelism. */
   min_split_duration_s: number;
+  /**
+   * At most this many chunks (MAX_TASKS_PER_JOB's share for one encode group): above it chunks get longer
+   * than max_chunk_s instead of more numerous. Default: no cap.
+   */
+  max_chunks?: number;
+}
+
+/**
+ * The probe cannot be planned (no keyframe at frame 0, repeated or decreasing timestamps…): a property of
+ * the source, so the job fails permanently with this message rather than retrying.
+ */
+export class PlanProblem extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PlanProblem";
+  }
 }
 
 export interface Chunk {
@@ -62,14 +78,15 @@ const EPS = 1e-9;
  */
 export function planChunks(input: PlanInput, bounds: ChunkBounds = DEFAULT_CHUNK_BOUNDS): Chunk[] {
   const { duration_s, fps, total_frames, free_slots } = input;
-  if (!(duration_s > 0)) throw new Error(`duration_s must be positive (got ${duration_s})`);
-  if (!(fps > 0)) throw new Error(`fps must be positive (got ${fps})`);
-  if (!Number.isInteger(total_frames) || total_frames < 1) throw new Error(`total_frames must be a positive integer (got ${total_frames})`);
+  if (!(duration_s > 0)) throw new PlanProblem(`duration_s must be positive (got ${duration_s})`);
+  if (!(fps > 0)) throw new PlanProblem(`fps must be positive (got ${fps})`);
+  if (!Number.isInteger(total_frames) || total_frames < 1) throw new PlanProblem(`total_frames must be a positive integer (got ${total_frames})`);
   if (!(bounds.min_chunk_s > 0 && bounds.max_chunk_s >= bounds.min_chunk_s)) {
     throw new Error(`chunk bounds must satisfy 0 < min_chunk_s <= max_chunk_s (got ${bounds.min_chunk_s}, ${bounds.max_chunk_s})`);
   }
   const keyframes = [...input.keyframes].sort((a, b) => a.frame - b.frame);
-  validateKeyframes(keyframes, total_frames);
+  const problem = keyframeProblem(keyframes, total_frames);
+  if (problem) throw new PlanProblem(problem);
   const first = keyframes[0] as Keyframe;
   const end = first.pts + duration_s;
 
@@ -102,25 +119,35 @@ function chunkCount(duration: number, freeSlots: number, bounds: ChunkBounds): n
   const fewest = Math.max(1, Math.ceil(duration / bounds.max_chunk_s - EPS));
   const most = Math.max(1, Math.floor(duration / bounds.min_chunk_s + EPS));
   const wanted = Math.max(1, Math.floor(freeSlots));
-  return Math.min(Math.max(wanted, fewest), most);
+  const cap = bounds.max_chunks === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(bounds.max_chunks));
+  return Math.min(Math.max(wanted, fewest), most, cap);
 }
 
-function validateKeyframes(keyframes: readonly Keyframe[], totalFrames: number): void {
+/**
+ * Why a keyframe index (sorted by frame) cannot be split on, or undefined when it can. The worker's analyze
+ * step asks too (source.ts), so a bad source fails there with this reason before anything is planned.
+ */
+export function keyframeProblem(keyframes: readonly Keyframe[], totalFrames: number): string | undefined {
   const first = keyframes[0];
-  if (!first) throw new Error("the keyframe index is empty: the source has no decodable video");
+  if (!first) return "the keyframe index is empty: the source has no decodable video";
   if (first.frame !== 0) {
     // Frames before the first keyframe (e.g. leading pictures of an open GOP in a cut stream) cannot
     // be decoded on their own, so no seek-based plan could count them correctly.
-    throw new Error(`the first keyframe is frame ${first.frame} (pts ${first.pts}), not frame 0: the stream starts with frames that cannot be decoded`);
+    return `the first keyframe is frame ${first.frame} (pts ${first.pts}), not frame 0: the stream starts with frames that cannot be decoded`;
   }
   for (let i = 1; i < keyframes.length; i++) {
     const prev = keyframes[i - 1] as Keyframe;
     const kf = keyframes[i] as Keyframe;
-    if (kf.frame === prev.frame) throw new Error(`keyframe index lists frame ${kf.frame} twice`);
-    if (!(kf.pts > prev.pts)) throw new Error(`keyframe pts must increase with the frame index (frame ${prev.frame} at ${prev.pts}, frame ${kf.frame} at ${kf.pts})`);
+    // Both happen when timestamps repeat (e.g. one segment concatenated many times): the packet index
+    // then maps several keyframes onto one frame number and no seek can tell the copies apart.
+    if (kf.frame === prev.frame) {
+      return `the video timestamps repeat: the keyframe index lists frame ${kf.frame} twice (pts ${kf.pts}), as when segments are concatenated without rewriting their timestamps; remux the file so that its timestamps increase`;
+    }
+    if (!(kf.pts > prev.pts)) return `keyframe pts must increase with the frame index (frame ${prev.frame} at ${prev.pts}, frame ${kf.frame} at ${kf.pts})`;
   }
   const last = keyframes.at(-1) as Keyframe;
-  if (last.frame >= totalFrames) throw new Error(`keyframe at frame ${last.frame} is beyond the last frame (${totalFrames - 1})`);
+  if (last.frame >= totalFrames) return `keyframe at frame ${last.frame} is beyond the last frame (${totalFrames - 1})`;
+  return undefined;
 }
 
 function nearestKeyframe(keyframes: readonly Keyframe[], time: number): number {

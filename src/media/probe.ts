@@ -3,7 +3,7 @@
  * flags) and the readers of their output. Pure: the encoder plugin runs the processes.
  */
 
-import { probeInputOptions } from "../core/outbound-guard.ts";
+import { inputOptions, refusedFormatReason } from "./input-policy.ts";
 
 /**
  * An input FFprobe would read as an option ("-x.mp4") is passed through the file protocol instead. Local
@@ -15,8 +15,8 @@ function inputArg(input: string): string {
 
 /** Streams and container of `input` as one JSON document on stdout; only errors on stderr. */
 export function ffprobeArgs(input: string): string[] {
-  // http(s): `-max_redirects 0`, FFprobe reads only the URL the worker's outbound guard checked.
-  return ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", ...probeInputOptions(input), inputArg(input)];
+  // FFprobe opens only this input: no playlist entries, no redirects, no other protocol (input-policy.ts).
+  return ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", ...inputOptions(input), inputArg(input)];
 }
 
 /**
@@ -24,7 +24,7 @@ export function ffprobeArgs(input: string): string[] {
  * decoding, so indexing a long source costs about as much as reading it once.
  */
 export function keyframeIndexArgs(input: string): string[] {
-  return ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", ...probeInputOptions(input), inputArg(input)];
+  return ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", ...inputOptions(input), inputArg(input)];
 }
 
 export interface KeyframeIndex {
@@ -82,6 +82,9 @@ const MAX_REASON_CHARS = 300;
  * dropped (the caller knows it, and it may be a long signed URL).
  */
 export function classifyProbeFailure(stderr: string, exitCode: number): ProbeFailure {
+  // FFprobe's own words for this one are "Invalid argument"; say which format and why it is refused.
+  const refused = refusedFormatReason(stderr);
+  if (refused) return { code: "WE-JOB-007", message: `cannot read the source: ${refused}` };
   const lines = stderr
     .split(/\r?\n/)
     .map((line) => line.trim())

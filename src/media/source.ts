@@ -29,6 +29,8 @@ export function rotationOf(s: Stream): number {
   return (((Math.round(raw / 90) * 90) % 360) + 360) % 360;
 }
 
+import { keyframeProblem } from "./planner.ts";
+
 export class SourceProblem extends Error {}
 
 export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyframes?: number[]; keyframe_frames?: number[]; packets?: number }): SourceSummary {
@@ -53,6 +55,9 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
   const kf = raw.keyframes ?? [];
   const kff = raw.keyframe_frames ?? [];
   const keyframes = kf.map((pts, i) => ({ pts, frame: kff[i] ?? Math.round(pts * fps) }));
+  // What the kernel's planner would refuse is refused here, by the worker, as an input error of the source.
+  const unplannable = raw.keyframes === undefined ? undefined : keyframeProblem([...keyframes].sort((x, y) => x.frame - y.frame), frames);
+  if (unplannable) throw new SourceProblem(unplannable);
   const format = raw.format ?? {};
   const num = (x: unknown) => (x === undefined || x === null || x === "N/A" || Number.isNaN(Number(x)) ? null : Number(x));
   return {

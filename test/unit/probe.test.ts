@@ -2,6 +2,7 @@
  * FFprobe argv builders and readers, on output captured from Debian's FFprobe 5.1 (fixtures verbatim).
  */
 import { describe, expect, test } from "bun:test";
+import { INPUT_FORMATS } from "../../src/media/input-policy.ts";
 import { classifyProbeFailure, ffprobeArgs, keyframeIndexArgs, parseKeyframeCsv, probeContentProblem } from "../../src/media/probe.ts";
 
 // keyframeIndexArgs output for `testsrc2=size=160x120:rate=30 -t 1 -c:v libx264 -g 10 -sc_threshold 0`
@@ -84,14 +85,19 @@ N/A,__
 `;
 
 describe("argv builders", () => {
+  // Every probe opens only its input: FFprobe's protocol and format whitelists (media/input-policy.ts).
+  const FILE_ONLY = ["-protocol_whitelist", "file", "-format_whitelist", INPUT_FORMATS.join(",")];
   test("ffprobeArgs", () => {
-    expect(ffprobeArgs("/data/in.mp4")).toEqual(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "/data/in.mp4"]);
-    expect(ffprobeArgs("https://h/x.mp4?sig=a b")).toEqual(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-max_redirects", "0", "https://h/x.mp4?sig=a b"]);
+    expect(ffprobeArgs("/data/in.mp4")).toEqual(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", ...FILE_ONLY, "/data/in.mp4"]);
+    expect(ffprobeArgs("https://h/x.mp4?sig=a b")).toEqual([
+      "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+      "-max_redirects", "0", "-protocol_whitelist", "http,https,tcp,tls", "-format_whitelist", INPUT_FORMATS.join(","), "https://h/x.mp4?sig=a b",
+    ]);
   });
 
   test("keyframeIndexArgs reads packet flags, no decoding", () => {
     expect(keyframeIndexArgs("/data/in.mp4")).toEqual([
-      "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", "/data/in.mp4",
+      "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0", ...FILE_ONLY, "/data/in.mp4",
     ]);
   });
 
