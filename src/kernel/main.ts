@@ -10,6 +10,7 @@ import { runPluginIfRequested } from "../plugins/entry.ts";
 import { assertSecretKey, loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { adminCommand } from "./admin-command.ts";
+import { pluginsCommand } from "./plugins-command.ts";
 import { installProcessGuard } from "./process-guard.ts";
 import { type KernelHandle, startKernel } from "./start.ts";
 
@@ -23,6 +24,9 @@ Usage:
                                    create an API key (printed once, saved in DATA_DIR with mode 0600)
   webencode-kernel admin reencrypt-secrets
                                    rewrite stored secrets with SECRET_KEY (after a key rotation)
+  webencode-kernel plugins list    plugins and whether they are enabled (from the database)
+  webencode-kernel plugins enable <id>
+                                   enable a plugin in the database (recovery, e.g. a disabled encoder)
   webencode-kernel --version       print the version
   webencode-kernel --help          this text
 
@@ -47,6 +51,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (argv[0] === "admin") {
     process.exitCode = await adminCommand(config, logger, argv.slice(1));
+    return;
+  }
+  if (argv[0] === "plugins") {
+    process.exitCode = await pluginsCommand(config, logger, argv.slice(1));
     return;
   }
   if (argv.length > 0) {

@@ -4,6 +4,7 @@
  * Shared by the webencode-worker executable and the standalone kernel's embedded worker.
  */
 import type { Bus, Unsubscribe } from "../bus/types.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import { PluginHost } from "../plugins/host/host.ts";
@@ -39,7 +40,14 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
   let unsubscribe: Unsubscribe | undefined;
   try {
     await plugins.start();
-    const encoder = await plugins.route("encoder");
+    const encoder = await plugins.route("encoder").catch((e: unknown) => {
+      // The usual cause is an encoder disabled in the kernels' settings; say how to undo it even when no API is up.
+      throw new Error(
+        `${errorMessage(e)}: this worker cannot run tasks without one. If encoder-ffmpeg was disabled, enable it again: \`webencode-kernel plugins enable encoder-ffmpeg\` ` +
+          "(on a kernel host, with the kernels' DATABASE_URL/DATA_DIR; works while a standalone kernel is stopped) or POST /v1/plugins/encoder-ffmpeg/enable on a running kernel",
+        { cause: e },
+      );
+    });
     const capabilities = await encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 });
     const runtime = new WorkerRuntime({ config, logger, bus, capabilities, plugins });
     const executor = new TaskExecutor({

@@ -121,10 +121,11 @@ describe("/v1/plugins", () => {
   });
 
   test("disable stops a plugin, enable starts it again; unknown ids are 404 WE-PLG-001", async () => {
-    const off = await json(await k.fetch("/v1/plugins/storage-fs/disable", { method: "POST" }));
+    // (Not storage-fs: the last enabled storage plugin may not be disabled, test/integration/plugin-disable.test.ts.)
+    const off = await json(await k.fetch("/v1/plugins/auth-basic/disable", { method: "POST" }));
     expect(off.status).toBe(200);
     expect(off.body.state).toBe("disabled");
-    const on = await json(await k.fetch("/v1/plugins/storage-fs/enable", { method: "POST" }));
+    const on = await json(await k.fetch("/v1/plugins/auth-basic/enable", { method: "POST" }));
     expect(on.body.state).toBe("healthy");
     const missing = await json(await k.fetch("/v1/plugins/no-such-plugin"));
     expect(missing.status).toBe(404);

@@ -9,6 +9,7 @@ import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
 import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
 import type { KernelContext } from "../context.ts";
+import { disableRefusal } from "../plugins/required.ts";
 import { splitSecrets } from "../plugins/settings-store.ts";
 import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
 
@@ -81,6 +82,11 @@ const idParams = v.object({ id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]
 
 export function pluginRoutes(ctx: KernelContext) {
   const isRemote = (sup: PluginSupervisor) => ctx.plugins.getCataloged(sup.id) === sup;
+  /** Every plugin this kernel knows (its own and the workers'), enabled or not by the stored settings. */
+  const enabledStates = () =>
+    Promise.all(
+      [...ctx.plugins.list(), ...ctx.plugins.cataloged()].map(async (s) => ({ id: s.id, pillar: s.manifest?.pillar, enabled: (await ctx.pluginSettings.get(s.id))?.enabled ?? true })),
+    );
   const announce = (id: string) =>
     ctx.bus.publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId } satisfies PluginChanged).catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
   return new Elysia({ prefix: "/v1/plugins", detail: { tags: ["plugins"] } } as never)
@@ -130,11 +136,16 @@ export function pluginRoutes(ctx: KernelContext) {
       async ({ params }) => {
         const sup = mustGet(ctx, params.id);
         if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} has no manifest: ${sup.lastError ?? "it never started"}`);
+        const refusal = disableRefusal(sup.id, sup.manifest.pillar, await enabledStates());
+        if (refusal) throw new AppError("WE-PLG-002", refusal, { plugin: sup.id, pillar: sup.manifest.pillar });
         await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, false);
         if (!isRemote(sup)) await sup.disable();
         await announce(sup.id);
         return pluginView(ctx, sup);
       },
-      { params: idParams, detail: { summary: "Disable (and stop) a plugin" } },
+      {
+        params: idParams,
+        detail: { summary: "Disable (and stop) a plugin; 409 WE-PLG-002 for the last enabled encoder or storage plugin (every deployment needs one)" },
+      },
     );
 }

@@ -27,6 +27,14 @@ export function splitSecrets(config: Record<string, unknown>, secretFields: stri
   return { plain, secrets };
 }
 
+/** Stores a plugin's enabled flag (also used by `webencode-kernel plugins enable`, which has no store). */
+export async function setPluginEnabled(db: Db, id: string, pillar: Pillar, enabled: boolean): Promise<void> {
+  await db
+    .insert(pluginConfigs)
+    .values({ id, pillar, enabled })
+    .onConflictDoUpdate({ target: pluginConfigs.id, set: { enabled, updatedAt: new Date() } });
+}
+
 export class PluginSettingsStore implements PluginSettingsSource {
   private cache = new Map<string, PluginSettings | undefined>();
 
@@ -113,10 +121,7 @@ export class PluginSettingsStore implements PluginSettingsSource {
   }
 
   async setEnabled(id: string, pillar: Pillar, enabled: boolean): Promise<void> {
-    await this.db
-      .insert(pluginConfigs)
-      .values({ id, pillar, enabled })
-      .onConflictDoUpdate({ target: pluginConfigs.id, set: { enabled, updatedAt: new Date() } });
+    await setPluginEnabled(this.db, id, pillar, enabled);
     this.invalidate(id);
   }
 
