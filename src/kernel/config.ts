@@ -34,6 +34,8 @@ export const kernelConfigEntries = {
   CHUNK_MIN_DURATION: duration("10s"),
   CHUNK_MAX_DURATION: duration("60s"),
   SPLIT_MIN_DURATION: duration("30s"),
+  /** Tasks one job may have (analyze, video chunks, audio, package); longer chunks instead of more of them. */
+  MAX_TASKS_PER_JOB: int(200, 10, 100_000),
   ...natsAuth(),
 
   // ---- security (docs/security.md) ----

@@ -87,7 +87,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       orchestrator: undefined as never,
     };
     if (bus.kind === "memory") await forgetInProcessDeliveries(ctx);
-    ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false }), onJobEnded: createCleanup(ctx) });
+    ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false, maxTasksPerJob: config.MAX_TASKS_PER_JOB }), onJobEnded: createCleanup(ctx) });
     const events = eventHubOf(ctx);
     events.start();
     const unserve = servePluginSettings(bus, pluginSettings, workerPluginInfo(plugins, pluginSettings), { sendSecrets: busAuthenticatesClients(config, bus), logger });

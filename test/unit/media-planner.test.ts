@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type Chunk, DEFAULT_CHUNK_BOUNDS, type Keyframe, planChunks } from "../../src/media/planner.ts";
+import { type Chunk, DEFAULT_CHUNK_BOUNDS, type Keyframe, PlanProblem, planChunks } from "../../src/media/planner.ts";
 
 /** Keyframes every `gop` frames; pts rounded to 6 decimals like ffprobe's pts_time. */
 function gopIndex(gop: number, total: number, fps: number, start = 0): Keyframe[] {
@@ -223,5 +223,28 @@ describe("planChunks: bad input", () => {
     expect(() => planChunks({ ...ok, keyframes: [{ pts: 0, frame: 0 }] }, { min_chunk_s: 20, max_chunk_s: 10, min_split_duration_s: 30 })).toThrow(
       "chunk bounds must satisfy 0 < min_chunk_s <= max_chunk_s (got 20, 10)",
     );
+  });
+});
+
+describe("planChunks: max_chunks (MAX_TASKS_PER_JOB)", () => {
+  const hour = (free_slots: number) => input({ duration_s: 3600, fps: 10, total_frames: 36_000, keyframes: gopIndex(10, 36_000, 10), free_slots });
+
+  test("a cap below what max_chunk_s asks for: exactly that many chunks, longer than max_chunk_s, covering every frame", () => {
+    const chunks = planChunks(hour(1), { ...DEFAULT_CHUNK_BOUNDS, max_chunks: 12 });
+    expect(chunks.length).toBe(12);
+    expect(chunks.every((c) => c.duration_s === 300)).toBe(true);
+    expect(covers(chunks, 36_000)).toBe(true);
+  });
+
+  test("a cap also bounds many free slots; without one the plan is unchanged", () => {
+    expect(planChunks(hour(500), { ...DEFAULT_CHUNK_BOUNDS, max_chunks: 40 }).length).toBe(40);
+    expect(planChunks(hour(500)).length).toBe(360);
+    expect(planChunks(hour(1), { ...DEFAULT_CHUNK_BOUNDS, max_chunks: 1 }).length).toBe(1);
+  });
+
+  test("keyframe problems are PlanProblem (a property of the source), with the reason", () => {
+    const repeated = { ...hour(1), keyframes: [{ pts: 1.4, frame: 0 }, { pts: 1.4, frame: 0 }] };
+    expect(() => planChunks(repeated)).toThrow(PlanProblem);
+    expect(() => planChunks(repeated)).toThrow("the video timestamps repeat: the keyframe index lists frame 0 twice (pts 1.4)");
   });
 });

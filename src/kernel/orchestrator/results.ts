@@ -6,12 +6,14 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { Bus } from "../../bus/types.ts";
+import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
 import type { Db } from "../../db/client.ts";
 import { taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
 import { jobProgress } from "./progress.ts";
+import { isDatabaseUnavailable } from "../api/envelope.ts";
 import { rowsOf } from "../../db/migrate.ts";
 import type { JobProgressUpdate } from "../events/progress.ts";
 import { retryDelayMs } from "./states.ts";
@@ -27,6 +29,8 @@ export interface OrchestratorDeps {
   advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult>;
   /** Called after a job ended (failed or cancelled): remove intermediate files, etc. */
   onJobEnded?(jobId: string, status: string): Promise<void>;
+  /** Ids of finished tasks whose outputs are gone from storage, which a retry runs again (pipeline/cleanup.ts). */
+  lostOutputs?(jobId: string, done: TaskRow[]): Promise<string[]>;
   /** Publish queued tasks now (after the commit that queued them). */
   kick(): void;
   /** A job's progress changed (job.progress on GET /v1/events; throttled by the publisher). */
@@ -100,7 +104,7 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
       const done = await moveTask(tx, task, "completed", { leaseToken: lease.token, from: ["leased"] }, { result: msg.result ?? {}, progress: 100, errorCode: null, errorMessage: null });
       if (!done) return;
       after.push(() => observeAttempt(d.metrics, task, job.profiles, "completed", msg.elapsed_ms));
-      const r = await d.advance(tx, job, done);
+      const r = await advanceOrFail(tx, d, job, done, log);
       const progress = await refreshJobProgress(tx, job.id);
       if (progress) after.push(() => d.publishProgress?.(progress));
       if (r.ended) ended = { jobId: job.id, status: r.ended };
@@ -132,6 +136,33 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
   for (const record of after) record();
   if (queued) d.kick();
   if (ended) await afterJobEnded(d, ended.jobId, ended.status);
+}
+
+/**
+ * The pipeline step after a completed task, in a savepoint. If it throws for anything but an unavailable
+ * database or a transaction conflict (those roll back and the report is redelivered, as before), the job
+ * fails now with the reason: a step that throws on every delivery would otherwise only end when the
+ * deliveries run out, long after, as "worker stopped reporting".
+ */
+async function advanceOrFail(tx: Tx, d: OrchestratorDeps, job: JobRow, done: TaskRow, log: Logger): Promise<AdvanceResult> {
+  try {
+    return await tx.transaction((step) => d.advance(step, job, done));
+  } catch (e) {
+    if (isDatabaseUnavailable(e) || isTransactionConflict(e)) throw e;
+    const message = `the kernel could not continue the job after its ${done.type} task: ${errorMessage(e)}`;
+    log.error({ error: e }, "pipeline step failed; failing the job");
+    await moveJob(tx, job.id, "failed", { patch: { errorCode: "WE-JOB-008", errorMessage: message, errorDetails: { task_id: done.id, task_type: done.type } }, detail: { code: "WE-JOB-008", error: message } });
+    await cancelOpenTasks(tx, job.id, "job failed");
+    return { ended: "failed" };
+  }
+}
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** Serialization failure, deadlock and the like (SQLSTATE class 40): the next delivery may well succeed. */
+function isTransactionConflict(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("40");
 }
 
 async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<void> {

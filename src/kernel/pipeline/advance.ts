@@ -9,12 +9,12 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
 import { jobs, outputs, tasks, workers } from "../../db/schema.ts";
-import { planChunks } from "../../media/planner.ts";
+import { PlanProblem, planChunks } from "../../media/planner.ts";
 import { encoderFor } from "../../media/profiles.ts";
 import { selectRenditions } from "../../media/renditions.ts";
 import { resolveProfiles } from "../profiles/catalog.ts";
 import type { AdvanceResult } from "../orchestrator/results.ts";
-import { type Exec, type JobRow, moveJob, type TaskRow } from "../orchestrator/transitions.ts";
+import { type Exec, type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
 import type { SourceSummary } from "../../media/source.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../core/task-params.ts";
 
@@ -25,9 +25,14 @@ export interface PipelineOptions {
   minSplitDurationS: number;
   /** Keep renditions above the source height (default: skip them). */
   allowUpscale: boolean;
+  /**
+   * MAX_TASKS_PER_JOB: analyze + video chunks + audio + package. A source that would need more chunks gets
+   * longer ones instead, so one upload cannot flood the queues.
+   */
+  maxTasksPerJob: number;
 }
 
-export const DEFAULT_PIPELINE: PipelineOptions = { minChunkS: 10, maxChunkS: 60, minSplitDurationS: 30, allowUpscale: false };
+export const DEFAULT_PIPELINE: PipelineOptions = { minChunkS: 10, maxChunkS: 60, minSplitDurationS: 30, allowUpscale: false, maxTasksPerJob: 200 };
 
 export const partsPrefix = (jobId: string) => `jobs/${jobId}/parts/`;
 export const outputPrefix = (jobId: string) => `jobs/${jobId}/`;
@@ -57,7 +62,34 @@ async function slotsByPool(x: Exec): Promise<Map<string, number>> {
   return m;
 }
 
+/** Fails the job in this step (the caller returns { ended: "failed" }). */
+async function failJob(x: Exec, job: JobRow, code: "WE-JOB-003" | "WE-JOB-007", message: string): Promise<AdvanceResult> {
+  await moveJob(x, job.id, "failed", { patch: { errorCode: code, errorMessage: message }, detail: { code, error: message } });
+  return { ended: "failed" };
+}
+
+/**
+ * Why an analyze result cannot be planned from, or undefined. Workers produce it with summarizeProbe, but it
+ * crossed a process boundary: a worker of another version or a bug must give a failed job naming the field,
+ * not a handler that throws on every redelivery.
+ */
+export function analysisProblem(result: unknown): string | undefined {
+  const s = result as Partial<SourceSummary> | null | undefined;
+  const positive = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n > 0;
+  if (!s || typeof s !== "object") return "the analysis result is empty";
+  if (!positive(s.duration_s)) return `the analysis gave no usable duration (${String(s.duration_s)})`;
+  const v = s.video;
+  if (!v || typeof v !== "object") return "the analysis found no video stream";
+  for (const field of ["width", "height", "fps", "frames"] as const) {
+    if (!positive(v[field])) return `the analysis gave no usable video ${field} (${String(v[field])})`;
+  }
+  if (!Array.isArray(s.keyframes) || s.keyframes.some((k) => !k || typeof k.pts !== "number" || typeof k.frame !== "number")) return "the analysis has no usable keyframe index";
+  return undefined;
+}
+
 async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
+  const unusable = analysisProblem(task.result);
+  if (unusable) return failJob(x, job, "WE-JOB-007", `unsupported source: ${unusable}`);
   const source = task.result as unknown as SourceSummary;
   const storage = String((job.options as { storage?: string }).storage);
   const specs = await resolveProfiles(x, job.profiles);
@@ -71,10 +103,7 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
   const groups = new Map<string, RenditionPlan[]>();
   for (const r of renditions) {
     const choice = encoderFor(r.profile, hw);
-    if ("error" in choice) {
-      await moveJob(x, job.id, "failed", { patch: { errorCode: "WE-JOB-003", errorMessage: `profile ${r.profile.id}: ${choice.error}` } });
-      return { ended: "failed" };
-    }
+    if ("error" in choice) return failJob(x, job, "WE-JOB-003", `profile ${r.profile.id}: ${choice.error}`);
     const list = groups.get(choice.pool) ?? [];
     list.push({ profile: r.profile, width: r.width, height: r.height, encoder: choice.encoder, frame_step: r.frame_step });
     groups.set(choice.pool, list);
@@ -83,13 +112,27 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
   const { keyframes, ...summary } = source;
   await x.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
 
+  // The task budget: analyze and package, one audio task per audio group, the rest shared by the groups.
+  const audioTasks = source.audio ? audioGroups(renditions.map((r) => r.profile)).length : 0;
+  const chunkBudget = Math.floor((opts.maxTasksPerJob - 2 - audioTasks) / Math.max(1, groups.size));
+  if (chunkBudget < 1) {
+    return failJob(x, job, "WE-JOB-003", `the profiles need ${2 + audioTasks + groups.size} tasks at least (analyze, package, ${audioTasks} audio, ${groups.size} video), more than MAX_TASKS_PER_JOB (${opts.maxTasksPerJob})`);
+  }
+
   let groupIndex = 0;
   const newTasks: Array<typeof tasks.$inferInsert> = [];
   for (const [pool, list] of groups) {
-    const chunks = planChunks(
-      { duration_s: source.duration_s, fps: source.video.fps, keyframes: source.keyframes, total_frames: source.video.frames, free_slots: Math.max(1, slots.get(pool) ?? 1) },
-      { min_chunk_s: opts.minChunkS, max_chunk_s: opts.maxChunkS, min_split_duration_s: opts.minSplitDurationS },
-    );
+    let chunks: ReturnType<typeof planChunks>;
+    try {
+      chunks = planChunks(
+        { duration_s: source.duration_s, fps: source.video.fps, keyframes: source.keyframes, total_frames: source.video.frames, free_slots: Math.max(1, slots.get(pool) ?? 1) },
+        { min_chunk_s: opts.minChunkS, max_chunk_s: opts.maxChunkS, min_split_duration_s: opts.minSplitDurationS, max_chunks: chunkBudget },
+      );
+    } catch (e) {
+      // A property of the source (repeated timestamps, no keyframe at frame 0…): permanent, with the reason.
+      if (e instanceof PlanProblem) return failJob(x, job, "WE-JOB-007", `unsupported source: ${e.message}`);
+      throw e;
+    }
     for (const c of chunks) {
       const params: VideoParams = {
         source_url: job.sourceUrl,
@@ -134,6 +177,9 @@ async function afterMedia(x: Exec, job: JobRow, done: TaskRow): Promise<AdvanceR
     .insert(tasks)
     .values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params: params as never, mediaSeconds: source.duration_s, maxAttempts: done.maxAttempts })
     .onConflictDoNothing();
+  // A retry that re-ran media (their parts were gone) left the earlier package task as it ended: it runs again.
+  const [pkg] = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "package"), inArray(tasks.status, ["failed", "cancelled"])));
+  if (pkg) await moveTask(x, pkg, "queued", { from: ["failed", "cancelled"] }, { params: params as never, attempt: pkg.attempt + 1, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null }, { reason: "job retry" });
   await moveJob(x, job.id, "packaging", { from: ["processing"] });
   return {};
 }
