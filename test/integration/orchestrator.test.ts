@@ -830,13 +830,14 @@ describe("retryJob", () => {
     expect([a.status, a.attempt, a.failures]).toEqual(["queued", 4, 0]);
   });
 
-  test("only a failed job can be retried", async () => {
+  test("only a failed or cancelled job can be retried", async () => {
     const d = makeDeps();
-    await expectAppError(retryJob(d, (await insertJob({ status: "processing" })).id), "WE-JOB-001", /only a failed job can be retried/);
+    await expectAppError(retryJob(d, (await insertJob({ status: "processing" })).id), "WE-JOB-001", /only a failed or cancelled job can be retried/);
     await expectAppError(retryJob(d, (await insertJob({ status: "completed" })).id), "WE-JOB-006");
-    await expectAppError(retryJob(d, (await insertJob({ status: "cancelled" })).id), "WE-JOB-005");
     await expectAppError(retryJob(d, crypto.randomUUID()), "WE-JOB-004");
     expect(d.kicks).toBe(0);
+    // A cancelled job resumes like a failed one (here: nothing analyzed yet, so from the start).
+    expect((await retryJob(d, (await insertJob({ status: "cancelled" })).id)).status).toBe("queued");
   });
 
   // Regression: retryJob used to move an analyzed job to "processing" even when only the package task was left;

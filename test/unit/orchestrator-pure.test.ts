@@ -43,12 +43,12 @@ const EXPECTED_JOB: Record<JobStatus, JobStatus[]> = {
   packaging: ["completed", "processing", "failed", "cancelled"],
   completed: [],
   failed: ["queued", "processing", "packaging"],
-  cancelled: [],
+  cancelled: ["queued", "processing", "packaging"],
 };
 const EXPECTED_TASK: Record<TaskStatus, TaskStatus[]> = {
   queued: ["leased", "cancelled"],
   leased: ["completed", "queued", "failed", "cancelled"],
-  completed: [],
+  completed: ["queued"],
   failed: ["queued"],
   cancelled: ["queued"],
 };
@@ -64,16 +64,16 @@ describe("job state machine", () => {
     expect(canMoveJob(from, to)).toBe(allowed);
   });
 
-  test("49 pairs checked, 17 allowed, no self-moves", () => {
+  test("49 pairs checked, 20 allowed, no self-moves", () => {
     expect(pairs.length).toBe(49);
-    expect(pairs.filter(([, , ok]) => ok).length).toBe(17);
+    expect(pairs.filter(([, , ok]) => ok).length).toBe(20);
     for (const s of JOB_STATUSES) expect(canMoveJob(s, s)).toBe(false);
   });
 
-  test("terminal states: completed and cancelled have no way out; failed only goes back to work (retry)", () => {
+  test("terminal states: completed has no way out; failed and cancelled only go back to work (retry)", () => {
     expect([...JOB_TERMINAL].sort()).toEqual(["cancelled", "completed", "failed"]);
     expect(JOB_MOVES.completed).toEqual([]);
-    expect(JOB_MOVES.cancelled).toEqual([]);
+    expect([...JOB_MOVES.cancelled].sort()).toEqual(["packaging", "processing", "queued"]);
     expect([...JOB_MOVES.failed].sort()).toEqual(["packaging", "processing", "queued"]);
     // No terminal state can be reached from another terminal state: a terminal state is never overwritten by one.
     for (const from of JOB_TERMINAL) for (const to of JOB_TERMINAL) expect(canMoveJob(from, to)).toBe(false);
@@ -97,10 +97,10 @@ describe("task state machine", () => {
     expect(canMoveTask(from, to)).toBe(allowed);
   });
 
-  test("terminal task states: completed has no way out; failed and cancelled only go back to queued (job retry)", () => {
+  test("terminal task states only go back to queued (job retry; a completed one when its output is gone)", () => {
     expect([...TASK_TERMINAL].sort()).toEqual(["cancelled", "completed", "failed"]);
-    expect(pairs.filter(([, , ok]) => ok).length).toBe(8);
-    expect(TASK_MOVES.completed).toEqual([]);
+    expect(pairs.filter(([, , ok]) => ok).length).toBe(9);
+    expect(TASK_MOVES.completed).toEqual(["queued"]);
     expect(TASK_MOVES.failed).toEqual(["queued"]);
     expect(TASK_MOVES.cancelled).toEqual(["queued"]);
     // Only queued → leased: a lease is never granted from another state.

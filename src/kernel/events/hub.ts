@@ -15,6 +15,7 @@
  */
 import { pruneAudit } from "../auth/audit.ts";
 import { runUploadRetention } from "../uploads/catalog.ts";
+import { runFailedJobRetention } from "../pipeline/cleanup.ts";
 import { JOB_PROGRESS_SUBJECT } from "../../bus/subjects.ts";
 import type { Unsubscribe } from "../../bus/types.ts";
 import { AppError, errorMessage } from "../../core/errors.ts";
@@ -134,6 +135,7 @@ export class EventHub {
     try {
       await pruneAudit(this.ctx.db, this.ctx.config.AUDIT_RETENTION);
       await runUploadRetention(this.ctx); // UPLOAD_RETENTION (uploads/catalog.ts): never throws
+      await runFailedJobRetention(this.ctx); // FAILED_JOB_RETENTION (pipeline/cleanup.ts): never throws
       const n = await deleteExpired(this.ctx.db, this.ctx.config.EVENT_RETENTION);
       if (n) this.ctx.logger.info({ deleted: n, retention_ms: this.ctx.config.EVENT_RETENTION }, "old events deleted (EVENT_RETENTION)");
       return n;

@@ -3,9 +3,9 @@
  * the effects outside the database (stop running FFmpeg, publish requeued tasks, clean storage) happen after
  * the commit.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
-import { tasks } from "../../db/schema.ts";
+import { jobs, tasks } from "../../db/schema.ts";
 import { afterJobEnded, type OrchestratorDeps } from "./results.ts";
 import { cancelOpenTasks, type JobRow, lockJob, moveJob, requeueUnfinished } from "./transitions.ts";
 
@@ -38,27 +38,45 @@ export async function cancelJob(d: OrchestratorDeps, jobId: string): Promise<Job
 }
 
 /**
- * Resumes a failed job: finished tasks are kept, failed and cancelled ones are queued again with a fresh
- * failure budget. The job goes back to where its remaining work starts.
+ * Resumes a failed or cancelled job: finished tasks are kept, failed and cancelled ones are queued again with a
+ * fresh failure budget, and finished media tasks whose outputs are gone from storage (FAILED_JOB_RETENTION, an
+ * operator's clean-up) are run again rather than assumed present. The job goes back to where its remaining
+ * work starts; when media is re-run, packaging waits for it (advance.ts requeues the package task then).
  */
 export async function retryJob(d: OrchestratorDeps, jobId: string): Promise<JobRow> {
+  // Storage is asked before the transaction (plugin calls do not belong under a row lock); a part removed in
+  // between makes packaging fail again, retryably, and the next retry re-runs its task.
+  const lost = await lostMediaOutputs(d, jobId);
   const row = await d.db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!job) throw new AppError("WE-JOB-004", `job ${jobId} not found`);
-    if (job.status !== "failed") {
-      if (job.status === "cancelled" || job.status === "completed") refuseTerminal(job, "retry");
-      throw new AppError("WE-JOB-001", `only a failed job can be retried; job ${job.id} is ${job.status}`, { status: job.status });
+    if (!RETRYABLE.includes(job.status)) {
+      if (job.status === "completed") refuseTerminal(job, "retry");
+      throw new AppError("WE-JOB-001", `only a failed or cancelled job can be retried; job ${job.id} is ${job.status}`, { status: job.status });
     }
-    const all = await tx.select({ type: tasks.type, status: tasks.status }).from(tasks).where(eq(tasks.jobId, job.id));
-    const moved = await moveJob(tx, job.id, resumeStatus(all), {
-      from: ["failed"],
-      patch: { errorCode: null, errorMessage: null, errorDetails: null },
-      detail: { by: "api", action: "retry" },
+    const all = await tx.select({ id: tasks.id, type: tasks.type, status: tasks.status }).from(tasks).where(eq(tasks.jobId, job.id));
+    const after = all.map((t) => (lost.includes(t.id) || t.status === "failed" || t.status === "cancelled" ? { ...t, status: "queued" } : t));
+    const rerunMedia = after.some((t) => (t.type === "video" || t.type === "audio") && t.status !== "completed");
+    const moved = await moveJob(tx, job.id, resumeStatus(after), {
+      from: [job.status as "failed" | "cancelled"],
+      patch: { errorCode: null, errorMessage: null, errorDetails: null, etaSeconds: null },
+      detail: { by: "api", action: "retry", ...(lost.length ? { rerun_lost_outputs: lost.length } : {}) },
     });
     if (!moved) refuseTerminal(job, "retry");
-    await requeueUnfinished(tx, job.id);
+    await requeueUnfinished(tx, job.id, { completed: lost, except: rerunMedia ? ["package"] : [] });
     return moved;
   });
   d.kick();
   return row;
+}
+
+const RETRYABLE: readonly string[] = ["failed", "cancelled"];
+
+/** Ids of the job's finished video/audio tasks whose outputs storage no longer has (none when it cannot tell). */
+async function lostMediaOutputs(d: OrchestratorDeps, jobId: string): Promise<string[]> {
+  if (!d.lostOutputs) return [];
+  const [job] = await d.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId));
+  if (!job || !RETRYABLE.includes(job.status)) return [];
+  const done = await d.db.select().from(tasks).where(and(eq(tasks.jobId, jobId), eq(tasks.status, "completed"), inArray(tasks.type, ["video", "audio"])));
+  return done.length ? d.lostOutputs(jobId, done) : [];
 }

@@ -9,6 +9,7 @@ import { RESULTS_QUEUE } from "../../core/topology.ts";
 import type { WorkerPresence } from "../../core/worker-info.ts";
 import type { KernelContext } from "../context.ts";
 import { syncWorkers } from "../workers/registry.ts";
+import { createLostOutputs } from "../pipeline/cleanup.ts";
 import { createProgressPublisher } from "../events/progress.ts";
 import { serveClaims } from "./claims.ts";
 import { publishReady } from "./dispatch.ts";
@@ -41,7 +42,8 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
     })();
   };
   const progress = createProgressPublisher(bus, logger);
-  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, leaseTtlMs: ctx.config.LEASE_TTL, publishProgress: (p) => progress.publish(p), ...pipeline };
+  // lostOutputs: a retry re-runs finished tasks whose outputs storage no longer has (pipeline/cleanup.ts).
+  const deps: OrchestratorDeps = { db, bus, logger, metrics: ctx.metrics, kick, leaseTtlMs: ctx.config.LEASE_TTL, publishProgress: (p) => progress.publish(p), lostOutputs: createLostOutputs(ctx), ...pipeline };
 
   const unserve: Unsubscribe = serveClaims(db, bus, logger, ctx.config.LEASE_TTL);
   const results: Consumer = bus.consume<ResultMessage>(RESULTS_QUEUE, { slots: new Slots(8) }, async (msg) => {

@@ -3,10 +3,11 @@
  * transitions.ts only ever perform moves listed here.
  *
  *   job:  queued → analyzing → processing → packaging → completed
- *         any non-terminal → failed | cancelled;  failed → queued | processing | packaging (retry)
+ *         any non-terminal → failed | cancelled;  failed | cancelled → queued | processing | packaging (retry)
  *   task: queued → leased → completed
  *         leased → queued (retry, lease expired, handed back) | failed;  queued|leased → cancelled
- *         failed | cancelled → queued (job retry)
+ *         failed | cancelled → queued (job retry); completed → queued (job retry, when its output is gone)
+ * Leaving a terminal state is only ever asked for explicitly (transitions.ts: `from`), by a user's retry.
  */
 import type { JOB_STATUSES, TASK_STATUSES } from "../../db/schema.ts";
 
@@ -23,13 +24,13 @@ export const JOB_MOVES: Record<JobStatus, readonly JobStatus[]> = {
   packaging: ["completed", "processing", "failed", "cancelled"],
   completed: [],
   failed: ["queued", "processing", "packaging"],
-  cancelled: [],
+  cancelled: ["queued", "processing", "packaging"],
 };
 
 export const TASK_MOVES: Record<TaskStatus, readonly TaskStatus[]> = {
   queued: ["leased", "cancelled"],
   leased: ["completed", "queued", "failed", "cancelled"],
-  completed: [],
+  completed: ["queued"],
   failed: ["queued"],
   cancelled: ["queued"],
 };

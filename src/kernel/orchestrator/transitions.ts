@@ -6,7 +6,7 @@
  *
  * Nothing else in the code base writes `jobs.status` or `tasks.status`.
  */
-import { and, eq, inArray, isNull, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, isNull, lte, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { jobEvents, jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { jobEventType, recordEvents } from "../events/record.ts";
@@ -123,12 +123,16 @@ export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): P
   return rows;
 }
 
-/** Job retry: failed and cancelled tasks go back to the queue with a new attempt and a fresh failure budget. */
-export async function requeueUnfinished(x: Exec, jobId: string): Promise<TaskRow[]> {
+/**
+ * Job retry: failed and cancelled tasks go back to the queue with a new attempt and a fresh failure budget;
+ * so do the `completed` tasks named (their outputs are gone). Tasks of the `except` types are left as they are.
+ */
+export async function requeueUnfinished(x: Exec, jobId: string, opts: { completed?: string[]; except?: string[] } = {}): Promise<TaskRow[]> {
+  const which = or(inArray(tasks.status, ["failed", "cancelled"]), opts.completed?.length ? and(eq(tasks.status, "completed"), inArray(tasks.id, opts.completed)) : undefined)!;
   const rows = await x
     .update(tasks)
     .set({ status: "queued", attempt: sql`${tasks.attempt} + 1`, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null, updatedAt: sql`now()` })
-    .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, ["failed", "cancelled"])))
+    .where(and(eq(tasks.jobId, jobId), which, opts.except?.length ? notInArray(tasks.type, opts.except) : undefined))
     .returning();
   if (rows.length) {
     await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:queued", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason: "job retry" } })));
