@@ -75,6 +75,8 @@ export const kernelConfigEntries = {
   // ---- events and webhooks (docs/operations.md) ----
   /** How long platform events are kept for SSE resume (Last-Event-ID) and webhook redelivery. */
   EVENT_RETENTION: duration("168h"),
+  /** How often open SSE streams re-check the API key they were opened with (a revoked key ends them). */
+  EVENTS_AUTH_RECHECK: duration("30s"),
   /** How long a failed job keeps its intermediate parts in storage, so that a retry resumes from them. */
   FAILED_JOB_RETENTION: duration("168h"),
   /** Connect+read timeout of one webhook delivery attempt, and how long failed deliveries are retried. */

@@ -9,6 +9,7 @@ import { apiKeyView, createApiKey, listApiKeys, revokeApiKey } from "../auth/api
 import { principalOf } from "../auth/middleware.ts";
 import { ROLES } from "../auth/principal.ts";
 import type { KernelContext } from "../context.ts";
+import { eventHubOf } from "../events/hub.ts";
 
 const uuid = v.pipe(v.string(), v.uuid("must be a UUID"));
 
@@ -37,6 +38,8 @@ export function apiKeyRoutes(ctx: KernelContext) {
       async ({ params, set }) => {
         const row = await revokeApiKey(ctx.db, params.id);
         if (!row) throw new AppError("WE-REQ-006", `API key ${params.id} not found`);
+        // Open event streams of this key end now on this kernel (other kernels: at their next EVENTS_AUTH_RECHECK).
+        await eventHubOf(ctx).recheckCredentials();
         set.status = 204;
       },
       { params: v.object({ id: uuid }), detail: { summary: "Revoke an API key (takes effect at once)" } },

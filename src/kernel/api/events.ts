@@ -11,6 +11,7 @@ import { eventHubOf } from "../events/hub.ts";
 import { AppError } from "../../core/errors.ts";
 import { principalOf } from "../auth/middleware.ts";
 import { issueStreamToken } from "../auth/stream-tokens.ts";
+import { activeApiKeyIds, apiKeyIdOf } from "../auth/api-keys.ts";
 
 const query = v.object({
   job_id: v.optional(v.pipe(v.string(), v.uuid("job ids are UUIDs"))),
@@ -45,10 +46,18 @@ export function eventRoutes(ctx: KernelContext) {
     )
     .get(
     "",
-    async ({ query, request }) => {
+    async ({ query, request, set }) => {
       const types = parseTypes(Array.isArray(query.types) ? query.types.join(",") : query.types);
       const lastEventId = parseLastEventId(request.headers.get("last-event-id"), query.last_event_id);
-      return eventHubOf(ctx).open({ jobId: query.job_id, streamId: query.stream_id, types }, lastEventId, request.signal);
+      // A stream token lives up to an hour; the API key it was issued for may be revoked before (the middleware
+      // checks keys sent directly). The open stream keeps following the key (hub.ts recheckCredentials).
+      const principal = principalOf(request);
+      const apiKeyId = apiKeyIdOf(principal);
+      if (apiKeyId && principal?.via.startsWith("stream-token:") && !(await activeApiKeyIds(ctx.db, [apiKeyId])).has(apiKeyId)) {
+        set.headers["www-authenticate"] = 'Bearer realm="webencode"';
+        throw new AppError("WE-AUTH-001", "the API key this stream token was issued for has been revoked or has expired; request a new token with a valid key");
+      }
+      return eventHubOf(ctx).open({ jobId: query.job_id, streamId: query.stream_id, types }, lastEventId, request.signal, { apiKeyId });
     },
     {
       query,

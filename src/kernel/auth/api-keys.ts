@@ -4,10 +4,10 @@
  * returned once, when it is created.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
 import { apiKeys } from "../../db/schema.ts";
-import type { Role } from "./principal.ts";
+import type { Principal, Role } from "./principal.ts";
 
 export const API_KEY_PREFIX = "we_";
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -61,6 +61,22 @@ export async function verifyApiKey(db: Db, key: string, now = new Date()): Promi
       .where(and(eq(apiKeys.id, row.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '60 seconds'`))));
   }
   return { ok: true, row };
+}
+
+/** The API key a principal stands for ("key:<id>", also through a stream token), or undefined. Pure. */
+export function apiKeyIdOf(p: Principal | undefined): string | undefined {
+  const m = p ? /^key:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(p.id) : null;
+  return m?.[1];
+}
+
+/** Which of `ids` are keys that may still be used (neither revoked nor expired): one query for any number. */
+export async function activeApiKeyIds(db: Db, ids: readonly string[], now = new Date()): Promise<Set<string>> {
+  if (!ids.length) return new Set();
+  const rows = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(inArray(apiKeys.id, [...ids]), isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, now))));
+  return new Set(rows.map((r) => r.id));
 }
 
 export async function listApiKeys(db: Db): Promise<ApiKeyRow[]> {

@@ -4,6 +4,8 @@
  * only accepted on that route (read-only events), carries the caller's identity and role at issue time, and
  * expires within an hour at most — what leaks with a URL (proxy logs, browser history) is little and brief.
  * Signed with a key derived from SECRET_KEY, so any kernel accepts a token another kernel issued.
+ * A token issued for an API key (`sub` = "key:<id>") follows that key: GET /v1/events refuses it once the key
+ * is revoked or expired, and the hub ends its open streams (api/events.ts, events/hub.ts recheckCredentials).
  */
 import type { SecretBox } from "../../core/secret-box.ts";
 import { ROLES, type Principal, type Role } from "./principal.ts";

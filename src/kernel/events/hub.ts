@@ -13,6 +13,7 @@
  * up to POLL_MS of latency and four cheap queries a second per kernel with clients.
  * Job progress is not stored: it comes over the bus (JOB_PROGRESS_SUBJECT) straight to the clients.
  */
+import { activeApiKeyIds } from "../auth/api-keys.ts";
 import { pruneAudit } from "../auth/audit.ts";
 import { runUploadRetention } from "../uploads/catalog.ts";
 import { runFailedJobRetention } from "../pipeline/cleanup.ts";
@@ -36,6 +37,8 @@ export interface HubOptions {
   maxGapWaitMs: number;
   /** How long the first client waits for transactions running at the hub's start to end. */
   startWaitMs: number;
+  /** How often streams opened with an API key (or a stream token issued for one) re-check it. */
+  authRecheckMs: number;
   limits: SseLimits;
 }
 
@@ -46,6 +49,7 @@ export const DEFAULT_HUB_OPTIONS: HubOptions = {
   retentionEveryMs: 5 * 60_000,
   maxGapWaitMs: 60_000,
   startWaitMs: 5_000,
+  authRecheckMs: 30_000,
   limits: { highWaterBytes: 64 * 1024, maxBacklogBytes: 4 * 1024 * 1024, maxHeldEvents: 10_000, retryMs: 2_000 },
 };
 
@@ -53,6 +57,8 @@ type HubContext = Pick<KernelContext, "db" | "bus" | "logger" | "config" | "plug
 
 export class EventHub {
   private readonly clients = new Set<SseClient>();
+  /** The API key behind each client opened with one; the stream ends when the key is revoked or expires. */
+  private readonly keyOf = new Map<SseClient, string>();
   /** Where live delivery stands; undefined while no client is connected (re-read on the next one). */
   private cursor: Cursor | undefined;
   private starting: Promise<void> | undefined;
@@ -67,7 +73,7 @@ export class EventHub {
     private readonly ctx: HubContext,
     opts: Partial<HubOptions> = {},
   ) {
-    this.o = { ...DEFAULT_HUB_OPTIONS, ...opts };
+    this.o = { ...DEFAULT_HUB_OPTIONS, authRecheckMs: ctx.config.EVENTS_AUTH_RECHECK ?? DEFAULT_HUB_OPTIONS.authRecheckMs, ...opts };
   }
 
   /** Connected SSE clients (a closed connection leaves this set at once: no leaked subscriptions). */
@@ -79,6 +85,7 @@ export class EventHub {
     this.unsubscribe = this.ctx.bus.subscribe<JobProgressUpdate>(JOB_PROGRESS_SUBJECT, (p) => this.relayProgress(p));
     this.timers.push(setInterval(() => this.heartbeat(), this.o.heartbeatMs));
     this.timers.push(setInterval(() => void this.runRetention(), this.o.retentionEveryMs));
+    this.timers.push(setInterval(() => void this.recheckCredentials(), Math.max(100, this.o.authRecheckMs)));
     void this.runRetention();
   }
 
@@ -97,7 +104,7 @@ export class EventHub {
    * Opens an SSE stream: replays the stored events after `lastEventId` that match the filter (or says
    * `reset` when they are no longer kept), then streams live events. Resolves once the stream is set up.
    */
-  async open(filter: EventFilter, lastEventId: number | undefined, signal?: AbortSignal): Promise<Response> {
+  async open(filter: EventFilter, lastEventId: number | undefined, signal?: AbortSignal, credential?: { apiKeyId?: string }): Promise<Response> {
     if (this.stopped) throw new AppError("WE-SYS-004", "the kernel is shutting down; reconnect (to another kernel)");
     while (!this.cursor) {
       this.starting ??= this.init().finally(() => (this.starting = undefined));
@@ -108,8 +115,10 @@ export class EventHub {
     const horizon = this.cursor.last;
     const client = new SseClient((e) => matches(filter, e), lastEventId ?? horizon, this.o.limits);
     this.clients.add(client);
+    if (credential?.apiKeyId) this.keyOf.set(client, credential.apiKeyId);
     client.whenClosed((reason) => {
       this.clients.delete(client);
+      this.keyOf.delete(client);
       if (reason === "slow") this.ctx.logger.info({ filter: describe(filter), last_sent: client.lastSent }, "SSE client disconnected: it read too slowly");
     });
     signal?.addEventListener("abort", () => client.close("client"), { once: true });
@@ -125,6 +134,29 @@ export class EventHub {
         "x-accel-buffering": "no",
       },
     });
+  }
+
+  /**
+   * Ends the streams whose API key was revoked or expired since they opened (one query for all of them). Runs
+   * every EVENTS_AUTH_RECHECK, and at once when a key is revoked through this kernel; other kernels' streams
+   * follow at their next check.
+   */
+  async recheckCredentials(): Promise<number> {
+    if (!this.keyOf.size) return 0;
+    try {
+      const active = await activeApiKeyIds(this.ctx.db, [...new Set(this.keyOf.values())]);
+      let closed = 0;
+      for (const [client, keyId] of [...this.keyOf]) {
+        if (active.has(keyId)) continue;
+        client.close("revoked");
+        closed++;
+      }
+      if (closed) this.ctx.logger.info({ closed }, "SSE streams ended: their API key was revoked or expired");
+      return closed;
+    } catch (error) {
+      this.ctx.logger.warn({ error: errorMessage(error) }, "SSE credential re-check failed; retrying at the next interval");
+      return 0;
+    }
   }
 
   /**

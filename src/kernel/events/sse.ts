@@ -31,7 +31,7 @@ export interface SseLimits {
   retryMs: number;
 }
 
-export type CloseReason = "client" | "slow" | "shutdown" | "error" | "done";
+export type CloseReason = "client" | "slow" | "shutdown" | "error" | "done" | "revoked";
 
 export class SseClient {
   readonly stream: ReadableStream<Uint8Array>;
@@ -129,6 +129,7 @@ export class SseClient {
     if (this.closed) return;
     try {
       if (reason === "slow") this.controller.enqueue(encoder.encode(formatComment("disconnected: this client reads too slowly; reconnect with Last-Event-ID to resume")));
+      if (reason === "revoked") this.controller.enqueue(encoder.encode(formatComment("disconnected: the API key of this stream has been revoked or has expired")));
       this.controller.close();
     } catch {
       /* already closed or cancelled */
