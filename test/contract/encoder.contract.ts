@@ -155,7 +155,8 @@ export function runEncoderContract(name: string, setup: EncoderSetup): void {
       ["a truncated MP4", (d) => join(d, "truncated.mp4"), ["Invalid data found when processing input", "moov atom not found"]],
       ["a missing path", (d) => join(d, "missing.mp4"), ["No such file or directory"]],
       ["a URL answering 404", (_d, port) => `http://127.0.0.1:${port}/gone.mp4`, ["Server returned 404 Not Found"]],
-      ["a file without audio or video", (d) => join(d, "subtitles.vtt"), ["no audio or video streams"]],
+      // A subtitle file is no media container: refused by FFprobe's format whitelist (src/media/input-policy.ts).
+      ["a subtitle file", (d) => join(d, "subtitles.vtt"), ['container format "webvtt" is not accepted']],
     ];
     for (const [what, input, reasons] of unreadable) {
       test(`probe of ${what} rejects with WE-JOB-007 and FFprobe's reason`, async () => {
