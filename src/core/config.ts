@@ -6,6 +6,7 @@
  * operator should never have to read a stack trace to fix a typo in an EnvironmentFile.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import * as v from "valibot";
 import { parseCidr } from "./outbound-address.ts";
@@ -136,6 +137,49 @@ export const logLevel = () =>
 /** A bus prefix becomes part of NATS subjects and stream names: keep it to safe characters. */
 export const busPrefix = () =>
   v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, "must be 1-32 letters, digits, _ or -, starting with a letter")), "webencode");
+
+/**
+ * An address to listen on: an IP literal or a host name (localhost, the machine's name). Whether a name resolves
+ * is checked when the server starts (src/core/listen.ts assertListenHost), since resolving is asynchronous.
+ */
+export const listenHost = () =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (s) => isIP(s) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s),
+      "must be an IP address of this machine (0.0.0.0 for all, 127.0.0.1 for this machine only) or a host name such as localhost",
+    ),
+  );
+
+/**
+ * Browser origins (`https://app.example.com`, comma-separated), compared exactly. `*` is refused unless
+ * `allowAny` (signed media links may be played from any site; the API never: it takes bearer credentials).
+ */
+export const originList = (def: string, allowAny = false) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean)),
+      v.check(
+        (list) => list.every((o) => (allowAny && o === "*" && list.length === 1) || isOrigin(o)),
+        allowAny
+          ? "must be * (any site) or a comma-separated list of origins such as https://player.example.com"
+          : "must be a comma-separated list of origins such as https://app.example.com (scheme://host[:port]); never * — the API takes credentials, so list each site",
+      ),
+    ),
+    def,
+  );
+
+/** scheme://host[:port] and nothing else (what browsers send in Origin). Pure. */
+export function isOrigin(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin.toLowerCase() === s.toLowerCase();
+  } catch {
+    return false;
+  }
+}
 
 /** A comma-separated list of IPv4/IPv6 CIDRs ("10.0.0.0/8, fd00::/8"); a bare address means a single host. */
 export const cidrList = () =>

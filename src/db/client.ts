@@ -12,6 +12,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
 import { lockDataDir } from "./datadir-lock.ts";
+import { DatabaseConnectError, explainConnectError } from "./connect-errors.ts";
 import { loadPgliteAssets } from "./pglite-assets.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -44,7 +45,17 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  return opts.url ? openPostgres(opts.url, opts) : openPglite(opts.dataDir);
+  if (!opts.url) return openPglite(opts.dataDir);
+  const database = openPostgres(opts.url, opts);
+  // postgres.js connects lazily: one query now, so a wrong DATABASE_URL is reported as such (connect-errors.ts)
+  // instead of surfacing later as a bare `connect ECONNREFUSED` from whichever query came first.
+  try {
+    await database.db.execute(sql`select 1`);
+  } catch (e) {
+    await database.close().catch(() => {});
+    throw new DatabaseConnectError(explainConnectError(opts.url, e), { cause: e });
+  }
+  return database;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

@@ -2,7 +2,12 @@
 import * as v from "valibot";
 import { ConfigError } from "../core/config.ts";
 import { absolutePaths, NATS_FILE_KEYS } from "../core/config-paths.ts";
+import { listenHost, originList } from "../core/config.ts";
 import { bool, busPrefix, bytes, cidrList, duration, int, loadConfig, logLevel, natsAuth, optionalStr, str, url } from "../core/config.ts";
+
+/** ADMIN_API_KEY: `we_` and 29-125 of A-Za-z0-9_- (32-128 characters in all), like the keys the API generates. */
+export const ADMIN_API_KEY_PATTERN = /^we_[A-Za-z0-9_-]{29,125}$/;
+const ADMIN_API_KEY_RULE = "must start with we_ followed by 29-125 letters, digits, '_' or '-' (32-128 characters in all, e.g. `echo we_$(openssl rand -hex 20)`): API keys are recognized by that prefix";
 
 export const kernelConfigEntries = {
   DATABASE_URL: v.optional(url(["postgres", "postgresql"])),
@@ -10,7 +15,8 @@ export const kernelConfigEntries = {
   DATA_DIR: str("./data"),
   PLUGIN_DIR: str("./plugins"),
   PORT: int(8080, 0, 65535),
-  HOST: str("0.0.0.0"),
+  /** Default: 127.0.0.1 in standalone mode (a laptop's platform is not a network service), 0.0.0.0 when distributed. */
+  HOST: v.optional(listenHost()),
   /** Base URL clients use to reach the API (download/playback links); default http://127.0.0.1:PORT. */
   PUBLIC_URL: v.optional(url(["http", "https"])),
   LOG_LEVEL: logLevel(),
@@ -45,13 +51,16 @@ export const kernelConfigEntries = {
   /** The key being replaced during a SECRET_KEY rotation (docs/security.md): still accepted for decryption. */
   SECRET_KEY_PREVIOUS: v.optional(v.pipe(v.string(), v.minLength(32, "must be at least 32 characters"))),
   /** Used as the first admin API key instead of a generated one (automation); at least 32 characters. */
-  ADMIN_API_KEY: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{32,128}$/, "must be 32-128 letters, digits, '_' or '-'"))),
+  /** Must look like the keys the API makes (we_ prefix): the auth middleware routes bearer tokens by that prefix. */
+  ADMIN_API_KEY: v.optional(v.pipe(v.string(), v.regex(ADMIN_API_KEY_PATTERN, ADMIN_API_KEY_RULE))),
   /** Development only: no authentication (every caller is admin). Refused unless HOST is a loopback address. */
   AUTH_DEV_MODE: bool(false),
   /** Require credentials (viewer) for GET /metrics; health endpoints stay open. */
   METRICS_REQUIRE_AUTH: bool(false),
   /** Comma-separated origins allowed by CORS (e.g. https://app.example.com); empty = no cross-origin access. */
-  CORS_ORIGINS: v.optional(v.string(), ""),
+  CORS_ORIGINS: originList(""),
+  /** Origins allowed to fetch signed media links (HLS players on other sites); `*` by default: the link is the credential. */
+  MEDIA_CORS_ORIGINS: originList("*", true),
   /** Requests per second per client (token bucket refill; 0 disables) and the bucket size. */
   RATE_LIMIT_RPS: int(50, 0, 100_000),
   RATE_LIMIT_BURST: int(200, 1, 1_000_000),
@@ -92,9 +101,11 @@ export type KernelConfig = ReturnType<typeof loadKernelConfig>;
 
 export function loadKernelConfig(env?: Record<string, string | undefined>) {
   // Relative paths mean "from where the kernel was started" (`npm start` in the clone): made absolute here, once.
-  const c = absolutePaths(loadConfig(kernelConfigEntries, env), ["DATA_DIR", "PLUGIN_DIR", "TLS_CERT_FILE", "TLS_KEY_FILE", ...NATS_FILE_KEYS], process.cwd());
+  const loaded = loadConfig(kernelConfigEntries, env);
+  const standaloneMode = loaded.NATS_URL === undefined && loaded.DATABASE_URL === undefined;
+  const c = absolutePaths({ ...loaded, HOST: loaded.HOST ?? (standaloneMode ? "127.0.0.1" : "0.0.0.0") }, ["DATA_DIR", "PLUGIN_DIR", "TLS_CERT_FILE", "TLS_KEY_FILE", ...NATS_FILE_KEYS], process.cwd());
   const embeddedWorker = c.EMBEDDED_WORKER ?? c.NATS_URL === undefined;
-  const standalone = c.NATS_URL === undefined && c.DATABASE_URL === undefined;
+  const standalone = standaloneMode;
   if (c.AUTH_DEV_MODE && !isLoopbackHost(c.HOST))
     throw new ConfigError(`invalid configuration: AUTH_DEV_MODE turns authentication off and is only allowed when HOST is a loopback address (127.0.0.1, ::1 or localhost), not ${JSON.stringify(c.HOST)}`);
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined))
@@ -103,7 +114,6 @@ export function loadKernelConfig(env?: Record<string, string | undefined>) {
     ...c,
     EMBEDDED_WORKER: embeddedWorker,
     standalone,
-    CORS_ORIGINS: c.CORS_ORIGINS.split(",").map((o) => o.trim().replace(/\/$/, "")).filter(Boolean),
   });
 }
 

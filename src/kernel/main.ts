@@ -1,9 +1,11 @@
 /**
  * `webencode-kernel`: the REST API and orchestrator. Subcommands: `migrate`, `migrate status`, `admin create-key`.
- * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr).
+ * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr), 3 a port cannot be opened
+ * (PORT taken: src/core/listen.ts).
  */
 import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.ts";
-import { exitOnConfigError } from "../core/config.ts";
+import { ConfigError, exitOnConfigError } from "../core/config.ts";
+import { ListenError } from "../core/listen.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { runPluginIfRequested } from "../plugins/entry.ts";
@@ -89,8 +91,10 @@ async function main(argv: string[]): Promise<void> {
     handle = await starting;
     guard.setPhase("serving");
   } catch (e) {
+    // Found only while starting (HOST does not resolve): still a configuration error, exit 2 with one line.
+    if (e instanceof ConfigError) exitOnConfigError(e);
     logger.fatal({ error: errorMessage(e) }, `kernel failed to start: ${errorMessage(e)}`);
-    process.exit(EXIT_FAILURE);
+    process.exit(e instanceof ListenError ? e.exitCode : EXIT_FAILURE);
   }
 }
 

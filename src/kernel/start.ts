@@ -6,6 +6,7 @@
 import { openBus } from "../bus/factory.ts";
 import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
+import { assertListenHost, listen } from "../core/listen.ts";
 import { createRegistry } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
 import { type Database, openDatabase } from "../db/client.ts";
@@ -45,9 +46,12 @@ export interface KernelHandle {
 export async function startKernel(config: KernelConfig, logger: Logger): Promise<KernelHandle> {
   // Certificate problems stop the start before anything else is opened (tls.ts).
   const tls = loadKernelTls(config);
+  await assertListenHost("HOST", config.HOST);
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   let bus: Bus | undefined;
   let plugins: PluginHost | undefined;
+  /** What was started before a failure later in the start (a taken port): stopped in reverse order. */
+  const undo: (() => unknown)[] = [];
   try {
     await prepareSchema(database, config, logger);
     bus = await openBus(config, logger, `webencode-kernel-${process.pid}`);
@@ -88,21 +92,26 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     };
     if (bus.kind === "memory") await forgetInProcessDeliveries(ctx);
     ctx.orchestrator = startOrchestrator(ctx, { advance: createAdvance({ minChunkS: config.CHUNK_MIN_DURATION / 1000, maxChunkS: config.CHUNK_MAX_DURATION / 1000, minSplitDurationS: config.SPLIT_MIN_DURATION / 1000, allowUpscale: false, maxTasksPerJob: config.MAX_TASKS_PER_JOB }), onJobEnded: createCleanup(ctx) });
+    undo.push(() => ctx.orchestrator.stop());
     const events = eventHubOf(ctx);
     events.start();
+    undo.push(() => events.stop());
     const unserve = servePluginSettings(bus, pluginSettings, workerPluginInfo(plugins, pluginSettings), { sendSecrets: busAuthenticatesClients(config, bus), logger });
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
       if (ev.origin !== ctx.instanceId) void plugins!.reload(ev.id);
     });
+    undo.push(unserve, unsubscribe);
 
-    const app = createApp(ctx).listen({
-      port: config.PORT,
-      hostname: config.HOST,
-      // A hard cap above the upload limit: the upload route cuts the stream at UPLOAD_MAX_SIZE itself, with a proper error.
-      maxRequestBodySize: 2 * Math.max(config.MAX_BODY_SIZE, config.UPLOAD_MAX_SIZE) + 1024 * 1024,
-      ...(tls ? { tls } : {}),
-    });
+    // Through listen(): no port sharing, and a taken port is a ListenError naming PORT (main.ts exits 3).
+    const app = listen({ portVariable: "PORT", hostVariable: "HOST", port: config.PORT, host: config.HOST }, (bind) =>
+      createApp(ctx).listen({
+        ...bind,
+        // A hard cap above the upload limit: the upload route cuts the stream at UPLOAD_MAX_SIZE itself, with a proper error.
+        maxRequestBodySize: 2 * Math.max(config.MAX_BODY_SIZE, config.UPLOAD_MAX_SIZE) + 1024 * 1024,
+        ...(tls ? { tls } : {}),
+      }),
+    );
     const server = app.server!;
     const url = `${tls ? "https" : "http"}://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
 
@@ -152,6 +161,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       },
     };
   } catch (e) {
+    for (const fn of undo.reverse()) await Promise.resolve().then(fn).catch(() => {});
     await plugins?.stop().catch(() => {});
     await bus?.close().catch(() => {});
     await database.close().catch(() => {});

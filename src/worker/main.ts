@@ -1,10 +1,12 @@
 /**
  * `webencode-worker`: pulls tasks from the bus and runs them with FFmpeg.
- * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr).
+ * Exit codes: 0 ok, 1 failure (logged), 2 invalid configuration (one line on stderr), 3 a port cannot be opened
+ * (WORKER_METRICS_PORT taken: src/core/listen.ts).
  */
 import { openBus } from "../bus/factory.ts";
 import { EXIT_FAILURE, handleCommonFlags, onShutdownSignal } from "../core/cli.ts";
 import { exitOnConfigError } from "../core/config.ts";
+import { assertListenHost, ListenError } from "../core/listen.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { createRegistry } from "../core/metrics.ts";
@@ -40,9 +42,17 @@ async function main(argv: string[]): Promise<void> {
   }
   const logger = createLogger("worker", config.LOG_LEVEL).child({ worker_id: config.WORKER_ID });
 
-  // GET /metrics on WORKER_METRICS_PORT (0 = off); a port in use is logged and the worker carries on.
+  // GET /metrics on WORKER_METRICS_PORT (0 = off); a port in use stops the worker (exit 3) before it takes work.
   const metrics = createWorkerMetrics(createRegistry("worker"), { pluginMetrics: true });
-  const metricsServer = serveWorkerMetrics(metrics.registry, { port: config.WORKER_METRICS_PORT, host: config.WORKER_METRICS_HOST, logger });
+  let metricsServer;
+  try {
+    if (config.WORKER_METRICS_PORT !== 0) await assertListenHost("WORKER_METRICS_HOST", config.WORKER_METRICS_HOST);
+    metricsServer = serveWorkerMetrics(metrics.registry, { port: config.WORKER_METRICS_PORT, host: config.WORKER_METRICS_HOST, logger });
+  } catch (e) {
+    if (!(e instanceof ListenError)) exitOnConfigError(e);
+    logger.fatal({ error: e.message, port: e.target.port, code: e.code }, e.message);
+    process.exit(e.exitCode);
+  }
 
   let worker: BootedWorker;
   let bus;

@@ -3,9 +3,11 @@
  * and their wall time. A standalone worker serves them on WORKER_METRICS_PORT (`GET /metrics`); the worker
  * embedded in a standalone kernel registers them in the kernel's registry instead and opens no port.
  *
- * Metrics must never stop encoding: a port that cannot be bound is logged and the worker carries on.
+ * A port that cannot be bound stops the worker (ListenError, exit code 3): a metrics port silently shared with
+ * another process would split scrapes between two workers, and one left off would hide the worker from alerts.
  */
 import { errorMessage } from "../core/errors.ts";
+import { listen } from "../core/listen.ts";
 import type { Logger } from "../core/logger.ts";
 import { Counter, Gauge, Histogram, type Registry } from "../core/metrics.ts";
 import { createPluginMetrics, type PluginMetrics } from "../plugins/host/metrics.ts";
@@ -114,14 +116,13 @@ export interface MetricsServer {
 
 /**
  * Serves `GET /metrics` from `registry` on host:port. Port 0 means off (undefined). A port that cannot be
- * bound is logged as an error naming WORKER_METRICS_PORT and returns undefined: the worker keeps working.
+ * bound throws ListenError naming WORKER_METRICS_PORT (src/core/listen.ts); the executable exits on it.
  */
 export function serveWorkerMetrics(registry: Registry, o: { port: number; host: string; logger: Logger }): MetricsServer | undefined {
   if (o.port === 0) return undefined;
-  try {
-    const server = Bun.serve({
-      port: o.port,
-      hostname: o.host,
+  const server = listen({ portVariable: "WORKER_METRICS_PORT", hostVariable: "WORKER_METRICS_HOST", port: o.port, host: o.host }, (bind) =>
+    Bun.serve({
+      ...bind,
       async fetch(req) {
         const path = new URL(req.url).pathname;
         if (path !== "/metrics") return new Response("not found: the worker serves only GET /metrics\n", { status: 404 });
@@ -135,15 +136,8 @@ export function serveWorkerMetrics(registry: Registry, o: { port: number; host: 
       },
       // Prometheus' own errors (a closed connection) are not the worker's problem.
       error: () => new Response("internal error\n", { status: 500 }),
-    });
-    o.logger.info({ port: server.port, host: o.host }, `worker metrics on http://${o.host}:${server.port}/metrics`);
-    return { port: server.port ?? o.port, stop: () => server.stop(true) };
-  } catch (error) {
-    o.logger.error(
-      { error: errorMessage(error), port: o.port, host: o.host },
-      `worker metrics are off: cannot listen on ${o.host}:${o.port} (WORKER_METRICS_PORT=${o.port}; ${errorMessage(error)}); ` +
-        "set WORKER_METRICS_PORT to a free port, or 0 to turn the endpoint off. The worker keeps processing tasks.",
-    );
-    return undefined;
-  }
+    }),
+  );
+  o.logger.info({ port: server.port, host: o.host }, `worker metrics on http://${o.host}:${server.port}/metrics`);
+  return { port: server.port ?? o.port, stop: () => server.stop(true) };
 }

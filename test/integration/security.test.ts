@@ -123,7 +123,7 @@ describe("configuration guard rails", () => {
   });
 
   test("ADMIN_API_KEY must be long enough to be a key", () => {
-    expect(() => loadKernelConfig({ ...base, ADMIN_API_KEY: "admin" })).toThrow(/ADMIN_API_KEY must be 32-128/);
+    expect(() => loadKernelConfig({ ...base, ADMIN_API_KEY: "admin" })).toThrow(/ADMIN_API_KEY must start with we_/);
   });
 });
 

@@ -128,7 +128,7 @@ describe("loadKernelConfig", () => {
   test("defaults: standalone with an embedded worker on port 8080", () => {
     const c = loadKernelConfig({});
     expect(c.PORT).toBe(8080);
-    expect(c.HOST).toBe("0.0.0.0");
+    expect(c.HOST).toBe("127.0.0.1"); // standalone listens on loopback; distributed on 0.0.0.0 (below)
     expect(c.DATA_DIR).toBe(join(process.cwd(), "data")) // made absolute at load (config-paths.ts);
     expect(c.PLUGIN_DIR).toBe(join(process.cwd(), "plugins"));
     expect(c.LOG_LEVEL).toBe("info");
@@ -264,5 +264,51 @@ describe("loadWorkerConfig", () => {
     const msg = configError(() => loadWorkerConfig({ [name]: value }));
     expectOneLineNaming(msg, name);
     expect(msg).toContain(reason);
+  });
+});
+
+describe("first-run mistakes are refused with one line naming the variable", () => {
+  test("HOST defaults to loopback in standalone mode and to 0.0.0.0 in distributed mode; an explicit HOST wins", () => {
+    expect(loadKernelConfig({}).HOST).toBe("127.0.0.1");
+    expect(loadKernelConfig({ DATABASE_URL: "postgres://db/x" }).HOST).toBe("0.0.0.0");
+    expect(loadKernelConfig({ NATS_URL: "nats://n:4222" }).HOST).toBe("0.0.0.0");
+    expect(loadKernelConfig({ HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
+    for (const HOST of ["::", "::1", "10.1.2.3", "localhost", "kernel-01.example.com"]) expect(loadKernelConfig({ HOST }).HOST).toBe(HOST);
+  });
+
+  test.each(["not an ip", "http://127.0.0.1", "127.0.0.1:8080", "-bad", "a..b"])("HOST=%p is not an address", (HOST) => {
+    const m = configError(() => loadKernelConfig({ HOST }));
+    expectOneLineNaming(m, "HOST");
+    expect(m).toContain("IP address");
+  });
+
+  test("CORS_ORIGINS: '*' and non-origins are refused; origins are kept without a trailing slash", () => {
+    for (const CORS_ORIGINS of ["*", "https://a.example.com,*", "app.example.com", "https://a.example.com/path"]) {
+      const m = configError(() => loadKernelConfig({ CORS_ORIGINS }));
+      expectOneLineNaming(m, "CORS_ORIGINS");
+      expect(m).toContain("never *");
+    }
+    expect(loadKernelConfig({ CORS_ORIGINS: "https://a.example.com/, http://localhost:3000" }).CORS_ORIGINS).toEqual(["https://a.example.com", "http://localhost:3000"]);
+    expect(loadKernelConfig({}).CORS_ORIGINS).toEqual([]);
+  });
+
+  test("MEDIA_CORS_ORIGINS: '*' by default, or a list of origins; '*' mixed into a list is refused", () => {
+    expect(loadKernelConfig({}).MEDIA_CORS_ORIGINS).toEqual(["*"]);
+    expect(loadKernelConfig({ MEDIA_CORS_ORIGINS: "https://player.example.com" }).MEDIA_CORS_ORIGINS).toEqual(["https://player.example.com"]);
+    expectOneLineNaming(configError(() => loadKernelConfig({ MEDIA_CORS_ORIGINS: "*,https://a.example.com" })), "MEDIA_CORS_ORIGINS");
+    expectOneLineNaming(configError(() => loadKernelConfig({ MEDIA_CORS_ORIGINS: "player.example.com" })), "MEDIA_CORS_ORIGINS");
+  });
+
+  test("ADMIN_API_KEY: we_ and 29-125 of A-Za-z0-9_- are accepted; anything else is refused without echoing it", () => {
+    const shortest = `we_${"a".repeat(29)}`;
+    const longest = `we_${"Z9_-".repeat(31)}x`;
+    expect(longest).toHaveLength(128);
+    for (const key of [shortest, longest]) expect(loadKernelConfig({ ADMIN_API_KEY: key }).ADMIN_API_KEY).toBe(key);
+    for (const bad of ["a".repeat(40), `we_${"a".repeat(28)}`, `${longest}x`, `WE_${"a".repeat(40)}`, `we_${"a".repeat(30)}!`]) {
+      const m = configError(() => loadKernelConfig({ ADMIN_API_KEY: bad }));
+      expectOneLineNaming(m, "ADMIN_API_KEY");
+      expect(m).toContain("must start with we_");
+      expect(m).not.toContain(bad);
+    }
   });
 });

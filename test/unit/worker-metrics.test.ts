@@ -1,12 +1,13 @@
 /**
  * The worker's metrics module on its own: FFmpeg processes and fps while encodes run (too short-lived to catch
  * reliably in a real job), tasks and slots, and the /metrics server: off at port 0, serving on a free port,
- * and an error naming WORKER_METRICS_PORT (never a throw) when the port is taken.
+ * and a ListenError naming WORKER_METRICS_PORT when the port is taken (the worker exits on it).
  */
 import { describe, expect, test } from "bun:test";
 import type { Logger } from "../../src/core/logger.ts";
 import { createRegistry } from "../../src/core/metrics.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "../../src/worker/metrics.ts";
+import { ListenError } from "../../src/core/listen.ts";
 import { parseExposition, value } from "../helpers/prom.ts";
 
 const read = async (m: ReturnType<typeof createWorkerMetrics>) => parseExposition(await m.registry.metrics());
@@ -65,7 +66,7 @@ describe("worker metrics", () => {
     expect(s.types.get("webencode_plugin_healthy")).toBe("gauge");
   });
 
-  test("the server: off at port 0, GET /metrics on a free port, an error naming WORKER_METRICS_PORT on a taken one", async () => {
+  test("the server: off at port 0, GET /metrics on a free port, a ListenError naming WORKER_METRICS_PORT on a taken one", async () => {
     const m = createWorkerMetrics(createRegistry("worker"));
     const log = recordingLogger();
     expect(serveWorkerMetrics(m.registry, { port: 0, host: "127.0.0.1", logger: log.logger })).toBeUndefined();
@@ -80,11 +81,17 @@ describe("worker metrics", () => {
       expect((await fetch(`http://127.0.0.1:${first!.port}/other`)).status).toBe(404);
       expect((await fetch(`http://127.0.0.1:${first!.port}/metrics`, { method: "POST" })).status).toBe(405);
 
-      const second = serveWorkerMetrics(m.registry, { port: first!.port, host: "127.0.0.1", logger: log.logger });
-      expect(second).toBeUndefined();
-      const error = log.lines.find((l) => l.level === "error");
-      expect(error?.msg).toContain(`WORKER_METRICS_PORT=${first!.port}`);
-      expect(error?.msg).toContain("keeps processing tasks");
+      // A taken port is never shared (no SO_REUSEPORT): ListenError naming the variable, exit code 3.
+      let error: unknown;
+      try {
+        serveWorkerMetrics(m.registry, { port: first!.port, host: "127.0.0.1", logger: log.logger });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ListenError);
+      expect((error as ListenError).exitCode).toBe(3);
+      expect((error as ListenError).message).toContain(`WORKER_METRICS_PORT=${first!.port}`);
+      expect((error as ListenError).message).toContain("already in use");
     } finally {
       await first!.stop();
     }

@@ -6,6 +6,10 @@
  * headers (the browser then refuses to hand the response to the page) and its preflight is refused with 403.
  * Preflights are answered here, in onRequest, before authentication: browsers never send credentials on a
  * preflight, so requiring them would make every cross-origin call fail.
+ *
+ * Signed media links (`/v1/storage/storage-fs/t/…`, HLS playlists and segments) follow MEDIA_CORS_ORIGINS
+ * instead (default `*`): the expiring token in the URL is the credential, no cookie or header is involved, and
+ * an HLS player on a customer's site (hls.js fetches with CORS) must be able to read them.
  */
 import { envelope } from "./envelope.ts";
 
@@ -15,6 +19,17 @@ export const CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key,
 export const CORS_EXPOSE_HEADERS = "X-Request-Id, Retry-After, Location";
 /** Seconds a browser may cache a preflight (Chromium caps this at 7200). */
 export const CORS_MAX_AGE = 600;
+/** Signed media links: read-only methods, Range for seeking; players read the length and range of a part. */
+export const MEDIA_CORS_ALLOW_METHODS = "GET, HEAD, OPTIONS";
+export const MEDIA_CORS_ALLOW_HEADERS = "Range";
+export const MEDIA_CORS_EXPOSE_HEADERS = "Content-Length, Content-Range, Accept-Ranges, Content-Type";
+/** Where the signed media links live (src/kernel/api/storage-urls.ts). */
+export const SIGNED_MEDIA_PATH = "/v1/storage/storage-fs/t/";
+
+/** The media policy: `["*"]` allows every origin. */
+export function mediaOriginAllowed(origin: string, allowlist: readonly string[]): boolean {
+  return (allowlist.length === 1 && allowlist[0] === "*" && origin !== "") || originAllowed(origin, allowlist);
+}
 
 /** Origins compare case-insensitively (scheme and host are); a configured trailing slash was already removed. */
 export function originAllowed(origin: string, allowlist: readonly string[]): boolean {
@@ -33,8 +48,10 @@ interface HookContext {
  * An onRequest handler: adds the CORS headers for an allowed origin and answers preflights (204 or 403).
  * `requestId` gives the id the request-id hook assigned.
  */
-export function corsHook(allowlist: readonly string[], requestId: (r: Request) => string) {
+export function corsHook(allowlist: readonly string[], requestId: (r: Request) => string, mediaAllowlist: readonly string[] = []) {
+  const media = mediaCors(mediaAllowlist, requestId);
   return ({ request, set }: HookContext) => {
+    if (new URL(request.url).pathname.startsWith(SIGNED_MEDIA_PATH)) return media({ request, set });
     const origin = request.headers.get("origin");
     // The answer depends on Origin whenever CORS is configured: caches must key on it.
     if (allowlist.length > 0) set.headers.vary = "Origin";
@@ -55,6 +72,31 @@ export function corsHook(allowlist: readonly string[], requestId: (r: Request) =
     set.headers["access-control-allow-headers"] = CORS_ALLOW_HEADERS;
     set.headers["access-control-max-age"] = String(CORS_MAX_AGE);
     set.status = 204;
+    return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
+  };
+}
+
+/** CORS for signed media links (MEDIA_CORS_ORIGINS): `*` answers `Access-Control-Allow-Origin: *`. */
+function mediaCors(allowlist: readonly string[], requestId: (r: Request) => string) {
+  const any = allowlist.length === 1 && allowlist[0] === "*";
+  return ({ request, set }: HookContext) => {
+    const origin = request.headers.get("origin");
+    if (!any && allowlist.length > 0) set.headers.vary = "Origin";
+    if (origin === null) return;
+    const preflight = request.method === "OPTIONS" && request.headers.has("access-control-request-method");
+    if (!mediaOriginAllowed(origin, allowlist)) {
+      if (!preflight) return;
+      set.status = 403;
+      return envelope("WE-AUTH-003", `origin ${origin} may not load media from this server (MEDIA_CORS_ORIGINS)`, requestId(request));
+    }
+    set.headers["access-control-allow-origin"] = any ? "*" : origin;
+    if (!preflight) {
+      set.headers["access-control-expose-headers"] = MEDIA_CORS_EXPOSE_HEADERS;
+      return;
+    }
+    set.headers["access-control-allow-methods"] = MEDIA_CORS_ALLOW_METHODS;
+    set.headers["access-control-allow-headers"] = MEDIA_CORS_ALLOW_HEADERS;
+    set.headers["access-control-max-age"] = String(CORS_MAX_AGE);
     return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
   };
 }

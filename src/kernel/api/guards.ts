@@ -10,10 +10,9 @@ import { jsonDepthHook } from "./json-limits.ts";
 import { rateLimitHook } from "./rate-limit.ts";
 
 export function httpGuards(ctx: KernelContext, requestId: (r: Request) => string) {
-  const { config, logger } = ctx;
-  if (config.CORS_ORIGINS.includes("*")) logger.warn("CORS_ORIGINS contains \"*\": wildcards are not supported; list each origin (https://app.example.com)");
+  const { config } = ctx;
   const limit = rateLimitHook(config, requestId);
   // No name: Elysia deduplicates named plugins, and every kernel (tests run several per process) needs its own buckets.
-  const guards = new Elysia().onRequest(corsHook(config.CORS_ORIGINS, requestId));
+  const guards = new Elysia().onRequest(corsHook(config.CORS_ORIGINS, requestId, config.MEDIA_CORS_ORIGINS));
   return (limit ? guards.onRequest(limit) : guards).onTransform({ as: "global" }, jsonDepthHook(config.JSON_MAX_DEPTH));
 }
