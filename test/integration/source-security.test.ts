@@ -64,6 +64,8 @@ beforeAll(async () => {
     "/plain.m3u8": `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${far}/seg1.ts\n#EXT-X-ENDLIST\n`,
     // A master playlist whose variant is there.
     "/master.m3u8": `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000,RESOLUTION=${OUTSIDE.width}x${OUTSIDE.height}\n${far}/variant.m3u8\n`,
+    // A DASH manifest whose segments are there.
+    "/manifest.mpd": `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT1S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-live:2011"><BaseURL>${far}/</BaseURL><Period><AdaptationSet mimeType="video/mp2t"><Representation id="v" bandwidth="100000" width="${OUTSIDE.width}" height="${OUTSIDE.height}"><SegmentList duration="1"><SegmentURL media="seg2.ts"/></SegmentList></Representation></AdaptationSet></Period></MPD>\n`,
   };
   origin = Bun.serve({
     hostname: "127.0.0.1",
@@ -98,8 +100,8 @@ function store(filename: string, body: Uint8Array): string {
   return key;
 }
 
-async function submit(source_url: string): Promise<string> {
-  const r = await k.fetch("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url, profiles: ["360p_h264"], outputs: ["mp4"] }) });
+async function submit(source_url: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const r = await k.fetch("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url, profiles: ["360p_h264"], outputs: ["mp4"], ...extra }) });
   const job = (await r.json()) as { id?: string };
   if (r.status !== 201 || !job.id) throw new Error(`POST /v1/jobs → ${r.status}: ${JSON.stringify(job)}`);
   return job.id;
@@ -155,10 +157,16 @@ describe("uploaded files that name other files (item 3)", () => {
 });
 
 describe("http(s) sources that are HLS playlists (item 2; only 127.0.0.1/32 allowed)", () => {
-  for (const path of ["/media.m3u8", "/plain.m3u8", "/master.m3u8"]) {
-    test(`${path} with its entries on 127.0.0.2: refused, 127.0.0.2 never asked`, async () => {
+  const kinds: Array<[string, string]> = [
+    ["/media.m3u8", "an HLS playlist"],
+    ["/plain.m3u8", "an HLS playlist"],
+    ["/master.m3u8", "an HLS playlist"],
+    ["/manifest.mpd", "a DASH manifest"],
+  ];
+  for (const [path, what] of kinds) {
+    test(`${path} with its entries on 127.0.0.2: refused as ${what}, 127.0.0.2 never asked`, async () => {
       const job = await finished(await submit(`${base}${path}`), 90_000);
-      expectRefusedAtAnalyze(job, /^cannot read the source: the source is an HLS playlist, which is refused/);
+      expectRefusedAtAnalyze(job, new RegExp(`^cannot read the source: the source is ${what}, which is refused`));
       expectNothingOfOutside(job);
       expect(forbiddenHits).toEqual([]);
     }, 120_000);
@@ -178,10 +186,12 @@ describe("a TS of one segment repeated 300 times (item 10)", () => {
 });
 
 describe("what the whitelists still let through", () => {
-  test("a plain uploaded MP4 is transcoded and packaged as before", async () => {
+  test("a plain uploaded MP4 is transcoded and packaged as before (MP4, HLS, poster and sprite)", async () => {
     const clip = await makeClip(work, "plain", { width: 160, height: 120, rate: "10", duration_s: 1, audio: true, gop: 10, faststart: true });
-    const job = await finished(await submit(store("plain.mp4", readFileSync(clip))), 240_000);
+    const job = await finished(await submit(store("plain.mp4", readFileSync(clip)), { outputs: ["mp4", "hls"], thumbnails: { poster: true, sprite: true, interval_s: 1 } }), 240_000);
     expect({ status: job.status, error: job.error }).toEqual({ status: "completed", error: null });
     expect(job.source.video.width).toBe(160);
+    const { items } = (await (await k.fetch(`/v1/jobs/${job.id}/outputs`)).json()) as { items: Array<{ kind: string }> };
+    expect(items.map((o) => o.kind).sort()).toEqual(["hls", "mp4", "sprite", "thumbnail", "vtt"]);
   }, 300_000);
 });
