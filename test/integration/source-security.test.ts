@@ -10,9 +10,9 @@
  * the playlist reaches the job. A plain upload still goes all the way through with the same whitelists.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
 import { runProc } from "../helpers/proc.ts";
@@ -87,17 +87,12 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/**
- * Puts a file into the kernel's storage-fs root (DATA_DIR/storage) under uploads/ and returns its key, as
- * POST /v1/files does: what matters here is what the worker does with a stored file, not how it got there
- * (the upload route has its own tests).
- */
-function store(filename: string, body: Uint8Array): string {
-  const key = `uploads/${crypto.randomUUID()}/${filename}`;
-  const path = join(k.dataDir, "storage", key);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, body);
-  return key;
+/** Uploads through POST /v1/files (raw body, ?filename=) and returns the source_url it gives. */
+async function upload(filename: string, body: Uint8Array): Promise<string> {
+  const r = await k.fetch(`/v1/files?filename=${encodeURIComponent(filename)}`, { method: "POST", headers: { "content-type": "application/octet-stream" }, body });
+  const file = (await r.json()) as { source_url?: string };
+  if (r.status !== 201 || !file.source_url) throw new Error(`POST /v1/files → ${r.status}: ${JSON.stringify(file)}`);
+  return file.source_url;
 }
 
 async function submit(source_url: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -136,21 +131,21 @@ function expectNothingOfOutside(job: Job): void {
 describe("uploaded files that name other files (item 3)", () => {
   test("an HLS playlist listing an absolute path outside the storage root: refused, the file is never read", async () => {
     const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${outsideTs}\n#EXT-X-ENDLIST\n`;
-    const job = await finished(await submit(store("evil.m3u8", new TextEncoder().encode(playlist))), 90_000);
+    const job = await finished(await submit(await upload("evil.m3u8", new TextEncoder().encode(playlist))), 90_000);
     expectRefusedAtAnalyze(job, /^cannot read the source: the source is an HLS playlist, which is refused: FFmpeg would open the files or URLs it lists/);
     expectNothingOfOutside(job);
   }, 120_000);
 
   test("the same playlist named .mp4 (FFmpeg recognizes it by its content): refused", async () => {
     const playlist = `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile:${outsideTs}\n#EXT-X-ENDLIST\n`;
-    const job = await finished(await submit(store("holiday.mp4", new TextEncoder().encode(playlist))), 90_000);
+    const job = await finished(await submit(await upload("holiday.mp4", new TextEncoder().encode(playlist))), 90_000);
     expectRefusedAtAnalyze(job, /the source is an HLS playlist, which is refused/);
     expectNothingOfOutside(job);
   }, 120_000);
 
   test("an ffconcat script listing the outside file: refused", async () => {
     const script = `ffconcat version 1.0\nfile ${outsideTs}\nfile ${outsideTs}\n`;
-    const job = await finished(await submit(store("evil.ffconcat", new TextEncoder().encode(script))), 90_000);
+    const job = await finished(await submit(await upload("evil.ffconcat", new TextEncoder().encode(script))), 90_000);
     expectRefusedAtAnalyze(job, /^cannot read the source: the source is a concat script, which is refused/);
     expectNothingOfOutside(job);
   }, 120_000);
@@ -179,7 +174,7 @@ describe("a TS of one segment repeated 300 times (item 10)", () => {
     await ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-t", "0.5", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-f", "mpegts", seg]);
     const bytes = readFileSync(seg);
     const started = Date.now();
-    const job = await finished(await submit(store("repeated.ts", Buffer.concat(Array.from({ length: 300 }, () => bytes)))), 90_000);
+    const job = await finished(await submit(await upload("repeated.ts", Buffer.concat(Array.from({ length: 300 }, () => bytes)))), 90_000);
     expectRefusedAtAnalyze(job, /^unsupported source: the video timestamps repeat: the keyframe index lists frame \d+ twice/);
     expect(Date.now() - started).toBeLessThan(60_000);
   }, 120_000);
@@ -188,7 +183,7 @@ describe("a TS of one segment repeated 300 times (item 10)", () => {
 describe("what the whitelists still let through", () => {
   test("a plain uploaded MP4 is transcoded and packaged as before (MP4, HLS, poster and sprite)", async () => {
     const clip = await makeClip(work, "plain", { width: 160, height: 120, rate: "10", duration_s: 1, audio: true, gop: 10, faststart: true });
-    const job = await finished(await submit(store("plain.mp4", readFileSync(clip)), { outputs: ["mp4", "hls"], thumbnails: { poster: true, sprite: true, interval_s: 1 } }), 240_000);
+    const job = await finished(await submit(await upload("plain.mp4", readFileSync(clip)), { outputs: ["mp4", "hls"], thumbnails: { poster: true, sprite: true, interval_s: 1 } }), 240_000);
     expect({ status: job.status, error: job.error }).toEqual({ status: "completed", error: null });
     expect(job.source.video.width).toBe(160);
     const { items } = (await (await k.fetch(`/v1/jobs/${job.id}/outputs`)).json()) as { items: Array<{ kind: string }> };
