@@ -527,7 +527,7 @@ describe("package once (real pipeline, two kernels sharing the database)", () =>
         await handleResult(kB, completed(lp, { outputs: [out] }));
         await handleResult(kA, completed(lp, { outputs: [out] }));
         const done = await jobRow(job.id);
-        expect([done.status, done.progress, done.etaSeconds]).toEqual(["completed", 100, 0]);
+        expect([done.status, done.progress, done.etaSeconds]).toEqual(["completed", 100, null]); // an ended job has no ETA
         expect(done.finishedAt).toBeInstanceOf(Date);
         const o = await db.select().from(outputs).where(eq(outputs.jobId, job.id));
         expect(o.map((x) => [x.kind, x.profile, x.storagePlugin, x.storageKey, x.sizeBytes, x.width, x.height])).toEqual([
@@ -813,7 +813,7 @@ describe("retryJob", () => {
     expect([c.status, c.attempt, c.failures, c.publishedAt, c.errorMessage]).toEqual(["queued", 2, 0, null, null]);
     const ev = await eventsOf(job.id);
     expect(ev.map((e) => e.toStatus)).toEqual(["processing", "task:queued", "task:queued"]);
-    expect(ev[0]!.detail).toEqual({ by: "api", action: "retry" });
+    expect(ev[0]!.detail).toEqual({ by: "api", action: "retry", progress: 0 });
 
     // The requeued attempts can be leased (the previous attempt numbers cannot).
     expect((await claimTask(db, { task_id: bad.id, attempt: 3, worker_id: "w" }, LEASE_TTL)).granted).toBe(false);

@@ -3,13 +3,13 @@ import { and, desc, eq, gte, inArray, lte } from "drizzle-orm";
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
-import { JOB_STATUSES, jobLogs, jobs, outputs, taskAttempts, tasks } from "../../db/schema.ts";
+import { JOB_STATUSES, jobs, outputs } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
 import { createJob } from "../jobs/create.ts";
 import { checkSourceKey, uploadStorage } from "../uploads/catalog.ts";
 import { outputView } from "../jobs/outputs.ts";
-import { attemptEvidence, jobDetail, jobSummary } from "../jobs/views.ts";
+import { jobDetail, jobLogView, jobSummary } from "../jobs/views.ts";
 import { cancelJob, retryJob } from "../orchestrator/control.ts";
 import { isJobTerminal } from "../orchestrator/states.ts";
 import { limitParam, offsetParam, page } from "./pagination.ts";
@@ -113,25 +113,7 @@ export function jobRoutes(ctx: KernelContext) {
       "/:id/logs",
       async ({ params }) => {
         const job = await mustGetJob(ctx, params.id);
-        const logs = await ctx.db.select().from(jobLogs).where(eq(jobLogs.jobId, job.id)).orderBy(jobLogs.id);
-        const attempts = await ctx.db
-          .select({ task: tasks.type, seq: tasks.seq, a: taskAttempts })
-          .from(taskAttempts)
-          .innerJoin(tasks, eq(tasks.id, taskAttempts.taskId))
-          .where(eq(tasks.jobId, job.id))
-          .orderBy(taskAttempts.startedAt);
-        return {
-          entries: logs.map((l) => ({ at: l.at, level: l.level, message: l.message, task_id: l.taskId })),
-          attempts: attempts.map(({ task, seq, a }) => ({
-            task_id: a.taskId,
-            task_type: task,
-            seq,
-            attempt: a.attempt,
-            worker_id: a.workerId,
-            outcome: a.outcome,
-            ...attemptEvidence(a),
-          })),
-        };
+        return jobLogView(ctx.db, job.id);
       },
       { params: jobId, detail: { summary: "The job's log entries and every attempt's FFmpeg evidence" } },
     )
@@ -141,7 +123,7 @@ export function jobRoutes(ctx: KernelContext) {
     })
     .post("/:id/retry", async ({ params }) => jobSummary(await retryJob(ctx.orchestrator.deps, params.id)), {
       params: jobId,
-      detail: { summary: "Resume a failed job: finished tasks are kept, failed ones run again" },
+      detail: { summary: "Resume a failed or cancelled job: finished tasks are kept, failed ones (and any whose outputs are gone) run again" },
     })
     .delete(
       "/:id",

@@ -4,11 +4,16 @@
  * one per `intervalMs` per job; the latest value of a burst goes out when the interval ends (trailing), so
  * clients always see where a job got to.
  */
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { JOB_PROGRESS_SUBJECT } from "../../bus/subjects.ts";
 import type { Bus } from "../../bus/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { throttleDelay } from "./filters.ts";
+import { jobEvents } from "../../db/schema.ts";
+import { rowsOf } from "../../db/migrate.ts";
+import type { Exec } from "../orchestrator/transitions.ts";
+import { SHARE } from "../orchestrator/progress.ts";
 
 export interface JobProgressUpdate {
   job_id: string;
@@ -59,4 +64,46 @@ export function createProgressPublisher(bus: Bus, logger: Logger, intervalMs = 2
       jobs.clear();
     },
   };
+}
+
+// ---- ETA ------------------------------------------------------------------------------------------------
+
+/** Progress gained since work started below which the rate is noise: no estimate yet (null). */
+const MIN_GAIN = 1;
+
+/** Where the current run of a job's work started: how long ago, and the job's progress then. */
+export interface WorkStart {
+  elapsedS: number;
+  progress: number;
+}
+
+/**
+ * Seconds left at the rate the job has progressed since its work started (pure). Measured from the start of
+ * processing, not of the job: analysis is a fixed 5 % share that is over in a second or two, and a rate that
+ * included it promised far too early a finish and then grew while encoders started (13 → 206 s). Null while
+ * too little has been done to tell; 0 when done.
+ */
+export function estimateEtaSeconds(progress: number, start: WorkStart | undefined): number | null {
+  if (progress >= 100) return 0;
+  if (!start) return null;
+  const gained = progress - start.progress;
+  if (gained < MIN_GAIN || !(start.elapsedS > 0)) return null;
+  return Math.ceil((start.elapsedS * (100 - progress)) / gained);
+}
+
+/**
+ * The start of the job's current run of work: its latest move into processing or packaging from analysis or
+ * from a retry (not processing → packaging, which is the same run). The progress then is recorded by a retry;
+ * after analysis it is analysis's share.
+ */
+export async function workStart(x: Exec, jobId: string): Promise<WorkStart | undefined> {
+  const res = await x.execute(sql`
+    select extract(epoch from (now() - ${jobEvents.at}))::float8 as elapsed_s, ${jobEvents.detail} as detail
+    from ${jobEvents}
+    where ${and(eq(jobEvents.jobId, jobId), inArray(jobEvents.toStatus, ["processing", "packaging"]), inArray(jobEvents.fromStatus, ["analyzing", "failed", "cancelled"]))}
+    order by ${desc(jobEvents.id)} limit 1`);
+  const [row] = rowsOf<{ elapsed_s: number; detail: { progress?: unknown } | null }>(res);
+  if (!row) return undefined;
+  const p = row.detail?.progress;
+  return { elapsedS: Number(row.elapsed_s), progress: typeof p === "number" ? p : SHARE.analyze };
 }

@@ -1,7 +1,8 @@
 /** API representations of jobs, their tasks, attempts and timeline (snake_case, no internal fields). */
 import { asc, eq, inArray } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { jobEvents, taskAttempts, tasks } from "../../db/schema.ts";
+import { jobEvents, jobLogs, taskAttempts, tasks } from "../../db/schema.ts";
+import { isJobTerminal } from "../orchestrator/states.ts";
 import type { JobRow } from "../orchestrator/transitions.ts";
 
 export function jobSummary(j: JobRow) {
@@ -10,7 +11,8 @@ export function jobSummary(j: JobRow) {
     status: j.status,
     status_reason: j.statusReason,
     progress: j.progress,
-    eta_seconds: j.etaSeconds,
+    // A job that ended has nothing left to estimate (rows from before the transition cleared it included).
+    eta_seconds: isJobTerminal(j.status) ? null : j.etaSeconds,
     source_url: j.sourceUrl,
     profiles: j.profiles,
     outputs: j.outputs,
@@ -67,7 +69,8 @@ export async function jobDetail(db: Db, j: JobRow) {
       max_attempts: t.maxAttempts,
       progress: t.progress,
       media_seconds: t.mediaSeconds,
-      worker_id: t.leaseWorkerId,
+      // The lease's worker while it runs; afterwards the worker of the last attempt (the lease is cleared).
+      worker_id: t.leaseWorkerId ?? attempts.filter((a) => a.taskId === t.id).at(-1)?.workerId ?? null,
       error: t.errorCode ? { code: t.errorCode, message: t.errorMessage } : null,
       started_at: t.startedAt,
       finished_at: t.finishedAt,
@@ -83,5 +86,52 @@ export async function jobDetail(db: Db, j: JobRow) {
         })),
     })),
     timeline: events.map((e) => ({ at: e.at, status: e.toStatus, ...(e.taskId ? { task_id: e.taskId } : {}), ...(e.detail ? { detail: e.detail } : {}) })),
+  };
+}
+
+type AttemptRow = typeof taskAttempts.$inferSelect;
+type AttemptOf = { type: string; seq: number; a: AttemptRow };
+
+/**
+ * A job's log: every attempt's start and end (which worker, the outcome, and for FFmpeg the command, exit
+ * code or signal and stderr tail), with any stored job_logs lines, in time order. Attempts are where the
+ * workers' evidence is kept (results.ts closes them), so the log is read from them. Pure.
+ */
+export function logEntries(attempts: AttemptOf[], stored: Array<typeof jobLogs.$inferSelect> = []) {
+  const entries = [];
+  for (const { type, seq, a } of attempts) {
+    const what = `${type} ${seq} attempt ${a.attempt}`;
+    entries.push({ at: a.startedAt, level: "info", task_id: a.taskId, worker_id: a.workerId, message: `${what} started on worker ${a.workerId}` });
+    if (!a.finishedAt || !a.outcome) continue;
+    const level = a.outcome === "completed" ? "info" : a.outcome === "failed" ? "error" : "warn";
+    const why = a.errorMessage ? `: ${a.errorMessage}` : "";
+    entries.push({
+      at: a.finishedAt,
+      level,
+      task_id: a.taskId,
+      worker_id: a.workerId,
+      message: `${what} ${a.outcome}${a.errorCode ? ` (${a.errorCode})` : ""}${why}`,
+      ...(a.argv ? { argv: a.argv } : {}),
+      ...(a.exitCode !== null ? { exit_code: a.exitCode } : {}),
+      ...(a.signal ? { signal: a.signal } : {}),
+      ...(a.stderrTail ? { stderr_tail: a.stderrTail } : {}),
+    });
+  }
+  for (const l of stored) entries.push({ at: l.at, level: l.level, task_id: l.taskId, worker_id: null, message: l.message });
+  return entries.sort((x, y) => x.at.getTime() - y.at.getTime());
+}
+
+/** GET /v1/jobs/:id/logs: `entries` (logEntries) and every attempt's evidence. */
+export async function jobLogView(db: Db, jobId: string) {
+  const stored = await db.select().from(jobLogs).where(eq(jobLogs.jobId, jobId)).orderBy(jobLogs.id);
+  const rows = await db
+    .select({ type: tasks.type, seq: tasks.seq, a: taskAttempts })
+    .from(taskAttempts)
+    .innerJoin(tasks, eq(tasks.id, taskAttempts.taskId))
+    .where(eq(tasks.jobId, jobId))
+    .orderBy(taskAttempts.startedAt, taskAttempts.id);
+  return {
+    entries: logEntries(rows, stored),
+    attempts: rows.map(({ type, seq, a }) => ({ task_id: a.taskId, task_type: type, seq, attempt: a.attempt, worker_id: a.workerId, outcome: a.outcome, ...attemptEvidence(a) })),
   };
 }

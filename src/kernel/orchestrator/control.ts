@@ -60,7 +60,8 @@ export async function retryJob(d: OrchestratorDeps, jobId: string): Promise<JobR
     const moved = await moveJob(tx, job.id, resumeStatus(after), {
       from: [job.status as "failed" | "cancelled"],
       patch: { errorCode: null, errorMessage: null, errorDetails: null, etaSeconds: null },
-      detail: { by: "api", action: "retry", ...(lost.length ? { rerun_lost_outputs: lost.length } : {}) },
+      // progress: where this run starts, for the ETA (events/progress.ts workStart).
+      detail: { by: "api", action: "retry", progress: job.progress, ...(lost.length ? { rerun_lost_outputs: lost.length } : {}) },
     });
     if (!moved) refuseTerminal(job, "retry");
     await requeueUnfinished(tx, job.id, { completed: lost, except: rerunMedia ? ["package"] : [] });

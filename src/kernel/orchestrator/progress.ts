@@ -10,7 +10,7 @@ export interface TaskProgressRow {
   mediaSeconds: number;
 }
 
-const SHARE = { analyze: 5, media: 85, package: 10 };
+export const SHARE = { analyze: 5, media: 85, package: 10 };
 /** Encoding audio costs a fraction of encoding video for the same media duration. */
 const AUDIO_WEIGHT = 0.1;
 

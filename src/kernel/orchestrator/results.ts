@@ -4,18 +4,18 @@
  * the task *with its lease token*, so a redelivered or stale report changes nothing. Outcome handling locks
  * the job row, so "every part is done → create the packaging task" happens once even with several kernels.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Bus } from "../../bus/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
 import type { Db } from "../../db/client.ts";
-import { taskAttempts, tasks } from "../../db/schema.ts";
+import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
 import { jobProgress } from "./progress.ts";
 import { isDatabaseUnavailable } from "../api/envelope.ts";
 import { rowsOf } from "../../db/migrate.ts";
-import type { JobProgressUpdate } from "../events/progress.ts";
+import { estimateEtaSeconds, type JobProgressUpdate, workStart } from "../events/progress.ts";
 import { retryDelayMs } from "./states.ts";
 import { cancelOpenTasks, type Exec, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
 
@@ -68,16 +68,15 @@ export async function refreshJobProgress(x: Exec, jobId: string): Promise<JobPro
   const rows = await x.select({ type: tasks.type, status: tasks.status, progress: tasks.progress, mediaSeconds: tasks.mediaSeconds, startedAt: tasks.startedAt }).from(tasks).where(eq(tasks.jobId, jobId));
   const p = jobProgress(rows);
   const res = await x.execute(sql`
-    update jobs set
-      progress = greatest(progress, ${p}),
-      eta_seconds = case when greatest(progress, ${p}) > 0 and started_at is not null
-        then ceil(extract(epoch from (now() - started_at)) * (100 - greatest(progress, ${p})) / greatest(progress, ${p}))::int
-        else null end,
-      updated_at = now()
+    update jobs set progress = greatest(progress, ${p}), updated_at = now()
     where id = ${jobId} and status in ('analyzing', 'processing', 'packaging')
-    returning id, progress, eta_seconds`);
-  const [r] = rowsOf<{ id: string; progress: number; eta_seconds: number | null }>(res);
-  return r ? { job_id: r.id, progress: Number(r.progress), eta_seconds: r.eta_seconds === null ? null : Number(r.eta_seconds) } : undefined;
+    returning id, progress`);
+  const [r] = rowsOf<{ id: string; progress: number }>(res);
+  if (!r) return undefined;
+  // The rate since this run of work started (events/progress.ts), not since the job started.
+  const eta = estimateEtaSeconds(Number(r.progress), await workStart(x, jobId));
+  await x.update(jobs).set({ etaSeconds: eta }).where(and(eq(jobs.id, jobId), inArray(jobs.status, ["analyzing", "processing", "packaging"])));
+  return { job_id: r.id, progress: Number(r.progress), eta_seconds: eta };
 }
 
 async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<void> {

@@ -44,7 +44,8 @@ export async function moveJob(
       status: to,
       updatedAt: sql`now()`,
       ...(to === "analyzing" ? { startedAt: sql`coalesce(${jobs.startedAt}, now())` } : {}),
-      ...(terminal ? { finishedAt: sql`now()`, statusReason: null } : { finishedAt: null }),
+      // A job that ended has nothing left to estimate.
+      ...(terminal ? { finishedAt: sql`now()`, statusReason: null, etaSeconds: null } : { finishedAt: null }),
     })
     .where(and(eq(jobs.id, jobId), inArray(jobs.status, allowed)))
     .returning();
