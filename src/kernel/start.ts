@@ -6,7 +6,7 @@
 import { openBus } from "../bus/factory.ts";
 import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
-import { assertListenHost, listen } from "../core/listen.ts";
+import { assertCanListen, listen } from "../core/listen.ts";
 import { createRegistry } from "../core/metrics.ts";
 import { VERSION } from "../core/version.ts";
 import { type Database, openDatabase } from "../db/client.ts";
@@ -46,7 +46,8 @@ export interface KernelHandle {
 export async function startKernel(config: KernelConfig, logger: Logger): Promise<KernelHandle> {
   // Certificate problems stop the start before anything else is opened (tls.ts).
   const tls = loadKernelTls(config);
-  await assertListenHost("HOST", config.HOST);
+  const listenTarget = { portVariable: "PORT", hostVariable: "HOST", port: config.PORT, host: config.HOST };
+  await assertCanListen(listenTarget);
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
   let bus: Bus | undefined;
   let plugins: PluginHost | undefined;
@@ -104,11 +105,12 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     undo.push(unserve, unsubscribe);
 
     // Through listen(): no port sharing, and a taken port is a ListenError naming PORT (main.ts exits 3).
-    const app = listen({ portVariable: "PORT", hostVariable: "HOST", port: config.PORT, host: config.HOST }, (bind) =>
+    const app = listen(listenTarget, (bind) =>
       createApp(ctx).listen({
         ...bind,
-        // A hard cap above the upload limit: the upload route cuts the stream at UPLOAD_MAX_SIZE itself, with a proper error.
-        maxRequestBodySize: 2 * Math.max(config.MAX_BODY_SIZE, config.UPLOAD_MAX_SIZE) + 1024 * 1024,
+        // No cap in Bun itself: its own 413 has no body (not the envelope). Every body is limited where it is read:
+        // Content-Length and while reading (api/app.ts, api/body-limit.ts: MAX_BODY_SIZE), uploads (UPLOAD_MAX_SIZE).
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         ...(tls ? { tls } : {}),
       }),
     );

@@ -5,6 +5,7 @@
  * sanitized), and errors in the envelope (416 on Range, unknown methods).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { eq } from "drizzle-orm";
 import { auditLog } from "../../src/db/schema.ts";
 import { recordAudit } from "../../src/kernel/auth/audit.ts";
@@ -198,5 +199,34 @@ describe("every error in the envelope", () => {
       expect(body.error.request_id).toBe(r.headers.get("x-request-id")!);
       if (body.error.code === "WE-REQ-002") expect(body.error.message).toContain("/v1/jobs");
     }
+  });
+
+  /** One raw HTTP exchange (for what fetch cannot send); resolves with everything read until the server closes. */
+  async function raw(text: string): Promise<string> {
+    const u = new URL(k.url);
+    const sock = connect(Number(u.port), u.hostname);
+    let out = "";
+    sock.on("data", (d) => (out += d.toString("latin1")));
+    sock.on("error", () => {});
+    const closed = new Promise<void>((resolve) => sock.once("close", () => resolve()));
+    await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+    sock.write(text);
+    await Promise.race([closed, Bun.sleep(10_000)]);
+    sock.destroy();
+    return out;
+  }
+  const bodyOf = (res: string) => JSON.parse(res.slice(res.indexOf("\r\n\r\n") + 4)) as Envelope;
+
+  test("a Content-Length beyond any limit (50 GB): 413 in the envelope from the app, not Bun's bare 413", async () => {
+    const res = await raw(`POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000000\r\nConnection: close\r\n\r\n{`);
+    expect(res).toStartWith("HTTP/1.1 413");
+    expect(bodyOf(res).error.code).toBe("WE-REQ-003");
+  });
+
+  test("HTTP/1.0 without a Host header: 400 in the envelope (was Bun's HTML 500 page)", async () => {
+    const res = await raw("GET /v1/health HTTP/1.0\r\n\r\n");
+    expect(res).toStartWith("HTTP/1.1 400");
+    expect(res).not.toContain("<html");
+    expect(bodyOf(res).error.code).toBe("WE-REQ-001");
   });
 });

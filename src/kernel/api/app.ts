@@ -7,6 +7,7 @@ import { openapi } from "@elysiajs/openapi";
 import { withCompletedDocument } from "./openapi-doc.ts";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { Elysia } from "elysia";
+import { errorMessage } from "../../core/errors.ts";
 import { VERSION } from "../../core/version.ts";
 import type { KernelContext } from "../context.ts";
 import { envelope, mapError } from "./envelope.ts";
@@ -15,7 +16,7 @@ import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
 import { fileRoutes } from "./files.ts";
 import { httpGuards } from "./guards.ts";
 import { bodyLimitParser } from "./body-limit.ts";
-import { urlTargetProblem } from "./url-guard.ts";
+import { pathOf, urlTargetProblem } from "./url-guard.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { profileRoutes } from "./profiles.ts";
@@ -40,7 +41,20 @@ export function requestIdOf(request: Request): string {
 
 export function createApp(ctx: KernelContext) {
   const { config, metrics, logger } = ctx;
-  return new Elysia({ normalize: true })
+  return new Elysia({
+    normalize: true,
+    serve: {
+      // Never Bun's HTML error page (it shows source and stack traces outside production mode).
+      development: false,
+      // The last resort, when a hook or the error hook itself throws: still the envelope, never Bun's text.
+      error(error: unknown) {
+        const id = crypto.randomUUID();
+        metrics.errors.inc({ source: "http", code: "WE-SYS-001" });
+        logger.error({ request_id: id, error: errorMessage(error) }, "request failed outside the error hook");
+        return Response.json(envelope("WE-SYS-001", "internal error; the request id is in the server log", id), { status: 500, headers: { "x-request-id": id } });
+      },
+    },
+  })
     .onRequest(({ request, set, server }) => {
       const given = request.headers.get("x-request-id");
       const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
@@ -53,7 +67,7 @@ export function createApp(ctx: KernelContext) {
         return envelope("WE-REQ-001", `invalid request URL: ${bad}`, id);
       }
       const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > config.MAX_BODY_SIZE && !isUploadRoute(new URL(request.url).pathname)) {
+      if (length > config.MAX_BODY_SIZE && !isUploadRoute(pathOf(request.url))) {
         set.status = 413;
         return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
       }
@@ -65,7 +79,7 @@ export function createApp(ctx: KernelContext) {
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const id = requestIdOf(request);
       // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
-      const path = new URL(request.url).pathname;
+      const path = pathOf(request.url);
       const mapped = mapError(String(code), error, path, id);
       if (mapped.status >= 500) {
         metrics.errors.inc({ source: "http", code: mapped.body.error.code });

@@ -7,6 +7,7 @@
  * The upload route streams its own body with its own limit (UPLOAD_MAX_SIZE) and is skipped.
  */
 import { AppError } from "../../core/errors.ts";
+import { pathOf } from "./url-guard.ts";
 
 /** Reads a body stream to the end, or throws WE-REQ-003 as soon as more than `limit` bytes arrived. */
 export async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
@@ -49,7 +50,7 @@ export function parseBodyBytes(bytes: Uint8Array, contentType: string): unknown 
  */
 export function bodyLimitParser(limit: number, skip: (path: string) => boolean) {
   return async ({ request, contentType }: { request: Request; contentType: string }) => {
-    if (skip(new URL(request.url).pathname)) return null;
+    if (skip(pathOf(request.url))) return null;
     if (!request.body) return undefined;
     const bytes = await readLimited(request.body, limit);
     if (bytes.byteLength === 0) return undefined;

@@ -7,6 +7,9 @@
 
 /** Why the target of `url` is refused, or undefined when it is fine. Pure. */
 export function urlTargetProblem(url: string): string | undefined {
+  // Bun hands an HTTP/1.0 request without a Host header on with a relative URL, which every `new URL()` in
+  // the hooks and routes would throw on: refused here, first.
+  if (!/^https?:\/\/[^/]/i.test(url)) return "no Host header (HTTP/1.1 requires one)";
   const start = url.indexOf("/", url.indexOf("//") + 2);
   const target = start < 0 ? "" : url.slice(start);
   const hash = target.indexOf("#");
@@ -26,4 +29,13 @@ export function urlTargetProblem(url: string): string | undefined {
     if (decoded.includes("\0")) return `NUL byte (%00) in the ${where}`;
   }
   return undefined;
+}
+
+/** The path of a request URL, even a relative or odd one (for error messages and hooks that must not throw). Pure. */
+export function pathOf(url: string): string {
+  try {
+    return new URL(url, "http://invalid").pathname;
+  } catch {
+    return "/";
+  }
 }
