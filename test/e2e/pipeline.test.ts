@@ -552,8 +552,10 @@ describe("pipeline on generated clips (independent ffprobe checks)", () => {
       const cancel = await post<JobView>(K2, `/v1/jobs/${id}/cancel`, {});
       expect(cancel.status).toBe(200);
       expect(cancel.body.status).toBe("cancelled");
-      await waitFor(() => storedKeys(K2, `jobs/${id}`).length === 0, 15_000, "the cancelled job's files to be removed", 50);
+      // A cancelled job keeps only its parts (a retry resumes from them, docs/operations.md); DELETE removes them too.
+      await waitFor(() => storedKeys(K2, `jobs/${id}`).every((key) => key.startsWith(`jobs/${id}/parts/`)), 15_000, "the cancelled job's outputs to be removed", 50);
       expect((await call(K2, `/v1/jobs/${id}`, { method: "DELETE" })).status).toBe(204);
+      expect(storedKeys(K2, `jobs/${id}`)).toEqual([]);
     }, 90_000);
 
     test("DELETE a completed job → 204, its outputs are gone from storage and its links stop working", async () => {
