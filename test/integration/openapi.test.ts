@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { jobRequestSchema } from "../../src/kernel/api/jobs.ts";
 import { completeDocument } from "../../src/kernel/api/openapi-doc.ts";
+import { parseProfile } from "../../src/media/profile-spec.ts";
 import { BUILTIN_PROFILES } from "../../src/media/profiles-builtin.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 
@@ -65,6 +66,12 @@ describe("GET /swagger/json", () => {
     expect(example.source_url).toMatch(/^uploads\/[0-9a-f-]{36}\/[^/]+$/);
     expect(example.priority).toBe(0);
     expect(doc.paths["/v1/jobs"].post.responses["201"].content["application/json"].example.source_url).toBe(example.source_url);
+  });
+
+  test("the profile example is a valid custom profile, and the body schema is the profile's", () => {
+    const media = doc.paths["/v1/profiles"].post.requestBody.content["application/json"];
+    expect(() => parseProfile(media.example)).not.toThrow();
+    expect(media.schema.required).toEqual(expect.arrayContaining(["id", "name", "container", "video", "audio"]));
   });
 
   test("every JSON request body has a schema (Try it out needs one)", () => {

@@ -7,6 +7,7 @@
  */
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { Elysia } from "elysia";
+import { profileSchema } from "../../media/profile-spec.ts";
 import { EXAMPLE_UPLOAD_KEY, EXAMPLES, JOB_REQUEST_EXAMPLE, PROFILE_REQUEST_EXAMPLE, SCHEMAS } from "./openapi-schemas.ts";
 
 type Json = Record<string, any>;
@@ -182,8 +183,16 @@ const BODY_EXAMPLES: Record<string, unknown> = {
   "PUT /v1/profiles/{id}": PROFILE_REQUEST_EXAMPLE,
 };
 
+/** Routes that take a loosely typed body and validate it themselves: their real schema. */
+const PROFILE_BODY = (() => {
+  const { $schema: _draft, ...schema } = toJsonSchema(profileSchema as never, { typeMode: "input", errorMode: "ignore" }) as Json;
+  return schema;
+})();
+const BODY_OVERRIDES: Record<string, Json> = { "POST /v1/profiles": PROFILE_BODY, "PUT /v1/profiles/{id}": PROFILE_BODY };
+
 /** The generated document, completed (pure; the input is not modified). */
-export function completeDocument(doc: Json, bodies: Record<string, Json> = {}): Json {
+export function completeDocument(doc: Json, routeBodies: Record<string, Json> = {}): Json {
+  const bodies = { ...routeBodies, ...BODY_OVERRIDES };
   const paths: Json = {};
   for (const [rawPath, item] of Object.entries((doc.paths ?? {}) as Json)) {
     const wildcard = rawPath.endsWith("/*");

@@ -39,7 +39,15 @@ export const PROFILE_REQUEST_EXAMPLE = {
   id: "540p_h264",
   name: "540p H.264",
   container: "mp4",
-  video: { codec: "h264", height: 540, rate_control: { mode: "bitrate", bitrate_kbps: 2000 }, preset: "fast", keyframe_interval_s: 2 },
+  video: {
+    codec: "h264",
+    encoder: "auto",
+    hardware_fallback: "cpu",
+    height: 540,
+    rate_control: { mode: "bitrate", bitrate_kbps: 2000, maxrate_kbps: 3000, bufsize_kbps: 4000 },
+    preset: "fast",
+    keyframe_interval_s: 2,
+  },
   audio: { codec: "aac", bitrate_kbps: 128, channels: 2, sample_rate: 48000 },
 };
 
@@ -146,7 +154,7 @@ export const SCHEMAS: Record<string, Schema> = {
   UploadList: { allOf: [list(ref("Upload"), true), obj({ total: int("uploads in storage") })] },
   UploadCreated: obj({ key: str(), source_url: str("same as key"), storage: str(), filename: str(), size_bytes: int() }),
   Profile: profile,
-  ProfileList: list(ref("Profile")),
+  ProfileList: obj({ items: { type: "array", items: ref("Profile") }, ladders: { type: "object", additionalProperties: { type: "array", items: str() }, description: "ladder id → profile ids" } }),
   ProfileWithEncoder: { allOf: [ref("Profile"), obj({ encoder: loose("how it would be encoded right now") }, [])] },
   Health: obj({ status: str(), version: str() }),
   Readiness: loose("readiness of database, bus, plugins and workers", { status: str(), checks: loose("one entry per dependency") }),
