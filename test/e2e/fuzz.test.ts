@@ -9,6 +9,7 @@
  * (FUZZ_REQUESTS changes the count, default 3000; FUZZ_DEBUG=<text> prints the kernel log lines containing it).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
 import { type CompiledKernel, startCompiledKernel } from "../helpers/compiled-kernel.ts";
 import { Gen, type Operation, operationsOf, prng } from "../helpers/fuzz-gen.ts";
@@ -149,3 +150,50 @@ test(`fuzz: ${REQUESTS} seeded requests, no 5xx, every error in the envelope, th
   expect(health?.status, report).toBe(200);
   expect(k.proc.stderr, report).not.toMatch(/unhandledRejection|uncaughtException/);
 }, 240_000);
+
+/** One raw HTTP exchange (what fetch cannot send); everything read until the server closes. */
+async function raw(text: string): Promise<string> {
+  const sock = connect(k.port, "127.0.0.1");
+  let out = "";
+  sock.on("data", (d) => (out += d.toString("latin1")));
+  sock.on("error", () => {});
+  const closed = new Promise<void>((resolve) => sock.once("close", () => resolve()));
+  await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+  sock.write(text);
+  await Promise.race([closed, Bun.sleep(10_000)]);
+  sock.destroy();
+  return out;
+}
+
+test("issue 12's reachable 500s and bare errors, replayed against the compiled kernel", async () => {
+  const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+  const code = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
+  for (const name of ["__proto__", "constructor", "toString"]) {
+    const r = await fetch(`${k.base}/swagger/assets/${name}`);
+    expect([r.status, await code(r)]).toEqual([404, "WE-REQ-002"]);
+  }
+  for (const path of ["/v1/storage/storage-fs/t/abc/%E0%A4%A", "/v1/workers/a%00b", "/v1/jobs?offset=9223372036854775808", "/v1/audit?before=99999999999999999999999"]) {
+    const r = await fetch(`${k.base}${path}`, { headers: admin });
+    expect(r.status, path).toBe(400);
+  }
+  // A chunked body past MAX_BODY_SIZE (1 MiB): refused while reading.
+  const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent === 0) c.enqueue(new TextEncoder().encode('{"source_url":"http://127.0.0.1:9/a.mp4","profiles":["720p_h264"],"metadata":{"p":"'));
+      if (sent > 6 * 1024 * 1024) return c.close();
+      c.enqueue(chunk);
+      sent += chunk.byteLength;
+    },
+  });
+  const big = await fetch(`${k.base}/v1/jobs`, { method: "POST", headers: { ...admin, "content-type": "application/json" }, body });
+  expect([big.status, await code(big)]).toEqual([413, "WE-REQ-003"]);
+  const huge = await raw(`POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000000\r\nConnection: close\r\n\r\n{`);
+  expect(huge).toStartWith("HTTP/1.1 413");
+  expect(huge).toContain('"code":"WE-REQ-003"');
+  const noHost = await raw("GET /v1/health HTTP/1.0\r\n\r\n");
+  expect(noHost).toStartWith("HTTP/1.1 400");
+  expect(noHost).toContain('"code":"WE-REQ-001"');
+  expect((await fetch(`${k.base}/v1/health`)).status).toBe(200);
+});
