@@ -1,4 +1,5 @@
 /** Tiny shared CLI helpers for the two executables (`--version`, `--help`, exit codes). */
+import { hostShutdown } from "./shutdown.ts";
 import { VERSION } from "./version.ts";
 
 export const EXIT_OK = 0;
@@ -23,6 +24,7 @@ export function onShutdownSignal(fn: (signal: string) => Promise<void>, onSecond
     process.on(sig, () => {
       if (stopping) return onSecond();
       stopping = true;
+      hostShutdown.requested = true;
       fn(sig).then(
         () => process.exit(EXIT_OK),
         () => process.exit(EXIT_FAILURE),

@@ -80,3 +80,14 @@ export async function assertListenHost(variable: string, host: string): Promise<
     );
   }
 }
+
+/**
+ * Checks, before a slow start (database, migrations, plugins), that the address can be bound: a kernel on a
+ * taken port then fails in a moment instead of after its whole start. The real bind (listen) checks again.
+ */
+export async function assertCanListen(target: ListenTarget): Promise<void> {
+  await assertListenHost(target.hostVariable, target.host);
+  if (target.port === 0) return;
+  const probe = listen(target, (bind) => Bun.serve({ ...bind, fetch: () => new Response(null, { status: 503 }) }));
+  await probe.stop(true);
+}

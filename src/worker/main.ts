@@ -13,6 +13,7 @@ import { createRegistry } from "../core/metrics.ts";
 import { type BootedWorker, bootWorker } from "./bootstrap.ts";
 import { runPluginIfRequested } from "../plugins/entry.ts";
 import { loadWorkerConfig } from "./config.ts";
+import { warnWhileNoKernel } from "./runtime.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "./metrics.ts";
 
 const HELP = `webencode-worker — WebEncode transcoding worker
@@ -58,7 +59,9 @@ async function main(argv: string[]): Promise<void> {
   let bus;
   try {
     bus = await openBus(config, logger, `webencode-worker-${config.WORKER_ID}`, "worker");
-    worker = await bootWorker({ config, logger, bus, metrics });
+    const booting = bootWorker({ config, logger, bus, metrics });
+    warnWhileNoKernel(booting, logger, config);
+    worker = await booting;
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, `worker failed to start: ${errorMessage(e)}`);
     await metricsServer?.stop().catch(() => {});

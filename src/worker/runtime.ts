@@ -87,3 +87,32 @@ export class WorkerRuntime {
     this.opts.logger.info({ worker_id: this.id }, "worker stopped");
   }
 }
+
+/** How long a starting worker waits for a kernel's first answer before it says what is probably wrong. */
+export const NO_KERNEL_WARNING_MS = 30_000;
+
+/**
+ * Until `answered` settles, warns every NO_KERNEL_WARNING_MS that no kernel has answered. The worker's first
+ * request to a kernel (plugin settings, bootstrap.ts) is the cheap signal: it succeeds as soon as one kernel with
+ * the same NATS server and BUS_PREFIX runs. A worker with another BUS_PREFIX used to wait in silence.
+ */
+export function warnWhileNoKernel(answered: Promise<unknown>, logger: Logger, c: Pick<WorkerConfig, "BUS_PREFIX" | "NATS_URL">, everyMs = NO_KERNEL_WARNING_MS): void {
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const s = Math.round((Date.now() - started) / 1000);
+    logger.warn(
+      { bus_prefix: c.BUS_PREFIX, waited_s: s },
+      `no kernel has answered for ${s} s on ${redactUrl(c.NATS_URL)} with BUS_PREFIX=${c.BUS_PREFIX}: start a kernel, or set BUS_PREFIX (and NATS_URL) to the kernels' values (default BUS_PREFIX is webencode)`,
+    );
+  }, everyMs);
+  timer.unref?.();
+  answered.then(
+    () => clearInterval(timer),
+    () => clearInterval(timer),
+  );
+}
+
+/** A NATS URL without its credentials, for a log line. Pure. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//");
+}

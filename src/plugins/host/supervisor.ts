@@ -5,6 +5,7 @@
  */
 import { AppError, errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
+import { hostShutdown } from "../../core/shutdown.ts";
 import { type PluginManifest, PLUGIN_API_VERSION, isCompatible } from "../protocol.ts";
 import { type CallOptions, PluginProcess } from "./process.ts";
 
@@ -58,6 +59,9 @@ export interface SupervisorOptions {
   /** RPC metrics hook: duration of each pillar call and its error code, if any. */
   observe?(id: string, method: string, seconds: number, errorCode?: string): void;
 }
+
+/** How long a plugin's exit by a stop signal waits for the host's own signal handler to mark the shutdown. */
+const SIGNAL_SETTLE_MS = 250;
 
 /** The only variables every plugin process gets; everything else must be declared and is sent in `configure`. */
 const BASE_ENV = ["PATH", "HOME", "TMPDIR", "LANG", "TZ"];
@@ -211,8 +215,16 @@ export class PluginSupervisor {
   }
 
   private watch(proc: PluginProcess): void {
-    proc.exited.then((info) => {
+    proc.exited.then(async (info) => {
       if (this.proc !== proc || this.stopped) return;
+      // The host's own stop signal reached the plugin too (same process group): give the host's signal handler
+      // a moment to run, then treat the exit as part of the shutdown rather than a crash.
+      if (info.signal === "SIGINT" || info.signal === "SIGTERM" || info.signal === "SIGHUP") await Bun.sleep(SIGNAL_SETTLE_MS);
+      if (this.proc !== proc || this.stopped) return;
+      if (hostShutdown.requested) {
+        this.opts.logger.debug({ plugin: this.id, signal: info.signal, code: info.code }, `plugin ${this.id} ended with the host's shutdown`);
+        return;
+      }
       const how = info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`;
       void this.fail(proc, `plugin process ${how}`);
     });
@@ -241,6 +253,8 @@ export class PluginSupervisor {
 
   private async fail(proc: PluginProcess, reason: string): Promise<void> {
     if (this.proc !== proc) return;
+    // During the host's shutdown a failing health check is a plugin already told to stop: no restart, no alarm.
+    if (hostShutdown.requested) this.stopped = true;
     this.clearTimers();
     this.proc = undefined;
     this.failures += 1;
