@@ -89,7 +89,7 @@ const ERRORS: Record<number, [string, string, string]> = {
   404: ["Not found", "WE-JOB-004", "job 0b5c7a52-3f1e-4c6e-9d2a-1f0e8a7b6c5d not found"],
   409: ["Conflicts with the resource's state", "WE-JOB-010", "job 0b5c7a52-3f1e-4c6e-9d2a-1f0e8a7b6c5d is processing; cancel it before deleting"],
   413: ["Body too large", "WE-REQ-003", "upload too large: 30000000000 bytes, the limit is 21474836480 (UPLOAD_MAX_SIZE)"],
-  416: ["Range not satisfiable", "WE-REQ-001", "range not satisfiable"],
+  416: ["Range not satisfiable", "WE-REQ-007", "range not satisfiable: bytes=999999- of a 1000-byte object"],
   422: ["Rejected by the plugin", "WE-PLG-003", "invalid plugin configuration: bucket is required"],
   429: ["Rate limited (see Retry-After)", "WE-SYS-005", "too many requests; retry after 1 s"],
   500: ["Internal error", "WE-SYS-001", "internal error; the request id is in the server log"],
