@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "./client.ts";
+import { rowsOf } from "./exec.ts";
 import { type EmbeddedMigration, embeddedMigrations } from "./migrations-macro.ts" with { type: "macro" };
 
 /** Arbitrary constant shared by every kernel: "WEBENC" in ASCII. */
@@ -39,12 +40,6 @@ async function appliedWhens(db: Pick<Db, "execute">): Promise<Set<number>> {
   if (!rowsOf<{ t: string | null }>(exists)[0]?.t) return new Set();
   const rows = rowsOf<{ created_at: string | number }>(await db.execute(sql`select created_at from drizzle.__drizzle_migrations`));
   return new Set(rows.map((r) => Number(r.created_at)));
-}
-
-/** postgres.js returns an array of rows, PGlite an object with `rows`. */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
 }
 
 export async function migrationStatus(db: Db, migrations = MIGRATIONS): Promise<MigrationState[]> {

@@ -1,6 +1,6 @@
 /** Scrape-time gauges that mirror database state (every kernel reports the same numbers). */
 import { sql } from "drizzle-orm";
-import { rowsOf } from "../db/migrate.ts";
+import { rowsOf } from "../db/exec.ts";
 import { JOB_STATUSES } from "../db/schema.ts";
 import type { KernelContext } from "./context.ts";
 

@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Database, openDatabase } from "../../src/db/client.ts";
 import { DataDirLockedError, lockDataDir } from "../../src/db/datadir-lock.ts";
-import { MIGRATIONS, MigrationError, migrate, migrationStatus, rowsOf } from "../../src/db/migrate.ts";
+import { rowsOf } from "../../src/db/exec.ts";
+import { MIGRATIONS, MigrationError, migrate, migrationStatus } from "../../src/db/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { BUN, killAllProcs, ROOT, runProc, spawnProc } from "../helpers/proc.ts";
 

@@ -14,7 +14,7 @@ import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type TaskDelivery, type T
 import type { PackageParams } from "../../src/core/task-params.ts";
 import { queueSpecs, workQueue } from "../../src/core/topology.ts";
 import { type Database, type Db, openDatabase } from "../../src/db/client.ts";
-import { rowsOf } from "../../src/db/migrate.ts";
+import { type Exec, rowsOf } from "../../src/db/exec.ts";
 import { jobEvents, jobs, outputs, taskAttempts, tasks, workers } from "../../src/db/schema.ts";
 import { createJob } from "../../src/kernel/jobs/create.ts";
 import { claimTask } from "../../src/kernel/orchestrator/claims.ts";
@@ -22,7 +22,7 @@ import { cancelJob, retryJob } from "../../src/kernel/orchestrator/control.ts";
 import { publishReady } from "../../src/kernel/orchestrator/dispatch.ts";
 import { type AdvanceResult, handleResult, type OrchestratorDeps } from "../../src/kernel/orchestrator/results.ts";
 import { retryDelayMs } from "../../src/kernel/orchestrator/states.ts";
-import { type Exec, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "../../src/kernel/orchestrator/transitions.ts";
+import { type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "../../src/kernel/orchestrator/transitions.ts";
 import { createAdvance } from "../../src/kernel/pipeline/advance.ts";
 import type { SourceSummary } from "../../src/media/source.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";

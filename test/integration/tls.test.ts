@@ -14,7 +14,7 @@ import { loadKernelTls } from "../../src/kernel/tls.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { startThrowawayPostgres, type ThrowawayPostgres } from "../helpers/cluster.ts";
 import { openDatabase } from "../../src/db/client.ts";
-import { rowsOf } from "../../src/db/migrate.ts";
+import { rowsOf } from "../../src/db/exec.ts";
 import { sql } from "drizzle-orm";
 import { errorMessage } from "../../src/core/errors.ts";
 import { uniquePrefix } from "../helpers/nats.ts";

@@ -14,7 +14,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rowsOf } from "../../src/db/migrate.ts";
+import { rowsOf } from "../../src/db/exec.ts";
 import { withAuth } from "../helpers/auth.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";

@@ -28,7 +28,6 @@ const PENDING: Record<string, string> = {
   "src/core/topology.ts -> src/bus/types.ts": "queueSpecs moves to the bus",
   "cycle src/kernel/api/app.ts": "requestIdOf moves out of app.ts (app.ts is being edited by the HTTP hardening work)",
   "cycle src/kernel/context.ts": "the Orchestrator handle type moves to a leaf module",
-  "cycle src/kernel/events/record.ts": "Exec moves to db/exec.ts",
 };
 
 /** The findings of a report as keys: `from -> to` for a violation, `cycle <first file>` for a cycle. */

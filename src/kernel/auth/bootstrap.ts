@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import type { Logger } from "../../core/logger.ts";
 import type { Db } from "../../db/client.ts";
-import { rowsOf } from "../../db/migrate.ts";
+import { rowsOf } from "../../db/exec.ts";
 import { apiKeys } from "../../db/schema.ts";
 import { displayPrefix, generateApiKey, hashApiKey } from "./api-keys.ts";
 

@@ -11,8 +11,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { throttleDelay } from "./filters.ts";
 import { jobEvents } from "../../db/schema.ts";
-import { rowsOf } from "../../db/migrate.ts";
-import type { Exec } from "../orchestrator/transitions.ts";
+import { type Exec, rowsOf } from "../../db/exec.ts";
 import { SHARE } from "../orchestrator/progress.ts";
 
 export interface JobProgressUpdate {

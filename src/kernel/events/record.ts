@@ -12,8 +12,7 @@
  * gap handling (events/cursor.ts) relies on a transaction having its xid before it takes an event id.
  */
 import { sql } from "drizzle-orm";
-import { rowsOf } from "../../db/migrate.ts";
-import type { Exec } from "../orchestrator/transitions.ts";
+import { type Exec, rowsOf } from "../../db/exec.ts";
 
 export interface PlatformEvent {
   type: string;

@@ -3,8 +3,7 @@
  * a filtered replay page, the "is this Last-Event-ID still covered?" check, and retention.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { rowsOf } from "../../db/migrate.ts";
-import type { Exec } from "../orchestrator/transitions.ts";
+import { type Exec, rowsOf } from "../../db/exec.ts";
 import type { Snapshot } from "./cursor.ts";
 import type { EventFilter } from "./filters.ts";
 

@@ -14,10 +14,10 @@ import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
 import { jobProgress } from "./progress.ts";
 import { isDatabaseUnavailable } from "../api/envelope.ts";
-import { rowsOf } from "../../db/migrate.ts";
+import { type Exec, rowsOf } from "../../db/exec.ts";
 import { estimateEtaSeconds, type JobProgressUpdate, workStart } from "../events/progress.ts";
 import { retryDelayMs } from "./states.ts";
-import { cancelOpenTasks, type Exec, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
+import { cancelOpenTasks, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
 
 export interface OrchestratorDeps {
   db: Db;
@@ -158,10 +158,15 @@ async function advanceOrFail(tx: Tx, d: OrchestratorDeps, job: JobRow, done: Tas
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-/** Serialization failure, deadlock and the like (SQLSTATE class 40): the next delivery may well succeed. */
-function isTransactionConflict(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("40");
+/**
+ * Serialization failure or deadlock (SQLSTATE class 40), out of resources (53), a cancelled statement (57):
+ * the next delivery may well succeed. Drivers may wrap the database's error: its causes are looked at too.
+ */
+function isTransactionConflict(e: unknown, depth = 0): boolean {
+  const err = e as { code?: unknown; cause?: unknown } | null | undefined;
+  if (!err || typeof err !== "object" || depth > 5) return false;
+  if (typeof err.code === "string" && /^(40|53|57)[0-9A-Z]{3}$/.test(err.code)) return true;
+  return err.cause !== undefined && err.cause !== e && isTransactionConflict(err.cause, depth + 1);
 }
 
 async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<void> {

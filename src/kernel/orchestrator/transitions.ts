@@ -7,13 +7,11 @@
  * Nothing else in the code base writes `jobs.status` or `tasks.status`.
  */
 import { and, eq, inArray, isNull, lte, notInArray, or, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../../db/client.ts";
+import type { Exec } from "../../db/exec.ts";
 import { jobEvents, jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { jobEventType, recordEvents } from "../events/record.ts";
 import { type JobStatus, JOB_MOVES, JOB_TERMINAL, type TaskStatus, TASK_MOVES, TASK_TERMINAL } from "./states.ts";
 
-/** A database handle or a transaction. */
-export type Exec = Pick<Db, "select" | "insert" | "update" | "delete" | "execute">;
 export type JobRow = typeof jobs.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 /** Column values or SQL expressions (e.g. `now() + interval`). */

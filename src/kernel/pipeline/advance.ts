@@ -14,7 +14,8 @@ import { encoderFor } from "../../media/profiles.ts";
 import { selectRenditions } from "../../media/renditions.ts";
 import { resolveProfiles } from "../profiles/catalog.ts";
 import type { AdvanceResult } from "../orchestrator/results.ts";
-import { type Exec, type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
+import type { Exec } from "../../db/exec.ts";
+import { type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
 import type { SourceSummary } from "../../media/source.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../core/task-params.ts";
 

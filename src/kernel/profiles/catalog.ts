@@ -5,7 +5,7 @@
  */
 import { eq } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
-import type { Exec } from "../orchestrator/transitions.ts";
+import type { Exec } from "../../db/exec.ts";
 import { profiles } from "../../db/schema.ts";
 import { BUILTIN_LADDERS, BUILTIN_PROFILES, expandProfiles, type ProfileSpec } from "../../media/profiles.ts";
 

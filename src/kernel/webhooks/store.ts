@@ -11,7 +11,7 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client.ts";
-import { rowsOf } from "../../db/migrate.ts";
+import { rowsOf } from "../../db/exec.ts";
 import { recordEvent } from "../events/record.ts";
 
 export interface ClaimedDelivery {

@@ -9,7 +9,7 @@ import type { WorkerPresence } from "../../core/worker-info.ts";
 import type { Db } from "../../db/client.ts";
 import { workers } from "../../db/schema.ts";
 import { recordEvent, recordEvents } from "../events/record.ts";
-import type { Exec } from "../orchestrator/transitions.ts";
+import type { Exec } from "../../db/exec.ts";
 
 export interface SyncResult {
   joined: string[];
