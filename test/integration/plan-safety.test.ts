@@ -152,16 +152,19 @@ for (const kind of ["PostgreSQL", "PGlite"] as const) {
         expect(job.probe).toBeNull();
       });
 
-      test("an unavailable database: the handler throws, nothing is decided, the report can be redelivered", async () => {
+      const transient: Array<[string, Error]> = [
+        ["an unavailable database", Object.assign(new Error("connection closed"), { code: "CONNECTION_CLOSED" })],
+        ["a serialization failure wrapped by the driver", new Error("query failed", { cause: Object.assign(new Error("could not serialize access"), { code: "40001" }) })],
+      ];
+      test.each(transient)("%s: the handler throws, nothing is decided, the report can be redelivered", async (_name, error) => {
         const { jobId, outcome } = await analyzeReport(source(10));
-        const unavailable = Object.assign(new Error("connection closed"), { code: "CONNECTION_CLOSED" });
         const e = await handleResult(
           deps(async () => {
-            throw unavailable;
+            throw error;
           }),
           outcome,
         ).catch((x: unknown) => x);
-        expect(e).toBe(unavailable);
+        expect(e).toBe(error);
         expect((await jobOf(jobId)).status).toBe("analyzing");
         expect((await tasksOf(jobId)).map((t) => t.status)).toEqual(["leased"]);
         // The redelivery, with a working step, goes through.
