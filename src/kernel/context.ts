@@ -5,7 +5,7 @@ import type { SecretBox } from "../core/secret-box.ts";
 import type { Database, Db } from "../db/client.ts";
 import type { PluginHost } from "../plugins/host/host.ts";
 import type { KernelConfig } from "./config.ts";
-import type { Orchestrator } from "./orchestrator/index.ts";
+import type { Orchestrator } from "./orchestrator/handle.ts";
 import type { PluginSettingsStore } from "./plugins/settings-store.ts";
 import type { KernelMetrics } from "./metrics.ts";
 

@@ -27,7 +27,6 @@ const PENDING: Record<string, string> = {
   "src/core/task-params.ts -> src/media/profiles.ts": "task params move to the media layer",
   "src/core/topology.ts -> src/bus/types.ts": "queueSpecs moves to the bus",
   "cycle src/kernel/api/app.ts": "requestIdOf moves out of app.ts (app.ts is being edited by the HTTP hardening work)",
-  "cycle src/kernel/context.ts": "the Orchestrator handle type moves to a leaf module",
 };
 
 /** The findings of a report as keys: `from -> to` for a violation, `cycle <first file>` for a cycle. */

@@ -13,14 +13,9 @@ import { createLostOutputs } from "../pipeline/cleanup.ts";
 import { createProgressPublisher } from "../events/progress.ts";
 import { serveClaims } from "./claims.ts";
 import { publishReady } from "./dispatch.ts";
+import type { Orchestrator } from "./handle.ts";
 import { Reconciler } from "./reconciler.ts";
 import { handleResult, type OrchestratorDeps } from "./results.ts";
-
-export interface Orchestrator {
-  deps: OrchestratorDeps;
-  reconciler: Reconciler;
-  stop(): Promise<void>;
-}
 
 export function startOrchestrator(ctx: KernelContext, pipeline: Pick<OrchestratorDeps, "advance" | "onJobEnded">): Orchestrator {
   const { db, bus, logger } = ctx;
