@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib/setup.sh
 ensure_node_deps
 ensure_ffmpeg || { log "FFmpeg is required"; exit 1; }
-log "building dist/webencode-kernel and dist/webencode-worker"
-"$BUN" scripts/build.ts >&2
-log "starting the kernel in standalone mode on http://127.0.0.1:${PORT:-8080} (Swagger UI at /swagger)"
+# Rebuilt only when src/, plugins/, migrations/, the lock file or Bun changed (a stamp in dist/: scripts/build.ts).
+log "building dist/webencode-kernel and dist/webencode-worker (when sources changed)"
+"$BUN" scripts/build.ts --if-changed >&2
+log "starting the kernel in standalone mode on http://${HOST:-127.0.0.1}:${PORT:-8080} (Swagger UI at /swagger)"
 exec ./dist/webencode-kernel "$@"
