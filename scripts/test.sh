@@ -57,8 +57,11 @@ fi
 log "type check"
 node_modules/.bin/tsc --noEmit -p tsconfig.json
 
-log "building the executables for the end-to-end tests"
-"$BUN" scripts/build.ts --plugins >&2
+# Into the scratch directory (removed at the end), not dist/: the test build is ~800 MB with the plugin binaries,
+# and dist/ stays what `npm start` and install.sh use. The tests find it through E2E_DIST (test/helpers/proc.ts).
+export E2E_DIST="$SCRATCH/dist"
+log "building the executables for the end-to-end tests into $E2E_DIST"
+"$BUN" scripts/build.ts --plugins --outdir "$E2E_DIST" >&2
 
 log "running tests (PostgreSQL: $TEST_DATABASE_URL, NATS: $TEST_NATS_URL)"
 set +e

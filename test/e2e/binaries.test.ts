@@ -187,7 +187,7 @@ describe("standalone kernel (PGlite in DATA_DIR, in-process bus, embedded worker
         w = r.status === 200 ? ((await r.json()) as Worker) : undefined;
         return w?.status === "healthy";
       },
-      15_000,
+      90_000,
       "the embedded worker to be healthy",
       200,
     );

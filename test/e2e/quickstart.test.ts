@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDotEnv } from "../../src/core/config.ts";
 import { checkHls, checkMp4, makeClip, type SourceFacts, sourceFacts } from "../helpers/media.ts";
-import { binary, freePort, killAllProcs, type Proc, ROOT, spawnProc } from "../helpers/proc.ts";
+import { binary, DIST, freePort, killAllProcs, type Proc, ROOT, spawnProc } from "../helpers/proc.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-quickstart-"));
@@ -120,7 +120,7 @@ describe("first run", () => {
 
   test("systemd layout: install.sh's kernel.env (absolute DATA_DIR), cwd `/` → an MP4 + HLS job completes", async () => {
     const dest = join(scratch, "install");
-    const r = Bun.spawnSync(["bash", "scripts/install.sh", "--destdir", dest, "--kernel"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["bash", "scripts/install.sh", "--from", DIST, "--destdir", dest, "--kernel"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(0);
     // The environment file as systemd's EnvironmentFile= reads it, with /var/lib/webencode moved into the scratch dir.
     const varLib = join(scratch, "var-lib-webencode");

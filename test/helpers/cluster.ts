@@ -356,7 +356,7 @@ export class Cluster {
     const proc = spawnProc([binary("webencode-kernel")], { env: this.kernelEnv(port, env), cwd: this.procDir(name) });
     const k: KernelProc = { name, proc, port, url, fetch: (path, init) => fetch(`${url}${path}`, withAuth({ signal: AbortSignal.timeout(15_000), ...init })) };
     this.kernels.push(k);
-    await proc.waitForHttp200(`${url}/v1/health`, 60_000);
+    await proc.waitForHttp200(`${url}/v1/health`, 120_000);
     return k;
   }
 
@@ -382,12 +382,12 @@ export class Cluster {
     });
     const w: WorkerProc = { id, proc, workDir };
     this.workers.push(w);
-    await proc.waitForLine("worker registered", 60_000);
+    await proc.waitForLine("worker registered", 120_000);
     return w;
   }
 
   /** Waits until the workers table shows `id` with `status` (the active reconciler syncs it every second). */
-  async waitWorkerStatus(id: string, status: string, timeoutMs = 20_000): Promise<void> {
+  async waitWorkerStatus(id: string, status: string, timeoutMs = 90_000): Promise<void> {
     await waitFor(
       async () => {
         const [row] = await this.sql<{ status: string }[]>`select status from workers where id = ${id}`;
@@ -490,7 +490,7 @@ export class Cluster {
   }
 
   /** Waits until FFmpeg runs with the worker's WORK_DIR in its arguments; returns its pids. */
-  async waitFfmpegRunning(w: WorkerProc, timeoutMs = 20_000): Promise<number[]> {
+  async waitFfmpegRunning(w: WorkerProc, timeoutMs = 60_000): Promise<number[]> {
     let pids: number[] = [];
     await waitFor(
       () => {

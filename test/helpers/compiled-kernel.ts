@@ -39,7 +39,7 @@ export async function startCompiledKernel(env: Record<string, string> = {}): Pro
     rmSync(scratch, { recursive: true, force: true });
   };
   try {
-    await proc.waitForHttp200(`${base}/v1/health`, 60_000);
+    await proc.waitForHttp200(`${base}/v1/health`, 120_000);
   } catch (e) {
     await dispose();
     throw e;

@@ -61,7 +61,7 @@ export async function startNatsServer(opts: { jetstream: boolean }): Promise<Thr
     await waitFor(async () => {
       if (started.exitCode !== null) throw new Error(`nats-server ${args.join(" ")} exited with ${started.exitCode}`);
       return canConnect(port);
-    }, 10_000, `nats-server on port ${port} to accept connections`);
+    }, 30_000, `nats-server on port ${port} to accept connections`);
   };
   const stop = async () => {
     const running = proc;

@@ -125,8 +125,8 @@ beforeAll(async () => {
   A = await startTestKernel({ nats: true, env: { EMBEDDED_WORKER: "true" } });
   B = await startTestKernel({ nats: true, env: { DATABASE_URL: A.db.url, BUS_PREFIX: A.prefix, DATA_DIR: A.dataDir, EMBEDDED_WORKER: "false" } });
   clip = await makeClip(join(A.dataDir, "storage", "uploads"), "clip", { width: 640, height: 360, rate: "30", duration_s: 6, audio: true, gop: 30 });
-  await waitFor(async () => ((await (await A.fetch("/v1/workers?status=healthy")).json()) as { items: unknown[] }).items.length > 0, 30_000, "the embedded worker registered", 100);
-}, 120_000);
+  await waitFor(async () => ((await (await A.fetch("/v1/workers?status=healthy")).json()) as { items: unknown[] }).items.length > 0, 90_000, "the embedded worker registered", 100);
+}, 180_000);
 
 afterAll(async () => {
   for (const r of readers) await r.close().catch(() => {});

@@ -92,7 +92,7 @@ describe("kernel /metrics with the embedded worker (PostgreSQL, in-process bus, 
 
   beforeAll(async () => {
     k = await startTestKernel({ env: { EMBEDDED_WORKER: "true", LEASE_TTL: "2s" } });
-    await waitFor(async () => value(await scrape(`${k.url}/metrics`), "webencode_workers_healthy") === 1, 30_000, "the embedded worker to be healthy", 200);
+    await waitFor(async () => value(await scrape(`${k.url}/metrics`), "webencode_workers_healthy") === 1, 90_000, "the embedded worker to be healthy", 200);
   });
 
   afterAll(async () => {
