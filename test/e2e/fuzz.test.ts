@@ -61,7 +61,7 @@ function harvest(path: string, json: unknown, pool: string[]): void {
 function restarting(text: string): boolean {
   try {
     const e = (JSON.parse(text) as { error: { code: string; message: string } }).error;
-    return (e.code === "WE-AUTH-005" && /not running|unavailable/.test(e.message)) || (e.code === "WE-PLG-004" && /auth-basic: plugin process exited with code 0/.test(e.message));
+    return (e.code === "WE-AUTH-005" && /not running|unavailable/.test(e.message)) || (e.code === "WE-PLG-004" && /auth-basic: plugin process exited with code 0|plugin auth-basic is not running \(starting\)/.test(e.message));
   } catch {
     return false;
   }

@@ -139,6 +139,16 @@ describe("reachable 500s become 4xx", () => {
     }
   });
 
+  test("a NUL character anywhere in a JSON body (values or keys): 400 WE-REQ-004, nothing written", async () => {
+    const post = (path: string, body: unknown) => k.fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const key = await expectError(await post("/v1/api-keys", { name: "a\u0000b", role: "viewer" }), 400, "WE-REQ-004");
+    expect(key.error.message).toContain("NUL");
+    await expectError(await post("/v1/jobs", { source_url: "http://127.0.0.1:9/a.mp4", profiles: ["720p_h264"], metadata: { "k\u0000": 1 } }), 400, "WE-REQ-004");
+    await expectError(await post("/v1/profiles", { id: "p", nested: [{ deep: "\u0000" }] }), 400, "WE-REQ-004");
+    const keys = (await (await k.fetch("/v1/api-keys")).json()) as { items: Array<{ name: string }> };
+    expect(keys.items.some((i) => i.name.includes("\u0000"))).toBe(false);
+  });
+
   test("a huge before= on the audit log: 400, not 500", async () => {
     for (const before of ["99999999999999999999999", "9223372036854775808"]) {
       const r = await k.fetch(`/v1/audit?before=${before}`);

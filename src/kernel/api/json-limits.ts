@@ -21,13 +21,34 @@ export function exceedsDepth(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** Throws WE-REQ-004 (400) when a parsed body nests deeper than `maxDepth`. */
+/** True when any string in `value` — keys included — holds a NUL character. Pure, no recursion. */
+export function containsNul(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === "string") {
+      if (node.includes("\0")) return true;
+    } else if (node !== null && typeof node === "object") {
+      for (const [k, child] of Object.entries(node)) {
+        if (k.includes("\0")) return true;
+        stack.push(child);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Throws WE-REQ-004 (400) when a parsed body nests deeper than `maxDepth`, or holds a NUL character: PostgreSQL
+ * refuses NUL in text and jsonb alike, so left through it became a 500 at the first insert (issue 12 fuzzing).
+ */
 export function assertJsonDepth(body: unknown, maxDepth: number): void {
   // Only plain parsed JSON: FormData, Blobs and streams (uploads) are not ours to walk.
   if (body === null || typeof body !== "object" || !(Array.isArray(body) || Object.getPrototypeOf(body) === Object.prototype || Object.getPrototypeOf(body) === null)) return;
   if (exceedsDepth(body, maxDepth)) {
     throw new AppError("WE-REQ-004", `JSON nested deeper than ${maxDepth} levels (JSON_MAX_DEPTH)`, { max_depth: maxDepth });
   }
+  if (containsNul(body)) throw new AppError("WE-REQ-004", "the body holds a NUL character (\\u0000), which no field accepts");
 }
 
 /** An onTransform handler enforcing JSON_MAX_DEPTH on the parsed request body. */
