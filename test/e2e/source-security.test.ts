@@ -84,15 +84,15 @@ function expectRefusedAtAnalyze(job: Job, message: RegExp): void {
 }
 
 describe("compiled kernel + embedded worker", () => {
-  test("an http(s) HLS playlist with its segment on 127.0.0.2: refused, 127.0.0.2 never asked", async () => {
-    const job = await run(`http://127.0.0.1:${origin.port}/index.m3u8`);
+  test("an http(s) HLS playlist (no .m3u8 in its URL) with its segment on 127.0.0.2: refused, 127.0.0.2 never asked", async () => {
+    const job = await run(`http://127.0.0.1:${origin.port}/live/index`);
     expectRefusedAtAnalyze(job, /^cannot read the source: the source is an HLS playlist, which is refused/);
     expect(forbiddenHits).toEqual([]);
   }, 120_000);
 
-  test("an uploaded playlist naming a file outside the storage root: refused, the file is never read", async () => {
+  test("an uploaded playlist (named .mp4) naming a file outside the storage root: refused, the file is never read", async () => {
     const playlist = `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.5,\n${secret}\n#EXT-X-ENDLIST\n`;
-    const job = await run(await upload("evil.m3u8", new TextEncoder().encode(playlist)));
+    const job = await run(await upload("evil.mp4", new TextEncoder().encode(playlist)));
     expectRefusedAtAnalyze(job, /^cannot read the source: the source is an HLS playlist, which is refused/);
   }, 120_000);
 

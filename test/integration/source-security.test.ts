@@ -59,13 +59,13 @@ beforeAll(async () => {
   const far = `http://127.0.0.2:${forbidden.port}`;
   const playlists: Record<string, string> = {
     // A media playlist: its key and segment on the refused address.
-    "/media.m3u8": `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-KEY:METHOD=AES-128,URI="${far}/key.bin"\n#EXTINF:1.0,\n${far}/seg0.ts\n#EXT-X-ENDLIST\n`,
+    "/media": `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-KEY:METHOD=AES-128,URI="${far}/key.bin"\n#EXTINF:1.0,\n${far}/seg0.ts\n#EXT-X-ENDLIST\n`,
     // Without a key: FFmpeg would fetch the segment as soon as it opened the playlist.
-    "/plain.m3u8": `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${far}/seg1.ts\n#EXT-X-ENDLIST\n`,
+    "/plain": `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${far}/seg1.ts\n#EXT-X-ENDLIST\n`,
     // A master playlist whose variant is there.
-    "/master.m3u8": `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000,RESOLUTION=${OUTSIDE.width}x${OUTSIDE.height}\n${far}/variant.m3u8\n`,
+    "/master": `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000,RESOLUTION=${OUTSIDE.width}x${OUTSIDE.height}\n${far}/variant.m3u8\n`,
     // A DASH manifest whose segments are there.
-    "/manifest.mpd": `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT1S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-live:2011"><BaseURL>${far}/</BaseURL><Period><AdaptationSet mimeType="video/mp2t"><Representation id="v" bandwidth="100000" width="${OUTSIDE.width}" height="${OUTSIDE.height}"><SegmentList duration="1"><SegmentURL media="seg2.ts"/></SegmentList></Representation></AdaptationSet></Period></MPD>\n`,
+    "/manifest": `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT1S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-live:2011"><BaseURL>${far}/</BaseURL><Period><AdaptationSet mimeType="video/mp2t"><Representation id="v" bandwidth="100000" width="${OUTSIDE.width}" height="${OUTSIDE.height}"><SegmentList duration="1"><SegmentURL media="seg2.ts"/></SegmentList></Representation></AdaptationSet></Period></MPD>\n`,
   };
   origin = Bun.serve({
     hostname: "127.0.0.1",
@@ -129,9 +129,18 @@ function expectNothingOfOutside(job: Job): void {
 }
 
 describe("uploaded files that name other files (item 3)", () => {
-  test("an HLS playlist listing an absolute path outside the storage root: refused, the file is never read", async () => {
+  test("an uploaded .m3u8 listing an absolute path outside the storage root: refused at submission (422 WE-JOB-007)", async () => {
     const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${outsideTs}\n#EXT-X-ENDLIST\n`;
-    const job = await finished(await submit(await upload("evil.m3u8", new TextEncoder().encode(playlist))), 90_000);
+    const source_url = await upload("evil.m3u8", new TextEncoder().encode(playlist));
+    const r = await k.fetch("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url, profiles: ["360p_h264"] }) });
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    expect({ status: r.status, code: body.error.code }).toEqual({ status: 422, code: "WE-JOB-007" });
+    expect(body.error.message).toContain("is an HLS playlist (.m3u8): playlists are not accepted as sources");
+  });
+
+  test("the same playlist under a media name (clip.ts): the worker refuses it by its content, the file is never read", async () => {
+    const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${outsideTs}\n#EXT-X-ENDLIST\n`;
+    const job = await finished(await submit(await upload("clip.ts", new TextEncoder().encode(playlist))), 90_000);
     expectRefusedAtAnalyze(job, /^cannot read the source: the source is an HLS playlist, which is refused: FFmpeg would open the files or URLs it lists/);
     expectNothingOfOutside(job);
   }, 120_000);
@@ -143,20 +152,33 @@ describe("uploaded files that name other files (item 3)", () => {
     expectNothingOfOutside(job);
   }, 120_000);
 
-  test("an ffconcat script listing the outside file: refused", async () => {
+  test("an ffconcat script (named .mkv) listing the outside file: refused", async () => {
     const script = `ffconcat version 1.0\nfile ${outsideTs}\nfile ${outsideTs}\n`;
-    const job = await finished(await submit(await upload("evil.ffconcat", new TextEncoder().encode(script))), 90_000);
+    const job = await finished(await submit(await upload("evil.mkv", new TextEncoder().encode(script))), 90_000);
     expectRefusedAtAnalyze(job, /^cannot read the source: the source is a concat script, which is refused/);
     expectNothingOfOutside(job);
   }, 120_000);
 });
 
 describe("http(s) sources that are HLS playlists (item 2; only 127.0.0.1/32 allowed)", () => {
+  test("named like one (.m3u8, .mpd): refused at submission, 422 WE-JOB-007, no job written, nothing fetched", async () => {
+    for (const [path, what] of [["/media.m3u8", "an HLS playlist (.m3u8)"], ["/manifest.mpd", "a DASH manifest (.mpd)"]] as const) {
+      const before = ((await (await k.fetch("/v1/jobs?limit=100")).json()) as { items: unknown[] }).items.length;
+      const r = await k.fetch("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: `${base}${path}`, profiles: ["360p_h264"] }) });
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect({ status: r.status, code: body.error.code }).toEqual({ status: 422, code: "WE-JOB-007" });
+      expect(body.error.message).toContain(`is ${what}: playlists are not accepted as sources`);
+      expect(((await (await k.fetch("/v1/jobs?limit=100")).json()) as { items: unknown[] }).items.length).toBe(before);
+    }
+    expect(forbiddenHits).toEqual([]);
+  });
+
+  // Served without an extension: only the content says what they are, and the worker's FFprobe must stop there.
   const kinds: Array<[string, string]> = [
-    ["/media.m3u8", "an HLS playlist"],
-    ["/plain.m3u8", "an HLS playlist"],
-    ["/master.m3u8", "an HLS playlist"],
-    ["/manifest.mpd", "a DASH manifest"],
+    ["/media", "an HLS playlist"],
+    ["/plain", "an HLS playlist"],
+    ["/master", "an HLS playlist"],
+    ["/manifest", "a DASH manifest"],
   ];
   for (const [path, what] of kinds) {
     test(`${path} with its entries on 127.0.0.2: refused as ${what}, 127.0.0.2 never asked`, async () => {
