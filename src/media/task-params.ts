@@ -1,5 +1,5 @@
 /** Parameters the kernel gives each VOD task (the wire format between kernel and worker). */
-import type { ProfileSpec } from "../media/profiles.ts";
+import type { ProfileSpec } from "./profiles.ts";
 
 export interface RenditionPlan {
   profile: ProfileSpec;
