@@ -1,6 +1,7 @@
 /** Picks the bus for a process: NATS JetStream when a URL is configured, the in-process bus otherwise. */
 import type { Logger } from "../core/logger.ts";
-import { PRESENCE_TTL_MS, queueSpecs } from "../core/topology.ts";
+import { PRESENCE_TTL_MS } from "../core/topology.ts";
+import { queueSpecs } from "./queues.ts";
 import { MemoryBus } from "./memory.ts";
 import { connectNatsBus } from "./nats.ts";
 import { natsInboxPrefix, type NatsRole } from "./nats-permissions.ts";

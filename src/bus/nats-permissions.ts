@@ -16,9 +16,9 @@
  * test/integration/nats-permissions.test.ts runs a real job under these lists.
  */
 import { PermissionViolationError } from "@nats-io/transport-node";
-import { CLAIM_SUBJECT, JOB_CANCEL_EVENT, TASK_CANCEL_EVENT, WORKER_DRAIN_EVENT } from "../core/messages.ts";
-import { POOLS, queueSpecs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
-import { PLUGIN_CHANGED, PLUGIN_SETTINGS_SUBJECT } from "../plugins/remote-settings.ts";
+import { CLAIM_SUBJECT, JOB_CANCEL_EVENT, PLUGIN_CHANGED, PLUGIN_SETTINGS_SUBJECT, TASK_CANCEL_EVENT, WORKER_DRAIN_EVENT } from "../core/messages.ts";
+import { POOLS, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
+import { queueSpecs } from "./queues.ts";
 import { natsNames } from "./subjects.ts";
 
 export type NatsRole = "kernel" | "worker";

@@ -2,8 +2,6 @@
  * The bus layout both executables agree on: queue names, pools, timings. One place, so a kernel and a
  * worker of the same version can never disagree about where work goes.
  */
-import type { QueueSpec } from "../bus/types.ts";
-
 /** Worker pools = the capability a task requires. A worker pulls from every pool it can serve. */
 export const POOLS = ["cpu", "nvidia", "qsv", "vaapi"] as const;
 export type Pool = (typeof POOLS)[number];
@@ -14,19 +12,12 @@ export const RESULTS_QUEUE = "results";
 /**
  * AckWait about a minute (DESIGN.md §3): the consumer calls working() every third of it while a task runs,
  * so only a dead or frozen worker lets it lapse. MaxDeliver bounds redeliveries of one publication; the
- * kernel's own attempt counter (tasks.attempt) bounds retries of a task.
+ * kernel's own attempt counter (tasks.attempt) bounds retries of a task. src/bus/queues.ts declares the queues.
  */
 export const WORK_ACK_WAIT_MS = 60_000;
 export const WORK_MAX_DELIVER = 5;
 export const RESULTS_ACK_WAIT_MS = 30_000;
 export const RESULTS_MAX_DELIVER = 20;
-
-export function queueSpecs(workAckWaitMs = WORK_ACK_WAIT_MS): QueueSpec[] {
-  return [
-    ...POOLS.map((p) => ({ name: workQueue(p), ackWaitMs: workAckWaitMs, maxDeliver: WORK_MAX_DELIVER })),
-    { name: RESULTS_QUEUE, ackWaitMs: RESULTS_ACK_WAIT_MS, maxDeliver: RESULTS_MAX_DELIVER },
-  ];
-}
 
 /** A worker whose presence entry is older than this is offline (it heartbeats every HEARTBEAT_INTERVAL, 5 s). */
 export const PRESENCE_TTL_MS = 15_000;

@@ -7,13 +7,14 @@
 import type { Bus, Unsubscribe } from "../bus/types.ts";
 import { BusRequestError } from "../bus/types.ts";
 import { errorMessage } from "../core/errors.ts";
+import { PLUGIN_CHANGED, PLUGIN_SETTINGS_SUBJECT } from "../core/messages.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PluginSettings, PluginSettingsSource } from "./host/host.ts";
 import type { Pillar } from "./protocol.ts";
 import { replyKeyPair, replyKeyProblem, sealReply } from "./sealed-reply.ts";
 
-export const PLUGIN_SETTINGS_SUBJECT = "plugins.settings";
-export const PLUGIN_CHANGED = "plugin.changed";
+// The subject names live with the other bus messages, where the NATS permission lists read them too.
+export { PLUGIN_CHANGED, PLUGIN_SETTINGS_SUBJECT };
 
 export interface PluginChanged {
   id: string;

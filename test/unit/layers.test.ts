@@ -23,9 +23,6 @@ const PENDING: Record<string, string> = {
   "src/kernel/api/users.ts -> plugins/auth-basic/users.ts": "kernel edits auth-basic's user list itself (issue 13 item 2)",
   "src/kernel/auth/basic-users.ts -> plugins/auth-basic/users.ts": "kernel edits auth-basic's user list itself (issue 13 item 2)",
   // Being moved as part of this issue's item 3; each entry goes with its fix.
-  "src/bus/nats-permissions.ts -> src/plugins/remote-settings.ts": "plugin settings subjects move to core/messages.ts",
-  "src/core/task-params.ts -> src/media/profiles.ts": "task params move to the media layer",
-  "src/core/topology.ts -> src/bus/types.ts": "queueSpecs moves to the bus",
   "cycle src/kernel/api/app.ts": "requestIdOf moves out of app.ts (app.ts is being edited by the HTTP hardening work)",
 };
 

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { AppError } from "../../src/core/errors.ts";
 import { parseSourceUrl } from "../../src/core/source-url.ts";
-import { audioGroups } from "../../src/core/task-params.ts";
+import { audioGroups } from "../../src/media/task-params.ts";
 import { JOB_STATUSES, TASK_STATUSES } from "../../src/db/schema.ts";
 import { contentTypeOf, parseRange } from "../../src/kernel/api/storage-urls.ts";
 import { jobProgress, type TaskProgressRow } from "../../src/kernel/orchestrator/progress.ts";

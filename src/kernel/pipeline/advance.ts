@@ -17,7 +17,7 @@ import type { AdvanceResult } from "../orchestrator/results.ts";
 import type { Exec } from "../../db/exec.ts";
 import { type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
 import type { SourceSummary } from "../../media/source.ts";
-import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../core/task-params.ts";
+import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../media/task-params.ts";
 
 export interface PipelineOptions {
   /** Chunk length bounds and when splitting pays (DESIGN.md §2: one chunk when it does not pay). */

@@ -4,7 +4,7 @@
  */
 import { basename, join } from "node:path";
 import { audioArgs } from "../../media/ffmpeg-args.ts";
-import type { AudioParams } from "../../core/task-params.ts";
+import type { AudioParams } from "../../media/task-params.ts";
 import type { TaskContext } from "../executor.ts";
 import { resolveInput, storageById } from "./io.ts";
 import { probeFile, runFfmpeg } from "./media-run.ts";

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import type { PackageParams } from "../../core/task-params.ts";
+import type { PackageParams } from "../../media/task-params.ts";
 import { concatList, concatMuxArgs, decimatedFrameCount, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
 import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
 import { keyframesAligned, verifyOutput } from "../../media/verify.ts";

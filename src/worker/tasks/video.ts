@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { decimatedFrameCount, videoChunkArgs } from "../../media/ffmpeg-args.ts";
-import type { VideoParams } from "../../core/task-params.ts";
+import type { VideoParams } from "../../media/task-params.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
 import { resolveInput, storageById } from "./io.ts";
