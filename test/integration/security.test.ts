@@ -117,7 +117,10 @@ describe("configuration guard rails", () => {
   });
 
   test("AUTH_DEV_MODE is refused unless HOST is loopback", () => {
-    expect(() => loadKernelConfig({ ...base, AUTH_DEV_MODE: "true" })).toThrow(/only allowed when HOST is a loopback address/);
+    expect(() => loadKernelConfig({ ...base, AUTH_DEV_MODE: "true", HOST: "0.0.0.0" })).toThrow(/only allowed when HOST is a loopback address/);
+    // Distributed mode listens on 0.0.0.0 by default; standalone mode on 127.0.0.1 (so dev mode is allowed there).
+    expect(() => loadKernelConfig({ ...base, AUTH_DEV_MODE: "true", DATABASE_URL: "postgres://db/x" })).toThrow(/loopback/);
+    expect(loadKernelConfig({ ...base, AUTH_DEV_MODE: "true" }).HOST).toBe("127.0.0.1");
     expect(() => loadKernelConfig({ ...base, AUTH_DEV_MODE: "true", HOST: "10.0.0.5" })).toThrow(/loopback/);
     for (const HOST of ["127.0.0.1", "::1", "localhost"]) expect(loadKernelConfig({ ...base, AUTH_DEV_MODE: "true", HOST }).AUTH_DEV_MODE).toBe(true);
   });
@@ -291,8 +294,8 @@ describe("audit retention", () => {
     const sql = postgres(k.db.url, { max: 1, onnotice: () => {} });
     try {
       await sql`insert into audit_log (at, actor, method, route, action, status) values (now() - interval '2 hours', 'old', 'POST', '/v1/jobs', 'jobs.create', 201), (now() - interval '10 minutes', 'recent', 'POST', '/v1/jobs', 'jobs.create', 201)`;
-      const { eventHubOf } = await import("../../src/kernel/events/hub.ts");
-      await eventHubOf(k.handle.ctx).runRetention();
+      const { runRetention } = await import("../../src/kernel/retention.ts");
+      await runRetention(k.handle.ctx);
       const actors = (await sql<{ actor: string }[]>`select actor from audit_log where actor in ('old', 'recent')`).map((r) => r.actor);
       expect(actors).toEqual(["recent"]);
     } finally {
