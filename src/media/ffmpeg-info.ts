@@ -2,6 +2,8 @@
  * What an FFmpeg build can do, read from its own output. Pure: the worker runs the binaries
  * (src/worker/capabilities.ts) and hands the text here, so every parser is unit-tested on captured output.
  */
+import { HW_FAMILIES, type HwFamily } from "../core/pools.ts";
+import { DEFAULT_VAAPI_DEVICE, hwDeviceArgs, hwUploadFilter } from "./hw-upload.ts";
 
 export type CodecKind = "video" | "audio" | "subtitle";
 
@@ -11,7 +13,7 @@ export interface CodecEntry {
   description: string;
 }
 
-export type HwFamily = "nvidia" | "qsv" | "vaapi";
+export { HW_FAMILIES, type HwFamily };
 
 /**
  * Hardware encoders worth probing, per family and in preference order. A build lists many of them
@@ -23,9 +25,6 @@ export const HW_ENCODER_CANDIDATES: Readonly<Record<HwFamily, readonly string[]>
   qsv: Object.freeze(["h264_qsv", "hevc_qsv", "av1_qsv", "vp9_qsv"]),
   vaapi: Object.freeze(["h264_vaapi", "hevc_vaapi", "av1_vaapi", "vp9_vaapi"]),
 });
-
-/** Families in a fixed order, so pools and reports never depend on object iteration order. */
-export const HW_FAMILIES: readonly HwFamily[] = Object.freeze(["nvidia", "qsv", "vaapi"]);
 
 /**
  * The version token of `ffmpeg -version` / `ffprobe -version`: "5.1.9-0+deb12u1", or for git
@@ -78,7 +77,7 @@ export interface TestEncodeOptions {
   vaapiDevice?: string;
 }
 
-export const DEFAULT_VAAPI_DEVICE = "/dev/dri/renderD128";
+export { DEFAULT_VAAPI_DEVICE };
 
 /**
  * argv (without the binary) of a one-frame encode to the null muxer: the only reliable proof that an
@@ -86,20 +85,9 @@ export const DEFAULT_VAAPI_DEVICE = "/dev/dri/renderD128";
  * (some NVIDIA datacenter GPUs have no encoder at all).
  */
 export function testEncodeArgs(encoder: string, family: HwFamily, opts: TestEncodeOptions = {}): string[] {
-  return ["-hide_banner", "-nostdin", "-loglevel", "error", ...TEST_INPUT, ...hwUploadArgs(family, opts), "-c:v", encoder, "-f", "null", "-"];
-}
-
-/** How software frames reach each family's encoder; NVENC takes system-memory frames directly. */
-function hwUploadArgs(family: HwFamily, opts: TestEncodeOptions): string[] {
-  switch (family) {
-    case "nvidia":
-      return [];
-    case "qsv":
-      // An explicit device plus hwupload is how the real pipeline will feed QSV, so test that path.
-      return ["-init_hw_device", "qsv=hw", "-filter_hw_device", "hw", "-vf", "format=nv12,hwupload=extra_hw_frames=16"];
-    case "vaapi":
-      return ["-vaapi_device", opts.vaapiDevice ?? DEFAULT_VAAPI_DEVICE, "-vf", "format=nv12,hwupload"];
-  }
+  // The same device and upload as the real pipeline (hw-upload.ts): proving one path and running another proves nothing.
+  const upload = hwUploadFilter(family);
+  return ["-hide_banner", "-nostdin", "-loglevel", "error", ...TEST_INPUT, ...hwDeviceArgs(family, opts.vaapiDevice), ...(upload ? ["-vf", upload] : []), "-c:v", encoder, "-f", "null", "-"];
 }
 
 /**

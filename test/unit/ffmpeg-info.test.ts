@@ -195,10 +195,11 @@ describe("testEncodeArgs", () => {
     expect(testEncodeArgs("h264_nvenc", "nvidia", {})).toEqual([...input, "-c:v", "h264_nvenc", "-f", "null", "-"]);
   });
 
+  // The device and upload of the real pipeline (media/hw-upload.ts, the same as videoChunkArgs uses).
   test("qsv uploads through an explicit QSV device", () => {
     expect(testEncodeArgs("hevc_qsv", "qsv", {})).toEqual([
       ...input,
-      "-init_hw_device", "qsv=hw", "-filter_hw_device", "hw", "-vf", "format=nv12,hwupload=extra_hw_frames=16",
+      "-init_hw_device", "qsv=qs", "-filter_hw_device", "qs", "-vf", "format=nv12,hwupload=extra_hw_frames=64",
       "-c:v", "hevc_qsv", "-f", "null", "-",
     ]);
   });
@@ -206,7 +207,7 @@ describe("testEncodeArgs", () => {
   test("vaapi uploads through the default render node", () => {
     expect(testEncodeArgs("h264_vaapi", "vaapi", {})).toEqual([
       ...input,
-      "-vaapi_device", "/dev/dri/renderD128", "-vf", "format=nv12,hwupload",
+      "-init_hw_device", "vaapi=va:/dev/dri/renderD128", "-filter_hw_device", "va", "-vf", "format=nv12,hwupload",
       "-c:v", "h264_vaapi", "-f", "null", "-",
     ]);
   });
@@ -214,7 +215,7 @@ describe("testEncodeArgs", () => {
   test("vaapi uses the configured render node", () => {
     expect(testEncodeArgs("vp9_vaapi", "vaapi", { vaapiDevice: "/dev/dri/renderD129" })).toEqual([
       ...input,
-      "-vaapi_device", "/dev/dri/renderD129", "-vf", "format=nv12,hwupload",
+      "-init_hw_device", "vaapi=va:/dev/dri/renderD129", "-filter_hw_device", "va", "-vf", "format=nv12,hwupload",
       "-c:v", "vp9_vaapi", "-f", "null", "-",
     ]);
   });

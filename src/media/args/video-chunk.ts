@@ -2,6 +2,8 @@
  * The video chunk task's ffmpeg: one decode of a chunk of the source, every rendition encoded from it
  * (DESIGN.md §2). Encoder-specific options come from video-encoder.ts.
  */
+import { poolOfEncoder } from "../../core/pools.ts";
+import { hwDeviceArgs, hwUploadFilter } from "../hw-upload.ts";
 import type { ProfileSpec } from "../profile-spec.ts";
 import { seconds } from "./units.ts";
 import { videoEncoderArgs } from "./video-encoder.ts";
@@ -81,13 +83,12 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
   if (!(Number.isInteger(frames) && frames > 0)) throw new Error(`videoChunkArgs: frames must be a positive integer (got ${frames})`);
   if (!(fps > 0)) throw new Error(`videoChunkArgs: fps must be positive (got ${fps})`);
   const startFrame = input.start_frame ?? 0;
-  const families = new Set(renditions.map((r) => hwFamilyOf(r.encoder)).filter((f) => f !== "cpu" && f !== "nvidia"));
+  const families = new Set(renditions.map((r) => poolOfEncoder(r.encoder)).filter((f) => f !== "cpu" && f !== "nvidia"));
   if (families.size > 1) throw new Error(`videoChunkArgs: cannot mix ${[...families].join(" and ")} encoders in one process`);
   const family = [...families][0];
 
   const args: string[] = [];
-  if (family === "vaapi") args.push("-init_hw_device", `vaapi=va:${input.vaapi_device ?? "/dev/dri/renderD128"}`, "-filter_hw_device", "va");
-  if (family === "qsv") args.push("-init_hw_device", "qsv=qs", "-filter_hw_device", "qs");
+  if (family) args.push(...hwDeviceArgs(family, input.vaapi_device));
   args.push("-seek_timestamp", "1", "-ss", seconds(input.start_pts - seekPreroll(fps)), "-i", input.input);
 
   const branches = renditions.map((r, i) => {
@@ -96,7 +97,7 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
     // Global grid: source frame (startFrame + n) is kept when divisible by step.
     if (step > 1) filters.push(`select=not(mod(n+${startFrame % step}\\,${step}))`);
     filters.push(`scale=${r.width}:${r.height}`, "setsar=1");
-    const upload = hwUploadFilter(hwFamilyOf(r.encoder));
+    const upload = hwUploadFilter(poolOfEncoder(r.encoder));
     if (upload) filters.push(upload);
     return { label: `v${i}`, chain: filters.join(",") };
   });
@@ -139,18 +140,3 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
 }
 
 const isVp9 = (encoder: string) => encoder === "libvpx-vp9";
-
-type Family = "cpu" | "nvidia" | "qsv" | "vaapi";
-function hwFamilyOf(encoder: string): Family {
-  if (encoder.endsWith("_nvenc")) return "nvidia";
-  if (encoder.endsWith("_qsv")) return "qsv";
-  if (encoder.endsWith("_vaapi")) return "vaapi";
-  return "cpu";
-}
-
-/** QSV and VAAPI encoders take hardware frames; NVENC and software encoders take system memory. */
-function hwUploadFilter(family: Family): string | undefined {
-  if (family === "qsv") return "format=nv12,hwupload=extra_hw_frames=64";
-  if (family === "vaapi") return "format=nv12,hwupload";
-  return undefined;
-}

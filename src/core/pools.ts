@@ -1,0 +1,22 @@
+/**
+ * Worker pools and hardware families: the one vocabulary for "what a task needs to run". A pool is the
+ * capability a task requires (its work queue is `work-<pool>`, core/topology.ts); a hardware family is a
+ * pool other than the CPU. Profiles, the encoder choice, FFmpeg arguments, worker capability detection
+ * and the bus layout all read these.
+ */
+
+/** Hardware encoder families in a fixed order, so pools and reports never depend on object iteration order. */
+export const HW_FAMILIES = Object.freeze(["nvidia", "qsv", "vaapi"] as const);
+export type HwFamily = (typeof HW_FAMILIES)[number];
+
+/** Worker pools = the capability a task requires. A worker pulls from every pool it can serve. */
+export const POOLS = Object.freeze(["cpu", ...HW_FAMILIES] as const);
+export type Pool = (typeof POOLS)[number];
+
+/** The pool an FFmpeg encoder runs in, from its name (h264_nvenc → nvidia; libx264 → cpu). */
+export function poolOfEncoder(encoder: string): Pool {
+  if (encoder.endsWith("_nvenc")) return "nvidia";
+  if (encoder.endsWith("_qsv")) return "qsv";
+  if (encoder.endsWith("_vaapi")) return "vaapi";
+  return "cpu";
+}
