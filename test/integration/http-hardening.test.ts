@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { eq } from "drizzle-orm";
 import { auditLog } from "../../src/db/schema.ts";
+import { createApp } from "../../src/kernel/api/app.ts";
 import { recordAudit } from "../../src/kernel/auth/audit.ts";
 import { signToken } from "../../plugins/storage-fs/sign.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
@@ -231,6 +232,14 @@ describe("every error in the envelope", () => {
     const res = await raw(`POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000000\r\nConnection: close\r\n\r\n{`);
     expect(res).toStartWith("HTTP/1.1 413");
     expect(bodyOf(res).error.code).toBe("WE-REQ-003");
+  });
+
+  test("Bun's last-resort error handler (an error hook that throws) answers the envelope; no HTML error pages", async () => {
+    const serve = createApp(k.handle.ctx).config.serve as { development?: boolean; error?: (e: unknown) => Response };
+    expect(serve.development).toBe(false);
+    const r = serve.error!(new Error("the error hook itself failed"));
+    const body = await expectError(r, 500, "WE-SYS-001");
+    expect(body.error.message).not.toContain("the error hook itself failed");
   });
 
   test("HTTP/1.0 without a Host header: 400 in the envelope (was Bun's HTML 500 page)", async () => {
