@@ -25,6 +25,7 @@ import { PluginSettingsStore } from "./plugins/settings-store.ts";
 import { busAuthenticatesClients, workerPluginInfo } from "./plugins/worker-settings.ts";
 import { startOrchestrator } from "./orchestrator/index.ts";
 import { eventHubOf } from "./events/hub.ts";
+import { startRetention } from "./retention.ts";
 import { pluginStateRecorder } from "./events/plugin-events.ts";
 import { startWebhookSender } from "./webhooks/sender.ts";
 import { createAdvance } from "./pipeline/advance.ts";
@@ -97,6 +98,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     const events = eventHubOf(ctx);
     events.start();
     undo.push(() => events.stop());
+    const stopRetention = startRetention(ctx);
+    undo.push(stopRetention);
     const unserve = servePluginSettings(bus, pluginSettings, workerPluginInfo(plugins, pluginSettings), { sendSecrets: busAuthenticatesClients(config, bus), logger });
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
@@ -154,6 +157,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         // The embedded worker hands its running tasks back within its own grace period.
         if (worker) await step("embedded worker", worker.stop(), 15_000);
         await step("orchestrator", ctx.orchestrator.stop(), 4_000);
+        await step("retention", stopRetention(), 4_000);
         unserve();
         unsubscribe();
         await step("plugins", plugins!.stop(), 4_000);

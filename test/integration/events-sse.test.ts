@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { EventHub, eventHubOf } from "../../src/kernel/events/hub.ts";
+import { runRetention } from "../../src/kernel/retention.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
 import { holdsFor, waitFor } from "../helpers/wait.ts";
@@ -336,10 +337,10 @@ describe("bad input, retention and reset", () => {
     const kept = old[3]!;
     const [hook] = await q(`insert into webhooks (url, event_types, secret_enc) values ('http://127.0.0.1:9/x', '["*"]', 'x') returning id`);
     await q(`insert into webhook_deliveries (webhook_id, event_id, event_type) values ('${hook!.id}', ${kept}, 'kept')`);
-    const deleted = await eventHubOf(A.handle.ctx).runRetention();
+    const deleted = await runRetention(A.handle.ctx);
     expect(deleted).toBe(old.length - 1);
     expect((await q(`select id from events where id < ${min + 10}`)).map((r) => Number(r.id))).toEqual([kept]);
-    expect(await eventHubOf(B.handle.ctx).runRetention()).toBe(0); // idempotent across kernels
+    expect(await runRetention(B.handle.ctx)).toBe(0); // idempotent across kernels
 
     const stale = await open(B, "/v1/events?types=job.*", { "Last-Event-ID": String(old[1]) });
     await waitFor(() => stale.events.length > 0, 5_000, "the reset event");

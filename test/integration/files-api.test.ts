@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { eventHubOf } from "../../src/kernel/events/hub.ts";
+import { runRetention } from "../../src/kernel/retention.ts";
 import { expiredUploads } from "../../src/kernel/uploads/catalog.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 
@@ -149,7 +149,7 @@ describe("UPLOAD_RETENTION", () => {
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
     for (const key of [oldUnused, oldUsed]) utimesSync(stored(key), twoHoursAgo, twoHoursAgo);
 
-    await eventHubOf(k.handle.ctx).runRetention();
+    await runRetention(k.handle.ctx);
     expect(existsSync(stored(oldUnused))).toBe(false);
     expect(existsSync(stored(oldUsed))).toBe(true);
     expect(existsSync(stored(recent))).toBe(true);

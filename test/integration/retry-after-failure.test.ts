@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventHubOf } from "../../src/kernel/events/hub.ts";
+import { runRetention } from "../../src/kernel/retention.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip, probe } from "../helpers/media.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -170,12 +170,12 @@ describe("FAILED_JOB_RETENTION", () => {
     const job = await failAtPackaging(short);
     expect(readdirSync(partsDir(short, job.id)).length).toBe(2);
     await Bun.sleep(1100); // the configured retention: 1 s after the job ended
-    await eventHubOf(short.handle.ctx).runRetention();
+    await runRetention(short.handle.ctx);
     expect(existsSync(partsDir(short, job.id)) ? readdirSync(partsDir(short, job.id)) : []).toEqual([]);
     const after = await getJob(short, job.id);
     expect(after.timeline.map((e) => e.status)).toContain("storage:parts_removed");
     // Swept once per ending: a second sweep adds nothing.
-    await eventHubOf(short.handle.ctx).runRetention();
+    await runRetention(short.handle.ctx);
     expect((await getJob(short, job.id)).timeline.filter((e) => e.status === "storage:parts_removed").length).toBe(1);
 
     const r = await retry(short, job.id);
@@ -188,7 +188,7 @@ describe("FAILED_JOB_RETENTION", () => {
 
   test("the retention does not touch a job that failed more recently than it", async () => {
     const job = await failAtPackaging(k); // k keeps the default (7 days)
-    await eventHubOf(k.handle.ctx).runRetention();
+    await runRetention(k.handle.ctx);
     expect(readdirSync(partsDir(k, job.id)).length).toBe(2);
   }, 300_000);
 });

@@ -1,6 +1,6 @@
 /**
  * The event hub of one kernel: reads new events from the events table and fans them out to this kernel's
- * SSE clients, relays job progress from the bus, keeps connections alive, and applies EVENT_RETENTION.
+ * SSE clients, relays job progress from the bus and keeps connections alive (retention: src/kernel/retention.ts).
  *
  * Multi-kernel delivery: every kernel's hub reads the shared events table, so any kernel serves any client
  * and sees every event whichever kernel (or transaction) wrote it. How a hub learns that there is something
@@ -14,9 +14,6 @@
  * Job progress is not stored: it comes over the bus (JOB_PROGRESS_SUBJECT) straight to the clients.
  */
 import { activeApiKeyIds } from "../auth/api-keys.ts";
-import { pruneAudit } from "../auth/audit.ts";
-import { runUploadRetention } from "../uploads/catalog.ts";
-import { runFailedJobRetention } from "../pipeline/cleanup.ts";
 import { JOB_PROGRESS_SUBJECT } from "../../bus/subjects.ts";
 import type { Unsubscribe } from "../../bus/types.ts";
 import { AppError, errorMessage } from "../../core/errors.ts";
@@ -25,14 +22,13 @@ import { advance, type Cursor } from "./cursor.ts";
 import { type EventFilter, matches } from "./filters.ts";
 import type { JobProgressUpdate } from "./progress.ts";
 import { type SseLimits, SseClient, formatComment, formatEvent } from "./sse.ts";
-import { currentHead, currentXmin, deleteExpired, type EventView, readAfter, replayPage, resumeGap } from "./store.ts";
+import { currentHead, currentXmin, type EventView, readAfter, replayPage, resumeGap } from "./store.ts";
 
 export interface HubOptions {
   pollMs: number;
   /** Rows read per poll and per replay page. */
   batch: number;
   heartbeatMs: number;
-  retentionEveryMs: number;
   /** How long a missing event id may hold back the ones after it (a transaction running this long). */
   maxGapWaitMs: number;
   /** How long the first client waits for transactions running at the hub's start to end. */
@@ -46,14 +42,13 @@ export const DEFAULT_HUB_OPTIONS: HubOptions = {
   pollMs: 250,
   batch: 500,
   heartbeatMs: 15_000,
-  retentionEveryMs: 5 * 60_000,
   maxGapWaitMs: 60_000,
   startWaitMs: 5_000,
   authRecheckMs: 30_000,
   limits: { highWaterBytes: 64 * 1024, maxBacklogBytes: 4 * 1024 * 1024, maxHeldEvents: 10_000, retryMs: 2_000 },
 };
 
-type HubContext = Pick<KernelContext, "db" | "bus" | "logger" | "config" | "plugins">;
+type HubContext = Pick<KernelContext, "db" | "bus" | "logger" | "config">;
 
 export class EventHub {
   private readonly clients = new Set<SseClient>();
@@ -84,9 +79,7 @@ export class EventHub {
   start(): void {
     this.unsubscribe = this.ctx.bus.subscribe<JobProgressUpdate>(JOB_PROGRESS_SUBJECT, (p) => this.relayProgress(p));
     this.timers.push(setInterval(() => this.heartbeat(), this.o.heartbeatMs));
-    this.timers.push(setInterval(() => void this.runRetention(), this.o.retentionEveryMs));
     this.timers.push(setInterval(() => void this.recheckCredentials(), Math.max(100, this.o.authRecheckMs)));
-    void this.runRetention();
   }
 
   /** Ends every SSE response (so a graceful HTTP stop does not wait on them) and stops the loops. */
@@ -155,24 +148,6 @@ export class EventHub {
       return closed;
     } catch (error) {
       this.ctx.logger.warn({ error: errorMessage(error) }, "SSE credential re-check failed; retrying at the next interval");
-      return 0;
-    }
-  }
-
-  /**
-   * Deletes events older than EVENT_RETENTION and audit entries older than AUDIT_RETENTION (every kernel runs
-   * it; it is idempotent).
-   */
-  async runRetention(): Promise<number> {
-    try {
-      await pruneAudit(this.ctx.db, this.ctx.config.AUDIT_RETENTION);
-      await runUploadRetention(this.ctx); // UPLOAD_RETENTION (uploads/catalog.ts): never throws
-      await runFailedJobRetention(this.ctx); // FAILED_JOB_RETENTION (pipeline/cleanup.ts): never throws
-      const n = await deleteExpired(this.ctx.db, this.ctx.config.EVENT_RETENTION);
-      if (n) this.ctx.logger.info({ deleted: n, retention_ms: this.ctx.config.EVENT_RETENTION }, "old events deleted (EVENT_RETENTION)");
-      return n;
-    } catch (error) {
-      this.ctx.logger.warn({ error: errorMessage(error) }, "event retention failed; retrying later");
       return 0;
     }
   }

@@ -110,7 +110,7 @@ export async function sweepEndedJobParts(ctx: Ctx, retentionMs: number, batch = 
   return swept;
 }
 
-/** The periodic FAILED_JOB_RETENTION sweep (events/hub.ts runs it with the other retentions); never throws. */
+/** The periodic FAILED_JOB_RETENTION sweep (kernel/retention.ts runs it with the other retentions); never throws. */
 export async function runFailedJobRetention(ctx: Ctx & Pick<KernelContext, "config">): Promise<void> {
   try {
     const swept = await sweepEndedJobParts(ctx, ctx.config.FAILED_JOB_RETENTION);

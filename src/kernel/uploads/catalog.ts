@@ -120,7 +120,7 @@ export async function sweepUploads(ctx: Ctx, retentionMs: number, now = new Date
   return deleted;
 }
 
-/** The retention loop's step (events/hub.ts): never throws, logs what it removed or why it could not. */
+/** The retention loop's step (kernel/retention.ts): never throws, logs what it removed or why it could not. */
 export async function runUploadRetention(ctx: Ctx & Pick<KernelContext, "config" | "logger">): Promise<void> {
   try {
     const deleted = await sweepUploads(ctx, ctx.config.UPLOAD_RETENTION);
