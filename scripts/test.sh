@@ -14,6 +14,8 @@ ensure_node_deps
 ensure_ffmpeg || { log "FFmpeg is required for the tests"; exit 1; }
 # promtool (Debian's prometheus package) checks the metrics exposition and the alert rules.
 command -v promtool >/dev/null || { log "installing promtool (Debian package prometheus)"; apt_install --no-install-recommends prometheus || log "promtool unavailable: its checks are skipped"; }
+# Headless Chromium drives Swagger UI's "Try it out" in test/integration/swagger-ui.test.ts.
+command -v chromium-headless-shell >/dev/null || { log "installing chromium-headless-shell (Debian)"; apt_install --no-install-recommends chromium-headless-shell || log "chromium-headless-shell unavailable: the Swagger UI test will fail"; }
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export TEST_NATS_URL="${TEST_NATS_URL:-nats://127.0.0.1:4222}"
