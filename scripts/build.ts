@@ -47,7 +47,7 @@ if (ifChanged && existsSync(join(dist, STAMP)) && readFileSync(join(dist, STAMP)
 }
 
 function compile(entry: string, outfile: string): void {
-  // --bytecode needs --format=esm (top-level await); together they cut startup to ~30 ms (STACK.md).
+  // --bytecode needs --format=esm (top-level await); together they cut startup to ~30 ms (docs/architecture.md §9).
   const args = [process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap=none", entry, "--outfile", outfile];
   const r = Bun.spawnSync(args, { cwd: root, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) {

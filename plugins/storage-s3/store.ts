@@ -2,7 +2,7 @@
  * storage-s3: objects in one bucket (optionally under a key prefix) of S3 or an S3-compatible server.
  *
  * - Uploads stream from a local file through `@aws-sdk/lib-storage` (multipart above PART_SIZE). Checksums
- *   are WHEN_REQUIRED (STACK.md): with the SDK defaults a streamed upload to some S3-compatible servers was
+ *   are WHEN_REQUIRED (docs/architecture.md §9): with the SDK defaults a streamed upload to some S3-compatible servers was
  *   stored with the aws-chunked framing inside.
  * - Downloads stream to a temp file next to the destination, then rename (atomic for the reader).
  * - Keys follow the same rules as storage-fs (../storage-fs/keys.ts) so both backends accept the same keys.

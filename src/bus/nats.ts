@@ -1,5 +1,5 @@
 /**
- * The NATS JetStream bus for distributed mode (STACK.md "Bus", DESIGN.md §3).
+ * The NATS JetStream bus for distributed mode (docs/architecture.md §5 and §9).
  *
  * Layout for one prefix (several installations may share a server):
  * - queues: one WorkQueue stream and one durable pull consumer per queue (nats-queues.ts), pulled by

@@ -1,7 +1,7 @@
 /**
  * The bus: how kernels and workers exchange work, results, events and requests.
  *
- * PostgreSQL is the record of truth; the bus only delivers (DESIGN.md §3). Two implementations pass one
+ * PostgreSQL is the record of truth; the bus only delivers (docs/architecture.md §5). Two implementations pass one
  * contract suite (test/contract/bus.contract.ts): NATS JetStream for distributed mode and an in-process one
  * for standalone mode, with the same guarantees:
  *

@@ -1,5 +1,5 @@
 /**
- * The error catalogue (DESIGN.md §8) and the one error type every layer throws.
+ * The error catalogue (docs/errors.md) and the one error type every layer throws.
  *
  * A route never builds an error body by hand: it throws `AppError` with a catalogue code, and the API's
  * error hook turns it into `{ error: { code, message, details, request_id } }` with the catalogue status.

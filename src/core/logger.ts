@@ -2,7 +2,7 @@
  * pino JSON logs on stderr: `{"level":"info","time":…,"service":"kernel","msg":…}` plus ids where they exist.
  *
  * Synchronous writes to fd 2 (pino's worker-thread transports break inside `bun build --compile` binaries,
- * STACK.md). Errors are logged under the `error` key as a message string, never as an object dump with
+ * docs/architecture.md §9). Errors are logged under the `error` key as a message string, never as an object dump with
  * internals; the stack goes to `stack` only at debug level.
  */
 import pino from "pino";

@@ -10,7 +10,7 @@ export const workQueue = (pool: Pool | string) => `work-${pool}`;
 export const RESULTS_QUEUE = "results";
 
 /**
- * AckWait about a minute (DESIGN.md §3): the consumer calls working() every third of it while a task runs,
+ * AckWait about a minute (docs/architecture.md §5): the consumer calls working() every third of it while a task runs,
  * so only a dead or frozen worker lets it lapse. MaxDeliver bounds redeliveries of one publication; the
  * kernel's own attempt counter (tasks.attempt) bounds retries of a task. src/bus/queues.ts declares the queues.
  */

@@ -1,6 +1,6 @@
 /**
  * An exclusive lock on DATA_DIR for the embedded database. PGlite has no cross-process lock, and two
- * processes on one directory lose committed rows (STACK.md), so the second process must refuse to start.
+ * processes on one directory lose committed rows (docs/architecture.md §9), so the second process must refuse to start.
  *
  * flock(2) through bun:ffi: the kernel releases the lock when the holder dies, even on SIGKILL, so there
  * is no stale lock file to clean up by hand.

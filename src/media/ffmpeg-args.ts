@@ -1,5 +1,5 @@
 /**
- * FFmpeg argument builders of the VOD pipeline (DESIGN.md §2). Pure: typed inputs → argv, one token per
+ * FFmpeg argument builders of the VOD pipeline (docs/architecture.md §3). Pure: typed inputs → argv, one token per
  * element, WITHOUT the binary and without -hide_banner/-nostdin/-y/-progress (the encoder plugin adds
  * those). The behaviour noted in src/media/args/ was checked against Debian's FFmpeg 5.1 on generated
  * sources (test/integration/media-args.test.ts repeats the checks); for NVENC, QSV and VAAPI, which need

@@ -1,5 +1,5 @@
 /**
- * Chunk planning for split-encode-stitch (DESIGN.md §2). Pure and deterministic: the same probe and
+ * Chunk planning for split-encode-stitch (docs/architecture.md §3). Pure and deterministic: the same probe and
  * slot count always give the same chunks, so a re-plan after a kernel restart changes nothing.
  *
  * Boundaries are placed ONLY on source keyframes: FFmpeg then starts decoding each chunk at that

@@ -1,7 +1,7 @@
 /**
  * The standard plugins built into both executables. They run as subprocesses of the executable itself
  * (`webencode-kernel __plugin <id>`), so a release carries one Bun runtime per executable instead of one per
- * plugin (STACK.md: ~110 MB each). A compiled binary in PLUGIN_DIR with the same id overrides one of these.
+ * plugin (~110 MB each: docs/BENCHMARKS.md, binary sizes). A compiled binary in PLUGIN_DIR with the same id overrides one of these.
  */
 import { join } from "node:path";
 import type { Pillar } from "./protocol.ts";

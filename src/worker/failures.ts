@@ -1,5 +1,5 @@
 /**
- * Failure classes (DESIGN.md §3): input errors are permanent — retrying a corrupt or missing source only
+ * Failure classes (docs/architecture.md §5): input errors are permanent — retrying a corrupt or missing source only
  * burns workers — while crashes, OOM kills, timeouts and lost connections are retryable. Pure.
  *
  * Blame follows the evidence: FFmpeg names the file it could not open or read ("<path>: No such file or

@@ -1,6 +1,6 @@
 /**
  * Task delivery against the compiled executables, a real NATS JetStream and a real PostgreSQL (issue 4,
- * "Proof"; DESIGN.md §3): no job lost, none run twice, none stuck.
+ * "Proof"; docs/architecture.md §5): no job lost, none run twice, none stuck.
  *
  * Each describe builds its own installation (test/helpers/cluster.ts): kernels and workers from dist/ with one
  * database, one BUS_PREFIX and one storage root. Tasks are made long on purpose with an FFMPEG_PATH wrapper

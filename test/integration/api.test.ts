@@ -226,7 +226,7 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
       const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
       if (code !== 0 && code !== 3) throw new Error(`promtool check metrics exited ${code}:\n${out}${err}`);
       // Lint findings, if any, must not be about our own metrics, except the runbook's fixed name
-      // `webencode_jobs_total` for a gauge (DESIGN.md §5), which promtool's naming lint dislikes.
+      // `webencode_jobs_total` for a gauge (docs/metrics.md), which promtool's naming lint dislikes.
       const ours = `${out}${err}`.split("\n").filter((l) => l.includes("webencode_") && !l.startsWith("webencode_jobs_total non-counter"));
       expect(ours).toEqual([]);
     });
@@ -291,7 +291,7 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
       expect(secured.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
       expect(secured.security).toEqual([{ bearer: [] }]);
       for (const p of ["/v1/api-keys", "/v1/audit", "/v1/events", "/v1/webhooks", "/v1/auth/login", "/v1/users"]) expect(paths).toContain(p);
-      // A transform in the query schema must not drop the parameters from the document (STACK.md).
+      // A transform in the query schema must not drop the parameters from the document (docs/architecture.md §9).
       const list = doc.paths["/v1/workers"] ?? doc.paths["/v1/workers/"];
       expect((list?.get?.parameters ?? []).map((p) => p.name).sort()).toEqual(["limit", "offset", "status"]);
     });

@@ -1,5 +1,5 @@
 /**
- * The orchestration core (DESIGN.md §3) against a real PostgreSQL and the in-process bus, driven directly
+ * The orchestration core (docs/architecture.md §5) against a real PostgreSQL and the in-process bus, driven directly
  * (no HTTP, no worker processes): guarded transitions, lease grants once per attempt, idempotent result
  * handling, "package once" with two kernels sharing the database, failure classification → retry/backoff or
  * job failure, cancel/retry, and the publish outbox.

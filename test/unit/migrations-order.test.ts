@@ -1,5 +1,5 @@
 /**
- * drizzle applies a migration only if it is newer than the last applied one (STACK.md): a migration
+ * drizzle applies a migration only if it is newer than the last applied one (docs/architecture.md §9): a migration
  * generated on a branch and merged later would be skipped silently. The journal must be strictly ordered,
  * complete, and exactly what the kernel embeds.
  */

@@ -1,5 +1,5 @@
 /**
- * The one error envelope: `{ error: { code, message, details?, request_id } }` (DESIGN.md §5).
+ * The one error envelope: `{ error: { code, message, details?, request_id } }` (docs/architecture.md §7).
  * Pure mapping from whatever was thrown (our AppError, Elysia's validation/parse/not-found errors) to a
  * status and a body. Never a stack trace, never an internal path, never plain text.
  */

@@ -1,4 +1,4 @@
-/** Shared list parameters: `limit` (1-200, default 50) and `offset`. Query strings stay strings (STACK.md). */
+/** Shared list parameters: `limit` (1-200, default 50) and `offset`. Query strings stay strings (docs/architecture.md §9). */
 import * as v from "valibot";
 
 export const limitParam = v.optional(v.pipe(v.string(), v.digits("limit must be a whole number"), v.toNumber(), v.minValue(1), v.maxValue(200)));

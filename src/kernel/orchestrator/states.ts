@@ -47,7 +47,7 @@ export function isJobTerminal(s: string): boolean {
   return (JOB_TERMINAL as readonly string[]).includes(s);
 }
 
-/** Retry backoff after the n-th failure: min(5 s · 2^n, 5 min) (DESIGN.md §3). */
+/** Retry backoff after the n-th failure: min(5 s · 2^n, 5 min) (docs/architecture.md §5). */
 export function retryDelayMs(failures: number): number {
   return Math.min(5000 * 2 ** failures, 300_000);
 }

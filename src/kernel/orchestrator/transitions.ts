@@ -1,5 +1,5 @@
 /**
- * Guarded state transitions (DESIGN.md §3): every job/task state change is ONE conditional UPDATE
+ * Guarded state transitions (docs/architecture.md §4, §5): every job/task state change is ONE conditional UPDATE
  * (`… WHERE id = $1 AND status IN (allowed sources) [AND attempt/lease] RETURNING`); zero rows means the move
  * was refused. A terminal state is never a source (states.ts), so it is never overwritten. Each accepted move
  * is recorded in job_events with its time: the job's timeline.

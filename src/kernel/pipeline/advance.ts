@@ -1,5 +1,5 @@
 /**
- * The VOD pipeline's kernel side (DESIGN.md §2): what a completed task leads to. Runs inside the result
+ * The VOD pipeline's kernel side (docs/architecture.md §3): what a completed task leads to. Runs inside the result
  * handler's transaction with the job row locked, so each step happens exactly once across kernels.
  *
  *   analyze done  → store the probe, plan chunks on source keyframes → video tasks (+ audio tasks) → processing
@@ -20,7 +20,7 @@ import type { SourceSummary } from "../../media/source.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../media/task-params.ts";
 
 export interface PipelineOptions {
-  /** Chunk length bounds and when splitting pays (DESIGN.md §2: one chunk when it does not pay). */
+  /** Chunk length bounds and when splitting pays (one chunk when it does not pay: docs/architecture.md §3). */
   minChunkS: number;
   maxChunkS: number;
   minSplitDurationS: number;

@@ -1,6 +1,6 @@
 /**
  * The video chunk task's ffmpeg: one decode of a chunk of the source, every rendition encoded from it
- * (DESIGN.md §2). Encoder-specific options come from video-encoder.ts.
+ * (docs/architecture.md §3). Encoder-specific options come from video-encoder.ts.
  */
 import { poolOfEncoder } from "../../core/pools.ts";
 import { hwDeviceArgs, hwUploadFilter } from "../hw-upload.ts";

@@ -1,5 +1,5 @@
 /**
- * Deterministic plugin routing (DESIGN.md §4): an explicit id wins; otherwise the highest priority among the
+ * Deterministic plugin routing (docs/plugins.md §11): an explicit id wins; otherwise the highest priority among the
  * usable plugins of the pillar (and, for storage, serving the URL's scheme), ties broken by id. Never
  * iteration order. Pure.
  */
