@@ -118,7 +118,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       }),
     );
     const server = app.server!;
-    const url = `${tls ? "https" : "http"}://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${server.port}`;
+    const url = `${tls ? "https" : "http"}://${urlHost(config.HOST)}:${server.port}`;
 
 
     let worker: EmbeddedWorker | undefined;
@@ -187,6 +187,13 @@ async function prepareSchema(database: Database, config: KernelConfig, logger: L
       `database schema is behind this kernel: ${pending.length} pending migration(s) (${pending.map((m) => m.tag).join(", ")}); run \`webencode-kernel migrate\` or set MIGRATE_ON_START=true`,
     );
   }
+}
+
+/** The host part of a URL that reaches this kernel: a wildcard bind is reached on loopback; IPv6 in brackets. */
+export function urlHost(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** Development mode must be impossible to miss: every caller is an admin. */

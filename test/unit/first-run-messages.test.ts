@@ -71,3 +71,10 @@ describe("explainConnectError", () => {
     expect(describeTarget("postgresql://h2:6000")).toBe("h2:6000");
   });
 });
+
+describe("urlHost (the kernel's own URL in its 'listening on' line and for tests)", () => {
+  test("wildcards become loopback, IPv6 goes in brackets", async () => {
+    const { urlHost } = await import("../../src/kernel/start.ts");
+    expect(["0.0.0.0", "::", "::1", "fd00::5", "localhost", "10.0.0.1"].map(urlHost)).toEqual(["127.0.0.1", "[::1]", "[::1]", "[fd00::5]", "localhost", "10.0.0.1"]);
+  });
+});
