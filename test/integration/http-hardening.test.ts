@@ -180,6 +180,21 @@ describe("audit entries are always written", () => {
     expect(row!.userAgent).toBe("curl\uFFFD/8");
   });
 
+  test("state-changing requests refused before routing (NUL in the URL, declared oversize body) are audited with their path", async () => {
+    const nul = await k.fetch("/v1/workers/a%00b/drain", { method: "POST", headers: { "x-request-id": "audit-early-nul" } });
+    expect(nul.status).toBe(400);
+    const big = await k.fetch("/v1/jobs", { method: "POST", headers: { "x-request-id": "audit-early-big", "content-type": "application/json" }, body: "x".repeat(2 * 1024 * 1024) });
+    expect(big.status).toBe(413);
+    const rows = async (id: string) => k.db.database.db.select().from(auditLog).where(eq(auditLog.requestId, id));
+    await waitFor(async () => (await rows("audit-early-nul")).length === 1 && (await rows("audit-early-big")).length === 1, 10_000, "both audit rows");
+    const [row] = await rows("audit-early-nul");
+    expect(row).toMatchObject({ method: "POST", status: 400, target: "/v1/workers/a%00b/drain", route: "(refused before routing)", actor: "anonymous" });
+    // GETs stay unaudited, refused or not.
+    await k.fetch("/v1/workers/a%00b", { headers: { "x-request-id": "audit-early-get" } });
+    await Bun.sleep(200);
+    expect(await rows("audit-early-get")).toEqual([]);
+  });
+
   test("a refused request with an odd path parameter is audited", async () => {
     const r = await k.fetch("/v1/workers/no-such-worker/drain", { method: "POST", headers: { "x-request-id": "audit-refused-1" } });
     expect(r.status).toBe(404);

@@ -41,6 +41,25 @@ export function requestIdOf(request: Request): string {
 
 export function createApp(ctx: KernelContext) {
   const { config, metrics, logger } = ctx;
+  /**
+   * A request answered from onRequest (bad URL, body too large) skips Elysia's afterResponse hooks, so it is
+   * counted and audited here: a hostile state-changing attempt is what the audit log is for, even though no
+   * route (and no principal) was reached. The path is its target.
+   */
+  const refusedBeforeRouting = (request: Request, status: number) => {
+    metrics.httpRequests.inc({ method: request.method, route: "unmatched", status: String(status) });
+    if (!AUDITED_METHODS.has(request.method)) return;
+    void recordAudit(ctx, {
+      principal: undefined,
+      method: request.method,
+      route: "(refused before routing)",
+      params: { id: pathOf(request.url) },
+      status,
+      clientIp: requestIds.get(request)?.ip ?? null,
+      userAgent: request.headers.get("user-agent"),
+      requestId: requestIdOf(request),
+    });
+  };
   return new Elysia({
     normalize: true,
     serve: {
@@ -64,11 +83,13 @@ export function createApp(ctx: KernelContext) {
       const bad = urlTargetProblem(request.url);
       if (bad) {
         set.status = 400;
+        refusedBeforeRouting(request, 400);
         return envelope("WE-REQ-001", `invalid request URL: ${bad}`, id);
       }
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > config.MAX_BODY_SIZE && !isUploadRoute(pathOf(request.url))) {
         set.status = 413;
+        refusedBeforeRouting(request, 413);
         return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
       }
     })
