@@ -16,6 +16,8 @@ ensure_ffmpeg || { log "FFmpeg is required for the tests"; exit 1; }
 command -v promtool >/dev/null || { log "installing promtool (Debian package prometheus)"; apt_install --no-install-recommends prometheus || log "promtool unavailable: its checks are skipped"; }
 # Headless Chromium drives Swagger UI's "Try it out" in test/integration/swagger-ui.test.ts.
 command -v chromium-headless-shell >/dev/null || { log "installing chromium-headless-shell (Debian)"; apt_install --no-install-recommends chromium-headless-shell || log "chromium-headless-shell unavailable: the Swagger UI test will fail"; }
+# jq: the README's "First job" commands use it, and test/e2e/readme-first-job.test.ts runs them as written.
+command -v jq >/dev/null || { log "installing jq"; apt_install jq || log "jq unavailable: the README First job test will fail"; }
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export TEST_NATS_URL="${TEST_NATS_URL:-nats://127.0.0.1:4222}"
