@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { AppError } from "../../src/core/errors.ts";
+import { PULL_EXPIRES_MS } from "../../src/bus/common.ts";
 import { type Bus, BusRequestError, type BusMessage, type QueueSpec, Slots } from "../../src/bus/types.ts";
 import { holdsFor, waitFor } from "../helpers/wait.ts";
 
@@ -204,16 +205,18 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
       it("stop() returns promptly, during a pull or while waiting for a slot, and fetches nothing more", async () => {
         const q = await queue();
         const { seen, consumer } = record(q, new Slots(1));
+        // Prompt = sooner than the pull in flight would expire by itself (PULL_EXPIRES_MS, 2 s): a stop that
+        // waited for it is the failure; anything below is fine, however loaded the machine.
         let t = Date.now();
         await consumer.stop();
-        expect(Date.now() - t).toBeLessThan(500);
+        expect(Date.now() - t).toBeLessThan(PULL_EXPIRES_MS);
 
         const busy = new Slots(1);
         expect(await busy.reserve(1)).toBe(1); // every slot taken: the consumer waits in reserve()
         const waiting = record(q, busy);
         t = Date.now();
-        await waiting.consumer.stop();
-        expect(Date.now() - t).toBeLessThan(500);
+        await waiting.consumer.stop(); // without a prompt stop it would wait for the slot: forever
+        expect(Date.now() - t).toBeLessThan(PULL_EXPIRES_MS);
 
         await bus.enqueue(q, "after stop");
         busy.release(1);
@@ -294,9 +297,9 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
 
       it("a request with no responder rejects with no_responders at once", async () => {
         const t = Date.now();
-        const err = await bus.request("nobody.home", {}, 5000).catch((e: unknown) => e);
+        const err = await bus.request("nobody.home", {}, 10_000).catch((e: unknown) => e);
         expect(err).toMatchObject({ code: "no_responders" });
-        expect(Date.now() - t).toBeLessThan(1000);
+        expect(Date.now() - t).toBeLessThan(5_000); // "at once": not after the 10 s timeout
       });
     });
 
@@ -309,7 +312,7 @@ export function runBusContract(name: string, makeBus: MakeBus): void {
           ["w1", { gpu: false }],
           ["w2", { gpu: true }],
         ]);
-        expect(list.every((e) => e.updatedAt instanceof Date && Math.abs(Date.now() - e.updatedAt.getTime()) < 5000)).toBe(true);
+        expect(list.every((e) => e.updatedAt instanceof Date && Math.abs(Date.now() - e.updatedAt.getTime()) < 60_000)).toBe(true);
         await bus.presence.put("w1", { gpu: false, load: 1 });
         await bus.presence.remove("w2");
         expect((await bus.presence.list()).map((e) => [e.id, e.info])).toEqual([["w1", { gpu: false, load: 1 }]]);

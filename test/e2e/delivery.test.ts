@@ -360,7 +360,7 @@ describe("failures", () => {
     expect(analyze).toMatchObject({ type: "analyze", status: "failed", failures: 1 });
     expect(analyze.attempts).toHaveLength(1);
     expect(analyze.attempts[0]).toMatchObject({ outcome: "failed", error_class: "permanent", error_code: "WE-JOB-007" });
-    expect(took).toBeLessThan(10);
+    expect(took).toBeLessThan(30); // the single attempt above is the proof of "at once"; this only bounds it
     console.log(`[delivery] permanent failure: job failed with WE-JOB-007 after 1 attempt in ${took.toFixed(1)} s`);
   }, 60_000);
 
@@ -379,7 +379,7 @@ describe("failures", () => {
     }
     const backoff = secondsBetween(video.attempts[0]!.finished_at, video.attempts[1]!.started_at);
     expect(backoff).toBeGreaterThanOrEqual(9.5); // min(5 s · 2^1, 5 min) = 10 s
-    expect(backoff).toBeLessThan(15);
+    expect(backoff).toBeLessThan(19.5); // below the next step of the backoff (20 s)
     expect(view.error?.details).toMatchObject({ task_id: video.id, attempts: 2, signal: "SIGKILL" });
     // Nothing of the job is left running or queued.
     for (const t of view.tasks) expect(["completed", "failed", "cancelled"]).toContain(t.status);

@@ -375,7 +375,7 @@ describe("bad inputs fail at once with WE-JOB-007, no retry, nothing in storage"
       console.log(`[e2e] bad input "${c.name}": ${job.status} after ${seconds(job).toFixed(2)} s — ${job.error?.code}: ${job.error?.message}`);
       expect(summary).toMatchObject({ status: "failed", code: "WE-JOB-007" });
       expect(job.error!.message).toMatch(c.reason);
-      expect(seconds(job)).toBeLessThan(10);
+      expect(seconds(job)).toBeLessThan(30); // "no retry" is asserted below; this only bounds it
       // No retry: the analyze task ran exactly once, and nothing was planned after it.
       expect(job.tasks.map((t) => [t.type, t.status, t.attempts.length])).toEqual([["analyze", "failed", 1]]);
       expect(storedKeys(K2, `jobs/${job.id}`)).toEqual([]);

@@ -148,7 +148,7 @@ describe("nats bus", () => {
       await waitFor(() => !bus.health().ok, 5000, "health to report the lost connection");
       const t = Date.now();
       await bus.close();
-      expect(Date.now() - t).toBeLessThan(2000);
+      expect(Date.now() - t).toBeLessThan(10_000); // a close that waits on reconnects never ends
       expect(bus.health()).toMatchObject({ ok: false, detail: "closed" });
       await server.restart(); // leave it running for dispose()
     }, TEST_TIMEOUT_MS);

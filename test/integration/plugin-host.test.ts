@@ -89,8 +89,8 @@ describe("plugin host", () => {
     const sup = host.get("echo")!;
     const firstPid = sup.pid;
     const started = Date.now();
-    const err = await rejection(sup.call("crash", {}, { timeoutMs: 10_000 }));
-    expect(Date.now() - started).toBeLessThan(2000);
+    const err = await rejection(sup.call("crash", {}, { timeoutMs: 30_000 }));
+    expect(Date.now() - started).toBeLessThan(10_000); // at once, not at the call's 30 s timeout
     expect(err.code).toBe("WE-PLG-004");
     expect(err.message).toContain("exited with code 3");
     await waitFor(() => sup.state === "healthy" && sup.restarts === 1, 5000, "restart after crash");
@@ -117,7 +117,7 @@ describe("plugin host", () => {
     const err = await hanging;
     expect(err.code).toBe("WE-PLG-005");
     expect(err.message).toContain("timed out after 300 ms");
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the 60 s the call would sleep
   });
 
   test("a plugin whose health check hangs is restarted", async () => {

@@ -286,7 +286,7 @@ describe("webhooks (kernel with embedded worker, receiver on loopback)", () => {
     for (const d of log) {
       expect(d).toMatchObject({ event_type: "job.created", status: "succeeded", attempts: 3, response_code: 200, last_error: null, next_attempt_at: null });
       expect(d.latency_ms).toBeGreaterThanOrEqual(0);
-      expect(d.latency_ms).toBeLessThan(2000);
+      expect(d.latency_ms).toBeLessThan(60_000); // milliseconds of one local request, not a timestamp
       expect(d.last_attempt_at).not.toBeNull();
     }
     expect((await api<WebhookView>(k.url, "GET", `/v1/webhooks/${hookA.id}`)).body.consecutive_failures).toBe(0);
