@@ -4,6 +4,7 @@
  * directory) is our error and is retried. The stderr samples are FFmpeg 5.1's own words, captured from real runs.
  */
 import { describe, expect, test } from "bun:test";
+import { AppError } from "../../src/core/errors.ts";
 import type { TranscodeResult } from "../../src/plugins/pillars.ts";
 import { blame, classifyError, filesBlamed, inputsOf, TaskFailure } from "../../src/worker/failures.ts";
 
@@ -125,5 +126,111 @@ describe("inputsOf and ownFileMissing", () => {
     expect(classifyError(storageError).class).toBe("permanent"); // what it would have been
     const e = classifyError(TaskFailure.ownFileMissing("fetching jobs/j1/parts/audio_0.m4a", storageError));
     expect(e).toEqual({ class: "retryable", code: "WE-SYS-001", message: 'fetching jobs/j1/parts/audio_0.m4a: object "jobs/j1/parts/audio_0.m4a" not found' });
+  });
+});
+
+describe("classifyError", () => {
+  test.each(["WE-JOB-007", "WE-JOB-002", "WE-STO-001", "WE-STO-002", "WE-JOB-003"] as const)("%s is permanent", (code) => {
+    const e = classifyError(new AppError(code, `the ${code} message`));
+    expect(e).toEqual({ class: "permanent", code, message: `the ${code} message` });
+  });
+
+  test.each(["WE-JOB-008", "WE-STO-003", "WE-STO-004", "WE-WRK-003", "WE-WRK-004", "WE-SYS-001", "WE-SYS-003", "WE-PLG-004"] as const)("%s is retryable", (code) => {
+    expect(classifyError(new AppError(code, "x"))).toEqual({ class: "retryable", code, message: "x" });
+  });
+
+  test("errors without a WE- code are retryable WE-JOB-008 (crash, connection reset, OOM)", () => {
+    expect(classifyError(new Error("socket hang up"))).toEqual({ class: "retryable", code: "WE-JOB-008", message: "socket hang up" });
+    const econn = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    expect(classifyError(econn)).toEqual({ class: "retryable", code: "WE-JOB-008", message: "read ECONNRESET" });
+    expect(classifyError("plain string")).toEqual({ class: "retryable", code: "WE-JOB-008", message: "plain string" });
+    expect(classifyError(undefined)).toEqual({ class: "retryable", code: "WE-JOB-008", message: "undefined" });
+  });
+
+  test("exit_code and stderr_tail in details are carried; other details are not", () => {
+    const e = classifyError(new AppError("WE-JOB-008", "boom", { exit_code: 137, stderr_tail: "Killed", other: 1 }));
+    expect(e).toEqual({ class: "retryable", code: "WE-JOB-008", message: "boom", exit_code: 137, stderr_tail: "Killed" });
+  });
+
+  test("a TaskFailure passes through unchanged", () => {
+    const err = { class: "permanent" as const, code: "WE-JOB-007", message: "m", argv: ["ffmpeg"], exit_code: 1, signal: null, stderr_tail: "x" };
+    expect(classifyError(new TaskFailure(err))).toBe(err);
+  });
+});
+
+describe("TaskFailure.fromTranscode", () => {
+  const run = (over: Partial<TranscodeResult>): TranscodeResult => ({
+    ok: false,
+    exit_code: 1,
+    signal: null,
+    argv: ["ffmpeg", "-i", "in.mp4", "out.mp4"],
+    stderr_tail: "",
+    elapsed_ms: 1234,
+    cancelled: false,
+    timed_out: false,
+    ...over,
+  });
+
+  test('"Invalid data found when processing input" with exit 1 → permanent WE-JOB-007, last stderr line in the message', () => {
+    const tail = "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d0c0] moov atom not found\nin.mp4: Invalid data found when processing input\n";
+    const f = TaskFailure.fromTranscode("chunk 3", run({ exit_code: 1, stderr_tail: tail }));
+    expect(f).toBeInstanceOf(TaskFailure);
+    expect(f.error).toEqual({
+      class: "permanent",
+      code: "WE-JOB-007",
+      message: "chunk 3: FFmpeg exited with code 1: in.mp4: Invalid data found when processing input",
+      exit_code: 1,
+      signal: null,
+      argv: ["ffmpeg", "-i", "in.mp4", "out.mp4"],
+      stderr_tail: tail,
+    });
+    expect(f.message).toBe(f.error.message);
+  });
+
+  test("killed by SIGKILL (OOM killer) → retryable WE-JOB-008", () => {
+    const tail = "frame=  120 fps= 30 q=28.0 size=    1024kB time=00:00:04.00 bitrate=2097.2kbits/s speed=1.0x\n";
+    const f = TaskFailure.fromTranscode("video chunk 0", run({ exit_code: null, signal: "SIGKILL", stderr_tail: tail }));
+    expect(f.error.class).toBe("retryable");
+    expect(f.error.code).toBe("WE-JOB-008");
+    expect(f.error.signal).toBe("SIGKILL");
+    expect(f.error.exit_code).toBeNull();
+    expect(f.error.message).toBe("video chunk 0: FFmpeg was killed by SIGKILL: frame=  120 fps= 30 q=28.0 size=    1024kB time=00:00:04.00 bitrate=2097.2kbits/s speed=1.0x");
+  });
+
+  test("a killed process is retried even when stderr blamed the input", () => {
+    const f = TaskFailure.fromTranscode("x", run({ exit_code: null, signal: "SIGKILL", stderr_tail: "Invalid data found when processing input" }));
+    expect(f.error.class).toBe("retryable");
+  });
+
+  test("timed out → retryable, message says so", () => {
+    const f = TaskFailure.fromTranscode("audio", run({ exit_code: null, signal: "SIGKILL", timed_out: true, stderr_tail: "a\nb\nlast line here\n\n" }));
+    expect(f.error.class).toBe("retryable");
+    expect(f.error.code).toBe("WE-JOB-008");
+    expect(f.error.message).toBe("audio: FFmpeg timed out: last line here");
+  });
+
+  test("a plain non-zero exit without input blame → retryable; empty stderr gives no trailing colon", () => {
+    const f = TaskFailure.fromTranscode("package", run({ exit_code: 255, stderr_tail: "" }));
+    expect(f.error.class).toBe("retryable");
+    expect(f.error.code).toBe("WE-JOB-008");
+    expect(f.error.message).toBe("package: FFmpeg exited with code 255");
+  });
+
+  test.each([
+    "https://example.com/a.mp4: Server returned 404 Not Found",
+    "[http @ 0x1] HTTP error 403 Forbidden",
+    "Output file #0 does not contain any stream",
+    "Decoder (codec av1) not found for input stream #0:0",
+    "in.mp4: No such file or directory",
+  ])("input blamed by %p → permanent WE-JOB-007", (line) => {
+    const f = TaskFailure.fromTranscode("t", run({ exit_code: 1, stderr_tail: `noise\n${line}\n` }));
+    expect(f.error.class).toBe("permanent");
+    expect(f.error.code).toBe("WE-JOB-007");
+    expect(f.error.message).toBe(`t: FFmpeg exited with code 1: ${line}`);
+  });
+
+  test("forceClass overrides the classification", () => {
+    const f = TaskFailure.fromTranscode("t", run({ exit_code: 1, stderr_tail: "Invalid data found when processing input" }), "retryable");
+    expect(f.error.class).toBe("retryable");
   });
 });
