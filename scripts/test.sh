@@ -14,6 +14,8 @@ ensure_node_deps
 ensure_ffmpeg || { log "FFmpeg is required for the tests"; exit 1; }
 # promtool (Debian's prometheus package) checks the metrics exposition and the alert rules.
 command -v promtool >/dev/null || { log "installing promtool (Debian package prometheus)"; apt_install --no-install-recommends prometheus || log "promtool unavailable: its checks are skipped"; }
+# systemd-analyze (Debian package systemd; without systemd-sysv it does not become the init) verifies the units.
+command -v systemd-analyze >/dev/null || { log "installing systemd-analyze (Debian package systemd)"; apt_install --no-install-recommends systemd || log "systemd-analyze unavailable: test/e2e/systemd.test.ts will fail"; }
 # Headless Chromium drives Swagger UI's "Try it out" in test/integration/swagger-ui.test.ts.
 command -v chromium-headless-shell >/dev/null || { log "installing chromium-headless-shell (Debian)"; apt_install --no-install-recommends chromium-headless-shell || log "chromium-headless-shell unavailable: the Swagger UI test will fail"; }
 # jq: the README's "First job" commands use it, and test/e2e/readme-first-job.test.ts runs them as written.
