@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { jobRequestSchema } from "../../src/kernel/api/jobs.ts";
-import { completeDocument } from "../../src/kernel/api/openapi-doc.ts";
+import { completeDocument, RESPONSES } from "../../src/kernel/api/openapi-doc.ts";
 import { parseProfile } from "../../src/media/profile-spec.ts";
 import { BUILTIN_PROFILES } from "../../src/media/profiles-builtin.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
@@ -47,6 +47,13 @@ describe("GET /swagger/json", () => {
     }
     expect(problems).toEqual([]);
     expect(doc.components.schemas.Error.properties.error.required).toEqual(["code", "message", "request_id"]);
+  });
+
+  test("every operation has its own success response (a new route gets an entry in RESPONSES, openapi-doc.ts)", () => {
+    const undocumented = operations()
+      .map(({ method, path }) => `${method.toUpperCase()} ${path}`)
+      .filter((key) => !RESPONSES[key]);
+    expect(undocumented).toEqual([]);
   });
 
   test("routes that need credentials document 401 and 403; public ones do not", () => {
