@@ -107,6 +107,8 @@ export function createApp(ctx: KernelContext) {
         logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");
       }
       set.status = mapped.status;
+      // A 503 is temporary by definition (a plugin restarting, the database away, shutting down): say when to retry.
+      if (mapped.status === 503) set.headers["retry-after"] = String(retryAfterOf(mapped.body.error.details));
       set.headers["x-request-id"] = id;
       set.headers["content-type"] = "application/json";
       return mapped.body;
@@ -182,6 +184,12 @@ export function createApp(ctx: KernelContext) {
 function createdIdOf(value: unknown): string | undefined {
   const id = value && typeof value === "object" ? (value as { id?: unknown }).id : undefined;
   return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
+}
+
+/** Seconds a 503's client should wait: the error's own hint, or a short default. */
+function retryAfterOf(details: Record<string, unknown> | undefined): number {
+  const hint = details?.retry_after_s;
+  return typeof hint === "number" && Number.isFinite(hint) && hint > 0 ? Math.ceil(hint) : 2;
 }
 
 /** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE). */

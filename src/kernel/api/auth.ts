@@ -20,7 +20,9 @@ function clientError(e: unknown, what: "login" | "refresh"): unknown {
   if (e.code === "WE-AUTH-001") return new AppError("WE-AUTH-001", what === "login" ? BAD_CREDENTIALS : "invalid refresh token; log in again");
   if (e.code === "WE-AUTH-002") return new AppError("WE-AUTH-002", "refresh token expired; log in again");
   if (e.code === "WE-PLG-002") return new AppError("WE-PLG-002", "password login is disabled on this server (plugin auth-basic)");
-  if (e.code === "WE-PLG-004" || e.code === "WE-PLG-005") return new AppError("WE-AUTH-005", "password login is unavailable right now (plugin auth-basic is not running); retry shortly");
+  // Restarting (e.g. after a user edit) and still not up after the host's wait: 503 with its Retry-After.
+  if (e.code === "WE-PLG-005") return new AppError("WE-PLG-005", `password login is not available this moment (${e.message})`, e.details);
+  if (e.code === "WE-PLG-004") return new AppError("WE-AUTH-005", "password login is unavailable right now (plugin auth-basic is not running); retry shortly");
   return e;
 }
 

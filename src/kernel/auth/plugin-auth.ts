@@ -11,7 +11,8 @@
  * No plugin accepting gives undefined (the middleware answers 401), unless a plugin could not judge the
  * token because it or its provider was unavailable: then WE-AUTH-005, so clients retry instead of
  * discarding a token that may be fine. A plugin that is restarting (e.g. after a user was edited, which
- * restarts auth-basic) is waited for briefly rather than counted as a refusal.
+ * restarts auth-basic) is waited for briefly by the plugin host; if that is the only reason, the answer
+ * is its 503 WE-PLG-005 with Retry-After.
  *
  * Accepted tokens are cached by SHA-256 for a few seconds (bounded), so a burst of requests costs one RPC.
  */
@@ -30,8 +31,6 @@ export interface PluginPrincipal {
 
 const CACHE_TTL_MS = 5_000;
 const CACHE_MAX = 2_000;
-/** How long a call waits for a plugin that is (re)starting before counting it as unavailable. */
-const STARTING_PATIENCE_MS = 3_000;
 const CALL_TIMEOUT_MS = 10_000;
 
 interface Cached {
@@ -74,20 +73,11 @@ async function candidates(ctx: KernelContext): Promise<PluginSupervisor[]> {
 }
 
 /**
- * Calls an auth plugin method, waiting up to a few seconds while the plugin is (re)starting (a restart stops
- * the old process before the new one is up: calls in between fail with WE-PLG-004).
+ * Calls an auth plugin method. A plugin that is (re)starting (editing a user restarts auth-basic) is waited for
+ * by the plugin host itself, and answers 503 WE-PLG-005 with a retry hint if it takes too long.
  */
-export async function callAuthPlugin<T>(sup: PluginSupervisor, method: string, params: unknown): Promise<T> {
-  const deadline = Date.now() + STARTING_PATIENCE_MS;
-  for (;;) {
-    try {
-      return await sup.call<T>(method, params, { timeoutMs: CALL_TIMEOUT_MS });
-    } catch (e) {
-      const transient = isAppError(e) && e.code === "WE-PLG-004" && sup.state !== "failed";
-      if (!transient || Date.now() >= deadline) throw e;
-      await Bun.sleep(25);
-    }
-  }
+export function callAuthPlugin<T>(sup: PluginSupervisor, method: string, params: unknown): Promise<T> {
+  return sup.call<T>(method, params, { timeoutMs: CALL_TIMEOUT_MS });
 }
 
 function validIdentity(x: unknown): x is AuthIdentity {
@@ -103,6 +93,9 @@ export async function authenticateWithPlugins(ctx: KernelContext, token: string)
   if (hit) cache.delete(key);
 
   const unavailable: string[] = [];
+  /** Plugins that were only restarting or busy (503 WE-PLG-005): if that is all, the answer is that 503. */
+  let restarting: AppError | undefined;
+  let down = false;
   for (const sup of await candidates(ctx)) {
     let identity: unknown;
     try {
@@ -119,11 +112,14 @@ export async function authenticateWithPlugins(ctx: KernelContext, token: string)
       // WE-AUTH-005 (provider down), a plugin that is not running, timed out or broke its contract.
       ctx.logger.warn({ plugin: sup.id, error: (e as Error)?.message, code }, `auth plugin ${sup.id} could not judge a token`);
       unavailable.push(sup.id);
+      if (code === "WE-PLG-005") restarting ??= e as AppError;
+      else down = true;
       continue;
     }
     if (!validIdentity(identity)) {
       ctx.logger.warn({ plugin: sup.id }, `auth plugin ${sup.id} answered authenticate without a subject and roles; ignored`);
       unavailable.push(sup.id);
+      down = true;
       continue;
     }
     if (!highestRole(identity.roles)) throw new AppError("WE-AUTH-003", `${identity.name ?? identity.subject} is signed in (${sup.id}) but has no WebEncode role (viewer, operator or admin)`);
@@ -141,6 +137,7 @@ export async function authenticateWithPlugins(ctx: KernelContext, token: string)
     }
     return principal;
   }
+  if (restarting && !down) throw restarting;
   if (unavailable.length) throw new AppError("WE-AUTH-005", `authentication provider unavailable (${unavailable.join(", ")}); retry shortly`);
   return undefined;
 }

@@ -151,7 +151,8 @@ export class PluginHost {
         pillar: sup.manifest?.pillar ?? this.opts.builtins?.[sup.id]?.pillar ?? BUILTIN_PLUGINS[sup.id]?.pillar,
         priority: settings?.priority ?? sup.manifest?.priority ?? 0,
         schemes: sup.manifest?.schemes ?? [],
-        usable: sup.state === "healthy" || sup.state === "degraded",
+        usable: sup.ready,
+        pending: sup.pending,
         disabled: sup.state === "disabled",
       });
     }

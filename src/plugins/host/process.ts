@@ -35,6 +35,8 @@ export class PluginProcess {
   private readonly proc: Subprocess<"pipe", "pipe", "pipe">;
   private readonly pending = new Map<RpcId, Pending>();
   private nextId = 1;
+  /** Wakes `drain` when the last pending call settles. */
+  private idle: (() => void) | undefined;
   private exitInfo: ExitInfo | undefined;
   readonly exited: Promise<ExitInfo>;
 
@@ -79,6 +81,7 @@ export class PluginProcess {
         this.pending.delete(id);
         p.cleanup();
         fn();
+        this.checkIdle();
       };
       const timer = setTimeout(() => {
         this.notify(CANCEL, { id });
@@ -103,6 +106,21 @@ export class PluginProcess {
 
   notify(method: string, params?: unknown): void {
     if (this.alive) this.write({ jsonrpc: "2.0", method, ...(params === undefined ? {} : { params }) });
+  }
+
+  /**
+   * Resolves when no call is pending, or after `ms`: a restart lets the old process finish what it is doing
+   * (a login, a password hash) rather than failing those calls with "exited with code 0".
+   */
+  async drain(ms: number): Promise<void> {
+    if (this.pending.size === 0 || !this.alive) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.idle = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.idle = undefined;
   }
 
   /** Asks nicely (shutdown + EOF on stdin), then SIGKILL after `graceMs`. */
@@ -163,6 +181,11 @@ export class PluginProcess {
     p.cleanup();
     if (res.error) p.reject(this.toError(p.method, res.error));
     else p.resolve(res.result);
+    this.checkIdle();
+  }
+
+  private checkIdle(): void {
+    if (this.pending.size === 0) this.idle?.();
   }
 
   private toError(method: string, err: NonNullable<RpcResponse["error"]>): AppError {
@@ -199,5 +222,6 @@ export class PluginProcess {
       p.cleanup();
       p.reject(this.deadError(p.method));
     }
+    this.checkIdle();
   }
 }

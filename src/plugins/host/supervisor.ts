@@ -30,6 +30,13 @@ export interface SupervisorTimings {
   maxFailures: number;
   /** A plugin healthy this long has its failure count reset. */
   stableAfterMs: number;
+  /**
+   * How long a call waits for a plugin that is (re)starting before it is answered 503 WE-PLG-005 with a
+   * retry hint: editing auth-basic's users restarts it, and the requests of that moment must not fail.
+   */
+  readyWaitMs: number;
+  /** How long a restart lets the old process finish the calls it is running before stopping it. */
+  drainMs: number;
 }
 
 export const DEFAULT_TIMINGS: SupervisorTimings = {
@@ -41,7 +48,12 @@ export const DEFAULT_TIMINGS: SupervisorTimings = {
   backoffMaxMs: 30_000,
   maxFailures: 5,
   stableAfterMs: 60_000,
+  readyWaitMs: 5_000,
+  drainMs: 5_000,
 };
+
+/** The Retry-After (seconds) given with a 503 for a plugin that did not become ready in time. */
+export const RESTART_RETRY_AFTER_S = 2;
 
 /** min(base · 2^(n-1), max) for the n-th consecutive failure. Pure. */
 export function restartDelay(failures: number, t: Pick<SupervisorTimings, "backoffBaseMs" | "backoffMaxMs">): number {
@@ -79,6 +91,11 @@ export class PluginSupervisor {
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private healthySince = 0;
   private stopped = false;
+  /** Restarts asked for and not yet settled (they run one after another): calls wait rather than fail. */
+  private restartsInFlight = 0;
+  private restartChain: Promise<void> = Promise.resolve();
+  /** Calls waiting for the plugin to become ready (or to settle as failed/disabled), woken on each change. */
+  private readonly waiters = new Set<() => void>();
   private readonly t: SupervisorTimings;
 
   constructor(
@@ -130,13 +147,29 @@ export class PluginSupervisor {
     }
   }
 
-  /** Calls a pillar method. Throws WE-PLG-002 when disabled, WE-PLG-004 when not running. */
+  /** Running and answering: calls go straight to the process. */
+  get ready(): boolean {
+    return !this.restarting && !!this.proc?.alive && (this.state === "healthy" || this.state === "degraded");
+  }
+
+  /** Coming up (first start, a restart, or a restart after a crash): worth waiting for briefly. */
+  get pending(): boolean {
+    if (this.stopped && !this.restarting) return false;
+    // A process that just exited is about to be restarted by `fail` (after the signal settle time).
+    return this.restarting || this.state === "starting" || (this.proc !== undefined && !this.proc.alive);
+  }
+
+  private get restarting(): boolean {
+    return this.restartsInFlight > 0;
+  }
+
+  /**
+   * Calls a pillar method. A plugin that is (re)starting is waited for up to `readyWaitMs`, then the call is
+   * answered 503 WE-PLG-005 with `retry_after_s`; WE-PLG-002 when disabled; WE-PLG-004 when failed or stopped.
+   */
   async call<T = unknown>(method: string, params?: unknown, opts: CallOptions = {}): Promise<T> {
-    if (this.state === "disabled") throw new AppError("WE-PLG-002", `plugin ${this.id} is disabled`);
-    const proc = this.proc;
-    if (!proc?.alive || this.state === "starting" || this.state === "failed") {
-      throw new AppError("WE-PLG-004", `plugin ${this.id} is not running (${this.state}${this.lastError ? `: ${this.lastError}` : ""})`);
-    }
+    if (!this.ready) await this.untilReady(opts.signal);
+    const proc = this.proc!;
     const started = performance.now();
     try {
       const result = await proc.call<T>(method, params, { timeoutMs: this.t.callTimeoutMs, ...opts });
@@ -146,6 +179,38 @@ export class PluginSupervisor {
       this.opts.observe?.(this.id, method, (performance.now() - started) / 1000, (e as { code?: string }).code ?? "error");
       throw e;
     }
+  }
+
+  /** Resolves once the plugin is ready; throws the error a caller should see when it will not be in time. */
+  private async untilReady(signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.t.readyWaitMs;
+    for (;;) {
+      if (this.ready) return;
+      if (this.state === "disabled" && !this.restarting) throw new AppError("WE-PLG-002", `plugin ${this.id} is disabled`);
+      if (!this.pending) {
+        if (hostShutdown.requested) throw new AppError("WE-SYS-004", `plugin ${this.id} stopped: the server is shutting down`, { retry_after_s: RESTART_RETRY_AFTER_S });
+        throw new AppError("WE-PLG-004", `plugin ${this.id} is not running (${this.state}${this.lastError ? `: ${this.lastError}` : ""})`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) {
+        throw new AppError("WE-PLG-005", `plugin ${this.id} is restarting; retry in ${RESTART_RETRY_AFTER_S} s`, { plugin: this.id, state: this.state, retry_after_s: RESTART_RETRY_AFTER_S });
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.waiters.delete(wake);
+          signal?.removeEventListener("abort", wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.waiters.add(wake);
+        signal?.addEventListener("abort", wake, { once: true });
+      });
+    }
+  }
+
+  private wakeWaiters(): void {
+    for (const wake of [...this.waiters]) wake();
   }
 
   /** Marks a plugin that could not even be described (or was refused) as failed, without restarts. */
@@ -168,10 +233,22 @@ export class PluginSupervisor {
     }
   }
 
+  /** Stops (after the running calls finish, bounded by `drainMs`) and starts again; calls meanwhile wait. */
   async restart(): Promise<void> {
-    await this.stop();
-    this.failures = 0;
-    await this.start();
+    this.restartsInFlight += 1;
+    const run = this.restartChain.then(async () => {
+      await this.proc?.drain(this.t.drainMs);
+      await this.stop();
+      this.failures = 0;
+      await this.start();
+    });
+    this.restartChain = run.catch(() => {});
+    try {
+      await run;
+    } finally {
+      this.restartsInFlight -= 1;
+      this.wakeWaiters();
+    }
   }
 
   async disable(): Promise<void> {
@@ -288,6 +365,7 @@ export class PluginSupervisor {
     if (this.state === s) return;
     this.state = s;
     this.opts.onStateChange?.(this);
+    this.wakeWaiters();
   }
 }
 
