@@ -1,13 +1,13 @@
 /** Tiny shared CLI helpers for the two executables (`--version`, `--help`, exit codes). */
 import { hostShutdown } from "./shutdown.ts";
-import { VERSION } from "./version.ts";
+import { VERSION_WITH_COMMIT } from "./version.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 
 export function handleCommonFlags(binary: string, argv: string[], help: string): boolean {
   if (argv.includes("--version") || argv.includes("-v")) {
-    process.stdout.write(`${binary} ${VERSION}\n`);
+    process.stdout.write(`${binary} ${VERSION_WITH_COMMIT}\n`);
     return true;
   }
   if (argv.includes("--help") || argv.includes("-h")) {
