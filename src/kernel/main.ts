@@ -13,7 +13,7 @@ import { assertSecretKey, loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { adminCommand } from "./admin-command.ts";
 import { pluginsCommand } from "./plugins-command.ts";
-import { installProcessGuard } from "./process-guard.ts";
+import { installProcessGuard } from "../core/process-guard.ts";
 import { type KernelHandle, startKernel } from "./start.ts";
 
 const HELP = `webencode-kernel — WebEncode API and orchestrator
@@ -71,7 +71,7 @@ async function main(argv: string[]): Promise<void> {
   }
   let handle: KernelHandle | undefined;
   // Errors that escape every handler: fatal while starting, logged and survived once serving (process-guard.ts).
-  const guard = installProcessGuard(logger, { onEscaped: () => handle?.ctx.metrics.errors.inc({ source: "process", code: "WE-SYS-001" }) });
+  const guard = installProcessGuard(logger, { service: "kernel", onEscaped: () => handle?.ctx.metrics.errors.inc({ source: "process", code: "WE-SYS-001" }) });
   const starting = startKernel(config, logger);
   // Signals are handled from the start: the port already answers while the rest (embedded worker, plugins)
   // is still starting, and a SIGTERM in that window must stop the kernel cleanly (exit 0), not kill it.

@@ -10,6 +10,7 @@ import { assertListenHost, ListenError } from "../core/listen.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { createRegistry } from "../core/metrics.ts";
+import { installProcessGuard } from "../core/process-guard.ts";
 import { type BootedWorker, bootWorker } from "./bootstrap.ts";
 import { runPluginIfRequested } from "../plugins/entry.ts";
 import { loadWorkerConfig } from "./config.ts";
@@ -42,6 +43,9 @@ async function main(argv: string[]): Promise<void> {
     exitOnConfigError(e);
   }
   const logger = createLogger("worker", config.LOG_LEVEL).child({ worker_id: config.WORKER_ID });
+  // Errors that escape every handler: fatal while starting, logged and survived once running (core/process-guard.ts):
+  // one task's stray callback must not take down the tasks running beside it.
+  const guard = installProcessGuard(logger, { service: "worker" });
 
   // GET /metrics on WORKER_METRICS_PORT (0 = off); a port in use stops the worker (exit 3) before it takes work.
   const metrics = createWorkerMetrics(createRegistry("worker"), { pluginMetrics: true });
@@ -62,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
     const booting = bootWorker({ config, logger, bus, metrics });
     warnWhileNoKernel(booting, logger, config);
     worker = await booting;
+    guard.setPhase("serving");
   } catch (e) {
     logger.fatal({ error: errorMessage(e) }, `worker failed to start: ${errorMessage(e)}`);
     await metricsServer?.stop().catch(() => {});
@@ -70,6 +75,7 @@ async function main(argv: string[]): Promise<void> {
   }
   onShutdownSignal(
     async (signal) => {
+      guard.setPhase("stopping");
       logger.info({ signal }, "shutting down");
       await worker.stop();
       await metricsServer?.stop().catch(() => {});

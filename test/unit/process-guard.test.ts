@@ -1,15 +1,15 @@
 /**
- * The process guard (src/kernel/process-guard.ts) in a real child process: an unhandled rejection or an
+ * The process guard (src/core/process-guard.ts) in a real child process: an unhandled rejection or an
  * uncaught exception is logged and survived once the kernel is serving, and still fatal (exit 1) while starting.
  */
 import { expect, test } from "bun:test";
 import { join } from "node:path";
-import { escapedErrorAction } from "../../src/kernel/process-guard.ts";
+import { escapedErrorAction } from "../../src/core/process-guard.ts";
 import { BUN, ROOT, runProc } from "../helpers/proc.ts";
 
 const script = (phase: string) => `
 import { createLogger } from ${JSON.stringify(join(ROOT, "src/core/logger.ts"))};
-import { installProcessGuard } from ${JSON.stringify(join(ROOT, "src/kernel/process-guard.ts"))};
+import { installProcessGuard } from ${JSON.stringify(join(ROOT, "src/core/process-guard.ts"))};
 const guard = installProcessGuard(createLogger("kernel", "info"));
 guard.setPhase(${JSON.stringify(phase)});
 void Promise.reject(new Error("nobody awaited me"));
