@@ -18,6 +18,8 @@ command -v promtool >/dev/null || { log "installing promtool (Debian package pro
 command -v systemd-analyze >/dev/null || { log "installing systemd-analyze (Debian package systemd)"; apt_install --no-install-recommends systemd || log "systemd-analyze unavailable: test/e2e/systemd.test.ts will fail"; }
 # Headless Chromium drives Swagger UI's "Try it out" in test/integration/swagger-ui.test.ts.
 command -v chromium-headless-shell >/dev/null || { log "installing chromium-headless-shell (Debian)"; apt_install --no-install-recommends chromium-headless-shell || log "chromium-headless-shell unavailable: the Swagger UI test will fail"; }
+# The arm64 release binary answers --version under emulation in test/e2e/release.test.ts.
+{ command -v qemu-aarch64-static >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; } || { log "installing qemu-user-static and libc6-arm64-cross (Debian)"; apt_install --no-install-recommends qemu-user-static libc6-arm64-cross || log "qemu-user-static unavailable: the arm64 release check will fail"; }
 # jq: the README's "First job" commands use it, and test/e2e/readme-first-job.test.ts runs them as written.
 command -v jq >/dev/null || { log "installing jq"; apt_install jq || log "jq unavailable: the README First job test will fail"; }
 
