@@ -22,8 +22,6 @@ const PENDING: Record<string, string> = {
   "src/kernel/api/storage-urls.ts -> plugins/storage-fs/sign.ts": "kernel checks storage-fs's URL signatures itself (issue 13 item 2)",
   "src/kernel/api/users.ts -> plugins/auth-basic/users.ts": "kernel edits auth-basic's user list itself (issue 13 item 2)",
   "src/kernel/auth/basic-users.ts -> plugins/auth-basic/users.ts": "kernel edits auth-basic's user list itself (issue 13 item 2)",
-  // Being moved as part of this issue's item 3; each entry goes with its fix.
-  "cycle src/kernel/api/app.ts": "requestIdOf moves out of app.ts (app.ts is being edited by the HTTP hardening work)",
 };
 
 /** The findings of a report as keys: `from -> to` for a violation, `cycle <first file>` for a cycle. */

@@ -31,13 +31,9 @@ import { auditRoutes } from "./audit.ts";
 import { authHook, principalOf } from "../auth/middleware.ts";
 import { AUDITED_METHODS, recordAudit } from "../auth/audit.ts";
 import { clientIp } from "./rate-limit.ts";
+import { requestIdOf, requestIds } from "./request-id.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const requestIds = new WeakMap<Request, { id: string; start: number; ip: string | null }>();
-
-export function requestIdOf(request: Request): string {
-  return requestIds.get(request)?.id ?? "unknown";
-}
 
 export function createApp(ctx: KernelContext) {
   const { config, metrics, logger } = ctx;
