@@ -8,7 +8,9 @@
  *   kernel ── event task.cancel / job.cancel ──► every worker (stop FFmpeg for it)
  */
 
-export type TaskType = "analyze" | "video" | "audio" | "package";
+import type { TaskType } from "./task-contracts.ts";
+
+export type { TaskType };
 
 export interface TaskDelivery {
   task_id: string;
@@ -36,7 +38,8 @@ export type ClaimReply =
       lease: Lease;
       job_id: string;
       type: TaskType;
-      params: Record<string, unknown>;
+      /** `unknown` on purpose: the worker checks it against the task type's contract (checkParams) first. */
+      params: unknown;
       media_seconds: number;
       /** The kernel times the attempt out after this (ISO time); the worker should stop before. */
       deadline: string;
@@ -71,7 +74,8 @@ export interface TaskOutcome {
   lease: Lease;
   /** `aborted`: the worker handed the task back (drain/shutdown) — requeued without counting a failure. */
   outcome: "completed" | "failed" | "aborted";
-  result?: Record<string, unknown>;
+  /** `unknown` on purpose: whoever handles it checks it against the task type's contract (checkResult). */
+  result?: unknown;
   error?: TaskError;
   /** The last FFmpeg command the attempt ran (a failure's own command is in `error.argv`). */
   argv?: string[];

@@ -2,9 +2,10 @@
  * The bus layout both executables agree on: queue names, pools, timings. One place, so a kernel and a
  * worker of the same version can never disagree about where work goes.
  */
-/** Worker pools = the capability a task requires. A worker pulls from every pool it can serve. */
-export const POOLS = ["cpu", "nvidia", "qsv", "vaapi"] as const;
-export type Pool = (typeof POOLS)[number];
+import type { Pool } from "./pools.ts";
+
+/** Worker pools (core/pools.ts) = the capability a task requires. A worker pulls from every pool it can serve. */
+export { POOLS, type Pool } from "./pools.ts";
 
 export const workQueue = (pool: Pool | string) => `work-${pool}`;
 export const RESULTS_QUEUE = "results";

@@ -8,6 +8,7 @@
  * is where the allowed values and moves live.
  */
 import { sql } from "drizzle-orm";
+import { type JobOptions, TASK_TYPES, type TaskParams, type TaskResult, type TaskType } from "../core/task-contracts.ts";
 import {
   bigint,
   bigserial,
@@ -31,7 +32,7 @@ const ts = (name: string) => timestamp(name, { withTimezone: true });
 
 export const JOB_STATUSES = ["queued", "analyzing", "processing", "packaging", "completed", "failed", "cancelled"] as const;
 export const TASK_STATUSES = ["queued", "leased", "completed", "failed", "cancelled"] as const;
-export const TASK_TYPES = ["analyze", "video", "audio", "package"] as const;
+export { TASK_TYPES };
 export const WORKER_STATUSES = ["healthy", "draining", "offline"] as const;
 export const PLUGIN_PILLARS = ["auth", "storage", "encoder", "live", "publisher"] as const;
 
@@ -45,7 +46,7 @@ export const jobs = pgTable(
     sourceUrl: text("source_url").notNull(),
     profiles: jsonb("profiles").$type<string[]>().notNull(),
     outputs: jsonb("outputs").$type<string[]>().notNull().default(sql`'["mp4"]'::jsonb`),
-    options: jsonb("options").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    options: jsonb("options").$type<JobOptions>().notNull().default(sql`'{}'::jsonb`),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     priority: integer("priority").notNull().default(0),
     status: text("status").notNull().default("queued"),
@@ -98,7 +99,7 @@ export const tasks = pgTable(
     jobId: uuid("job_id")
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
-    type: text("type").notNull(),
+    type: text("type").$type<TaskType>().notNull(),
     seq: integer("seq").notNull().default(0),
     /** The worker pool (required capability) that may run it: cpu, nvidia, qsv, vaapi. */
     pool: text("pool").notNull().default("cpu"),
@@ -108,8 +109,10 @@ export const tasks = pgTable(
     /** Failed attempts so far (an aborted/handed-back attempt does not count); retries stop at max_attempts. */
     failures: integer("failures").notNull().default(0),
     maxAttempts: integer("max_attempts").notNull().default(3),
-    params: jsonb("params").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
-    result: jsonb("result").$type<Record<string, unknown>>(),
+    /** Checked against the task type's contract (core/task-contracts.ts) when built, and by the worker. */
+    params: jsonb("params").$type<TaskParams>().notNull().default(sql`'{}'::jsonb`),
+    /** Stored only after the kernel checked the worker's report against the contract (orchestrator/results.ts). */
+    result: jsonb("result").$type<TaskResult>(),
     /** Media seconds this task covers: weights the job's progress. */
     mediaSeconds: doublePrecision("media_seconds").notNull().default(0),
     progress: real("progress").notNull().default(0),

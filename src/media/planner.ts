@@ -6,6 +6,7 @@
  * keyframe, and `-frames:v <frames>` (the count of packets between two keyframes in the packet
  * index) makes the part frame-exact.
  */
+import type { ChunkPlan } from "../core/task-contracts.ts";
 
 export interface Keyframe {
   /** Presentation time in seconds, as ffprobe prints `pts_time`. */
@@ -47,14 +48,8 @@ export class PlanProblem extends Error {
   }
 }
 
-export interface Chunk {
-  seq: number;
-  /** Source keyframe pts the chunk starts at. */
-  start_pts: number;
-  start_frame: number;
-  frames: number;
-  duration_s: number;
-}
+/** A planned chunk is the chunk a video task's params carry (one definition: core/task-contracts.ts). */
+export type Chunk = ChunkPlan;
 
 export const DEFAULT_CHUNK_BOUNDS: Readonly<ChunkBounds> = Object.freeze({ min_chunk_s: 10, max_chunk_s: 60, min_split_duration_s: 30 });
 

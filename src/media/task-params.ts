@@ -1,51 +1,10 @@
-/** Parameters the kernel gives each VOD task (the wire format between kernel and worker). */
+/**
+ * Task parameters: their types and schemas are the task contracts (src/core/task-contracts.ts), re-exported
+ * here for the media code that builds them; what is media logic about them stays here.
+ */
 import type { ProfileSpec } from "./profiles.ts";
 
-export interface RenditionPlan {
-  profile: ProfileSpec;
-  width: number;
-  height: number;
-  /** FFmpeg encoder chosen for the pool, e.g. libx264 or h264_nvenc. */
-  encoder: string;
-  /** Keep every frame_step-th source frame (the profile's max_fps); 1 = all. */
-  frame_step: number;
-}
-
-export interface ChunkPlan {
-  seq: number;
-  start_pts: number;
-  start_frame: number;
-  frames: number;
-  duration_s: number;
-}
-
-export interface VideoParams {
-  source_url: string;
-  storage: string;
-  chunk: ChunkPlan;
-  chunk_count: number;
-  /** Renditions of one pool are encoded together; several pools → several groups. */
-  group: number;
-  fps: number;
-  renditions: RenditionPlan[];
-  parts_prefix: string;
-}
-
-export interface AudioParams {
-  source_url: string;
-  storage: string;
-  audio: NonNullable<ProfileSpec["audio"]>;
-  key: string;
-}
-
-export interface PackageParams {
-  storage: string;
-  output_prefix: string;
-  outputs: Array<"mp4" | "hls">;
-  thumbnails: { poster?: boolean; sprite?: boolean; interval_s?: number } | null;
-  source: { duration_s: number; frames: number; fps: number; has_audio: boolean };
-  renditions: Array<RenditionPlan & { parts: Array<{ key: string; frames: number; seq: number }>; audio_key: string | null }>;
-}
+export type { AudioParams, ChunkPlan, PackageParams, RenditionPlan, VideoParams } from "../core/task-contracts.ts";
 
 /**
  * Profiles that want the same audio (codec, bitrate, channels, rate) share one audio encode: audio is encoded

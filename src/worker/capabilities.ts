@@ -4,6 +4,7 @@
  * machine, GPU or not. Parsing lives in src/media/ffmpeg-info.ts; this module only runs processes.
  */
 import { access } from "node:fs/promises";
+import { runProcess } from "../media/run.ts";
 import {
   DEFAULT_VAAPI_DEVICE,
   HW_ENCODER_CANDIDATES,
@@ -162,37 +163,14 @@ interface RunResult {
   timedOut: boolean;
 }
 
-/** How long the pipes may stay open after the kill: a wrapper script's own children can hold them. */
-const PIPE_GRACE_MS = 1_000;
-
 /**
- * Runs argv (no shell) and always settles. On timeout the process is SIGKILLed, which ends `exited`; the
- * pipe reads get a short grace after that, because an FFMPEG_PATH wrapper script's child could keep them
- * open after the script itself died. stdout and stderr are read concurrently so neither can fill up and
- * stall the child.
+ * Runs argv (no shell) with media/run.ts's runner, the one every FFmpeg run uses: it always settles, reads
+ * both pipes concurrently and stops waiting for pipes a wrapper script's child keeps open. A probe that
+ * overruns is killed at once (no grace to finalize: there is no output worth keeping).
  */
 async function run(argv: string[], timeoutMs: number): Promise<RunResult> {
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  let timedOut = false;
-  const abandoned = Promise.withResolvers<"abandoned">();
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  const killTimer = setTimeout(() => {
-    timedOut = true;
-    proc.kill("SIGKILL");
-    graceTimer = setTimeout(() => abandoned.resolve("abandoned"), PIPE_GRACE_MS);
-  }, timeoutMs);
-  const collected = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  // Once abandoned nobody awaits it; a late failure must not surface as an unhandled rejection.
-  collected.catch(() => {});
-  try {
-    const outcome = await Promise.race([collected, abandoned.promise]);
-    if (outcome === "abandoned") return { exitCode: null, stdout: "", stderr: "", timedOut: true };
-    const [stdout, stderr, exitCode] = outcome;
-    return { exitCode, stdout, stderr, timedOut };
-  } finally {
-    clearTimeout(killTimer);
-    clearTimeout(graceTimer);
-  }
+  const r = await runProcess(argv, { timeoutMs, killGraceMs: 0, stderrLines: 200 });
+  return { exitCode: r.exitCode, stdout: r.stdout ?? "", stderr: r.stderrTail, timedOut: r.timedOut };
 }
 
 function suffix(text: string | undefined): string {

@@ -24,16 +24,18 @@ import {
   type TaskCancel,
   type TaskType,
 } from "../core/messages.ts";
+import { checkParams, isTaskType, type ParamsOf, type ResultOf } from "../core/task-contracts.ts";
 import { leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
 import type { PluginHost } from "../plugins/host/host.ts";
-import { classifyError } from "./failures.ts";
+import { classifyError, TaskFailure } from "./failures.ts";
 import type { FfmpegRun, WorkerMetrics } from "./metrics.ts";
 
-export interface TaskContext {
+export interface TaskContext<T extends TaskType = TaskType> {
   lease: Lease;
   jobId: string;
-  type: TaskType;
-  params: Record<string, unknown>;
+  type: T;
+  /** Checked against the task type's contract before the handler runs. */
+  params: ParamsOf<T>;
   mediaSeconds: number;
   /** The kernel times the attempt out at this moment (epoch ms): FFmpeg runs get a timeout before it. */
   deadlineMs: number;
@@ -51,7 +53,9 @@ export interface TaskContext {
   outboundAllowCidrs: readonly string[];
 }
 
-export type TaskHandler = (ctx: TaskContext) => Promise<Record<string, unknown>>;
+export type TaskHandler<T extends TaskType = TaskType> = (ctx: TaskContext<T>) => Promise<ResultOf<T>>;
+/** One handler per task type: a new type fails compilation until it is handled. */
+export type TaskHandlers = { [T in TaskType]: TaskHandler<T> };
 
 interface Running {
   jobId: string;
@@ -69,7 +73,7 @@ export interface ExecutorOptions {
   bus: Bus;
   plugins: PluginHost;
   logger: Logger;
-  handlers: Record<TaskType, TaskHandler>;
+  handlers: TaskHandlers;
   onRunningChange?(n: number): void;
   metrics?: WorkerMetrics;
   /** OUTBOUND_ALLOW_CIDRS (default none: only public addresses). */
@@ -196,15 +200,12 @@ export class TaskExecutor {
     };
     // Progress doubles as the lease keep-alive: send the latest several times per lease TTL.
     const keepalive = setInterval(() => send(last), leaseKeepaliveMs(claim.lease_ttl_ms));
-    const handler = this.o.handlers[claim.type];
     const commands: string[][] = [];
     log.info({ type: claim.type }, "task started");
     try {
-      const result = await handler({
+      const result = await this.execute(claim.type, claim.params, {
         lease,
         jobId: claim.job_id,
-        type: claim.type,
-        params: claim.params,
         mediaSeconds: claim.media_seconds,
         deadlineMs: Date.parse(claim.deadline),
         dir,
@@ -234,6 +235,23 @@ export class TaskExecutor {
       this.o.onRunningChange?.(this.running.size);
       if (this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  /**
+   * The kernel's params are checked against this worker's contract for the type before anything runs: a
+   * kernel of another version may send what this worker cannot read. Refused as a retryable failure (a
+   * worker of a matching version may take the next attempt), never cast into what the handler expects.
+   */
+  private async execute<T extends TaskType>(type: T, params: unknown, base: Omit<TaskContext<T>, "type" | "params">): Promise<ResultOf<T>> {
+    if (!isTaskType(type)) {
+      throw new TaskFailure({ class: "retryable", code: "WE-JOB-008", message: `worker ${this.o.workerId} does not know the task type ${JSON.stringify(type)}` });
+    }
+    const checked = checkParams(type, params);
+    if (!checked.ok) {
+      throw new TaskFailure({ class: "retryable", code: "WE-JOB-008", message: `worker ${this.o.workerId} refused the ${type} task's params: ${checked.problem}` });
+    }
+    const handler: TaskHandler<T> = this.o.handlers[type];
+    return handler({ ...base, type, params: checked.value });
   }
 
   private abortedOutcome(r: Running, started: number, log: Logger): TaskOutcome | undefined {

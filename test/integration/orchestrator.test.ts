@@ -117,7 +117,8 @@ async function lease(task: { id: string; attempt: number }, workerId: string, da
   return reply.lease;
 }
 
-const completed = (l: Lease, result: Record<string, unknown> = {}): TaskOutcome => ({ kind: "outcome", lease: l, outcome: "completed", result, elapsed_ms: 1000 });
+/** A completed report; the default result is a valid one for insertTask's default type (video): the kernel checks it. */
+const completed = (l: Lease, result: unknown = { parts: [] }): TaskOutcome => ({ kind: "outcome", lease: l, outcome: "completed", result, elapsed_ms: 1000 });
 const failed = (l: Lease, error: TaskError): TaskOutcome => ({ kind: "outcome", lease: l, outcome: "failed", error, elapsed_ms: 1000 });
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
@@ -459,7 +460,7 @@ describe("package once (real pipeline, two kernels sharing the database)", () =>
     const [analyze] = await tasksOf(job.id);
     expect(analyze!.type).toBe("analyze");
     const l = await lease(analyze!, "w-analyze");
-    await handleResult(kernel, completed(l, SOURCE as unknown as Record<string, unknown>));
+    await handleResult(kernel, completed(l, SOURCE));
     const all = await tasksOf(job.id);
     expect((await jobRow(job.id)).status).toBe("processing");
     return { job, video: all.filter((t) => t.type === "video"), audio: all.filter((t) => t.type === "audio") };
@@ -846,7 +847,11 @@ describe("retryJob", () => {
   test("a job that failed while packaging completes after a retry (real pipeline)", async () => {
     const d = makeDeps(db, createAdvance());
     const job = await insertJob({ status: "failed", errorCode: "WE-JOB-008" });
-    await insertTask(job.id, { type: "analyze", status: "completed", result: { duration_s: 10 } });
+    await insertTask(job.id, {
+      type: "analyze",
+      status: "completed",
+      result: { duration_s: 10, size_bytes: null, bit_rate: null, format: "mpegts", video: { codec: "h264", width: 640, height: 360, fps: 25, frames: 250, rotation: 0, sar: 1, pix_fmt: null, profile: null }, audio: null, keyframes: [{ pts: 0, frame: 0 }] },
+    });
     await insertTask(job.id, { seq: 0, status: "completed" });
     const pkg = await insertTask(job.id, { type: "package", status: "failed", failures: 3, attempt: 3 });
     await retryJob(d, job.id);

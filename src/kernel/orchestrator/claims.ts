@@ -6,7 +6,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { Bus, Unsubscribe } from "../../bus/types.ts";
 import type { Logger } from "../../core/logger.ts";
-import { CLAIM_SUBJECT, type ClaimReply, type ClaimRequest, type TaskType } from "../../core/messages.ts";
+import { CLAIM_SUBJECT, type ClaimReply, type ClaimRequest } from "../../core/messages.ts";
 import { taskDeadlineMs } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
@@ -46,7 +46,7 @@ export async function claimTask(db: Db, req: ClaimRequest, leaseTtlMs: number): 
       granted: true,
       lease: { task_id: t.id, attempt: row.attempt, token, worker_id: req.worker_id },
       job_id: t.jobId,
-      type: t.type as TaskType,
+      type: t.type,
       params: row.params,
       media_seconds: row.mediaSeconds,
       deadline: new Date(Date.now() + deadlineMs).toISOString(),

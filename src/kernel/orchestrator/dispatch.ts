@@ -8,7 +8,7 @@
 import { and, asc, desc, eq, isNull, lte, or, sql } from "drizzle-orm";
 import type { Bus } from "../../bus/types.ts";
 import type { Logger } from "../../core/logger.ts";
-import type { TaskDelivery, TaskType } from "../../core/messages.ts";
+import type { TaskDelivery } from "../../core/messages.ts";
 import { workQueue } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, tasks } from "../../db/schema.ts";
@@ -25,7 +25,7 @@ export async function publishReady(db: Db, bus: Bus, logger: Logger, limit = 200
     .limit(limit);
   let published = 0;
   for (const t of ready) {
-    const delivery: TaskDelivery = { task_id: t.id, job_id: t.jobId, type: t.type as TaskType, attempt: t.attempt };
+    const delivery: TaskDelivery = { task_id: t.id, job_id: t.jobId, type: t.type, attempt: t.attempt };
     try {
       await bus.enqueue(workQueue(t.pool), delivery, { msgId: taskMsgId(t.id, t.attempt) });
     } catch (error) {

@@ -9,6 +9,7 @@ import type { Bus } from "../../bus/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
+import { checkResult, type TaskType } from "../../core/task-contracts.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
@@ -98,9 +99,13 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
       log.warn({ task_status: task.status, outcome: msg.outcome }, "report with a stale lease refused");
       return;
     }
-    await closeAttempt(tx, lease, msg);
-    if (msg.outcome === "completed") {
-      const done = await moveTask(tx, task, "completed", { leaseToken: lease.token, from: ["leased"] }, { result: msg.result ?? {}, progress: 100, errorCode: null, errorMessage: null });
+    // A completed report's result is checked against the task type's contract before anything stores or
+    // uses it; one that breaks it is refused and handled as the failed attempt it is.
+    const checked = msg.outcome === "completed" ? checkResult(task.type, msg.result ?? {}) : undefined;
+    const report = checked && !checked.ok ? refusedResult(task.type, msg, checked.problem, log) : msg;
+    await closeAttempt(tx, lease, report);
+    if (checked?.ok) {
+      const done = await moveTask(tx, task, "completed", { leaseToken: lease.token, from: ["leased"] }, { result: checked.value, progress: 100, errorCode: null, errorMessage: null });
       if (!done) return;
       after.push(() => observeAttempt(d.metrics, task, job.profiles, "completed", msg.elapsed_ms));
       const r = await advanceOrFail(tx, d, job, done, log);
@@ -110,7 +115,7 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
       queued = true;
       return;
     }
-    if (msg.outcome === "aborted") {
+    if (report.outcome === "aborted") {
       // Handed back (drain, shutdown): run again elsewhere, without counting a failure.
       const back = await moveTask(tx, task, "queued", { leaseToken: lease.token, from: ["leased"] }, { attempt: task.attempt + 1, publishedAt: null, notBefore: null, progress: 0 }, { reason: "handed back by worker" });
       if (back) {
@@ -122,7 +127,7 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
       queued = true;
       return;
     }
-    const result = await failTask(tx, d, job, task, msg.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
+    const result = await failTask(tx, d, job, task, report.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
     if (result !== "stale") {
       after.push(() => {
         observeAttempt(d.metrics, task, job.profiles, "failed", msg.elapsed_ms);
@@ -135,6 +140,21 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
   for (const record of after) record();
   if (queued) d.kick();
   if (ended) await afterJobEnded(d, ended.jobId, ended.status);
+}
+
+/**
+ * A completed report whose result breaks its task type's contract (core/task-contracts.ts), as the failed
+ * attempt it becomes: never stored, never cast. An analysis that cannot be planned from fails the job as an
+ * unsupported source (the analysis describes the source, and FFprobe will describe it the same way again);
+ * any other malformed result is retried, since a worker of another version may have sent it.
+ */
+function refusedResult(type: TaskType, msg: TaskOutcome, problem: string, log: Logger): TaskOutcome {
+  const error: TaskError =
+    type === "analyze"
+      ? { class: "permanent", code: "WE-JOB-007", message: `unsupported source: ${problem}` }
+      : { class: "retryable", code: "WE-JOB-008", message: `worker ${msg.lease.worker_id} reported a malformed ${type} result: ${problem}` };
+  log.warn({ code: error.code, problem }, `${type} result refused: it does not match the task contract`);
+  return { kind: "outcome", lease: msg.lease, outcome: "failed", error, ...(msg.argv ? { argv: msg.argv } : {}), elapsed_ms: msg.elapsed_ms };
 }
 
 /**

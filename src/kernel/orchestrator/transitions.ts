@@ -7,6 +7,7 @@
  * Nothing else in the code base writes `jobs.status` or `tasks.status`.
  */
 import { and, eq, inArray, isNull, lte, notInArray, or, sql, type SQL } from "drizzle-orm";
+import type { TaskType } from "../../core/task-contracts.ts";
 import type { Exec } from "../../db/exec.ts";
 import { jobEvents, jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { jobEventType, recordEvents } from "../events/record.ts";
@@ -126,7 +127,7 @@ export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): P
  * Job retry: failed and cancelled tasks go back to the queue with a new attempt and a fresh failure budget;
  * so do the `completed` tasks named (their outputs are gone). Tasks of the `except` types are left as they are.
  */
-export async function requeueUnfinished(x: Exec, jobId: string, opts: { completed?: string[]; except?: string[] } = {}): Promise<TaskRow[]> {
+export async function requeueUnfinished(x: Exec, jobId: string, opts: { completed?: string[]; except?: TaskType[] } = {}): Promise<TaskRow[]> {
   const which = or(inArray(tasks.status, ["failed", "cancelled"]), opts.completed?.length ? and(eq(tasks.status, "completed"), inArray(tasks.id, opts.completed)) : undefined)!;
   const rows = await x
     .update(tasks)

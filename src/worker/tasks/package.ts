@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import type { PackageParams } from "../../media/task-params.ts";
+import type { PackageParams, PackageResult, ProducedOutput } from "../../core/task-contracts.ts";
 import { concatList, concatMuxArgs, decimatedFrameCount, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
 import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
 import { keyframesAligned, verifyOutput } from "../../media/verify.ts";
@@ -35,8 +35,8 @@ function verificationFailure(what: string, problems: string[]): TaskFailure {
   return new TaskFailure({ class: "permanent", code: "WE-JOB-008", message: `verification failed for ${what}: ${problems.join("; ")}` });
 }
 
-export async function packageTask(ctx: TaskContext): Promise<Record<string, unknown>> {
-  const p = ctx.params as unknown as PackageParams;
+export async function packageTask(ctx: TaskContext<"package">): Promise<PackageResult> {
+  const p = ctx.params;
   const storage = await storageById(ctx.plugins, p.storage);
   // Parts and the audio track are ours: one that cannot be fetched is our failure, not the source's (a retry
   // of the job re-runs the task that made it).
@@ -64,7 +64,7 @@ export async function packageTask(ctx: TaskContext): Promise<Record<string, unkn
   await checkAlignment(ctx, muxed);
 
   // HLS and thumbnails read the muxed files; the MP4 upload moves them away, so it comes last.
-  const produced: Array<Record<string, unknown>> = [];
+  const produced: ProducedOutput[] = [];
   if (p.outputs.includes("hls")) produced.push(await packageHls(ctx, p, muxed, put));
   ctx.progress(75);
   if (p.thumbnails?.poster || p.thumbnails?.sprite) produced.push(...(await thumbnails(ctx, p, muxed[0]!, put)));
@@ -152,7 +152,7 @@ function describe(m: Muxed) {
   };
 }
 
-async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], put: (key: string, path: string) => Promise<{ size: number }>): Promise<Record<string, unknown>> {
+async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput> {
   const prefix = `${p.output_prefix}hls/`;
   const variants = [];
   const durations: number[][] = [];
@@ -191,8 +191,8 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
   return { kind: "hls", key, prefix, size_bytes: total, duration_s: muxed[0]!.durationS, details: { variants, segment_seconds: HLS_SEGMENT_S } };
 }
 
-async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: (key: string, path: string) => Promise<{ size: number }>): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [];
+async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput[]> {
+  const out: ProducedOutput[] = [];
   const width = Math.min(1280, best.r.width);
   if (p.thumbnails?.poster) {
     const path = join(ctx.dir, "poster.jpg");

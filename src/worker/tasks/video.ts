@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { decimatedFrameCount, videoChunkArgs } from "../../media/ffmpeg-args.ts";
-import type { VideoParams } from "../../media/task-params.ts";
+import type { VideoParams, VideoResult } from "../../core/task-contracts.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
 import { resolveInput, storageById } from "./io.ts";
@@ -14,8 +14,8 @@ import { probeFile, runFfmpeg } from "./media-run.ts";
 
 export const partKey = (p: VideoParams, profileId: string) => `${p.parts_prefix}v${p.group}_${profileId}_${String(p.chunk.seq).padStart(5, "0")}.mp4`;
 
-export async function videoTask(ctx: TaskContext): Promise<Record<string, unknown>> {
-  const p = ctx.params as unknown as VideoParams;
+export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult> {
+  const p = ctx.params;
   const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const outs = p.renditions.map((_, i) => join(ctx.dir, `r${i}.mp4`));
   const args = videoChunkArgs({
@@ -31,7 +31,7 @@ export async function videoTask(ctx: TaskContext): Promise<Record<string, unknow
   await runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90], sources: [input] });
 
   const storage = await storageById(ctx.plugins, p.storage);
-  const parts = [];
+  const parts: VideoResult["parts"] = [];
   for (const [i, r] of p.renditions.entries()) {
     const info = await probeFile(ctx, outs[i]!);
     const v = info.streams.find((s) => s.codec_type === "video");
