@@ -78,9 +78,16 @@ describe("POST /v1/jobs without an allowlist (OUTBOUND_ALLOW_CIDRS empty)", () =
     expect(body.error.message).toMatch(/^source_url host "no-such-host\.invalid" does not resolve/);
   });
 
-  test("storage keys are not URLs: they are accepted as before", async () => {
+  test("storage keys are not URLs: an uploaded key is accepted, a key that is not in storage is refused", async () => {
     const before = await jobRows(k);
-    const r = await submit(k, "uploads/some-key.mp4");
+    const missing = await submit(k, "uploads/some-key.mp4");
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as Envelope).error.code).toBe("WE-JOB-002");
+    expect(await jobRows(k)).toBe(before);
+    const up = await k.fetch("/v1/files?filename=clip.mp4", { method: "POST", body: new Uint8Array(1024) });
+    expect(up.status).toBe(201);
+    const { key } = (await up.json()) as { key: string };
+    const r = await submit(k, key);
     expect(r.status).toBe(201);
     expect(await jobRows(k)).toBe(before + 1);
   });
