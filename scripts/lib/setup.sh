@@ -26,6 +26,8 @@ ensure_node_deps() {
   fi
   BUN="$PWD/node_modules/.bin/bun"
   export BUN
+  # Tests and scripts that start `bun` (or tsc) by name find the project's own copies first.
+  export PATH="$PWD/node_modules/.bin:$PATH"
 }
 
 ensure_ffmpeg() {

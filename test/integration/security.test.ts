@@ -267,7 +267,13 @@ describe("plugin settings over the bus", () => {
     const k = await startTestKernel({ nats: true });
     try {
       const { PLUGIN_SETTINGS_SUBJECT } = await import("../../src/plugins/remote-settings.ts");
-      const got = await k.handle.ctx.bus.request<Record<string, { config: Record<string, unknown> } | null>>(PLUGIN_SETTINGS_SUBJECT, { ids: ["storage-fs", "auth-basic", "auth-oidc", "nope"] }, 5_000);
+      const { replyKeyPair } = await import("../../src/plugins/sealed-reply.ts");
+      // A request must carry a key to seal the reply to (docs/security.md, "Plugin settings on the bus").
+      const unsealed = await k.handle.ctx.bus.request<Record<string, unknown>>(PLUGIN_SETTINGS_SUBJECT, { ids: ["storage-fs"] }, 5_000).catch((e: Error) => e);
+      expect(JSON.stringify(unsealed instanceof Error ? unsealed.message : unsealed)).toContain("reply_key");
+      const keys = await replyKeyPair();
+      const sealed = await k.handle.ctx.bus.request<unknown>(PLUGIN_SETTINGS_SUBJECT, { ids: ["storage-fs", "auth-basic", "auth-oidc", "nope"], reply_key: keys.publicKey }, 5_000);
+      const got = await keys.open<Record<string, { config: Record<string, unknown> } | null>>((sealed as { sealed: unknown }).sealed);
       expect(got["storage-fs"]?.config.root).toBeString();
       expect(got["auth-basic"]).toBeNull();
       expect(got["auth-oidc"]).toBeNull();
