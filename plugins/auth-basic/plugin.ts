@@ -6,7 +6,7 @@ import * as v from "valibot";
 import type { AuthIdentity, AuthTokens, PasswordAuthPlugin } from "../../src/plugins/pillars.ts";
 import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
 import { issueTokens, keyOf, looksOurs, verifyToken } from "./tokens.ts";
-import { type User, usersField } from "./users.ts";
+import { type User, usersField } from "../../src/plugins/shared/basic-users.ts";
 
 export const config = v.object({
   /** HMAC key of the tokens (secret, ≥ 32 characters). The kernel generates one at first start. */

@@ -12,7 +12,7 @@
 import { lstat, realpath } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { PluginError } from "../../src/plugins/sdk.ts";
-import { checkKey, checkPrefix, showKey } from "./keys.ts";
+import { checkKey, checkPrefix, showKey } from "../../src/plugins/shared/storage-keys.ts";
 
 export const PLUGIN = "storage-fs";
 

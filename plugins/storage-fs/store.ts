@@ -15,10 +15,10 @@ import { dirname, join } from "node:path";
 import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugins/pillars.ts";
 import type { HealthResult } from "../../src/plugins/protocol.ts";
 import { PluginError } from "../../src/plugins/sdk.ts";
-import { atomicCopy, atomicMove, pruneEmptyDirs } from "./files.ts";
-import { TEMP_PREFIX, checkExpiresIn, checkKey, checkScope, keyToUrlPath, showKey } from "./keys.ts";
+import { atomicCopy, atomicMove, pruneEmptyDirs } from "../../src/plugins/shared/local-files.ts";
+import { TEMP_PREFIX, checkExpiresIn, checkKey, checkScope, keyToUrlPath, showKey } from "../../src/plugins/shared/storage-keys.ts";
 import { PLUGIN, assertConfined, fsError, resolveKey, resolvePrefix } from "./paths.ts";
-import { type TokenType, signToken } from "./sign.ts";
+import { type TokenType, signToken } from "../../src/plugins/shared/url-signing.ts";
 import { walkKeys } from "./walk.ts";
 
 export interface FsStorageOptions {

@@ -5,7 +5,7 @@
  *   are WHEN_REQUIRED (docs/architecture.md §9): with the SDK defaults a streamed upload to some S3-compatible servers was
  *   stored with the aws-chunked framing inside.
  * - Downloads stream to a temp file next to the destination, then rename (atomic for the reader).
- * - Keys follow the same rules as storage-fs (../storage-fs/keys.ts) so both backends accept the same keys.
+ * - Keys follow the same rules as storage-fs (src/plugins/shared/storage-keys.ts) so both backends accept the same keys.
  * - read_url is presigned per object: the credential of a presigned URL covers exactly one key, so
  *   `scope_prefix` is validated but cannot widen it. HLS over S3 therefore needs a presigned URL per segment
  *   and per media playlist: the packager rewrites the playlists with them (not done here).
@@ -33,8 +33,8 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugins/pillars.ts";
 import type { HealthResult } from "../../src/plugins/protocol.ts";
 import { PluginError } from "../../src/plugins/sdk.ts";
-import { tempPathFor } from "../storage-fs/files.ts";
-import { MAX_KEY_BYTES, checkExpiresIn, checkKey, checkPrefix, checkScope, showKey } from "../storage-fs/keys.ts";
+import { tempPathFor } from "../../src/plugins/shared/local-files.ts";
+import { MAX_KEY_BYTES, checkExpiresIn, checkKey, checkPrefix, checkScope, showKey } from "../../src/plugins/shared/storage-keys.ts";
 import { PLUGIN, s3Error } from "./errors.ts";
 
 export interface S3StorageOptions {

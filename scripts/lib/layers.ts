@@ -5,8 +5,9 @@
  *
  * Layers point one way: a file may import from its own layer and from layers of a lower rank, never from a
  * higher rank nor from another layer of the same rank (db and bus know nothing of each other). Plugin
- * implementations (plugins/<id>/) are sealed: only files of the same plugin import them, because a plugin must
- * stay replaceable by a binary in PLUGIN_DIR. No file may take part in an import cycle; type-only imports count
+ * implementations (plugins/<id>/) are sealed: only files of the same plugin import them, and they import only
+ * core, media and the SDK (PLUGIN_API), because a plugin must stay replaceable by a binary in PLUGIN_DIR.
+ * No file may take part in an import cycle; type-only imports count
  * (a type cycle still ties two modules together: neither can move or be read alone).
  */
 import { posix } from "node:path";
@@ -45,7 +46,14 @@ export const SANCTIONED: ReadonlyArray<{ from: string; to: RegExp; why: string }
   { from: "src/plugins/builtin.ts", to: /^plugins\/[^/]+\/plugin\.ts$/, why: "built-in plugins are loaded by their entry point" },
 ];
 
-export type Rule = "upward" | "sideways" | "sealed" | "not-shipped";
+export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-api";
+
+/**
+ * What a plugin implementation may import from src/: core, the pure media library, and the SDK side of the
+ * plugin runtime — never the host, the bus, the database, the worker or the kernel. What a plugin and its host
+ * both need (key rules, the URL signing format, auth-basic's user record) lives in src/plugins/shared/.
+ */
+export const PLUGIN_API: RegExp[] = [/^src\/core\//, /^src\/media\//, /^src\/plugins\/(sdk|pillars|protocol)\.ts$/, /^src\/plugins\/shared\//];
 
 export interface Violation {
   from: string;
@@ -92,6 +100,9 @@ export function checkImport(from: string, to: string): Violation | undefined {
   if (!target || SANCTIONED.some((s) => s.from === from && s.to.test(to))) return undefined;
   const { layer: a } = source;
   const { layer: b } = target;
+  if (a.sealed && !b.sealed && !PLUGIN_API.some((allowed) => allowed.test(to))) {
+    return { from, to, rule: "plugin-api", message: `${from} imports ${to}: a plugin imports only src/core, src/media and the SDK (src/plugins/sdk.ts, pillars.ts, protocol.ts, shared/)` };
+  }
   if (b.sealed && source.unit !== target.unit) {
     return { from, to, rule: "sealed", message: `${from} imports ${to}, an internal of the plugin in ${target.unit}` };
   }

@@ -8,7 +8,7 @@ import { SignJWT } from "jose";
 import * as v from "valibot";
 import plugin from "../../plugins/auth-basic/plugin.ts";
 import { ISSUER, issueTokens, keyOf } from "../../plugins/auth-basic/tokens.ts";
-import type { User } from "../../plugins/auth-basic/users.ts";
+import type { User } from "../../src/plugins/shared/basic-users.ts";
 import type { PasswordAuthPlugin } from "../../src/plugins/pillars.ts";
 import { PluginHost } from "../../src/plugins/host/host.ts";
 import { type PluginLog, manifestOf } from "../../src/plugins/sdk.ts";

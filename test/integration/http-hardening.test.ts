@@ -10,7 +10,7 @@ import { eq } from "drizzle-orm";
 import { auditLog } from "../../src/db/schema.ts";
 import { createApp } from "../../src/kernel/api/app.ts";
 import { recordAudit } from "../../src/kernel/auth/audit.ts";
-import { signToken } from "../../plugins/storage-fs/sign.ts";
+import { signToken } from "../../src/plugins/shared/url-signing.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { waitFor } from "../helpers/wait.ts";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import plugin from "../../plugins/storage-fs/plugin.ts";
-import { signToken, verifyToken } from "../../plugins/storage-fs/sign.ts";
+import { signToken, verifyToken } from "../../src/plugins/shared/url-signing.ts";
 import type { FsStorage } from "../../plugins/storage-fs/store.ts";
 import { manifestOf, type PluginLog } from "../../src/plugins/sdk.ts";
 import { type StorageClient, codeOf, runStorageContract, storageClient } from "../contract/storage.contract.ts";

@@ -15,13 +15,6 @@ import { checkImport, checkLayers, importCycles, importSpecifiers, layerOf, reso
 const PENDING: Record<string, string> = {
   // Issue 13 item 2 (plugin boundary, later): what both sides need moves into the SDK or core.
   "plugins/encoder-ffmpeg/plugin.ts -> src/worker/capabilities.ts": "encoder plugin uses the worker's capability model (issue 13 item 2)",
-  "plugins/storage-s3/errors.ts -> plugins/storage-fs/keys.ts": "storage-s3 shares storage-fs's key rules (issue 13 item 2)",
-  "plugins/storage-s3/plugin.ts -> plugins/storage-fs/keys.ts": "storage-s3 shares storage-fs's key rules (issue 13 item 2)",
-  "plugins/storage-s3/store.ts -> plugins/storage-fs/files.ts": "storage-s3 shares storage-fs's file helpers (issue 13 item 2)",
-  "plugins/storage-s3/store.ts -> plugins/storage-fs/keys.ts": "storage-s3 shares storage-fs's key rules (issue 13 item 2)",
-  "src/kernel/api/storage-urls.ts -> plugins/storage-fs/sign.ts": "kernel checks storage-fs's URL signatures itself (issue 13 item 2)",
-  "src/kernel/api/users.ts -> plugins/auth-basic/users.ts": "kernel edits auth-basic's user list itself (issue 13 item 2)",
-  "src/kernel/auth/basic-users.ts -> plugins/auth-basic/users.ts": "kernel edits auth-basic's user list itself (issue 13 item 2)",
 };
 
 /** The findings of a report as keys: `from -> to` for a violation, `cycle <first file>` for a cycle. */
@@ -73,6 +66,18 @@ describe("layer rules", () => {
     expect(checkImport("plugins/storage-s3/x.ts", "plugins/storage-fs/keys.ts")?.rule).toBe("sealed");
     expect(checkImport("src/plugins/builtin.ts", "plugins/storage-fs/sign.ts")?.rule).toBe("sealed");
     expect(checkImport("src/kernel/x.ts", "test/helpers/db.ts")?.rule).toBe("not-shipped");
+  });
+
+  test("plugins import only core, media and the SDK (src/plugins/sdk.ts, pillars.ts, protocol.ts, shared/)", () => {
+    for (const ok of ["src/core/errors.ts", "src/media/probe.ts", "src/plugins/sdk.ts", "src/plugins/pillars.ts", "src/plugins/protocol.ts", "src/plugins/shared/url-signing.ts"]) {
+      expect(checkImport("plugins/storage-fs/store.ts", ok)).toBeUndefined();
+    }
+    for (const bad of ["src/plugins/host/host.ts", "src/plugins/remote-settings.ts", "src/db/schema.ts", "src/bus/types.ts", "src/worker/capabilities.ts", "src/kernel/context.ts"]) {
+      expect(checkImport("plugins/storage-fs/store.ts", bad)?.rule).toBe("plugin-api");
+    }
+    // The kernel and the worker reach what they share with plugins through the SDK, never a plugin's folder.
+    expect(checkImport("src/kernel/api/storage-urls.ts", "src/plugins/shared/url-signing.ts")).toBeUndefined();
+    expect(checkImport("src/kernel/api/storage-urls.ts", "plugins/storage-fs/store.ts")?.rule).toBe("sealed");
   });
 
   test("cycles: type-only imports count, a long ring and a self-import are found, a diamond is not a cycle", () => {

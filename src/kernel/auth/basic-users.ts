@@ -7,7 +7,7 @@
 import { eq } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
 import { pluginConfigs } from "../../db/schema.ts";
-import { type User, parseUsers, serializeUsers } from "../../../plugins/auth-basic/users.ts";
+import { type User, parseUsers, serializeUsers } from "../../plugins/shared/basic-users.ts";
 import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
 import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
 import type { KernelContext } from "../context.ts";

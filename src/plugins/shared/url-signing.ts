@@ -10,7 +10,7 @@
  * never be used to write ("w"). Write tokens are always scoped to exactly one key.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { keyProblem } from "./keys.ts";
+import { keyProblem } from "./storage-keys.ts";
 
 export type TokenType = "t" | "w";
 

@@ -10,7 +10,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { open, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { TEMP_PREFIX } from "./keys.ts";
+import { TEMP_PREFIX } from "./storage-keys.ts";
 
 export function tempPathFor(dest: string): string {
   return join(dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
