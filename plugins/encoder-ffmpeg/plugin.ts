@@ -10,7 +10,7 @@ import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
 import { classifyProbeFailure, ffprobeArgs, keyframeIndexArgs, parseKeyframeCsv, probeContentProblem } from "../../src/media/probe.ts";
 import { PROGRESS_ARGS, createProgressParser } from "../../src/media/progress.ts";
 import { type RunResult, runProcess } from "../../src/media/run.ts";
-import { type WorkerCapabilities, detectCapabilities } from "../../src/worker/capabilities.ts";
+import { type WorkerCapabilities, detectCapabilities } from "../../src/media/capabilities.ts";
 
 const positiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
 

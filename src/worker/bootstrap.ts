@@ -10,7 +10,7 @@ import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import { PluginHost } from "../plugins/host/host.ts";
 import { PLUGIN_CHANGED, type PluginChanged, RemotePluginSettings } from "../plugins/remote-settings.ts";
 import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../core/messages.ts";
-import type { WorkerCapabilities } from "./capabilities.ts";
+import type { WorkerCapabilities } from "../media/capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
 import { TaskExecutor } from "./executor.ts";
 import type { WorkerMetrics } from "./metrics.ts";

@@ -12,10 +12,7 @@ import { checkImport, checkLayers, importCycles, importSpecifiers, layerOf, reso
  * Violations that remain, each with the reason it is not fixed yet. The tree must show exactly these: a new
  * violation fails, and so does an entry here that no longer occurs (remove it when its fix lands).
  */
-const PENDING: Record<string, string> = {
-  // Issue 13 item 2 (plugin boundary, later): what both sides need moves into the SDK or core.
-  "plugins/encoder-ffmpeg/plugin.ts -> src/worker/capabilities.ts": "encoder plugin uses the worker's capability model (issue 13 item 2)",
-};
+const PENDING: Record<string, string> = {};
 
 /** The findings of a report as keys: `from -> to` for a violation, `cycle <first file>` for a cycle. */
 const keysOf = (report: ReturnType<typeof checkLayers>) => [...report.violations.map((v) => `${v.from} -> ${v.to}`), ...report.cycles.map((c) => `cycle ${c[0]}`)].sort();

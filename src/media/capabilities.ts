@@ -1,10 +1,11 @@
 /**
  * Capability detection: what this worker's FFmpeg can really do. Listed hardware encoders only count
  * after a one-frame test encode succeeds, because distribution builds list NVENC, QSV and VAAPI on every
- * machine, GPU or not. Parsing lives in src/media/ffmpeg-info.ts; this module only runs processes.
+ * machine, GPU or not. Parsing lives in src/media/ffmpeg-info.ts; this module only runs processes. In media
+ * rather than the worker because the encoder plugin runs it (a plugin imports only core, media and the SDK).
  */
 import { access } from "node:fs/promises";
-import { runProcess } from "../media/run.ts";
+import { runProcess } from "./run.ts";
 import {
   DEFAULT_VAAPI_DEVICE,
   HW_ENCODER_CANDIDATES,
@@ -16,7 +17,7 @@ import {
   poolsFrom,
   testEncodeArgs,
   testFailureReason,
-} from "../media/ffmpeg-info.ts";
+} from "./ffmpeg-info.ts";
 
 export interface HardwareFamilyCapabilities {
   family: HwFamily;
