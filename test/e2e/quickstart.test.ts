@@ -14,9 +14,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDotEnv } from "../../src/core/config.ts";
+import { type JobOutput, runFirstJob, type StartedKernel, startStandaloneKernel } from "../helpers/first-job.ts";
 import { checkHls, checkMp4, makeClip, type SourceFacts, sourceFacts } from "../helpers/media.ts";
-import { binary, DIST, freePort, killAllProcs, type Proc, ROOT, spawnProc } from "../helpers/proc.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { binary, DIST, freePort, killAllProcs, ROOT } from "../helpers/proc.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-quickstart-"));
 let clip = "";
@@ -32,68 +32,18 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Started {
-  proc: Proc;
-  base: string;
-  key: string;
-}
-
 /** Starts the compiled kernel with exactly `env` (plus PATH and HOME) in `cwd`; reads the admin key it saved. */
-async function startKernel(cwd: string, env: Record<string, string>, dataDir: string): Promise<Started> {
-  const proc = spawnProc([binary("webencode-kernel")], { cwd, env });
-  const base = `http://127.0.0.1:${env.PORT}`;
-  await proc.waitForHttp200(`${base}/v1/health`, 120_000);
-  const keyFile = join(dataDir, "admin-api-key");
-  await waitFor(() => existsSync(keyFile), 30_000, `${keyFile} to be written`);
-  const key = readFileSync(keyFile, "utf8").trim();
-  const auth = { headers: { authorization: `Bearer ${key}` } };
-  await waitFor(
-    async () => {
-      const r = await fetch(`${base}/v1/workers/embedded`, auth);
-      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
-    },
-    60_000,
-    "the embedded worker to be healthy",
-    200,
-  );
-  return { proc, base, key };
-}
-
-interface Output {
-  kind: string;
-  url: string | null;
-}
+const startKernel = (cwd: string, env: Record<string, string>, dataDir: string): Promise<StartedKernel> =>
+  startStandaloneKernel(binary("webencode-kernel"), cwd, env, dataDir);
 
 /** Upload → submit → wait → the outputs; everything through the HTTP API with the saved admin key. */
-async function firstJob(k: Started): Promise<{ job: { id: string; status: string; error: unknown }; outputs: Output[] }> {
-  const auth = { authorization: `Bearer ${k.key}` };
-  const form = new FormData();
-  form.append("file", Bun.file(clip), "first.mp4");
-  const up = await fetch(`${k.base}/v1/files`, { method: "POST", headers: auth, body: form });
-  const upBody = (await up.json()) as { source_url: string };
-  expect(up.status).toBe(201);
-  const sub = await fetch(`${k.base}/v1/jobs`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({ source_url: upBody.source_url, profiles: ["360p_h264"], outputs: ["mp4", "hls"] }),
-  });
-  const created = (await sub.json()) as { id: string };
-  expect(sub.status).toBe(201);
-  let job = { id: created.id, status: "queued", error: null as unknown };
-  await waitFor(
-    async () => {
-      job = (await (await fetch(`${k.base}/v1/jobs/${created.id}`, { headers: auth })).json()) as typeof job;
-      return ["completed", "failed", "cancelled"].includes(job.status);
-    },
-    300_000,
-    `job ${created.id} to end`,
-    250,
-  );
-  const outputs = ((await (await fetch(`${k.base}/v1/jobs/${created.id}/outputs`, { headers: auth })).json()) as { items: Output[] }).items;
-  return { job, outputs };
+async function firstJob(k: StartedKernel): Promise<{ job: { id: string; status: string; error: unknown }; outputs: JobOutput[] }> {
+  const r = await runFirstJob(k, clip);
+  expect({ upload: r.uploadStatus, submit: r.submitStatus }).toEqual({ upload: 201, submit: 201 });
+  return r;
 }
 
-async function expectPlayableOutputs(outputs: Output[]): Promise<void> {
+async function expectPlayableOutputs(outputs: JobOutput[]): Promise<void> {
   const mp4 = outputs.find((o) => o.kind === "mp4");
   const hls = outputs.find((o) => o.kind === "hls");
   expect(mp4?.url).toBeString();
