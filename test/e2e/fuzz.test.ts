@@ -55,13 +55,14 @@ function harvest(path: string, json: unknown, pool: string[]): void {
 
 /**
  * The one 5xx that is tolerated, and reported: editing a user restarts auth-basic by design
- * (src/kernel/auth/basic-users.ts), and a login or user call landing in that window gets WE-AUTH-005 "not
- * running" or WE-PLG-004 "exited with code 0" (a clean stop, not a crash). Anything else 5xx fails.
+ * (src/kernel/auth/basic-users.ts); calls landing in that window wait for it (src/plugins/host/supervisor.ts)
+ * and, if it takes longer than the host waits, get 503 WE-PLG-005 with Retry-After. Anything else 5xx fails
+ * (a 500 WE-AUTH-005 or WE-PLG-004 for a restart no longer passes).
  */
-function restarting(text: string): boolean {
+function restarting(res: Response, text: string): boolean {
   try {
-    const e = (JSON.parse(text) as { error: { code: string; message: string } }).error;
-    return (e.code === "WE-AUTH-005" && /not running|unavailable/.test(e.message)) || (e.code === "WE-PLG-004" && /auth-basic: plugin process exited with code 0|plugin auth-basic is not running \(starting\)/.test(e.message));
+    const e = (JSON.parse(text) as { error: { code: string } }).error;
+    return res.status === 503 && e.code === "WE-PLG-005" && Number(res.headers.get("retry-after")) > 0;
   } catch {
     return false;
   }
@@ -93,7 +94,7 @@ async function one(n: number, g: Gen, op: Operation, pool: string[], failures: F
   }
   const text = await res.text();
   if (res.status >= 500) {
-    if (restarting(text)) tolerated.push(`#${n} ${request} → ${res.status} ${text.slice(0, 200)}`);
+    if (restarting(res, text)) tolerated.push(`#${n} ${request} → ${res.status} ${text.slice(0, 200)}`);
     else failures.push({ n, what: "5xx", request, status: res.status, body: text.slice(0, 300) });
   }
   if (res.status >= 400 && method !== "HEAD") {
