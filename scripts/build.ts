@@ -21,8 +21,11 @@ const withPlugins = process.argv.includes("--plugins");
 const ifChanged = process.argv.includes("--if-changed");
 const STAMP = ".build-stamp";
 
+// The command-line client, dist/webencode (docs/cli.md): built from src/cli/ alone, a small client.
+const CLI = ["src/cli/main.ts", "webencode"] as const;
+
 const hash = sourceHash(`plugins=${withPlugins}`);
-if (ifChanged && existsSync(join(dist, STAMP)) && readFileSync(join(dist, STAMP), "utf8").trim() === hash && EXECUTABLES.every(([, n]) => existsSync(join(dist, n)))) {
+if (ifChanged && existsSync(join(dist, STAMP)) && readFileSync(join(dist, STAMP), "utf8").trim() === hash && [...EXECUTABLES, CLI].every(([, n]) => existsSync(join(dist, n)))) {
   process.stdout.write(`${relative(ROOT, dist) || dist}: up to date (sources unchanged since the last build)\n`);
   process.exit(0);
 }
@@ -32,6 +35,8 @@ mkdirSync(dist, { recursive: true });
 // No stamp while the binaries are being replaced: an interrupted build must not look up to date.
 rmSync(join(dist, STAMP), { force: true });
 const artifacts = compileExecutables(dist, { commit });
+compile(CLI[0], join(dist, CLI[1]), { commit });
+artifacts.push(join(dist, CLI[1]));
 
 if (withPlugins && existsSync(join(ROOT, "plugins"))) {
   mkdirSync(join(dist, "plugins"), { recursive: true });

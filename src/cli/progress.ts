@@ -1,0 +1,128 @@
+/**
+ * Progress display: pure formatting (bytes, durations, bars, the upload and job lines; unit-tested) and a
+ * small renderer on stderr. On a terminal it redraws one line in place (carriage return, at most ~10 times a
+ * second); when stderr is not a terminal it never uses a carriage return and prints a plain line only when
+ * something worth a line changed (a new state, every 10 %), so logs of CI jobs stay readable.
+ */
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** `0 B`, `512 B`, `1.5 KiB`, `12.3 MiB`. */
+export function formatBytes(n: number): string {
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${UNITS[i]}`;
+}
+
+/** `7s`, `1m05s`, `2h03m`; `--` when unknown. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "--";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** `[=========>          ]` for a fraction 0–1 (clamped), `width` characters inside the brackets. */
+export function bar(fraction: number, width = 24): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.floor(f * width);
+  const head = full < width ? ">" : "";
+  return `[${"=".repeat(full)}${head}${" ".repeat(Math.max(0, width - full - head.length))}]`;
+}
+
+/** Percent with one decimal below 100: `42.5%`, `100%`. */
+export const formatPercent = (p: number) => (p >= 100 ? "100%" : `${Math.max(0, p).toFixed(1)}%`);
+
+export interface TransferState {
+  label: string;
+  done: number;
+  /** Total bytes; undefined when unknown (no Content-Length). */
+  total?: number;
+  elapsedS: number;
+}
+
+/** `upload clip.mp4 [=====>    ] 45.0% 4.5 MiB/10.0 MiB 2.1 MiB/s ETA 3s`. */
+export function transferLine(t: TransferState): string {
+  const rate = t.elapsedS > 0 ? t.done / t.elapsedS : 0;
+  const rateText = `${formatBytes(rate)}/s`;
+  if (!t.total) return `${t.label} ${formatBytes(t.done)} ${rateText}`;
+  const eta = rate > 0 ? (t.total - t.done) / rate : null;
+  return `${t.label} ${bar(t.done / t.total)} ${formatPercent((100 * t.done) / t.total)} ${formatBytes(t.done)}/${formatBytes(t.total)} ${rateText} ETA ${formatDuration(t.done >= t.total ? 0 : eta)}`;
+}
+
+export interface JobState {
+  id: string;
+  status: string;
+  progress: number;
+  eta_seconds?: number | null;
+  /** Workers running a task of this job now. */
+  workers?: string[];
+}
+
+/** `job 5c0e1a2b processing [====>   ] 42.5% ETA 12s workers: gpu-1, cpu-2`. */
+export function jobLine(j: JobState): string {
+  const parts = [`job ${j.id.slice(0, 8)}`, j.status.padEnd(10), bar(j.progress / 100), formatPercent(j.progress)];
+  if (j.eta_seconds != null && j.status !== "completed") parts.push(`ETA ${formatDuration(j.eta_seconds)}`);
+  if (j.workers?.length) parts.push(`workers: ${j.workers.join(", ")}`);
+  return parts.join(" ");
+}
+
+/** What must change for a non-terminal display to print another line: the state or the 10 % step. */
+export const plainKey = (status: string, percent: number) => `${status}:${Math.floor(Math.min(100, Math.max(0, percent)) / 10)}`;
+
+export interface Sink {
+  write(text: string): void;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** One progress line on `out` (stderr): redrawn in place on a terminal, plain lines otherwise. */
+export class ProgressLine {
+  private lastKey: string | undefined;
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(private readonly out: Sink = process.stderr as unknown as Sink) {}
+
+  get tty(): boolean {
+    return Boolean(this.out.isTTY);
+  }
+
+  /** Shows `line`; `key` says when a plain (non-terminal) display prints it; `force` skips the rate limit. */
+  update(line: string, key: string, force = false): void {
+    if (this.tty) {
+      const now = performance.now();
+      if (!force && now - this.lastDraw < 100) return;
+      this.lastDraw = now;
+      const width = Math.max(20, (this.out.columns ?? 100) - 1);
+      this.out.write(`\r${line.slice(0, width)}\x1b[K`);
+      this.drawn = true;
+    } else if (key !== this.lastKey) {
+      this.out.write(`${line}\n`);
+    }
+    this.lastKey = key;
+  }
+
+  /** Ends the line: the final state is always shown, then the cursor moves on. */
+  finish(line: string, key = "done"): void {
+    if (this.tty) {
+      this.update(line, key, true);
+      this.out.write("\n");
+      this.drawn = false;
+    } else if (key !== this.lastKey) {
+      this.out.write(`${line}\n`);
+    }
+    this.lastKey = key;
+  }
+
+  /** Moves off a half-drawn line before other output (a message, Ctrl-C). */
+  break(): void {
+    if (this.tty && this.drawn) this.out.write("\n");
+    this.drawn = false;
+  }
+}

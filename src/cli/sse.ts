@@ -1,0 +1,124 @@
+/**
+ * Server-Sent Events over fetch (Bun has no EventSource): a pure line parser (the WHATWG rules the kernel's
+ * stream uses: `id:`, `event:`, `data:`, `retry:`, `:` comments, blank line = dispatch) and a reader that
+ * reconnects with `Last-Event-ID` when the connection drops, so no stored event is lost or seen twice
+ * (docs/events.md, "Resume after a disconnect").
+ */
+import type { ApiClient } from "./client.ts";
+
+export interface SseMessage {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** Feed it decoded text as it arrives; it returns the messages completed by that text. */
+export class SseParser {
+  private buffer = "";
+  private id: string | undefined;
+  private event = "";
+  private data: string[] = [];
+  /** The server's `retry:` advice in ms. */
+  retryMs: number | undefined;
+
+  push(text: string): SseMessage[] {
+    this.buffer += text;
+    const out: SseMessage[] = [];
+    for (;;) {
+      const nl = this.buffer.search(/\r\n|\r|\n/);
+      if (nl < 0) break;
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + (this.buffer.startsWith("\r\n", nl) ? 2 : 1));
+      const msg = this.line(line);
+      if (msg) out.push(msg);
+    }
+    return out;
+  }
+
+  private line(line: string): SseMessage | undefined {
+    if (line === "") {
+      if (this.data.length === 0) {
+        this.event = "";
+        return undefined;
+      }
+      const msg: SseMessage = { event: this.event || "message", data: this.data.join("\n"), ...(this.id !== undefined ? { id: this.id } : {}) };
+      this.event = "";
+      this.data = [];
+      // The id is sticky per the spec, but each stored event of this API carries its own; progress has none.
+      this.id = undefined;
+      return msg;
+    }
+    if (line.startsWith(":")) return undefined;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") this.data.push(value);
+    else if (field === "event") this.event = value;
+    else if (field === "id" && !value.includes("\0")) this.id = value;
+    else if (field === "retry" && /^\d+$/.test(value)) this.retryMs = Number(value);
+    return undefined;
+  }
+}
+
+/** One event of the API's stream (docs/events.md). */
+export interface ApiEvent {
+  id: number | null;
+  type: string;
+  job_id: string | null;
+  worker_id: string | null;
+  data: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface StreamOptions {
+  /** Filters: job_id, types, stream_id. */
+  query: Record<string, string | undefined>;
+  /** Resume after this id (`last_event_id`); "0" replays everything stored that matches. */
+  lastEventId?: string;
+  signal?: AbortSignal;
+  /**
+   * Called once each connection is open, before its events are read: a client takes its snapshot of the
+   * state here (subscribe first, then read), so nothing that happens in between is missed.
+   */
+  onOpen?: () => Promise<void>;
+  /** Called when a connection dropped and is about to be retried. */
+  onReconnect?: (error: string) => void;
+}
+
+/**
+ * The events matching the filters, reconnecting after a drop with the last id seen. An HTTP refusal (bad
+ * filter, revoked key) is thrown, not retried; the generator ends only when the caller stops reading or aborts.
+ */
+export async function* streamEvents(client: ApiClient, opts: StreamOptions): AsyncGenerator<ApiEvent> {
+  let last = opts.lastEventId;
+  let retryMs = 2000;
+  for (;;) {
+    const query = { ...opts.query, ...(last !== undefined ? { last_event_id: last } : {}) };
+    let dropped: string;
+    try {
+      const res = await client.check(await client.fetch("GET", "/v1/events", { query, signal: opts.signal, headers: { accept: "text/event-stream" } }));
+      if (!res.body) throw new Error("the event stream has no body");
+      await opts.onOpen?.();
+      if (opts.signal?.aborted) return;
+      const parser = new SseParser();
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body) {
+        for (const msg of parser.push(decoder.decode(chunk, { stream: true }))) {
+          if (msg.id !== undefined) last = msg.id;
+          yield JSON.parse(msg.data) as ApiEvent;
+        }
+        retryMs = parser.retryMs ?? retryMs;
+      }
+      dropped = "the server closed the event stream";
+    } catch (e) {
+      if (opts.signal?.aborted) return;
+      // A refusal (CliError from check) or an unreachable server on the first connect is final.
+      if ((e as { exitCode?: number }).exitCode !== undefined) throw e;
+      dropped = (e as Error).message;
+    }
+    opts.onReconnect?.(dropped);
+    await Bun.sleep(retryMs);
+    if (opts.signal?.aborted) return;
+  }
+}
