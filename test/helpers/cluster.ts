@@ -360,11 +360,11 @@ export class Cluster {
     return k;
   }
 
-  /** Starts a worker (WORK_DIR in the scratch dir) and waits until it has registered. */
-  async startWorker(id: string, env: Record<string, string> = {}): Promise<WorkerProc> {
+  /** Starts a worker (WORK_DIR in the scratch dir) and waits until it has registered. `bin`: another build's worker (upgrade tests). */
+  async startWorker(id: string, env: Record<string, string> = {}, bin = binary("webencode-worker")): Promise<WorkerProc> {
     const cwd = this.procDir(id);
     const workDir = join(cwd, "work");
-    const proc = spawnProc([binary("webencode-worker")], {
+    const proc = spawnProc([bin], {
       env: {
         NATS_URL: this.natsUrl,
         BUS_PREFIX: this.prefix,
