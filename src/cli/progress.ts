@@ -99,7 +99,8 @@ export class ProgressLine {
       const now = performance.now();
       if (!force && now - this.lastDraw < 100) return;
       this.lastDraw = now;
-      const width = Math.max(20, (this.out.columns ?? 100) - 1);
+      // A terminal that reports no width (0: a bare pty) gets 100 columns.
+      const width = Math.max(20, (this.out.columns || 100) - 1);
       this.out.write(`\r${line.slice(0, width)}\x1b[K`);
       this.drawn = true;
     } else if (key !== this.lastKey) {

@@ -1,0 +1,139 @@
+/**
+ * The compiled `webencode` client against a compiled kernel (PGlite and its embedded worker, started like
+ * `npm start` in a scratch directory): login with the admin key, submit a generated clip with --wait and
+ * --download (the file checked with ffprobe), the exit codes scripts branch on (1 failed job, 3 cancelled,
+ * 4 wrong key / unreachable server, 2 bad usage), --json output parsed, and a run in a pseudo-terminal
+ * (`script`) where the progress bar redraws in place and reaches 100 %.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeClip, probe } from "../helpers/media.ts";
+import { binary, DIST, freePort, killAllProcs, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "webencode-cli-"));
+const CLI = join(DIST, "webencode");
+const cfgHome = join(scratch, "config");
+let kernel: Proc;
+let base = "";
+let adminKey = "";
+let clip = "";
+
+/** Runs the compiled client with only the given environment (plus PATH/HOME and the scratch config home). */
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000) {
+  return runProc([CLI, ...args], { cwd: scratch, env: { XDG_CONFIG_HOME: cfgHome, ...env }, timeoutMs });
+}
+const shown = (r: { code: number | null; stdout: string; stderr: string }) => `exit ${r.code}\n--- stdout ---\n${r.stdout.slice(-3000)}\n--- stderr ---\n${r.stderr.slice(-3000)}`;
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`bun run build\` before the end-to-end tests`);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  kernel = spawnProc([binary("webencode-kernel")], { cwd: scratch, env: { PORT: String(port), HOST: "127.0.0.1" } });
+  await kernel.waitForHttp200(`${base}/v1/health`, 120_000);
+  await waitFor(() => kernel.stderr.includes("worker registered"), 60_000, "the embedded worker to register", 200);
+  adminKey = readFileSync(join(scratch, "data", "admin-api-key"), "utf8").trim();
+  clip = await makeClip(join(scratch, "media"), "clip", { width: 320, height: 240, rate: "25", duration_s: 2, audio: true, gop: 50 });
+}, 300_000);
+
+afterAll(async () => {
+  await killAllProcs();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe("webencode (compiled) against a compiled kernel", () => {
+  test("login checks the key and saves the context 0600; whoami --json", async () => {
+    const bad = await cli(["login", base, "--api-key", "we_not_a_real_key"]);
+    expect(bad.code, shown(bad)).toBe(4);
+    expect(bad.stderr).toContain("WE-AUTH-001");
+    expect(existsSync(join(cfgHome, "webencode", "config.toml"))).toBe(false);
+
+    const r = await cli(["login", base, "--api-key", adminKey]);
+    expect(r.code, shown(r)).toBe(0);
+    const file = join(cfgHome, "webencode", "config.toml");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, "utf8")).toContain(`url = "${base}"`);
+
+    const who = await cli(["whoami", "--json"]);
+    expect(who.code, shown(who)).toBe(0);
+    const me = JSON.parse(who.stdout) as { role: string; url: string; context: string };
+    expect(me).toMatchObject({ role: "admin", url: base, context: "default" });
+  }, 60_000);
+
+  test("submit --wait --download: exit 0, JSON on stdout, a playable MP4, plain progress lines when piped", async () => {
+    const out = join(scratch, "out");
+    const r = await cli(["submit", clip, "--profile", "360p_h264", "--wait", "--download", out, "--json"], {}, 400_000);
+    expect(r.code, shown(r)).toBe(0);
+    const doc = JSON.parse(r.stdout) as { job_id: string; items: { kind: string; profile: string }[]; downloaded: string[] };
+    expect(doc.items.map((o) => o.kind)).toEqual(["mp4"]);
+    expect(doc.downloaded).toHaveLength(1);
+    const info = await probe(doc.downloaded[0]!);
+    expect(info.video).toMatchObject({ codec: "h264", width: 320, height: 240 });
+    expect(info.audio?.codec).toBe("aac");
+    expect(info.duration_s).toBeGreaterThan(1.5);
+    // Not a terminal: no carriage returns, the upload and the job's end each on a line of their own.
+    expect(r.stderr).not.toContain("\r");
+    expect(r.stderr).toMatch(/^upload clip\.mp4 \[=+\] 100%/m);
+    expect(r.stderr).toMatch(new RegExp(`^job ${doc.job_id.slice(0, 8)} completed\\s+\\[=+\\] 100%`, "m"));
+
+    const ls = await cli(["jobs", "ls", "--state", "completed", "--json"]);
+    expect(ls.code, shown(ls)).toBe(0);
+    expect((JSON.parse(ls.stdout) as { items: { id: string }[] }).items.map((j) => j.id)).toContain(doc.job_id);
+    const get = await cli(["jobs", "get", doc.job_id, "--json"]);
+    expect(JSON.parse(get.stdout)).toMatchObject({ id: doc.job_id, status: "completed", progress: 100 });
+  }, 420_000);
+
+  test("a source that is not a video: exit 1 with the job's error code", async () => {
+    const junk = join(scratch, "not-a-video.mp4");
+    writeFileSync(junk, "this is text, not media\n".repeat(200));
+    const r = await cli(["submit", junk, "-p", "360p_h264", "--wait", "--json"], {}, 300_000);
+    expect(r.code, shown(r)).toBe(1);
+    expect(r.stderr).toMatch(/job [0-9a-f-]{36} failed: WE-[A-Z]+-\d{3}: /);
+    const end = JSON.parse(r.stdout) as { status: string; error: { code: string } };
+    expect(end.status).toBe("failed");
+    expect(end.error.code).toMatch(/^WE-[A-Z]+-\d{3}$/);
+  }, 320_000);
+
+  test("a job cancelled while watched: exit 3", async () => {
+    const long = await makeClip(join(scratch, "media"), "long", { width: 320, height: 240, rate: "25", duration_s: 6, audio: false, gop: 50 });
+    const sub = await cli(["submit", long, "-p", "360p_h264", "--json"]);
+    expect(sub.code, shown(sub)).toBe(0);
+    const id = (JSON.parse(sub.stdout) as { id: string }).id;
+    const watch = spawnProc([CLI, "jobs", "watch", id], { cwd: scratch, env: { XDG_CONFIG_HOME: cfgHome } });
+    await watch.waitForLine(`job ${id.slice(0, 8)}`, 30_000);
+    const cancel = await cli(["jobs", "cancel", id]);
+    expect(cancel.code, shown(cancel)).toBe(0);
+    const s = await watch.exited;
+    expect(s.code, watch.describe()).toBe(3);
+    expect(watch.stderr).toContain(`job ${id} was cancelled`);
+  }, 120_000);
+
+  test("wrong key and unreachable server: exit 4; bad usage: exit 2", async () => {
+    const wrong = await cli(["jobs", "ls"], { WEBENCODE_API_KEY: "we_wrong" });
+    expect(wrong.code, shown(wrong)).toBe(4);
+    expect(wrong.stderr).toContain("WE-AUTH-001");
+    const away = await cli(["jobs", "ls"], { WEBENCODE_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(away.code, shown(away)).toBe(4);
+    expect(away.stderr).toContain("cannot reach");
+    for (const args of [["submit", clip], ["jobs", "ls", "--state", "bogus"], ["jobs", "frobnicate"], ["submit", clip, "-p", "360p_h264", "--download", "x"]]) {
+      const r = await cli(args);
+      expect(r.code, `${args.join(" ")}: ${shown(r)}`).toBe(2);
+    }
+    const missing = await cli(["jobs", "get", "00000000-0000-4000-8000-000000000000"]);
+    expect(missing.code, shown(missing)).toBe(1);
+    expect(missing.stderr).toContain("WE-JOB-004");
+  }, 60_000);
+
+  test("in a terminal (WEBENCODE_URL/WEBENCODE_API_KEY, no config file) the progress bar redraws in place and reaches 100 %", async () => {
+    mkdirSync(join(scratch, "tty"), { recursive: true });
+    const cmd = `${CLI} submit ${clip} -p 360p_h264 --wait`;
+    const r = await runProc(["script", "-qfec", cmd, "/dev/null"], { cwd: join(scratch, "tty"), env: { XDG_CONFIG_HOME: join(scratch, "no-config"), WEBENCODE_URL: base, WEBENCODE_API_KEY: adminKey, TERM: "xterm" }, timeoutMs: 300_000 });
+    expect(r.code, shown(r)).toBe(0);
+    const redraws = r.stdout.split("\r").filter((s) => /^job [0-9a-f]{8} /.test(s));
+    expect(redraws.length, shown(r)).toBeGreaterThan(1);
+    expect(redraws.at(-1)).toMatch(/completed\s+\[=+\] 100%/);
+    expect(r.stdout).toMatch(/\rupload clip\.mp4 \[=+\] 100%/);
+  }, 320_000);
+});
