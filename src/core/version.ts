@@ -30,3 +30,17 @@ export function workerCompatibility(kernelVersion: string, workerVersion: string
   if (k[1] === w[1]) return "same";
   return w[1] === k[1] - 1 ? "previous" : "incompatible";
 }
+
+/**
+ * The readiness entry for the versions of the workers a kernel sees (`/v1/system/health` →
+ * checks.worker_versions): a warning naming every worker outside the rule, so a half-finished upgrade shows.
+ */
+export function workerVersionCheck(kernelVersion: string, workers: { id: string; version: string }[]): { status: "ok" | "warn"; detail: string } {
+  const bad = workers.filter((w) => workerCompatibility(kernelVersion, w.version) === "incompatible");
+  if (bad.length) {
+    const list = bad.map((w) => `${w.id} (${w.version})`).join(", ");
+    return { status: "warn", detail: `incompatible with kernel ${kernelVersion} (kernel N works with workers N-1 and N; upgrade kernels first, then workers): ${list}` };
+  }
+  const previous = workers.filter((w) => workerCompatibility(kernelVersion, w.version) === "previous").length;
+  return { status: "ok", detail: previous ? `${previous} of ${workers.length} on the previous release line (compatible; upgrade them next)` : `${workers.length} on ${kernelVersion.split(".").slice(0, 2).join(".")}` };
+}

@@ -85,8 +85,17 @@ describe("release archives", () => {
     const clip = await makeClip(join(scratch, "clips"), "release", { width: 320, height: 240, rate: "25", duration_s: 3, audio: true, gop: 25 });
     const dataDir = join(scratch, "data");
     const k = await startStandaloneKernel(join(dir, "webencode-kernel"), dir, { PORT: String(await freePort()), DATA_DIR: dataDir }, dataDir);
-    const health = (await (await fetch(`${k.base}/v1/system/health`, { headers: { authorization: `Bearer ${k.key}` } })).json()) as { version: string };
-    expect(health.version).toBe(pkg.version);
+    // The kernel reports its version and commit, and that its (embedded) worker's version is compatible.
+    const health = (await (await fetch(`${k.base}/v1/system/health`, { headers: { authorization: `Bearer ${k.key}` } })).json()) as {
+      version: string;
+      commit: string;
+      checks: Record<string, { status: string; detail: string }>;
+    };
+    expect({ version: health.version, commit: health.commit, worker_versions: health.checks.worker_versions }).toEqual({
+      version: pkg.version,
+      commit,
+      worker_versions: { status: "ok", detail: `1 on ${pkg.version.split(".").slice(0, 2).join(".")}` },
+    });
     const { job, outputs, uploadStatus, submitStatus } = await runFirstJob(k, clip);
     expect({ uploadStatus, submitStatus, status: job.status, error: job.error }).toEqual({ uploadStatus: 201, submitStatus: 201, status: "completed", error: null });
     const facts = await sourceFacts(clip);

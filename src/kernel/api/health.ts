@@ -3,7 +3,9 @@
  * bus, workers; 503 naming the failing part) and `/metrics`.
  */
 import { Elysia } from "elysia";
-import { VERSION } from "../../core/version.ts";
+import { ne } from "drizzle-orm";
+import { COMMIT, VERSION, workerVersionCheck } from "../../core/version.ts";
+import { workers } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { refreshDbGauges } from "../metrics-db.ts";
 import { healthyWorkerCount } from "../workers/registry.ts";
@@ -26,6 +28,9 @@ export function healthRoutes(ctx: KernelContext) {
           // No workers does not make the API unready (jobs can still be submitted and will wait), but it is
           // the first thing an operator needs to see when jobs stay queued.
           checks.workers = n > 0 ? { status: "ok", detail: `${n} healthy` } : { status: "warn", detail: "no healthy workers: jobs will stay queued" };
+          // Kernel N works with workers N-1 and N (docs/deployment.md): a worker outside that shows here.
+          const online = await ctx.db.select({ id: workers.id, version: workers.version }).from(workers).where(ne(workers.status, "offline")).catch(() => []);
+          checks.worker_versions = workerVersionCheck(VERSION, online);
         }
         if (ctx.state.stopping) checks.kernel = { status: "fail", detail: "shutting down" };
         // Development mode is reported as a warning on every readiness check, so no one runs it unknowingly.
@@ -40,6 +45,7 @@ export function healthRoutes(ctx: KernelContext) {
           status: failing.length ? "unavailable" : "ok",
           ...(failing.length ? { error: { code: ctx.state.stopping ? "WE-SYS-004" : dbOk ? "WE-SYS-003" : "WE-SYS-002", failing } } : {}),
           version: VERSION,
+          commit: COMMIT,
           mode: ctx.config.standalone ? "standalone" : "distributed",
           uptime_seconds: Math.round((Date.now() - ctx.state.startedAt.getTime()) / 1000),
           checks,
