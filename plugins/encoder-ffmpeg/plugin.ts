@@ -95,6 +95,8 @@ export default definePlugin({
           const index = parseKeyframeCsv(await ffprobe(keyframeIndexArgs(p.input), signal, deadline));
           result.keyframes = index.keyframes;
           result.keyframe_frames = index.keyframe_frames;
+          // The video's extent on its timestamps (variable-frame-rate sources have no frames ÷ rate duration).
+          if (index.timing) result.timing = index.timing;
           result.packets = index.packets;
         }
         return result;

@@ -64,7 +64,15 @@ export const audioParamsSchema = v.object({
 });
 
 /** A source audio track as the outputs carry it (media/source.ts); end_s is relative to the first video frame. */
-const audioTrackOutSchema = v.object({ index: count, language: v.string(), title: v.nullable(v.string()), default: v.boolean(), end_s: v.nullable(v.number()) });
+const audioTrackOutSchema = v.object({
+  index: count,
+  language: v.string(),
+  title: v.nullable(v.string()),
+  default: v.boolean(),
+  end_s: v.nullable(v.number()),
+  /** The source codec's frame length: how exactly its container states where the track ends (media/verify.ts). */
+  frame_s: v.optional(v.number()),
+});
 
 export const thumbnailsSchema = v.object({ poster: v.optional(v.boolean()), sprite: v.optional(v.boolean()), interval_s: v.optional(positive) });
 export const outputFormatSchema = v.picklist(["mp4", "hls"]);
@@ -86,7 +94,8 @@ export const packageParamsSchema = v.object({
   renditions: v.array(
     v.object({
       ...renditionPlanSchema.entries,
-      parts: v.array(v.object({ key: text, frames: count, seq: count })),
+      /** duration_s: the chunk's length on source timestamps (joins of a variable-rate source, media/args/package.ts). */
+      parts: v.array(v.object({ key: text, frames: count, seq: count, duration_s: v.optional(positive) })),
       audio_key: v.nullable(text),
       /** One encoded file per entry of source.audio_tracks, same order. */
       audio_keys: v.optional(v.array(text)),

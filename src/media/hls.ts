@@ -15,7 +15,26 @@ export interface Variant {
   /** e.g. "avc1.64001f,mp4a.40.2" */
   codecs: string;
   frame_rate?: number;
+  /** GROUP-ID of the alternate audio renditions this variant plays with (its own segments are video only). */
+  audio_group?: string;
 }
+
+/** An alternate audio rendition (one source audio track): an `EXT-X-MEDIA:TYPE=AUDIO` entry. */
+export interface AudioRendition {
+  group_id: string;
+  /** Media playlist URI relative to the master; name: shown in track menus, unique in its group. */
+  uri: string;
+  name: string;
+  /** RFC 5646 tag; omitted for "und". */
+  language?: string;
+  default: boolean;
+  channels: number;
+}
+
+const quoted = (what: string, value: string) => {
+  if (/["\r\n]/.test(value)) throw new Error(`masterPlaylist: invalid ${what} ${JSON.stringify(value)}`);
+  return `"${value}"`;
+};
 
 /**
  * Variants are listed by ascending BANDWIDTH (ties: smaller picture, then URI). Players that start with
@@ -24,23 +43,30 @@ export interface Variant {
  * own estimate whatever the order. Apple's examples list variants the same way.
  * Version 3 is the highest any tag here requires (none of them needs more).
  */
-export function masterPlaylist(variants: readonly Variant[]): string {
+export function masterPlaylist(variants: readonly Variant[], audio: readonly AudioRendition[] = []): string {
   if (variants.length === 0) throw new Error("masterPlaylist: no variants");
   const sorted = [...variants].sort(
     (a, b) => a.bandwidth - b.bandwidth || a.height - b.height || a.width - b.width || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0),
   );
   const lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"];
+  // RFC 8216 §4.3.4.1: one entry per track and group, at most one DEFAULT=YES per group; AUTOSELECT lets a
+  // player pick by the user's language.
+  for (const a of audio) {
+    const attrs = [`TYPE=AUDIO`, `GROUP-ID=${quoted("GROUP-ID", a.group_id)}`, `NAME=${quoted("NAME", a.name)}`];
+    if (a.language) attrs.push(`LANGUAGE=${quoted("LANGUAGE", a.language)}`);
+    attrs.push(`DEFAULT=${a.default ? "YES" : "NO"}`, "AUTOSELECT=YES", `CHANNELS="${a.channels}"`, `URI=${quoted("URI", a.uri)}`);
+    lines.push(`#EXT-X-MEDIA:${attrs.join(",")}`);
+  }
   for (const v of sorted) {
     if (/[\r\n]/.test(v.uri) || v.uri === "") throw new Error(`masterPlaylist: invalid URI ${JSON.stringify(v.uri)}`);
     if (v.codecs.includes('"')) throw new Error(`masterPlaylist: invalid CODECS ${JSON.stringify(v.codecs)}`);
-    const attrs = [
-      `BANDWIDTH=${Math.ceil(v.bandwidth)}`,
-      `AVERAGE-BANDWIDTH=${Math.ceil(v.average_bandwidth)}`,
-      `RESOLUTION=${v.width}x${v.height}`,
-      `CODECS="${v.codecs}"`,
-    ];
+    const attrs = [`BANDWIDTH=${Math.ceil(v.bandwidth)}`, `AVERAGE-BANDWIDTH=${Math.ceil(v.average_bandwidth)}`, `RESOLUTION=${v.width}x${v.height}`, `CODECS="${v.codecs}"`];
     // RFC 8216 §4.3.4.2: a decimal rounded to three places.
     if (v.frame_rate !== undefined) attrs.push(`FRAME-RATE=${v.frame_rate.toFixed(3)}`);
+    if (v.audio_group !== undefined) {
+      if (!audio.some((a) => a.group_id === v.audio_group)) throw new Error(`masterPlaylist: no audio rendition in group ${v.audio_group}`);
+      attrs.push(`AUDIO=${quoted("AUDIO", v.audio_group)}`);
+    }
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(",")}`, v.uri);
   }
   return `${lines.join("\n")}\n`;

@@ -42,6 +42,16 @@ export const INPUT_FORMATS: readonly string[] = Object.freeze([
   "hevc",
   "m4v",
   "mpegvideo",
+  // Self-contained audio files: accepted so that an audio-only source is refused for what it is (no video,
+  // docs/media.md), not as an unknown container.
+  "mp3",
+  "wav",
+  "w64",
+  "flac",
+  "aac",
+  "aiff",
+  "caf",
+  "amr",
 ]);
 
 const NETWORK_PROTOCOLS = "http,https,tcp,tls";

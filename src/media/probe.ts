@@ -38,7 +38,51 @@ export interface KeyframeIndex {
    * frames: what `-frames:v` must be for a frame-exact split.
    */
   keyframe_frames: number[];
+  /** The video's extent on its own timestamps (undefined when no packet had a pts). */
+  timing?: VideoTiming;
 }
+
+/**
+ * Where the video stream starts and ends on its timestamps, and how even its frame intervals are. A
+ * variable-frame-rate source (phones, screen recorders) has no "frame count ÷ rate" duration: its
+ * duration is the last frame's pts plus that frame's display time, minus the first frame's pts.
+ */
+export interface VideoTiming {
+  /** pts of the first frame in presentation order, seconds. */
+  start_s: number;
+  /** pts of the last frame plus its display time (the interval before it), seconds. */
+  end_s: number;
+  /** Shortest and longest interval between consecutive frames (0 for a one-frame video). */
+  min_interval_s: number;
+  max_interval_s: number;
+}
+
+/** Frame intervals further apart than this (relative) make a source variable-rate; 6-decimal pts jitter less. */
+const VFR_SPREAD = 0.02;
+
+/** True when the frame intervals vary by more than rounding: the source has no single frame rate. */
+export function isVariableRate(t: VideoTiming): boolean {
+  return t.min_interval_s > 0 && t.max_interval_s > t.min_interval_s * (1 + VFR_SPREAD) + 2e-6;
+}
+
+/** The stream's extent from its sorted frame pts; a one-frame stream lasts `fallbackInterval`. */
+export function videoTiming(sortedPts: readonly number[], fallbackInterval?: number): VideoTiming | undefined {
+  const first = sortedPts[0];
+  const last = sortedPts.at(-1);
+  if (first === undefined || last === undefined) return undefined;
+  let min = Number.POSITIVE_INFINITY;
+  let max = 0;
+  for (let i = 1; i < sortedPts.length; i++) {
+    const d = sortedPts[i]! - sortedPts[i - 1]!;
+    if (d <= 0) continue;
+    min = Math.min(min, d);
+    max = Math.max(max, d);
+  }
+  const lastInterval = sortedPts.length > 1 ? sortedPts.at(-1)! - sortedPts.at(-2)! : (fallbackInterval ?? 0);
+  return { start_s: first, end_s: round6(last + lastInterval), min_interval_s: Number.isFinite(min) ? round6(min) : 0, max_interval_s: round6(max) };
+}
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 
 /**
  * Reads the output of keyframeIndexArgs. FFprobe writes the columns in its own field order, which is
@@ -63,7 +107,8 @@ export function parseKeyframeCsv(csv: string): KeyframeIndex {
   }
   keyframes.sort((a, b) => a - b);
   allPts.sort((a, b) => a - b);
-  return { keyframes, packets, keyframe_frames: keyframes.map((k) => lowerBound(allPts, k)) };
+  const timing = videoTiming(allPts);
+  return { keyframes, packets, keyframe_frames: keyframes.map((k) => lowerBound(allPts, k)), ...(timing ? { timing } : {}) };
 }
 
 export interface ProbeFailure {

@@ -4,13 +4,50 @@
  * API shows under `source` (codecs, size, rotation, audio).
  */
 export interface SourceSummary {
+  /** Duration of the VIDEO stream on its timestamps: last frame's end minus first frame's pts. */
   duration_s: number;
   size_bytes: number | null;
   bit_rate: number | null;
   format: string;
-  video: { codec: string; width: number; height: number; fps: number; frames: number; rotation: number; sar: number; pix_fmt: string | null; profile: string | null };
+  video: {
+    codec: string;
+    width: number;
+    height: number;
+    /** Average rate (frames ÷ duration for a variable-rate source). */
+    fps: number;
+    frames: number;
+    rotation: number;
+    sar: number;
+    pix_fmt: string | null;
+    profile: string | null;
+    /** pts of the first frame (negative with B-frame delay and an edit list, > 0 in MPEG-TS). */
+    start_s?: number;
+    /** The frame intervals vary (mixed rates, dropped frames): timing is kept from the timestamps. */
+    vfr?: boolean;
+    /** Longest interval between two frames: "one frame" of tolerance for a variable-rate source. */
+    max_interval_s?: number;
+    /** 1 ÷ shortest interval: the GOP bound of a variable-rate source. */
+    peak_fps?: number;
+  };
+  /** The first (default) audio track, as before several tracks were carried; null without audio. */
   audio: { codec: string; channels: number; sample_rate: number; duration_s: number | null } | null;
+  /** Every audio track, in stream order (`index` is the N of FFmpeg's `0:a:N`). */
+  audio_tracks?: AudioTrack[];
   keyframes: Array<{ pts: number; frame: number }>;
+}
+
+export interface AudioTrack {
+  index: number;
+  codec: string;
+  channels: number;
+  sample_rate: number;
+  /** First sample's pts, seconds (the video's start_s is the output's 0). */
+  start_s: number;
+  duration_s: number | null;
+  /** ISO 639-2 code from the `language` tag ("und" when absent). */
+  language: string;
+  title: string | null;
+  default: boolean;
 }
 
 type Stream = Record<string, unknown>;
@@ -30,23 +67,74 @@ export function rotationOf(s: Stream): number {
 }
 
 import { keyframeProblem } from "./planner.ts";
+import { isVariableRate, type VideoTiming } from "./probe.ts";
+
+const tag = (s: Stream, name: string): string | undefined => {
+  const tags = (s.tags ?? {}) as Record<string, unknown>;
+  const key = Object.keys(tags).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : String(tags[key]);
+};
+
+/**
+ * Matroska has no stream duration in the header; its muxer writes a `DURATION` tag ("00:00:04.021000000")
+ * that is where the stream ENDS (measured: video starting at 0.021 s after 4 s of frames says 4.021), so
+ * the duration is that minus the start.
+ */
+function streamDuration(s: Stream): number | null {
+  const d = Number(s.duration);
+  if (s.duration !== undefined && Number.isFinite(d)) return d;
+  const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(tag(s, "duration") ?? "");
+  if (!m) return null;
+  const start = Number(s.start_time);
+  return round6(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) - (Number.isFinite(start) ? start : 0));
+}
+
+/** Every audio stream of a probe as a track of the job (language "und" and no title when untagged). */
+export function audioTracksOf(streams: readonly Stream[]): AudioTrack[] {
+  const audio = streams.filter((s) => s.codec_type === "audio");
+  const anyDefault = audio.some((s) => (s.disposition as Record<string, number> | undefined)?.default === 1);
+  return audio.map((s, index) => ({
+    index,
+    codec: String(s.codec_name ?? "unknown"),
+    channels: Number(s.channels ?? 2),
+    sample_rate: Number(s.sample_rate ?? 48000),
+    start_s: Number.isFinite(Number(s.start_time)) ? Number(s.start_time) : 0,
+    duration_s: streamDuration(s),
+    language: (tag(s, "language") ?? "und").slice(0, 8),
+    title: tag(s, "title") ?? null,
+    // Without any default flag the first track is the default, as players assume.
+    default: anyDefault ? (s.disposition as Record<string, number> | undefined)?.default === 1 : index === 0,
+  }));
+}
 
 export class SourceProblem extends Error {}
 
-export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyframes?: number[]; keyframe_frames?: number[]; packets?: number }): SourceSummary {
+export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyframes?: number[]; keyframe_frames?: number[]; packets?: number; timing?: VideoTiming }): SourceSummary {
   const streams = raw.streams ?? [];
   const v = streams.find((s) => s.codec_type === "video" && !(s.disposition as Record<string, number> | undefined)?.attached_pic);
   const a = streams.find((s) => s.codec_type === "audio");
-  if (!v) throw new SourceProblem(a ? "the source has no video stream (audio-only sources are not supported)" : "the source has no audio or video streams");
-  const fps = parseRate(v.avg_frame_rate) || parseRate(v.r_frame_rate);
-  if (!fps) throw new SourceProblem("the video stream has no usable frame rate");
+  if (!v) {
+    throw new SourceProblem(
+      a ? "the source has audio but no video stream: audio-only sources are not transcoded (docs/media.md); submit a video, or add a still picture to the audio" : "the source has no audio or video streams",
+    );
+  }
   const frames = Number(raw.packets ?? v.nb_frames ?? 0);
   if (!frames) throw new SourceProblem("the video stream has no frames");
+  const nominal = parseRate(v.avg_frame_rate) || parseRate(v.r_frame_rate);
+  // Durations come from timestamps, never from frames ÷ a nominal rate (wrong for variable-rate sources).
+  const t = raw.timing;
+  const end = t ? (t.end_s > t.start_s ? t.end_s : t.start_s + (nominal ? 1 / nominal : 0)) : undefined;
+  const timed = t && end !== undefined && end > t.start_s ? { ...t, end_s: end } : undefined;
+  const vfr = timed ? isVariableRate(timed) : false;
+  const fps = timed && (vfr || !nominal) ? frames / (timed.end_s - timed.start_s) : nominal;
+  if (!fps) throw new SourceProblem("the video stream has no usable frame rate");
   // A cut-off MP4 whose index (moov) comes first probes "fine" (FFprobe only warns "partial file"), but
   // fewer packets can be read than the index lists. Caught here it is a permanent input error; caught later
   // it is a chunk whose frame count never matches, retried until the attempts run out.
+  // Only MP4/MOV: an AVI index also lists the empty chunks of dropped frames (measured: 101 listed, 100 read).
   const listed = Number(v.nb_frames ?? 0);
-  if (raw.packets !== undefined && listed > 0 && raw.packets < listed) {
+  const isMov = String(raw.format?.format_name ?? "").startsWith("mov");
+  if (isMov && raw.packets !== undefined && listed > 0 && raw.packets < listed) {
     throw new SourceProblem(`the file is truncated: its index lists ${listed} video frames but only ${raw.packets} can be read`);
   }
   const width = Number(v.width ?? 0);
@@ -60,8 +148,9 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
   if (unplannable) throw new SourceProblem(unplannable);
   const format = raw.format ?? {};
   const num = (x: unknown) => (x === undefined || x === null || x === "N/A" || Number.isNaN(Number(x)) ? null : Number(x));
+  const tracks = audioTracksOf(streams);
   return {
-    duration_s: frames / fps,
+    duration_s: timed ? round6(timed.end_s - timed.start_s) : frames / fps,
     size_bytes: num(format.size),
     bit_rate: num(format.bit_rate),
     format: String(format.format_name ?? "unknown"),
@@ -75,10 +164,16 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
       sar: parseRate(String(v.sample_aspect_ratio ?? "1:1").replace(":", "/")) || 1,
       pix_fmt: (v.pix_fmt as string | undefined) ?? null,
       profile: (v.profile as string | undefined) ?? null,
+      ...(timed
+        ? { start_s: timed.start_s, vfr, max_interval_s: timed.max_interval_s || 1 / fps, peak_fps: timed.min_interval_s > 0 ? Math.max(fps, 1 / timed.min_interval_s) : fps }
+        : {}),
     },
     audio: a
-      ? { codec: String(a.codec_name ?? "unknown"), channels: Number(a.channels ?? 2), sample_rate: Number(a.sample_rate ?? 48000), duration_s: num(a.duration) }
+      ? { codec: String(a.codec_name ?? "unknown"), channels: Number(a.channels ?? 2), sample_rate: Number(a.sample_rate ?? 48000), duration_s: streamDuration(a) }
       : null,
+    audio_tracks: tracks,
     keyframes,
   };
 }
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;

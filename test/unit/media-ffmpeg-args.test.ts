@@ -253,9 +253,9 @@ describe("small helpers", () => {
 });
 
 describe("audioArgs", () => {
-  test("AAC for the whole file, cut at the first video keyframe", () => {
+  test("AAC for the whole file, on the video's clock (0 = the first video frame)", () => {
     expect(audioArgs({ input: "/src/in.ts", audio: P("720p_h264").audio as NonNullable<ProfileSpec["audio"]>, output: "/tmp/a.m4a", start_s: 1.4 })).toEqual([
-      ...["-seek_timestamp", "1", "-ss", "1.4", "-i", "/src/in.ts", "-vn", "-map", "0:a:0"],
+      ...["-copyts", "-i", "/src/in.ts", "-vn", "-sn", "-dn", "-map", "0:a:0", "-af", "asetpts=PTS-1.4/TB,aresample=async=1:first_pts=0"],
       ...["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"],
       ...["-map_metadata", "-1", "-map_chapters", "-1", "-f", "mp4", "/tmp/a.m4a"],
     ]);
@@ -263,11 +263,11 @@ describe("audioArgs", () => {
 
   test("Opus always at 48 kHz, into WebM; AAC without a fixed rate keeps the source's", () => {
     expect(audioArgs({ input: "in", audio: { codec: "opus", bitrate_kbps: 96, channels: 1 }, output: "a.webm" })).toEqual([
-      ...["-i", "in", "-vn", "-map", "0:a:0", "-c:a", "libopus", "-b:a", "96k", "-ac", "1", "-ar", "48000"],
+      ...["-i", "in", "-vn", "-sn", "-dn", "-map", "0:a:0", "-c:a", "libopus", "-b:a", "96k", "-ac", "1", "-ar", "48000"],
       ...["-map_metadata", "-1", "-map_chapters", "-1", "-f", "webm", "a.webm"],
     ]);
     expect(audioArgs({ input: "in", audio: { codec: "aac", bitrate_kbps: 64, channels: 2 }, output: "a.m4a" })).toEqual([
-      ...["-i", "in", "-vn", "-map", "0:a:0", "-c:a", "aac", "-b:a", "64k", "-ac", "2"],
+      ...["-i", "in", "-vn", "-sn", "-dn", "-map", "0:a:0", "-c:a", "aac", "-b:a", "64k", "-ac", "2"],
       ...["-map_metadata", "-1", "-map_chapters", "-1", "-f", "mp4", "a.m4a"],
     ]);
   });

@@ -109,29 +109,29 @@ describe("argv builders", () => {
 
 describe("parseKeyframeCsv", () => {
   test("pts_time is the FIRST column, flags the second (real MP4 output)", () => {
-    expect(parseKeyframeCsv(MP4_GOP10)).toEqual({ keyframes: [0, 0.333333, 0.666667], packets: 30, keyframe_frames: [0, 10, 20] });
+    expect(parseKeyframeCsv(MP4_GOP10)).toMatchObject({ keyframes: [0, 0.333333, 0.666667], packets: 30, keyframe_frames: [0, 10, 20] });
   });
 
   test("MPEG-TS rows with a trailing column and blank lines", () => {
-    expect(parseKeyframeCsv(TS_GOP5)).toEqual({ keyframes: [1.466667, 1.633333, 1.8], packets: 12, keyframe_frames: [0, 5, 10] });
+    expect(parseKeyframeCsv(TS_GOP5)).toMatchObject({ keyframes: [1.466667, 1.633333, 1.8], packets: 12, keyframe_frames: [0, 5, 10] });
   });
 
   test("packets without a pts count as packets, never as keyframes", () => {
-    expect(parseKeyframeCsv(RAW_H264)).toEqual({ keyframes: [], packets: 12, keyframe_frames: [] });
+    expect(parseKeyframeCsv(RAW_H264)).toMatchObject({ keyframes: [], packets: 12, keyframe_frames: [] });
   });
 
   test("keyframes are sorted; discard/corrupt flags next to K still mark a keyframe", () => {
-    expect(parseKeyframeCsv("2.000000,K_\n0.000000,K_\n1.000000,KD\n0.500000,_C\n")).toEqual({ keyframes: [0, 1, 2], packets: 4, keyframe_frames: [0, 2, 3] });
+    expect(parseKeyframeCsv("2.000000,K_\n0.000000,K_\n1.000000,KD\n0.500000,_C\n")).toMatchObject({ keyframes: [0, 1, 2], packets: 4, keyframe_frames: [0, 2, 3] });
   });
 
   test("keyframe frame numbers count packets by pts, not decode order (B-frames)", () => {
     // decode order I P B B P B B with pts 0, 3, 1, 2, 6, 4, 5 (in frame units of 1 s); second I at pts 7.
     const csv = "0,K_\n3,__\n1,__\n2,__\n6,__\n4,__\n5,__\n7,K_\n9,__\n8,__\n";
-    expect(parseKeyframeCsv(csv)).toEqual({ keyframes: [0, 7], packets: 10, keyframe_frames: [0, 7] });
+    expect(parseKeyframeCsv(csv)).toMatchObject({ keyframes: [0, 7], packets: 10, keyframe_frames: [0, 7] });
   });
 
   test("empty output", () => {
-    expect(parseKeyframeCsv("")).toEqual({ keyframes: [], packets: 0, keyframe_frames: [] });
+    expect(parseKeyframeCsv("")).toMatchObject({ keyframes: [], packets: 0, keyframe_frames: [] });
   });
 });
 

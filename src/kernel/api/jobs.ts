@@ -30,6 +30,19 @@ export const jobRequestSchema = v.object({
   profiles: v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.minLength(1, "name at least one profile"), v.maxLength(16)),
   outputs: v.optional(v.pipe(v.array(v.picklist(["mp4", "hls"], 'outputs are "mp4" and/or "hls"')), v.minLength(1))),
   thumbnails: v.optional(thumbnails),
+  // Which source audio tracks the outputs carry (docs/media.md): track indexes (0 = first audio track) or
+  // language codes as the source tags them; absent: every track. Checked against the source at analysis.
+  audio_tracks: v.optional(
+    v.pipe(
+      v.array(
+        v.union(
+          [v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(63)), v.pipe(v.string(), v.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})?$/))],
+          "audio_tracks entries are track indexes (integers from 0) or language codes such as \"eng\"",
+        ),
+      ),
+      v.maxLength(64, "audio_tracks lists at most 64 tracks"),
+    ),
+  ),
   priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-100), v.maxValue(100))),
   // Capped: every job list and event carries it (huge rows made lists take GBs of memory; issue 12).
   metadata: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.check((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, "metadata is at most 16 KiB (16384 bytes) of JSON"))),

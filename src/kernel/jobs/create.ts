@@ -21,6 +21,8 @@ export interface JobRequest {
   thumbnails?: boolean | { poster?: boolean; sprite?: boolean; interval_s?: number };
   priority?: number;
   metadata?: Record<string, unknown>;
+  /** Audio tracks to carry (indexes or languages, media/audio-tracks.ts); absent: all of them. */
+  audio_tracks?: Array<number | string>;
 }
 
 /** HLS variants are stream-copied into MPEG-TS/fMP4 segments: only MP4-family codecs qualify. */
@@ -72,7 +74,7 @@ export async function createJob(
           sourceUrl: req.source_url.trim(),
           profiles: req.profiles,
           outputs,
-          options: { thumbnails, storage: opts.storage, source_kind: source.kind },
+          options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}) },
           metadata: req.metadata ?? {},
           priority: req.priority ?? 0,
           idempotencyKey: opts.idempotencyKey ?? null,

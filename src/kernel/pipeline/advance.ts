@@ -16,7 +16,9 @@ import { resolveProfiles } from "../profiles/catalog.ts";
 import type { AdvanceResult } from "../orchestrator/results.ts";
 import type { Exec } from "../../db/exec.ts";
 import { type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
-import type { SourceSummary } from "../../media/source.ts";
+import type { AudioTrack, SourceSummary } from "../../media/source.ts";
+import { selectAudioTracks, trackAudioSpec } from "../../media/audio-tracks.ts";
+import { sourceAudioFrameSeconds } from "../../media/verify.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../media/task-params.ts";
 
 export interface PipelineOptions {
@@ -113,8 +115,11 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
   const { keyframes, ...summary } = source;
   await x.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
 
-  // The task budget: analyze and package, one audio task per audio group, the rest shared by the groups.
-  const audioTasks = source.audio ? audioGroups(renditions.map((r) => r.profile)).length : 0;
+  const picked = selectAudioTracks(tracksOf(source), (job.options as { audio_tracks?: Array<number | string> }).audio_tracks);
+  if ("error" in picked) return failJob(x, job, "WE-JOB-007", picked.error);
+  const audioGroupList = audioGroups(renditions.map((r) => r.profile));
+  // The task budget: analyze and package, one audio task per audio track and audio group, the rest shared by the groups.
+  const audioTasks = audioGroupList.length * picked.tracks.length;
   const chunkBudget = Math.floor((opts.maxTasksPerJob - 2 - audioTasks) / Math.max(1, groups.size));
   if (chunkBudget < 1) {
     return failJob(x, job, "WE-JOB-003", `the profiles need ${2 + audioTasks + groups.size} tasks at least (analyze, package, ${audioTasks} audio, ${groups.size} video), more than MAX_TASKS_PER_JOB (${opts.maxTasksPerJob})`);
@@ -141,7 +146,8 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
         chunk: c,
         chunk_count: chunks.length,
         group: groupIndex,
-        fps: source.video.fps,
+        // The GOP bound (-g) must not fire before a forced keyframe in a variable-rate source's fastest stretch.
+        fps: source.video.vfr && source.video.peak_fps ? source.video.peak_fps : source.video.fps,
         renditions: list,
         parts_prefix: partsPrefix(job.id),
       };
@@ -149,15 +155,23 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
     }
     groupIndex++;
   }
-  if (source.audio) {
-    for (const [i, g] of audioGroups(renditions.map((r) => r.profile)).entries()) {
+  // Each selected track once per audio group for the whole job: never per chunk, never per rung.
+  for (const [i, g] of audioGroupList.entries()) {
+    for (const [t, track] of picked.tracks.entries()) {
       newTasks.push({
         jobId: job.id,
         type: "audio",
-        seq: i,
+        seq: audioSeq(i, t),
         pool: "cpu",
         mediaSeconds: source.duration_s,
-        params: { source_url: job.sourceUrl, storage, audio: g.audio, key: `${partsPrefix(job.id)}audio_${i}.${g.audio.codec === "opus" ? "webm" : "m4a"}` },
+        params: {
+          source_url: job.sourceUrl,
+          storage,
+          audio: trackAudioSpec(g.audio, track),
+          key: `${partsPrefix(job.id)}audio_${i}_${track.index}.${g.audio.codec === "opus" ? "webm" : "m4a"}`,
+          track: track.index,
+          start_s: videoStart(source),
+        },
       });
     }
   }
@@ -166,6 +180,19 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
   await moveJob(x, job.id, "processing", { from: ["analyzing"], detail: { chunks: newTasks.filter((t) => t.type === "video").length, renditions: renditions.length } });
   return {};
 }
+
+/** Audio task seq: group i, selected track t (a group never has 1000 tracks). */
+const audioSeq = (group: number, track: number) => group * 1000 + track;
+
+/** The source's audio tracks; an analysis from before tracks were listed has its one track as `audio`. */
+function tracksOf(source: SourceSummary): AudioTrack[] {
+  if (source.audio_tracks) return source.audio_tracks;
+  if (!source.audio) return [];
+  return [{ ...source.audio, index: 0, start_s: videoStart(source), language: "und", title: null, default: true }];
+}
+
+/** The first video frame's pts: every output's 0. */
+const videoStart = (source: SourceSummary) => source.video.start_s ?? source.keyframes[0]?.pts ?? 0;
 
 async function afterMedia(x: Exec, job: JobRow, done: TaskRow): Promise<AdvanceResult> {
   const media = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), inArray(tasks.type, ["video", "audio"])));
@@ -195,24 +222,43 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
     for (const r of p.renditions) {
       const entry = renditions.get(r.profile.id) ?? { ...r, parts: [], audio_key: null };
       const part = parts.find((x) => x.profile === r.profile.id);
-      if (part) entry.parts.push({ key: part.key, frames: part.frames, seq: p.chunk.seq });
+      if (part) entry.parts.push({ key: part.key, frames: part.frames, seq: p.chunk.seq, duration_s: p.chunk.duration_s });
       renditions.set(r.profile.id, entry);
     }
   }
   const groups = audioGroups([...renditions.values()].map((r) => r.profile));
+  const opts = job.options as { storage: string; thumbnails?: PackageParams["thumbnails"]; audio_tracks?: Array<number | string> };
+  const picked = selectAudioTracks(tracksOf(source), opts.audio_tracks);
+  const tracks = "error" in picked ? [] : picked.tracks;
   for (const r of renditions.values()) {
     r.parts.sort((a, b) => a.seq - b.seq);
     const gi = groups.findIndex((g) => g.profiles.includes(r.profile.id));
-    const t = audio.find((a) => a.seq === gi);
-    r.audio_key = t ? String((t.result as { key: string }).key) : null;
+    const keys = tracks.map((_, t) => audio.find((a) => a.seq === audioSeq(gi, t))).map((a) => (a ? String((a.result as { key: string }).key) : null));
+    r.audio_key = keys[0] ?? null;
+    if (gi >= 0 && keys.length > 0 && keys.every((k) => k !== null)) r.audio_keys = keys as string[];
   }
-  const opts = job.options as { storage: string; thumbnails?: PackageParams["thumbnails"] };
+  const start = videoStart(source);
   return {
     storage: opts.storage,
     output_prefix: outputPrefix(job.id),
     outputs: job.outputs as Array<"mp4" | "hls">,
     thumbnails: opts.thumbnails ?? null,
-    source: { duration_s: source.duration_s, frames: source.video.frames, fps: source.video.fps, has_audio: !!source.audio },
+    source: {
+      duration_s: source.duration_s,
+      frames: source.video.frames,
+      fps: source.video.fps,
+      has_audio: tracks.length > 0,
+      ...(source.video.vfr && source.video.max_interval_s ? { max_interval_s: source.video.max_interval_s } : {}),
+      audio_tracks: tracks.map((t) => ({
+        index: t.index,
+        language: t.language,
+        title: t.title,
+        default: t.default,
+        // Where the track ends on the output's clock (0 = the first video frame).
+        end_s: t.duration_s === null ? null : Math.max(0, t.start_s + t.duration_s - start),
+        frame_s: sourceAudioFrameSeconds(t.codec, t.sample_rate),
+      })),
+    },
     renditions: [...renditions.values()],
   };
 }

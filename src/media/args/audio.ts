@@ -1,4 +1,4 @@
-/** The audio task's ffmpeg: the whole track once (AAC priming at every chunk join would click and drift). */
+/** The audio task's ffmpeg: one track, whole, once (AAC priming at every chunk join would click and drift). */
 import type { AudioSpec } from "../profile-spec.ts";
 import { kbps, seconds } from "./units.ts";
 
@@ -6,23 +6,35 @@ export interface AudioInput {
   input: string;
   audio: AudioSpec;
   output: string;
+  /** Which audio track: N of `0:a:N`. Default 0. */
+  track?: number;
   /**
-   * The pts of the first video keyframe (chunk 0's start_pts). Given, the audio is cut at the same
-   * source instant the video parts start from, so both start at 0 together; needed when the video does
-   * not start at the file's start_time (MPEG-TS, edited MP4).
+   * pts of the source's first video frame: the output's 0. Given, the track keeps its place relative to
+   * the video: audio that starts later is preceded by silence, audio before the first frame is cut, so
+   * the output (whose video starts at 0) has the source's A/V offset without relying on edit lists that
+   * players treat differently.
    */
   start_s?: number;
 }
 
 /**
  * AAC goes into an MP4 (.m4a) and Opus into WebM: the containers the final mux copies from. `-ar` is
- * always written for Opus (libopus runs at 48 kHz) and for AAC only when the profile fixes a rate.
+ * always written for Opus (libopus runs at 48 kHz) and for AAC when the profile fixes a rate (the kernel
+ * fixes 48 kHz for sources at rates players handle badly, e.g. 8 or 22.05 kHz). `-ac` downmixes 5.1 to
+ * the profile's channels with FFmpeg's standard matrix, and spreads mono over both.
  */
 export function audioArgs(a: AudioInput): string[] {
   const { audio } = a;
   const args: string[] = [];
-  if (a.start_s !== undefined) args.push("-seek_timestamp", "1", "-ss", seconds(a.start_s));
-  args.push("-i", a.input, "-vn", "-map", "0:a:0");
+  // -copyts: the filter sees the source's own pts, so the video start can be subtracted exactly.
+  if (a.start_s !== undefined) args.push("-copyts");
+  args.push("-i", a.input, "-vn", "-sn", "-dn", "-map", `0:a:${a.track ?? 0}`);
+  if (a.start_s !== undefined) {
+    // Shift to the video's clock, then pad (late audio) or trim (early audio) to start exactly at 0;
+    // async=1 also fills timestamp gaps inside the track with silence instead of closing them up.
+    const shift = a.start_s >= 0 ? `-${seconds(a.start_s)}` : `+${seconds(-a.start_s)}`;
+    args.push("-af", `asetpts=PTS${shift}/TB,aresample=async=1:first_pts=0`);
+  }
   args.push("-c:a", audio.codec === "aac" ? "aac" : "libopus", "-b:a", kbps(audio.bitrate_kbps), "-ac", String(audio.channels));
   const rate = audio.codec === "opus" ? 48000 : audio.sample_rate;
   if (rate !== undefined) args.push("-ar", String(rate));

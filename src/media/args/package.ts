@@ -6,20 +6,36 @@ import { seconds } from "./units.ts";
  * The concat demuxer's list (ffconcat): `file '<path>'` per part, a `'` written as `'\''` (close the
  * quote, escaped quote, reopen). Line breaks cannot be expressed and are refused.
  */
-export function concatList(paths: readonly string[]): string {
+export function concatList(paths: readonly string[], durations?: readonly number[]): string {
   if (paths.length === 0) throw new Error("concatList: no parts");
   const lines = ["ffconcat version 1.0"];
-  for (const path of paths) {
+  for (const [i, path] of paths.entries()) {
     if (/[\r\n]/.test(path)) throw new Error(`concatList: a path with a line break cannot be listed: ${JSON.stringify(path)}`);
     lines.push(`file '${path.replaceAll("'", "'\\''")}'`);
+    // The next part starts this long after this one: a part of a variable-rate source ends with a frame
+    // whose stored duration is 1/r_frame_rate (measured: 1/120 s for a 24/30 fps mix), not the time to the
+    // next keyframe, and every join would pull the rest of the video earlier by the difference.
+    const d = durations?.[i];
+    if (d !== undefined) lines.push(`duration ${seconds(d)}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** An encoded audio track (audioArgs' output) and how the output labels it. */
+export interface MuxAudio {
+  path: string;
+  /** ISO 639-2 ("und": unknown). */
+  language: string;
+  title: string | null;
+  default: boolean;
 }
 
 export interface ConcatMuxInput {
   concat_list: string;
   /** The whole-file audio from audioArgs; absent for video-only outputs. */
   audio?: string;
+  /** Several tracks, in output order (replaces `audio`): each keeps its language, title and default flag. */
+  audio_tracks?: readonly MuxAudio[];
   output: string;
   container: "mp4" | "webm";
   /** moov before mdat (MP4 only), so playback starts before the download ends. */
@@ -36,10 +52,17 @@ export interface ConcatMuxInput {
  */
 export function concatMuxArgs(c: ConcatMuxInput): string[] {
   const args = ["-f", "concat", "-safe", "0", "-i", c.concat_list];
-  if (c.audio !== undefined) args.push("-i", c.audio);
+  const tracks = c.audio_tracks ?? (c.audio === undefined ? [] : [{ path: c.audio }]);
+  for (const t of tracks) args.push("-i", t.path);
   args.push("-map", "0:v:0");
-  if (c.audio !== undefined) args.push("-map", "1:a:0");
+  tracks.forEach((_, i) => args.push("-map", `${i + 1}:a:0`));
   args.push("-c", "copy");
+  (c.audio_tracks ?? []).forEach((t, i) => {
+    args.push(`-metadata:s:a:${i}`, `language=${t.language}`);
+    // MP4 keeps no per-track title: the handler name (hdlr) is what players list; Matroska/WebM has title.
+    if (t.title !== null) args.push(`-metadata:s:a:${i}`, `${c.container === "mp4" ? "handler_name" : "title"}=${t.title}`);
+    args.push(`-disposition:a:${i}`, t.default ? "default" : "0");
+  });
   if (c.container === "mp4" && c.video_codec === "hevc") args.push("-tag:v", "hvc1");
   if (c.container === "mp4" && c.faststart) args.push("-movflags", "+faststart");
   args.push("-f", c.container, c.output);
@@ -58,6 +81,11 @@ export interface HlsInput {
   segment_type: "mpegts" | "fmp4";
   /** fMP4 init segment name, relative to the playlist. Default init.mp4. */
   init_filename?: string;
+  /**
+   * What goes into the segments. Default: the video and its first audio track if any (muxed). "video":
+   * video only (the audio plays from alternate renditions); "audio": the input's first audio track only.
+   */
+  streams?: "muxed" | "video" | "audio";
 }
 
 /**
@@ -65,7 +93,8 @@ export interface HlsInput {
  * a directory (or storage prefix) is self-contained. `0:a:0?` keeps video-only sources working.
  */
 export function hlsArgs(h: HlsInput): string[] {
-  const args = ["-i", h.input, "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-f", "hls"];
+  const maps = { muxed: ["-map", "0:v:0", "-map", "0:a:0?"], video: ["-map", "0:v:0"], audio: ["-map", "0:a:0"] }[h.streams ?? "muxed"];
+  const args = ["-i", h.input, ...maps, "-c", "copy", "-f", "hls"];
   args.push("-hls_time", seconds(h.segment_seconds), "-hls_playlist_type", "vod", "-hls_flags", "independent_segments");
   args.push("-hls_segment_type", h.segment_type);
   if (h.segment_type === "fmp4") args.push("-hls_fmp4_init_filename", h.init_filename ?? "init.mp4");

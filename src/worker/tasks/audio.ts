@@ -1,5 +1,5 @@
 /**
- * audio: the whole audio track encoded once per distinct audio rendition (never per chunk: AAC priming would
+ * audio: one whole audio track of the source encoded once per distinct audio rendition (never per chunk: AAC priming would
  * add a gap or overlap at every join), stored for the packager to mux.
  */
 import { basename, join } from "node:path";
@@ -13,7 +13,7 @@ export async function audioTask(ctx: TaskContext<"audio">): Promise<AudioResult>
   const p = ctx.params;
   const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const out = join(ctx.dir, basename(p.key));
-  await runFfmpeg(ctx, "audio", audioArgs({ input, audio: p.audio, output: out }), { durationS: ctx.mediaSeconds, progressSpan: [0, 90], sources: [input] });
+  await runFfmpeg(ctx, `audio track ${p.track ?? 0}`, audioArgs({ input, audio: p.audio, output: out, track: p.track, start_s: p.start_s }), { durationS: ctx.mediaSeconds, progressSpan: [0, 90], sources: [input] });
   const info = await probeFile(ctx, out);
   const a = info.streams.find((s) => s.codec_type === "audio");
   const storage = await storageById(ctx.plugins, p.storage);

@@ -10,6 +10,9 @@ import { basename, join, resolve } from "node:path";
 import type { PackageParams, PackageResult, ProducedOutput } from "../../core/task-contracts.ts";
 import { concatList, concatMuxArgs, decimatedFrameCount, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
 import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
+import { audioFilesKey, hlsAudioGroups } from "./package-audio.ts";
+import { trackLabel } from "../../media/audio-tracks.ts";
+import type { VideoTiming } from "../../media/probe.ts";
 import { keyframesAligned, verifyOutput } from "../../media/verify.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
@@ -29,6 +32,8 @@ interface Muxed {
   streams: Array<Record<string, unknown>>;
   format: Record<string, unknown>;
   durationS: number;
+  /** The encoded audio tracks muxed into it (local paths, source track order): HLS alternate renditions. */
+  audioFiles: string[];
 }
 
 function verificationFailure(what: string, problems: string[]): TaskFailure {
@@ -49,11 +54,11 @@ export async function packageTask(ctx: TaskContext<"package">): Promise<PackageR
   const put = (key: string, path: string) => storage.call<{ size: number }>("put_file", { key, path, move: true }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
 
   const audioLocal = new Map<string, string>();
-  for (const r of p.renditions) {
-    if (!r.audio_key || audioLocal.has(r.audio_key)) continue;
-    const path = resolve(ctx.dir, basename(r.audio_key));
-    await get(r.audio_key, path);
-    audioLocal.set(r.audio_key, path);
+  for (const key of p.renditions.flatMap(audioKeysOf)) {
+    if (audioLocal.has(key)) continue;
+    const path = resolve(ctx.dir, basename(key));
+    await get(key, path);
+    audioLocal.set(key, path);
   }
 
   const muxed: Muxed[] = [];
@@ -80,6 +85,17 @@ export async function packageTask(ctx: TaskContext<"package">): Promise<PackageR
   return { outputs: produced };
 }
 
+/** The encoded audio files of a rendition, one per carried source track (older plans: one). */
+const audioKeysOf = (r: Rendition): string[] => r.audio_keys ?? (r.audio_key ? [r.audio_key] : []);
+
+/** How a rendition's audio tracks are labelled in the output (language, title, default), same order as its keys. */
+function muxAudio(p: PackageParams, r: Rendition, audioLocal: Map<string, string>) {
+  const keys = audioKeysOf(r);
+  const tracks = p.source.audio_tracks;
+  if (!r.audio_keys || !tracks || tracks.length !== keys.length) return { audio: keys[0] ? audioLocal.get(keys[0]) : undefined };
+  return { audio_tracks: tracks.map((t, i) => ({ path: audioLocal.get(keys[i]!)!, language: t.language, title: t.title, default: t.default })) };
+}
+
 async function muxRendition(
   ctx: TaskContext,
   p: PackageParams,
@@ -97,32 +113,53 @@ async function muxRendition(
     partPaths.push(path);
   }
   const list = join(dir, `${r.profile.id}.concat.txt`);
-  writeFileSync(list, concatList(partPaths));
+  // Variable-rate sources: each part lasts until the next chunk's keyframe, as the source said (args/package.ts).
+  const durations = p.source.max_interval_s ? r.parts.map((part) => part.duration_s) : undefined;
+  writeFileSync(list, concatList(partPaths, durations?.every((d) => d !== undefined) ? (durations as number[]) : undefined));
   const ext = r.profile.container === "webm" ? "webm" : "mp4";
   const out = join(dir, `${r.profile.id}.${ext}`);
-  const audio = r.audio_key ? audioLocal.get(r.audio_key) : undefined;
-  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, audio, output: out, container: r.profile.container, faststart: true }), OWN_FILES_ONLY);
+  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(p, r, audioLocal), output: out, container: r.profile.container, faststart: true }), OWN_FILES_ONLY);
   for (const path of partPaths) rmSync(path, { force: true });
 
-  const info = await probeFile(ctx, out);
+  // With the packet index: the output's video duration on its timestamps, measured like the source's (an MP4
+  // header's stream duration of a variable-rate video can be a frame short or long).
+  const info = await (await encoder(ctx.plugins)).call<Awaited<ReturnType<typeof probeFile>> & { timing?: VideoTiming }>(
+    "probe",
+    { input: out, keyframes: true, timeout_ms: 120_000 },
+    { signal: ctx.signal, timeoutMs: 130_000 },
+  );
   const v = info.streams.find((s) => s.codec_type === "video");
-  const a = info.streams.find((s) => s.codec_type === "audio");
+  const audioStreams = info.streams.filter((s) => s.codec_type === "audio");
   const frames = Number(v?.nb_frames ?? 0);
-  const videoDuration = Number(v?.duration ?? info.format.duration ?? 0);
+  const videoDuration = info.timing ? info.timing.end_s - info.timing.start_s : Number(v?.duration ?? info.format.duration ?? 0);
   // A decimated rendition (max_fps) has fewer frames at a lower rate over the same duration.
   const fps = p.source.fps / r.frame_step;
+  const carried = r.profile.audio ? (p.source.audio_tracks ?? []) : [];
   const check = verifyOutput({
-    source: { duration_s: p.source.duration_s, frames: decimatedFrameCount(0, p.source.frames, r.frame_step), fps },
+    source: {
+      duration_s: p.source.duration_s,
+      frames: decimatedFrameCount(0, p.source.frames, r.frame_step),
+      fps,
+      ...(p.source.max_interval_s && r.frame_step === 1 ? { max_interval_s: p.source.max_interval_s } : {}),
+      ...(p.source.audio_tracks ? { audio_tracks: carried.map((t) => ({ label: `audio track ${t.index} (${trackLabel(t)})`, end_s: t.end_s, frame_s: t.frame_s })) } : {}),
+    },
     output: {
       video_duration_s: videoDuration,
       frames,
-      ...(a ? { audio_duration_s: Number(a.duration ?? 0), audio_sample_rate: Number(a.sample_rate ?? 48000), audio_codec: a.codec_name === "opus" ? ("opus" as const) : ("aac" as const) } : {}),
+      // Each audio stream on the video's clock: where it starts relative to the first video frame.
+      audio_tracks: audioStreams.map((a) => ({
+        duration_s: Number(a.duration ?? 0),
+        start_s: Number(a.start_time ?? 0) - Number(v?.start_time ?? 0),
+        sample_rate: Number(a.sample_rate ?? 48000),
+        codec: a.codec_name === "opus" ? ("opus" as const) : ("aac" as const),
+      })),
     },
   });
   const problems = [...check.problems];
-  if (p.source.has_audio && r.profile.audio && !a) problems.push("the output has no audio stream although the source has one");
+  if (p.source.has_audio && r.profile.audio && audioStreams.length === 0) problems.push("the output has no audio stream although the source has one");
   if (problems.length) throw verificationFailure(r.profile.id, problems);
-  return { r, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration };
+  const audioFiles = audioKeysOf(r).map((k) => audioLocal.get(k)!).filter(Boolean);
+  return { r, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration, audioFiles };
 }
 
 /** Every rendition must have its keyframes at the same times, or HLS variant switches glitch. */
@@ -156,13 +193,15 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
   const prefix = `${p.output_prefix}hls/`;
   const variants = [];
   const durations: number[][] = [];
-  let total = 0;
+  // Several audio tracks: alternate audio renditions, video-only variant segments (package-audio.ts).
+  const alt = await hlsAudioGroups(ctx, p, muxed.map((m) => m.audioFiles), prefix, HLS_SEGMENT_S, put);
+  let total = alt?.bytes ?? 0;
   for (const m of muxed) {
     const id = m.r.profile.id;
     const dir = join(ctx.dir, "hls", id);
     mkdirSync(dir, { recursive: true });
     const playlistPath = join(dir, "index.m3u8");
-    await runFfmpeg(ctx, `hls ${id}`, hlsArgs({ input: m.path, out_dir_playlist: playlistPath, segment_pattern: join(dir, "seg_%05d.ts"), segment_seconds: HLS_SEGMENT_S, segment_type: "mpegts" }), OWN_FILES_ONLY);
+    await runFfmpeg(ctx, `hls ${id}`, hlsArgs({ input: m.path, out_dir_playlist: playlistPath, segment_pattern: join(dir, "seg_%05d.ts"), segment_seconds: HLS_SEGMENT_S, segment_type: "mpegts", ...(alt ? { streams: "video" as const } : {}) }), OWN_FILES_ONLY);
     const playlist = parseMediaPlaylist(await Bun.file(playlistPath).text());
     const sized = playlist.segments.map((s) => ({ ...s, bytes: statSync(join(dir, s.uri)).size }));
     const rates = segmentBitrates(sized, playlist.target_duration);
@@ -170,14 +209,17 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
     for (const name of readdirSync(dir).sort()) total += (await put(`${prefix}${id}/${name}`, join(dir, name))).size;
     const v = m.streams.find((s) => s.codec_type === "video")!;
     const a = m.streams.find((s) => s.codec_type === "audio");
+    const group = alt?.groupOf.get(audioFilesKey(m.audioFiles));
     variants.push({
       uri: `${id}/index.m3u8`,
-      bandwidth: rates.peak,
-      average_bandwidth: rates.average,
+      // A variant with alternate audio needs the bandwidth of its video plus its heaviest audio track.
+      bandwidth: rates.peak + (group?.peak ?? 0),
+      average_bandwidth: rates.average + (group?.average ?? 0),
       width: Number(v.width),
       height: Number(v.height),
-      codecs: [codecString(v), a ? codecString(a) : null].filter(Boolean).join(","),
+      codecs: [codecString(v), group ? group.codecs : a ? codecString(a) : null].filter(Boolean).join(","),
       frame_rate: p.source.fps,
+      ...(group ? { audio_group: group.group_id } : {}),
     });
   }
   // Segments start on keyframes: identical segment boundaries across variants = aligned GOPs.
@@ -185,7 +227,7 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
   const misaligned = durations.findIndex((d) => d.length !== ref.length || d.some((x, i) => Math.abs(x - ref[i]!) > 0.002));
   if (misaligned > 0) throw verificationFailure("HLS variants", [`variant ${muxed[misaligned]!.r.profile.id} has different segment boundaries than ${muxed[0]!.r.profile.id}`]);
   const masterPath = join(ctx.dir, "hls", "master.m3u8");
-  writeFileSync(masterPath, masterPlaylist(variants));
+  writeFileSync(masterPath, masterPlaylist(variants, alt?.renditions ?? []));
   const key = `${prefix}master.m3u8`;
   total += (await put(key, masterPath)).size;
   return { kind: "hls", key, prefix, size_bytes: total, duration_s: muxed[0]!.durationS, details: { variants, segment_seconds: HLS_SEGMENT_S } };
