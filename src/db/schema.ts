@@ -8,6 +8,7 @@
  * is where the allowed values and moves live.
  */
 import { sql } from "drizzle-orm";
+import type { ProfileSpec } from "../core/profile-spec.ts";
 import { type JobOptions, TASK_TYPES, type TaskParams, type TaskResult, type TaskType } from "../core/task-contracts.ts";
 import {
   bigint,
@@ -205,7 +206,8 @@ export const profiles = pgTable("profiles", {
   name: text("name").notNull(),
   description: text("description"),
   builtin: boolean("builtin").notNull().default(false),
-  spec: jsonb("spec").$type<Record<string, unknown>>().notNull(),
+  /** Validated with parseProfile before it is written (kernel/api/profiles.ts). */
+  spec: jsonb("spec").$type<ProfileSpec>().notNull(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });

@@ -11,7 +11,7 @@ import { BUILTIN_LADDERS, BUILTIN_PROFILES, expandProfiles, type ProfileSpec } f
 
 export async function customProfiles(db: Exec): Promise<Record<string, ProfileSpec>> {
   const rows = await db.select().from(profiles).where(eq(profiles.builtin, false));
-  return Object.fromEntries(rows.map((r) => [r.id, r.spec as unknown as ProfileSpec]));
+  return Object.fromEntries(rows.map((r) => [r.id, r.spec]));
 }
 
 export function isBuiltinId(id: string): boolean {
