@@ -1,8 +1,6 @@
 /**
  * The FFprobe summary (src/media/source.ts), with exact expected values on ffprobe-shaped JSON (the video
- * stream below captured from FFmpeg 5.1's ffprobe). The other pure pieces this file once held have their own
- * test files, one per module (orchestrator-states, orchestrator-progress, failures, source-url, storage-urls,
- * uploads-receive, plugin-settings-store, task-params).
+ * stream below captured from FFmpeg 5.1's ffprobe). docs/media.md describes what is accepted.
  */
 import { describe, expect, test } from "bun:test";
 import { parseRate, rotationOf, SourceProblem, summarizeProbe } from "../../src/media/source.ts";
@@ -129,6 +127,7 @@ describe("summarizeProbe", () => {
       format: "mov,mp4,m4a,3gp,3g2,mj2",
       video: { codec: "h264", width: 1920, height: 1080, fps: 30000 / 1001, frames: 300, rotation: 0, sar: 1, pix_fmt: "yuv420p", profile: "High" },
       audio: { codec: "aac", channels: 1, sample_rate: 44100, duration_s: 10.008 },
+      audio_tracks: [{ index: 0, codec: "aac", channels: 1, sample_rate: 44100, duration_s: 10.008, start_s: 0, language: "und", title: null, default: true }],
       keyframes: [
         { pts: 0, frame: 0 },
         { pts: 2.002, frame: 60 },
@@ -223,7 +222,7 @@ describe("summarizeProbe", () => {
     // Music file with cover art only: audio-only source.
     expect(() => summarizeProbe({ format: FORMAT, streams: [cover, aacStream({ index: 1 })], packets: 1 })).toThrow(SourceProblem);
     expect(() => summarizeProbe({ format: FORMAT, streams: [cover, aacStream({ index: 1 })], packets: 1 })).toThrow(
-      "the source has no video stream (audio-only sources are not supported)",
+      "the source has audio but no video stream: audio-only sources are not transcoded",
     );
     // Cover first, real video second: the real video is chosen.
     const s = summarizeProbe({ format: FORMAT, streams: [cover, h264Stream({ index: 1 }), aacStream({ index: 2 })], packets: 300 });
@@ -232,7 +231,7 @@ describe("summarizeProbe", () => {
   });
 
   test("no video stream → SourceProblem", () => {
-    expect(() => summarizeProbe({ format: FORMAT, streams: [aacStream()] })).toThrow(new SourceProblem("the source has no video stream (audio-only sources are not supported)"));
+    expect(() => summarizeProbe({ format: FORMAT, streams: [aacStream()] })).toThrow(new SourceProblem("the source has audio but no video stream: audio-only sources are not transcoded (docs/media.md); submit a video, or add a still picture to the audio"));
     expect(() => summarizeProbe({ format: FORMAT, streams: [] })).toThrow(new SourceProblem("the source has no audio or video streams"));
     expect(() => summarizeProbe({})).toThrow(SourceProblem);
   });
