@@ -5,6 +5,10 @@
  * (docs/events.md, "Resume after a disconnect").
  */
 import type { ApiClient } from "./client.ts";
+import { EXIT } from "./errors.ts";
+
+/** How long after its last successful connection an unreachable server is still waited for. */
+const RECONNECT_WINDOW_MS = 60_000;
 
 export interface SseMessage {
   id?: string;
@@ -93,12 +97,15 @@ export interface StreamOptions {
 export async function* streamEvents(client: ApiClient, opts: StreamOptions): AsyncGenerator<ApiEvent> {
   let last = opts.lastEventId;
   let retryMs = 2000;
+  // Once connected, an unreachable server (a kernel restarting) is retried for a while, not fatal.
+  let connectedAt: number | undefined;
   for (;;) {
     const query = { ...opts.query, ...(last !== undefined ? { last_event_id: last } : {}) };
     let dropped: string;
     try {
       const res = await client.check(await client.fetch("GET", "/v1/events", { query, signal: opts.signal, headers: { accept: "text/event-stream" } }));
       if (!res.body) throw new Error("the event stream has no body");
+      connectedAt = Date.now();
       await opts.onOpen?.();
       if (opts.signal?.aborted) return;
       const parser = new SseParser();
@@ -113,8 +120,10 @@ export async function* streamEvents(client: ApiClient, opts: StreamOptions): Asy
       dropped = "the server closed the event stream";
     } catch (e) {
       if (opts.signal?.aborted) return;
-      // A refusal (CliError from check) or an unreachable server on the first connect is final.
-      if ((e as { exitCode?: number }).exitCode !== undefined) throw e;
+      // A refusal (CliError from check) is final; so is an unreachable server, unless it answered in the last minute.
+      const exit = (e as { exitCode?: number }).exitCode;
+      const restarting = exit === EXIT.unreachable && connectedAt !== undefined && Date.now() - connectedAt < RECONNECT_WINDOW_MS;
+      if (exit !== undefined && !restarting) throw e;
       dropped = (e as Error).message;
     }
     opts.onReconnect?.(dropped);
