@@ -140,6 +140,7 @@ if [ "$MODE" != install ]; then
       step systemctl daemon-reload
     }
     restart_in_order replace "$has_kernel" 1
+    [ -z "$DESTDIR" ] && [ "$LIVE" = 0 ] && echo "systemd is not running here: the binaries are replaced; do the other steps above yourself, in that order"
     echo "upgraded; to go back: $0 --rollback${DESTDIR:+ --destdir $DESTDIR}"
   else
     for b in "${present[@]}"; do [ -x "$root$BINDIR/$b.prev" ] || { echo "$root$BINDIR/$b.prev is missing: nothing to roll back to" >&2; exit 1; }; done
@@ -151,6 +152,7 @@ if [ "$MODE" != install ]; then
       done
     }
     restart_in_order swap_back "$has_kernel" 0
+    [ -z "$DESTDIR" ] && [ "$LIVE" = 0 ] && echo "systemd is not running here: the binaries are restored; do the other steps above yourself, in that order"
     echo "rolled back; the migrations the upgrade applied stay (an older kernel runs on them when they only add; otherwise restore the pre-upgrade backup: docs/deployment.md)"
   fi
   exit 0
