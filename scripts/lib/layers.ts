@@ -8,7 +8,8 @@
  * implementations (plugins/<id>/) are sealed: only files of the same plugin import them, and they import only
  * core, media and the SDK (PLUGIN_API), because a plugin must stay replaceable by a binary in PLUGIN_DIR.
  * No file may take part in an import cycle; type-only imports count
- * (a type cycle still ties two modules together: neither can move or be read alone).
+ * (a type cycle still ties two modules together: neither can move or be read alone). Every checked file is in a
+ * layer, so a new folder cannot slip past the rules.
  */
 import { posix } from "node:path";
 import ts from "typescript";
@@ -32,6 +33,8 @@ export const LAYERS: Layer[] = [
   { name: "plugins", rank: 4, folder: "plugins/", sealed: true },
   { name: "worker", rank: 5, folder: "src/worker/" },
   { name: "kernel", rank: 6, folder: "src/kernel/" },
+  // The `webencode` CLI talks to the kernel over its public API only; nothing imports it.
+  { name: "cli", rank: 6, folder: "src/cli/" },
 ];
 
 /** Folders that product code must never import (they are not shipped). */
@@ -46,7 +49,7 @@ export const SANCTIONED: ReadonlyArray<{ from: string; to: RegExp; why: string }
   { from: "src/plugins/builtin.ts", to: /^plugins\/[^/]+\/plugin\.ts$/, why: "built-in plugins are loaded by their entry point" },
 ];
 
-export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-api";
+export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-api" | "unlayered";
 
 /**
  * What a plugin implementation may import from src/: core, the pure media library, and the SDK side of the
@@ -197,7 +200,11 @@ function orderCycle(component: string[], next: Map<string, string[]>): string[] 
 /** Every rule broken and every cycle in a set of files (path → text). */
 export function checkLayers(sources: Readonly<Record<string, string>>): LayerReport {
   const edges = importEdges(sources);
-  const violations = edges.map((e) => checkImport(e.from, e.to)).filter((v): v is Violation => v !== undefined);
+  // A file in no layer would be checked against nothing: a new folder must be placed in LAYERS first.
+  const unlayered: Violation[] = Object.keys(sources)
+    .filter((file) => !layerOf(file))
+    .map((file) => ({ from: file, to: "", rule: "unlayered", message: `${file} is in no layer: add its folder to LAYERS (scripts/lib/layers.ts, docs/architecture.md §1)` }));
+  const violations = [...unlayered, ...edges.map((e) => checkImport(e.from, e.to)).filter((v): v is Violation => v !== undefined)];
   const unique = new Map(violations.map((v) => [`${v.from} -> ${v.to}`, v]));
   return { violations: [...unique.values()].sort((x, y) => `${x.from}${x.to}`.localeCompare(`${y.from}${y.to}`)), cycles: importCycles(edges) };
 }

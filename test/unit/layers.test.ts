@@ -46,6 +46,7 @@ describe("layer rules", () => {
   test("layers and plugin units", () => {
     expect(layerOf("src/core/errors.ts")?.layer.name).toBe("core");
     expect(layerOf("src/kernel/api/jobs.ts")?.layer.name).toBe("kernel");
+    expect(layerOf("src/cli/main.ts")?.layer.name).toBe("cli");
     expect(layerOf("plugins/storage-fs/sign.ts")?.unit).toBe("plugins/storage-fs/");
     expect(layerOf("test/unit/x.test.ts")).toBeUndefined();
   });
@@ -94,6 +95,12 @@ describe("layer rules", () => {
     expect(importCycles(ring)[0]).toHaveLength(20_000);
   });
 
+  test("a file in a folder that is in no layer is a finding (a new folder is placed before it is checked)", () => {
+    const report = checkLayers({ "src/newthing/a.ts": `import "../core/b.ts";`, "src/core/b.ts": "" });
+    expect(report.violations.map((v) => [v.from, v.rule])).toEqual([["src/newthing/a.ts", "unlayered"]]);
+    expect(checkImport("src/cli/main.ts", "src/kernel/context.ts")?.rule).toBe("sideways");
+  });
+
   test("a report names each finding on one line", () => {
     const report = checkLayers({ "src/core/a.ts": `import type { Bus } from "../bus/b.ts";`, "src/bus/b.ts": `import "../core/a.ts";` });
     expect(formatReport(report)).toEqual([
@@ -108,7 +115,7 @@ describe("the source tree", () => {
 
   test("is read: every layer has files, and imports were found", () => {
     const sources = readTree(join(import.meta.dir, "../.."));
-    for (const folder of ["src/core/", "src/db/", "src/bus/", "src/plugins/", "src/media/", "plugins/", "src/worker/", "src/kernel/"]) {
+    for (const folder of ["src/core/", "src/db/", "src/bus/", "src/plugins/", "src/media/", "plugins/", "src/worker/", "src/kernel/", "src/cli/"]) {
       expect(Object.keys(sources).filter((f) => f.startsWith(folder)).length).toBeGreaterThan(0);
     }
     expect(Object.values(sources).flatMap(importSpecifiers).length).toBeGreaterThan(500);
