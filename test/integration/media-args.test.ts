@@ -21,7 +21,7 @@ import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates, type 
 import { type Chunk, type Keyframe, planChunks } from "../../src/media/planner.ts";
 import { encoderFor, parseProfile, type ProfileSpec } from "../../src/media/profiles.ts";
 import { selectRenditions } from "../../src/media/renditions.ts";
-import { keyframesAligned, verifyOutput } from "../../src/media/verify.ts";
+import { keyframesAligned, sourceAudioFrameSeconds, verifyOutput } from "../../src/media/verify.ts";
 
 const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
 const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
@@ -382,7 +382,19 @@ describe("23.976 fps MPEG-TS source (B-frames, start_time 1.4 s, pts not on µs)
     for (const path of outputs) {
       const m = await measure(path);
       const verdict = verifyOutput({
-        source: { duration_s: Number(sourceVideo?.duration), frames: total, fps: FPS, audio_duration_s: Number(sourceAudio?.duration) },
+        source: {
+          duration_s: Number(sourceVideo?.duration),
+          frames: total,
+          fps: FPS,
+          // The source's audio starts before its video: where it ends on the video's clock, to one AAC frame.
+          audio_tracks: [
+            {
+              label: "audio",
+              end_s: Number(sourceAudio?.start_time) + Number(sourceAudio?.duration) - Number(sourceVideo?.start_time),
+              frame_s: sourceAudioFrameSeconds("aac", Number(sourceAudio?.sample_rate)),
+            },
+          ],
+        },
         output: { video_duration_s: m.video_duration_s, frames: m.frames, audio_duration_s: m.audio_duration_s, audio_sample_rate: m.audio_sample_rate },
       });
       expect(verdict).toEqual({ ok: true, problems: [] });
