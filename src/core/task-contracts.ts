@@ -76,6 +76,8 @@ const audioTrackOutSchema = v.object({
 
 export const thumbnailsSchema = v.object({ poster: v.optional(v.boolean()), sprite: v.optional(v.boolean()), interval_s: v.optional(positive) });
 export const outputFormatSchema = v.picklist(["mp4", "hls"]);
+export type OutputFormat = v.InferOutput<typeof outputFormatSchema>;
+export const isOutputFormat = (format: string): format is OutputFormat => (outputFormatSchema.options as readonly string[]).includes(format);
 
 export const packageParamsSchema = v.object({
   storage: text,
@@ -133,13 +135,31 @@ const analysisObject = (what: string) => (issue: v.BaseIssue<unknown>) => {
   return `the analysis has no ${key}`;
 };
 
+/** One audio stream of the source (media/source.ts audioTracksOf). */
+export const audioTrackSchema = v.object({
+  /** The N of FFmpeg's `0:a:N`. */
+  index: v.number(),
+  codec: v.string(),
+  channels: v.number(),
+  sample_rate: v.number(),
+  /** First sample's pts, seconds (the video's start_s is the output's 0). */
+  start_s: v.number(),
+  duration_s: v.nullable(v.number()),
+  /** ISO 639-2 code from the `language` tag ("und" when absent). */
+  language: v.string(),
+  title: v.nullable(v.string()),
+  default: v.boolean(),
+});
+
 export const analyzeResultSchema = v.object(
   {
+    /** Duration of the VIDEO stream on its timestamps: last frame's end minus first frame's pts. */
     duration_s: usable("duration_s"),
     video: v.object(
       {
         width: usable("width"),
         height: usable("height"),
+        /** Average rate (frames ÷ duration for a variable-rate source). */
         fps: usable("fps"),
         frames: usable("frames"),
         codec: v.string(),
@@ -147,9 +167,13 @@ export const analyzeResultSchema = v.object(
         sar: v.number(),
         pix_fmt: v.nullable(v.string()),
         profile: v.nullable(v.string()),
+        /** pts of the first frame (negative with B-frame delay and an edit list, > 0 in MPEG-TS). */
         start_s: v.optional(v.number()),
+        /** The frame intervals vary (mixed rates, dropped frames): timing is kept from the timestamps. */
         vfr: v.optional(v.boolean()),
+        /** Longest interval between two frames: "one frame" of tolerance for a variable-rate source. */
         max_interval_s: v.optional(v.number()),
+        /** 1 ÷ shortest interval: the GOP bound of a variable-rate source. */
         peak_fps: v.optional(v.number()),
       },
       analysisObject("the analysis found no video stream"),
@@ -158,22 +182,10 @@ export const analyzeResultSchema = v.object(
     size_bytes: v.nullable(v.number()),
     bit_rate: v.nullable(v.number()),
     format: v.string(),
+    /** The first (default) audio track, as before several tracks were carried; null without audio. */
     audio: v.nullable(v.object({ codec: v.string(), channels: v.number(), sample_rate: v.number(), duration_s: v.nullable(v.number()) })),
-    audio_tracks: v.optional(
-      v.array(
-        v.object({
-          index: v.number(),
-          codec: v.string(),
-          channels: v.number(),
-          sample_rate: v.number(),
-          start_s: v.number(),
-          duration_s: v.nullable(v.number()),
-          language: v.string(),
-          title: v.nullable(v.string()),
-          default: v.boolean(),
-        }),
-      ),
-    ),
+    /** Every audio track, in stream order. */
+    audio_tracks: v.optional(v.array(audioTrackSchema)),
   },
   analysisObject("the analysis result is empty"),
 );
@@ -217,6 +229,7 @@ export const packageResultSchema = v.object({ outputs: v.array(producedOutputSch
 
 export type SourceSummary = v.InferOutput<typeof analyzeResultSchema>;
 export type AnalyzeResult = SourceSummary;
+export type AudioTrack = v.InferOutput<typeof audioTrackSchema>;
 export type VideoResult = v.InferOutput<typeof videoResultSchema>;
 export type AudioResult = v.InferOutput<typeof audioResultSchema>;
 export type ProducedOutput = v.InferOutput<typeof producedOutputSchema>;
@@ -300,6 +313,6 @@ export interface JobOptions {
   storage: string;
   thumbnails?: v.InferOutput<typeof thumbnailsSchema> | null;
   source_kind?: "url" | "key" | "s3";
-  /** Which source audio tracks the outputs carry (indexes or languages); absent: the default track. */
+  /** Which source audio tracks the outputs carry (indexes or languages, media/audio-tracks.ts); absent: every track. */
   audio_tracks?: Array<number | string>;
 }

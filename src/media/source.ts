@@ -3,52 +3,10 @@
  * what planning needs (duration, frame rate, frame count, keyframes with their frame numbers) and what the
  * API shows under `source` (codecs, size, rotation, audio).
  */
-export interface SourceSummary {
-  /** Duration of the VIDEO stream on its timestamps: last frame's end minus first frame's pts. */
-  duration_s: number;
-  size_bytes: number | null;
-  bit_rate: number | null;
-  format: string;
-  video: {
-    codec: string;
-    width: number;
-    height: number;
-    /** Average rate (frames ÷ duration for a variable-rate source). */
-    fps: number;
-    frames: number;
-    rotation: number;
-    sar: number;
-    pix_fmt: string | null;
-    profile: string | null;
-    /** pts of the first frame (negative with B-frame delay and an edit list, > 0 in MPEG-TS). */
-    start_s?: number;
-    /** The frame intervals vary (mixed rates, dropped frames): timing is kept from the timestamps. */
-    vfr?: boolean;
-    /** Longest interval between two frames: "one frame" of tolerance for a variable-rate source. */
-    max_interval_s?: number;
-    /** 1 ÷ shortest interval: the GOP bound of a variable-rate source. */
-    peak_fps?: number;
-  };
-  /** The first (default) audio track, as before several tracks were carried; null without audio. */
-  audio: { codec: string; channels: number; sample_rate: number; duration_s: number | null } | null;
-  /** Every audio track, in stream order (`index` is the N of FFmpeg's `0:a:N`). */
-  audio_tracks?: AudioTrack[];
-  keyframes: Array<{ pts: number; frame: number }>;
-}
+import type { AudioTrack, SourceSummary } from "../core/task-contracts.ts";
 
-export interface AudioTrack {
-  index: number;
-  codec: string;
-  channels: number;
-  sample_rate: number;
-  /** First sample's pts, seconds (the video's start_s is the output's 0). */
-  start_s: number;
-  duration_s: number | null;
-  /** ISO 639-2 code from the `language` tag ("und" when absent). */
-  language: string;
-  title: string | null;
-  default: boolean;
-}
+/** The summary is the analyze task's result: its one definition is the task contract (core/task-contracts.ts). */
+export type { AudioTrack, SourceSummary };
 
 type Stream = Record<string, unknown>;
 

@@ -8,6 +8,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
+import { isOutputFormat, paramsOf, resultOf } from "../../core/task-contracts.ts";
 import { jobs, outputs, tasks, workers } from "../../db/schema.ts";
 import { PlanProblem, planChunks } from "../../media/planner.ts";
 import { encoderFor } from "../../media/profiles.ts";
@@ -71,30 +72,11 @@ async function failJob(x: Exec, job: JobRow, code: "WE-JOB-003" | "WE-JOB-007", 
   return { ended: "failed" };
 }
 
-/**
- * Why an analyze result cannot be planned from, or undefined. Workers produce it with summarizeProbe, but it
- * crossed a process boundary: a worker of another version or a bug must give a failed job naming the field,
- * not a handler that throws on every redelivery.
- */
-export function analysisProblem(result: unknown): string | undefined {
-  const s = result as Partial<SourceSummary> | null | undefined;
-  const positive = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n > 0;
-  if (!s || typeof s !== "object") return "the analysis result is empty";
-  if (!positive(s.duration_s)) return `the analysis gave no usable duration (${String(s.duration_s)})`;
-  const v = s.video;
-  if (!v || typeof v !== "object") return "the analysis found no video stream";
-  for (const field of ["width", "height", "fps", "frames"] as const) {
-    if (!positive(v[field])) return `the analysis gave no usable video ${field} (${String(v[field])})`;
-  }
-  if (!Array.isArray(s.keyframes) || s.keyframes.some((k) => !k || typeof k.pts !== "number" || typeof k.frame !== "number")) return "the analysis has no usable keyframe index";
-  return undefined;
-}
-
 async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
-  const unusable = analysisProblem(task.result);
-  if (unusable) return failJob(x, job, "WE-JOB-007", `unsupported source: ${unusable}`);
-  const source = task.result as unknown as SourceSummary;
-  const storage = String((job.options as { storage?: string }).storage);
+  // The worker's report was checked against the analyze contract when it arrived (orchestrator/results.ts):
+  // an analysis that cannot be planned from failed the job there, as an unsupported source.
+  const source = resultOf("analyze", task.result);
+  const { storage } = job.options;
   const specs = await resolveProfiles(x, job.profiles);
   const slots = await slotsByPool(x);
   const hw = { nvidia: slots.has("nvidia"), qsv: slots.has("qsv"), vaapi: slots.has("vaapi") };
@@ -115,7 +97,7 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
   const { keyframes, ...summary } = source;
   await x.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
 
-  const picked = selectAudioTracks(tracksOf(source), (job.options as { audio_tracks?: Array<number | string> }).audio_tracks);
+  const picked = selectAudioTracks(tracksOf(source), job.options.audio_tracks);
   if ("error" in picked) return failJob(x, job, "WE-JOB-007", picked.error);
   const audioGroupList = audioGroups(renditions.map((r) => r.profile));
   // The task budget: analyze and package, one audio task per audio track and audio group, the rest shared by the groups.
@@ -151,7 +133,7 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
         renditions: list,
         parts_prefix: partsPrefix(job.id),
       };
-      newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params: params as never, mediaSeconds: c.duration_s * list.length });
+      newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params, mediaSeconds: c.duration_s * list.length });
     }
     groupIndex++;
   }
@@ -198,16 +180,16 @@ async function afterMedia(x: Exec, job: JobRow, done: TaskRow): Promise<AdvanceR
   const media = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), inArray(tasks.type, ["video", "audio"])));
   if (media.some((t) => t.status !== "completed")) return {};
   const analyze = (await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "analyze"))))[0];
-  const source = analyze?.result as unknown as SourceSummary;
+  const source = resultOf("analyze", analyze?.result);
   const params: PackageParams = buildPackageParams(job, source, media);
   // Unique (job, type, seq) + the job lock: created once, even if this runs twice.
   await x
     .insert(tasks)
-    .values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params: params as never, mediaSeconds: source.duration_s, maxAttempts: done.maxAttempts })
+    .values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params, mediaSeconds: source.duration_s, maxAttempts: done.maxAttempts })
     .onConflictDoNothing();
   // A retry that re-ran media (their parts were gone) left the earlier package task as it ended: it runs again.
   const [pkg] = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "package"), inArray(tasks.status, ["failed", "cancelled"])));
-  if (pkg) await moveTask(x, pkg, "queued", { from: ["failed", "cancelled"] }, { params: params as never, attempt: pkg.attempt + 1, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null }, { reason: "job retry" });
+  if (pkg) await moveTask(x, pkg, "queued", { from: ["failed", "cancelled"] }, { params, attempt: pkg.attempt + 1, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null }, { reason: "job retry" });
   await moveJob(x, job.id, "packaging", { from: ["processing"] });
   return {};
 }
@@ -217,8 +199,8 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
   const audio = media.filter((t) => t.type === "audio").sort((a, b) => a.seq - b.seq);
   const renditions = new Map<string, PackageParams["renditions"][number]>();
   for (const t of video) {
-    const p = t.params as unknown as VideoParams;
-    const parts = (t.result as { parts: Array<{ profile: string; key: string; frames: number }> }).parts;
+    const p = paramsOf("video", t.params);
+    const { parts } = resultOf("video", t.result);
     for (const r of p.renditions) {
       const entry = renditions.get(r.profile.id) ?? { ...r, parts: [], audio_key: null };
       const part = parts.find((x) => x.profile === r.profile.id);
@@ -227,21 +209,22 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
     }
   }
   const groups = audioGroups([...renditions.values()].map((r) => r.profile));
-  const opts = job.options as { storage: string; thumbnails?: PackageParams["thumbnails"]; audio_tracks?: Array<number | string> };
+  const opts = job.options;
   const picked = selectAudioTracks(tracksOf(source), opts.audio_tracks);
   const tracks = "error" in picked ? [] : picked.tracks;
   for (const r of renditions.values()) {
     r.parts.sort((a, b) => a.seq - b.seq);
     const gi = groups.findIndex((g) => g.profiles.includes(r.profile.id));
-    const keys = tracks.map((_, t) => audio.find((a) => a.seq === audioSeq(gi, t))).map((a) => (a ? String((a.result as { key: string }).key) : null));
+    const keys = tracks.map((_, t) => audio.find((a) => a.seq === audioSeq(gi, t))).map((a) => (a ? resultOf("audio", a.result).key : null));
     r.audio_key = keys[0] ?? null;
-    if (gi >= 0 && keys.length > 0 && keys.every((k) => k !== null)) r.audio_keys = keys as string[];
+    const stored = keys.filter((k) => k !== null);
+    if (gi >= 0 && keys.length > 0 && stored.length === keys.length) r.audio_keys = stored;
   }
   const start = videoStart(source);
   return {
     storage: opts.storage,
     output_prefix: outputPrefix(job.id),
-    outputs: job.outputs as Array<"mp4" | "hls">,
+    outputs: job.outputs.filter(isOutputFormat),
     thumbnails: opts.thumbnails ?? null,
     source: {
       duration_s: source.duration_s,
@@ -264,26 +247,26 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
 }
 
 async function afterPackage(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
-  const produced = (task.result as { outputs?: Array<Record<string, unknown>> }).outputs ?? [];
-  const storage = String((job.options as { storage?: string }).storage);
+  const produced = resultOf("package", task.result).outputs;
+  const { storage } = job.options;
   if (produced.length) {
     await x.delete(outputs).where(eq(outputs.jobId, job.id));
     await x.insert(outputs).values(
       produced.map((o) => ({
         jobId: job.id,
-        kind: String(o.kind),
-        profile: (o.profile as string | undefined) ?? null,
+        kind: o.kind,
+        profile: o.profile ?? null,
         storagePlugin: storage,
-        storageKey: String(o.key),
-        storagePrefix: (o.prefix as string | undefined) ?? null,
-        sizeBytes: Number(o.size_bytes ?? 0),
-        durationS: (o.duration_s as number | undefined) ?? null,
-        width: (o.width as number | undefined) ?? null,
-        height: (o.height as number | undefined) ?? null,
-        bitrate: (o.bitrate as number | undefined) ?? null,
-        videoCodec: (o.video_codec as string | undefined) ?? null,
-        audioCodec: (o.audio_codec as string | undefined) ?? null,
-        details: (o.details as Record<string, unknown> | undefined) ?? {},
+        storageKey: o.key,
+        storagePrefix: o.prefix ?? null,
+        sizeBytes: o.size_bytes,
+        durationS: o.duration_s ?? null,
+        width: o.width ?? null,
+        height: o.height ?? null,
+        bitrate: o.bitrate ?? null,
+        videoCodec: o.video_codec ?? null,
+        audioCodec: o.audio_codec ?? null,
+        details: o.details ?? {},
       })),
     );
   }
