@@ -8,7 +8,9 @@
 import { Command, CommanderError } from "commander";
 import { VERSION_WITH_COMMIT } from "../core/version.ts";
 import { authCommands } from "./commands/auth.ts";
+import { eventsCommand } from "./commands/events.ts";
 import { jobsCommands } from "./commands/jobs.ts";
+import { keysCommands } from "./commands/keys.ts";
 import { submitCommand } from "./commands/submit.ts";
 import { systemCommands } from "./commands/system.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -37,7 +39,9 @@ Examples:
   authCommands(program);
   submitCommand(program);
   jobsCommands(program);
+  eventsCommand(program);
   systemCommands(program);
+  keysCommands(program);
   return program;
 }
 

@@ -64,15 +64,19 @@ describe("webencode (compiled) against a compiled kernel", () => {
 
   test("submit --wait --download: exit 0, JSON on stdout, a playable MP4, plain progress lines when piped", async () => {
     const out = join(scratch, "out");
-    const r = await cli(["submit", clip, "--profile", "360p_h264", "--wait", "--download", out, "--json"], {}, 400_000);
+    const r = await cli(["submit", clip, "--profile", "360p_h264", "--output", "mp4,hls", "--wait", "--download", out, "--json"], {}, 400_000);
     expect(r.code, shown(r)).toBe(0);
     const doc = JSON.parse(r.stdout) as { job_id: string; items: { kind: string; profile: string }[]; downloaded: string[] };
-    expect(doc.items.map((o) => o.kind)).toEqual(["mp4"]);
-    expect(doc.downloaded).toHaveLength(1);
-    const info = await probe(doc.downloaded[0]!);
+    expect(doc.items.map((o) => o.kind).sort()).toEqual(["hls", "mp4"]);
+    expect(doc.downloaded.sort()).toEqual([join(out, "360p_h264.mp4"), join(out, "hls", "master.m3u8")]);
+    const info = await probe(join(out, "360p_h264.mp4"));
     expect(info.video).toMatchObject({ codec: "h264", width: 320, height: 240 });
     expect(info.audio?.codec).toBe("aac");
     expect(info.duration_s).toBeGreaterThan(1.5);
+    // The HLS ladder came down whole: the local master playlist plays from disk (variants and segments beside it).
+    const hls = await probe(join(out, "hls", "master.m3u8"));
+    expect(hls.video).toMatchObject({ codec: "h264", width: 320, height: 240 });
+    expect(hls.video!.frames).toBeGreaterThan(40);
     // Not a terminal: no carriage returns, the upload and the job's end each on a line of their own.
     expect(r.stderr).not.toContain("\r");
     expect(r.stderr).toMatch(/^upload clip\.mp4 \[=+\] 100%/m);
@@ -121,9 +125,64 @@ describe("webencode (compiled) against a compiled kernel", () => {
       const r = await cli(args);
       expect(r.code, `${args.join(" ")}: ${shown(r)}`).toBe(2);
     }
+    // stdout is a pipe here: listings are JSON without --json.
+    const piped = await cli(["jobs", "ls", "--limit", "1"]);
+    expect((JSON.parse(piped.stdout) as { limit: number }).limit).toBe(1);
     const missing = await cli(["jobs", "get", "00000000-0000-4000-8000-000000000000"]);
     expect(missing.code, shown(missing)).toBe(1);
     expect(missing.stderr).toContain("WE-JOB-004");
+  }, 60_000);
+
+  test("Ctrl-C while watching detaches (130) and the job runs on; retry, cancel, rm", async () => {
+    const long = await makeClip(join(scratch, "media"), "long2", { width: 320, height: 240, rate: "25", duration_s: 6, audio: false, gop: 50 });
+    const sub = await cli(["submit", long, "-p", "360p_h264", "--json"]);
+    expect(sub.code, shown(sub)).toBe(0);
+    const id = (JSON.parse(sub.stdout) as { id: string }).id;
+    const watch = spawnProc([CLI, "jobs", "watch", id], { cwd: scratch, env: { XDG_CONFIG_HOME: cfgHome } });
+    await watch.waitForLine(`job ${id.slice(0, 8)}`, 30_000);
+    watch.kill("SIGINT");
+    const s = await watch.exited;
+    expect(s.code, watch.describe()).toBe(130);
+    expect(watch.stderr).toContain(`webencode jobs watch ${id}`);
+    const after = JSON.parse((await cli(["jobs", "get", id, "--json"])).stdout) as { status: string };
+    expect(after.status).not.toBe("cancelled");
+
+    expect((await cli(["jobs", "cancel", id])).code).toBe(0);
+    const again = await cli(["jobs", "cancel", id]);
+    expect(again.code, shown(again)).toBe(1);
+    expect(again.stderr).toContain("WE-JOB-005");
+    const retry = await cli(["jobs", "retry", id, "--json"]);
+    expect(retry.code, shown(retry)).toBe(0);
+    expect((JSON.parse(retry.stdout) as { status: string }).status).toBe("queued");
+    expect((await cli(["jobs", "cancel", id])).code).toBe(0);
+    const rm = await cli(["jobs", "rm", id]);
+    expect(rm.code, shown(rm)).toBe(0);
+    expect((await cli(["jobs", "get", id])).code).toBe(1);
+  }, 120_000);
+
+  test("keys create/ls/revoke, a viewer key is refused an operator call (4), events --json streams NDJSON", async () => {
+    const created = await cli(["keys", "create", "cli-test", "--role", "viewer"]);
+    expect(created.code, shown(created)).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^we_/);
+    const ls = JSON.parse((await cli(["keys", "ls", "--json"])).stdout) as { items: { id: string; name: string; status: string }[] };
+    const row = ls.items.find((k) => k.name === "cli-test")!;
+    expect(row.status).toBe("active");
+    const refused = await cli(["jobs", "cancel", "00000000-0000-4000-8000-000000000000"], { WEBENCODE_API_KEY: key });
+    expect(refused.code, shown(refused)).toBe(4);
+    expect(refused.stderr).toMatch(/WE-AUTH-\d{3}/);
+
+    const events = spawnProc([CLI, "events", "--since", "0", "--types", "job.completed", "--json"], { cwd: scratch, env: { XDG_CONFIG_HOME: cfgHome, WEBENCODE_API_KEY: key } });
+    await events.waitForLine('"type":"job.completed"', 30_000, "stdout");
+    events.kill("SIGINT");
+    expect((await events.exited).code, events.describe()).toBe(0);
+    const lines = events.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; id: number });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((e) => e.type === "job.completed" && e.id > 0)).toBe(true);
+
+    expect((await cli(["keys", "revoke", row.id])).code).toBe(0);
+    const revoked = await cli(["whoami"], { WEBENCODE_API_KEY: key });
+    expect(revoked.code, shown(revoked)).toBe(4);
   }, 60_000);
 
   test("in a terminal (WEBENCODE_URL/WEBENCODE_API_KEY, no config file) the progress bar redraws in place and reaches 100 %", async () => {

@@ -3,6 +3,7 @@ import { SseParser } from "../../src/cli/sse.ts";
 import { type JobSummary, endOf, initialState, reduce } from "../../src/cli/watch.ts";
 import { localPathFor, outputFile, playlistUris } from "../../src/cli/transfer.ts";
 import { describeApiError } from "../../src/cli/client.ts";
+import { eventLine } from "../../src/cli/commands/events.ts";
 
 const ev = (type: string, data: Record<string, unknown>, worker_id: string | null = null) => ({ id: 1, type, job_id: "j", worker_id, data, created_at: "" });
 
@@ -59,5 +60,13 @@ describe("cli downloads and errors", () => {
   test("the error envelope becomes one line with its code", () => {
     expect(describeApiError(404, { error: { code: "WE-JOB-004", message: "job x not found" } })).toEqual({ code: "WE-JOB-004", message: "WE-JOB-004: job x not found" });
     expect(describeApiError(502, "Bad Gateway")).toEqual({ message: "HTTP 502: Bad Gateway" });
+  });
+});
+
+describe("cli events lines", () => {
+  test("time, type, job, the payload's fields and an error code", () => {
+    const e = { id: 7, type: "job.failed", job_id: "5c0e1a2b-0000-4000-8000-000000000000", worker_id: null, created_at: "2026-03-01T10:00:05.001Z", data: { status: "failed", progress: 12, error: { code: "WE-JOB-007", message: "x" } } };
+    expect(eventLine(e)).toBe("10:00:05 job.failed       job=5c0e1a2b status=failed progress=12 error=WE-JOB-007");
+    expect(eventLine({ ...e, type: "worker.offline", job_id: null, worker_id: "w1", data: { reason: "gone" } })).toBe("10:00:05 worker.offline   worker=w1");
   });
 });
