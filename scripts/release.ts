@@ -15,7 +15,7 @@
 import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { compileExecutables, gitCommit, gitCommitTime, mib, RELEASE_TARGETS, type ReleaseTarget, ROOT } from "./lib/compile.ts";
+import { compileExecutables, filesUnder, gitCommit, gitCommitTime, mib, RELEASE_TARGETS, type ReleaseTarget, ROOT } from "./lib/compile.ts";
 
 /** What the archive asks of the host: FFmpeg is not bundled (docs/media.md lists the encoders it uses). */
 const FFMPEG_REQUIREMENT = "ffmpeg and ffprobe 5.1 or newer on PATH (or FFMPEG_PATH/FFPROBE_PATH); tested with Debian 12's 5.1";
@@ -48,13 +48,6 @@ function run(argv: string[], cwd: string): void {
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr.toString().trim()}`);
 }
 
-/** Every regular file under `dir`, relative to it, sorted. */
-function listFiles(dir: string, prefix = ""): string[] {
-  return readdirSync(join(dir, prefix), { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .flatMap((e) => (e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]));
-}
-
 /** Fills `stage` with everything but the binaries: install script, units, docs, licence. */
 function copyPayload(stage: string): void {
   copyFileSync(join(ROOT, "scripts/install.sh"), join(stage, "install.sh"));
@@ -82,7 +75,7 @@ for (const target of targets) {
   compileExecutables(stage, { target, commit });
   copyPayload(stage);
   const files = await Promise.all(
-    listFiles(stage).map(async (path) => ({ path, size: statSync(join(stage, path)).size, sha256: await sha256(join(stage, path)) })),
+    filesUnder(stage).map(async (file) => ({ path: relative(stage, file), size: statSync(file).size, sha256: await sha256(file) })),
   );
   const manifest = {
     name: "webencode",
