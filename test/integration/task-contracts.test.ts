@@ -3,10 +3,11 @@
  * (src/core/task-contracts.ts) before storing or using it. Here the test is the worker: it claims leases on
  * the running kernel's bus and reports forged outcomes through the results queue, as a worker of another
  * version (or with a bug) would. A malformed result is refused — never stored, the attempt failed with the
- * reason — and the kernel's log and the job's timeline say why.
+ * reason — and the kernel's log and the job's timeline say why. The other way round, a worker (the kernel's
+ * embedded one) refuses params it cannot read before it runs anything.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { CLAIM_SUBJECT, type ClaimReply, type Lease, type TaskOutcome } from "../../src/core/messages.ts";
 import { RESULTS_QUEUE } from "../../src/core/topology.ts";
 import { jobEvents, jobs, taskAttempts, tasks } from "../../src/db/schema.ts";
@@ -122,4 +123,39 @@ describe("a malformed result from a worker is refused", () => {
     await waitFor(async () => (await taskOf(jobId, "analyze"))!.status === "completed", 30_000, "the analysis was accepted");
     expect((await taskOf(jobId, "analyze"))!.result).toEqual(ANALYSIS);
   }, 60_000);
+});
+
+describe("params a worker cannot read are refused by the worker", () => {
+  let kw: TestKernel;
+  beforeAll(async () => {
+    kw = await startTestKernel({ env: { EMBEDDED_WORKER: "true", TASK_MAX_ATTEMPTS: "1" } });
+  }, 60_000);
+  afterAll(async () => {
+    await kw?.stop();
+  });
+
+  test("an analyze task without its source: the attempt fails before anything runs, naming the field", async () => {
+    const wdb = kw.handle.ctx.db;
+    // Written the way a kernel of another version might: the job and its task in one go, the params wrong.
+    const jobId = await wdb.transaction(async (tx) => {
+      const [job] = await tx.insert(jobs).values({ sourceUrl: "https://example.com/clip.ts", profiles: ["360p_h264"], options: { storage: "storage-fs" } }).returning();
+      await tx.execute(sql`insert into tasks (job_id, type, seq, pool, params) values (${job!.id}, 'analyze', 0, 'cpu', ${JSON.stringify({ storage: "storage-fs" })}::jsonb)`);
+      return job!.id;
+    });
+    const failed = async () => (await wdb.select().from(jobs).where(eq(jobs.id, jobId)))[0]!.status === "failed";
+    await waitFor(failed, 60_000, "the job failed after the worker refused its params");
+
+    const [task] = await wdb.select().from(tasks).where(eq(tasks.jobId, jobId));
+    const [attempt] = await wdb.select().from(taskAttempts).where(eq(taskAttempts.taskId, task!.id));
+    expect({ status: task!.status, result: task!.result, outcome: attempt!.outcome, errorClass: attempt!.errorClass, errorCode: attempt!.errorCode }).toEqual({
+      status: "failed",
+      result: null,
+      outcome: "failed",
+      errorClass: "retryable",
+      errorCode: "WE-JOB-008",
+    });
+    expect(attempt!.errorMessage).toMatch(/^worker \S+ refused the analyze task's params: source_url: required field is missing$/);
+    // Refused before anything ran: no FFmpeg command was recorded for the attempt.
+    expect(attempt!.argv).toBeNull();
+  }, 90_000);
 });
