@@ -72,12 +72,40 @@ log "building the executables for the end-to-end tests into $E2E_DIST"
 "$BUN" scripts/build.ts --plugins --outdir "$E2E_DIST" >&2
 
 log "running tests (PostgreSQL: $TEST_DATABASE_URL, NATS: $TEST_NATS_URL)"
+# The whole suite runs as TEST_SHARDS parallel `bun test` processes (default 2; the files share no state:
+# each has its own database, bus prefix, ports and directories). Arguments (a path filter) run one process.
+SHARDS="${TEST_SHARDS:-2}"
 set +e
-"$BUN" test --timeout 120000 "$@" 2>&1 | tee "$SCRATCH/test.log"
-status=${PIPESTATUS[0]}
+if [ $# -gt 0 ] || [ "$SHARDS" -le 1 ]; then
+  "$BUN" test --timeout 120000 "$@" 2>&1 | tee "$SCRATCH/test-0.log"
+  status=${PIPESTATUS[0]}
+else
+  SHARD_PIDS=()
+  i=0
+  while read -r files; do
+    # shellcheck disable=SC2086 # one word per file
+    "$BUN" test --timeout 120000 $files >"$SCRATCH/test-$i.log" 2>&1 &
+    SHARD_PIDS+=($!)
+    log "shard $i: $(echo $files | wc -w) files (pid $!)"
+    i=$((i + 1))
+  done < <("$BUN" scripts/test-shards.ts "$SHARDS")
+  status=0
+  for p in "${SHARD_PIDS[@]}"; do wait "$p" || status=1; done
+  for ((j = 0; j < i; j++)); do echo "===== shard $j ====="; cat "$SCRATCH/test-$j.log"; done
+fi
 set -e
-passed=$(grep -Eo '^ *[0-9]+ pass$' "$SCRATCH/test.log" | tail -n 1 | tr -dc 0-9)
-failed=$(grep -Eo '^ *[0-9]+ fail$' "$SCRATCH/test.log" | tail -n 1 | tr -dc 0-9)
-echo "tests: ${passed:-0} passed, ${failed:-0} failed"
-if [ "${passed:-0}" = 0 ]; then echo "no test ran" >&2; exit 1; fi
+passed=0
+failed=0
+for f in "$SCRATCH"/test-*.log; do
+  p=$(grep -Eo '^ *[0-9]+ pass$' "$f" | tail -n 1 | tr -dc 0-9)
+  q=$(grep -Eo '^ *[0-9]+ fail$' "$f" | tail -n 1 | tr -dc 0-9)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${q:-0}))
+  # A shard that died before its summary counts as a failure, whatever it printed.
+  [ -n "$p$q" ] || { echo "$(basename "$f"): no summary (the test process died)" >&2; status=1; }
+done
+if [ "$failed" -gt 0 ]; then echo "failed tests:"; grep -h '^(fail)' "$SCRATCH"/test-*.log | sort -u; fi
+echo "tests: $passed passed, $failed failed"
+if [ "$passed" = 0 ]; then echo "no test ran" >&2; exit 1; fi
+[ "$failed" -eq 0 ] || status=1
 exit "$status"

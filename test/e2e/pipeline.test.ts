@@ -73,7 +73,7 @@ async function startKernel(name: string, env: Record<string, string>, opts: { em
   const dataDir = join(cwd, "data");
   const proc = spawnProc([KERNEL], { env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", ...TEST_KERNEL_SECURITY_ENV, ...env }, cwd });
   const base = `http://127.0.0.1:${port}`;
-  await proc.waitForHttp200(`${base}/v1/health`, 90_000).catch((e: Error) => {
+  await proc.waitForHttp200(`${base}/v1/health`, 180_000).catch((e: Error) => {
     throw new Error(`${name}: ${e.message}`);
   });
   const k: Kernel = { name, proc, base, storage: join(dataDir, "storage") };
