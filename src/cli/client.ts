@@ -26,7 +26,14 @@ export function describeApiError(status: number, body: unknown): { code?: string
 export const exitForStatus = (status: number) => (status === 401 || status === 403 ? EXIT.unreachable : EXIT.failed);
 
 export class ApiClient {
-  constructor(readonly target: Target) {}
+  /**
+   * @param authorize for a password context (src/cli/session.ts): the bearer token, refreshed when needed;
+   *   `force` after a 401. Not used when the target has an API key.
+   */
+  constructor(
+    readonly target: Target,
+    private readonly authorize?: (force: boolean) => Promise<string>,
+  ) {}
 
   url(path: string, query?: RequestOptions["query"]): string {
     const u = new URL(`${this.target.url}${path}`);
@@ -37,18 +44,29 @@ export class ApiClient {
   /** A fetch with the key; network failures become exit 4 naming the server. */
   async fetch(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const headers: Record<string, string> = { ...opts.headers };
-    if (this.target.apiKey) headers.authorization = `Bearer ${this.target.apiKey}`;
+    const session = this.target.apiKey ? undefined : this.authorize;
+    const token = this.target.apiKey ?? (await session?.(false));
+    if (token) headers.authorization = `Bearer ${token}`;
     let body: RequestInit["body"] = opts.raw;
     if (opts.body !== undefined) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.body);
     }
-    try {
-      return await fetch(this.url(path, opts.query), { method, headers, body, signal: opts.signal, redirect: "manual" });
-    } catch (e) {
-      if ((e as Error).name === "AbortError") throw e;
-      throw new CliError(EXIT.unreachable, `cannot reach ${this.target.url}: ${(e as Error).message}`);
-    }
+    const send = async () => {
+      try {
+        return await fetch(this.url(path, opts.query), { method, headers, body, signal: opts.signal, redirect: "manual" });
+      } catch (e) {
+        if ((e as Error).name === "AbortError") throw e;
+        throw new CliError(EXIT.unreachable, `cannot reach ${this.target.url}: ${(e as Error).message}`);
+      }
+    };
+    const res = await send();
+    // A session token that expired (or was revoked) since it was read: refresh once and resend. A streamed
+    // upload body cannot be sent twice; it started with a fresh token anyway.
+    if (res.status !== 401 || !session || opts.raw !== undefined) return res;
+    await res.body?.cancel();
+    headers.authorization = `Bearer ${await session(true)}`;
+    return send();
   }
 
   /** Throws the envelope's error as a CliError when `res` is not a success. */

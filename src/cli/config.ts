@@ -20,6 +20,12 @@ import { usageError } from "./errors.ts";
 export interface Context {
   url: string;
   api_key?: string;
+  /** A password login (auth-basic): the user, and the session tokens `webencode` refreshes by itself. */
+  username?: string;
+  refresh_token?: string;
+  access_token?: string;
+  /** When the access token expires (ISO 8601). */
+  access_expires_at?: string;
 }
 
 export interface ConfigFile {
@@ -29,7 +35,7 @@ export interface ConfigFile {
 
 /** Context names: simple enough to be bare TOML keys. */
 export const CONTEXT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const CONTEXT_FIELDS = ["url", "api_key"] as const;
+const CONTEXT_FIELDS = ["url", "api_key", "username", "refresh_token", "access_token", "access_expires_at"] as const;
 
 /** Where the file is: `$XDG_CONFIG_HOME/webencode/config.toml`, else under `~/.config`. */
 export function configPath(env: Record<string, string | undefined> = process.env): string {
@@ -84,8 +90,8 @@ export function serializeConfig(cfg: ConfigFile): string {
   if (cfg.current) lines.push(`current = ${JSON.stringify(cfg.current)}`);
   for (const name of Object.keys(cfg.contexts).sort()) {
     const c = cfg.contexts[name]!;
-    lines.push("", `[contexts.${name}]`, `url = ${JSON.stringify(c.url)}`);
-    if (c.api_key) lines.push(`api_key = ${JSON.stringify(c.api_key)}`);
+    lines.push("", `[contexts.${name}]`);
+    for (const f of CONTEXT_FIELDS) if (c[f]) lines.push(`${f} = ${JSON.stringify(c[f])}`);
   }
   return `${lines.join("\n")}\n`;
 }

@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { ApiClient } from "./client.ts";
 import { configPath, readConfig, resolveTarget } from "./config.ts";
 import { type OutputMode, outputMode } from "./output.ts";
+import { sessionAuthorizer } from "./session.ts";
 
 export interface GlobalFlags {
   context?: string;
@@ -27,6 +28,11 @@ export function runtimeOf(cmd: Command): Runtime {
     flags,
     configPath: path,
     output: outputMode(flags),
-    client: () => new ApiClient(resolveTarget(readConfig(path), process.env, flags.context)),
+    client: () => {
+      const cfg = readConfig(path);
+      const target = resolveTarget(cfg, process.env, flags.context);
+      const ctx = target.context ? cfg.contexts[target.context] : undefined;
+      return new ApiClient(target, target.context && ctx?.refresh_token ? sessionAuthorizer(path, target.context) : undefined);
+    },
   };
 }

@@ -82,23 +82,30 @@ export interface WatchOptions {
  */
 export async function watchJob(client: ApiClient, id: string, opts: WatchOptions = {}): Promise<WatchState> {
   const path = `/v1/jobs/${encodeURIComponent(id)}`;
-  // A job that does not exist is a clear error before any stream is opened.
-  let state = initialState(await client.get<JobSummary>(path));
-  const line = new ProgressLine();
-  const show = () => line.update(lineOf(state), plainKey(state.status, state.progress));
+  // Ctrl-C is caught from the start: before the first line is shown, not only once the stream is open.
   const abort = new AbortController();
   let interrupted = false;
   const onInt = () => {
     interrupted = true;
     abort.abort();
   };
+  process.once("SIGINT", onInt);
+  // A job that does not exist is a clear error before any stream is opened.
+  let state: WatchState;
+  try {
+    state = initialState(await client.get<JobSummary>(path));
+  } catch (e) {
+    process.off("SIGINT", onInt);
+    throw e;
+  }
+  const line = new ProgressLine();
+  const show = () => line.update(lineOf(state), plainKey(state.status, state.progress));
   const snapshot = async () => {
     state = { ...initialState(await client.get<JobSummary>(path)), running: state.running };
     show();
     if (isTerminal(state.status)) abort.abort();
   };
   show();
-  process.once("SIGINT", onInt);
   try {
     if (!isTerminal(state.status)) {
       const events = streamEvents(client, {

@@ -62,6 +62,56 @@ describe("webencode (compiled) against a compiled kernel", () => {
     expect(me).toMatchObject({ role: "admin", url: base, context: "default" });
   }, 60_000);
 
+  test("password login (auth-basic): tokens saved (never the password), refreshed when expired or refused", async () => {
+    const made = await fetch(`${base}/v1/users`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ username: "ana", password: "a long passphrase", roles: ["operator"], name: "Ana" }),
+    });
+    expect(made.status).toBe(201);
+    const login = (password: string) =>
+      runProc(["bash", "-c", `printf '%s\\n' "$PW" | "${CLI}" --context ana login ${base} --username ana`], { cwd: scratch, env: { XDG_CONFIG_HOME: cfgHome, PW: password } });
+    const wrong = await login("not the password");
+    expect(wrong.code, shown(wrong)).toBe(4);
+    expect(wrong.stderr).toContain("WE-AUTH-001");
+    const r = await login("a long passphrase");
+    expect(r.code, shown(r)).toBe(0);
+    const file = join(cfgHome, "webencode", "config.toml");
+    const saved = readFileSync(file, "utf8");
+    expect(saved).not.toContain("a long passphrase");
+    expect(saved).toContain('username = "ana"');
+    expect(saved).toMatch(/refresh_token = "ey/);
+    const who = await cli(["--context", "ana", "whoami", "--json"]);
+    expect(who.code, shown(who)).toBe(0);
+    expect(JSON.parse(who.stdout)).toMatchObject({ role: "operator", context: "ana" });
+
+    // An expired access token is refreshed before use (the refresh token rotates, the file is rewritten) ...
+    const refreshOf = (t: string) => /\[contexts\.ana\][^[]*refresh_token = "([^"]+)"/.exec(t)?.[1];
+    const before = refreshOf(readFileSync(file, "utf8"));
+    writeFileSync(file, readFileSync(file, "utf8").replace(/access_expires_at = "[^"]+"/, 'access_expires_at = "2000-01-01T00:00:00.000Z"'));
+    expect((await cli(["--context", "ana", "jobs", "ls", "--json"])).code).toBe(0);
+    const after = refreshOf(readFileSync(file, "utf8"));
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // ... and one the server refuses is refreshed once and the call resent.
+    writeFileSync(file, readFileSync(file, "utf8").replace(/access_token = "[^"]+"/, 'access_token = "garbage"'));
+    const again = await cli(["--context", "ana", "jobs", "ls", "--json"]);
+    expect(again.code, shown(again)).toBe(0);
+    // A session that cannot be refreshed any more: exit 4, log in again.
+    writeFileSync(file, readFileSync(file, "utf8").replace(/refresh_token = "[^"]+"/, 'refresh_token = "garbage"').replace(/access_token = "[^"]+"/, 'access_token = "garbage"'));
+    const ended = await cli(["--context", "ana", "jobs", "ls"]);
+    expect(ended.code, shown(ended)).toBe(4);
+    expect(ended.stderr).toContain("webencode login");
+    // The default context (the admin key) is untouched by all this; `contexts use` makes it current again.
+    expect((await cli(["--context", "default", "whoami", "--json"])).stdout).toContain('"role":"admin"');
+    const ctxs = JSON.parse((await cli(["contexts", "ls"])).stdout) as { current: string; items: { name: string; auth: string }[] };
+    expect(ctxs).toEqual({ current: "ana", items: [{ name: "ana", url: base, auth: "password (ana)" }, { name: "default", url: base, auth: "api key" }] } as never);
+    expect((await cli(["contexts", "use", "default"])).code).toBe(0);
+    expect((await cli(["contexts", "use", "nope"])).code).toBe(2);
+    expect((await cli(["whoami", "--json"])).stdout).toContain('"role":"admin"');
+  }, 60_000);
+
   test("submit --wait --download: exit 0, JSON on stdout, a playable MP4, plain progress lines when piped", async () => {
     const out = join(scratch, "out");
     const r = await cli(["submit", clip, "--profile", "360p_h264", "--output", "mp4,hls", "--wait", "--download", out, "--json"], {}, 400_000);

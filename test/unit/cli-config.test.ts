@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configPath, parseConfig, readConfig, resolveTarget, serializeConfig, writeConfig } from "../../src/cli/config.ts";
 import { CliError } from "../../src/cli/errors.ts";
+import { needsRefresh, withTokens } from "../../src/cli/session.ts";
 
 const exitOf = (fn: () => unknown) => {
   try {
@@ -60,5 +61,18 @@ describe("cli config file", () => {
     expect(exitOf(() => resolveTarget({ contexts: {} }, {}))).toBe(2);
     expect(exitOf(() => resolveTarget(cfg, {}, "missing"))).toBe(2);
     expect(exitOf(() => resolveTarget(cfg, { WEBENCODE_URL: "ftp://x" }))).toBe(2);
+  });
+});
+
+describe("cli password sessions", () => {
+  test("session fields round-trip; refresh when missing, unparsable or within a minute of expiry", () => {
+    const ctx = withTokens({ url: "http://h:1", username: "ana" }, { access_token: "a", refresh_token: "r", expires_in: 900 }, Date.parse("2026-01-01T00:00:00Z"));
+    expect(ctx).toEqual({ url: "http://h:1", username: "ana", access_token: "a", refresh_token: "r", access_expires_at: "2026-01-01T00:15:00.000Z" });
+    expect(parseConfig(serializeConfig({ current: "s", contexts: { s: ctx } })).contexts.s).toEqual(ctx);
+    const t0 = Date.parse("2026-01-01T00:00:00Z");
+    expect(needsRefresh(ctx, t0)).toBe(false);
+    expect(needsRefresh(ctx, t0 + 14 * 60_000 + 1)).toBe(true);
+    expect(needsRefresh({ access_token: "a" }, t0)).toBe(true);
+    expect(needsRefresh({ access_token: "a", access_expires_at: "soon" }, t0)).toBe(true);
   });
 });

@@ -1,10 +1,11 @@
 /** `webencode login`, `logout`, `whoami`: contexts in the config file (src/cli/config.ts). */
 import type { Command } from "commander";
 import { ApiClient } from "../client.ts";
-import { CONTEXT_NAME, normalizeUrl, readConfig, writeConfig } from "../config.ts";
+import { CONTEXT_NAME, type Context, normalizeUrl, readConfig, writeConfig } from "../config.ts";
 import { usageError } from "../errors.ts";
-import { printJson, say } from "../output.ts";
+import { printJson, printTable, say } from "../output.ts";
 import { runtimeOf } from "../runtime.ts";
+import { postTokens, withTokens } from "../session.ts";
 
 interface Principal {
   id: string;
@@ -13,11 +14,25 @@ interface Principal {
   via: string;
 }
 
-/** The first line of stdin (a key piped in: `webencode login URL < key-file`). */
-async function readLine(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write("API key: ");
-  for await (const line of console) return line.trim();
-  return "";
+/**
+ * The first line of stdin (`webencode login URL < key-file`); on a terminal a prompt, with echo off so the
+ * secret is not shown.
+ */
+async function readSecret(prompt: string): Promise<string> {
+  const tty = Boolean(process.stdin.isTTY);
+  if (tty) {
+    process.stderr.write(prompt);
+    Bun.spawnSync(["stty", "-echo"], { stdin: "inherit" });
+  }
+  try {
+    for await (const line of console) return line.replace(/\r$/, "");
+    return "";
+  } finally {
+    if (tty) {
+      Bun.spawnSync(["stty", "echo"], { stdin: "inherit" });
+      process.stderr.write("\n");
+    }
+  }
 }
 
 export function authCommands(program: Command): void {
@@ -26,29 +41,44 @@ export function authCommands(program: Command): void {
     .summary("save a server and its API key as a context, after checking them")
     .argument("[url]", "the kernel's URL (default: WEBENCODE_URL, else the context's saved URL)")
     .option("--api-key <key>", "the API key (default: WEBENCODE_API_KEY, else read from stdin)")
+    .option("-u, --username <name>", "log in with a username and password instead (auth-basic); the password is read from stdin")
     .addHelpText(
       "after",
       `
 Examples:
   webencode login http://127.0.0.1:8080 --api-key "$(cat data/admin-api-key)"
   webencode --context prod login https://encode.example.com < prod.key
-The key is checked (GET /v1/auth/whoami) before it is saved; the file is written with mode 0600.`,
+  webencode login http://127.0.0.1:8080 --username ana          # prompts for the password
+The key is checked (GET /v1/auth/whoami) before it is saved; the file is written with mode 0600.
+A password login saves the session's tokens (never the password) and refreshes them by itself.`,
     )
-    .action(async (url: string | undefined, opts: { apiKey?: string }, cmd: Command) => {
+    .action(async (url: string | undefined, opts: { apiKey?: string; username?: string }, cmd: Command) => {
       const rt = runtimeOf(cmd);
       const name = rt.flags.context ?? "default";
       if (!CONTEXT_NAME.test(name)) throw usageError(`bad context name ${name}: use 1-64 of A-Z a-z 0-9 _ -`);
+      if (opts.username && opts.apiKey) throw usageError("give either --api-key or --username, not both");
       const cfg = readConfig(rt.configPath);
       const rawUrl = url ?? process.env.WEBENCODE_URL ?? cfg.contexts[name]?.url;
       if (!rawUrl) throw usageError("give the server's URL: webencode login http://host:8080");
-      const target = { url: normalizeUrl(rawUrl), apiKey: opts.apiKey ?? process.env.WEBENCODE_API_KEY ?? (await readLine()) };
-      if (!target.apiKey) throw usageError("no API key given (--api-key, WEBENCODE_API_KEY or stdin)");
+      const base = normalizeUrl(rawUrl);
+      let context: Context;
+      if (opts.username) {
+        const password = await readSecret("Password: ");
+        if (!password) throw usageError("no password given (stdin)");
+        const now = Date.now();
+        context = withTokens({ url: base, username: opts.username }, await postTokens(base, "/v1/auth/login", { username: opts.username, password }), now);
+      } else {
+        const apiKey = opts.apiKey ?? process.env.WEBENCODE_API_KEY ?? (await readSecret("API key: ")).trim();
+        if (!apiKey) throw usageError("no API key given (--api-key, WEBENCODE_API_KEY or stdin)");
+        context = { url: base, api_key: apiKey };
+      }
+      const target = { url: base, apiKey: context.api_key ?? context.access_token };
       const me = await new ApiClient(target).get<Principal>("/v1/auth/whoami");
-      cfg.contexts[name] = { url: target.url, api_key: target.apiKey };
+      cfg.contexts[name] = context;
       cfg.current = name;
       writeConfig(rt.configPath, cfg);
-      if (rt.flags.json) printJson({ context: name, url: target.url, ...me });
-      say(`logged in to ${target.url} as ${me.name} (${me.role}); context "${name}" saved in ${rt.configPath}`);
+      if (rt.flags.json) printJson({ context: name, url: base, ...me });
+      say(`logged in to ${base} as ${me.name} (${me.role}); context "${name}" saved in ${rt.configPath}`);
     });
 
   program
@@ -63,6 +93,31 @@ The key is checked (GET /v1/auth/whoami) before it is saved; the file is written
       if (cfg.current === name) cfg.current = Object.keys(cfg.contexts).sort()[0];
       writeConfig(rt.configPath, cfg);
       say(`context "${name}" removed${cfg.current ? `; current context is now "${cfg.current}"` : ""}`);
+    });
+
+  const contexts = program.command("contexts").summary("list the saved contexts, choose the current one");
+  contexts
+    .command("ls")
+    .summary("the saved contexts (never their keys)")
+    .action((_opts: unknown, cmd: Command) => {
+      const rt = runtimeOf(cmd);
+      const cfg = readConfig(rt.configPath);
+      const rows = Object.entries(cfg.contexts).sort(([a], [b]) => (a < b ? -1 : 1));
+      const auth = (c: Context) => (c.api_key ? "api key" : c.username ? `password (${c.username})` : "none");
+      if (rt.output.json) return printJson({ current: cfg.current ?? null, items: rows.map(([name, c]) => ({ name, url: c.url, auth: auth(c) })) });
+      printTable(["", "NAME", "URL", "AUTH"], rows.map(([name, c]) => [name === cfg.current ? "*" : "", name, c.url, auth(c)]));
+    });
+  contexts
+    .command("use")
+    .summary("make a saved context the current one")
+    .argument("<name>", "context name")
+    .action((name: string, _opts: unknown, cmd: Command) => {
+      const rt = runtimeOf(cmd);
+      const cfg = readConfig(rt.configPath);
+      if (!cfg.contexts[name]) throw usageError(`no context named ${name}; saved: ${Object.keys(cfg.contexts).join(", ") || "none"}`);
+      cfg.current = name;
+      writeConfig(rt.configPath, cfg);
+      say(`current context is now "${name}" (${cfg.contexts[name]!.url})`);
     });
 
   program
