@@ -5,7 +5,7 @@
  * Exit codes (src/cli/errors.ts): 0 ok/completed, 1 failed, 2 usage, 3 cancelled, 4 unreachable or
  * refused credentials, 130 detached with Ctrl-C.
  */
-import { Command, CommanderError } from "commander";
+import { Argument, Command, CommanderError } from "commander";
 import { VERSION_WITH_COMMIT } from "../core/version.ts";
 import { authCommands } from "./commands/auth.ts";
 import { eventsCommand } from "./commands/events.ts";
@@ -13,6 +13,7 @@ import { jobsCommands } from "./commands/jobs.ts";
 import { keysCommands } from "./commands/keys.ts";
 import { submitCommand } from "./commands/submit.ts";
 import { systemCommands } from "./commands/system.ts";
+import { bashScript, commandTree, fishScript, zshScript } from "./completion.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 export function buildProgram(): Command {
@@ -42,6 +43,18 @@ Examples:
   eventsCommand(program);
   systemCommands(program);
   keysCommands(program);
+  program
+    .command("completion")
+    .summary("print a shell completion script (bash, zsh or fish)")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  webencode completion bash > /etc/bash_completion.d/webencode\n  webencode completion zsh >> ~/.zshrc\n  webencode completion fish > ~/.config/fish/completions/webencode.fish",
+    )
+    .action((shell: "bash" | "zsh" | "fish") => {
+      const tree = commandTree(program);
+      process.stdout.write(shell === "bash" ? bashScript(tree) : shell === "zsh" ? zshScript(tree) : fishScript(tree));
+    });
   return program;
 }
 
