@@ -1,0 +1,406 @@
+/**
+ * Real-world sources (issue 14, first part) end to end through the COMPILED kernel with its embedded worker
+ * and FFmpeg, on the corpus of test/fixtures/media-corpus.ts (4 s clips made with `-f lavfi`):
+ * - KS splits everything it can (chunks of 1–2 s from 2 s on), K1 never splits (SPLIT_MIN_DURATION=60s):
+ *   each case runs on both, and the two outputs must have the same frames, the same timestamps and look
+ *   the same (SSIM ≥ 0.99).
+ * - Every output is checked with the system's ffprobe, never with the pipeline's own verifier: frame
+ *   count and frame timestamps against the source's, video duration on timestamps, each audio track's end
+ *   relative to the first video frame against the source's same track, track count, languages, titles and
+ *   the default flag; for several tracks the HLS master's alternate audio renditions.
+ * - Other containers (WebM, AVI, MOV, FLV, MPEG-TS) are transcoded; audio-only files (MP3, WAV) fail at
+ *   once with WE-JOB-007 saying there is no video, not that the container is refused.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
+import { ssim } from "../helpers/media.ts";
+import { binary, freePort, killAllProcs, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { CORPUS, type CorpusName, makeCorpusClip } from "../fixtures/media-corpus.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "webencode-media-"));
+const corpusDir = join(scratch, "corpus");
+const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
+/** Samples per frame of the audio codecs in the corpus (PCM: exact). */
+const FRAME_SAMPLES: Record<string, number> = { aac: 1024, mp3: 1152, opus: 960 };
+/** One frame of `codec` at `rate` (Opus counts at 48 kHz). */
+const frameOf = (a: { codec: string; sample_rate: number }) => (FRAME_SAMPLES[a.codec] ?? 0) / (a.codec === "opus" ? 48000 : a.sample_rate);
+
+// ---- kernels ----------------------------------------------------------------------------------------
+
+interface Kernel {
+  name: string;
+  proc: Proc;
+  base: string;
+  storage: string;
+}
+
+async function startKernel(name: string, env: Record<string, string>): Promise<Kernel> {
+  const cwd = mkdtempSync(join(scratch, `${name}-`));
+  const port = await freePort();
+  const dataDir = join(cwd, "data");
+  const proc = spawnProc([binary("webencode-kernel")], {
+    env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_CONCURRENCY: "2", ...TEST_KERNEL_SECURITY_ENV, ...env },
+    cwd,
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await proc.waitForHttp200(`${base}/v1/health`, 240_000);
+  const k = { name, proc, base, storage: join(dataDir, "storage") };
+  await waitFor(
+    async () => {
+      const r = await fetch(`${base}/v1/workers/embedded`, withAuth(undefined));
+      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
+    },
+    60_000,
+    `${name}: embedded worker healthy`,
+    200,
+  );
+  return k;
+}
+
+interface JobView {
+  id: string;
+  status: string;
+  error: { code: string; message: string } | null;
+  tasks: Array<{ type: string; seq: number; status: string }>;
+}
+interface OutputView {
+  kind: string;
+  profile: string | null;
+  storage_key: string;
+}
+
+async function call<T>(k: Kernel, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const r = await fetch(`${k.base}${path}`, withAuth(init));
+  const text = await r.text();
+  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+/** Puts the clip into the kernel's storage (what an upload does) and submits a job for it. */
+async function submit(k: Kernel, clip: string, body: Record<string, unknown> = {}): Promise<string> {
+  const key = `uploads/${clip.split("/").pop()}`;
+  mkdirSync(dirname(join(k.storage, key)), { recursive: true });
+  copyFileSync(clip, join(k.storage, key));
+  const r = await call<JobView>(k, "/v1/jobs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ source_url: key, profiles: ["360p_h264"], outputs: ["mp4", "hls"], ...body }),
+  });
+  if (r.status !== 201) throw new Error(`${k.name}: POST /v1/jobs → ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.id;
+}
+
+async function waitEnded(k: Kernel, id: string): Promise<JobView> {
+  let job: JobView | undefined;
+  await waitFor(
+    async () => {
+      job = (await call<JobView>(k, `/v1/jobs/${id}`)).body;
+      return ["completed", "failed", "cancelled"].includes(job.status);
+    },
+    300_000,
+    `${k.name}: job ${id} to end (last: ${job?.status})`,
+    200,
+  );
+  return job!;
+}
+
+interface Done {
+  job: JobView;
+  mp4: string;
+  /** "" when the job asked for MP4 only. */
+  hlsMaster: string;
+}
+
+async function runJob(k: Kernel, clip: string, body: Record<string, unknown> = {}): Promise<Done> {
+  const job = await waitEnded(k, await submit(k, clip, body));
+  if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
+  const outputs = (await call<{ items: OutputView[] }>(k, `/v1/jobs/${job.id}/outputs`)).body.items;
+  const mp4 = outputs.find((o) => o.kind === "mp4");
+  const hls = outputs.find((o) => o.kind === "hls");
+  const wantHls = ((body.outputs as string[] | undefined) ?? ["hls"]).includes("hls");
+  if (!mp4 || (wantHls && !hls)) throw new Error(`${k.name}: outputs ${JSON.stringify(outputs)}`);
+  return { job, mp4: join(k.storage, mp4.storage_key), hlsMaster: hls ? join(k.storage, hls.storage_key) : "" };
+}
+
+const videoTaskCount = (j: JobView) => j.tasks.filter((t) => t.type === "video").length;
+const audioTaskCount = (j: JobView) => j.tasks.filter((t) => t.type === "audio").length;
+
+// ---- independent ffprobe facts ----------------------------------------------------------------------
+
+interface AudioFacts {
+  start_s: number;
+  /** Where it ends relative to the first video frame. */
+  end_s: number | null;
+  language: string;
+  title: string | null;
+  default: boolean;
+  channels: number;
+  sample_rate: number;
+  codec: string;
+}
+interface Facts {
+  /** Video frame pts relative to the first frame, presentation order. */
+  pts: number[];
+  start_s: number;
+  /** Last pts + last interval − first pts. */
+  duration_s: number;
+  maxInterval: number;
+  audio: AudioFacts[];
+}
+
+async function ffprobeJson(args: string[]): Promise<Record<string, unknown>> {
+  const r = await runProc([FFPROBE, "-v", "error", "-of", "json", ...args], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`ffprobe ${args.join(" ")}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+async function facts(path: string): Promise<Facts> {
+  const packets = (await ffprobeJson(["-select_streams", "v:0", "-show_entries", "packet=pts_time", path])).packets as Array<{ pts_time?: string }>;
+  const abs = packets.map((p) => Number(p.pts_time)).filter(Number.isFinite).sort((a, b) => a - b);
+  const start = abs[0]!;
+  const intervals = abs.slice(1).map((x, i) => x - abs[i]!);
+  const duration = abs.at(-1)! + (intervals.at(-1) ?? 0) - start;
+  const streams = (await ffprobeJson(["-show_streams", path])).streams as Array<Record<string, unknown>>;
+  const audio = streams
+    .filter((s) => s.codec_type === "audio")
+    .map((s) => {
+      const tags = (s.tags ?? {}) as Record<string, string>;
+      const astart = Number(s.start_time ?? 0);
+      // Matroska: a DURATION tag that is the stream's end time; MP4: a stream duration.
+      const tagEnd = /^(\d+):(\d+):([\d.]+)$/.exec(tags.DURATION ?? "");
+      const end = s.duration !== undefined ? astart + Number(s.duration) : tagEnd ? Number(tagEnd[1]) * 3600 + Number(tagEnd[2]) * 60 + Number(tagEnd[3]) : null;
+      return {
+        start_s: astart - start,
+        end_s: end === null ? null : end - start,
+        language: tags.language ?? "und",
+        // MP4 names a track in its handler (hdlr) name; FFmpeg's default one is no title.
+        title: tags.title ?? (tags.handler_name && tags.handler_name !== "SoundHandler" ? tags.handler_name : null),
+        default: (s.disposition as Record<string, number>).default === 1,
+        channels: Number(s.channels),
+        sample_rate: Number(s.sample_rate),
+        codec: String(s.codec_name),
+      };
+    });
+  return { pts: abs.map((x) => x - start), start_s: start, duration_s: duration, maxInterval: Math.max(...intervals, 0), audio };
+}
+
+/** Every output frame at the source frame's time (relative to the first frame), within 1 ms. */
+function timingProblems(out: Facts, src: Facts): string[] {
+  const problems: string[] = [];
+  if (out.pts.length !== src.pts.length) problems.push(`output has ${out.pts.length} frames, source ${src.pts.length}`);
+  const bad = out.pts.findIndex((t, i) => Math.abs(t - (src.pts[i] ?? Number.NaN)) > 0.001);
+  if (bad >= 0) problems.push(`frame ${bad} at ${out.pts[bad]} s, source frame at ${src.pts[bad]} s`);
+  if (Math.abs(out.duration_s - src.duration_s) > src.maxInterval + 1e-6) problems.push(`video lasts ${out.duration_s} s, source ${src.duration_s} s`);
+  return problems;
+}
+
+/**
+ * Each source track ends where it ended relative to the first video frame, within one frame of the output
+ * codec (its padded last frame) + one frame of the source's (containers state ends to a frame) + 1 ms; and
+ * starts with the video (late source audio is padded with silence).
+ */
+function audioProblems(out: Facts, src: Facts): string[] {
+  const problems: string[] = [];
+  if (out.audio.length !== src.audio.length) problems.push(`output has ${out.audio.length} audio tracks, source ${src.audio.length}`);
+  out.audio.forEach((a, i) => {
+    const s = src.audio[i];
+    const want = s?.end_s ?? null;
+    const slack = frameOf(a) + (s ? frameOf(s) : 0) + 0.001;
+    if (want !== null && (a.end_s === null || Math.abs(a.end_s - want) > slack)) problems.push(`audio ${i} ends at ${a.end_s} s, source's at ${want} s (allowed ${slack} s)`);
+    if (Math.abs(a.start_s) > 0.001) problems.push(`audio ${i} starts at ${a.start_s} s (late source audio is padded with silence to start with the video)`);
+  });
+  return problems;
+}
+
+// ---- setup ------------------------------------------------------------------------------------------
+
+let KS: Kernel;
+let K1: Kernel;
+const clips: Partial<Record<CorpusName, string>> = {};
+const src: Partial<Record<CorpusName, Facts>> = {};
+
+beforeAll(async () => {
+  const kernels = Promise.all([
+    startKernel("ks", { CHUNK_MIN_DURATION: "1s", CHUNK_MAX_DURATION: "2s", SPLIT_MIN_DURATION: "2s" }),
+    startKernel("k1", { SPLIT_MIN_DURATION: "60s" }),
+  ]);
+  for (const name of Object.keys(CORPUS) as CorpusName[]) {
+    clips[name] = await makeCorpusClip(corpusDir, name);
+    if (!name.startsWith("audio_")) src[name] = await facts(clips[name]!);
+  }
+  [KS, K1] = await kernels;
+}, 420_000);
+
+afterAll(async () => {
+  await killAllProcs();
+  rmSync(scratch, { recursive: true, force: true });
+}, 60_000);
+
+/** Runs a clip split (KS) and in one piece (K1), checks what both have in common, returns both. */
+async function bothWays(name: CorpusName, body: Record<string, unknown> = {}): Promise<{ split: Done; whole: Done; fs: Facts; fw: Facts }> {
+  const [split, whole] = await Promise.all([runJob(KS, clips[name]!, body), runJob(K1, clips[name]!, body)]);
+  expect(videoTaskCount(split.job)).toBeGreaterThan(1);
+  expect(videoTaskCount(whole.job)).toBe(1);
+  const [fs, fw] = await Promise.all([facts(split.mp4), facts(whole.mp4)]);
+  // Split and one-piece: the same frames at the same times, the same picture.
+  expect(timingProblems(fs, fw)).toEqual([]);
+  expect(await ssim(split.mp4, whole.mp4)).toBeGreaterThanOrEqual(0.99);
+  return { split, whole, fs, fw };
+}
+
+// ---- cases ------------------------------------------------------------------------------------------
+
+describe("variable frame rate", () => {
+  test("the corpus clip is variable-rate: 48 frames at 24 fps then 60 at 30 fps over 4 s", () => {
+    const f = src.vfr!;
+    expect(f.pts.length).toBe(108);
+    expect(f.duration_s).toBeCloseTo(4, 5);
+    expect(f.pts[47]! - f.pts[46]!).toBeCloseTo(1 / 24, 5);
+    expect(f.pts[100]! - f.pts[99]!).toBeCloseTo(1 / 30, 5);
+  });
+
+  test("split and one-piece keep every frame at its source time; the duration is the timestamps' (4 s, not frames ÷ average rate)", async () => {
+    const { fs, fw } = await bothWays("vfr");
+    for (const out of [fs, fw]) {
+      expect(timingProblems(out, src.vfr!)).toEqual([]);
+      expect(audioProblems(out, src.vfr!)).toEqual([]);
+    }
+  }, 300_000);
+});
+
+describe("audio and video of different lengths and start times", () => {
+  test("audio starting 0.3 s late and ending 0.2 s after the video keeps both offsets", async () => {
+    const f = src.late_audio!;
+    expect(f.audio[0]!.start_s).toBeGreaterThan(0.25);
+    expect(f.audio[0]!.end_s!).toBeGreaterThan(f.duration_s + 0.15);
+    const { fs, fw } = await bothWays("late_audio");
+    for (const out of [fs, fw]) {
+      expect(timingProblems(out, f)).toEqual([]);
+      expect(audioProblems(out, f)).toEqual([]);
+    }
+  }, 300_000);
+
+  test("an MP4 without edit lists (video starting at its B-frame delay) keeps the audio that plays with the video", async () => {
+    const f = src.no_editlist!;
+    expect(f.start_s).toBeGreaterThan(0.05);
+    expect(f.audio[0]!.start_s).toBeLessThan(-0.05);
+    const { fs, fw } = await bothWays("no_editlist");
+    for (const out of [fs, fw]) {
+      expect(timingProblems(out, f)).toEqual([]);
+      expect(audioProblems(out, f)).toEqual([]);
+    }
+  }, 300_000);
+
+  test("Matroska with audio 40 ms longer than its video and a late-starting video completes with that difference", async () => {
+    const f = src.mkv_long_audio!;
+    expect(f.audio[0]!.end_s! - f.duration_s).toBeGreaterThan(0.03);
+    const { fs, fw } = await bothWays("mkv_long_audio");
+    for (const out of [fs, fw]) {
+      expect(timingProblems(out, f)).toEqual([]);
+      // Audio before the first video frame is cut: the output track starts at 0 and ends where the source's did.
+      expect(audioProblems(out, f)).toEqual([]);
+    }
+  }, 300_000);
+});
+
+describe("several audio tracks", () => {
+  let split: Done;
+  let whole: Done;
+  let fs: Facts;
+  test("MP4 carries all four, with languages, titles and the source's default; each track is encoded once", async () => {
+    ({ split, whole, fs } = await bothWays("multi_audio"));
+    const f = src.multi_audio!;
+    for (const out of [fs, await facts(whole.mp4)]) {
+      expect(out.audio.map((a) => [a.language, a.title, a.default])).toEqual([
+        ["eng", "English", false],
+        ["fra", "Français", true],
+        ["deu", "Kommentar", false],
+        ["ita", "Italiano", false],
+      ]);
+      // The built-in profile is stereo at 48 kHz: 5.1 downmixed, mono spread, 8/22.05/44.1 kHz resampled.
+      expect(out.audio.map((a) => [a.channels, a.sample_rate])).toEqual([[2, 48000], [2, 48000], [2, 48000], [2, 48000]]);
+      expect(audioProblems(out, f)).toEqual([]);
+    }
+    // One audio task per track for the whole job, however many chunks.
+    expect([audioTaskCount(split.job), audioTaskCount(whole.job)]).toEqual([4, 4]);
+  }, 300_000);
+
+  test("HLS offers them as alternate audio renditions of one group, the video variants without audio", async () => {
+    const master = readFileSync(split.hlsMaster, "utf8");
+    const media = master.split("\n").filter((l) => l.startsWith("#EXT-X-MEDIA:"));
+    expect(media).toHaveLength(4);
+    const attrs = media.map((l) => Object.fromEntries([...l.matchAll(/([A-Z-]+)=("[^"]*"|[^,]*)/g)].map((m) => [m[1], m[2]!.replace(/^"|"$/g, "")])));
+    expect(attrs.map((a) => [a.TYPE, a["GROUP-ID"], a.LANGUAGE, a.NAME, a.DEFAULT])).toEqual([
+      ["AUDIO", "audio0", "en", "English", "NO"],
+      ["AUDIO", "audio0", "fr", "Français", "YES"],
+      ["AUDIO", "audio0", "de", "Kommentar", "NO"],
+      ["AUDIO", "audio0", "it", "Italiano", "NO"],
+    ]);
+    const inf = master.split("\n").find((l) => l.startsWith("#EXT-X-STREAM-INF:"))!;
+    expect(inf).toContain('AUDIO="audio0"');
+    expect(inf).toMatch(/CODECS="avc1\.[0-9a-f]+,mp4a\.40\.2"/);
+    const root = dirname(split.hlsMaster);
+    // Each audio playlist's segments hold that track only; the variant's hold video only.
+    for (const a of attrs) {
+      const playlist = join(root, a.URI!);
+      expect(existsSync(playlist)).toBe(true);
+      const seg = readFileSync(playlist, "utf8").split("\n").find((l) => l.endsWith(".ts"))!;
+      const streams = (await ffprobeJson(["-show_streams", join(dirname(playlist), seg)])).streams as Array<{ codec_type: string }>;
+      expect(streams.map((s) => s.codec_type)).toEqual(["audio"]);
+    }
+    const variant = join(root, master.split("\n")[master.split("\n").indexOf(inf) + 1]!);
+    const vseg = readFileSync(variant, "utf8").split("\n").find((l) => l.endsWith(".ts"))!;
+    const vstreams = (await ffprobeJson(["-show_streams", join(dirname(variant), vseg)])).streams as Array<{ codec_type: string }>;
+    expect(vstreams.map((s) => s.codec_type)).toEqual(["video"]);
+  });
+
+  test("audio_tracks selects tracks by language or index; a track the source lacks fails the job naming what it has", async () => {
+    const picked = await runJob(KS, clips.multi_audio!, { audio_tracks: ["deu", 3], outputs: ["mp4"] });
+    const f = await facts(picked.mp4);
+    // The source's default (fra) is not selected: the first selected track becomes the default.
+    expect(f.audio.map((a) => [a.language, a.default])).toEqual([
+      ["deu", true],
+      ["ita", false],
+    ]);
+    expect(audioTaskCount(picked.job)).toBe(2);
+    const malformed = await call<{ error: { code: string; message: string } }>(KS, "/v1/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ source_url: "uploads/multi-audio.mkv", profiles: ["360p_h264"], audio_tracks: [-1] }),
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.code).toBe("WE-JOB-001");
+    expect(malformed.body.error.message).toContain("audio_tracks");
+    const bad = await waitEnded(KS, await submit(KS, clips.multi_audio!, { audio_tracks: ["jpn"] }));
+    expect(bad.status).toBe("failed");
+    expect(bad.error?.code).toBe("WE-JOB-007");
+    expect(bad.error?.message).toContain('audio_tracks names "jpn", which the source does not have');
+    expect(bad.error?.message).toContain('1 (fra, "Français")');
+  }, 300_000);
+});
+
+describe("containers", () => {
+  for (const name of ["webm", "avi", "mov", "flv", "mpegts"] as const) {
+    test(`${CORPUS[name].what}: transcoded frame for frame, split into chunks`, async () => {
+      const done = await runJob(KS, clips[name]!);
+      expect(videoTaskCount(done.job)).toBeGreaterThan(1);
+      const out = await facts(done.mp4);
+      expect(timingProblems(out, src[name]!)).toEqual([]);
+      expect(audioProblems(out, src[name]!)).toEqual([]);
+    }, 300_000);
+  }
+
+  for (const name of ["audio_mp3", "audio_wav"] as const) {
+    test(`${CORPUS[name].what}: refused at analysis with WE-JOB-007 (no video), not as an unknown container`, async () => {
+      const job = await waitEnded(KS, await submit(KS, clips[name]!));
+      expect(job.status).toBe("failed");
+      expect(job.error?.code).toBe("WE-JOB-007");
+      expect(job.error?.message).toContain("audio but no video stream");
+      expect(job.error?.message).not.toContain("not accepted");
+      expect(job.tasks.map((t) => t.type)).toEqual(["analyze"]);
+    }, 120_000);
+  }
+});
