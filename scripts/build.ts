@@ -1,6 +1,6 @@
 /**
  * `bun run build`: compiles dist/webencode-kernel and dist/webencode-worker (migrations, Swagger UI assets
- * and PGlite's WASM inside), plus, with `--plugins`, each standard plugin in plugins/<id>/main.ts as its own
+ * and PGlite's WASM inside) and the command-line client dist/webencode (docs/cli.md), plus, with `--plugins`, each standard plugin in plugins/<id>/main.ts as its own
  * binary in dist/plugins/ (not needed for a normal release: the standard plugins are built into the two
  * executables; see docs/plugins.md). Prints every artifact's size. Release archives for several platforms:
  * scripts/release.ts (the same compile step, scripts/lib/compile.ts).
@@ -21,11 +21,8 @@ const withPlugins = process.argv.includes("--plugins");
 const ifChanged = process.argv.includes("--if-changed");
 const STAMP = ".build-stamp";
 
-// The command-line client, dist/webencode (docs/cli.md): built from src/cli/ alone, a small client.
-const CLI = ["src/cli/main.ts", "webencode"] as const;
-
 const hash = sourceHash(`plugins=${withPlugins}`);
-if (ifChanged && existsSync(join(dist, STAMP)) && readFileSync(join(dist, STAMP), "utf8").trim() === hash && [...EXECUTABLES, CLI].every(([, n]) => existsSync(join(dist, n)))) {
+if (ifChanged && existsSync(join(dist, STAMP)) && readFileSync(join(dist, STAMP), "utf8").trim() === hash && EXECUTABLES.every(([, n]) => existsSync(join(dist, n)))) {
   process.stdout.write(`${relative(ROOT, dist) || dist}: up to date (sources unchanged since the last build)\n`);
   process.exit(0);
 }
@@ -35,8 +32,6 @@ mkdirSync(dist, { recursive: true });
 // No stamp while the binaries are being replaced: an interrupted build must not look up to date.
 rmSync(join(dist, STAMP), { force: true });
 const artifacts = compileExecutables(dist, { commit });
-compile(CLI[0], join(dist, CLI[1]), { commit });
-artifacts.push(join(dist, CLI[1]));
 
 if (withPlugins && existsSync(join(ROOT, "plugins"))) {
   mkdirSync(join(dist, "plugins"), { recursive: true });

@@ -118,7 +118,7 @@ restart_in_order() {
 
 if [ "$MODE" != install ]; then
   present=()
-  for b in webencode-kernel webencode-worker; do [ -x "$root$BINDIR/$b" ] && present+=("$b"); done
+  for b in webencode-kernel webencode-worker webencode; do [ -x "$root$BINDIR/$b" ] && present+=("$b"); done
   [ ${#present[@]} -gt 0 ] || { echo "nothing installed in $root$BINDIR: install first (without --$MODE)" >&2; exit 1; }
   has_kernel=0; [ -x "$root$BINDIR/webencode-kernel" ] && has_kernel=1
   if [ "$MODE" = upgrade ]; then
@@ -196,6 +196,8 @@ PORT=8080
 #HOST=0.0.0.0
 LOG_LEVEL=info"
 fi
+# The command-line client (docs/cli.md) goes with either; a checkout built before it existed has none.
+if [ -x "$FROM/webencode" ]; then install -m 0755 "$FROM/webencode" "$root$BINDIR/webencode"; fi
 if [ "$WORKER" = 1 ]; then
   install -m 0755 "$FROM/webencode-worker" "$root$BINDIR/webencode-worker"
   install_units webencode-worker.service webencode-worker@.service

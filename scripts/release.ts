@@ -1,7 +1,7 @@
 /**
  * `npm run release`: the archives people download. For each target platform one
  * `webencode-<version>-<target>.tar.gz` holding a directory of the same name with webencode-kernel,
- * webencode-worker (the standard plugins are built in), install.sh, systemd/, README.md, docs/, LICENSE and
+ * webencode-worker (the standard plugins are built in), the `webencode` CLI, install.sh, systemd/, README.md, docs/, LICENSE and
  * MANIFEST.json (version, commit, build date, Bun version, FFmpeg requirement, every file's SHA-256); plus one
  * SHA256SUMS over the archives (`sha256sum -c SHA256SUMS`).
  *
@@ -95,7 +95,7 @@ for (const target of targets) {
   run(["bash", "-o", "pipefail", "-c", tar], outdir);
   rmSync(stage, { recursive: true, force: true });
   archives.push(archive);
-  const binSizes = files.filter((f) => f.path.startsWith("webencode-")).map((f) => `${f.path} ${mib(f.size)}`);
+  const binSizes = files.filter((f) => f.path.startsWith("webencode")).map((f) => `${f.path} ${mib(f.size)}`);
   process.stdout.write(`${mib(statSync(archive).size).padStart(10)}  ${relative(process.cwd(), archive)}  (${binSizes.join(", ")}; ${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
 }
 

@@ -8,10 +8,14 @@ import { join, relative } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 
-/** The two executables of a release and where their entry points are. */
+/**
+ * The executables of a build and of a release, with their entry points: the kernel, the worker and the
+ * command-line client `webencode` (docs/cli.md: built from src/cli/ alone, a small client).
+ */
 export const EXECUTABLES = [
   ["src/kernel/main.ts", "webencode-kernel"],
   ["src/worker/main.ts", "webencode-worker"],
+  ["src/cli/main.ts", "webencode"],
 ] as const;
 
 /** Targets a release is built for (`bun build --target=bun-<target>`); the first is this machine's usual one. */
@@ -53,7 +57,7 @@ export function compile(entry: string, outfile: string, opts: CompileOptions): v
   }
 }
 
-/** Compiles webencode-kernel and webencode-worker into `outdir`; returns their paths. */
+/** Compiles every executable (EXECUTABLES) into `outdir`; returns their paths. */
 export function compileExecutables(outdir: string, opts: CompileOptions): string[] {
   mkdirSync(outdir, { recursive: true });
   return EXECUTABLES.map(([entry, name]) => {

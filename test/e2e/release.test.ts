@@ -54,13 +54,13 @@ describe("release archives", () => {
     expect(releaseLog).toMatch(/\d+\.\d MiB .*webencode-kernel \d+\.\d MiB/);
   });
 
-  test("x64: kernel, worker, install.sh, units, docs, LICENSE and a manifest whose checksums match", async () => {
+  test("x64: kernel, worker, CLI, install.sh, units, docs, LICENSE and a manifest whose checksums match", async () => {
     const dir = await unpack("linux-x64");
-    expect(readdirSync(dir).sort()).toEqual(["LICENSE", "MANIFEST.json", "README.md", "docs", "install.sh", "systemd", "webencode-kernel", "webencode-worker"]);
+    expect(readdirSync(dir).sort()).toEqual(["LICENSE", "MANIFEST.json", "README.md", "docs", "install.sh", "systemd", "webencode", "webencode-kernel", "webencode-worker"]);
     expect(readdirSync(join(dir, "systemd")).sort()).toEqual(["webencode-kernel.service", "webencode-worker.service", "webencode-worker@.service"]);
     expect(readFileSync(join(dir, "LICENSE"), "utf8")).toContain("Apache License");
     expect(existsSync(join(dir, "docs", "deployment.md"))).toBe(true);
-    for (const f of ["webencode-kernel", "webencode-worker", "install.sh"]) expect(statSync(join(dir, f)).mode & 0o111).toBe(0o111);
+    for (const f of ["webencode-kernel", "webencode-worker", "webencode", "install.sh"]) expect(statSync(join(dir, f)).mode & 0o111).toBe(0o111);
 
     const m = JSON.parse(readFileSync(join(dir, "MANIFEST.json"), "utf8")) as Record<string, unknown> & { files: { path: string; size: number; sha256: string }[] };
     expect({ version: m.version, target: m.target, commit: m.commit }).toEqual({ version: pkg.version, target: "linux-x64", commit });
@@ -78,6 +78,8 @@ describe("release archives", () => {
       const v = await runProc([join(dir, bin), "--version"], { cwd: dir });
       expect({ code: v.code, stdout: v.stdout }).toEqual({ code: 0, stdout: `${bin} ${pkg.version}+${commit}\n` });
     }
+    const cli = await runProc([join(dir, "webencode"), "--version"], { cwd: dir });
+    expect({ code: cli.code, stdout: cli.stdout }).toEqual({ code: 0, stdout: `${pkg.version}+${commit}\n` });
   });
 
   test("x64: the unpacked kernel (cwd = the archive's directory) completes an MP4 + HLS job", async () => {
@@ -116,7 +118,7 @@ describe("release archives", () => {
 
     const inst = await sh("--kernel", "--worker");
     expect(inst.code).toBe(0);
-    expect(readdirSync(bin).sort()).toEqual(["webencode-kernel", "webencode-worker"]);
+    expect(readdirSync(bin).sort()).toEqual(["webencode", "webencode-kernel", "webencode-worker"]);
     expect(readdirSync(join(dest, "etc/systemd/system")).sort()).toEqual(["webencode-kernel.service", "webencode-worker.service", "webencode-worker@.service"]);
     expect(readFileSync(join(dest, "usr/share/doc/webencode/LICENSE"), "utf8")).toContain("Apache License");
     const env = readFileSync(join(dest, "etc/webencode/kernel.env"), "utf8");
@@ -127,7 +129,7 @@ describe("release archives", () => {
     expect(up.code).toBe(0);
     expect(readFileSync(join(bin, "webencode-kernel.prev"), "utf8")).toContain("0.0.9+old");
     expect((await runProc([join(bin, "webencode-kernel"), "--version"])).stdout).toBe(`webencode-kernel ${pkg.version}+${commit}\n`);
-    expect(existsSync(join(bin, "webencode-worker.prev"))).toBe(true);
+    expect(existsSync(join(bin, "webencode-worker.prev")) && existsSync(join(bin, "webencode.prev"))).toBe(true);
     // The runbook's order: kernel stopped, binaries replaced, migrated, kernel started, then workers one by one.
     const steps = up.stdout.split("\n").filter((l) => l.startsWith("step: "));
     const at = (s: string) => steps.findIndex((l) => l.includes(s));
