@@ -7,27 +7,14 @@
  * - a worker whose BUS_PREFIX matches no kernel's warns after 30 s;
  * - Ctrl-C on the whole process group (as a terminal sends it) stops the kernel without "unhealthy; restarting".
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { useCompiledBinaries } from "../helpers/e2e-setup.ts";
 import { natsUrl, uniquePrefix } from "../helpers/nats.ts";
-import { binary, freePort, killAllProcs, runProc, spawnProc } from "../helpers/proc.ts";
+import { freePort, runProc, spawnProc } from "../helpers/proc.ts";
 
-let KERNEL = "";
-let WORKER = "";
-const scratch = mkdtempSync(join(tmpdir(), "webencode-first-run-"));
-const dir = (name: string) => mkdtempSync(join(scratch, `${name}-`));
-
-beforeAll(() => {
-  KERNEL = binary("webencode-kernel");
-  WORKER = binary("webencode-worker");
-});
-
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const e2e = useCompiledBinaries("webencode-first-run");
+const dir = e2e.dir;
 
 describe("configuration mistakes: exit 2 and one stderr line naming the variable", () => {
   test.each([
@@ -38,7 +25,7 @@ describe("configuration mistakes: exit 2 and one stderr line naming the variable
   ] as const)("%s=%p", async (name, value, says) => {
     const cwd = dir("cfg");
     const env = { PORT: String(await freePort()), HOST: "127.0.0.1", DATA_DIR: join(cwd, "data"), [name]: value };
-    const r = await runProc([KERNEL], { env, cwd, timeoutMs: 30_000 });
+    const r = await runProc([e2e.kernel], { env, cwd, timeoutMs: 30_000 });
     expect(r.code).toBe(2);
     const lines = r.stderr.split("\n").filter(Boolean);
     expect(lines).toHaveLength(1);
@@ -51,7 +38,7 @@ describe("configuration mistakes: exit 2 and one stderr line naming the variable
 test("no PostgreSQL at DATABASE_URL: exit 1 with a line naming PostgreSQL, DATABASE_URL and the fix", async () => {
   const port = await freePort();
   const cwd = dir("db");
-  const r = await runProc([KERNEL], {
+  const r = await runProc([e2e.kernel], {
     env: { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/webencode`, NATS_URL: natsUrl(), BUS_PREFIX: uniquePrefix(), SECRET_KEY: "k".repeat(40), PORT: String(await freePort()), HOST: "127.0.0.1" },
     cwd,
     timeoutMs: 30_000,
@@ -66,7 +53,7 @@ test("no PostgreSQL at DATABASE_URL: exit 1 with a line naming PostgreSQL, DATAB
 test("a worker whose BUS_PREFIX matches no kernel says so after 30 s, naming the prefix", async () => {
   const cwd = dir("lonely");
   const prefix = uniquePrefix();
-  const w = spawnProc([WORKER], { env: { NATS_URL: natsUrl(), BUS_PREFIX: prefix, WORKER_ID: "e2e-lonely", WORK_DIR: join(cwd, "work"), WORKER_METRICS_PORT: "0" }, cwd });
+  const w = spawnProc([e2e.worker], { env: { NATS_URL: natsUrl(), BUS_PREFIX: prefix, WORKER_ID: "e2e-lonely", WORK_DIR: join(cwd, "work"), WORKER_METRICS_PORT: "0" }, cwd });
   const line = await w.waitForLine("no kernel has answered", 90_000);
   expect(line).toContain(`BUS_PREFIX=${prefix}`);
   expect(line).toContain("set BUS_PREFIX (and NATS_URL) to the kernels' values");
@@ -77,7 +64,7 @@ test("Ctrl-C on the process group: the kernel stops with exit 0 and logs no plug
   const port = await freePort();
   const cwd = dir("ctrlc");
   // setsid: the kernel leads its own process group, like a shell's foreground job; plugins are its children.
-  const k = spawnProc(["setsid", KERNEL], { env: { DATA_DIR: join(cwd, "data"), PORT: String(port), HOST: "127.0.0.1" }, cwd });
+  const k = spawnProc(["setsid", e2e.kernel], { env: { DATA_DIR: join(cwd, "data"), PORT: String(port), HOST: "127.0.0.1" }, cwd });
   await k.waitForHttp200(`http://127.0.0.1:${port}/v1/health`, 90_000);
   await k.waitForLine("worker registered", 60_000);
   process.kill(-k.pid, "SIGINT");

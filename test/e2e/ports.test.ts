@@ -4,29 +4,16 @@
  * kernels once split one port's connections — and must exit 3 within seconds, naming the variable and the port,
  * without ever logging "listening".
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { TEST_KERNEL_SECURITY_ENV } from "../helpers/auth.ts";
+import { useCompiledBinaries } from "../helpers/e2e-setup.ts";
 import { natsUrl, uniquePrefix } from "../helpers/nats.ts";
-import { binary, freePort, killAllProcs, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
+import { freePort, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
 
 const EXIT_PORT_UNAVAILABLE = 3;
-let KERNEL = "";
-let WORKER = "";
-const scratch = mkdtempSync(join(tmpdir(), "webencode-ports-"));
-const dir = (name: string) => mkdtempSync(join(scratch, `${name}-`));
-
-beforeAll(() => {
-  KERNEL = binary("webencode-kernel");
-  WORKER = binary("webencode-worker");
-});
-
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const e2e = useCompiledBinaries("webencode-ports");
+const dir = e2e.dir;
 
 /** A server holding `port` the way a pre-fix kernel did (SO_REUSEPORT on), answering "occupant". */
 function occupy(port: number) {
@@ -39,13 +26,13 @@ describe("kernel API port (PORT)", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    first = spawnProc([KERNEL], { env: { DATA_DIR: join(dir("k1"), "data"), PORT: String(port), HOST: "127.0.0.1" }, cwd: dir("k1-cwd") });
+    first = spawnProc([e2e.kernel], { env: { DATA_DIR: join(dir("k1"), "data"), PORT: String(port), HOST: "127.0.0.1" }, cwd: dir("k1-cwd") });
     await first.waitForHttp200(`http://127.0.0.1:${port}/v1/health`, 90_000);
   }, 100_000);
 
   test("a second kernel on the same port exits 3 naming PORT and the port; the first keeps every request", async () => {
     const started = Date.now();
-    const second = await runProc([KERNEL], { env: { DATA_DIR: join(dir("k2"), "data"), PORT: String(port), HOST: "127.0.0.1" }, cwd: dir("k2-cwd"), timeoutMs: 60_000 });
+    const second = await runProc([e2e.kernel], { env: { DATA_DIR: join(dir("k2"), "data"), PORT: String(port), HOST: "127.0.0.1" }, cwd: dir("k2-cwd"), timeoutMs: 60_000 });
     const seconds = (Date.now() - started) / 1000;
     expect(second.code).toBe(EXIT_PORT_UNAVAILABLE);
     expect(seconds).toBeLessThan(30);
@@ -61,7 +48,7 @@ describe("kernel API port (PORT)", () => {
     const p = await freePort();
     const occupant = occupy(p);
     try {
-      const r = await runProc([KERNEL], { env: { DATA_DIR: join(dir("k3"), "data"), PORT: String(p), HOST: "127.0.0.1" }, cwd: dir("k3-cwd"), timeoutMs: 60_000 });
+      const r = await runProc([e2e.kernel], { env: { DATA_DIR: join(dir("k3"), "data"), PORT: String(p), HOST: "127.0.0.1" }, cwd: dir("k3-cwd"), timeoutMs: 60_000 });
       expect(r.code).toBe(EXIT_PORT_UNAVAILABLE);
       expect(r.stderr).toContain(`PORT=${p}`);
       expect(r.stderr).not.toContain("listening on");
@@ -83,7 +70,7 @@ describe("worker metrics port (WORKER_METRICS_PORT)", () => {
     try {
       const cwd = dir("w");
       const started = Date.now();
-      const r = await runProc([WORKER], {
+      const r = await runProc([e2e.worker], {
         env: { NATS_URL: natsUrl(), BUS_PREFIX: uniquePrefix(), WORKER_ID: "e2e-port", WORK_DIR: join(cwd, "work"), WORKER_METRICS_PORT: String(p), WORKER_METRICS_HOST: "127.0.0.1", ...pick(TEST_KERNEL_SECURITY_ENV, "OUTBOUND_ALLOW_CIDRS") },
         cwd,
         timeoutMs: 60_000,
