@@ -9,11 +9,11 @@
  * (FUZZ_REQUESTS changes the count, default 3000; FUZZ_DEBUG=<text> prints the kernel log lines containing it).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connect } from "node:net";
 import { TEST_ADMIN_KEY } from "../helpers/auth.ts";
 import { type CompiledKernel, startCompiledKernel } from "../helpers/compiled-kernel.ts";
 import { Gen, type Operation, operationsOf, prng } from "../helpers/fuzz-gen.ts";
 import { killAllProcs } from "../helpers/proc.ts";
+import { rawHttp } from "../helpers/raw-http.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 3000);
@@ -153,18 +153,7 @@ test(`fuzz: ${REQUESTS} seeded requests, no 5xx, every error in the envelope, th
 }, 240_000);
 
 /** One raw HTTP exchange (what fetch cannot send); everything read until the server closes. */
-async function raw(text: string): Promise<string> {
-  const sock = connect(k.port, "127.0.0.1");
-  let out = "";
-  sock.on("data", (d) => (out += d.toString("latin1")));
-  sock.on("error", () => {});
-  const closed = new Promise<void>((resolve) => sock.once("close", () => resolve()));
-  await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
-  sock.write(text);
-  await Promise.race([closed, Bun.sleep(10_000)]);
-  sock.destroy();
-  return out;
-}
+const raw = (text: string) => rawHttp(k.port, "127.0.0.1", text);
 
 test("issue 12's reachable 500s and bare errors, replayed against the compiled kernel", async () => {
   const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };

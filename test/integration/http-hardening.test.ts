@@ -5,13 +5,13 @@
  * sanitized), and errors in the envelope (416 on Range, unknown methods).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect } from "node:net";
 import { eq } from "drizzle-orm";
 import { auditLog } from "../../src/db/schema.ts";
 import { createApp } from "../../src/kernel/api/app.ts";
 import { recordAudit } from "../../src/kernel/auth/audit.ts";
 import { signToken } from "../../src/plugins/shared/url-signing.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
+import { rawHttp } from "../helpers/raw-http.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 let k: TestKernel;
@@ -228,19 +228,10 @@ describe("every error in the envelope", () => {
   });
 
   /** One raw HTTP exchange (for what fetch cannot send); resolves with everything read until the server closes. */
-  async function raw(text: string): Promise<string> {
+  const raw = (text: string) => {
     const u = new URL(k.url);
-    const sock = connect(Number(u.port), u.hostname);
-    let out = "";
-    sock.on("data", (d) => (out += d.toString("latin1")));
-    sock.on("error", () => {});
-    const closed = new Promise<void>((resolve) => sock.once("close", () => resolve()));
-    await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
-    sock.write(text);
-    await Promise.race([closed, Bun.sleep(10_000)]);
-    sock.destroy();
-    return out;
-  }
+    return rawHttp(Number(u.port), u.hostname, text);
+  };
   const bodyOf = (res: string) => JSON.parse(res.slice(res.indexOf("\r\n\r\n") + 4)) as Envelope;
 
   test("a Content-Length beyond any limit (50 GB): 413 in the envelope from the app, not Bun's bare 413", async () => {
