@@ -13,6 +13,8 @@ export const PLUGIN_API_VERSION = "1.0";
 
 export const PILLARS = ["auth", "storage", "encoder", "live", "publisher"] as const;
 export type Pillar = (typeof PILLARS)[number];
+/** The pillars whose plugins run on workers (the rest stay in the kernel); only their settings ever leave the kernel. */
+export const WORKER_PILLARS: readonly Pillar[] = ["storage", "encoder"];
 
 export interface PluginManifest {
   id: string;

@@ -10,7 +10,7 @@ import { errorMessage } from "../core/errors.ts";
 import { PLUGIN_CHANGED, PLUGIN_SETTINGS_SUBJECT } from "../core/messages.ts";
 import type { Logger } from "../core/logger.ts";
 import type { PluginSettings, PluginSettingsSource } from "./host/host.ts";
-import type { Pillar } from "./protocol.ts";
+import { type Pillar, WORKER_PILLARS } from "./protocol.ts";
 import { replyKeyPair, replyKeyProblem, sealReply } from "./sealed-reply.ts";
 
 // The subject names live with the other bus messages, where the NATS permission lists read them too.
@@ -21,9 +21,6 @@ export interface PluginChanged {
   /** The process that made the change (it has already applied it). */
   origin: string;
 }
-
-/** The pillars whose plugins run on workers; only their settings ever leave the kernel. */
-export const WORKER_PILLARS: readonly Pillar[] = ["storage", "encoder"];
 
 /**
  * Fields of worker-pillar plugins that only kernels use, never sent to workers. storage-fs's URL signing key:

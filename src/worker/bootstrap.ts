@@ -8,6 +8,7 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
 import { PluginHost } from "../plugins/host/host.ts";
+import { WORKER_PILLARS } from "../plugins/protocol.ts";
 import { PLUGIN_CHANGED, type PluginChanged, RemotePluginSettings } from "../plugins/remote-settings.ts";
 import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../core/messages.ts";
 import type { WorkerCapabilities } from "../media/capabilities.ts";
@@ -16,8 +17,6 @@ import { TaskExecutor } from "./executor.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { WorkerRuntime } from "./runtime.ts";
 import { TASK_HANDLERS } from "./tasks/index.ts";
-
-export const WORKER_PILLARS = ["storage", "encoder"] as const;
 
 export interface BootedWorker {
   runtime: WorkerRuntime;
@@ -31,7 +30,7 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
   const { config, logger, bus } = opts;
   const settings = new RemotePluginSettings(bus, logger);
   const builtinIds = Object.entries(BUILTIN_PLUGINS)
-    .filter(([, b]) => (WORKER_PILLARS as readonly string[]).includes(b.pillar))
+    .filter(([, b]) => WORKER_PILLARS.includes(b.pillar))
     .map(([id]) => id);
   await settings.prefetch(builtinIds);
   const plugins = new PluginHost({ logger, pluginDir: config.PLUGIN_DIR, pillars: [...WORKER_PILLARS], settings, hostEnv: opts.hostEnv, metrics: opts.metrics?.plugins });
