@@ -510,15 +510,23 @@ describe("package once (real pipeline, two kernels sharing the database)", () =>
       expect(params.output_prefix).toBe(`jobs/${job.id}/`);
       expect(params.storage).toBe("storage-fs");
       expect(params.outputs).toEqual(["mp4"]);
-      expect(params.source).toEqual({ duration_s: 40, frames: 1000, fps: 25, has_audio: true });
+      // The one audio track is carried, ending where it ends on the video's clock (docs/media.md).
+      expect(params.source).toEqual({
+        duration_s: 40,
+        frames: 1000,
+        fps: 25,
+        has_audio: true,
+        audio_tracks: [{ index: 0, language: "und", title: null, default: true, end_s: 40, frame_s: 1024 / 48000 }],
+      });
       expect(params.renditions.length).toBe(1);
       const r = params.renditions[0]!;
       expect([r.profile.id, r.width, r.height, r.encoder]).toEqual(["360p_h264", 640, 360, "libx264"]);
       expect(r.parts).toEqual([
-        { key: `jobs/${job.id}/parts/v0.mp4`, frames: 500, seq: 0 },
-        { key: `jobs/${job.id}/parts/v1.mp4`, frames: 500, seq: 1 },
+        { key: `jobs/${job.id}/parts/v0.mp4`, frames: 500, seq: 0, duration_s: 20 },
+        { key: `jobs/${job.id}/parts/v1.mp4`, frames: 500, seq: 1, duration_s: 20 },
       ]);
       expect(r.audio_key).toBe(audioResult.key);
+      expect(r.audio_keys).toEqual([audioResult.key]);
       // The media phase is done: 5 % analyze + 85 % media.
       expect(jr.progress).toBe(90);
 
