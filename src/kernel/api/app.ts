@@ -36,130 +36,18 @@ import { requestIdOf, requestIds } from "./request-id.ts";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createApp(ctx: KernelContext) {
-  const { config, metrics, logger } = ctx;
-  /**
-   * A request answered from onRequest (bad URL, body too large) skips Elysia's afterResponse hooks, so it is
-   * counted and audited here: a hostile state-changing attempt is what the audit log is for, even though no
-   * route (and no principal) was reached. The path is its target.
-   */
-  const refusedBeforeRouting = (request: Request, status: number) => {
-    metrics.httpRequests.inc({ method: request.method, route: "unmatched", status: String(status) });
-    if (!AUDITED_METHODS.has(request.method)) return;
-    void recordAudit(ctx, {
-      principal: undefined,
-      method: request.method,
-      route: "(refused before routing)",
-      params: { id: pathOf(request.url) },
-      status,
-      clientIp: requestIds.get(request)?.ip ?? null,
-      userAgent: request.headers.get("user-agent"),
-      requestId: requestIdOf(request),
-    });
-  };
-  return new Elysia({
-    normalize: true,
-    serve: {
-      // Never Bun's HTML error page (it shows source and stack traces outside production mode).
-      development: false,
-      // The last resort, when a hook or the error hook itself throws: still the envelope, never Bun's text.
-      error(error: unknown) {
-        const id = crypto.randomUUID();
-        metrics.errors.inc({ source: "http", code: "WE-SYS-001" });
-        logger.error({ request_id: id, error: errorMessage(error) }, "request failed outside the error hook");
-        return Response.json(envelope("WE-SYS-001", "internal error; the request id is in the server log", id), { status: 500, headers: { "x-request-id": id } });
-      },
-    },
-  })
-    .onRequest(({ request, set, server }) => {
-      const given = request.headers.get("x-request-id");
-      const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
-      // The client address is read now: after the response the socket may be gone (the audit entry needs it).
-      requestIds.set(request, { id, start: performance.now(), ip: server ? clientIp(request, server, config.TRUSTED_PROXIES) : null });
-      set.headers["x-request-id"] = id;
-      const bad = urlTargetProblem(request.url);
-      if (bad) {
-        set.status = 400;
-        refusedBeforeRouting(request, 400);
-        return envelope("WE-REQ-001", `invalid request URL: ${bad}`, id);
-      }
-      const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > config.MAX_BODY_SIZE && !isUploadRoute(pathOf(request.url))) {
-        set.status = 413;
-        refusedBeforeRouting(request, 413);
-        return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
-      }
-    })
+  return new Elysia({ normalize: true, serve: serveOptions(ctx) })
+    .onRequest(requestHook(ctx))
     // MAX_BODY_SIZE while reading, for chunked bodies too (body-limit.ts).
-    .onParse({ as: "global" }, bodyLimitParser(config.MAX_BODY_SIZE, isUploadRoute))
+    .onParse({ as: "global" }, bodyLimitParser(ctx.config.MAX_BODY_SIZE, isUploadRoute))
     // CORS, rate limiting (before authentication), JSON depth limit: guards.ts.
     .use(httpGuards(ctx, requestIdOf))
-    .onError({ as: "global" }, ({ code, error, request, set }) => {
-      const id = requestIdOf(request);
-      // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
-      const path = pathOf(request.url);
-      const mapped = mapError(String(code), error, path, id);
-      if (mapped.status >= 500) {
-        metrics.errors.inc({ source: "http", code: mapped.body.error.code });
-        logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");
-      }
-      set.status = mapped.status;
-      // A 503 is temporary by definition (a plugin restarting, the database away, shutting down): say when to retry.
-      if (mapped.status === 503) set.headers["retry-after"] = String(retryAfterOf(mapped.body.error.details));
-      set.headers["x-request-id"] = id;
-      set.headers["content-type"] = "application/json";
-      return mapped.body;
-    })
+    .onError({ as: "global" }, errorHook(ctx))
     // Authentication and authorization (policy table: auth/policy.ts), after routing, before validation.
     .onTransform({ as: "global" }, authHook(ctx))
-    .onAfterResponse({ as: "global" }, ({ request, route, set, params, responseValue }) => {
-      const started = requestIds.get(request)?.start;
-      const status = String(typeof set.status === "number" ? set.status : 200);
-      if (route && AUDITED_METHODS.has(request.method)) {
-        void recordAudit(ctx, {
-          principal: principalOf(request),
-          method: request.method,
-          route,
-          params: (params ?? {}) as Record<string, string>,
-          createdId: createdIdOf(responseValue),
-          status: Number(status),
-          clientIp: requestIds.get(request)?.ip ?? null,
-          userAgent: request.headers.get("user-agent"),
-          requestId: requestIdOf(request),
-        });
-      }
-      const pattern = route || "unmatched";
-      metrics.httpRequests.inc({ method: request.method, route: pattern, status });
-      if (started !== undefined) metrics.httpDuration.observe({ method: request.method, route: pattern }, (performance.now() - started) / 1000);
-    })
+    .onAfterResponse({ as: "global" }, afterResponseHook(ctx))
     // The generated document completed with responses, examples and the upload file picker (openapi-doc.ts).
-    .use(
-      withCompletedDocument(openapi({
-        path: "/swagger",
-        specPath: "/swagger/json",
-        provider: "swagger-ui",
-        documentation: {
-          info: {
-            title: "WebEncode API",
-            version: VERSION,
-            description:
-              "Distributed video transcoding: jobs, profiles, workers, plugins. Every route except health, metrics and this description needs `Authorization: Bearer <API key or session token>` (Authorize button); roles: docs/security.md.",
-          },
-          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API key (we_…), an auth-basic session token or an OIDC access token" } } },
-          security: [{ bearer: [] }],
-        },
-        exclude: { paths: [/^\/swagger/] },
-        swagger: {
-          cdn: `${SWAGGER_ASSET_PREFIX}/swagger-ui-bundle.js`,
-          theme: `${SWAGGER_ASSET_PREFIX}/swagger-ui.css`,
-          autoDarkMode: false,
-          // The plugin's default spec URL is relative ("swagger/json"): from "/swagger/" (which Elysia also
-          // serves) it resolves to /swagger/swagger/json and the page stays blank. Absolute, like the assets.
-          // (`url` is left out of the option's type but is spread into the page's SwaggerUIBundle call.)
-          ...({ url: "/swagger/json" } as object),
-        },
-        mapJsonSchema: { valibot: (s: never) => toJsonSchema(s, { typeMode: "input", errorMode: "ignore" }) },
-      }), "/swagger/json"),
-    )
+    .use(withCompletedDocument(openapi(openapiOptions()), "/swagger/json"))
     .use(swaggerAssetRoutes())
     .use(healthRoutes(ctx))
     .use(workerRoutes(ctx))
@@ -174,6 +62,143 @@ export function createApp(ctx: KernelContext) {
     .use(storageUrlRoutes(ctx))
     .use(apiKeyRoutes(ctx))
     .use(auditRoutes(ctx));
+}
+
+interface HookSet {
+  headers: Record<string, string | number>;
+  status?: number | string;
+}
+
+function serveOptions({ metrics, logger }: KernelContext) {
+  return {
+    // Never Bun's HTML error page (it shows source and stack traces outside production mode).
+    development: false,
+    // The last resort, when a hook or the error hook itself throws: still the envelope, never Bun's text.
+    error(error: unknown) {
+      const id = crypto.randomUUID();
+      metrics.errors.inc({ source: "http", code: "WE-SYS-001" });
+      logger.error({ request_id: id, error: errorMessage(error) }, "request failed outside the error hook");
+      return Response.json(envelope("WE-SYS-001", "internal error; the request id is in the server log", id), { status: 500, headers: { "x-request-id": id } });
+    },
+  };
+}
+
+/**
+ * A request answered from onRequest (bad URL, body too large) skips Elysia's afterResponse hooks, so it is
+ * counted and audited here: a hostile state-changing attempt is what the audit log is for, even though no
+ * route (and no principal) was reached. The path is its target.
+ */
+function refusedBeforeRouting(ctx: KernelContext, request: Request, status: number): void {
+  ctx.metrics.httpRequests.inc({ method: request.method, route: "unmatched", status: String(status) });
+  if (!AUDITED_METHODS.has(request.method)) return;
+  void recordAudit(ctx, {
+    principal: undefined,
+    method: request.method,
+    route: "(refused before routing)",
+    params: { id: pathOf(request.url) },
+    status,
+    clientIp: requestIds.get(request)?.ip ?? null,
+    userAgent: request.headers.get("user-agent"),
+    requestId: requestIdOf(request),
+  });
+}
+
+/** The request id, start time and client address; a bad URL or a declared oversize body is refused here. */
+function requestHook(ctx: KernelContext) {
+  const { config } = ctx;
+  return ({ request, set, server }: { request: Request; set: HookSet; server: Parameters<typeof clientIp>[1] }) => {
+    const given = request.headers.get("x-request-id");
+    const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    // The client address is read now: after the response the socket may be gone (the audit entry needs it).
+    requestIds.set(request, { id, start: performance.now(), ip: server ? clientIp(request, server, config.TRUSTED_PROXIES) : null });
+    set.headers["x-request-id"] = id;
+    const bad = urlTargetProblem(request.url);
+    if (bad) {
+      set.status = 400;
+      refusedBeforeRouting(ctx, request, 400);
+      return envelope("WE-REQ-001", `invalid request URL: ${bad}`, id);
+    }
+    const length = Number(request.headers.get("content-length") ?? 0);
+    if (length > config.MAX_BODY_SIZE && !isUploadRoute(pathOf(request.url))) {
+      set.status = 413;
+      refusedBeforeRouting(ctx, request, 413);
+      return envelope("WE-REQ-003", `request body too large: ${length} bytes, the limit is ${config.MAX_BODY_SIZE} (MAX_BODY_SIZE)`, id);
+    }
+  };
+}
+
+/** Whatever was thrown, as the one error envelope (envelope.ts); 5xx are logged and counted. */
+function errorHook({ metrics, logger }: KernelContext) {
+  return ({ code, error, request, set }: { code: unknown; error: unknown; request: Request; set: HookSet }) => {
+    const id = requestIdOf(request);
+    // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
+    const path = pathOf(request.url);
+    const mapped = mapError(String(code), error, path, id);
+    if (mapped.status >= 500) {
+      metrics.errors.inc({ source: "http", code: mapped.body.error.code });
+      logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");
+    }
+    set.status = mapped.status;
+    // A 503 is temporary by definition (a plugin restarting, the database away, shutting down): say when to retry.
+    if (mapped.status === 503) set.headers["retry-after"] = String(retryAfterOf(mapped.body.error.details));
+    set.headers["x-request-id"] = id;
+    set.headers["content-type"] = "application/json";
+    return mapped.body;
+  };
+}
+
+/** The audit entry of a state-changing call, and the HTTP metrics. */
+function afterResponseHook(ctx: KernelContext) {
+  const { metrics } = ctx;
+  return ({ request, route, set, params, responseValue }: { request: Request; route: string; set: HookSet; params: unknown; responseValue: unknown }) => {
+    const started = requestIds.get(request)?.start;
+    const status = String(typeof set.status === "number" ? set.status : 200);
+    if (route && AUDITED_METHODS.has(request.method)) {
+      void recordAudit(ctx, {
+        principal: principalOf(request),
+        method: request.method,
+        route,
+        params: (params ?? {}) as Record<string, string>,
+        createdId: createdIdOf(responseValue),
+        status: Number(status),
+        clientIp: requestIds.get(request)?.ip ?? null,
+        userAgent: request.headers.get("user-agent"),
+        requestId: requestIdOf(request),
+      });
+    }
+    const pattern = route || "unmatched";
+    metrics.httpRequests.inc({ method: request.method, route: pattern, status });
+    if (started !== undefined) metrics.httpDuration.observe({ method: request.method, route: pattern }, (performance.now() - started) / 1000);
+  };
+}
+
+function openapiOptions() {
+  return {
+    path: "/swagger" as const,
+    specPath: "/swagger/json" as const,
+    provider: "swagger-ui" as const,
+    documentation: {
+      info: {
+        title: "WebEncode API",
+        version: VERSION,
+        description:
+          "Distributed video transcoding: jobs, profiles, workers, plugins. Every route except health, metrics and this description needs `Authorization: Bearer <API key or session token>` (Authorize button); roles: docs/security.md.",
+      },
+      components: { securitySchemes: { bearer: { type: "http" as const, scheme: "bearer", description: "An API key (we_…), an auth-basic session token or an OIDC access token" } } },
+      security: [{ bearer: [] }],
+    },
+    exclude: { paths: [/^\/swagger/] },
+    swagger: {
+      cdn: `${SWAGGER_ASSET_PREFIX}/swagger-ui-bundle.js`,
+      theme: `${SWAGGER_ASSET_PREFIX}/swagger-ui.css`,
+      autoDarkMode: false,
+      // The plugin's default spec URL is relative ("swagger/json"): from "/swagger/" (which Elysia also
+      // serves) it resolves to /swagger/swagger/json and the page stays blank. Absolute, like the assets.
+      // (`url` is left out of the option's type but is spread into the page's SwaggerUIBundle call.)
+      ...({ url: "/swagger/json" } as object),
+    },
+    mapJsonSchema: { valibot: (s: never) => toJsonSchema(s, { typeMode: "input", errorMode: "ignore" }) },
+  };
 }
 
 /** The id a create call answered with (`{ id: … }`), for the audit entry's target. */

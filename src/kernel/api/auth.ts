@@ -28,50 +28,29 @@ function clientError(e: unknown, what: "login" | "refresh"): unknown {
 
 const tokens = (t: AuthTokens) => ({ access_token: t.access_token, refresh_token: t.refresh_token, token_type: t.token_type, expires_in: t.expires_in });
 
+const loginBody = v.object({
+  username: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  password: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
+});
+
+function basicPlugin(ctx: KernelContext) {
+  const sup = ctx.plugins.get(BASIC_ID);
+  if (!sup) throw new AppError("WE-PLG-001", "password login needs the auth-basic plugin, which is not installed on this kernel");
+  return sup;
+}
+
 export function authRoutes(ctx: KernelContext) {
-  const throttle = new LoginThrottle({ maxFailures: ctx.config.LOGIN_MAX_FAILURES, windowMs: ctx.config.LOGIN_FAILURE_WINDOW });
-  const plugin = () => {
-    const sup = ctx.plugins.get(BASIC_ID);
-    if (!sup) throw new AppError("WE-PLG-001", "password login needs the auth-basic plugin, which is not installed on this kernel");
-    return sup;
-  };
+  const login = loginHandler(ctx);
   return new Elysia({ prefix: "/v1/auth", detail: { tags: ["auth"] } } as never)
-    .post(
-      "/login",
-      async ({ body, request, server, set }) => {
-        const ip = clientIp(request, server, ctx.config.TRUSTED_PROXIES);
-        // Counted before the password is checked: concurrent guesses cannot all pass the limit (login-throttle.ts).
-        const reservation = throttle.attempt(ip, body.username);
-        if (!("succeeded" in reservation)) {
-          const retryAfterS = Math.ceil(reservation.waitMs / 1000);
-          set.headers["retry-after"] = String(retryAfterS);
-          throw new AppError("WE-SYS-005", `too many failed logins from this client; retry after ${retryAfterS} s`, { retry_after_s: retryAfterS });
-        }
-        try {
-          const result = tokens(await callAuthPlugin<AuthTokens>(plugin(), "login", { username: body.username, password: body.password }));
-          reservation.succeeded();
-          return result;
-        } catch (e) {
-          // A wrong password keeps the reservation as a failure; anything else (plugin down, disabled) does not count.
-          if (!(isAppError(e) && e.code === "WE-AUTH-001")) reservation.cancelled();
-          throw clientError(e, "login");
-        }
-      },
-      {
-        body: v.object({
-          username: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-          password: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
-        }),
-        detail: {
-          summary: "Log in with a username and password (auth-basic): a short-lived access token (Bearer) and a refresh token",
-        },
-      },
-    )
+    .post("/login", login, {
+      body: loginBody,
+      detail: { summary: "Log in with a username and password (auth-basic): a short-lived access token (Bearer) and a refresh token" },
+    })
     .post(
       "/refresh",
       async ({ body }) => {
         try {
-          return tokens(await callAuthPlugin<AuthTokens>(plugin(), "refresh", { refresh_token: body.refresh_token }));
+          return tokens(await callAuthPlugin<AuthTokens>(basicPlugin(ctx), "refresh", { refresh_token: body.refresh_token }));
         } catch (e) {
           throw clientError(e, "refresh");
         }
@@ -81,4 +60,30 @@ export function authRoutes(ctx: KernelContext) {
         detail: { summary: "Exchange a refresh token for a new access token and a new refresh token" },
       },
     );
+}
+
+type LoginRequest = { body: v.InferOutput<typeof loginBody>; request: Request; server: Parameters<typeof clientIp>[1]; set: { headers: Record<string, unknown> } };
+
+/** POST /v1/auth/login, behind the failed-login throttle (one per kernel: it counts this kernel's failures). */
+function loginHandler(ctx: KernelContext) {
+  const throttle = new LoginThrottle({ maxFailures: ctx.config.LOGIN_MAX_FAILURES, windowMs: ctx.config.LOGIN_FAILURE_WINDOW });
+  return async ({ body, request, server, set }: LoginRequest) => {
+    const ip = clientIp(request, server, ctx.config.TRUSTED_PROXIES);
+    // Counted before the password is checked: concurrent guesses cannot all pass the limit (login-throttle.ts).
+    const reservation = throttle.attempt(ip, body.username);
+    if (!("succeeded" in reservation)) {
+      const retryAfterS = Math.ceil(reservation.waitMs / 1000);
+      set.headers["retry-after"] = String(retryAfterS);
+      throw new AppError("WE-SYS-005", `too many failed logins from this client; retry after ${retryAfterS} s`, { retry_after_s: retryAfterS });
+    }
+    try {
+      const result = tokens(await callAuthPlugin<AuthTokens>(basicPlugin(ctx), "login", { username: body.username, password: body.password }));
+      reservation.succeeded();
+      return result;
+    } catch (e) {
+      // A wrong password keeps the reservation as a failure; anything else (plugin down, disabled) does not count.
+      if (!(isAppError(e) && e.code === "WE-AUTH-001")) reservation.cancelled();
+      throw clientError(e, "login");
+    }
+  };
 }

@@ -41,26 +41,28 @@ export function fileRoutes(ctx: KernelContext) {
       },
       { detail: { summary: "Delete an upload by its key (404 WE-STO-001 if absent, 409 WE-JOB-010 while an unfinished job uses it)" } },
     )
-    .post(
-    "/v1/files",
-    async ({ request, query, set }) => {
-      const limit = ctx.config.UPLOAD_MAX_SIZE;
-      const declared = Number(request.headers.get("content-length") ?? 0);
-      if (declared > limit) throw new AppError("WE-REQ-003", `upload too large: ${declared} bytes, the limit is ${limit} (UPLOAD_MAX_SIZE)`);
-      mkdirSync(tmpDir, { recursive: true });
-      const tmp = join(tmpDir, crypto.randomUUID());
-      const multipart = (request.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
-      const got = multipart ? await receiveMultipart(request, tmp, limit) : await receiveRaw(request, tmp, limit, query.filename);
-      const storage = await uploadStorage(ctx);
-      const key = `uploads/${crypto.randomUUID()}/${got.filename}`;
-      const put = await storage.call<{ size: number }>("put_file", { key, path: tmp, move: true, ...(got.contentType ? { content_type: got.contentType } : {}) }, { timeoutMs: 30 * 60_000 });
+    .post("/v1/files", async ({ request, query, set }) => {
+      const created = await upload(ctx, tmpDir, request, query.filename);
       set.status = 201;
-      return { key, source_url: key, storage: storage.id, filename: got.filename, size_bytes: put.size };
-    },
-    {
+      return created;
+    }, {
       parse: "none",
       query: v.object({ filename: v.optional(v.pipe(v.string(), v.maxLength(255))) }),
       detail: { summary: "Upload a file (multipart field `file`, or a raw body with ?filename=); returns the key for source_url" },
-    },
-  );
+    });
+}
+
+/** Receives the body into a temp file (bounded by UPLOAD_MAX_SIZE), then moves it into storage under a new key. */
+async function upload(ctx: KernelContext, tmpDir: string, request: Request, filename: string | undefined) {
+  const limit = ctx.config.UPLOAD_MAX_SIZE;
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > limit) throw new AppError("WE-REQ-003", `upload too large: ${declared} bytes, the limit is ${limit} (UPLOAD_MAX_SIZE)`);
+  mkdirSync(tmpDir, { recursive: true });
+  const tmp = join(tmpDir, crypto.randomUUID());
+  const multipart = (request.headers.get("content-type") ?? "").toLowerCase().startsWith("multipart/form-data");
+  const got = multipart ? await receiveMultipart(request, tmp, limit) : await receiveRaw(request, tmp, limit, filename);
+  const storage = await uploadStorage(ctx);
+  const key = `uploads/${crypto.randomUUID()}/${got.filename}`;
+  const put = await storage.call<{ size: number }>("put_file", { key, path: tmp, move: true, ...(got.contentType ? { content_type: got.contentType } : {}) }, { timeoutMs: 30 * 60_000 });
+  return { key, source_url: key, storage: storage.id, filename: got.filename, size_bytes: put.size };
 }

@@ -1,17 +1,14 @@
 /** `/v1/jobs`: submit, list, inspect, cancel, retry, delete; outputs with download URLs; logs. */
-import { and, desc, eq, gte, inArray, lte } from "drizzle-orm";
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
-import { JOB_STATUSES, jobs, outputs } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
 import { createJob } from "../jobs/create.ts";
 import { checkSourceKey, uploadStorage } from "../uploads/catalog.ts";
-import { outputView } from "../jobs/outputs.ts";
+import { deleteJob, getJob, JOB_STATUSES, jobOutputs, listJobs } from "../jobs/lookup.ts";
 import { jobDetail, jobLogView, jobSummary } from "../jobs/views.ts";
 import { cancelJob, retryJob } from "../orchestrator/control.ts";
-import { isJobTerminal } from "../orchestrator/states.ts";
 import { limitParam, offsetParam, page } from "./pagination.ts";
 
 const jobId = v.object({ id: v.pipe(v.string(), v.uuid("job ids are UUIDs")) });
@@ -58,78 +55,47 @@ async function checkS3Source(ctx: KernelContext, sourceUrl: string): Promise<voi
   if (bucket !== ref.bucket) throw new AppError("WE-JOB-002", `bucket ${ref.bucket} is not the bucket ${s3.id} is configured for (${String(bucket)})`);
 }
 
-async function mustGetJob(ctx: KernelContext, id: string) {
-  const [row] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
-  if (!row) throw new AppError("WE-JOB-004", `job ${id} not found`);
-  return row;
-}
-
 const isoDate = v.pipe(v.string(), v.isoTimestamp("use an ISO 8601 timestamp such as 2026-01-31T12:00:00Z"));
 
+const listQuery = v.object({ status: v.optional(v.string()), created_after: v.optional(isoDate), created_before: v.optional(isoDate), limit: limitParam, offset: offsetParam });
+
 export function jobRoutes(ctx: KernelContext) {
-  return new Elysia({ prefix: "/v1/jobs", detail: { tags: ["jobs"] } } as never)
-    .post(
-      "",
-      async ({ body, headers, set }) => {
-        const key = headers["idempotency-key"];
-        if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
-        await checkS3Source(ctx, body.source_url);
-        const storage = await uploadStorage(ctx);
-        const { job, replayed } = await createJob(ctx.db, body, {
-          idempotencyKey: key,
-          storage: storage.id,
-          maxAttempts: ctx.config.TASK_MAX_ATTEMPTS,
-          outbound: { allowCidrs: ctx.config.OUTBOUND_ALLOW_CIDRS },
-          keyExists: (k) => checkSourceKey(storage, k),
-        });
-        if (!replayed) ctx.orchestrator.deps.kick();
-        set.status = replayed ? 200 : 201;
-        if (replayed) set.headers["idempotent-replayed"] = "true";
-        return jobSummary(job);
-      },
-      { body: jobRequestSchema, detail: { summary: "Submit a transcoding job (Idempotency-Key supported)" } },
-    )
-    .get(
-      "",
-      async ({ query }) => {
-        const { limit, offset } = page(query);
-        const statuses = query.status?.split(",").filter(Boolean) ?? [];
-        const bad = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
-        if (bad.length) throw new AppError("WE-JOB-001", `unknown status ${bad.join(", ")}; use ${JOB_STATUSES.join(", ")}`);
-        const where = and(
-          statuses.length ? inArray(jobs.status, statuses) : undefined,
-          query.created_after ? gte(jobs.createdAt, new Date(query.created_after)) : undefined,
-          query.created_before ? lte(jobs.createdAt, new Date(query.created_before)) : undefined,
-        );
-        const rows = await ctx.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(limit).offset(offset);
-        return { items: rows.map(jobSummary), limit, offset };
-      },
-      {
-        query: v.object({ status: v.optional(v.string()), created_after: v.optional(isoDate), created_before: v.optional(isoDate), limit: limitParam, offset: offsetParam }),
-        detail: { summary: "List jobs, newest first (filters: status=a,b, created_after, created_before)" },
-      },
-    )
-    .get("/:id", async ({ params }) => jobDetail(ctx.db, await mustGetJob(ctx, params.id)), {
+  return new Elysia({ prefix: "/v1/jobs", detail: { tags: ["jobs"] } } as never).use(jobReadRoutes(ctx)).use(jobActionRoutes(ctx));
+}
+
+/** Submit, list, inspect: a job, its outputs and its logs. */
+function jobReadRoutes(ctx: KernelContext) {
+  return new Elysia()
+    .post("", ({ body, headers, set }) => submit(ctx, body, headers["idempotency-key"], set), {
+      body: jobRequestSchema,
+      detail: { summary: "Submit a transcoding job (Idempotency-Key supported)" },
+    })
+    .get("", async ({ query }) => {
+      const { limit, offset } = page(query);
+      const statuses = query.status?.split(",").filter(Boolean) ?? [];
+      const bad = statuses.filter((s) => !(JOB_STATUSES as readonly string[]).includes(s));
+      if (bad.length) throw new AppError("WE-JOB-001", `unknown status ${bad.join(", ")}; use ${JOB_STATUSES.join(", ")}`);
+      const createdAfter = query.created_after ? new Date(query.created_after) : undefined;
+      const createdBefore = query.created_before ? new Date(query.created_before) : undefined;
+      return { items: (await listJobs(ctx, { statuses, createdAfter, createdBefore, limit, offset })).map(jobSummary), limit, offset };
+    }, { query: listQuery, detail: { summary: "List jobs, newest first (filters: status=a,b, created_after, created_before)" } })
+    .get("/:id", async ({ params }) => jobDetail(ctx.db, await getJob(ctx, params.id)), {
       params: jobId,
       detail: { summary: "A job with its progress, ETA, source summary, tasks, attempts and timeline" },
     })
-    .get(
-      "/:id/outputs",
-      async ({ params }) => {
-        const job = await mustGetJob(ctx, params.id);
-        const rows = await ctx.db.select().from(outputs).where(eq(outputs.jobId, job.id));
-        return { items: await Promise.all(rows.map((o) => outputView(ctx, o))) };
-      },
-      { params: jobId, detail: { summary: "The job's outputs with download/playback URLs" } },
-    )
-    .get(
-      "/:id/logs",
-      async ({ params }) => {
-        const job = await mustGetJob(ctx, params.id);
-        return jobLogView(ctx.db, job.id);
-      },
-      { params: jobId, detail: { summary: "The job's log entries and every attempt's FFmpeg evidence" } },
-    )
+    .get("/:id/outputs", async ({ params }) => ({ items: await jobOutputs(ctx, params.id) }), {
+      params: jobId,
+      detail: { summary: "The job's outputs with download/playback URLs" },
+    })
+    .get("/:id/logs", async ({ params }) => jobLogView(ctx.db, (await getJob(ctx, params.id)).id), {
+      params: jobId,
+      detail: { summary: "The job's log entries and every attempt's FFmpeg evidence" },
+    });
+}
+
+/** Cancel, retry, delete. */
+function jobActionRoutes(ctx: KernelContext) {
+  return new Elysia()
     .post("/:id/cancel", async ({ params }) => jobSummary(await cancelJob(ctx.orchestrator.deps, params.id)), {
       params: jobId,
       detail: { summary: "Cancel: running FFmpeg stopped, queued tasks dropped (409 if already finished)" },
@@ -138,17 +104,26 @@ export function jobRoutes(ctx: KernelContext) {
       params: jobId,
       detail: { summary: "Resume a failed or cancelled job: finished tasks are kept, failed ones (and any whose outputs are gone) run again" },
     })
-    .delete(
-      "/:id",
-      async ({ params, set }) => {
-        const job = await mustGetJob(ctx, params.id);
-        if (!isJobTerminal(job.status)) throw new AppError("WE-JOB-010", `job ${job.id} is ${job.status}; cancel it before deleting`, { status: job.status });
-        const storageId = String((job.options as { storage?: string }).storage ?? "storage-fs");
-        const storage = await ctx.plugins.route("storage", { id: storageId });
-        await storage.call("delete_prefix", { prefix: `jobs/${job.id}/` });
-        await ctx.db.delete(jobs).where(eq(jobs.id, job.id));
-        set.status = 204;
-      },
-      { params: jobId, detail: { summary: "Delete a finished job and its outputs in storage (409 while running)" } },
-    );
+    .delete("/:id", async ({ params, set }) => {
+      await deleteJob(ctx, params.id);
+      set.status = 204;
+    }, { params: jobId, detail: { summary: "Delete a finished job and its outputs in storage (409 while running)" } });
+}
+
+/** POST /v1/jobs: 201 with the new job, or 200 with the original one for a repeated Idempotency-Key. */
+async function submit(ctx: KernelContext, body: v.InferOutput<typeof jobRequestSchema>, key: string | undefined, set: { status?: number | string; headers: Record<string, unknown> }) {
+  if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
+  await checkS3Source(ctx, body.source_url);
+  const storage = await uploadStorage(ctx);
+  const { job, replayed } = await createJob(ctx.db, body, {
+    idempotencyKey: key,
+    storage: storage.id,
+    maxAttempts: ctx.config.TASK_MAX_ATTEMPTS,
+    outbound: { allowCidrs: ctx.config.OUTBOUND_ALLOW_CIDRS },
+    keyExists: (k) => checkSourceKey(storage, k),
+  });
+  if (!replayed) ctx.orchestrator.deps.kick();
+  set.status = replayed ? 200 : 201;
+  if (replayed) set.headers["idempotent-replayed"] = "true";
+  return jobSummary(job);
 }

@@ -2,42 +2,15 @@
  * `/v1/plugins`: state, health, version, capabilities and configuration (secrets never returned: shown as
  * set/unset) of the kernel's plugins; configuration changes validated by the plugin itself; enable/disable.
  */
-import { ne } from "drizzle-orm";
 import { Elysia } from "elysia";
-import { workers } from "../../db/schema.ts";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
 import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
 import type { KernelContext } from "../context.ts";
 import { disableRefusal } from "../plugins/required.ts";
 import { splitSecrets } from "../plugins/settings-store.ts";
+import { summarizeWorkerStates, workerPluginStates } from "../plugins/worker-states.ts";
 import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
-
-interface WorkerPluginState {
-  worker_id: string;
-  state: string;
-  version: string | null;
-  last_error: string | null;
-}
-
-/** What the online workers report about a plugin they run (from their heartbeats). */
-async function workerStates(ctx: KernelContext, id: string): Promise<WorkerPluginState[]> {
-  const rows = await ctx.db.select({ id: workers.id, capabilities: workers.capabilities }).from(workers).where(ne(workers.status, "offline"));
-  const out: WorkerPluginState[] = [];
-  for (const w of rows) {
-    const p = ((w.capabilities as { plugins?: Array<Record<string, unknown>> }).plugins ?? []).find((x) => x.id === id);
-    if (p) out.push({ worker_id: w.id, state: String(p.state), version: (p.version as string) ?? null, last_error: (p.last_error as string) ?? null });
-  }
-  return out;
-}
-
-/** A plugin run by workers: healthy when every reporting worker has it healthy. */
-function summarize(states: WorkerPluginState[], enabled: boolean): string {
-  if (!enabled) return "disabled";
-  if (!states.length) return "starting";
-  for (const s of ["failed", "degraded", "starting"]) if (states.some((x) => x.state === s)) return s;
-  return states[0]!.state;
-}
 
 export async function pluginView(ctx: KernelContext, sup: PluginSupervisor) {
   const m = sup.manifest;
@@ -46,9 +19,9 @@ export async function pluginView(ctx: KernelContext, sup: PluginSupervisor) {
   const secretFields = m?.secret_fields ?? [];
   const { plain } = splitSecrets(settings?.config ?? {}, secretFields);
   const secrets = Object.fromEntries(secretFields.map((f) => [f, settings?.config?.[f] ? "set" : "unset"]));
-  const onWorkers = remote ? await workerStates(ctx, sup.id) : undefined;
+  const onWorkers = remote ? await workerPluginStates(ctx, sup.id) : undefined;
   const enabled = remote ? (settings?.enabled ?? true) : sup.state !== "disabled";
-  const state = onWorkers ? summarize(onWorkers, enabled) : sup.state;
+  const state = onWorkers ? summarizeWorkerStates(onWorkers, enabled) : sup.state;
   return {
     id: sup.id,
     pillar: m?.pillar ?? null,
@@ -80,72 +53,74 @@ function mustGet(ctx: KernelContext, id: string): PluginSupervisor {
 
 const idParams = v.object({ id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "invalid plugin id")) });
 
+const configBody = v.object({
+  config: v.record(v.string(), v.unknown()),
+  priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1000), v.maxValue(1000))),
+});
+
 export function pluginRoutes(ctx: KernelContext) {
-  const isRemote = (sup: PluginSupervisor) => ctx.plugins.getCataloged(sup.id) === sup;
-  /** Every plugin this kernel knows (its own and the workers'), enabled or not by the stored settings. */
-  const enabledStates = () =>
-    Promise.all(
-      [...ctx.plugins.list(), ...ctx.plugins.cataloged()].map(async (s) => ({ id: s.id, pillar: s.manifest?.pillar, enabled: (await ctx.pluginSettings.get(s.id))?.enabled ?? true })),
-    );
-  const announce = (id: string) =>
-    ctx.bus.publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId } satisfies PluginChanged).catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
+  const changes = pluginChanges(ctx);
   return new Elysia({ prefix: "/v1/plugins", detail: { tags: ["plugins"] } } as never)
     .get("", async () => ({ items: await Promise.all([...ctx.plugins.list(), ...ctx.plugins.cataloged()].map((s) => pluginView(ctx, s))) }), {
       detail: { summary: "List plugins (the kernel's, and those the workers run, e.g. encoder-ffmpeg)" },
     })
     .get("/:id", ({ params }) => pluginView(ctx, mustGet(ctx, params.id)), { params: idParams, detail: { summary: "One plugin" } })
-    .put(
-      "/:id/config",
-      async ({ params, body }) => {
-        const sup = mustGet(ctx, params.id);
-        const m = sup.manifest;
-        if (!m) throw new AppError("WE-PLG-004", `plugin ${sup.id} never described itself (${sup.lastError ?? "not started"}); it cannot be configured`);
-        // Omitted secret fields keep their stored value (write-only): merge before validating.
-        const current = (await ctx.pluginSettings.get(sup.id))?.config ?? {};
-        const keptSecrets = Object.fromEntries(m.secret_fields.filter((f) => body.config[f] === undefined && current[f] !== undefined).map((f) => [f, current[f]]));
-        const candidate = { ...body.config, ...keptSecrets };
-        await sup.validateConfig(candidate);
-        await ctx.pluginSettings.saveConfig(sup.id, m.pillar, candidate, m.secret_fields, body.priority);
-        if (!isRemote(sup) && sup.state !== "disabled") await sup.restart();
-        await announce(sup.id);
-        return pluginView(ctx, sup);
-      },
-      {
-        params: idParams,
-        body: v.object({
-          config: v.record(v.string(), v.unknown()),
-          priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-1000), v.maxValue(1000))),
-        }),
-        detail: { summary: "Replace a plugin's configuration (validated by the plugin; the plugin restarts)" },
-      },
-    )
-    .post(
-      "/:id/enable",
-      async ({ params }) => {
-        const sup = mustGet(ctx, params.id);
-        if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} cannot be enabled: ${sup.lastError ?? "it never started"}`);
-        await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, true);
-        if (!isRemote(sup)) await sup.restart();
-        await announce(sup.id);
-        return pluginView(ctx, sup);
-      },
-      { params: idParams, detail: { summary: "Enable (and start) a plugin" } },
-    )
-    .post(
-      "/:id/disable",
-      async ({ params }) => {
-        const sup = mustGet(ctx, params.id);
-        if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} has no manifest: ${sup.lastError ?? "it never started"}`);
-        const refusal = disableRefusal(sup.id, sup.manifest.pillar, await enabledStates());
-        if (refusal) throw new AppError("WE-PLG-002", refusal, { plugin: sup.id, pillar: sup.manifest.pillar });
-        await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, false);
-        if (!isRemote(sup)) await sup.disable();
-        await announce(sup.id);
-        return pluginView(ctx, sup);
-      },
-      {
-        params: idParams,
-        detail: { summary: "Disable (and stop) a plugin; 409 WE-PLG-002 for the last enabled encoder or storage plugin (every deployment needs one)" },
-      },
-    );
+    .put("/:id/config", ({ params, body }) => changes.configure(params.id, body), {
+      params: idParams,
+      body: configBody,
+      detail: { summary: "Replace a plugin's configuration (validated by the plugin; the plugin restarts)" },
+    })
+    .post("/:id/enable", ({ params }) => changes.enable(params.id), { params: idParams, detail: { summary: "Enable (and start) a plugin" } })
+    .post("/:id/disable", ({ params }) => changes.disable(params.id), {
+      params: idParams,
+      detail: { summary: "Disable (and stop) a plugin; 409 WE-PLG-002 for the last enabled encoder or storage plugin (every deployment needs one)" },
+    });
+}
+
+/** Every plugin this kernel knows (its own and the workers'), enabled or not by the stored settings. */
+function enabledStates(ctx: KernelContext) {
+  return Promise.all(
+    [...ctx.plugins.list(), ...ctx.plugins.cataloged()].map(async (s) => ({ id: s.id, pillar: s.manifest?.pillar, enabled: (await ctx.pluginSettings.get(s.id))?.enabled ?? true })),
+  );
+}
+
+/** Configure, enable and disable: stored, applied here (a plugin the kernel runs), announced to the others. */
+function pluginChanges(ctx: KernelContext) {
+  const isRemote = (sup: PluginSupervisor) => ctx.plugins.getCataloged(sup.id) === sup;
+  const announce = (id: string) =>
+    ctx.bus.publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId } satisfies PluginChanged).catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
+  return {
+    async configure(id: string, body: v.InferOutput<typeof configBody>) {
+      const sup = mustGet(ctx, id);
+      const m = sup.manifest;
+      if (!m) throw new AppError("WE-PLG-004", `plugin ${sup.id} never described itself (${sup.lastError ?? "not started"}); it cannot be configured`);
+      // Omitted secret fields keep their stored value (write-only): merge before validating.
+      const current = (await ctx.pluginSettings.get(sup.id))?.config ?? {};
+      const keptSecrets = Object.fromEntries(m.secret_fields.filter((f) => body.config[f] === undefined && current[f] !== undefined).map((f) => [f, current[f]]));
+      const candidate = { ...body.config, ...keptSecrets };
+      await sup.validateConfig(candidate);
+      await ctx.pluginSettings.saveConfig(sup.id, m.pillar, candidate, m.secret_fields, body.priority);
+      if (!isRemote(sup) && sup.state !== "disabled") await sup.restart();
+      await announce(sup.id);
+      return pluginView(ctx, sup);
+    },
+    async enable(id: string) {
+      const sup = mustGet(ctx, id);
+      if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} cannot be enabled: ${sup.lastError ?? "it never started"}`);
+      await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, true);
+      if (!isRemote(sup)) await sup.restart();
+      await announce(sup.id);
+      return pluginView(ctx, sup);
+    },
+    async disable(id: string) {
+      const sup = mustGet(ctx, id);
+      if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} has no manifest: ${sup.lastError ?? "it never started"}`);
+      const refusal = disableRefusal(sup.id, sup.manifest.pillar, await enabledStates(ctx));
+      if (refusal) throw new AppError("WE-PLG-002", refusal, { plugin: sup.id, pillar: sup.manifest.pillar });
+      await ctx.pluginSettings.setEnabled(sup.id, sup.manifest.pillar, false);
+      if (!isRemote(sup)) await sup.disable();
+      await announce(sup.id);
+      return pluginView(ctx, sup);
+    },
+  };
 }

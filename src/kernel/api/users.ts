@@ -18,70 +18,34 @@ const idParams = v.object({ id: v.pipe(v.string(), v.regex(USERNAME, "not a vali
 
 const notFound = (id: string) => new AppError("WE-REQ-006", `user ${id} not found; GET /v1/users lists them`);
 
+const createBody = v.object({ username: v.pipe(v.string(), v.regex(USERNAME, "usernames are 1-128 letters, digits, '.', '_', '@' or '-'")), password, roles, name: v.optional(name) });
+const updateBody = v.object({
+  roles: v.optional(roles),
+  password: v.optional(password),
+  name: v.optional(name),
+  disabled: v.optional(v.boolean()),
+  /** Sign the user out everywhere (implied by a new password or by disabling). */
+  revoke_sessions: v.optional(v.boolean()),
+});
+
 export function userRoutes(ctx: KernelContext) {
   return new Elysia({ prefix: "/v1/users", detail: { tags: ["users"] } } as never)
     .get("", async () => ({ items: (await listUsers(ctx)).map(userView) }), { detail: { summary: "List password users (auth-basic)" } })
-    .get(
-      "/:id",
-      async ({ params }) => {
-        const u = (await listUsers(ctx)).find((x) => x.username === params.id);
-        if (!u) throw notFound(params.id);
-        return userView(u);
-      },
-      { params: idParams, detail: { summary: "One password user" } },
-    )
+    .get("/:id", async ({ params }) => userView(await oneUser(ctx, params.id)), { params: idParams, detail: { summary: "One password user" } })
     .post(
       "",
       async ({ body, set }) => {
-        if ((await listUsers(ctx)).some((u) => u.username === body.username)) throw conflict(body.username);
-        const hash = await hashPassword(ctx, body.password);
-        const user: User = { username: body.username, name: body.name, password_hash: hash, roles: dedupe(body.roles), token_version: 0, disabled: false };
-        await editUsers(ctx, (users) => {
-          if (users.some((u) => u.username === user.username)) throw conflict(user.username);
-          return { users: [...users, user], result: undefined };
-        });
+        const user = await createUser(ctx, body);
         set.status = 201;
         return userView(user);
       },
-      {
-        body: v.object({ username: v.pipe(v.string(), v.regex(USERNAME, "usernames are 1-128 letters, digits, '.', '_', '@' or '-'")), password, roles, name: v.optional(name) }),
-        detail: { summary: "Create a password user (auth-basic); the password is stored as an argon2id hash" },
-      },
+      { body: createBody, detail: { summary: "Create a password user (auth-basic); the password is stored as an argon2id hash" } },
     )
-    .put(
-      "/:id",
-      async ({ params, body }) => {
-        const hash = body.password !== undefined ? await hashPassword(ctx, body.password) : undefined;
-        const updated = await editUsers(ctx, (users) => {
-          const i = users.findIndex((u) => u.username === params.id);
-          if (i < 0) throw notFound(params.id);
-          const old = users[i]!;
-          const revoke = hash !== undefined || body.revoke_sessions === true || (body.disabled === true && !old.disabled);
-          const next: User = {
-            ...old,
-            ...(body.name !== undefined ? { name: body.name } : {}),
-            ...(body.roles !== undefined ? { roles: dedupe(body.roles) } : {}),
-            ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
-            ...(hash !== undefined ? { password_hash: hash } : {}),
-            token_version: old.token_version + (revoke ? 1 : 0),
-          };
-          return { users: users.map((u, j) => (j === i ? next : u)), result: next };
-        });
-        return userView(updated);
-      },
-      {
-        params: idParams,
-        body: v.object({
-          roles: v.optional(roles),
-          password: v.optional(password),
-          name: v.optional(name),
-          disabled: v.optional(v.boolean()),
-          /** Sign the user out everywhere (implied by a new password or by disabling). */
-          revoke_sessions: v.optional(v.boolean()),
-        }),
-        detail: { summary: "Change a password user's roles, password, name or disabled flag; a new password signs the user out everywhere" },
-      },
-    )
+    .put("/:id", async ({ params, body }) => userView(await updateUser(ctx, params.id, body)), {
+      params: idParams,
+      body: updateBody,
+      detail: { summary: "Change a password user's roles, password, name or disabled flag; a new password signs the user out everywhere" },
+    })
     .delete(
       "/:id",
       async ({ params, set }) => {
@@ -93,6 +57,42 @@ export function userRoutes(ctx: KernelContext) {
       },
       { params: idParams, detail: { summary: "Delete a password user (their tokens stop working at once)" } },
     );
+}
+
+async function oneUser(ctx: KernelContext, id: string): Promise<User> {
+  const u = (await listUsers(ctx)).find((x) => x.username === id);
+  if (!u) throw notFound(id);
+  return u;
+}
+
+async function createUser(ctx: KernelContext, body: v.InferOutput<typeof createBody>): Promise<User> {
+  if ((await listUsers(ctx)).some((u) => u.username === body.username)) throw conflict(body.username);
+  const hash = await hashPassword(ctx, body.password);
+  const user: User = { username: body.username, name: body.name, password_hash: hash, roles: dedupe(body.roles), token_version: 0, disabled: false };
+  await editUsers(ctx, (users) => {
+    if (users.some((u) => u.username === user.username)) throw conflict(user.username);
+    return { users: [...users, user], result: undefined };
+  });
+  return user;
+}
+
+async function updateUser(ctx: KernelContext, id: string, body: v.InferOutput<typeof updateBody>): Promise<User> {
+  const hash = body.password !== undefined ? await hashPassword(ctx, body.password) : undefined;
+  return editUsers(ctx, (users) => {
+    const i = users.findIndex((u) => u.username === id);
+    if (i < 0) throw notFound(id);
+    const old = users[i]!;
+    const revoke = hash !== undefined || body.revoke_sessions === true || (body.disabled === true && !old.disabled);
+    const next: User = {
+      ...old,
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.roles !== undefined ? { roles: dedupe(body.roles) } : {}),
+      ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+      ...(hash !== undefined ? { password_hash: hash } : {}),
+      token_version: old.token_version + (revoke ? 1 : 0),
+    };
+    return { users: users.map((u, j) => (j === i ? next : u)), result: next };
+  });
 }
 
 function conflict(username: string): AppError {

@@ -6,21 +6,28 @@
  * The secret is encrypted at rest (SECRET_KEY) and never returned: responses say `"secret": "set"`, except the
  * 201 of a create without a secret, which returns the generated one once.
  */
-import { and, desc, eq, sql } from "drizzle-orm";
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
 import { checkOutboundUrl, OutboundRefused, OutboundTimeout } from "../../core/outbound-guard.ts";
-import { WEBHOOK_DELIVERY_STATUSES, webhookDeliveries, webhooks } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { unknownEventTypes, WEBHOOK_EVENT_TYPES } from "../webhooks/event-types.ts";
-import { loadEvent } from "../webhooks/payload.ts";
-import { kickWebhookSender } from "../webhooks/sender.ts";
+import {
+  createWebhook,
+  type DeliveryRow,
+  deleteWebhook,
+  getWebhook,
+  listDeliveries,
+  listWebhooks,
+  redeliver,
+  unmuteWebhook,
+  updateWebhook,
+  WEBHOOK_DELIVERY_STATUSES,
+  type WebhookPatch,
+  type WebhookRow,
+} from "../webhooks/registry.ts";
 import { generateSecret } from "../webhooks/sign.ts";
 import { limitParam, offsetParam, page } from "./pagination.ts";
-
-type WebhookRow = typeof webhooks.$inferSelect;
-type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 const uuid = v.pipe(v.string(), v.uuid("must be a UUID"));
 const idParams = v.object({ id: uuid });
@@ -115,132 +122,73 @@ function checkTypes(types: string[]): string[] {
   return [...new Set(types)];
 }
 
-async function mustGet(ctx: KernelContext, id: string): Promise<WebhookRow> {
-  const [row] = await ctx.db.select().from(webhooks).where(eq(webhooks.id, id));
-  if (!row) throw new AppError("WE-REQ-006", `webhook ${id} not found`);
-  return row;
+export function webhookRoutes(ctx: KernelContext) {
+  return new Elysia({ prefix: "/v1/webhooks", detail: { tags: ["webhooks"] } } as never).use(webhookSetRoutes(ctx)).use(deliveryRoutes(ctx));
 }
 
-export function webhookRoutes(ctx: KernelContext) {
-  return new Elysia({ prefix: "/v1/webhooks", detail: { tags: ["webhooks"] } } as never)
-    .get(
-      "",
-      async ({ query }) => {
-        const { limit, offset } = page(query);
-        const rows = await ctx.db.select().from(webhooks).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(limit).offset(offset);
-        return { items: rows.map(webhookView), limit, offset };
-      },
-      { query: v.object({ limit: limitParam, offset: offsetParam }), detail: { summary: "List webhooks, newest first (secrets are never shown)" } },
-    )
-    .post(
-      "",
-      async ({ body, set }) => {
-        const url = await checkUrl(ctx, body.url);
-        const eventTypes = checkTypes(body.event_types);
-        const generated = body.secret === undefined ? generateSecret() : undefined;
-        const [row] = await ctx.db
-          .insert(webhooks)
-          .values({ url, eventTypes, description: body.description ?? null, enabled: body.enabled ?? true, secretEnc: ctx.secrets.encrypt(body.secret ?? generated!) })
-          .returning();
-        set.status = 201;
-        // A generated secret is returned this once: store it now, it cannot be read back (PUT a new one to rotate).
-        return { ...webhookView(row!), ...(generated ? { secret: generated } : {}) };
-      },
-      { body: createBody, detail: { summary: "Create a webhook (a generated secret is returned once, in this response)" } },
-    )
-    .get("/:id", async ({ params }) => webhookView(await mustGet(ctx, params.id)), { params: idParams, detail: { summary: "One webhook" } })
-    .put(
-      "/:id",
-      async ({ params, body }) => {
-        await mustGet(ctx, params.id);
-        const patch: Partial<typeof webhooks.$inferInsert> = {};
-        if (body.url !== undefined) patch.url = await checkUrl(ctx, body.url);
-        if (body.event_types !== undefined) patch.eventTypes = checkTypes(body.event_types);
-        if (body.secret !== undefined) patch.secretEnc = ctx.secrets.encrypt(body.secret);
-        if (body.description !== undefined) patch.description = body.description;
-        if (body.enabled !== undefined) patch.enabled = body.enabled;
-        const [row] = await ctx.db
-          .update(webhooks)
-          .set({ ...patch, updatedAt: sql`now()` })
-          .where(eq(webhooks.id, params.id))
-          .returning();
-        if (!row) throw new AppError("WE-REQ-006", `webhook ${params.id} not found`);
-        if (body.enabled) kickWebhookSender(ctx);
-        return webhookView(row);
-      },
-      { params: idParams, body: updateBody, detail: { summary: "Change a webhook (fields not sent keep their values; send secret to rotate it)" } },
-    )
-    .delete(
-      "/:id",
-      async ({ params, set }) => {
-        const gone = await ctx.db.delete(webhooks).where(eq(webhooks.id, params.id)).returning({ id: webhooks.id });
-        if (!gone.length) throw new AppError("WE-REQ-006", `webhook ${params.id} not found`);
-        set.status = 204;
-      },
-      { params: idParams, detail: { summary: "Delete a webhook and its delivery log" } },
-    )
-    .post(
-      "/:id/unmute",
-      async ({ params }) => {
-        const [row] = await ctx.db
-          .update(webhooks)
-          .set({ mutedAt: null, consecutiveFailures: 0, updatedAt: sql`now()` })
-          .where(eq(webhooks.id, params.id))
-          .returning();
-        if (!row) throw new AppError("WE-REQ-006", `webhook ${params.id} not found`);
-        kickWebhookSender(ctx);
-        return webhookView(row);
-      },
-      { params: idParams, detail: { summary: "Unmute a webhook: its waiting deliveries are sent again" } },
-    )
-    .get(
-      "/:id/deliveries",
-      async ({ params, query }) => {
-        await mustGet(ctx, params.id);
-        const { limit, offset } = page(query);
-        const rows = await ctx.db
-          .select()
-          .from(webhookDeliveries)
-          .where(and(eq(webhookDeliveries.webhookId, params.id), query.status ? eq(webhookDeliveries.status, query.status) : undefined))
-          .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.eventId))
-          .limit(limit)
-          .offset(offset);
-        return { items: rows.map(deliveryView), limit, offset };
-      },
-      {
-        params: idParams,
-        query: v.object({ status: v.optional(v.picklist(WEBHOOK_DELIVERY_STATUSES, `status must be one of ${WEBHOOK_DELIVERY_STATUSES.join(", ")}`)), limit: limitParam, offset: offsetParam }),
-        detail: { summary: "A webhook's delivery log, newest first: status, response code, latency, attempts, last error" },
-      },
-    )
-    .post(
-      "/:id/deliveries/:deliveryId/redeliver",
-      async ({ params, set }) => {
-        const hook = await mustGet(ctx, params.id);
-        if (hook.mutedAt) throw new AppError("WE-REQ-001", `webhook ${hook.id} is muted; unmute it first (POST /v1/webhooks/${hook.id}/unmute)`, undefined, 409);
-        if (!hook.enabled) throw new AppError("WE-REQ-001", `webhook ${hook.id} is disabled; enable it first (PUT /v1/webhooks/${hook.id} {"enabled": true})`, undefined, 409);
-        const [d] = await ctx.db
-          .select()
-          .from(webhookDeliveries)
-          .where(and(eq(webhookDeliveries.id, params.deliveryId), eq(webhookDeliveries.webhookId, hook.id)));
-        if (!d) throw new AppError("WE-REQ-006", `delivery ${params.deliveryId} of webhook ${hook.id} not found`);
-        if (!(await loadEvent(ctx, d.eventId))) throw new AppError("WE-REQ-001", `event ${d.eventId} is no longer stored (older than EVENT_RETENTION); it cannot be redelivered`, undefined, 409);
-        // Not while an attempt is in flight (its claim unexpired): two concurrent sends of one row would race on its log.
-        const [row] = await ctx.db
-          .update(webhookDeliveries)
-          .set({ status: "pending", nextAttemptAt: sql`now()`, lockedUntil: null, updatedAt: sql`now()` })
-          .where(
-            and(
-              eq(webhookDeliveries.id, d.id),
-              sql`not (${webhookDeliveries.status} = 'pending' and ${webhookDeliveries.lockedUntil} is not null and ${webhookDeliveries.lockedUntil} > now())`,
-            ),
-          )
-          .returning();
-        if (!row) throw new AppError("WE-REQ-001", `delivery ${d.id} is being attempted right now; try again in a few seconds`, undefined, 409);
-        kickWebhookSender(ctx);
-        set.status = 202;
-        return deliveryView(row);
-      },
-      { params: v.object({ id: uuid, deliveryId: uuid }), detail: { summary: "Send a delivery again now (whatever its status); 202, the attempt shows in the log" } },
-    );
+/** The webhooks themselves: list, create, read, change, delete. */
+function webhookSetRoutes(ctx: KernelContext) {
+  const create = async ({ body, set }: { body: v.InferOutput<typeof createBody>; set: { status?: number | string } }) => {
+    const generated = body.secret === undefined ? generateSecret() : undefined;
+    const row = await createWebhook(ctx, {
+      url: await checkUrl(ctx, body.url),
+      eventTypes: checkTypes(body.event_types),
+      description: body.description ?? null,
+      enabled: body.enabled ?? true,
+      secretEnc: ctx.secrets.encrypt(body.secret ?? generated!),
+    });
+    set.status = 201;
+    // A generated secret is returned this once: store it now, it cannot be read back (PUT a new one to rotate).
+    return { ...webhookView(row), ...(generated ? { secret: generated } : {}) };
+  };
+  const update = async ({ params, body }: { params: { id: string }; body: v.InferOutput<typeof updateBody> }) => {
+    await getWebhook(ctx, params.id);
+    const patch: WebhookPatch = {};
+    if (body.url !== undefined) patch.url = await checkUrl(ctx, body.url);
+    if (body.event_types !== undefined) patch.eventTypes = checkTypes(body.event_types);
+    if (body.secret !== undefined) patch.secretEnc = ctx.secrets.encrypt(body.secret);
+    if (body.description !== undefined) patch.description = body.description;
+    if (body.enabled !== undefined) patch.enabled = body.enabled;
+    return webhookView(await updateWebhook(ctx, params.id, patch));
+  };
+  return new Elysia()
+    .get("", async ({ query }) => {
+      const { limit, offset } = page(query);
+      return { items: (await listWebhooks(ctx, limit, offset)).map(webhookView), limit, offset };
+    }, { query: v.object({ limit: limitParam, offset: offsetParam }), detail: { summary: "List webhooks, newest first (secrets are never shown)" } })
+    .post("", create, { body: createBody, detail: { summary: "Create a webhook (a generated secret is returned once, in this response)" } })
+    .get("/:id", async ({ params }) => webhookView(await getWebhook(ctx, params.id)), { params: idParams, detail: { summary: "One webhook" } })
+    .put("/:id", update, { params: idParams, body: updateBody, detail: { summary: "Change a webhook (fields not sent keep their values; send secret to rotate it)" } })
+    .delete("/:id", async ({ params, set }) => {
+      await deleteWebhook(ctx, params.id);
+      set.status = 204;
+    }, { params: idParams, detail: { summary: "Delete a webhook and its delivery log" } });
+}
+
+const deliveryQuery = v.object({
+  status: v.optional(v.picklist(WEBHOOK_DELIVERY_STATUSES, `status must be one of ${WEBHOOK_DELIVERY_STATUSES.join(", ")}`)),
+  limit: limitParam,
+  offset: offsetParam,
+});
+
+/** Unmute, the delivery log and redelivery. */
+function deliveryRoutes(ctx: KernelContext) {
+  return new Elysia()
+    .post("/:id/unmute", async ({ params }) => webhookView(await unmuteWebhook(ctx, params.id)), {
+      params: idParams,
+      detail: { summary: "Unmute a webhook: its waiting deliveries are sent again" },
+    })
+    .get("/:id/deliveries", async ({ params, query }) => {
+      const { limit, offset } = page(query);
+      return { items: (await listDeliveries(ctx, params.id, { status: query.status, limit, offset })).map(deliveryView), limit, offset };
+    }, {
+      params: idParams,
+      query: deliveryQuery,
+      detail: { summary: "A webhook's delivery log, newest first: status, response code, latency, attempts, last error" },
+    })
+    .post("/:id/deliveries/:deliveryId/redeliver", async ({ params, set }) => {
+      const row = await redeliver(ctx, params.id, params.deliveryId);
+      set.status = 202;
+      return deliveryView(row);
+    }, { params: v.object({ id: uuid, deliveryId: uuid }), detail: { summary: "Send a delivery again now (whatever its status); 202, the attempt shows in the log" } });
 }

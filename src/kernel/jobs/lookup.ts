@@ -1,0 +1,54 @@
+/**
+ * Jobs as the `/v1/jobs` routes read and delete them (src/kernel/api/jobs.ts validates and authorizes; the SQL
+ * is here). Submission is create.ts, cancel and retry the orchestrator's control.ts.
+ */
+import { and, desc, eq, gte, inArray, lte } from "drizzle-orm";
+import { AppError } from "../../core/errors.ts";
+import { JOB_STATUSES, jobs, outputs } from "../../db/schema.ts";
+import type { KernelContext } from "../context.ts";
+import { isJobTerminal } from "../orchestrator/states.ts";
+import { outputView } from "./outputs.ts";
+
+export { JOB_STATUSES };
+export type JobRow = typeof jobs.$inferSelect;
+
+export async function getJob(ctx: KernelContext, id: string): Promise<JobRow> {
+  const [row] = await ctx.db.select().from(jobs).where(eq(jobs.id, id));
+  if (!row) throw new AppError("WE-JOB-004", `job ${id} not found`);
+  return row;
+}
+
+export interface JobFilter {
+  statuses: string[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+  limit: number;
+  offset: number;
+}
+
+/** Newest first. */
+export async function listJobs(ctx: KernelContext, f: JobFilter): Promise<JobRow[]> {
+  const where = and(
+    f.statuses.length ? inArray(jobs.status, f.statuses) : undefined,
+    f.createdAfter ? gte(jobs.createdAt, f.createdAfter) : undefined,
+    f.createdBefore ? lte(jobs.createdAt, f.createdBefore) : undefined,
+  );
+  return ctx.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(f.limit).offset(f.offset);
+}
+
+/** The job's outputs with their download/playback URLs. */
+export async function jobOutputs(ctx: KernelContext, id: string) {
+  const job = await getJob(ctx, id);
+  const rows = await ctx.db.select().from(outputs).where(eq(outputs.jobId, job.id));
+  return Promise.all(rows.map((o) => outputView(ctx, o)));
+}
+
+/** Deletes a finished job: its files in storage first, then its rows (WE-JOB-010 while it is not finished). */
+export async function deleteJob(ctx: KernelContext, id: string): Promise<void> {
+  const job = await getJob(ctx, id);
+  if (!isJobTerminal(job.status)) throw new AppError("WE-JOB-010", `job ${job.id} is ${job.status}; cancel it before deleting`, { status: job.status });
+  const storageId = String((job.options as { storage?: string }).storage ?? "storage-fs");
+  const storage = await ctx.plugins.route("storage", { id: storageId });
+  await storage.call("delete_prefix", { prefix: `jobs/${job.id}/` });
+  await ctx.db.delete(jobs).where(eq(jobs.id, job.id));
+}

@@ -1,0 +1,37 @@
+/**
+ * Custom profiles in PostgreSQL for the `/v1/profiles` routes (src/kernel/api/profiles.ts validates; the SQL
+ * is here), and the hardware the healthy workers offer, which decides whether a profile can be encoded now.
+ */
+import { eq, sql } from "drizzle-orm";
+import { profiles, workers } from "../../db/schema.ts";
+import type { ProfileSpec } from "../../media/profiles.ts";
+import type { KernelContext } from "../context.ts";
+
+/** Hardware families in the pools of healthy workers. */
+export async function healthyHardware(ctx: KernelContext): Promise<{ nvidia: boolean; qsv: boolean; vaapi: boolean }> {
+  const rows = await ctx.db.select({ pools: workers.pools }).from(workers).where(eq(workers.status, "healthy"));
+  const pools = new Set(rows.flatMap((r) => r.pools));
+  return { nvidia: pools.has("nvidia"), qsv: pools.has("qsv"), vaapi: pools.has("vaapi") };
+}
+
+/** False when a profile with this id exists already. */
+export async function insertProfile(ctx: KernelContext, spec: ProfileSpec): Promise<boolean> {
+  const inserted = await ctx.db.insert(profiles).values({ id: spec.id, name: spec.name, description: spec.description, spec: spec as never }).onConflictDoNothing().returning();
+  return inserted.length > 0;
+}
+
+/** False when there is no custom profile with this id. */
+export async function replaceProfile(ctx: KernelContext, id: string, spec: ProfileSpec): Promise<boolean> {
+  const updated = await ctx.db
+    .update(profiles)
+    .set({ name: spec.name, description: spec.description, spec: spec as never, updatedAt: sql`now()` })
+    .where(eq(profiles.id, id))
+    .returning();
+  return updated.length > 0;
+}
+
+/** False when there is no custom profile with this id. */
+export async function deleteProfile(ctx: KernelContext, id: string): Promise<boolean> {
+  const gone = await ctx.db.delete(profiles).where(eq(profiles.id, id)).returning({ id: profiles.id });
+  return gone.length > 0;
+}
