@@ -2,7 +2,7 @@
  * NATS for tests: the shared server (TEST_NATS_URL), unique prefixes so concurrent runs never meet, cleanup
  * of what a prefix created, and throwaway servers for the no-JetStream and restart tests.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,4 +99,38 @@ function canConnect(port: number): Promise<boolean> {
     s.once("error", () => done(false));
     s.connect(port, "127.0.0.1");
   });
+}
+
+export interface ConfiguredNats {
+  url: string;
+  /** What the server refused (permission violations from its log), for assertions and failure messages. */
+  violations(): string;
+  /** Kills the server (its folder stays under the caller's, which the caller removes). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A private nats-server with JetStream, started from a config file in a new folder under `parent`: it listens on a
+ * free port and `config` adds the rest (typically a generated `authorization` block). Its log is kept so a test can
+ * show what it refused.
+ */
+export async function startConfiguredNats(parent: string, config: string): Promise<ConfiguredNats> {
+  const port = await freePort();
+  const home = mkdtempSync(join(parent, "nats-"));
+  const conf = join(home, "nats.conf");
+  const log = join(home, "nats.log");
+  writeFileSync(conf, `listen: "127.0.0.1:${port}"\njetstream { store_dir: ${JSON.stringify(join(home, "js"))} }\n${config}`);
+  const proc = Bun.spawn([NATS_SERVER, "-c", conf, "-l", log], { stdout: "ignore", stderr: "pipe" });
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`nats-server -c ${conf} exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
+    return canConnect(port);
+  }, 10_000, `nats-server on port ${port}`);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    violations: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter((l) => /violation/i.test(l)).slice(-20).join("\n") : ""),
+    async stop() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
 }

@@ -9,7 +9,7 @@
  * server log the violation, which the failure message shows).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -21,11 +21,10 @@ import { replyKeyPair } from "../../src/plugins/sealed-reply.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
-import { uniquePrefix } from "../helpers/nats.ts";
-import { BUN, freePort, killAllProcs, type Proc, ROOT, spawnProc } from "../helpers/proc.ts";
+import { type ConfiguredNats, startConfiguredNats, uniquePrefix } from "../helpers/nats.ts";
+import { BUN, killAllProcs, type Proc, ROOT, spawnProc } from "../helpers/proc.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const NATS_SERVER = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
 const dir = mkdtempSync(join(tmpdir(), "webencode-nats-perms-"));
 const prefix = uniquePrefix();
 const names = natsNames(prefix);
@@ -36,42 +35,16 @@ const users = {
 const WORKER_ID = "perm-w1";
 const silent = createLogger("test", "silent");
 
-interface Server {
-  url: string;
-  /** What the server refused (from its log), for assertions and failure messages. */
-  violations(): string;
-  stop(): Promise<void>;
-}
-const servers: Server[] = [];
+const servers: ConfiguredNats[] = [];
 
 /** A throwaway nats-server with JetStream whose only users are the generated kernel and worker for `busPrefix`. */
-async function startServer(busPrefix: string): Promise<Server> {
-  const port = await freePort();
-  const home = mkdtempSync(join(dir, "nats-"));
-  const conf = join(home, "nats.conf");
-  const log = join(home, "nats.log");
-  writeFileSync(conf, `listen: "127.0.0.1:${port}"\njetstream { store_dir: ${JSON.stringify(join(home, "js"))} }\n${natsAuthorizationBlock(busPrefix, users)}`);
-  const proc = Bun.spawn([NATS_SERVER, "-c", conf, "-l", log], { stdout: "ignore", stderr: "pipe" });
-  const server: Server = {
-    url: `nats://127.0.0.1:${port}`,
-    violations: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter((l) => /violation/i.test(l)).slice(-20).join("\n") : ""),
-    async stop() {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    },
-  };
+async function startServer(busPrefix: string): Promise<ConfiguredNats> {
+  const server = await startConfiguredNats(dir, natsAuthorizationBlock(busPrefix, users));
   servers.push(server);
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`nats-server -c ${conf} exited with ${proc.exitCode}: ${await new Response(proc.stderr).text()}`);
-    return Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then(
-      (sock) => (sock.end(), true),
-      () => false,
-    );
-  }, 10_000, `nats-server on port ${port}`);
   return server;
 }
 
-let server: Server;
+let server: ConfiguredNats;
 let k: TestKernel;
 let worker: Proc;
 const violations = () => server.violations();

@@ -12,7 +12,7 @@
  * A real job run by a worker under the generated permissions: test/integration/nats-permissions.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
@@ -24,11 +24,9 @@ import { createLogger } from "../../src/core/logger.ts";
 import { RemotePluginSettings } from "../../src/plugins/remote-settings.ts";
 import { replyKeyPair } from "../../src/plugins/sealed-reply.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
-import { natsUrl, uniquePrefix } from "../helpers/nats.ts";
-import { freePort } from "../helpers/proc.ts";
+import { type ConfiguredNats, natsUrl, startConfiguredNats, uniquePrefix } from "../helpers/nats.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const NATS_SERVER = process.env.NATS_SERVER_BIN ?? "/usr/sbin/nats-server";
 const S3_KEY_ID = `AKIATEST${crypto.randomUUID().slice(0, 8)}`;
 const S3_SECRET = `s3-secret-${crypto.randomUUID()}`;
 const silent = createLogger("test", "silent");
@@ -65,23 +63,18 @@ describe("NATS with the generated users", () => {
   const ops = { user: "ops", password: "ops-pw-5e3" }; // added by hand, no permissions of its own
   const monitor = { user: "monitor", password: "monitor-pw-8a4", permissions: { publish: ["_INBOX.monitor.>"], subscribe: [">"] } };
   let url: string;
-  let server: ReturnType<typeof Bun.spawn>;
+  let server: ConfiguredNats | undefined;
   let k: TestKernel;
 
   beforeAll(async () => {
-    const port = await freePort();
-    const conf = join(dir, "nats.conf");
-    writeFileSync(conf, `listen: "127.0.0.1:${port}"\njetstream { store_dir: ${JSON.stringify(join(dir, "js"))} }\n${natsAuthorizationBlock(prefix, users, [ops, monitor])}`);
-    server = Bun.spawn([NATS_SERVER, "-c", conf], { stdout: "ignore", stderr: "ignore" });
-    url = `nats://127.0.0.1:${port}`;
-    await waitFor(() => Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } }).then((s) => (s.end(), true), () => false), 10_000, "nats-server");
+    server = await startConfiguredNats(dir, natsAuthorizationBlock(prefix, users, [ops, monitor]));
+    url = server.url;
     k = await startTestKernel({ env: { NATS_URL: url, NATS_USER: users.kernel.user, NATS_PASSWORD: users.kernel.password, BUS_PREFIX: prefix } });
     await configureS3(k);
   }, 60_000);
   afterAll(async () => {
     await k?.stop();
-    server?.kill("SIGKILL");
-    await server?.exited;
+    await server?.stop();
   });
 
   test("an anonymous client cannot even connect", async () => {
