@@ -12,7 +12,7 @@ import { CLAIM_SUBJECT, type ClaimReply, type Lease, type TaskOutcome } from "..
 import { RESULTS_QUEUE } from "../../src/core/topology.ts";
 import { jobEvents, jobs, taskAttempts, tasks } from "../../src/db/schema.ts";
 import { createJob } from "../../src/kernel/jobs/create.ts";
-import { summarizeProbe } from "../../src/media/source.ts";
+import { sampleAnalysis } from "../fixtures/task-samples.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -30,16 +30,7 @@ const db = () => k.handle.ctx.db;
 const bus = () => k.handle.ctx.bus;
 
 /** What a worker gets for a 10 s, 25 fps, 640×360 clip with a keyframe every 2 s. */
-const ANALYSIS = summarizeProbe({
-  format: { format_name: "mpegts", size: "400000", bit_rate: "320000" },
-  streams: [
-    { codec_type: "video", codec_name: "h264", width: 640, height: 360, avg_frame_rate: "25/1", nb_frames: "250", pix_fmt: "yuv420p", profile: "High" },
-    { codec_type: "audio", codec_name: "aac", channels: 2, sample_rate: "48000", duration: "10.0" },
-  ],
-  keyframes: [0, 2, 4, 6, 8],
-  keyframe_frames: [0, 50, 100, 150, 200],
-  packets: 250,
-});
+const ANALYSIS = sampleAnalysis({ format_name: "mpegts", size: "400000", bit_rate: "320000" });
 
 async function newJob(): Promise<string> {
   const { job } = await createJob(db(), { source_url: "https://example.com/clip.ts", profiles: ["360p_h264"] }, { storage: "storage-fs" });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { BUILTIN_PROFILES } from "../../src/media/profiles.ts";
-import { summarizeProbe } from "../../src/media/source.ts";
+import { sampleAnalysis } from "../fixtures/task-samples.ts";
 import { checkParams, checkResult, isTaskType, paramsOf, resultOf, TASK_TYPES, type TaskType } from "../../src/core/task-contracts.ts";
 
 const profile = BUILTIN_PROFILES["360p_h264"]!;
@@ -34,16 +34,7 @@ const PARAMS = {
 } satisfies Record<TaskType, unknown>;
 
 /** The analyze result as the worker makes it: summarizeProbe over FFprobe's JSON of a 10 s 25 fps clip. */
-const ANALYSIS = summarizeProbe({
-  format: { format_name: "mov,mp4,m4a,3gp,3g2,mj2", size: "123456", bit_rate: "98765" },
-  streams: [
-    { codec_type: "video", codec_name: "h264", width: 640, height: 360, avg_frame_rate: "25/1", nb_frames: "250", pix_fmt: "yuv420p", profile: "High" },
-    { codec_type: "audio", codec_name: "aac", channels: 2, sample_rate: "48000", duration: "10.0" },
-  ],
-  keyframes: [0, 2, 4, 6, 8],
-  keyframe_frames: [0, 50, 100, 150, 200],
-  packets: 250,
-});
+const ANALYSIS = sampleAnalysis({ format_name: "mov,mp4,m4a,3gp,3g2,mj2", size: "123456", bit_rate: "98765" });
 
 const RESULTS = {
   analyze: ANALYSIS,
