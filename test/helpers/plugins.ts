@@ -2,6 +2,7 @@
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { AppError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/logger.ts";
 import { createLogger } from "../../src/core/logger.ts";
 
@@ -28,4 +29,14 @@ export function capturingLogger(service = "test"): { logger: Logger; lines: Arra
     },
   } as never);
   return { logger, lines };
+}
+
+/** The error a plugin host call rejects with; a call that succeeds fails the test. */
+export async function rejection(p: Promise<unknown>): Promise<AppError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as AppError;
+  }
+  throw new Error("expected the call to fail");
 }

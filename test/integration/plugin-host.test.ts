@@ -5,9 +5,8 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import type { AppError } from "../../src/core/errors.ts";
 import { PluginHost, type PluginSettings } from "../../src/plugins/host/host.ts";
-import { capturingLogger, tempPluginDir, writeEchoLauncher } from "../helpers/plugins.ts";
+import { capturingLogger, rejection, tempPluginDir, writeEchoLauncher } from "../helpers/plugins.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const fast = { healthIntervalMs: 150, healthTimeoutMs: 300, backoffBaseMs: 50, backoffMaxMs: 200, maxFailures: 3, callTimeoutMs: 5000 };
@@ -40,15 +39,6 @@ async function startHost(settings: Record<string, PluginSettings> = {}, setup?: 
   hosts.push(host);
   await host.start();
   return { host, lines, dir };
-}
-
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as AppError;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("plugin host", () => {

@@ -7,11 +7,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import type { AppError } from "../../src/core/errors.ts";
 import { PluginHost, type PluginSettings } from "../../src/plugins/host/host.ts";
 import { choosePlugin } from "../../src/plugins/host/routing.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
-import { capturingLogger, tempPluginDir, writeEchoLauncher } from "../helpers/plugins.ts";
+import { capturingLogger, rejection, tempPluginDir, writeEchoLauncher } from "../helpers/plugins.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const fast = { healthIntervalMs: 5_000, healthTimeoutMs: 2_000, backoffBaseMs: 50, backoffMaxMs: 200, maxFailures: 3, callTimeoutMs: 10_000 };
@@ -39,15 +38,6 @@ async function startHost(timings: Record<string, number> = {}, settings: Record<
   hosts.push(host);
   await host.start();
   return host;
-}
-
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as AppError;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("plugin host: restarts", () => {
