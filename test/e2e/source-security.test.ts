@@ -12,10 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withAuth } from "../helpers/auth.ts";
 import { type CompiledKernel, startCompiledKernel } from "../helpers/compiled-kernel.ts";
-import { runProc } from "../helpers/proc.ts";
+import { ffmpeg, forbiddenServer } from "../helpers/outbound.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
 type Job = Record<string, any>;
 
 let k: CompiledKernel;
@@ -25,23 +24,11 @@ let origin: ReturnType<typeof Bun.serve>;
 let forbidden: ReturnType<typeof Bun.serve>;
 const forbiddenHits: string[] = [];
 
-async function ffmpeg(args: string[]): Promise<void> {
-  const r = await runProc([FFMPEG, "-hide_banner", "-v", "error", "-nostdin", "-y", ...args], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`ffmpeg failed: ${r.stderr.slice(-2000)}`);
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "we-e2e-srcsec-"));
   secret = join(dir, "secret.ts");
   await ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=208x112:rate=10", "-t", "0.5", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", "-f", "mpegts", secret]);
-  forbidden = Bun.serve({
-    hostname: "127.0.0.2",
-    port: 0,
-    fetch(req) {
-      forbiddenHits.push(new URL(req.url).pathname);
-      return new Response(Bun.file(secret));
-    },
-  });
+  forbidden = forbiddenServer(secret, forbiddenHits);
   const playlist = `#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.5,\nhttp://127.0.0.2:${forbidden.port}/seg.ts\n#EXT-X-ENDLIST\n`;
   origin = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(playlist, { headers: { "content-type": "application/vnd.apple.mpegurl" } }) });
   k = await startCompiledKernel({ EMBEDDED_WORKER: "true", OUTBOUND_ALLOW_CIDRS: "127.0.0.1/32" });

@@ -15,10 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
-import { runProc } from "../helpers/proc.ts";
+import { ffmpeg, forbiddenServer } from "../helpers/outbound.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
 type Job = Record<string, any>;
 
 /** A size no other clip here has: if it shows up in a job, FFmpeg read the file outside the storage root. */
@@ -34,11 +33,6 @@ let forbidden: ReturnType<typeof Bun.serve>;
 const forbiddenHits: string[] = [];
 let base = "";
 
-async function ffmpeg(args: string[]): Promise<void> {
-  const r = await runProc([FFMPEG, "-hide_banner", "-v", "error", "-nostdin", "-y", ...args], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`ffmpeg failed: ${r.stderr.slice(-2000)}`);
-}
-
 beforeAll(async () => {
   // Not under the kernel's DATA_DIR (the storage root): a file the worker must never read.
   outsideDir = mkdtempSync(join(tmpdir(), "we-outside-"));
@@ -48,14 +42,7 @@ beforeAll(async () => {
     "-f", "lavfi", "-i", `testsrc2=size=${OUTSIDE.width}x${OUTSIDE.height}:rate=10`, "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100",
     "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-c:a", "aac", "-f", "mpegts", outsideTs,
   ]);
-  forbidden = Bun.serve({
-    hostname: "127.0.0.2",
-    port: 0,
-    fetch(req) {
-      forbiddenHits.push(new URL(req.url).pathname);
-      return new Response(Bun.file(outsideTs));
-    },
-  });
+  forbidden = forbiddenServer(outsideTs, forbiddenHits);
   const far = `http://127.0.0.2:${forbidden.port}`;
   const playlists: Record<string, string> = {
     // A media playlist: its key and segment on the refused address.

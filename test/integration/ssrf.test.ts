@@ -15,6 +15,7 @@ import { guardedFetch, OutboundRefused } from "../../src/core/outbound-guard.ts"
 import { jobs } from "../../src/db/schema.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";
+import { forbiddenServer } from "../helpers/outbound.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 interface Envelope {
@@ -131,14 +132,7 @@ describe("redirects (embedded worker, only 127.0.0.1/32 allowed)", () => {
 
   beforeAll(async () => {
     const clip = await makeClip(dir, "clip", { width: 160, height: 120, rate: "10", duration_s: 1, audio: false, gop: 10, faststart: true });
-    forbidden = Bun.serve({
-      hostname: "127.0.0.2",
-      port: 0,
-      fetch(req) {
-        forbiddenHits.push(new URL(req.url).pathname);
-        return new Response(Bun.file(clip));
-      },
-    });
+    forbidden = forbiddenServer(clip, forbiddenHits);
     origin = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
