@@ -44,6 +44,27 @@ interface HookContext {
   set: { status?: number | string; headers: Record<string, string | number> };
 }
 
+interface CorsPolicy {
+  expose: string;
+  methods: string;
+  headers: string;
+}
+const API_POLICY: CorsPolicy = { expose: CORS_EXPOSE_HEADERS, methods: CORS_ALLOW_METHODS, headers: CORS_ALLOW_HEADERS };
+const MEDIA_POLICY: CorsPolicy = { expose: MEDIA_CORS_EXPOSE_HEADERS, methods: MEDIA_CORS_ALLOW_METHODS, headers: MEDIA_CORS_ALLOW_HEADERS };
+
+/** The headers for an allowed origin: a simple request goes on with them; a preflight is answered here, 204. */
+function allow(set: HookContext["set"], allowOrigin: string, preflight: boolean, policy: CorsPolicy): Response | undefined {
+  set.headers["access-control-allow-origin"] = allowOrigin;
+  if (!preflight) {
+    set.headers["access-control-expose-headers"] = policy.expose;
+    return;
+  }
+  set.headers["access-control-allow-methods"] = policy.methods;
+  set.headers["access-control-allow-headers"] = policy.headers;
+  set.headers["access-control-max-age"] = String(CORS_MAX_AGE);
+  return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
+}
+
 /**
  * An onRequest handler: adds the CORS headers for an allowed origin and answers preflights (204 or 403).
  * `requestId` gives the id the request-id hook assigned.
@@ -63,16 +84,8 @@ export function corsHook(allowlist: readonly string[], requestId: (r: Request) =
       set.status = 403;
       return envelope("WE-AUTH-003", `origin ${origin} is not allowed to call this API (CORS_ORIGINS)`, requestId(request));
     }
-    set.headers["access-control-allow-origin"] = origin;
-    if (!preflight) {
-      set.headers["access-control-expose-headers"] = CORS_EXPOSE_HEADERS;
-      return;
-    }
-    set.headers["access-control-allow-methods"] = CORS_ALLOW_METHODS;
-    set.headers["access-control-allow-headers"] = CORS_ALLOW_HEADERS;
-    set.headers["access-control-max-age"] = String(CORS_MAX_AGE);
-    set.status = 204;
-    return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
+    if (preflight) set.status = 204;
+    return allow(set, origin, preflight, API_POLICY);
   };
 }
 
@@ -89,14 +102,6 @@ function mediaCors(allowlist: readonly string[], requestId: (r: Request) => stri
       set.status = 403;
       return envelope("WE-AUTH-003", `origin ${origin} may not load media from this server (MEDIA_CORS_ORIGINS)`, requestId(request));
     }
-    set.headers["access-control-allow-origin"] = any ? "*" : origin;
-    if (!preflight) {
-      set.headers["access-control-expose-headers"] = MEDIA_CORS_EXPOSE_HEADERS;
-      return;
-    }
-    set.headers["access-control-allow-methods"] = MEDIA_CORS_ALLOW_METHODS;
-    set.headers["access-control-allow-headers"] = MEDIA_CORS_ALLOW_HEADERS;
-    set.headers["access-control-max-age"] = String(CORS_MAX_AGE);
-    return new Response(null, { status: 204, headers: set.headers as Record<string, string> });
+    return allow(set, any ? "*" : origin, preflight, MEDIA_POLICY);
   };
 }
