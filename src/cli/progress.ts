@@ -1,9 +1,11 @@
 /**
  * Progress display: pure formatting (bytes, durations, bars, the upload and job lines; unit-tested) and a
- * small renderer on stderr. On a terminal it redraws one line in place (carriage return, at most ~10 times a
+ * renderer on stderr. On a terminal the line is redrawn in place by cli-progress (at most ~10 times a
  * second); when stderr is not a terminal it never uses a carriage return and prints a plain line only when
  * something worth a line changed (a new state, every 10 %), so logs of CI jobs stay readable.
  */
+
+import { SingleBar } from "cli-progress";
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
@@ -81,11 +83,11 @@ export interface Sink {
   columns?: number;
 }
 
-/** One progress line on `out` (stderr): redrawn in place on a terminal, plain lines otherwise. */
+/** One progress line on `out` (stderr): redrawn in place on a terminal (cli-progress), plain lines otherwise. */
 export class ProgressLine {
   private lastKey: string | undefined;
-  private lastDraw = 0;
-  private drawn = false;
+  /** The terminal bar while a line is drawn; cli-progress redraws it (at most 10 times a second). */
+  private bar: SingleBar | undefined;
 
   constructor(private readonly out: Sink = process.stderr as unknown as Sink) {}
 
@@ -93,28 +95,47 @@ export class ProgressLine {
     return Boolean(this.out.isTTY);
   }
 
-  /** Shows `line`; `key` says when a plain (non-terminal) display prints it; `force` skips the rate limit. */
-  update(line: string, key: string, force = false): void {
-    if (this.tty) {
-      const now = performance.now();
-      if (!force && now - this.lastDraw < 100) return;
-      this.lastDraw = now;
-      // A terminal that reports no width (0: a bare pty) gets 100 columns.
-      const width = Math.max(20, (this.out.columns || 100) - 1);
-      this.out.write(`\r${line.slice(0, width)}\x1b[K`);
-      this.drawn = true;
-    } else if (key !== this.lastKey) {
-      this.out.write(`${line}\n`);
+  /** A terminal that reports no width (0: a bare pty) gets 100 columns; one is kept free. */
+  private width(): number {
+    return Math.max(20, (this.out.columns || 100) - 1);
+  }
+
+  private draw(line: string, force: boolean): void {
+    const text = line.slice(0, this.width());
+    if (!this.bar) {
+      const out = this.out;
+      const width = () => this.width();
+      // cli-progress writes through this stream: the sink, with the width the line was cut to.
+      const stream = {
+        write: (s: string) => {
+          out.write(s);
+          return true;
+        },
+        isTTY: true,
+        get columns() {
+          return width();
+        },
+      } as unknown as NodeJS.WritableStream;
+      this.bar = new SingleBar({ stream, format: (_o, _p, payload: { line: string }) => payload.line, hideCursor: false, linewrap: true, fps: 10, clearOnComplete: false });
+      this.bar.start(100, 0, { line: text });
+      return;
     }
+    this.bar.update({ line: text });
+    if (force) this.bar.render();
+  }
+
+  /** Shows `line`; `key` says when a plain (non-terminal) display prints it; `force` draws it now. */
+  update(line: string, key: string, force = false): void {
+    if (this.tty) this.draw(line, force);
+    else if (key !== this.lastKey) this.out.write(`${line}\n`);
     this.lastKey = key;
   }
 
   /** Ends the line: the final state is always shown, then the cursor moves on. */
   finish(line: string, key = "done"): void {
     if (this.tty) {
-      this.update(line, key, true);
-      this.out.write("\n");
-      this.drawn = false;
+      this.draw(line, true);
+      this.break();
     } else if (key !== this.lastKey) {
       this.out.write(`${line}\n`);
     }
@@ -123,7 +144,9 @@ export class ProgressLine {
 
   /** Moves off a half-drawn line before other output (a message, Ctrl-C). */
   break(): void {
-    if (this.tty && this.drawn) this.out.write("\n");
-    this.drawn = false;
+    if (!this.bar) return;
+    const bar = this.bar;
+    this.bar = undefined;
+    bar.stop();
   }
 }

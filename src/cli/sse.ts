@@ -1,9 +1,10 @@
 /**
- * Server-Sent Events over fetch (Bun has no EventSource): a pure line parser (the WHATWG rules the kernel's
- * stream uses: `id:`, `event:`, `data:`, `retry:`, `:` comments, blank line = dispatch) and a reader that
+ * Server-Sent Events over fetch (Bun has no EventSource): a parser (eventsource-parser, the WHATWG rules the
+ * kernel's stream uses: `id:`, `event:`, `data:`, `retry:`, `:` comments, blank line = dispatch) and a reader that
  * reconnects with `Last-Event-ID` when the connection drops, so no stored event is lost or seen twice
  * (docs/events.md, "Resume after a disconnect").
  */
+import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ApiClient } from "./client.ts";
 import { EXIT } from "./errors.ts";
 
@@ -16,52 +17,34 @@ export interface SseMessage {
   data: string;
 }
 
-/** Feed it decoded text as it arrives; it returns the messages completed by that text. */
+/**
+ * Feed it decoded text as it arrives; it returns the messages completed by that text. The parsing (fields,
+ * comments, CRLF, chunk boundaries) is eventsource-parser's.
+ */
 export class SseParser {
-  private buffer = "";
-  private id: string | undefined;
-  private event = "";
-  private data: string[] = [];
+  private readonly parser: EventSourceParser;
+  private pending: SseMessage[] = [];
   /** The server's `retry:` advice in ms. */
   retryMs: number | undefined;
 
-  push(text: string): SseMessage[] {
-    this.buffer += text;
-    const out: SseMessage[] = [];
-    for (;;) {
-      const nl = this.buffer.search(/\r\n|\r|\n/);
-      if (nl < 0) break;
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + (this.buffer.startsWith("\r\n", nl) ? 2 : 1));
-      const msg = this.line(line);
-      if (msg) out.push(msg);
-    }
-    return out;
+  constructor() {
+    this.parser = createParser({
+      onEvent: (e) => {
+        // The id is sticky per the spec, but each stored event of this API carries its own; progress has none,
+        // so only an id sent with the event itself is kept (eventsource-parser reports exactly that).
+        this.pending.push({ event: e.event || "message", data: e.data, ...(e.id !== undefined ? { id: e.id } : {}) });
+      },
+      onRetry: (ms) => {
+        this.retryMs = ms;
+      },
+    });
   }
 
-  private line(line: string): SseMessage | undefined {
-    if (line === "") {
-      if (this.data.length === 0) {
-        this.event = "";
-        return undefined;
-      }
-      const msg: SseMessage = { event: this.event || "message", data: this.data.join("\n"), ...(this.id !== undefined ? { id: this.id } : {}) };
-      this.event = "";
-      this.data = [];
-      // The id is sticky per the spec, but each stored event of this API carries its own; progress has none.
-      this.id = undefined;
-      return msg;
-    }
-    if (line.startsWith(":")) return undefined;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "data") this.data.push(value);
-    else if (field === "event") this.event = value;
-    else if (field === "id" && !value.includes("\0")) this.id = value;
-    else if (field === "retry" && /^\d+$/.test(value)) this.retryMs = Number(value);
-    return undefined;
+  push(text: string): SseMessage[] {
+    this.parser.feed(text);
+    const out = this.pending;
+    this.pending = [];
+    return out;
   }
 }
 

@@ -240,9 +240,10 @@ describe("webencode (compiled) against a compiled kernel", () => {
     const cmd = `${CLI} submit ${clip} -p 360p_h264 --wait`;
     const r = await runProc(["script", "-qfec", cmd, "/dev/null"], { cwd: join(scratch, "tty"), env: { XDG_CONFIG_HOME: join(scratch, "no-config"), WEBENCODE_URL: base, WEBENCODE_API_KEY: adminKey, TERM: "xterm" }, timeoutMs: 300_000 });
     expect(r.code, shown(r)).toBe(0);
-    const redraws = r.stdout.split("\r").filter((s) => /^job [0-9a-f]{8} /.test(s));
+    // cli-progress moves to column 1 (CSI 1 G) before each redraw.
+    const redraws = r.stdout.split(/\r|\x1b\[1G/).filter((s) => /^job [0-9a-f]{8} /.test(s));
     expect(redraws.length, shown(r)).toBeGreaterThan(1);
     expect(redraws.at(-1)).toMatch(/completed\s+\[=+\] 100%/);
-    expect(r.stdout).toMatch(/\rupload clip\.mp4 \[=+\] 100%/);
+    expect(r.stdout).toMatch(/\x1b\[1Gupload clip\.mp4 \[=+\] 100%/);
   }, 320_000);
 });

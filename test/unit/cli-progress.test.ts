@@ -42,7 +42,8 @@ describe("cli progress formatting", () => {
     const term = new ProgressLine({ write: (t) => tty.push(t), isTTY: true, columns: 30 });
     term.update("a".repeat(50), "k", true);
     term.finish("done");
-    expect(tty).toEqual([`\r${"a".repeat(29)}\x1b[K`, "\rdone\x1b[K", "\n"]);
+    // cli-progress: save the cursor, to column 1, the line cut to the width, clear to its right; restore, newline.
+    expect(tty).toEqual(["\x1b7", "\x1b[1G", "a".repeat(29), "\x1b[0K", "\x1b[1G", "done", "\x1b[0K", "\x1b8", "\n"]);
   });
 
   test("table pads every column but the last", () => {
