@@ -117,7 +117,7 @@ describe("retry after a packaging failure", () => {
     const job = await failAtPackaging(k);
     // The error is about our output location, not the user's file.
     expect(job.error?.code).not.toBe("WE-JOB-007");
-    expect(readdirSync(partsDir(k, job.id)).sort()).toEqual(["audio_0.m4a", "v0_360p_h264_00000.mp4"]);
+    expect(readdirSync(partsDir(k, job.id)).sort()).toEqual(["audio_0_0.m4a", "v0_360p_h264_00000.mp4"]);
     expect(existsSync(join(storage(k), "jobs", job.id, "hls"))).toBe(false);
 
     const r = await retry(k, job.id);
@@ -136,7 +136,7 @@ describe("retry after a packaging failure", () => {
 
   test("parts that disappeared meanwhile are made again: the tasks that produced them re-run, then packaging", async () => {
     const job = await failAtPackaging(k);
-    unlinkSync(join(partsDir(k, job.id), "audio_0.m4a")); // an operator's clean-up, a lost disk …
+    unlinkSync(join(partsDir(k, job.id), "audio_0_0.m4a")); // an operator's clean-up, a lost disk …
     const r = await retry(k, job.id);
     expect(r.status).toBe(200);
     expect(r.body.status).toBe("processing");
