@@ -3,10 +3,10 @@
  * signed session/refresh tokens (tokens.ts). Stateless: every kernel's plugin process answers the same.
  */
 import * as v from "valibot";
-import type { AuthIdentity, AuthTokens, PasswordAuthPlugin } from "../../src/plugins/pillars.ts";
-import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
+import type { AuthIdentity, AuthTokens, PasswordAuthPlugin } from "../../src/plugin-runtime/pillars.ts";
+import { PluginError, definePlugin } from "../../src/plugin-runtime/sdk.ts";
 import { issueTokens, keyOf, looksOurs, verifyToken } from "./tokens.ts";
-import { type User, usersField } from "../../src/plugins/shared/basic-users.ts";
+import { type User, usersField } from "../../src/plugin-runtime/shared/basic-users.ts";
 
 export const config = v.object({
   /** HMAC key of the tokens (secret, ≥ 32 characters). The kernel generates one at first start. */

@@ -9,8 +9,8 @@
  * is bumped (rotation hands out a new one, it cannot retire the old one without server-side state).
  */
 import { errors, SignJWT, decodeJwt, jwtVerify } from "jose";
-import { PluginError } from "../../src/plugins/sdk.ts";
-import type { AuthTokens } from "../../src/plugins/pillars.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import type { AuthTokens } from "../../src/plugin-runtime/pillars.ts";
 
 export const ISSUER = "webencode-auth-basic";
 const AUDIENCE = "webencode";

@@ -7,7 +7,7 @@
  * turn into a stream of requests to the provider.
  */
 import type { JWTPayload } from "jose";
-import { PluginError } from "../../src/plugins/sdk.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
 
 export interface IntrospectionOptions {
   endpoint: string;

@@ -4,8 +4,8 @@
  * come from a configurable claim, optionally mapped from the provider's names (claims.ts).
  */
 import * as v from "valibot";
-import type { AuthIdentity, AuthPlugin } from "../../src/plugins/pillars.ts";
-import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
+import type { AuthIdentity, AuthPlugin } from "../../src/plugin-runtime/pillars.ts";
+import { PluginError, definePlugin } from "../../src/plugin-runtime/sdk.ts";
 import { WEBENCODE_ROLES, claimAt, displayName, mapRoles, namesOf } from "./claims.ts";
 import { Introspector, looksLikeJwt } from "./introspect.ts";
 import { OidcProvider, isAcceptableUrl } from "./provider.ts";

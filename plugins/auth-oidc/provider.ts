@@ -5,7 +5,7 @@
  * that name it as issuer get WE-AUTH-005 instead of a misleading "invalid token".
  */
 import { type JWTPayload, createRemoteJWKSet, decodeJwt, errors, jwtVerify } from "jose";
-import { PluginError } from "../../src/plugins/sdk.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
 
 export interface ProviderOptions {
   issuerUrl: string;

@@ -4,9 +4,9 @@
  * the outcome, and stops FFmpeg on cancel.
  */
 import * as v from "valibot";
-import type { CallContext, EncoderPlugin, ProbeParams, TranscodeParams, TranscodeProgress, TranscodeResult } from "../../src/plugins/pillars.ts";
-import type { HealthResult } from "../../src/plugins/protocol.ts";
-import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
+import type { CallContext, EncoderPlugin, ProbeParams, TranscodeParams, TranscodeProgress, TranscodeResult } from "../../src/plugin-runtime/pillars.ts";
+import type { HealthResult } from "../../src/plugin-runtime/protocol.ts";
+import { PluginError, definePlugin } from "../../src/plugin-runtime/sdk.ts";
 import { classifyProbeFailure, ffprobeArgs, keyframeIndexArgs, parseKeyframeCsv, probeContentProblem } from "../../src/media/probe.ts";
 import { PROGRESS_ARGS, createProgressParser } from "../../src/media/progress.ts";
 import { type RunResult, runProcess } from "../../src/media/run.ts";

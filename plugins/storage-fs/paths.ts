@@ -11,8 +11,8 @@
  */
 import { lstat, realpath } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
-import { PluginError } from "../../src/plugins/sdk.ts";
-import { checkKey, checkPrefix, showKey } from "../../src/plugins/shared/storage-keys.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import { checkKey, checkPrefix, showKey } from "../../src/plugin-runtime/shared/storage-keys.ts";
 
 export const PLUGIN = "storage-fs";
 

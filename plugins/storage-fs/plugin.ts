@@ -2,7 +2,7 @@
 import { mkdir, realpath } from "node:fs/promises";
 import { resolve } from "node:path";
 import * as v from "valibot";
-import { PluginError, definePlugin } from "../../src/plugins/sdk.ts";
+import { PluginError, definePlugin } from "../../src/plugin-runtime/sdk.ts";
 import { type FsStorage, createFsStorage } from "./store.ts";
 
 export const config = v.object({

@@ -12,13 +12,13 @@ import { randomUUID } from "node:crypto";
 import type { Stats } from "node:fs";
 import { lstat, mkdir, open, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugins/pillars.ts";
-import type { HealthResult } from "../../src/plugins/protocol.ts";
-import { PluginError } from "../../src/plugins/sdk.ts";
-import { atomicCopy, atomicMove, pruneEmptyDirs } from "../../src/plugins/shared/local-files.ts";
-import { TEMP_PREFIX, checkExpiresIn, checkKey, checkScope, keyToUrlPath, showKey } from "../../src/plugins/shared/storage-keys.ts";
+import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugin-runtime/pillars.ts";
+import type { HealthResult } from "../../src/plugin-runtime/protocol.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import { atomicCopy, atomicMove, pruneEmptyDirs } from "../../src/plugin-runtime/shared/local-files.ts";
+import { TEMP_PREFIX, checkExpiresIn, checkKey, checkScope, keyToUrlPath, showKey } from "../../src/plugin-runtime/shared/storage-keys.ts";
 import { PLUGIN, assertConfined, fsError, resolveKey, resolvePrefix } from "./paths.ts";
-import { type TokenType, signToken } from "../../src/plugins/shared/url-signing.ts";
+import { type TokenType, signToken } from "../../src/plugin-runtime/shared/url-signing.ts";
 import { walkKeys } from "./walk.ts";
 
 export interface FsStorageOptions {

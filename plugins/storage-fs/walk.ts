@@ -9,7 +9,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { TEMP_PREFIX, compareKeys } from "../../src/plugins/shared/storage-keys.ts";
+import { TEMP_PREFIX, compareKeys } from "../../src/plugin-runtime/shared/storage-keys.ts";
 import { isInside } from "./paths.ts";
 
 export interface WalkEntry {

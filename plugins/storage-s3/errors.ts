@@ -1,6 +1,6 @@
 /** S3 / network failures → catalogue codes (WE-STO-001…004). */
-import { PluginError } from "../../src/plugins/sdk.ts";
-import { showKey } from "../../src/plugins/shared/storage-keys.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import { showKey } from "../../src/plugin-runtime/shared/storage-keys.ts";
 
 export const PLUGIN = "storage-s3";
 

@@ -1,7 +1,7 @@
 /** The storage-s3 plugin definition: S3 or an S3-compatible server (store.ts). */
 import * as v from "valibot";
-import { definePlugin } from "../../src/plugins/sdk.ts";
-import { checkPrefix } from "../../src/plugins/shared/storage-keys.ts";
+import { definePlugin } from "../../src/plugin-runtime/sdk.ts";
+import { checkPrefix } from "../../src/plugin-runtime/shared/storage-keys.ts";
 import { PLUGIN } from "./errors.ts";
 import { type S3Storage, createS3Client, createS3Storage, ensureBucket, normalizePrefix } from "./store.ts";
 

@@ -5,7 +5,7 @@
  *   are WHEN_REQUIRED (docs/architecture.md §9): with the SDK defaults a streamed upload to some S3-compatible servers was
  *   stored with the aws-chunked framing inside.
  * - Downloads stream to a temp file next to the destination, then rename (atomic for the reader).
- * - Keys follow the same rules as storage-fs (src/plugins/shared/storage-keys.ts) so both backends accept the same keys.
+ * - Keys follow the same rules as storage-fs (src/plugin-runtime/shared/storage-keys.ts) so both backends accept the same keys.
  * - read_url is presigned per object: the credential of a presigned URL covers exactly one key, so
  *   `scope_prefix` is validated but cannot widen it. HLS over S3 therefore needs a presigned URL per segment
  *   and per media playlist: the packager rewrites the playlists with them (not done here).
@@ -30,11 +30,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugins/pillars.ts";
-import type { HealthResult } from "../../src/plugins/protocol.ts";
-import { PluginError } from "../../src/plugins/sdk.ts";
-import { tempPathFor } from "../../src/plugins/shared/local-files.ts";
-import { MAX_KEY_BYTES, checkExpiresIn, checkKey, checkPrefix, checkScope, showKey } from "../../src/plugins/shared/storage-keys.ts";
+import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugin-runtime/pillars.ts";
+import type { HealthResult } from "../../src/plugin-runtime/protocol.ts";
+import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import { tempPathFor } from "../../src/plugin-runtime/shared/local-files.ts";
+import { MAX_KEY_BYTES, checkExpiresIn, checkKey, checkPrefix, checkScope, showKey } from "../../src/plugin-runtime/shared/storage-keys.ts";
 import { PLUGIN, s3Error } from "./errors.ts";
 
 export interface S3StorageOptions {

@@ -28,7 +28,7 @@ export const LAYERS: Layer[] = [
   { name: "core", rank: 0, folder: "src/core/" },
   { name: "db", rank: 1, folder: "src/db/" },
   { name: "bus", rank: 1, folder: "src/bus/" },
-  { name: "plugin runtime", rank: 2, folder: "src/plugins/" },
+  { name: "plugin runtime", rank: 2, folder: "src/plugin-runtime/" },
   { name: "media", rank: 3, folder: "src/media/" },
   { name: "plugins", rank: 4, folder: "plugins/", sealed: true },
   { name: "worker", rank: 5, folder: "src/worker/" },
@@ -42,11 +42,11 @@ const NOT_SHIPPED = ["test/", "scripts/", "bench/"];
 
 /**
  * Edges the design wants although they break a rule above: the executables carry the standard plugins, and
- * the plugin runtime starts one by importing its entry point lazily (src/plugins/builtin.ts). Nothing else of a
+ * the plugin runtime starts one by importing its entry point lazily (src/plugin-runtime/builtin.ts). Nothing else of a
  * plugin is imported from outside it.
  */
 export const SANCTIONED: ReadonlyArray<{ from: string; to: RegExp; why: string }> = [
-  { from: "src/plugins/builtin.ts", to: /^plugins\/[^/]+\/plugin\.ts$/, why: "built-in plugins are loaded by their entry point" },
+  { from: "src/plugin-runtime/builtin.ts", to: /^plugins\/[^/]+\/plugin\.ts$/, why: "built-in plugins are loaded by their entry point" },
 ];
 
 export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-api" | "unlayered";
@@ -54,9 +54,9 @@ export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-ap
 /**
  * What a plugin implementation may import from src/: core, the pure media library, and the SDK side of the
  * plugin runtime — never the host, the bus, the database, the worker or the kernel. What a plugin and its host
- * both need (key rules, the URL signing format, auth-basic's user record) lives in src/plugins/shared/.
+ * both need (key rules, the URL signing format, auth-basic's user record) lives in src/plugin-runtime/shared/.
  */
-export const PLUGIN_API: RegExp[] = [/^src\/core\//, /^src\/media\//, /^src\/plugins\/(sdk|pillars|protocol)\.ts$/, /^src\/plugins\/shared\//];
+export const PLUGIN_API: RegExp[] = [/^src\/core\//, /^src\/media\//, /^src\/plugin-runtime\/(sdk|pillars|protocol)\.ts$/, /^src\/plugin-runtime\/shared\//];
 
 export interface Violation {
   from: string;
@@ -104,7 +104,7 @@ export function checkImport(from: string, to: string): Violation | undefined {
   const { layer: a } = source;
   const { layer: b } = target;
   if (a.sealed && !b.sealed && !PLUGIN_API.some((allowed) => allowed.test(to))) {
-    return { from, to, rule: "plugin-api", message: `${from} imports ${to}: a plugin imports only src/core, src/media and the SDK (src/plugins/sdk.ts, pillars.ts, protocol.ts, shared/)` };
+    return { from, to, rule: "plugin-api", message: `${from} imports ${to}: a plugin imports only src/core, src/media and the SDK (src/plugin-runtime/sdk.ts, pillars.ts, protocol.ts, shared/)` };
   }
   if (b.sealed && source.unit !== target.unit) {
     return { from, to, rule: "sealed", message: `${from} imports ${to}, an internal of the plugin in ${target.unit}` };

@@ -88,7 +88,7 @@ export const CLAIM_SUBJECT = "task.claim";
 export const TASK_CANCEL_EVENT = "task.cancel";
 export const JOB_CANCEL_EVENT = "job.cancel";
 export const WORKER_DRAIN_EVENT = "worker.drain";
-/** A worker asks any kernel for its plugins' settings; a kernel announces a changed plugin (src/plugins/remote-settings.ts). */
+/** A worker asks any kernel for its plugins' settings; a kernel announces a changed plugin (src/plugin-runtime/remote-settings.ts). */
 export const PLUGIN_SETTINGS_SUBJECT = "plugins.settings";
 export const PLUGIN_CHANGED = "plugin.changed";
 

@@ -3,10 +3,10 @@ import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
 import type { SecretBox } from "../core/secret-box.ts";
 import type { Database, Db } from "../db/client.ts";
-import type { PluginHost } from "../plugins/host/host.ts";
+import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import type { KernelConfig } from "./config.ts";
 import type { Orchestrator } from "./orchestrator/handle.ts";
-import type { PluginSettingsStore } from "./plugins/settings-store.ts";
+import type { PluginSettingsStore } from "./plugin-registry/settings-store.ts";
 import type { KernelMetrics } from "./metrics.ts";
 
 export interface KernelState {

@@ -8,7 +8,7 @@ import { ConfigError, exitOnConfigError } from "../core/config.ts";
 import { ListenError } from "../core/listen.ts";
 import { errorMessage } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
-import { runPluginIfRequested } from "../plugins/entry.ts";
+import { runPluginIfRequested } from "../plugin-runtime/entry.ts";
 import { assertSecretKey, loadKernelConfig } from "./config.ts";
 import { migrateCommand } from "./migrate-command.ts";
 import { adminCommand } from "./admin-command.ts";

@@ -5,13 +5,13 @@
  * running kernels and workers pick the change up when they restart (or use POST /v1/plugins/<id>/enable).
  */
 import { pluginConfigs } from "../db/schema.ts";
-import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
-import { PILLARS, type Pillar } from "../plugins/protocol.ts";
+import { BUILTIN_PLUGINS } from "../plugin-runtime/builtin.ts";
+import { PILLARS, type Pillar } from "../plugin-runtime/protocol.ts";
 import { withDatabase } from "./command-db.ts";
 import type { KernelConfig } from "./config.ts";
 import type { Logger } from "../core/logger.ts";
-import { builtinDefaults } from "./plugins/defaults.ts";
-import { setPluginEnabled } from "./plugins/settings-store.ts";
+import { builtinDefaults } from "./plugin-registry/defaults.ts";
+import { setPluginEnabled } from "./plugin-registry/settings-store.ts";
 
 const USAGE = "usage: webencode-kernel plugins list\n       webencode-kernel plugins enable <id>\n";
 

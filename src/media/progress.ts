@@ -2,7 +2,7 @@
  * Reading a running FFmpeg: its `-progress pipe:1` report and the tail of its stderr. Pure: the process
  * runner (src/media/run.ts) feeds text chunks in, so both are unit-tested on captured output.
  */
-import type { TranscodeProgress } from "../plugins/pillars.ts";
+import type { TranscodeProgress } from "../plugin-runtime/pillars.ts";
 
 /**
  * The flags that make FFmpeg write the machine-readable report this module parses to stdout, and nothing

@@ -6,10 +6,10 @@
 import type { Bus, Unsubscribe } from "../bus/types.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { BUILTIN_PLUGINS } from "../plugins/builtin.ts";
-import { PluginHost } from "../plugins/host/host.ts";
-import { WORKER_PILLARS } from "../plugins/protocol.ts";
-import { PLUGIN_CHANGED, type PluginChanged, RemotePluginSettings } from "../plugins/remote-settings.ts";
+import { BUILTIN_PLUGINS } from "../plugin-runtime/builtin.ts";
+import { PluginHost } from "../plugin-runtime/host/host.ts";
+import { WORKER_PILLARS } from "../plugin-runtime/protocol.ts";
+import { PLUGIN_CHANGED, type PluginChanged, RemotePluginSettings } from "../plugin-runtime/remote-settings.ts";
 import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../core/messages.ts";
 import type { WorkerCapabilities } from "../media/capabilities.ts";
 import type { WorkerConfig } from "./config.ts";

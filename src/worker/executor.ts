@@ -26,7 +26,7 @@ import {
 } from "../core/messages.ts";
 import { checkParams, isTaskType, type ParamsOf, type ResultOf } from "../core/task-contracts.ts";
 import { leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
-import type { PluginHost } from "../plugins/host/host.ts";
+import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import { classifyError, TaskFailure } from "./failures.ts";
 import type { FfmpegRun, WorkerMetrics } from "./metrics.ts";
 

@@ -8,7 +8,7 @@
  * unreadable is our error — retryable WE-SYS-001, never "unsupported format" about the user's file.
  */
 import type { FailureClass, TaskError } from "../core/messages.ts";
-import type { TranscodeResult } from "../plugins/pillars.ts";
+import type { TranscodeResult } from "../plugin-runtime/pillars.ts";
 
 /** Codes that mean "the input is bad": the job fails at once. */
 const PERMANENT_CODES = new Set(["WE-JOB-002", "WE-JOB-003", "WE-JOB-007", "WE-STO-001", "WE-STO-002"]);

@@ -12,7 +12,7 @@ import { createLogger } from "../core/logger.ts";
 import { createRegistry } from "../core/metrics.ts";
 import { installProcessGuard } from "../core/process-guard.ts";
 import { type BootedWorker, bootWorker } from "./bootstrap.ts";
-import { runPluginIfRequested } from "../plugins/entry.ts";
+import { runPluginIfRequested } from "../plugin-runtime/entry.ts";
 import { loadWorkerConfig } from "./config.ts";
 import { warnWhileNoKernel } from "./runtime.ts";
 import { createWorkerMetrics, serveWorkerMetrics } from "./metrics.ts";

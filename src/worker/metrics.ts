@@ -10,8 +10,8 @@ import { errorMessage } from "../core/errors.ts";
 import { listen } from "../core/listen.ts";
 import type { Logger } from "../core/logger.ts";
 import { Counter, Gauge, Histogram, type Registry } from "../core/metrics.ts";
-import { createPluginMetrics, type PluginMetrics } from "../plugins/host/metrics.ts";
-import type { TranscodeProgress } from "../plugins/pillars.ts";
+import { createPluginMetrics, type PluginMetrics } from "../plugin-runtime/host/metrics.ts";
+import type { TranscodeProgress } from "../plugin-runtime/pillars.ts";
 
 /** How a task ended on this worker: handed back on drain/shutdown is "aborted", a kernel's cancel "cancelled". */
 export type WorkerTaskOutcome = "completed" | "failed" | "aborted" | "cancelled";

@@ -8,7 +8,7 @@ import type { Bus } from "../bus/types.ts";
 import type { Logger } from "../core/logger.ts";
 import { VERSION } from "../core/version.ts";
 import type { WorkerPresence } from "../core/worker-info.ts";
-import type { PluginHost } from "../plugins/host/host.ts";
+import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import type { WorkerCapabilities } from "../media/capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
 

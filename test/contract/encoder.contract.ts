@@ -1,5 +1,5 @@
 /**
- * The encoder contract (src/plugins/pillars.ts EncoderPlugin): every encoder implementation, and every way
+ * The encoder contract (src/plugin-runtime/pillars.ts EncoderPlugin): every encoder implementation, and every way
  * of reaching one (in process, over the plugin protocol), runs this suite against the real FFmpeg.
  *
  * Media is generated into a temp dir by the suite (no media files in git). Clips are a few seconds long so
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { ProbeParams, TranscodeParams, TranscodeProgress, TranscodeResult } from "../../src/plugins/pillars.ts";
-import type { HealthResult } from "../../src/plugins/protocol.ts";
+import type { ProbeParams, TranscodeParams, TranscodeProgress, TranscodeResult } from "../../src/plugin-runtime/pillars.ts";
+import type { HealthResult } from "../../src/plugin-runtime/protocol.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /** What the caller of an encoder controls per call, instead of the plugin-side CallContext. */

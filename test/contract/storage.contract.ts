@@ -1,5 +1,5 @@
 /**
- * The storage contract (src/plugins/pillars.ts StoragePlugin): every storage plugin runs this suite, so a job
+ * The storage contract (src/plugin-runtime/pillars.ts StoragePlugin): every storage plugin runs this suite, so a job
  * can move between backends without surprises. `setup` gives a fresh, empty storage per test.
  *
  * Byte-for-byte comparisons throughout; the large object (64 MiB of random bytes) crosses the multipart
@@ -11,7 +11,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CallContext, StoragePlugin } from "../../src/plugins/pillars.ts";
+import type { CallContext, StoragePlugin } from "../../src/plugin-runtime/pillars.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 type StorageMethod = "put_file" | "get_file" | "stat" | "list" | "delete" | "delete_prefix" | "read_url" | "write_url" | "local_path";

@@ -55,7 +55,7 @@ function harvest(path: string, json: unknown, pool: string[]): void {
 
 /**
  * The one 5xx that is tolerated, and reported: editing a user restarts auth-basic by design
- * (src/kernel/auth/basic-users.ts); calls landing in that window wait for it (src/plugins/host/supervisor.ts)
+ * (src/kernel/auth/basic-users.ts); calls landing in that window wait for it (src/plugin-runtime/host/supervisor.ts)
  * and, if it takes longer than the host waits, get 503 WE-PLG-005 with Retry-After. Anything else 5xx fails
  * (a 500 WE-AUTH-005 or WE-PLG-004 for a restart no longer passes).
  */

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { type TokenType, verifyToken } from "../../src/plugins/shared/url-signing.ts";
+import { type TokenType, verifyToken } from "../../src/plugin-runtime/shared/url-signing.ts";
 
 interface FsUrlBackend {
   local_path(p: { key: string }): Promise<{ path: string | null }>;

@@ -8,10 +8,10 @@ import { SignJWT } from "jose";
 import * as v from "valibot";
 import plugin from "../../plugins/auth-basic/plugin.ts";
 import { ISSUER, issueTokens, keyOf } from "../../plugins/auth-basic/tokens.ts";
-import type { User } from "../../src/plugins/shared/basic-users.ts";
-import type { PasswordAuthPlugin } from "../../src/plugins/pillars.ts";
-import { PluginHost } from "../../src/plugins/host/host.ts";
-import { type PluginLog, manifestOf } from "../../src/plugins/sdk.ts";
+import type { User } from "../../src/plugin-runtime/shared/basic-users.ts";
+import type { PasswordAuthPlugin } from "../../src/plugin-runtime/pillars.ts";
+import { PluginHost } from "../../src/plugin-runtime/host/host.ts";
+import { type PluginLog, manifestOf } from "../../src/plugin-runtime/sdk.ts";
 import { capturingLogger, tempPluginDir } from "../helpers/plugins.ts";
 
 const quiet: PluginLog = { debug() {}, info() {}, warn() {}, error() {} };

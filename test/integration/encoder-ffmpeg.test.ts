@@ -6,8 +6,8 @@ import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import plugin from "../../plugins/encoder-ffmpeg/plugin.ts";
 import { runProcess } from "../../src/media/run.ts";
-import type { CallContext, EncoderPlugin, TranscodeProgress } from "../../src/plugins/pillars.ts";
-import type { PluginLog } from "../../src/plugins/sdk.ts";
+import type { CallContext, EncoderPlugin, TranscodeProgress } from "../../src/plugin-runtime/pillars.ts";
+import type { PluginLog } from "../../src/plugin-runtime/sdk.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { type CallOptions, type EncoderClient, SLOW_MS, runEncoderContract } from "../contract/encoder.contract.ts";
 

@@ -9,7 +9,7 @@ import { eq } from "drizzle-orm";
 import { auditLog } from "../../src/db/schema.ts";
 import { createApp } from "../../src/kernel/api/app.ts";
 import { recordAudit } from "../../src/kernel/auth/audit.ts";
-import { signToken } from "../../src/plugins/shared/url-signing.ts";
+import { signToken } from "../../src/plugin-runtime/shared/url-signing.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { rawHttp } from "../helpers/raw-http.ts";
 import { waitFor } from "../helpers/wait.ts";

@@ -17,7 +17,7 @@ import { connect, type NatsConnection, PermissionViolationError } from "@nats-io
 import { natsAuthorizationBlock, natsInboxPrefix, natsPermissions } from "../../src/bus/nats-permissions.ts";
 import { openBus } from "../../src/bus/factory.ts";
 import { natsNames } from "../../src/bus/subjects.ts";
-import { replyKeyPair } from "../../src/plugins/sealed-reply.ts";
+import { replyKeyPair } from "../../src/plugin-runtime/sealed-reply.ts";
 import { createLogger } from "../../src/core/logger.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { makeClip } from "../helpers/media.ts";

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { PluginHost, type PluginSettings } from "../../src/plugins/host/host.ts";
+import { PluginHost, type PluginSettings } from "../../src/plugin-runtime/host/host.ts";
 import { capturingLogger, rejection, tempPluginDir, writeEchoLauncher } from "../helpers/plugins.ts";
 import { waitFor } from "../helpers/wait.ts";
 

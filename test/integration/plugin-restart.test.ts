@@ -1,5 +1,5 @@
 /**
- * A plugin that is (re)starting is waited for, never a 500 (src/plugins/host/supervisor.ts): calls made while
+ * A plugin that is (re)starting is waited for, never a 500 (src/plugin-runtime/host/supervisor.ts): calls made while
  * it restarts succeed once it is up, or get 503 WE-PLG-005 with a retry hint when it takes longer than the
  * host waits; calls running when the restart begins finish on the old process. A failed or disabled plugin
  * keeps its own error. Then the case that found it: editing a user restarts auth-basic while logins and
@@ -7,8 +7,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { PluginHost, type PluginSettings } from "../../src/plugins/host/host.ts";
-import { choosePlugin } from "../../src/plugins/host/routing.ts";
+import { PluginHost, type PluginSettings } from "../../src/plugin-runtime/host/host.ts";
+import { choosePlugin } from "../../src/plugin-runtime/host/routing.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { capturingLogger, rejection, tempPluginDir, writeEchoLauncher } from "../helpers/plugins.ts";
 import { waitFor } from "../helpers/wait.ts";

@@ -266,8 +266,8 @@ describe("plugin settings over the bus", () => {
   test("workers can fetch storage and encoder settings, never a kernel plugin's (auth-basic's session key and users)", async () => {
     const k = await startTestKernel({ nats: true });
     try {
-      const { PLUGIN_SETTINGS_SUBJECT } = await import("../../src/plugins/remote-settings.ts");
-      const { replyKeyPair } = await import("../../src/plugins/sealed-reply.ts");
+      const { PLUGIN_SETTINGS_SUBJECT } = await import("../../src/plugin-runtime/remote-settings.ts");
+      const { replyKeyPair } = await import("../../src/plugin-runtime/sealed-reply.ts");
       // A request must carry a key to seal the reply to (docs/security.md, "Plugin settings on the bus").
       const unsealed = await k.handle.ctx.bus.request<Record<string, unknown>>(PLUGIN_SETTINGS_SUBJECT, { ids: ["storage-fs"] }, 5_000).catch((e: Error) => e);
       expect(JSON.stringify(unsealed instanceof Error ? unsealed.message : unsealed)).toContain("reply_key");
@@ -380,7 +380,7 @@ describe("secrets generated once per deployment", () => {
   test("kernels starting together end up with one storage-fs signing key, not one each", async () => {
     const db = await createTestDatabase({ migrated: true });
     const { openDatabase } = await import("../../src/db/client.ts");
-    const { PluginSettingsStore } = await import("../../src/kernel/plugins/settings-store.ts");
+    const { PluginSettingsStore } = await import("../../src/kernel/plugin-registry/settings-store.ts");
     const box = createSecretBox("k".repeat(40));
     const handles = await Promise.all([1, 2, 3].map(() => openDatabase({ url: db.url, dataDir: "", maxConnections: 2 })));
     try {

@@ -15,7 +15,7 @@ import * as v from "valibot";
 import plugin from "../../plugins/storage-s3/plugin.ts";
 import { s3Error } from "../../plugins/storage-s3/errors.ts";
 import { PART_SIZE, type S3Storage } from "../../plugins/storage-s3/store.ts";
-import { type PluginLog, manifestOf } from "../../src/plugins/sdk.ts";
+import { type PluginLog, manifestOf } from "../../src/plugin-runtime/sdk.ts";
 import { CONTRACT_TIMEOUT_MS, type StorageClient, codeOf, runStorageContract, sha256File, storageClient, writeRandomFile } from "../contract/storage.contract.ts";
 
 const BUCKET = "webencode-test";

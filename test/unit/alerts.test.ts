@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRegistry } from "../../src/core/metrics.ts";
 import { createKernelMetrics } from "../../src/kernel/metrics.ts";
-import { createPluginMetrics } from "../../src/plugins/host/metrics.ts";
+import { createPluginMetrics } from "../../src/plugin-runtime/host/metrics.ts";
 import { createWorkerMetrics } from "../../src/worker/metrics.ts";
 
 const file = join(import.meta.dir, "../../docs/prometheus/alerts.yml");

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { AppError } from "../../src/core/errors.ts";
-import type { TranscodeResult } from "../../src/plugins/pillars.ts";
+import type { TranscodeResult } from "../../src/plugin-runtime/pillars.ts";
 import { blame, classifyError, filesBlamed, inputsOf, TaskFailure } from "../../src/worker/failures.ts";
 
 const run = (argv: string[], stderr: string, over: Partial<TranscodeResult> = {}): TranscodeResult => ({

@@ -53,28 +53,28 @@ describe("layer rules", () => {
 
   test("downward and same-layer imports pass; upward, sideways, plugin internals and test code fail", () => {
     expect(checkImport("src/kernel/start.ts", "src/worker/embedded.ts")).toBeUndefined();
-    expect(checkImport("src/media/progress.ts", "src/plugins/pillars.ts")).toBeUndefined();
+    expect(checkImport("src/media/progress.ts", "src/plugin-runtime/pillars.ts")).toBeUndefined();
     expect(checkImport("plugins/storage-fs/plugin.ts", "plugins/storage-fs/sign.ts")).toBeUndefined();
-    expect(checkImport("plugins/storage-fs/plugin.ts", "src/plugins/sdk.ts")).toBeUndefined();
-    expect(checkImport("src/plugins/builtin.ts", "plugins/storage-fs/plugin.ts")).toBeUndefined(); // sanctioned loader
+    expect(checkImport("plugins/storage-fs/plugin.ts", "src/plugin-runtime/sdk.ts")).toBeUndefined();
+    expect(checkImport("src/plugin-runtime/builtin.ts", "plugins/storage-fs/plugin.ts")).toBeUndefined(); // sanctioned loader
     expect(checkImport("src/core/x.ts", "src/bus/types.ts")?.rule).toBe("upward");
     expect(checkImport("src/worker/x.ts", "src/kernel/context.ts")?.rule).toBe("upward");
     expect(checkImport("src/db/x.ts", "src/bus/types.ts")?.rule).toBe("sideways");
     expect(checkImport("src/kernel/x.ts", "plugins/storage-fs/sign.ts")?.rule).toBe("sealed");
     expect(checkImport("plugins/storage-s3/x.ts", "plugins/storage-fs/keys.ts")?.rule).toBe("sealed");
-    expect(checkImport("src/plugins/builtin.ts", "plugins/storage-fs/sign.ts")?.rule).toBe("sealed");
+    expect(checkImport("src/plugin-runtime/builtin.ts", "plugins/storage-fs/sign.ts")?.rule).toBe("sealed");
     expect(checkImport("src/kernel/x.ts", "test/helpers/db.ts")?.rule).toBe("not-shipped");
   });
 
-  test("plugins import only core, media and the SDK (src/plugins/sdk.ts, pillars.ts, protocol.ts, shared/)", () => {
-    for (const ok of ["src/core/errors.ts", "src/media/probe.ts", "src/plugins/sdk.ts", "src/plugins/pillars.ts", "src/plugins/protocol.ts", "src/plugins/shared/url-signing.ts"]) {
+  test("plugins import only core, media and the SDK (src/plugin-runtime/sdk.ts, pillars.ts, protocol.ts, shared/)", () => {
+    for (const ok of ["src/core/errors.ts", "src/media/probe.ts", "src/plugin-runtime/sdk.ts", "src/plugin-runtime/pillars.ts", "src/plugin-runtime/protocol.ts", "src/plugin-runtime/shared/url-signing.ts"]) {
       expect(checkImport("plugins/storage-fs/store.ts", ok)).toBeUndefined();
     }
-    for (const bad of ["src/plugins/host/host.ts", "src/plugins/remote-settings.ts", "src/db/schema.ts", "src/bus/types.ts", "src/worker/capabilities.ts", "src/kernel/context.ts"]) {
+    for (const bad of ["src/plugin-runtime/host/host.ts", "src/plugin-runtime/remote-settings.ts", "src/db/schema.ts", "src/bus/types.ts", "src/worker/capabilities.ts", "src/kernel/context.ts"]) {
       expect(checkImport("plugins/storage-fs/store.ts", bad)?.rule).toBe("plugin-api");
     }
     // The kernel and the worker reach what they share with plugins through the SDK, never a plugin's folder.
-    expect(checkImport("src/kernel/api/storage-urls.ts", "src/plugins/shared/url-signing.ts")).toBeUndefined();
+    expect(checkImport("src/kernel/api/storage-urls.ts", "src/plugin-runtime/shared/url-signing.ts")).toBeUndefined();
     expect(checkImport("src/kernel/api/storage-urls.ts", "plugins/storage-fs/store.ts")?.rule).toBe("sealed");
   });
 
@@ -115,7 +115,7 @@ describe("the source tree", () => {
 
   test("is read: every layer has files, and imports were found", () => {
     const sources = readTree(join(import.meta.dir, "../.."));
-    for (const folder of ["src/core/", "src/db/", "src/bus/", "src/plugins/", "src/media/", "plugins/", "src/worker/", "src/kernel/", "src/cli/"]) {
+    for (const folder of ["src/core/", "src/db/", "src/bus/", "src/plugin-runtime/", "src/media/", "plugins/", "src/worker/", "src/kernel/", "src/cli/"]) {
       expect(Object.keys(sources).filter((f) => f.startsWith(folder)).length).toBeGreaterThan(0);
     }
     expect(Object.values(sources).flatMap(importSpecifiers).length).toBeGreaterThan(500);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { disableRefusal } from "../../src/kernel/plugins/required.ts";
+import { disableRefusal } from "../../src/kernel/plugin-registry/required.ts";
 import { pluginLines } from "../../src/kernel/plugins-command.ts";
 
 describe("disableRefusal", () => {

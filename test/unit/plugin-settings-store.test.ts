@@ -1,8 +1,8 @@
 /**
- * Splitting a plugin's settings into plain values and secrets (src/kernel/plugins/settings-store.ts).
+ * Splitting a plugin's settings into plain values and secrets (src/kernel/plugin-registry/settings-store.ts).
  */
 import { describe, expect, test } from "bun:test";
-import { splitSecrets } from "../../src/kernel/plugins/settings-store.ts";
+import { splitSecrets } from "../../src/kernel/plugin-registry/settings-store.ts";
 
 describe("splitSecrets", () => {
   test("secret fields go apart; plain fields are kept as given", () => {

@@ -3,7 +3,7 @@
  * the verbatim stdout of `ffmpeg -hide_banner -nostdin -y -progress pipe:1 -nostats …` on generated clips).
  */
 import { describe, expect, test } from "bun:test";
-import type { TranscodeProgress } from "../../src/plugins/pillars.ts";
+import type { TranscodeProgress } from "../../src/plugin-runtime/pillars.ts";
 import { PROGRESS_ARGS, StderrTail, createProgressParser } from "../../src/media/progress.ts";
 
 // 4 s testsrc2 320x240@30 + sine clip → `-c:v libx264 -preset ultrafast -c:a aac out.mp4`: a fast run

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { AppError } from "../../src/core/errors.ts";
-import { choosePlugin, type Routable, storageSchemeOf } from "../../src/plugins/host/routing.ts";
-import { isCompatible, parseFrame } from "../../src/plugins/protocol.ts";
-import { restartDelay } from "../../src/plugins/host/supervisor.ts";
+import { choosePlugin, type Routable, storageSchemeOf } from "../../src/plugin-runtime/host/routing.ts";
+import { isCompatible, parseFrame } from "../../src/plugin-runtime/protocol.ts";
+import { restartDelay } from "../../src/plugin-runtime/host/supervisor.ts";
 
 const p = (id: string, over: Partial<Routable> = {}): Routable => ({ id, pillar: "storage", priority: 0, schemes: ["fs"], usable: true, disabled: false, ...over });
 

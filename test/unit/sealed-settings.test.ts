@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { settingsForWorker } from "../../src/plugins/remote-settings.ts";
-import { replyKeyPair, replyKeyProblem, sealReply } from "../../src/plugins/sealed-reply.ts";
+import { settingsForWorker } from "../../src/plugin-runtime/remote-settings.ts";
+import { replyKeyPair, replyKeyProblem, sealReply } from "../../src/plugin-runtime/sealed-reply.ts";
 
 describe("sealed replies", () => {
   test("only the requester's key opens the reply; the ciphertext does not carry the plaintext", async () => {

@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AppError, isAppError } from "../../core/errors.ts";
-import type { AuthTokens } from "../../plugins/pillars.ts";
+import type { AuthTokens } from "../../plugin-runtime/pillars.ts";
 import { BASIC_ID } from "../auth/basic-users.ts";
 import { callAuthPlugin } from "../auth/plugin-auth.ts";
 import type { KernelContext } from "../context.ts";

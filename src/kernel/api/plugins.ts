@@ -5,12 +5,12 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
-import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
+import type { PluginSupervisor } from "../../plugin-runtime/host/supervisor.ts";
 import type { KernelContext } from "../context.ts";
-import { disableRefusal } from "../plugins/required.ts";
-import { splitSecrets } from "../plugins/settings-store.ts";
-import { summarizeWorkerStates, workerPluginStates } from "../plugins/worker-states.ts";
-import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
+import { disableRefusal } from "../plugin-registry/required.ts";
+import { splitSecrets } from "../plugin-registry/settings-store.ts";
+import { summarizeWorkerStates, workerPluginStates } from "../plugin-registry/worker-states.ts";
+import { PLUGIN_CHANGED, type PluginChanged } from "../../plugin-runtime/remote-settings.ts";
 
 export async function pluginView(ctx: KernelContext, sup: PluginSupervisor) {
   const m = sup.manifest;

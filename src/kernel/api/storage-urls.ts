@@ -6,7 +6,7 @@
  */
 import { Elysia } from "elysia";
 import { AppError } from "../../core/errors.ts";
-import { verifyToken } from "../../plugins/shared/url-signing.ts";
+import { verifyToken } from "../../plugin-runtime/shared/url-signing.ts";
 import type { KernelContext } from "../context.ts";
 import { requestIdOf } from "./request-id.ts";
 import { envelope } from "./envelope.ts";

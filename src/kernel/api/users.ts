@@ -7,7 +7,7 @@
 import { Elysia } from "elysia";
 import * as v from "valibot";
 import { AppError } from "../../core/errors.ts";
-import { ROLE_NAMES, USERNAME } from "../../plugins/shared/basic-users.ts";
+import { ROLE_NAMES, USERNAME } from "../../plugin-runtime/shared/basic-users.ts";
 import { type User, editUsers, hashPassword, listUsers, userView } from "../auth/basic-users.ts";
 import type { KernelContext } from "../context.ts";
 

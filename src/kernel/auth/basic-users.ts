@@ -7,9 +7,9 @@
 import { eq } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
 import { pluginConfigs } from "../../db/schema.ts";
-import { type User, parseUsers, serializeUsers } from "../../plugins/shared/basic-users.ts";
-import { PLUGIN_CHANGED, type PluginChanged } from "../../plugins/remote-settings.ts";
-import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
+import { type User, parseUsers, serializeUsers } from "../../plugin-runtime/shared/basic-users.ts";
+import { PLUGIN_CHANGED, type PluginChanged } from "../../plugin-runtime/remote-settings.ts";
+import type { PluginSupervisor } from "../../plugin-runtime/host/supervisor.ts";
 import type { KernelContext } from "../context.ts";
 import { callAuthPlugin, clearAuthCache } from "./plugin-auth.ts";
 

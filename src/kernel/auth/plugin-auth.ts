@@ -17,8 +17,8 @@
  * Accepted tokens are cached by SHA-256 for a few seconds (bounded), so a burst of requests costs one RPC.
  */
 import { AppError, isAppError } from "../../core/errors.ts";
-import type { AuthIdentity } from "../../plugins/pillars.ts";
-import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
+import type { AuthIdentity } from "../../plugin-runtime/pillars.ts";
+import type { PluginSupervisor } from "../../plugin-runtime/host/supervisor.ts";
 import type { KernelContext } from "../context.ts";
 import { highestRole } from "./principal.ts";
 

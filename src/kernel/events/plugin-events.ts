@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { Db } from "../../db/client.ts";
-import type { PluginState } from "../../plugins/host/supervisor.ts";
+import type { PluginState } from "../../plugin-runtime/host/supervisor.ts";
 import { recordEvent } from "./record.ts";
 
 interface StateSource {

@@ -6,7 +6,7 @@
  */
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { errorMessage, isAppError } from "../../core/errors.ts";
-import type { ObjectInfo } from "../../plugins/pillars.ts";
+import type { ObjectInfo } from "../../plugin-runtime/pillars.ts";
 import { jobEvents, jobs } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import type { TaskRow } from "../orchestrator/transitions.ts";

@@ -6,8 +6,8 @@
  */
 import { and, inArray, notInArray } from "drizzle-orm";
 import { AppError, errorMessage, isAppError } from "../../core/errors.ts";
-import type { ObjectInfo } from "../../plugins/pillars.ts";
-import type { PluginSupervisor as PluginClient } from "../../plugins/host/supervisor.ts";
+import type { ObjectInfo } from "../../plugin-runtime/pillars.ts";
+import type { PluginSupervisor as PluginClient } from "../../plugin-runtime/host/supervisor.ts";
 import { jobs } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { JOB_TERMINAL } from "../orchestrator/states.ts";

@@ -5,8 +5,8 @@
  */
 import { resolveSourceUrl } from "../../core/outbound-guard.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
-import type { PluginHost } from "../../plugins/host/host.ts";
-import type { PluginSupervisor } from "../../plugins/host/supervisor.ts";
+import type { PluginHost } from "../../plugin-runtime/host/host.ts";
+import type { PluginSupervisor } from "../../plugin-runtime/host/supervisor.ts";
 
 /** Presigned source URLs must outlive the longest task attempt. */
 const SOURCE_URL_TTL_S = 12 * 3600;

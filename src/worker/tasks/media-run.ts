@@ -3,7 +3,7 @@
  * the task's signal (the plugin stops FFmpeg: SIGTERM, then SIGKILL), a timeout from the task's deadline, and
  * a failed run turned into a TaskFailure carrying argv, exit code/signal and the stderr tail.
  */
-import type { TranscodeProgress, TranscodeResult } from "../../plugins/pillars.ts";
+import type { TranscodeProgress, TranscodeResult } from "../../plugin-runtime/pillars.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
 import { guardInputs } from "../../media/input-policy.ts";

@@ -1,5 +1,5 @@
 /**
- * One running plugin subprocess and its JSON-RPC channel (src/plugins/protocol.ts).
+ * One running plugin subprocess and its JSON-RPC channel (src/plugin-runtime/protocol.ts).
  *
  * Guarantees the host relies on: every call settles (result, error, its timeout, or the plugin's exit —
  * whichever comes first); stdout lines that are not protocol frames are logged and ignored, never fatal;

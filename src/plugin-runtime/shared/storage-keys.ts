@@ -5,7 +5,7 @@
  * A key is `segment("/" segment)*`: not empty, well-formed Unicode, at most 1024 UTF-8 bytes, no NUL byte, no
  * backslash, not absolute, no empty / "." / ".." segment, segments at most 255 bytes, and no segment starting
  * with the reserved temp-file prefix. Relative URLs in HLS playlists resolve against such keys unambiguously.
- * Part of the SDK (src/plugins/shared/), not of one plugin: every storage plugin, built in or a binary in
+ * Part of the SDK (src/plugin-runtime/shared/), not of one plugin: every storage plugin, built in or a binary in
  * PLUGIN_DIR, applies the same rules.
  */
 import { PluginError } from "../sdk.ts";

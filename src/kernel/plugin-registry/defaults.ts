@@ -3,7 +3,7 @@
  * disabled until configured, FFmpeg from PATH (or FFMPEG_PATH/FFPROBE_PATH on the worker).
  */
 import { resolve } from "node:path";
-import type { PluginSettings } from "../../plugins/host/host.ts";
+import type { PluginSettings } from "../../plugin-runtime/host/host.ts";
 import type { KernelConfig } from "../config.ts";
 
 export function builtinDefaults(config: KernelConfig): Record<string, PluginSettings> {

@@ -4,7 +4,7 @@
  * there). Disabling the last enabled plugin of either pillar would stop all work — and a standalone kernel
  * would no longer start, leaving no API to undo it — so it is refused.
  */
-import type { Pillar } from "../../plugins/protocol.ts";
+import type { Pillar } from "../../plugin-runtime/protocol.ts";
 
 export const REQUIRED_PILLARS: readonly Pillar[] = ["encoder", "storage"];
 

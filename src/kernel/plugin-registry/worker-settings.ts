@@ -1,12 +1,12 @@
 /**
- * The kernel's side of the settings workers fetch over the bus (src/plugins/remote-settings.ts): what it knows
+ * The kernel's side of the settings workers fetch over the bus (src/plugin-runtime/remote-settings.ts): what it knows
  * about each plugin a worker asks for, and whether the bus authenticates who asks.
  */
 import type { Bus } from "../../bus/types.ts";
-import { BUILTIN_PLUGINS } from "../../plugins/builtin.ts";
-import type { PluginHost } from "../../plugins/host/host.ts";
-import type { Pillar } from "../../plugins/protocol.ts";
-import type { WorkerPluginInfo } from "../../plugins/remote-settings.ts";
+import { BUILTIN_PLUGINS } from "../../plugin-runtime/builtin.ts";
+import type { PluginHost } from "../../plugin-runtime/host/host.ts";
+import type { Pillar } from "../../plugin-runtime/protocol.ts";
+import type { WorkerPluginInfo } from "../../plugin-runtime/remote-settings.ts";
 import type { KernelConfig } from "../config.ts";
 import type { PluginSettingsStore } from "./settings-store.ts";
 

@@ -3,7 +3,7 @@
  *
  * ```ts
  * import * as v from "valibot";
- * import { definePlugin, servePlugin } from "webencode/src/plugins/sdk.ts";
+ * import { definePlugin, servePlugin } from "webencode/src/plugin-runtime/sdk.ts";
  * const plugin = definePlugin({
  *   id: "storage-example", pillar: "storage", version: "1.0.0",
  *   config: v.object({ root: v.string() }),
@@ -12,7 +12,7 @@
  * if (import.meta.main) await servePlugin(plugin);
  * ```
  *
- * `servePlugin` speaks the protocol of src/plugins/protocol.ts on stdin/stdout. It moves `console.*` to
+ * `servePlugin` speaks the protocol of src/plugin-runtime/protocol.ts on stdin/stdout. It moves `console.*` to
  * stderr first, so a stray `console.log` can never corrupt the protocol stream. Requests are handled
  * concurrently: a health check is answered while a long transcode runs.
  */

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import type { Logger } from "../../core/logger.ts";
 import type { Db } from "../../db/client.ts";
 import { pluginConfigs } from "../../db/schema.ts";
-import type { PluginSettings, PluginSettingsSource } from "../../plugins/host/host.ts";
-import { PILLARS, type Pillar } from "../../plugins/protocol.ts";
+import type { PluginSettings, PluginSettingsSource } from "../../plugin-runtime/host/host.ts";
+import { PILLARS, type Pillar } from "../../plugin-runtime/protocol.ts";
 import type { SecretBox } from "../../core/secret-box.ts";
 
 export type Row = typeof pluginConfigs.$inferSelect;

@@ -2,7 +2,7 @@
  * auth-basic's users: they live in the plugin's configuration (secret field `users`, a JSON array), which the
  * kernel keeps in PostgreSQL and hands to every kernel's plugin process. Nothing is kept on local disk, so
  * any kernel of a distributed deployment can log anyone in. The record shape is part of the SDK
- * (src/plugins/shared/) because both sides need it: the plugin reads the list, the kernel edits it
+ * (src/plugin-runtime/shared/) because both sides need it: the plugin reads the list, the kernel edits it
  * (src/kernel/auth/basic-users.ts) — so a rebuilt auth-basic binary in PLUGIN_DIR stays compatible.
  */
 import * as v from "valibot";
