@@ -68,9 +68,9 @@ export default definePlugin({
       capabilities() {
         // Detection runs a dozen FFmpeg processes; once per plugin lifetime is enough (a new binary path
         // means a new configuration, hence a new instance). A failure is not cached: the next call retries.
-        detected ??= detectCapabilities({ ffmpegPath, ffprobePath }).catch((e: unknown) => {
+        detected ??= detectCapabilities({ ffmpegPath, ffprobePath }).catch((error: unknown) => {
           detected = undefined;
-          throw e;
+          throw error;
         });
         return detected as Promise<unknown> as Promise<Record<string, unknown>>;
       },

@@ -16,17 +16,17 @@ import { checkKey, checkPrefix, showKey } from "../../src/plugin-runtime/shared/
 
 export const PLUGIN = "storage-fs";
 
-const errno = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
+const errno = (error: unknown): string | undefined => (error as { code?: unknown })?.code as string | undefined;
 
 export function isInside(root: string, p: string): boolean {
   return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 /** Catalogue error for a filesystem failure while doing `what` on `key`. */
-export function fsError(e: unknown, what: string, key: string): PluginError {
-  if (e instanceof PluginError) return e;
-  const code = errno(e);
-  const msg = `${PLUGIN}: ${what} ${showKey(key)} failed: ${(e as Error)?.message ?? String(e)}`;
+export function fsError(error: unknown, what: string, key: string): PluginError {
+  if (error instanceof PluginError) return error;
+  const code = errno(error);
+  const msg = `${PLUGIN}: ${what} ${showKey(key)} failed: ${(error as Error)?.message ?? String(error)}`;
   switch (code) {
     case "ENOENT":
       return new PluginError("WE-STO-001", `${PLUGIN}: object ${showKey(key)} not found`, { key });

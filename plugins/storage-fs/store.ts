@@ -33,7 +33,7 @@ export type FsStorage = StoragePlugin & { health(): Promise<HealthResult>; close
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 10_000;
 
-const errno = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
+const errno = (error: unknown): string | undefined => (error as { code?: unknown })?.code as string | undefined;
 
 function etagOf(st: Stats): string {
   return `${st.size.toString(16)}-${Math.round(st.mtimeMs * 1000).toString(16)}`;

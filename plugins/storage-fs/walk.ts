@@ -17,7 +17,7 @@ export interface WalkEntry {
   path: string;
 }
 
-const errno = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
+const errno = (error: unknown): string | undefined => (error as { code?: unknown })?.code as string | undefined;
 
 async function entriesOf(dir: string): Promise<Dirent[]> {
   try {

@@ -18,10 +18,10 @@ interface SdkError {
 }
 
 /** The catalogue error for an SDK failure during `op` on `key` (already a PluginError: unchanged). */
-export function s3Error(e: unknown, op: string, key?: string): PluginError | Error {
-  if (e instanceof PluginError) return e;
-  const err = (e ?? {}) as SdkError;
-  if ((e as Error)?.name === "AbortError") return e as Error;
+export function s3Error(error: unknown, op: string, key?: string): PluginError | Error {
+  if (error instanceof PluginError) return error;
+  const err = (error ?? {}) as SdkError;
+  if ((error as Error)?.name === "AbortError") return error as Error;
   const name = err.name ?? err.Code ?? "Error";
   const code = err.code ?? err.Code;
   const status = err.$metadata?.httpStatusCode;

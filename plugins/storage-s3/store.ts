@@ -62,7 +62,7 @@ const MAX_PRESIGN_S = 7 * 24 * 3600;
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 10_000;
 
-const errno = (e: unknown): string | undefined => (e as { code?: unknown })?.code as string | undefined;
+const errno = (error: unknown): string | undefined => (error as { code?: unknown })?.code as string | undefined;
 const unquote = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, "");
 
 /** `prefix` as stored: no leading "/", and a trailing "/" when not empty. */

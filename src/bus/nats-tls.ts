@@ -18,16 +18,16 @@ export interface NatsTlsSettings {
 }
 
 /** The client's `tls` option, or undefined when nothing asks for TLS. Throws an Error naming the variable. */
-export function natsTlsOptions(s: NatsTlsSettings): TlsOptions | undefined {
-  const wantsTls = (s.NATS_URL ?? "").split(",").some((u) => u.trim().toLowerCase().startsWith("tls://"));
-  if (!wantsTls && !s.NATS_CA_FILE && !s.NATS_CERT_FILE && !s.NATS_KEY_FILE) return undefined;
-  if (Boolean(s.NATS_CERT_FILE) !== Boolean(s.NATS_KEY_FILE)) {
+export function natsTlsOptions(settings: NatsTlsSettings): TlsOptions | undefined {
+  const wantsTls = (settings.NATS_URL ?? "").split(",").some((u) => u.trim().toLowerCase().startsWith("tls://"));
+  if (!wantsTls && !settings.NATS_CA_FILE && !settings.NATS_CERT_FILE && !settings.NATS_KEY_FILE) return undefined;
+  if (Boolean(settings.NATS_CERT_FILE) !== Boolean(settings.NATS_KEY_FILE)) {
     throw new Error("NATS Connection Failed: NATS_CERT_FILE and NATS_KEY_FILE must be set together (a client certificate needs its key)");
   }
   const tls: TlsOptions = {};
-  if (s.NATS_CA_FILE) tls.ca = readPem("NATS_CA_FILE", s.NATS_CA_FILE);
-  if (s.NATS_CERT_FILE) tls.cert = readPem("NATS_CERT_FILE", s.NATS_CERT_FILE);
-  if (s.NATS_KEY_FILE) tls.key = readPem("NATS_KEY_FILE", s.NATS_KEY_FILE);
+  if (settings.NATS_CA_FILE) tls.ca = readPem("NATS_CA_FILE", settings.NATS_CA_FILE);
+  if (settings.NATS_CERT_FILE) tls.cert = readPem("NATS_CERT_FILE", settings.NATS_CERT_FILE);
+  if (settings.NATS_KEY_FILE) tls.key = readPem("NATS_KEY_FILE", settings.NATS_KEY_FILE);
   return tls;
 }
 

@@ -279,16 +279,16 @@ class NatsBus implements Bus {
 
 // ---- helpers --------------------------------------------------------------------------------------------
 
-function isJetStreamDisabled(e: unknown): boolean {
-  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+function isJetStreamDisabled(error: unknown): boolean {
+  for (let c: unknown = error; c instanceof Error; c = c.cause) {
     if (c.name === "JetStreamNotEnabled" || /jetstream.*not.*enabled/i.test(c.message)) return true;
     if (c instanceof JetStreamApiError && c.code === JetStreamApiCodes.JetStreamNotEnabledForAccount) return true;
   }
   return false;
 }
 
-function toRequestError(e: unknown, subject: string, timeoutMs: number): BusRequestError {
-  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+function toRequestError(error: unknown, subject: string, timeoutMs: number): BusRequestError {
+  for (let c: unknown = error; c instanceof Error; c = c.cause) {
     if (c instanceof errors.NoRespondersError || (c instanceof errors.RequestError && c.isNoResponders())) {
       return new BusRequestError("no_responders", `no responders for ${subject}`);
     }
@@ -297,7 +297,7 @@ function toRequestError(e: unknown, subject: string, timeoutMs: number): BusRequ
       return new BusRequestError("closed", `bus is closed (request to ${subject})`);
     }
   }
-  return new BusRequestError("remote", `request to ${subject} failed: ${errorMessage(e)}`);
+  return new BusRequestError("remote", `request to ${subject} failed: ${errorMessage(error)}`);
 }
 
 function readCreds(path: string): Uint8Array {

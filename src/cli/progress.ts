@@ -49,12 +49,12 @@ export interface TransferState {
 }
 
 /** `upload clip.mp4 [=====>    ] 45.0% 4.5 MiB/10.0 MiB 2.1 MiB/s ETA 3s`. */
-export function transferLine(t: TransferState): string {
-  const rate = t.elapsedS > 0 ? t.done / t.elapsedS : 0;
+export function transferLine(state: TransferState): string {
+  const rate = state.elapsedS > 0 ? state.done / state.elapsedS : 0;
   const rateText = `${formatBytes(rate)}/s`;
-  if (!t.total) return `${t.label} ${formatBytes(t.done)} ${rateText}`;
-  const eta = rate > 0 ? (t.total - t.done) / rate : null;
-  return `${t.label} ${bar(t.done / t.total)} ${formatPercent((100 * t.done) / t.total)} ${formatBytes(t.done)}/${formatBytes(t.total)} ${rateText} ETA ${formatDuration(t.done >= t.total ? 0 : eta)}`;
+  if (!state.total) return `${state.label} ${formatBytes(state.done)} ${rateText}`;
+  const eta = rate > 0 ? (state.total - state.done) / rate : null;
+  return `${state.label} ${bar(state.done / state.total)} ${formatPercent((100 * state.done) / state.total)} ${formatBytes(state.done)}/${formatBytes(state.total)} ${rateText} ETA ${formatDuration(state.done >= state.total ? 0 : eta)}`;
 }
 
 export interface JobState {
@@ -67,10 +67,10 @@ export interface JobState {
 }
 
 /** `job 5c0e1a2b processing [====>   ] 42.5% ETA 12s workers: gpu-1, cpu-2`. */
-export function jobLine(j: JobState): string {
-  const parts = [`job ${j.id.slice(0, 8)}`, j.status.padEnd(10), bar(j.progress / 100), formatPercent(j.progress)];
-  if (j.eta_seconds != null && j.status !== "completed") parts.push(`ETA ${formatDuration(j.eta_seconds)}`);
-  if (j.workers?.length) parts.push(`workers: ${j.workers.join(", ")}`);
+export function jobLine(state: JobState): string {
+  const parts = [`job ${state.id.slice(0, 8)}`, state.status.padEnd(10), bar(state.progress / 100), formatPercent(state.progress)];
+  if (state.eta_seconds != null && state.status !== "completed") parts.push(`ETA ${formatDuration(state.eta_seconds)}`);
+  if (state.workers?.length) parts.push(`workers: ${state.workers.join(", ")}`);
   return parts.join(" ");
 }
 

@@ -43,29 +43,29 @@ export const initialState = (job: JobSummary): WatchState => ({
 });
 
 /** The state after one event of the job (pure). */
-export function reduce(s: WatchState, e: ApiEvent): WatchState {
-  const d = e.data;
-  if (e.type === "job.progress") {
-    return { ...s, progress: Math.max(s.progress, Number(d.progress ?? s.progress)), eta_seconds: (d.eta_seconds as number | null | undefined) ?? null };
+export function reduce(state: WatchState, event: ApiEvent): WatchState {
+  const d = event.data;
+  if (event.type === "job.progress") {
+    return { ...state, progress: Math.max(state.progress, Number(d.progress ?? state.progress)), eta_seconds: (d.eta_seconds as number | null | undefined) ?? null };
   }
-  if (e.type.startsWith("job.") && typeof d.status === "string") {
-    const error = (d.error as WatchState["error"] | undefined) ?? (d.status === "failed" ? s.error : null);
-    const progress = d.status === "completed" ? 100 : typeof d.progress === "number" ? Math.max(0, d.progress) : s.progress;
-    return { ...s, status: d.status, progress, error, eta_seconds: isTerminal(d.status) ? null : s.eta_seconds, running: isTerminal(d.status) ? {} : s.running };
+  if (event.type.startsWith("job.") && typeof d.status === "string") {
+    const error = (d.error as WatchState["error"] | undefined) ?? (d.status === "failed" ? state.error : null);
+    const progress = d.status === "completed" ? 100 : typeof d.progress === "number" ? Math.max(0, d.progress) : state.progress;
+    return { ...state, status: d.status, progress, error, eta_seconds: isTerminal(d.status) ? null : state.eta_seconds, running: isTerminal(d.status) ? {} : state.running };
   }
-  if (e.type.startsWith("task.") && typeof d.task_id === "string") {
-    const running = { ...s.running };
-    if (e.type === "task.leased" && e.worker_id) running[d.task_id] = e.worker_id;
+  if (event.type.startsWith("task.") && typeof d.task_id === "string") {
+    const running = { ...state.running };
+    if (event.type === "task.leased" && event.worker_id) running[d.task_id] = event.worker_id;
     else delete running[d.task_id];
-    return { ...s, running };
+    return { ...state, running };
   }
-  return s;
+  return state;
 }
 
 /** Short worker names for the progress line (ids are UUIDs). */
-const workersOf = (s: WatchState) => [...new Set(Object.values(s.running))].map((w) => w.slice(0, 8));
+const workersOf = (state: WatchState) => [...new Set(Object.values(state.running))].map((w) => w.slice(0, 8));
 
-export const lineOf = (s: WatchState) => jobLine({ id: s.id, status: s.status, progress: s.progress, eta_seconds: s.eta_seconds, workers: workersOf(s) });
+export const lineOf = (state: WatchState) => jobLine({ id: state.id, status: state.status, progress: state.progress, eta_seconds: state.eta_seconds, workers: workersOf(state) });
 
 /** Exit code for a finished job: completed 0, failed 1, cancelled 3. */
 export const exitForStatus = (status: string) => (status === "completed" ? EXIT.ok : status === "cancelled" ? EXIT.cancelled : EXIT.failed);

@@ -246,10 +246,10 @@ function redactIfSecret(key: string, value: string): string {
 }
 
 /** Prints the one-line error and exits 2; used by both executables' entry points. */
-export function exitOnConfigError(e: unknown): never {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`${e.message}\n`);
+export function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  throw e;
+  throw error;
 }

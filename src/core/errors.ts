@@ -71,8 +71,8 @@ export class AppError extends Error {
   }
 }
 
-export function isAppError(e: unknown): e is AppError {
-  return e instanceof AppError;
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
 }
 
 /**
@@ -80,17 +80,17 @@ export function isAppError(e: unknown): e is AppError {
  * cause chain: drizzle reports a dead database as "Failed query: <sql>\nparams: " with the driver's
  * "connect ECONNREFUSED …" only in `cause`, which is the part an operator needs.
  */
-export function errorMessage(e: unknown, depth = 0): string {
-  if (e instanceof Error) {
-    let msg = e.message
+export function errorMessage(error: unknown, depth = 0): string {
+  if (error instanceof Error) {
+    let msg = error.message
       .replace(/\s*\n\s*params:\s*$/, "")
       .replace(/\s*\n\s*/g, " ")
       .trim();
-    if (e.cause instanceof Error && e.cause !== e && depth < 5) {
-      const inner = errorMessage(e.cause, depth + 1);
+    if (error.cause instanceof Error && error.cause !== error && depth < 5) {
+      const inner = errorMessage(error.cause, depth + 1);
       if (inner && !msg.includes(inner)) msg = msg ? `${msg}: ${inner}` : inner;
     }
     return msg;
   }
-  return typeof e === "string" ? e : JSON.stringify(e);
+  return typeof error === "string" ? error : JSON.stringify(error);
 }

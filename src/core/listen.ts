@@ -35,18 +35,18 @@ export class ListenError extends Error {
 }
 
 /** The one-line explanation of a bind failure. Pure. */
-export function explainListenFailure(t: ListenTarget, code: string | undefined, detail: string): string {
-  const where = `${t.host}:${t.port} (${t.hostVariable}=${t.host}, ${t.portVariable}=${t.port})`;
+export function explainListenFailure(target: ListenTarget, code: string | undefined, detail: string): string {
+  const where = `${target.host}:${target.port} (${target.hostVariable}=${target.host}, ${target.portVariable}=${target.port})`;
   switch (code) {
     case "EADDRINUSE":
-      return `cannot listen on ${where}: port ${t.port} is already in use by another process (another WebEncode installation?); stop it or set ${t.portVariable} to a free port`;
+      return `cannot listen on ${where}: port ${target.port} is already in use by another process (another WebEncode installation?); stop it or set ${target.portVariable} to a free port`;
     case "EACCES":
     case "EPERM":
-      return `cannot listen on ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); set ${t.portVariable} to a port above 1023`;
+      return `cannot listen on ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); set ${target.portVariable} to a port above 1023`;
     case "EADDRNOTAVAIL":
-      return `cannot listen on ${where}: ${t.host} is not an address of this machine; set ${t.hostVariable} to one of its addresses, 0.0.0.0 (all) or 127.0.0.1 (this machine only)`;
+      return `cannot listen on ${where}: ${target.host} is not an address of this machine; set ${target.hostVariable} to one of its addresses, 0.0.0.0 (all) or 127.0.0.1 (this machine only)`;
     default:
-      return `cannot listen on ${where}: ${detail}; check ${t.hostVariable} (an IP address of this machine or a name that resolves to one) and ${t.portVariable}`;
+      return `cannot listen on ${where}: ${detail}; check ${target.hostVariable} (an IP address of this machine or a name that resolves to one) and ${target.portVariable}`;
   }
 }
 

@@ -83,14 +83,14 @@ export function parseIp(text: string): Bytes | null {
   return s.includes(":") ? parseV6(s) : null;
 }
 
-function isMapped(b: Bytes): boolean {
-  return V4_MAPPED_PREFIX.every((x, i) => b[i] === x);
+function isMapped(bytes: Bytes): boolean {
+  return V4_MAPPED_PREFIX.every((x, i) => bytes[i] === x);
 }
 
 /** Canonical text: dotted quad for IPv4 (mapped or not), RFC 5952 compressed form for IPv6. */
-export function formatIp(b: Bytes): string {
-  if (isMapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const g = Array.from({ length: 8 }, (_, i) => (b[i * 2]! << 8) | b[i * 2 + 1]!);
+export function formatIp(bytes: Bytes): string {
+  if (isMapped(bytes)) return `${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  const g = Array.from({ length: 8 }, (_, i) => (bytes[i * 2]! << 8) | bytes[i * 2 + 1]!);
   let best = { at: -1, len: 0 };
   for (let i = 0; i < 8; ) {
     if (g[i] !== 0) {
@@ -121,11 +121,11 @@ export function parseCidr(text: string): Cidr | null {
   return { bytes, bits: v4 ? bits + 96 : bits, text: text.trim() };
 }
 
-function contains(c: Cidr, b: Bytes): boolean {
-  let left = c.bits;
+function contains(cidr: Cidr, b: Bytes): boolean {
+  let left = cidr.bits;
   for (let i = 0; i < 16 && left > 0; i++, left -= 8) {
     const mask = left >= 8 ? 0xff : (0xff << (8 - left)) & 0xff;
-    if ((c.bytes[i]! & mask) !== (b[i]! & mask)) return false;
+    if ((cidr.bytes[i]! & mask) !== (b[i]! & mask)) return false;
   }
   return true;
 }
@@ -199,21 +199,21 @@ const NAT64 = parseCidr("64:ff9b::/96")!;
 const SIX_TO_FOUR = parseCidr("2002::/16")!;
 const GLOBAL_UNICAST = parseCidr("2000::/3")!;
 
-function classifyBytes(b: Bytes): Classification | null {
-  for (const r of METADATA) if (contains(r.cidr, b)) return { kind: r.kind, range: r.cidr.text };
-  if (isMapped(b)) {
-    for (const r of V4) if (contains(r.cidr, b)) return { kind: r.kind, range: r.cidr.text };
+function classifyBytes(bytes: Bytes): Classification | null {
+  for (const r of METADATA) if (contains(r.cidr, bytes)) return { kind: r.kind, range: r.cidr.text };
+  if (isMapped(bytes)) {
+    for (const r of V4) if (contains(r.cidr, bytes)) return { kind: r.kind, range: r.cidr.text };
     return null;
   }
   // Translation prefixes carry an IPv4 address that is what the packets finally reach: judge that one.
-  const embeddedAt = contains(NAT64, b) ? 12 : contains(SIX_TO_FOUR, b) ? 2 : -1;
+  const embeddedAt = contains(NAT64, bytes) ? 12 : contains(SIX_TO_FOUR, bytes) ? 2 : -1;
   if (embeddedAt >= 0) {
-    const v4 = new Uint8Array([...V4_MAPPED_PREFIX, ...b.slice(embeddedAt, embeddedAt + 4)]);
+    const v4 = new Uint8Array([...V4_MAPPED_PREFIX, ...bytes.slice(embeddedAt, embeddedAt + 4)]);
     const inner = classifyBytes(v4);
     return inner ? { ...inner, range: `${embeddedAt === 12 ? NAT64.text : SIX_TO_FOUR.text} carrying ${inner.range}`, embedded: formatIp(v4) } : null;
   }
-  for (const r of V6) if (contains(r.cidr, b)) return { kind: r.kind, range: r.cidr.text };
-  if (!contains(GLOBAL_UNICAST, b)) return { kind: "reserved", range: "outside 2000::/3" };
+  for (const r of V6) if (contains(r.cidr, bytes)) return { kind: r.kind, range: r.cidr.text };
+  if (!contains(GLOBAL_UNICAST, bytes)) return { kind: "reserved", range: "outside 2000::/3" };
   return null;
 }
 

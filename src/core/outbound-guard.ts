@@ -226,8 +226,8 @@ export function probeInputOptions(input: string): string[] {
 
 // ---- job sources ------------------------------------------------------------------------------------------
 
-function sourceRefused(e: OutboundRefused): AppError {
-  return new AppError("WE-JOB-002", e.message, { reason: e.reason, ...(e.host ? { host: e.host } : {}), ...(e.address ? { address: e.address, address_kind: e.kind } : {}) });
+function sourceRefused(refusal: OutboundRefused): AppError {
+  return new AppError("WE-JOB-002", refusal.message, { reason: refusal.reason, ...(refusal.host ? { host: refusal.host } : {}), ...(refusal.address ? { address: refusal.address, address_kind: refusal.kind } : {}) });
 }
 
 /** A job's http(s) source_url at submission: refused → 400 WE-JOB-002 with the policy's message. */

@@ -160,9 +160,9 @@ export const audioSpecSchema = v.strictObject({
 }, "audio must be an object or null");
 
 /** Cross-field rules, each message naming the field, the allowed values and what was given. */
-function combinationProblems(p: ProfileSpec): string[] {
+function combinationProblems(spec: ProfileSpec): string[] {
   const problems: string[] = [];
-  const { video, audio, container } = p;
+  const { video, audio, container } = spec;
   const codecs = CODECS_BY_CONTAINER[container];
   if (!codecs.includes(video.codec)) {
     problems.push(`video.codec: container ${container} allows ${list(codecs)} (got ${video.codec})`);

@@ -81,8 +81,8 @@ export async function migrate(db: Db, migrations = MIGRATIONS): Promise<string[]
  * drizzle wraps the driver's error as "Failed query: <sql>\nparams: " with the PostgreSQL error as its
  * cause: report the database's own reason (e.g. `relation "x" does not exist`) on one line.
  */
-function failureReason(e: unknown): string {
-  let reason: unknown = e;
+function failureReason(error: unknown): string {
+  let reason: unknown = error;
   while (reason instanceof Error && reason.cause instanceof Error) reason = reason.cause;
   const text = reason instanceof Error ? reason.message : String(reason);
   return text.replace(/\s*\n\s*/g, " ").trim();

@@ -174,9 +174,9 @@ const AV1_LEVELS: readonly (readonly [number, number, number])[] = [
   [19, 35_651_584, 4_278_190_080],
 ];
 
-function lumaRate(s: ProbeStreamInfo): { size: number; rate: number } {
-  const size = (s.width ?? 0) * (s.height ?? 0);
-  const fps = parseRational(s.avg_frame_rate) ?? parseRational(s.r_frame_rate) ?? 30;
+function lumaRate(stream: ProbeStreamInfo): { size: number; rate: number } {
+  const size = (stream.width ?? 0) * (stream.height ?? 0);
+  const fps = parseRational(stream.avg_frame_rate) ?? parseRational(stream.r_frame_rate) ?? 30;
   return { size, rate: size * fps };
 }
 
@@ -257,13 +257,13 @@ function vp9String(s: ProbeStreamInfo): string {
   return `vp09.${dec2(profile)}.${dec2(level)}.${dec2(bitDepth(s.pix_fmt))}`;
 }
 
-function av1String(s: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
+function av1String(stream: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
   const names: Record<string, number> = { Main: 0, High: 1, Professional: 2 };
-  let profile = s.profile !== undefined ? names[s.profile] : undefined;
+  let profile = stream.profile !== undefined ? names[stream.profile] : undefined;
   // ffprobe's AV1 "level" is seq_level_idx (0 = level 2.0); unknown is negative.
-  let level = s.level !== undefined && s.level >= 0 ? s.level : undefined;
+  let level = stream.level !== undefined && stream.level >= 0 ? stream.level : undefined;
   let tier = 0;
-  let depth = bitDepth(s.pix_fmt);
+  let depth = bitDepth(stream.pix_fmt);
   if (bytes && bytes.length >= 3 && ((bytes[0] ?? 0) & 0x80) !== 0) {
     // av1C: marker+version, seq_profile(3) seq_level_idx_0(5), seq_tier_0(1) high_bitdepth(1) twelve_bit(1) …
     profile = (bytes[1] ?? 0) >> 5;
@@ -271,9 +271,9 @@ function av1String(s: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
     tier = (bytes[2] ?? 0) >> 7;
     depth = ((bytes[2] ?? 0) >> 5) & 1 ? 12 : ((bytes[2] ?? 0) >> 6) & 1 ? 10 : 8;
   }
-  if (profile === undefined) throw new Error(`codecString: unknown AV1 profile ${JSON.stringify(s.profile)}`);
+  if (profile === undefined) throw new Error(`codecString: unknown AV1 profile ${JSON.stringify(stream.profile)}`);
   if (level === undefined) {
-    const { size, rate } = lumaRate(s);
+    const { size, rate } = lumaRate(stream);
     level = AV1_LEVELS.find(([, p, r]) => size <= p && rate <= r)?.[0] ?? 19;
   }
   return `av01.${profile}.${dec2(level)}${tier ? "H" : "M"}.${dec2(depth)}`;

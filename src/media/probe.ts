@@ -61,8 +61,8 @@ export interface VideoTiming {
 const VFR_SPREAD = 0.02;
 
 /** True when the frame intervals vary by more than rounding: the source has no single frame rate. */
-export function isVariableRate(t: VideoTiming): boolean {
-  return t.min_interval_s > 0 && t.max_interval_s > t.min_interval_s * (1 + VFR_SPREAD) + 2e-6;
+export function isVariableRate(timing: VideoTiming): boolean {
+  return timing.min_interval_s > 0 && timing.max_interval_s > timing.min_interval_s * (1 + VFR_SPREAD) + 2e-6;
 }
 
 /** The stream's extent from its sorted frame pts; a one-frame stream lasts `fallbackInterval`. */

@@ -17,9 +17,9 @@ export function parseRate(rate: unknown): number {
 }
 
 /** Display rotation in degrees clockwise (0, 90, 180, 270) from side data or the legacy `rotate` tag. */
-export function rotationOf(s: Stream): number {
-  const side = (s.side_data_list as Array<Record<string, unknown>> | undefined)?.find((d) => d.rotation !== undefined);
-  const raw = side ? Number(side.rotation) : Number((s.tags as Record<string, unknown> | undefined)?.rotate ?? 0);
+export function rotationOf(stream: Stream): number {
+  const side = (stream.side_data_list as Array<Record<string, unknown>> | undefined)?.find((d) => d.rotation !== undefined);
+  const raw = side ? Number(side.rotation) : Number((stream.tags as Record<string, unknown> | undefined)?.rotate ?? 0);
   if (!Number.isFinite(raw)) return 0;
   return (((Math.round(raw / 90) * 90) % 360) + 360) % 360;
 }
@@ -27,8 +27,8 @@ export function rotationOf(s: Stream): number {
 import { keyframeProblem } from "./planner.ts";
 import { isVariableRate, type VideoTiming } from "./probe.ts";
 
-const tag = (s: Stream, name: string): string | undefined => {
-  const tags = (s.tags ?? {}) as Record<string, unknown>;
+const tag = (stream: Stream, name: string): string | undefined => {
+  const tags = (stream.tags ?? {}) as Record<string, unknown>;
   const key = Object.keys(tags).find((k) => k.toLowerCase() === name);
   return key === undefined ? undefined : String(tags[key]);
 };
@@ -38,12 +38,12 @@ const tag = (s: Stream, name: string): string | undefined => {
  * that is where the stream ENDS (measured: video starting at 0.021 s after 4 s of frames says 4.021), so
  * the duration is that minus the start.
  */
-function streamDuration(s: Stream): number | null {
-  const d = Number(s.duration);
-  if (s.duration !== undefined && Number.isFinite(d)) return d;
-  const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(tag(s, "duration") ?? "");
+function streamDuration(stream: Stream): number | null {
+  const d = Number(stream.duration);
+  if (stream.duration !== undefined && Number.isFinite(d)) return d;
+  const m = /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(tag(stream, "duration") ?? "");
   if (!m) return null;
-  const start = Number(s.start_time);
+  const start = Number(stream.start_time);
   return round6(Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) - (Number.isFinite(start) ? start : 0));
 }
 
@@ -105,7 +105,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
   const unplannable = raw.keyframes === undefined ? undefined : keyframeProblem([...keyframes].sort((x, y) => x.frame - y.frame), frames);
   if (unplannable) throw new SourceProblem(unplannable);
   const format = raw.format ?? {};
-  const num = (x: unknown) => (x === undefined || x === null || x === "N/A" || Number.isNaN(Number(x)) ? null : Number(x));
+  const num = (error: unknown) => (error === undefined || error === null || error === "N/A" || Number.isNaN(Number(error)) ? null : Number(error));
   const tracks = audioTracksOf(streams);
   return {
     duration_s: timed ? round6(timed.end_s - timed.start_s) : frames / fps,

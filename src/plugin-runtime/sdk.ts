@@ -96,10 +96,10 @@ export class PluginError extends Error {
   }
 }
 
-export function toRpcError(e: unknown): RpcErrorObject {
-  const err = e as { code?: unknown; message?: unknown; details?: unknown };
+export function toRpcError(error: unknown): RpcErrorObject {
+  const err = error as { code?: unknown; message?: unknown; details?: unknown };
   const weCode = typeof err?.code === "string" && /^WE-[A-Z]+-\d{3}$/.test(err.code) ? err.code : undefined;
-  const message = typeof err?.message === "string" ? err.message : String(e);
+  const message = typeof err?.message === "string" ? err.message : String(error);
   return {
     code: RPC_APP_ERROR,
     message,

@@ -103,8 +103,8 @@ export class TaskFailure extends Error {
    * source's fault, so never permanent: a retry of the task, or of the job (which re-runs the tasks whose
    * outputs are gone), can recreate it.
    */
-  static ownFileMissing(what: string, e: unknown): TaskFailure {
-    const detail = typeof (e as { message?: unknown })?.message === "string" ? (e as { message: string }).message : String(e);
+  static ownFileMissing(what: string, error: unknown): TaskFailure {
+    const detail = typeof (error as { message?: unknown })?.message === "string" ? (error as { message: string }).message : String(error);
     return new TaskFailure({ class: "retryable", code: "WE-SYS-001", message: `${what}: ${detail}` });
   }
 }

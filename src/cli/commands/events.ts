@@ -5,15 +5,15 @@ import { runtimeOf } from "../runtime.ts";
 import { type ApiEvent, streamEvents } from "../sse.ts";
 
 /** One event as a line for a terminal: time, type, job/worker, the payload's interesting fields (pure). */
-export function eventLine(e: ApiEvent): string {
-  const d = e.data;
-  const time = e.created_at.slice(11, 19);
-  const who = e.job_id ? `job=${e.job_id.slice(0, 8)}` : e.worker_id ? `worker=${e.worker_id}` : "";
+export function eventLine(event: ApiEvent): string {
+  const d = event.data;
+  const time = event.created_at.slice(11, 19);
+  const who = event.job_id ? `job=${event.job_id.slice(0, 8)}` : event.worker_id ? `worker=${event.worker_id}` : "";
   const fields = ["status", "progress", "eta_seconds", "task_type", "seq", "attempt", "plugin_id", "to"]
     .filter((k) => d[k] !== undefined && d[k] !== null)
     .map((k) => `${k}=${String(d[k])}`);
   const err = d.error && typeof d.error === "object" ? ` error=${(d.error as { code?: string }).code}` : "";
-  return [time, e.type.padEnd(16), who, ...fields].filter(Boolean).join(" ") + err;
+  return [time, event.type.padEnd(16), who, ...fields].filter(Boolean).join(" ") + err;
 }
 
 export function eventsCommand(program: Command): void {

@@ -4,7 +4,7 @@ import { printJson, printTable, say, shortTime } from "../output.ts";
 import { runtimeOf } from "../runtime.ts";
 
 type Row = Record<string, unknown>;
-const str = (v: unknown) => (v == null ? "-" : Array.isArray(v) ? v.join(",") : typeof v === "object" ? JSON.stringify(v) : String(v));
+const str = (error: unknown) => (error == null ? "-" : Array.isArray(error) ? error.join(",") : typeof error === "object" ? JSON.stringify(error) : String(error));
 
 export function systemCommands(program: Command): void {
   program

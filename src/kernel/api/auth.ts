@@ -15,15 +15,15 @@ import { clientIp } from "./rate-limit.ts";
 const BAD_CREDENTIALS = "invalid username or password";
 
 /** Plugin failures as the client should see them: credentials problems stay generic. */
-function clientError(e: unknown, what: "login" | "refresh"): unknown {
-  if (!isAppError(e)) return e;
-  if (e.code === "WE-AUTH-001") return new AppError("WE-AUTH-001", what === "login" ? BAD_CREDENTIALS : "invalid refresh token; log in again");
-  if (e.code === "WE-AUTH-002") return new AppError("WE-AUTH-002", "refresh token expired; log in again");
-  if (e.code === "WE-PLG-002") return new AppError("WE-PLG-002", "password login is disabled on this server (plugin auth-basic)");
+function clientError(error: unknown, what: "login" | "refresh"): unknown {
+  if (!isAppError(error)) return error;
+  if (error.code === "WE-AUTH-001") return new AppError("WE-AUTH-001", what === "login" ? BAD_CREDENTIALS : "invalid refresh token; log in again");
+  if (error.code === "WE-AUTH-002") return new AppError("WE-AUTH-002", "refresh token expired; log in again");
+  if (error.code === "WE-PLG-002") return new AppError("WE-PLG-002", "password login is disabled on this server (plugin auth-basic)");
   // Restarting (e.g. after a user edit) and still not up after the host's wait: 503 with its Retry-After.
-  if (e.code === "WE-PLG-005") return new AppError("WE-PLG-005", `password login is not available this moment (${e.message})`, e.details);
-  if (e.code === "WE-PLG-004") return new AppError("WE-AUTH-005", "password login is unavailable right now (plugin auth-basic is not running); retry shortly");
-  return e;
+  if (error.code === "WE-PLG-005") return new AppError("WE-PLG-005", `password login is not available this moment (${error.message})`, error.details);
+  if (error.code === "WE-PLG-004") return new AppError("WE-AUTH-005", "password login is unavailable right now (plugin auth-basic is not running); retry shortly");
+  return error;
 }
 
 const tokens = (t: AuthTokens) => ({ access_token: t.access_token, refresh_token: t.refresh_token, token_type: t.token_type, expires_in: t.expires_in });

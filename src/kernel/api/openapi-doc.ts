@@ -118,11 +118,11 @@ function errorStatuses(key: string, op: Json, extra: number[]): number[] {
   return [...s].sort((a, b) => a - b);
 }
 
-function successResponse(s: Success): Json {
-  if (!s.schema) return { description: s.description };
-  const media: Json = { schema: { $ref: `#/components/schemas/${s.schema}` } };
-  if (EXAMPLES[s.schema] !== undefined) media.example = EXAMPLES[s.schema];
-  return { description: s.description, content: { [s.type ?? "application/json"]: media } };
+function successResponse(success: Success): Json {
+  if (!success.schema) return { description: success.description };
+  const media: Json = { schema: { $ref: `#/components/schemas/${success.schema}` } };
+  if (EXAMPLES[success.schema] !== undefined) media.example = EXAMPLES[success.schema];
+  return { description: success.description, content: { [success.type ?? "application/json"]: media } };
 }
 
 const KEY_PARAM = {

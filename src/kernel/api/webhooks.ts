@@ -61,37 +61,37 @@ const updateBody = v.strictObject({
   enabled: v.optional(fields.enabled),
 });
 
-export function webhookView(w: WebhookRow) {
+export function webhookView(webhook: WebhookRow) {
   return {
-    id: w.id,
-    url: w.url,
-    event_types: w.eventTypes,
-    description: w.description,
-    enabled: w.enabled,
+    id: webhook.id,
+    url: webhook.url,
+    event_types: webhook.eventTypes,
+    description: webhook.description,
+    enabled: webhook.enabled,
     secret: "set" as string,
-    muted: w.mutedAt !== null,
-    muted_at: w.mutedAt,
-    consecutive_failures: w.consecutiveFailures,
-    created_at: w.createdAt,
-    updated_at: w.updatedAt,
+    muted: webhook.mutedAt !== null,
+    muted_at: webhook.mutedAt,
+    consecutive_failures: webhook.consecutiveFailures,
+    created_at: webhook.createdAt,
+    updated_at: webhook.updatedAt,
   };
 }
 
-export function deliveryView(d: DeliveryRow) {
+export function deliveryView(delivery: DeliveryRow) {
   return {
-    id: d.id,
-    webhook_id: d.webhookId,
-    event_id: d.eventId,
-    event_type: d.eventType,
-    status: d.status,
-    attempts: d.attempts,
-    response_code: d.responseCode,
-    latency_ms: d.latencyMs,
-    last_error: d.lastError,
-    next_attempt_at: d.status === "pending" ? d.nextAttemptAt : null,
-    last_attempt_at: d.lastAttemptAt,
-    created_at: d.createdAt,
-    updated_at: d.updatedAt,
+    id: delivery.id,
+    webhook_id: delivery.webhookId,
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    response_code: delivery.responseCode,
+    latency_ms: delivery.latencyMs,
+    last_error: delivery.lastError,
+    next_attempt_at: delivery.status === "pending" ? delivery.nextAttemptAt : null,
+    last_attempt_at: delivery.lastAttemptAt,
+    created_at: delivery.createdAt,
+    updated_at: delivery.updatedAt,
   };
 }
 

@@ -5,21 +5,21 @@ import type { KernelContext } from "../context.ts";
 import { limitParam, offsetParam, page } from "./pagination.ts";
 import { getWorker, listWorkers, setDrain, WORKER_STATUSES, type WorkerRow } from "../workers/lookup.ts";
 
-export function workerView(w: WorkerRow) {
+export function workerView(worker: WorkerRow) {
   return {
-    id: w.id,
-    hostname: w.hostname,
-    version: w.version,
-    status: w.status,
-    healthy: w.status === "healthy",
-    slots: w.slots,
-    running: w.running,
-    pools: w.pools,
-    capabilities: w.capabilities,
-    drain_requested: w.drainRequested,
-    first_seen_at: w.firstSeenAt,
-    last_seen_at: w.lastSeenAt,
-    offline_at: w.offlineAt,
+    id: worker.id,
+    hostname: worker.hostname,
+    version: worker.version,
+    status: worker.status,
+    healthy: worker.status === "healthy",
+    slots: worker.slots,
+    running: worker.running,
+    pools: worker.pools,
+    capabilities: worker.capabilities,
+    drain_requested: worker.drainRequested,
+    first_seen_at: worker.firstSeenAt,
+    last_seen_at: worker.lastSeenAt,
+    offline_at: worker.offlineAt,
   };
 }
 

@@ -78,21 +78,21 @@ export interface AuditQuery {
   limit: number;
 }
 
-export async function listAudit(db: Db, q: AuditQuery) {
+export async function listAudit(db: Db, query: AuditQuery) {
   const conds: SQL[] = [];
-  if (q.actor) conds.push(eq(auditLog.actor, q.actor));
-  if (q.action) conds.push(q.action.endsWith("*") ? sql`${auditLog.action} like ${`${q.action.slice(0, -1).replace(/[%_\\]/g, "\\$&")}%`}` : eq(auditLog.action, q.action));
-  if (q.target) conds.push(eq(auditLog.target, q.target));
-  if (q.since) conds.push(gte(auditLog.at, q.since));
-  if (q.until) conds.push(lte(auditLog.at, q.until));
-  if (q.before) conds.push(lt(auditLog.id, q.before));
+  if (query.actor) conds.push(eq(auditLog.actor, query.actor));
+  if (query.action) conds.push(query.action.endsWith("*") ? sql`${auditLog.action} like ${`${query.action.slice(0, -1).replace(/[%_\\]/g, "\\$&")}%`}` : eq(auditLog.action, query.action));
+  if (query.target) conds.push(eq(auditLog.target, query.target));
+  if (query.since) conds.push(gte(auditLog.at, query.since));
+  if (query.until) conds.push(lte(auditLog.at, query.until));
+  if (query.before) conds.push(lt(auditLog.id, query.before));
   const rows = await db
     .select()
     .from(auditLog)
     .where(conds.length ? and(...conds) : undefined)
     .orderBy(desc(auditLog.id))
-    .limit(q.limit + 1);
-  const page = rows.slice(0, q.limit);
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
   return {
     items: page.map((r) => ({
       id: r.id,
@@ -108,7 +108,7 @@ export async function listAudit(db: Db, q: AuditQuery) {
       user_agent: r.userAgent,
       request_id: r.requestId,
     })),
-    next_before: rows.length > q.limit ? page[page.length - 1]!.id : null,
+    next_before: rows.length > query.limit ? page[page.length - 1]!.id : null,
   };
 }
 

@@ -17,8 +17,8 @@ export const BASIC_ID = "auth-basic";
 export type { User };
 
 /** What the API shows of a user: never the hash. Pure. */
-export function userView(u: User) {
-  return { id: u.username, username: u.username, name: u.name ?? null, roles: u.roles, disabled: u.disabled };
+export function userView(user: User) {
+  return { id: user.username, username: user.username, name: user.name ?? null, roles: user.roles, disabled: user.disabled };
 }
 
 /** This kernel's auth-basic, or a clear error when it is not installed. */

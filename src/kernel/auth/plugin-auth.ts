@@ -80,8 +80,8 @@ export function callAuthPlugin<T>(sup: PluginSupervisor, method: string, params:
   return sup.call<T>(method, params, { timeoutMs: CALL_TIMEOUT_MS });
 }
 
-function validIdentity(x: unknown): x is AuthIdentity {
-  const i = x as AuthIdentity;
+function validIdentity(error: unknown): error is AuthIdentity {
+  const i = error as AuthIdentity;
   return !!i && typeof i.subject === "string" && i.subject !== "" && Array.isArray(i.roles) && i.roles.every((r) => typeof r === "string");
 }
 

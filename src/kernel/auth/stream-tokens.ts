@@ -13,9 +13,9 @@ import { ROLES, type Principal, type Role } from "./principal.ts";
 export const STREAM_TOKEN_PREFIX = "est_";
 const PURPOSE = "events-stream-token";
 
-export function issueStreamToken(box: SecretBox, p: Principal, ttlS: number, nowMs = Date.now()): { token: string; expiresAt: Date } {
+export function issueStreamToken(box: SecretBox, principal: Principal, ttlS: number, nowMs = Date.now()): { token: string; expiresAt: Date } {
   const exp = Math.floor(nowMs / 1000) + ttlS;
-  const body = Buffer.from(JSON.stringify({ sub: p.id, name: p.name, role: p.role, via: p.via, exp })).toString("base64url");
+  const body = Buffer.from(JSON.stringify({ sub: principal.id, name: principal.name, role: principal.role, via: principal.via, exp })).toString("base64url");
   return { token: `${STREAM_TOKEN_PREFIX}${body}.${box.mac(PURPOSE, body)}`, expiresAt: new Date(exp * 1000) };
 }
 

@@ -54,10 +54,10 @@ export function typeMatches(types: TypePatterns | undefined, type: string): bool
   return types.exact.includes(type) || types.prefixes.some((p) => type.startsWith(p));
 }
 
-export function matches(f: EventFilter, e: Filterable): boolean {
-  if (f.jobId !== undefined && e.job_id !== f.jobId) return false;
-  if (f.streamId !== undefined && e.stream_id !== f.streamId) return false;
-  return typeMatches(f.types, e.type);
+export function matches(filter: EventFilter, item: Filterable): boolean {
+  if (filter.jobId !== undefined && item.job_id !== filter.jobId) return false;
+  if (filter.streamId !== undefined && item.stream_id !== filter.streamId) return false;
+  return typeMatches(filter.types, item.type);
 }
 
 /**

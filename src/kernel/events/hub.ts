@@ -270,8 +270,8 @@ function resetView(reason: string, horizon: number): EventView {
   };
 }
 
-function describe(f: EventFilter): Record<string, unknown> {
-  return { job_id: f.jobId, stream_id: f.streamId, types: f.types ? [...f.types.exact, ...f.types.prefixes.map((p) => `${p}*`)] : undefined };
+function describe(filter: EventFilter): Record<string, unknown> {
+  return { job_id: filter.jobId, stream_id: filter.streamId, types: filter.types ? [...filter.types.exact, ...filter.types.prefixes.map((p) => `${p}*`)] : undefined };
 }
 
 const hubs = new WeakMap<object, EventHub>();

@@ -95,8 +95,8 @@ export function estimateEtaSeconds(progress: number, start: WorkStart | undefine
  * from a retry (not processing → packaging, which is the same run). The progress then is recorded by a retry;
  * after analysis it is analysis's share.
  */
-export async function workStart(x: Exec, jobId: string): Promise<WorkStart | undefined> {
-  const res = await x.execute(sql`
+export async function workStart(db: Exec, jobId: string): Promise<WorkStart | undefined> {
+  const res = await db.execute(sql`
     select extract(epoch from (now() - ${jobEvents.at}))::float8 as elapsed_s, ${jobEvents.detail} as detail
     from ${jobEvents}
     where ${and(eq(jobEvents.jobId, jobId), inArray(jobEvents.toStatus, ["processing", "packaging"]), inArray(jobEvents.fromStatus, ["analyzing", "failed", "cancelled"]))}

@@ -28,10 +28,10 @@ export function jobEventType(status: string): string {
 }
 
 /** Inserts the events and their webhook deliveries; returns the new event ids in order. */
-export async function recordEvents(x: Exec, list: PlatformEvent[]): Promise<number[]> {
+export async function recordEvents(db: Exec, list: PlatformEvent[]): Promise<number[]> {
   const ids: number[] = [];
   for (const e of list) {
-    const rows = (await x.execute(sql`
+    const rows = (await db.execute(sql`
       with ev as (
         insert into events (type, job_id, stream_id, worker_id, data)
         values (${e.type}, ${e.jobId ?? null}, ${e.streamId ?? null}, ${e.workerId ?? null}, ${JSON.stringify(e.data ?? {})}::jsonb)
@@ -48,6 +48,6 @@ export async function recordEvents(x: Exec, list: PlatformEvent[]): Promise<numb
   return ids;
 }
 
-export async function recordEvent(x: Exec, e: PlatformEvent): Promise<number> {
-  return (await recordEvents(x, [e]))[0]!;
+export async function recordEvent(db: Exec, event: PlatformEvent): Promise<number> {
+  return (await recordEvents(db, [event]))[0]!;
 }

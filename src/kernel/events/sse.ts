@@ -83,9 +83,9 @@ export class SseClient {
   }
 
   /** A progress update (not stored): only once live; during the replay the next update will do. */
-  pushVolatile(e: EventView): void {
-    if (this.closed || this.buffering || !this.matches(e)) return;
-    this.write(formatEvent(e));
+  pushVolatile(event: EventView): void {
+    if (this.closed || this.buffering || !this.matches(event)) return;
+    this.write(formatEvent(event));
   }
 
   /** A replayed stored event (already filtered by the query). */

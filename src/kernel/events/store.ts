@@ -32,15 +32,15 @@ interface RawEvent {
 
 const COLUMNS = sql.raw("id, type, job_id, stream_id, worker_id, data, created_at");
 
-function view(r: RawEvent): StoredEvent {
+function view(event: RawEvent): StoredEvent {
   return {
-    id: Number(r.id),
-    type: r.type,
-    job_id: r.job_id,
-    stream_id: r.stream_id,
-    worker_id: r.worker_id,
-    data: (typeof r.data === "string" ? JSON.parse(r.data) : r.data ?? {}) as Record<string, unknown>,
-    created_at: new Date(r.created_at).toISOString(),
+    id: Number(event.id),
+    type: event.type,
+    job_id: event.job_id,
+    stream_id: event.stream_id,
+    worker_id: event.worker_id,
+    data: (typeof event.data === "string" ? JSON.parse(event.data) : event.data ?? {}) as Record<string, unknown>,
+    created_at: new Date(event.created_at).toISOString(),
   };
 }
 
@@ -48,8 +48,8 @@ function view(r: RawEvent): StoredEvent {
  * Events with id > after (at most `limit`), ascending, and the snapshot they were read with: one statement,
  * so the snapshot describes exactly what the rows saw (cursor.ts relies on it).
  */
-export async function readAfter(x: Exec, after: number, limit: number): Promise<{ rows: StoredEvent[]; snap: Snapshot }> {
-  const res = await x.execute(sql`
+export async function readAfter(db: Exec, after: number, limit: number): Promise<{ rows: StoredEvent[]; snap: Snapshot }> {
+  const res = await db.execute(sql`
     select s.snap_xmin, s.snap_xmax, e.* from
       (select pg_snapshot_xmin(pg_current_snapshot())::text as snap_xmin, pg_snapshot_xmax(pg_current_snapshot())::text as snap_xmax) s
       left join lateral (select ${COLUMNS} from events where id > ${after} order by id limit ${limit}) e on true`);
@@ -59,8 +59,8 @@ export async function readAfter(x: Exec, after: number, limit: number): Promise<
 }
 
 /** The highest event id and a snapshot taken with it (the hub's starting point). */
-export async function currentHead(x: Exec): Promise<{ maxId: number; snap: Snapshot }> {
-  const res = await x.execute(sql`
+export async function currentHead(db: Exec): Promise<{ maxId: number; snap: Snapshot }> {
+  const res = await db.execute(sql`
     select coalesce((select max(id) from events), 0) as max_id,
       pg_snapshot_xmin(pg_current_snapshot())::text as snap_xmin, pg_snapshot_xmax(pg_current_snapshot())::text as snap_xmax`);
   const r = rowsOf<{ max_id: number | string; snap_xmin: string; snap_xmax: string }>(res)[0]!;
@@ -68,19 +68,19 @@ export async function currentHead(x: Exec): Promise<{ maxId: number; snap: Snaps
 }
 
 /** The oldest running transaction now (to wait for the transactions of a snapshot to end). */
-export async function currentXmin(x: Exec): Promise<bigint> {
-  const r = rowsOf<{ snap_xmin: string }>(await x.execute(sql`select pg_snapshot_xmin(pg_current_snapshot())::text as snap_xmin`))[0]!;
+export async function currentXmin(db: Exec): Promise<bigint> {
+  const r = rowsOf<{ snap_xmin: string }>(await db.execute(sql`select pg_snapshot_xmin(pg_current_snapshot())::text as snap_xmin`))[0]!;
   return BigInt(r.snap_xmin);
 }
 
-function filterSql(f: EventFilter): SQL[] {
+function filterSql(filter: EventFilter): SQL[] {
   const conds: SQL[] = [];
-  if (f.jobId !== undefined) conds.push(sql`job_id = ${f.jobId}`);
-  if (f.streamId !== undefined) conds.push(sql`stream_id = ${f.streamId}`);
-  if (f.types) {
+  if (filter.jobId !== undefined) conds.push(sql`job_id = ${filter.jobId}`);
+  if (filter.streamId !== undefined) conds.push(sql`stream_id = ${filter.streamId}`);
+  if (filter.types) {
     const any: SQL[] = [
-      ...f.types.exact.map((t) => sql`type = ${t}`),
-      ...f.types.prefixes.map((p) => sql`starts_with(type, ${p})`),
+      ...filter.types.exact.map((t) => sql`type = ${t}`),
+      ...filter.types.prefixes.map((p) => sql`starts_with(type, ${p})`),
     ];
     conds.push(any.length ? sql`(${sql.join(any, sql` or `)})` : sql`false`);
   }
@@ -88,9 +88,9 @@ function filterSql(f: EventFilter): SQL[] {
 }
 
 /** A replay page: stored events in (after, upTo] matching the filter, ascending. */
-export async function replayPage(x: Exec, f: EventFilter, after: number, upTo: number, limit: number): Promise<StoredEvent[]> {
-  const conds = [sql`id > ${after}`, sql`id <= ${upTo}`, ...filterSql(f)];
-  const res = await x.execute(sql`select ${COLUMNS} from events where ${sql.join(conds, sql` and `)} order by id limit ${limit}`);
+export async function replayPage(db: Exec, filter: EventFilter, after: number, upTo: number, limit: number): Promise<StoredEvent[]> {
+  const conds = [sql`id > ${after}`, sql`id <= ${upTo}`, ...filterSql(filter)];
+  const res = await db.execute(sql`select ${COLUMNS} from events where ${sql.join(conds, sql` and `)} order by id limit ${limit}`);
   return rowsOf<RawEvent>(res).map(view);
 }
 
@@ -99,9 +99,9 @@ export async function replayPage(x: Exec, f: EventFilter, after: number, upTo: n
  * event is further on than lastId + 1 (retention deleted what came between), or lastId was never issued by
  * this database (restored from a backup, another installation). Then the client must reload its state.
  */
-export async function resumeGap(x: Exec, lastId: number): Promise<string | undefined> {
+export async function resumeGap(db: Exec, lastId: number): Promise<string | undefined> {
   const r = rowsOf<{ min_id: number | string | null; seq_last: number | string; is_called: boolean }>(
-    await x.execute(sql`select (select min(id) from events) as min_id, last_value as seq_last, is_called from events_id_seq`),
+    await db.execute(sql`select (select min(id) from events) as min_id, last_value as seq_last, is_called from events_id_seq`),
   )[0]!;
   const issued = r.is_called ? Number(r.seq_last) : Number(r.seq_last) - 1;
   if (lastId > issued) return `event ${lastId} was never issued by this installation (the newest is ${issued})`;
@@ -114,10 +114,10 @@ export async function resumeGap(x: Exec, lastId: number): Promise<string | undef
  * Deletes events older than the retention, in batches; keeps those a webhook delivery still waits on.
  * Idempotent and safe to run from every kernel at once (locked rows are skipped, not waited on).
  */
-export async function deleteExpired(x: Exec, retentionMs: number, batch = 5000): Promise<number> {
+export async function deleteExpired(db: Exec, retentionMs: number, batch = 5000): Promise<number> {
   let total = 0;
   for (;;) {
-    const res = await x.execute(sql`
+    const res = await db.execute(sql`
       delete from events where id in (
         select id from events
         where created_at < now() - ${`${retentionMs} milliseconds`}::interval

@@ -27,13 +27,13 @@ export interface JobFilter {
 }
 
 /** Newest first. */
-export async function listJobs(ctx: KernelContext, f: JobFilter): Promise<JobRow[]> {
+export async function listJobs(ctx: KernelContext, filter: JobFilter): Promise<JobRow[]> {
   const where = and(
-    f.statuses.length ? inArray(jobs.status, f.statuses) : undefined,
-    f.createdAfter ? gte(jobs.createdAt, f.createdAfter) : undefined,
-    f.createdBefore ? lte(jobs.createdAt, f.createdBefore) : undefined,
+    filter.statuses.length ? inArray(jobs.status, filter.statuses) : undefined,
+    filter.createdAfter ? gte(jobs.createdAt, filter.createdAfter) : undefined,
+    filter.createdBefore ? lte(jobs.createdAt, filter.createdBefore) : undefined,
   );
-  return ctx.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(f.limit).offset(f.offset);
+  return ctx.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(filter.limit).offset(filter.offset);
 }
 
 /** The job's outputs with their download/playback URLs. */

@@ -49,15 +49,15 @@ function sourceSummary(probe: Record<string, unknown> | null) {
   return rest;
 }
 
-export async function jobDetail(db: Db, j: JobRow) {
-  const taskRows = await db.select().from(tasks).where(eq(tasks.jobId, j.id)).orderBy(asc(tasks.createdAt), asc(tasks.type), asc(tasks.seq));
+export async function jobDetail(db: Db, job: JobRow) {
+  const taskRows = await db.select().from(tasks).where(eq(tasks.jobId, job.id)).orderBy(asc(tasks.createdAt), asc(tasks.type), asc(tasks.seq));
   const attempts = taskRows.length
     ? await db.select().from(taskAttempts).where(inArray(taskAttempts.taskId, taskRows.map((t) => t.id))).orderBy(asc(taskAttempts.attempt))
     : [];
-  const events = await db.select().from(jobEvents).where(eq(jobEvents.jobId, j.id)).orderBy(asc(jobEvents.id));
+  const events = await db.select().from(jobEvents).where(eq(jobEvents.jobId, job.id)).orderBy(asc(jobEvents.id));
   return {
-    ...jobSummary(j),
-    source: sourceSummary(j.probe),
+    ...jobSummary(job),
+    source: sourceSummary(job.probe),
     tasks: taskRows.map((t) => ({
       id: t.id,
       type: t.type,

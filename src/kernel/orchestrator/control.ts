@@ -24,8 +24,8 @@ function refuseTerminal(job: JobRow, action: string): never {
   throw new AppError("WE-JOB-006", `job ${job.id} already ended (${job.status}); ${action} is not possible`, { status: job.status });
 }
 
-export async function cancelJob(d: OrchestratorDeps, jobId: string): Promise<JobRow> {
-  const row = await d.db.transaction(async (tx) => {
+export async function cancelJob(deps: OrchestratorDeps, jobId: string): Promise<JobRow> {
+  const row = await deps.db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!job) throw new AppError("WE-JOB-004", `job ${jobId} not found`);
     const moved = await moveJob(tx, job.id, "cancelled", { detail: { by: "api" } });
@@ -33,7 +33,7 @@ export async function cancelJob(d: OrchestratorDeps, jobId: string): Promise<Job
     await cancelOpenTasks(tx, job.id, "job cancelled");
     return moved;
   });
-  await afterJobEnded(d, jobId, "cancelled");
+  await afterJobEnded(deps, jobId, "cancelled");
   return row;
 }
 
@@ -43,11 +43,11 @@ export async function cancelJob(d: OrchestratorDeps, jobId: string): Promise<Job
  * operator's clean-up) are run again rather than assumed present. The job goes back to where its remaining
  * work starts; when media is re-run, packaging waits for it (advance.ts requeues the package task then).
  */
-export async function retryJob(d: OrchestratorDeps, jobId: string): Promise<JobRow> {
+export async function retryJob(deps: OrchestratorDeps, jobId: string): Promise<JobRow> {
   // Storage is asked before the transaction (plugin calls do not belong under a row lock); a part removed in
   // between makes packaging fail again, retryably, and the next retry re-runs its task.
-  const lost = await lostMediaOutputs(d, jobId);
-  const row = await d.db.transaction(async (tx) => {
+  const lost = await lostMediaOutputs(deps, jobId);
+  const row = await deps.db.transaction(async (tx) => {
     const job = await lockJob(tx, jobId);
     if (!job) throw new AppError("WE-JOB-004", `job ${jobId} not found`);
     if (!RETRYABLE.includes(job.status)) {
@@ -67,17 +67,17 @@ export async function retryJob(d: OrchestratorDeps, jobId: string): Promise<JobR
     await requeueUnfinished(tx, job.id, { completed: lost, except: rerunMedia ? ["package"] : [] });
     return moved;
   });
-  d.kick();
+  deps.kick();
   return row;
 }
 
 const RETRYABLE: readonly string[] = ["failed", "cancelled"];
 
 /** Ids of the job's finished video/audio tasks whose outputs storage no longer has (none when it cannot tell). */
-async function lostMediaOutputs(d: OrchestratorDeps, jobId: string): Promise<string[]> {
-  if (!d.lostOutputs) return [];
-  const [job] = await d.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId));
+async function lostMediaOutputs(deps: OrchestratorDeps, jobId: string): Promise<string[]> {
+  if (!deps.lostOutputs) return [];
+  const [job] = await deps.db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId));
   if (!job || !RETRYABLE.includes(job.status)) return [];
-  const done = await d.db.select().from(tasks).where(and(eq(tasks.jobId, jobId), eq(tasks.status, "completed"), inArray(tasks.type, ["video", "audio"])));
-  return done.length ? d.lostOutputs(jobId, done) : [];
+  const done = await deps.db.select().from(tasks).where(and(eq(tasks.jobId, jobId), eq(tasks.status, "completed"), inArray(tasks.type, ["video", "audio"])));
+  return done.length ? deps.lostOutputs(jobId, done) : [];
 }

@@ -43,50 +43,50 @@ export interface AdvanceResult {
   ended?: "completed" | "failed";
 }
 
-export async function handleResult(d: OrchestratorDeps, msg: ResultMessage): Promise<void> {
-  if (msg.kind === "progress") return handleProgress(d, msg);
-  return handleOutcome(d, msg);
+export async function handleResult(deps: OrchestratorDeps, msg: ResultMessage): Promise<void> {
+  if (msg.kind === "progress") return handleProgress(deps, msg);
+  return handleOutcome(deps, msg);
 }
 
-async function handleProgress(d: OrchestratorDeps, msg: TaskProgress): Promise<void> {
-  const { db } = d;
+async function handleProgress(deps: OrchestratorDeps, msg: TaskProgress): Promise<void> {
+  const { db } = deps;
   const percent = Math.max(0, Math.min(100, Number(msg.percent) || 0));
   const [row] = await db
     .update(tasks)
-    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${`${d.leaseTtlMs} milliseconds`}::interval` })
+    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${`${deps.leaseTtlMs} milliseconds`}::interval` })
     .where(and(eq(tasks.id, msg.lease.task_id), eq(tasks.status, "leased"), eq(tasks.leaseToken, msg.lease.token)))
     .returning({ jobId: tasks.jobId });
   if (!row) {
-    d.logger.debug({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id }, "progress for a stale lease ignored");
+    deps.logger.debug({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id }, "progress for a stale lease ignored");
     return;
   }
   const progress = await refreshJobProgress(db, row.jobId);
-  if (progress) d.publishProgress?.(progress);
+  if (progress) deps.publishProgress?.(progress);
 }
 
 /** Recomputes the job's progress (monotonic) and ETA from its tasks. */
-export async function refreshJobProgress(x: Exec, jobId: string): Promise<JobProgressUpdate | undefined> {
-  const rows = await x.select({ type: tasks.type, status: tasks.status, progress: tasks.progress, mediaSeconds: tasks.mediaSeconds, startedAt: tasks.startedAt }).from(tasks).where(eq(tasks.jobId, jobId));
+export async function refreshJobProgress(db: Exec, jobId: string): Promise<JobProgressUpdate | undefined> {
+  const rows = await db.select({ type: tasks.type, status: tasks.status, progress: tasks.progress, mediaSeconds: tasks.mediaSeconds, startedAt: tasks.startedAt }).from(tasks).where(eq(tasks.jobId, jobId));
   const p = jobProgress(rows);
-  const res = await x.execute(sql`
+  const res = await db.execute(sql`
     update jobs set progress = greatest(progress, ${p}), updated_at = now()
     where id = ${jobId} and status in ('analyzing', 'processing', 'packaging')
     returning id, progress`);
   const [r] = rowsOf<{ id: string; progress: number }>(res);
   if (!r) return undefined;
   // The rate since this run of work started (events/progress.ts), not since the job started.
-  const eta = estimateEtaSeconds(Number(r.progress), await workStart(x, jobId));
-  await x.update(jobs).set({ etaSeconds: eta }).where(and(eq(jobs.id, jobId), inArray(jobs.status, ["analyzing", "processing", "packaging"])));
+  const eta = estimateEtaSeconds(Number(r.progress), await workStart(db, jobId));
+  await db.update(jobs).set({ etaSeconds: eta }).where(and(eq(jobs.id, jobId), inArray(jobs.status, ["analyzing", "processing", "packaging"])));
   return { job_id: r.id, progress: Number(r.progress), eta_seconds: eta };
 }
 
-async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<void> {
+async function handleOutcome(deps: OrchestratorDeps, msg: TaskOutcome): Promise<void> {
   const { lease } = msg;
   let ended: { jobId: string; status: string } | undefined;
   let queued = false;
   // Metrics are recorded once the transaction committed: a rolled-back report is redelivered and counted then.
   const after: Array<() => void> = [];
-  await d.db.transaction(async (tx) => {
+  await deps.db.transaction(async (tx) => {
     const [ref] = await tx.select({ jobId: tasks.jobId }).from(tasks).where(eq(tasks.id, lease.task_id));
     if (!ref) return;
     const job = await lockJob(tx, ref.jobId);
@@ -94,7 +94,7 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
     // Read the task only under the job lock: the reconciler may have requeued it while we waited.
     const [task] = await tx.select().from(tasks).where(eq(tasks.id, lease.task_id));
     if (!task) return;
-    const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: lease.attempt, worker_id: lease.worker_id });
+    const log = deps.logger.child({ job_id: job.id, task_id: task.id, attempt: lease.attempt, worker_id: lease.worker_id });
     if (task.status !== "leased" || task.leaseToken !== lease.token) {
       log.warn({ task_status: task.status, outcome: msg.outcome }, "report with a stale lease refused");
       return;
@@ -107,10 +107,10 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
     if (checked?.ok) {
       const done = await moveTask(tx, task, "completed", { leaseToken: lease.token, from: ["leased"] }, { result: checked.value, progress: 100, errorCode: null, errorMessage: null });
       if (!done) return;
-      after.push(() => observeAttempt(d.metrics, task, job.profiles, "completed", msg.elapsed_ms));
-      const r = await advanceOrFail(tx, d, job, done, log);
+      after.push(() => observeAttempt(deps.metrics, task, job.profiles, "completed", msg.elapsed_ms));
+      const r = await advanceOrFail(tx, deps, job, done, log);
       const progress = await refreshJobProgress(tx, job.id);
-      if (progress) after.push(() => d.publishProgress?.(progress));
+      if (progress) after.push(() => deps.publishProgress?.(progress));
       if (r.ended) ended = { jobId: job.id, status: r.ended };
       queued = true;
       return;
@@ -120,26 +120,26 @@ async function handleOutcome(d: OrchestratorDeps, msg: TaskOutcome): Promise<voi
       const back = await moveTask(tx, task, "queued", { leaseToken: lease.token, from: ["leased"] }, { attempt: task.attempt + 1, publishedAt: null, notBefore: null, progress: 0 }, { reason: "handed back by worker" });
       if (back) {
         after.push(() => {
-          observeAttempt(d.metrics, task, job.profiles, "aborted", msg.elapsed_ms);
-          d.metrics?.redeliveries.inc({ pool: task.pool });
+          observeAttempt(deps.metrics, task, job.profiles, "aborted", msg.elapsed_ms);
+          deps.metrics?.redeliveries.inc({ pool: task.pool });
         });
       }
       queued = true;
       return;
     }
-    const result = await failTask(tx, d, job, task, report.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
+    const result = await failTask(tx, deps, job, task, report.error ?? { class: "retryable", code: "WE-JOB-008", message: "task failed without an error report" }, lease.token);
     if (result !== "stale") {
       after.push(() => {
-        observeAttempt(d.metrics, task, job.profiles, "failed", msg.elapsed_ms);
-        if (result === "requeued") d.metrics?.redeliveries.inc({ pool: task.pool });
+        observeAttempt(deps.metrics, task, job.profiles, "failed", msg.elapsed_ms);
+        if (result === "requeued") deps.metrics?.redeliveries.inc({ pool: task.pool });
       });
     }
     if (result === "job-failed") ended = { jobId: job.id, status: "failed" };
     else if (result === "requeued") queued = true;
   });
   for (const record of after) record();
-  if (queued) d.kick();
-  if (ended) await afterJobEnded(d, ended.jobId, ended.status);
+  if (queued) deps.kick();
+  if (ended) await afterJobEnded(deps, ended.jobId, ended.status);
 }
 
 /**
@@ -163,9 +163,9 @@ function refusedResult(type: TaskType, msg: TaskOutcome, problem: string, log: L
  * fails now with the reason: a step that throws on every delivery would otherwise only end when the
  * deliveries run out, long after, as "worker stopped reporting".
  */
-async function advanceOrFail(tx: Tx, d: OrchestratorDeps, job: JobRow, done: TaskRow, log: Logger): Promise<AdvanceResult> {
+async function advanceOrFail(tx: Tx, deps: OrchestratorDeps, job: JobRow, done: TaskRow, log: Logger): Promise<AdvanceResult> {
   try {
-    return await tx.transaction((step) => d.advance(step, job, done));
+    return await tx.transaction((step) => deps.advance(step, job, done));
   } catch (e) {
     if (isDatabaseUnavailable(e) || isTransactionConflict(e)) throw e;
     const message = `the kernel could not continue the job after its ${done.type} task: ${errorMessage(e)}`;
@@ -182,16 +182,16 @@ type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
  * Serialization failure or deadlock (SQLSTATE class 40), out of resources (53), a cancelled statement (57):
  * the next delivery may well succeed. Drivers may wrap the database's error: its causes are looked at too.
  */
-function isTransactionConflict(e: unknown, depth = 0): boolean {
-  const err = e as { code?: unknown; cause?: unknown } | null | undefined;
+function isTransactionConflict(error: unknown, depth = 0): boolean {
+  const err = error as { code?: unknown; cause?: unknown } | null | undefined;
   if (!err || typeof err !== "object" || depth > 5) return false;
   if (typeof err.code === "string" && /^(40|53|57)[0-9A-Z]{3}$/.test(err.code)) return true;
-  return err.cause !== undefined && err.cause !== e && isTransactionConflict(err.cause, depth + 1);
+  return err.cause !== undefined && err.cause !== error && isTransactionConflict(err.cause, depth + 1);
 }
 
-async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<void> {
+async function closeAttempt(db: Exec, lease: Lease, msg: TaskOutcome): Promise<void> {
   const e = msg.error;
-  await x
+  await db
     .update(taskAttempts)
     .set({
       outcome: msg.outcome,
@@ -209,13 +209,13 @@ async function closeAttempt(x: Exec, lease: Lease, msg: TaskOutcome): Promise<vo
  * (lease expired, deadline passed). Call it under the job lock; if the attempt's lease no longer holds the
  * task (someone else already decided its fate), nothing happens: "stale".
  */
-export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
+export async function failTask(db: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
   const failures = task.failures + 1;
   const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
   if (error.class === "retryable" && failures < task.maxAttempts) {
     const delay = retryDelayMs(failures);
     const requeued = await moveTask(
-      x,
+      db,
       task,
       "queued",
       { leaseToken, from: ["leased"] },
@@ -227,13 +227,13 @@ export async function failTask(x: Exec, d: Pick<OrchestratorDeps, "logger" | "me
     log.warn({ error: error.message, code: error.code, failures, retry_in_ms: delay }, "task attempt failed; retrying");
     return "requeued";
   }
-  const failed = await moveTask(x, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
+  const failed = await moveTask(db, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
   if (!failed) return "stale";
   d.metrics?.errors.inc({ source: "task", code: error.code });
   const why = error.class === "permanent" ? error.message : `${task.type} task failed ${failures} times; last error: ${error.message}`;
   const code = error.class === "permanent" ? error.code : "WE-JOB-008";
-  await moveJob(x, job.id, "failed", { patch: { errorCode: code, errorMessage: why, errorDetails: { task_id: task.id, task_type: task.type, attempts: failures, exit_code: error.exit_code ?? null, signal: error.signal ?? null } }, detail: { code, error: why } });
-  await cancelOpenTasks(x, job.id, "job failed");
+  await moveJob(db, job.id, "failed", { patch: { errorCode: code, errorMessage: why, errorDetails: { task_id: task.id, task_type: task.type, attempts: failures, exit_code: error.exit_code ?? null, signal: error.signal ?? null } }, detail: { code, error: why } });
+  await cancelOpenTasks(db, job.id, "job failed");
   log.error({ error: why, code }, "job failed");
   return "job-failed";
 }

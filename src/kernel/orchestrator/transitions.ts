@@ -28,7 +28,7 @@ function sources<S extends string>(moves: Record<S, readonly S[]>, to: S, termin
 }
 
 export async function moveJob(
-  x: Exec,
+  db: Exec,
   jobId: string,
   to: JobStatus,
   opts: { from?: JobStatus[]; patch?: Patch<typeof jobs.$inferInsert>; detail?: Record<string, unknown> } = {},
@@ -36,7 +36,7 @@ export async function moveJob(
   const allowed = (opts.from ?? sources(JOB_MOVES, to, JOB_TERMINAL)).filter((f) => JOB_MOVES[f].includes(to));
   if (!allowed.length) return undefined;
   const terminal = to === "completed" || to === "failed" || to === "cancelled";
-  const [row] = await x
+  const [row] = await db
     .update(jobs)
     .set({
       ...opts.patch,
@@ -50,8 +50,8 @@ export async function moveJob(
     .returning();
   if (row) {
     const from = allowed.length === 1 ? allowed[0]! : null;
-    await x.insert(jobEvents).values({ jobId, toStatus: to, fromStatus: from, detail: opts.detail });
-    await recordEvents(x, [{ type: jobEventType(to), jobId, data: jobEventData(row, from, opts.detail) }]);
+    await db.insert(jobEvents).values({ jobId, toStatus: to, fromStatus: from, detail: opts.detail });
+    await recordEvents(db, [{ type: jobEventType(to), jobId, data: jobEventData(row, from, opts.detail) }]);
   }
   return row;
 }
@@ -65,7 +65,7 @@ export interface TaskGuard {
 }
 
 export async function moveTask(
-  x: Exec,
+  db: Exec,
   task: { id: string; jobId: string },
   to: TaskStatus,
   guard: TaskGuard = {},
@@ -79,7 +79,7 @@ export async function moveTask(
   if (guard.leaseToken !== undefined) conds.push(eq(tasks.leaseToken, guard.leaseToken));
   if (to === "leased") conds.push(or(isNull(tasks.notBefore), lte(tasks.notBefore, sql`now()`))!);
   const leaving = to !== "leased";
-  const [row] = await x
+  const [row] = await db
     .update(tasks)
     .set({
       ...patch,
@@ -91,30 +91,30 @@ export async function moveTask(
     .where(and(...conds))
     .returning();
   if (row) {
-    await x.insert(jobEvents).values({
+    await db.insert(jobEvents).values({
       jobId: task.jobId,
       taskId: task.id,
       toStatus: `task:${to}`,
       detail: { type: row.type, seq: row.seq, attempt: row.attempt, ...detail },
     });
-    await recordEvents(x, [taskEvent(row, detail)]);
+    await recordEvents(db, [taskEvent(row, detail)]);
   }
   return row;
 }
 
 /** Cancels every unfinished task of a job (one UPDATE). Returns the cancelled tasks. */
-export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): Promise<TaskRow[]> {
-  const rows = await x
+export async function cancelOpenTasks(db: Exec, jobId: string, reason: string): Promise<TaskRow[]> {
+  const rows = await db
     .update(tasks)
     .set({ status: "cancelled", updatedAt: sql`now()`, finishedAt: sql`now()`, leaseToken: null, leaseWorkerId: null, leaseExpiresAt: null, errorMessage: reason })
     .where(and(eq(tasks.jobId, jobId), inArray(tasks.status, sources(TASK_MOVES, "cancelled", TASK_TERMINAL))))
     .returning();
   if (rows.length) {
-    await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:cancelled", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason } })));
-    await recordEvents(x, rows.map((r) => taskEvent(r, { reason })));
+    await db.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:cancelled", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason } })));
+    await recordEvents(db, rows.map((r) => taskEvent(r, { reason })));
     // Attempts that were running end here (their workers are told to stop and report nothing).
     for (const r of rows) {
-      await x
+      await db
         .update(taskAttempts)
         .set({ outcome: "cancelled", finishedAt: sql`now()`, errorMessage: reason })
         .where(and(eq(taskAttempts.taskId, r.id), eq(taskAttempts.attempt, r.attempt), isNull(taskAttempts.outcome)));
@@ -127,23 +127,23 @@ export async function cancelOpenTasks(x: Exec, jobId: string, reason: string): P
  * Job retry: failed and cancelled tasks go back to the queue with a new attempt and a fresh failure budget;
  * so do the `completed` tasks named (their outputs are gone). Tasks of the `except` types are left as they are.
  */
-export async function requeueUnfinished(x: Exec, jobId: string, opts: { completed?: string[]; except?: TaskType[] } = {}): Promise<TaskRow[]> {
+export async function requeueUnfinished(db: Exec, jobId: string, opts: { completed?: string[]; except?: TaskType[] } = {}): Promise<TaskRow[]> {
   const which = or(inArray(tasks.status, ["failed", "cancelled"]), opts.completed?.length ? and(eq(tasks.status, "completed"), inArray(tasks.id, opts.completed)) : undefined)!;
-  const rows = await x
+  const rows = await db
     .update(tasks)
     .set({ status: "queued", attempt: sql`${tasks.attempt} + 1`, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null, updatedAt: sql`now()` })
     .where(and(eq(tasks.jobId, jobId), which, opts.except?.length ? notInArray(tasks.type, opts.except) : undefined))
     .returning();
   if (rows.length) {
-    await x.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:queued", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason: "job retry" } })));
-    await recordEvents(x, rows.map((r) => taskEvent(r, { reason: "job retry" })));
+    await db.insert(jobEvents).values(rows.map((r) => ({ jobId, taskId: r.id, toStatus: "task:queued", detail: { type: r.type, seq: r.seq, attempt: r.attempt, reason: "job retry" } })));
+    await recordEvents(db, rows.map((r) => taskEvent(r, { reason: "job retry" })));
   }
   return rows;
 }
 
 /** Locks the job row for the rest of the transaction: serializes result handling per job across kernels. */
-export async function lockJob(x: Exec, jobId: string): Promise<JobRow | undefined> {
-  const [row] = await x.select().from(jobs).where(eq(jobs.id, jobId)).for("update");
+export async function lockJob(db: Exec, jobId: string): Promise<JobRow | undefined> {
+  const [row] = await db.select().from(jobs).where(eq(jobs.id, jobId)).for("update");
   return row;
 }
 

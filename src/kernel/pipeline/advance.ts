@@ -43,15 +43,15 @@ export const outputPrefix = (jobId: string) => `jobs/${jobId}/`;
 
 /** `advance` runs inside the result handler's transaction: every query must go through `x` (PGlite has one connection). */
 export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
-  return async function advance(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
+  return async function advance(db: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
     switch (task.type) {
       case "analyze":
-        return afterAnalyze(x, job, task, opts);
+        return afterAnalyze(db, job, task, opts);
       case "video":
       case "audio":
-        return afterMedia(x, job, task);
+        return afterMedia(db, job, task);
       case "package":
-        return afterPackage(x, job, task);
+        return afterPackage(db, job, task);
       default:
         throw new AppError("WE-SYS-001", `unknown task type ${task.type}`);
     }
@@ -59,26 +59,26 @@ export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
 }
 
 /** Free encode slots per pool among healthy workers: how many chunks can run at once. */
-async function slotsByPool(x: Exec): Promise<Map<string, number>> {
-  const rows = await x.select({ pools: workers.pools, slots: workers.slots }).from(workers).where(eq(workers.status, "healthy"));
+async function slotsByPool(db: Exec): Promise<Map<string, number>> {
+  const rows = await db.select({ pools: workers.pools, slots: workers.slots }).from(workers).where(eq(workers.status, "healthy"));
   const m = new Map<string, number>();
   for (const r of rows) for (const p of r.pools) m.set(p, (m.get(p) ?? 0) + r.slots);
   return m;
 }
 
 /** Fails the job in this step (the caller returns { ended: "failed" }). */
-async function failJob(x: Exec, job: JobRow, code: "WE-JOB-003" | "WE-JOB-007", message: string): Promise<AdvanceResult> {
-  await moveJob(x, job.id, "failed", { patch: { errorCode: code, errorMessage: message }, detail: { code, error: message } });
+async function failJob(db: Exec, job: JobRow, code: "WE-JOB-003" | "WE-JOB-007", message: string): Promise<AdvanceResult> {
+  await moveJob(db, job.id, "failed", { patch: { errorCode: code, errorMessage: message }, detail: { code, error: message } });
   return { ended: "failed" };
 }
 
-async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
+async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: PipelineOptions): Promise<AdvanceResult> {
   // The worker's report was checked against the analyze contract when it arrived (orchestrator/results.ts):
   // an analysis that cannot be planned from failed the job there, as an unsupported source.
   const source = resultOf("analyze", task.result);
   const { storage } = job.options;
-  const specs = await resolveProfiles(x, job.profiles);
-  const slots = await slotsByPool(x);
+  const specs = await resolveProfiles(db, job.profiles);
+  const slots = await slotsByPool(db);
   const hw = { nvidia: slots.has("nvidia"), qsv: slots.has("qsv"), vaapi: slots.has("vaapi") };
 
   const renditions = selectRenditions(specs, { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps, sample_aspect_ratio: source.video.sar }, {
@@ -88,23 +88,23 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
   const groups = new Map<string, RenditionPlan[]>();
   for (const r of renditions) {
     const choice = encoderFor(r.profile, hw);
-    if ("error" in choice) return failJob(x, job, "WE-JOB-003", `profile ${r.profile.id}: ${choice.error}`);
+    if ("error" in choice) return failJob(db, job, "WE-JOB-003", `profile ${r.profile.id}: ${choice.error}`);
     const list = groups.get(choice.pool) ?? [];
     list.push({ profile: r.profile, width: r.width, height: r.height, encoder: choice.encoder, frame_step: r.frame_step });
     groups.set(choice.pool, list);
   }
 
   const { keyframes, ...summary } = source;
-  await x.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
+  await db.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
 
   const picked = selectAudioTracks(tracksOf(source), job.options.audio_tracks);
-  if ("error" in picked) return failJob(x, job, "WE-JOB-007", picked.error);
+  if ("error" in picked) return failJob(db, job, "WE-JOB-007", picked.error);
   const audioGroupList = audioGroups(renditions.map((r) => r.profile));
   // The task budget: analyze and package, one audio task per audio track and audio group, the rest shared by the groups.
   const audioTasks = audioGroupList.length * picked.tracks.length;
   const chunkBudget = Math.floor((opts.maxTasksPerJob - 2 - audioTasks) / Math.max(1, groups.size));
   if (chunkBudget < 1) {
-    return failJob(x, job, "WE-JOB-003", `the profiles need ${2 + audioTasks + groups.size} tasks at least (analyze, package, ${audioTasks} audio, ${groups.size} video), more than MAX_TASKS_PER_JOB (${opts.maxTasksPerJob})`);
+    return failJob(db, job, "WE-JOB-003", `the profiles need ${2 + audioTasks + groups.size} tasks at least (analyze, package, ${audioTasks} audio, ${groups.size} video), more than MAX_TASKS_PER_JOB (${opts.maxTasksPerJob})`);
   }
 
   let groupIndex = 0;
@@ -118,7 +118,7 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
       );
     } catch (e) {
       // A property of the source (repeated timestamps, no keyframe at frame 0…): permanent, with the reason.
-      if (e instanceof PlanProblem) return failJob(x, job, "WE-JOB-007", `unsupported source: ${e.message}`);
+      if (e instanceof PlanProblem) return failJob(db, job, "WE-JOB-007", `unsupported source: ${e.message}`);
       throw e;
     }
     for (const c of chunks) {
@@ -158,8 +158,8 @@ async function afterAnalyze(x: Exec, job: JobRow, task: TaskRow, opts: PipelineO
     }
   }
   // Later tasks inherit the job's attempt budget (TASK_MAX_ATTEMPTS when the job was created).
-  await x.insert(tasks).values(newTasks.map((t) => ({ ...t, maxAttempts: task.maxAttempts }))).onConflictDoNothing();
-  await moveJob(x, job.id, "processing", { from: ["analyzing"], detail: { chunks: newTasks.filter((t) => t.type === "video").length, renditions: renditions.length } });
+  await db.insert(tasks).values(newTasks.map((t) => ({ ...t, maxAttempts: task.maxAttempts }))).onConflictDoNothing();
+  await moveJob(db, job.id, "processing", { from: ["analyzing"], detail: { chunks: newTasks.filter((t) => t.type === "video").length, renditions: renditions.length } });
   return {};
 }
 
@@ -176,21 +176,21 @@ function tracksOf(source: SourceSummary): AudioTrack[] {
 /** The first video frame's pts: every output's 0. */
 const videoStart = (source: SourceSummary) => source.video.start_s ?? source.keyframes[0]?.pts ?? 0;
 
-async function afterMedia(x: Exec, job: JobRow, done: TaskRow): Promise<AdvanceResult> {
-  const media = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), inArray(tasks.type, ["video", "audio"])));
+async function afterMedia(db: Exec, job: JobRow, done: TaskRow): Promise<AdvanceResult> {
+  const media = await db.select().from(tasks).where(and(eq(tasks.jobId, job.id), inArray(tasks.type, ["video", "audio"])));
   if (media.some((t) => t.status !== "completed")) return {};
-  const analyze = (await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "analyze"))))[0];
+  const analyze = (await db.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "analyze"))))[0];
   const source = resultOf("analyze", analyze?.result);
   const params: PackageParams = buildPackageParams(job, source, media);
   // Unique (job, type, seq) + the job lock: created once, even if this runs twice.
-  await x
+  await db
     .insert(tasks)
     .values({ jobId: job.id, type: "package", seq: 0, pool: "cpu", params, mediaSeconds: source.duration_s, maxAttempts: done.maxAttempts })
     .onConflictDoNothing();
   // A retry that re-ran media (their parts were gone) left the earlier package task as it ended: it runs again.
-  const [pkg] = await x.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "package"), inArray(tasks.status, ["failed", "cancelled"])));
-  if (pkg) await moveTask(x, pkg, "queued", { from: ["failed", "cancelled"] }, { params, attempt: pkg.attempt + 1, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null }, { reason: "job retry" });
-  await moveJob(x, job.id, "packaging", { from: ["processing"] });
+  const [pkg] = await db.select().from(tasks).where(and(eq(tasks.jobId, job.id), eq(tasks.type, "package"), inArray(tasks.status, ["failed", "cancelled"])));
+  if (pkg) await moveTask(db, pkg, "queued", { from: ["failed", "cancelled"] }, { params, attempt: pkg.attempt + 1, failures: 0, publishedAt: null, notBefore: null, progress: 0, finishedAt: null, errorCode: null, errorMessage: null }, { reason: "job retry" });
+  await moveJob(db, job.id, "packaging", { from: ["processing"] });
   return {};
 }
 
@@ -246,12 +246,12 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
   };
 }
 
-async function afterPackage(x: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
+async function afterPackage(db: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {
   const produced = resultOf("package", task.result).outputs;
   const { storage } = job.options;
   if (produced.length) {
-    await x.delete(outputs).where(eq(outputs.jobId, job.id));
-    await x.insert(outputs).values(
+    await db.delete(outputs).where(eq(outputs.jobId, job.id));
+    await db.insert(outputs).values(
       produced.map((o) => ({
         jobId: job.id,
         kind: o.kind,
@@ -270,6 +270,6 @@ async function afterPackage(x: Exec, job: JobRow, task: TaskRow): Promise<Advanc
       })),
     );
   }
-  const done = await moveJob(x, job.id, "completed", { from: ["packaging"], patch: { progress: 100, etaSeconds: 0 } });
+  const done = await moveJob(db, job.id, "completed", { from: ["packaging"], patch: { progress: 100, etaSeconds: 0 } });
   return done ? { ended: "completed" } : {};
 }

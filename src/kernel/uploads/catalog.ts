@@ -60,8 +60,8 @@ export async function jobsUsing(ctx: Pick<KernelContext, "db">, keys: string[], 
   return refs;
 }
 
-export function uploadView(o: ObjectInfo, refs: JobRef[] = []): UploadView {
-  return { key: o.key, filename: o.key.split("/").pop() ?? o.key, size_bytes: o.size, created_at: o.modified, jobs: refs, referenced: refs.length > 0 };
+export function uploadView(info: ObjectInfo, refs: JobRef[] = []): UploadView {
+  return { key: info.key, filename: info.key.split("/").pop() ?? info.key, size_bytes: info.size, created_at: info.modified, jobs: refs, referenced: refs.length > 0 };
 }
 
 /** The key from the route's wildcard: given as is (slashes) or percent-encoded (%2F); malformed escapes are a 400. */

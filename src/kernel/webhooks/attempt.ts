@@ -45,21 +45,21 @@ async function bodyPrefix(res: Response, max: number): Promise<string> {
 }
 
 /** Sends one claimed delivery; `signal` aborts it at shutdown. Never throws. */
-export async function sendOnce(ctx: KernelContext, d: ClaimedDelivery, signal: AbortSignal): Promise<AttemptOutcome> {
+export async function sendOnce(ctx: KernelContext, delivery: ClaimedDelivery, signal: AbortSignal): Promise<AttemptOutcome> {
   let secret: string;
   try {
-    secret = ctx.secrets.decrypt(d.secret_enc);
+    secret = ctx.secrets.decrypt(delivery.secret_enc);
   } catch (e) {
     return { kind: "failed", code: null, latencyMs: null, error: e instanceof SecretKeyError ? e.message : `secret unreadable: ${errorMessage(e)}`, ours: true };
   }
-  const event = await loadEvent(ctx, d.event_id);
+  const event = await loadEvent(ctx, delivery.event_id);
   if (!event) return { kind: "gone" };
   const body = JSON.stringify(await buildPayload(ctx, event));
   const timestamp = Math.floor(Date.now() / 1000);
   const started = performance.now();
   try {
     const res = await guardedFetch(
-      d.url,
+      delivery.url,
       {
         method: "POST",
         body,
@@ -67,9 +67,9 @@ export async function sendOnce(ctx: KernelContext, d: ClaimedDelivery, signal: A
         headers: {
           "content-type": "application/json",
           "user-agent": `WebEncode-Webhooks/${VERSION}`,
-          [EVENT_ID_HEADER]: String(d.event_id),
-          [EVENT_TYPE_HEADER]: d.event_type,
-          [DELIVERY_ID_HEADER]: d.id,
+          [EVENT_ID_HEADER]: String(delivery.event_id),
+          [EVENT_TYPE_HEADER]: delivery.event_type,
+          [DELIVERY_ID_HEADER]: delivery.id,
           [TIMESTAMP_HEADER]: String(timestamp),
           [SIGNATURE_HEADER]: signPayload(secret, timestamp, body),
         },
@@ -90,33 +90,33 @@ export async function sendOnce(ctx: KernelContext, d: ClaimedDelivery, signal: A
 }
 
 /** Writes an attempt's outcome, with metrics and a log line for mutes. */
-export async function recordOutcome(ctx: KernelContext, d: ClaimedDelivery, o: AttemptOutcome): Promise<void> {
+export async function recordOutcome(ctx: KernelContext, d: ClaimedDelivery, outcome: AttemptOutcome): Promise<void> {
   const { config, metrics, logger, db } = ctx;
-  if (o.kind === "interrupted") return;
-  if (o.kind === "succeeded") {
+  if (outcome.kind === "interrupted") return;
+  if (outcome.kind === "succeeded") {
     metrics.webhookDeliveries.inc({ result: "success" });
-    metrics.webhookDeliveryDuration.observe(o.latencyMs / 1000);
-    await recordSuccess(db, d, { responseCode: o.code, latencyMs: o.latencyMs });
+    metrics.webhookDeliveryDuration.observe(outcome.latencyMs / 1000);
+    await recordSuccess(db, d, { responseCode: outcome.code, latencyMs: outcome.latencyMs });
     return;
   }
-  if (o.kind === "gone") {
+  if (outcome.kind === "gone") {
     await recordGone(db, d, `event ${d.event_id} is no longer stored (older than EVENT_RETENTION); it cannot be delivered`);
     return;
   }
   metrics.webhookDeliveries.inc({ result: "failure" });
-  if (o.latencyMs !== null) metrics.webhookDeliveryDuration.observe(o.latencyMs / 1000);
+  if (outcome.latencyMs !== null) metrics.webhookDeliveryDuration.observe(outcome.latencyMs / 1000);
   const r = await recordFailure(db, d, {
-    responseCode: o.code,
-    latencyMs: o.latencyMs,
-    error: o.error,
+    responseCode: outcome.code,
+    latencyMs: outcome.latencyMs,
+    error: outcome.error,
     retryInMs: retryDelayMs(d.attempts + 1, { baseMs: config.WEBHOOK_RETRY_BASE }),
     windowMs: config.WEBHOOK_RETRY_WINDOW,
-    muteAfter: o.ours ? null : config.WEBHOOK_MUTE_AFTER,
+    muteAfter: outcome.ours ? null : config.WEBHOOK_MUTE_AFTER,
   });
-  if (r.status === "failed") logger.warn({ webhook_id: d.webhook_id, delivery_id: d.id, event_id: d.event_id, attempts: d.attempts + 1, error: o.error }, "webhook delivery given up: retry window exceeded");
+  if (r.status === "failed") logger.warn({ webhook_id: d.webhook_id, delivery_id: d.id, event_id: d.event_id, attempts: d.attempts + 1, error: outcome.error }, "webhook delivery given up: retry window exceeded");
   if (r.muted)
     logger.warn(
-      { webhook_id: d.webhook_id, consecutive_failures: r.consecutiveFailures, error: o.error },
+      { webhook_id: d.webhook_id, consecutive_failures: r.consecutiveFailures, error: outcome.error },
       `webhook muted after ${r.consecutiveFailures} consecutive failures; deliveries wait until an admin unmutes it (POST /v1/webhooks/${d.webhook_id}/unmute)`,
     );
 }

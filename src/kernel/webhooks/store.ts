@@ -51,14 +51,14 @@ export interface AttemptFacts {
   latencyMs: number | null;
 }
 
-export async function recordSuccess(db: Db, d: ClaimedDelivery, facts: AttemptFacts): Promise<void> {
+export async function recordSuccess(db: Db, delivery: ClaimedDelivery, facts: AttemptFacts): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.execute(sql`
       update webhook_deliveries
       set status = 'succeeded', attempts = attempts + 1, last_attempt_at = now(), response_code = ${facts.responseCode},
           latency_ms = ${facts.latencyMs}, last_error = null, locked_until = null, updated_at = now()
-      where id = ${d.id}`);
-    await tx.execute(sql`update webhooks set consecutive_failures = 0 where id = ${d.webhook_id} and consecutive_failures <> 0`);
+      where id = ${delivery.id}`);
+    await tx.execute(sql`update webhooks set consecutive_failures = 0 where id = ${delivery.webhook_id} and consecutive_failures <> 0`);
   });
 }
 
@@ -79,32 +79,32 @@ export interface FailureResult {
   consecutiveFailures: number | null;
 }
 
-export async function recordFailure(db: Db, d: ClaimedDelivery, o: FailureOptions): Promise<FailureResult> {
+export async function recordFailure(db: Db, delivery: ClaimedDelivery, options: FailureOptions): Promise<FailureResult> {
   return db.transaction(async (tx) => {
-    const next = sql`now() + ${o.retryInMs}::double precision * interval '1 millisecond'`;
+    const next = sql`now() + ${options.retryInMs}::double precision * interval '1 millisecond'`;
     const [row] = rowsOf<{ status: "pending" | "failed" }>(
       await tx.execute(sql`
         update webhook_deliveries
-        set attempts = attempts + 1, last_attempt_at = now(), response_code = ${o.responseCode}, latency_ms = ${o.latencyMs},
-            last_error = ${o.error.slice(0, 1000)}, locked_until = null, next_attempt_at = ${next}, updated_at = now(),
-            status = case when created_at + ${o.windowMs}::double precision * interval '1 millisecond' < ${next} then 'failed' else 'pending' end
-        where id = ${d.id}
+        set attempts = attempts + 1, last_attempt_at = now(), response_code = ${options.responseCode}, latency_ms = ${options.latencyMs},
+            last_error = ${options.error.slice(0, 1000)}, locked_until = null, next_attempt_at = ${next}, updated_at = now(),
+            status = case when created_at + ${options.windowMs}::double precision * interval '1 millisecond' < ${next} then 'failed' else 'pending' end
+        where id = ${delivery.id}
         returning status`),
     );
-    if (o.muteAfter === null) return { status: row?.status ?? "pending", muted: false, consecutiveFailures: null };
+    if (options.muteAfter === null) return { status: row?.status ?? "pending", muted: false, consecutiveFailures: null };
     // muted_at = now() only holds for a mute made in this transaction (now() is the transaction's start).
     const [hook] = rowsOf<{ consecutive_failures: number; newly_muted: boolean; url: string }>(
       await tx.execute(sql`
         update webhooks
         set consecutive_failures = consecutive_failures + 1,
-            muted_at = case when muted_at is null and consecutive_failures + 1 >= ${o.muteAfter}::int then now() else muted_at end
-        where id = ${d.webhook_id}
+            muted_at = case when muted_at is null and consecutive_failures + 1 >= ${options.muteAfter}::int then now() else muted_at end
+        where id = ${delivery.webhook_id}
         returning consecutive_failures, coalesce(muted_at = now(), false) as newly_muted, url`),
     );
     if (hook?.newly_muted) {
       await recordEvent(tx, {
         type: "webhook.muted",
-        data: { webhook_id: d.webhook_id, url: hook.url, consecutive_failures: Number(hook.consecutive_failures), last_error: o.error.slice(0, 500) },
+        data: { webhook_id: delivery.webhook_id, url: hook.url, consecutive_failures: Number(hook.consecutive_failures), last_error: options.error.slice(0, 500) },
       });
     }
     return { status: row?.status ?? "pending", muted: Boolean(hook?.newly_muted), consecutiveFailures: hook ? Number(hook.consecutive_failures) : null };
@@ -112,10 +112,10 @@ export async function recordFailure(db: Db, d: ClaimedDelivery, o: FailureOption
 }
 
 /** The event is gone (EVENT_RETENTION): nothing can be sent any more. */
-export async function recordGone(db: Db, d: ClaimedDelivery, error: string): Promise<void> {
+export async function recordGone(db: Db, delivery: ClaimedDelivery, error: string): Promise<void> {
   await db.execute(sql`
     update webhook_deliveries set status = 'failed', last_error = ${error}, locked_until = null, updated_at = now()
-    where id = ${d.id}`);
+    where id = ${delivery.id}`);
 }
 
 /**

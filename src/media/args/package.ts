@@ -50,22 +50,22 @@ export interface ConcatMuxInput {
  * tick per join (23.976 fps); Matroska parts are not usable (1 ms timestamps). `-safe 0` because part
  * paths are absolute.
  */
-export function concatMuxArgs(c: ConcatMuxInput): string[] {
-  const args = ["-f", "concat", "-safe", "0", "-i", c.concat_list];
-  const tracks = c.audio_tracks ?? (c.audio === undefined ? [] : [{ path: c.audio }]);
+export function concatMuxArgs(input: ConcatMuxInput): string[] {
+  const args = ["-f", "concat", "-safe", "0", "-i", input.concat_list];
+  const tracks = input.audio_tracks ?? (input.audio === undefined ? [] : [{ path: input.audio }]);
   for (const t of tracks) args.push("-i", t.path);
   args.push("-map", "0:v:0");
   tracks.forEach((_, i) => args.push("-map", `${i + 1}:a:0`));
   args.push("-c", "copy");
-  (c.audio_tracks ?? []).forEach((t, i) => {
+  (input.audio_tracks ?? []).forEach((t, i) => {
     args.push(`-metadata:s:a:${i}`, `language=${t.language}`);
     // MP4 keeps no per-track title: the handler name (hdlr) is what players list; Matroska/WebM has title.
-    if (t.title !== null) args.push(`-metadata:s:a:${i}`, `${c.container === "mp4" ? "handler_name" : "title"}=${t.title}`);
+    if (t.title !== null) args.push(`-metadata:s:a:${i}`, `${input.container === "mp4" ? "handler_name" : "title"}=${t.title}`);
     args.push(`-disposition:a:${i}`, t.default ? "default" : "0");
   });
-  if (c.container === "mp4" && c.video_codec === "hevc") args.push("-tag:v", "hvc1");
-  if (c.container === "mp4" && c.faststart) args.push("-movflags", "+faststart");
-  args.push("-f", c.container, c.output);
+  if (input.container === "mp4" && input.video_codec === "hevc") args.push("-tag:v", "hvc1");
+  if (input.container === "mp4" && input.faststart) args.push("-movflags", "+faststart");
+  args.push("-f", input.container, input.output);
   return args;
 }
 

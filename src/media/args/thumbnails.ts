@@ -81,15 +81,15 @@ function vttTime(s: number): string {
 }
 
 /** WebVTT seek-preview track: cue i covers [i·interval, (i+1)·interval) ∩ [0, duration] → tile i. */
-export function spriteVtt(s: SpriteVttInput): string {
+export function spriteVtt(input: SpriteVttInput): string {
   const lines = ["WEBVTT", ""];
-  for (let i = 0; i < s.count; i++) {
-    const start = i * s.interval_s;
-    if (start >= s.duration_s) break;
-    const end = Math.min((i + 1) * s.interval_s, s.duration_s);
-    const x = (i % s.columns) * s.tile_width;
-    const y = Math.floor(i / s.columns) * s.tile_height;
-    lines.push(`${vttTime(start)} --> ${vttTime(end)}`, `${s.sprite_url}#xywh=${x},${y},${s.tile_width},${s.tile_height}`, "");
+  for (let i = 0; i < input.count; i++) {
+    const start = i * input.interval_s;
+    if (start >= input.duration_s) break;
+    const end = Math.min((i + 1) * input.interval_s, input.duration_s);
+    const x = (i % input.columns) * input.tile_width;
+    const y = Math.floor(i / input.columns) * input.tile_height;
+    lines.push(`${vttTime(start)} --> ${vttTime(end)}`, `${input.sprite_url}#xywh=${x},${y},${input.tile_width},${input.tile_height}`, "");
   }
   return lines.join("\n");
 }

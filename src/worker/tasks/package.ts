@@ -86,19 +86,19 @@ export async function packageTask(ctx: TaskContext<"package">): Promise<PackageR
 }
 
 /** The encoded audio files of a rendition, one per carried source track (older plans: one). */
-const audioKeysOf = (r: Rendition): string[] => r.audio_keys ?? (r.audio_key ? [r.audio_key] : []);
+const audioKeysOf = (rendition: Rendition): string[] => rendition.audio_keys ?? (rendition.audio_key ? [rendition.audio_key] : []);
 
 /** How a rendition's audio tracks are labelled in the output (language, title, default), same order as its keys. */
-function muxAudio(p: PackageParams, r: Rendition, audioLocal: Map<string, string>) {
-  const keys = audioKeysOf(r);
-  const tracks = p.source.audio_tracks;
-  if (!r.audio_keys || !tracks || tracks.length !== keys.length) return { audio: keys[0] ? audioLocal.get(keys[0]) : undefined };
+function muxAudio(params: PackageParams, rendition: Rendition, audioLocal: Map<string, string>) {
+  const keys = audioKeysOf(rendition);
+  const tracks = params.source.audio_tracks;
+  if (!rendition.audio_keys || !tracks || tracks.length !== keys.length) return { audio: keys[0] ? audioLocal.get(keys[0]) : undefined };
   return { audio_tracks: tracks.map((t, i) => ({ path: audioLocal.get(keys[i]!)!, language: t.language, title: t.title, default: t.default })) };
 }
 
 async function muxRendition(
   ctx: TaskContext,
-  p: PackageParams,
+  params: PackageParams,
   r: Rendition,
   audioLocal: Map<string, string>,
   get: (key: string, path: string) => Promise<unknown>,
@@ -114,11 +114,11 @@ async function muxRendition(
   }
   const list = join(dir, `${r.profile.id}.concat.txt`);
   // Variable-rate sources: each part lasts until the next chunk's keyframe, as the source said (args/package.ts).
-  const durations = p.source.max_interval_s ? r.parts.map((part) => part.duration_s) : undefined;
+  const durations = params.source.max_interval_s ? r.parts.map((part) => part.duration_s) : undefined;
   writeFileSync(list, concatList(partPaths, durations?.every((d) => d !== undefined) ? (durations as number[]) : undefined));
   const ext = r.profile.container === "webm" ? "webm" : "mp4";
   const out = join(dir, `${r.profile.id}.${ext}`);
-  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(p, r, audioLocal), output: out, container: r.profile.container, faststart: true }), OWN_FILES_ONLY);
+  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(params, r, audioLocal), output: out, container: r.profile.container, faststart: true }), OWN_FILES_ONLY);
   for (const path of partPaths) rmSync(path, { force: true });
 
   // With the packet index: the output's video duration on its timestamps, measured like the source's (an MP4
@@ -133,15 +133,15 @@ async function muxRendition(
   const frames = Number(v?.nb_frames ?? 0);
   const videoDuration = info.timing ? info.timing.end_s - info.timing.start_s : Number(v?.duration ?? info.format.duration ?? 0);
   // A decimated rendition (max_fps) has fewer frames at a lower rate over the same duration.
-  const fps = p.source.fps / r.frame_step;
-  const carried = r.profile.audio ? (p.source.audio_tracks ?? []) : [];
+  const fps = params.source.fps / r.frame_step;
+  const carried = r.profile.audio ? (params.source.audio_tracks ?? []) : [];
   const check = verifyOutput({
     source: {
-      duration_s: p.source.duration_s,
-      frames: decimatedFrameCount(0, p.source.frames, r.frame_step),
+      duration_s: params.source.duration_s,
+      frames: decimatedFrameCount(0, params.source.frames, r.frame_step),
       fps,
-      ...(p.source.max_interval_s && r.frame_step === 1 ? { max_interval_s: p.source.max_interval_s } : {}),
-      ...(p.source.audio_tracks ? { audio_tracks: carried.map((t) => ({ label: `audio track ${t.index} (${trackLabel(t)})`, end_s: t.end_s, frame_s: t.frame_s })) } : {}),
+      ...(params.source.max_interval_s && r.frame_step === 1 ? { max_interval_s: params.source.max_interval_s } : {}),
+      ...(params.source.audio_tracks ? { audio_tracks: carried.map((t) => ({ label: `audio track ${t.index} (${trackLabel(t)})`, end_s: t.end_s, frame_s: t.frame_s })) } : {}),
     },
     output: {
       video_duration_s: videoDuration,
@@ -156,7 +156,7 @@ async function muxRendition(
     },
   });
   const problems = [...check.problems];
-  if (p.source.has_audio && r.profile.audio && audioStreams.length === 0) problems.push("the output has no audio stream although the source has one");
+  if (params.source.has_audio && r.profile.audio && audioStreams.length === 0) problems.push("the output has no audio stream although the source has one");
   if (problems.length) throw verificationFailure(r.profile.id, problems);
   const audioFiles = audioKeysOf(r).map((k) => audioLocal.get(k)!).filter(Boolean);
   return { r, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration, audioFiles };
@@ -175,26 +175,26 @@ async function checkAlignment(ctx: TaskContext, muxed: Muxed[]): Promise<void> {
   if (!aligned.ok) throw verificationFailure("renditions' keyframes", aligned.problems);
 }
 
-function describe(m: Muxed) {
-  const v = m.streams.find((s) => s.codec_type === "video");
-  const a = m.streams.find((s) => s.codec_type === "audio");
+function describe(muxed: Muxed) {
+  const v = muxed.streams.find((s) => s.codec_type === "video");
+  const a = muxed.streams.find((s) => s.codec_type === "audio");
   return {
-    duration_s: m.durationS,
-    width: Number(v?.width ?? m.r.width),
-    height: Number(v?.height ?? m.r.height),
-    bitrate: Number(m.format.bit_rate ?? 0) || null,
+    duration_s: muxed.durationS,
+    width: Number(v?.width ?? muxed.r.width),
+    height: Number(v?.height ?? muxed.r.height),
+    bitrate: Number(muxed.format.bit_rate ?? 0) || null,
     video_codec: (v?.codec_name as string | undefined) ?? null,
     audio_codec: (a?.codec_name as string | undefined) ?? null,
     details: { codecs: [v ? codecString(v) : null, a ? codecString(a) : null].filter(Boolean).join(","), frames: Number(v?.nb_frames ?? 0) },
   };
 }
 
-async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput> {
-  const prefix = `${p.output_prefix}hls/`;
+async function packageHls(ctx: TaskContext, params: PackageParams, muxed: Muxed[], put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput> {
+  const prefix = `${params.output_prefix}hls/`;
   const variants = [];
   const durations: number[][] = [];
   // Several audio tracks: alternate audio renditions, video-only variant segments (package-audio.ts).
-  const alt = await hlsAudioGroups(ctx, p, muxed.map((m) => m.audioFiles), prefix, HLS_SEGMENT_S, put);
+  const alt = await hlsAudioGroups(ctx, params, muxed.map((m) => m.audioFiles), prefix, HLS_SEGMENT_S, put);
   let total = alt?.bytes ?? 0;
   for (const m of muxed) {
     const id = m.r.profile.id;
@@ -218,7 +218,7 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
       width: Number(v.width),
       height: Number(v.height),
       codecs: [codecString(v), group ? group.codecs : a ? codecString(a) : null].filter(Boolean).join(","),
-      frame_rate: p.source.fps,
+      frame_rate: params.source.fps,
       ...(group ? { audio_group: group.group_id } : {}),
     });
   }
@@ -233,29 +233,29 @@ async function packageHls(ctx: TaskContext, p: PackageParams, muxed: Muxed[], pu
   return { kind: "hls", key, prefix, size_bytes: total, duration_s: muxed[0]!.durationS, details: { variants, segment_seconds: HLS_SEGMENT_S } };
 }
 
-async function thumbnails(ctx: TaskContext, p: PackageParams, best: Muxed, put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput[]> {
+async function thumbnails(ctx: TaskContext, params: PackageParams, best: Muxed, put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput[]> {
   const out: ProducedOutput[] = [];
   const width = Math.min(1280, best.r.width);
-  if (p.thumbnails?.poster) {
+  if (params.thumbnails?.poster) {
     const path = join(ctx.dir, "poster.jpg");
-    await runFfmpeg(ctx, "poster", thumbnailArgs({ input: best.path, at_s: Math.min(p.source.duration_s * 0.1, 10), width, output: path }), OWN_FILES_ONLY);
-    const key = `${p.output_prefix}thumbnails/poster.jpg`;
+    await runFfmpeg(ctx, "poster", thumbnailArgs({ input: best.path, at_s: Math.min(params.source.duration_s * 0.1, 10), width, output: path }), OWN_FILES_ONLY);
+    const key = `${params.output_prefix}thumbnails/poster.jpg`;
     out.push({ kind: "thumbnail", key, size_bytes: (await put(key, path)).size, width });
   }
-  if (p.thumbnails?.sprite) {
-    const interval = p.thumbnails.interval_s ?? 10;
-    const count = Math.max(1, Math.ceil(p.source.duration_s / interval));
+  if (params.thumbnails?.sprite) {
+    const interval = params.thumbnails.interval_s ?? 10;
+    const count = Math.max(1, Math.ceil(params.source.duration_s / interval));
     const columns = Math.min(10, count);
     const rows = Math.ceil(count / columns);
     const tileWidth = 160;
     const tileHeight = Math.round((tileWidth * best.r.height) / best.r.width / 2) * 2;
     const path = join(ctx.dir, "sprite.jpg");
     await runFfmpeg(ctx, "sprite", spriteArgs({ input: best.path, interval_s: interval, columns, rows, tile_width: tileWidth, tile_height: tileHeight, output: path }), OWN_FILES_ONLY);
-    const spriteKey = `${p.output_prefix}thumbnails/sprite.jpg`;
+    const spriteKey = `${params.output_prefix}thumbnails/sprite.jpg`;
     out.push({ kind: "sprite", key: spriteKey, size_bytes: (await put(spriteKey, path)).size });
     const vttPath = join(ctx.dir, "sprite.vtt");
-    writeFileSync(vttPath, spriteVtt({ interval_s: interval, count, columns, tile_width: tileWidth, tile_height: tileHeight, sprite_url: "sprite.jpg", duration_s: p.source.duration_s }));
-    const vttKey = `${p.output_prefix}thumbnails/sprite.vtt`;
+    writeFileSync(vttPath, spriteVtt({ interval_s: interval, count, columns, tile_width: tileWidth, tile_height: tileHeight, sprite_url: "sprite.jpg", duration_s: params.source.duration_s }));
+    const vttKey = `${params.output_prefix}thumbnails/sprite.vtt`;
     out.push({ kind: "vtt", key: vttKey, size_bytes: (await put(vttKey, vttPath)).size });
   }
   return out;
