@@ -95,6 +95,21 @@ export const kernelConfigEntries = {
   WEBHOOK_MUTE_AFTER: int(10, 1, 1000),
   /** First retry delay of a failed webhook delivery; each further retry doubles it (with jitter), up to 1 h. */
   WEBHOOK_RETRY_BASE: duration("5s"),
+
+  // ---- live streaming (docs/live.md) ----
+  /** RTMP ingest port (OBS: rtmp://host:1935/live); 0 disables live ingest on this kernel. */
+  LIVE_RTMP_PORT: int(1935, 0, 65535),
+  /** Base URL workers use to reach this kernel's internal live endpoints (source pull, segment push);
+   *  default http://127.0.0.1:PORT (standalone, embedded worker). Set it to an address workers can reach. */
+  LIVE_INTERNAL_URL: v.optional(url(["http", "https"])),
+  /** A publisher that reconnects within this time continues the same live session. */
+  LIVE_RECONNECT_GRACE: duration("10s"),
+  /** Live streams one kernel ingests at once; further publishers are refused. */
+  LIVE_MAX_STREAMS: int(10, 1, 10_000),
+  /** Ingest bitrate above which a publisher is disconnected (averaged by the RTMP server). */
+  LIVE_MAX_BITRATE_KBPS: int(20_000, 100, 1_000_000),
+  /** A publisher that sends nothing for this long is disconnected. */
+  LIVE_IDLE_TIMEOUT: duration("10s"),
 };
 
 export type KernelConfig = ReturnType<typeof loadKernelConfig>;
