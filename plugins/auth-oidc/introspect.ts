@@ -24,16 +24,16 @@ export interface IntrospectionOptions {
 const MAX_CACHE = 10_000;
 
 /** The checks of an introspection answer, as for a JWT: active, issuer, audience, expiry, subject. Pure. */
-export function checkIntrospection(answer: Record<string, unknown>, o: Pick<IntrospectionOptions, "issuer" | "audience" | "clockToleranceS">, nowS: number): JWTPayload {
+export function checkIntrospection(answer: Record<string, unknown>, options: Pick<IntrospectionOptions, "issuer" | "audience" | "clockToleranceS">, nowS: number): JWTPayload {
   if (answer.active !== true) throw new PluginError("WE-AUTH-001", "auth-oidc: the token is not active (unknown, revoked or expired)");
   const trim = (s: string) => s.replace(/\/+$/, "");
-  if (answer.iss !== undefined && (typeof answer.iss !== "string" || trim(answer.iss) !== trim(o.issuer))) throw new PluginError("WE-AUTH-001", "auth-oidc: token refused (iss mismatch)");
-  const wanted = Array.isArray(o.audience) ? o.audience : [o.audience];
+  if (answer.iss !== undefined && (typeof answer.iss !== "string" || trim(answer.iss) !== trim(options.issuer))) throw new PluginError("WE-AUTH-001", "auth-oidc: token refused (iss mismatch)");
+  const wanted = Array.isArray(options.audience) ? options.audience : [options.audience];
   const aud = answer.aud === undefined ? undefined : Array.isArray(answer.aud) ? answer.aud : [answer.aud];
   // Without `aud`, the provider's client_id must be ours (the token was issued to this application).
   const audOk = aud ? aud.some((a) => wanted.includes(String(a))) : answer.client_id === undefined || wanted.includes(String(answer.client_id));
   if (!audOk) throw new PluginError("WE-AUTH-001", "auth-oidc: token refused (aud mismatch)");
-  if (typeof answer.exp === "number" && answer.exp + o.clockToleranceS < nowS) throw new PluginError("WE-AUTH-002", "auth-oidc: the token has expired");
+  if (typeof answer.exp === "number" && answer.exp + options.clockToleranceS < nowS) throw new PluginError("WE-AUTH-002", "auth-oidc: the token has expired");
   if (typeof answer.sub !== "string" || !answer.sub) throw new PluginError("WE-AUTH-001", "auth-oidc: the introspection answer names no subject");
   return answer as JWTPayload;
 }

@@ -134,21 +134,21 @@ export class OidcProvider {
     }
   }
 
-  private mapError(e: unknown): PluginError {
-    if (e instanceof errors.JWTExpired) return new PluginError("WE-AUTH-002", "auth-oidc: the token has expired");
-    if (e instanceof errors.JWTClaimValidationFailed) return new PluginError("WE-AUTH-001", `auth-oidc: token refused (${e.claim} ${e.reason === "check_failed" ? "mismatch" : e.reason})`);
-    if (e instanceof errors.JWKSNoMatchingKey) return new PluginError("WE-AUTH-001", "auth-oidc: token signed with a key the provider does not publish");
-    if (e instanceof errors.JOSEAlgNotAllowed) return new PluginError("WE-AUTH-001", "auth-oidc: token signing algorithm not allowed");
+  private mapError(cause: unknown): PluginError {
+    if (cause instanceof errors.JWTExpired) return new PluginError("WE-AUTH-002", "auth-oidc: the token has expired");
+    if (cause instanceof errors.JWTClaimValidationFailed) return new PluginError("WE-AUTH-001", `auth-oidc: token refused (${cause.claim} ${cause.reason === "check_failed" ? "mismatch" : cause.reason})`);
+    if (cause instanceof errors.JWKSNoMatchingKey) return new PluginError("WE-AUTH-001", "auth-oidc: token signed with a key the provider does not publish");
+    if (cause instanceof errors.JOSEAlgNotAllowed) return new PluginError("WE-AUTH-001", "auth-oidc: token signing algorithm not allowed");
     if (
-      e instanceof errors.JWSSignatureVerificationFailed ||
-      e instanceof errors.JWSInvalid ||
-      e instanceof errors.JWTInvalid ||
-      e instanceof errors.JWKSMultipleMatchingKeys ||
-      e instanceof errors.JOSENotSupported
+      cause instanceof errors.JWSSignatureVerificationFailed ||
+      cause instanceof errors.JWSInvalid ||
+      cause instanceof errors.JWTInvalid ||
+      cause instanceof errors.JWKSMultipleMatchingKeys ||
+      cause instanceof errors.JOSENotSupported
     )
       return new PluginError("WE-AUTH-001", "auth-oidc: invalid token");
     // The rest is the JWKS fetch: timeout, network error, non-200, unparsable key set.
-    const why = (e as Error)?.message ?? String(e);
+    const why = (cause as Error)?.message ?? String(cause);
     this.problem = `JWKS unavailable: ${why}`;
     return new PluginError("WE-AUTH-005", `auth-oidc: identity provider ${this.o.issuerUrl} unavailable (JWKS: ${why})`);
   }

@@ -75,12 +75,12 @@ export default definePlugin({
         return detected as Promise<unknown> as Promise<Record<string, unknown>>;
       },
 
-      async probe(p: ProbeParams, ctx: CallContext) {
-        if (typeof p.input !== "string" || p.input === "") throw new PluginError("WE-JOB-001", "probe needs an input (a path or URL)");
+      async probe(params: ProbeParams, ctx: CallContext) {
+        if (typeof params.input !== "string" || params.input === "") throw new PluginError("WE-JOB-001", "probe needs an input (a path or URL)");
         const signal = AbortSignal.any([ctx.signal, lifetime.signal]);
-        const deadline = Date.now() + (p.timeout_ms ?? c.probe_timeout_ms);
+        const deadline = Date.now() + (params.timeout_ms ?? c.probe_timeout_ms);
 
-        const stdout = await ffprobe(ffprobeArgs(p.input), signal, deadline);
+        const stdout = await ffprobe(ffprobeArgs(params.input), signal, deadline);
         let json: { format?: unknown; streams?: unknown };
         try {
           json = JSON.parse(stdout) as typeof json;
@@ -91,8 +91,8 @@ export default definePlugin({
         if (problem) throw new PluginError("WE-JOB-007", `cannot use the source: ${problem}`);
         const result: Record<string, unknown> = { format: json.format ?? {}, streams: json.streams ?? [] };
 
-        if (p.keyframes) {
-          const index = parseKeyframeCsv(await ffprobe(keyframeIndexArgs(p.input), signal, deadline));
+        if (params.keyframes) {
+          const index = parseKeyframeCsv(await ffprobe(keyframeIndexArgs(params.input), signal, deadline));
           result.keyframes = index.keyframes;
           result.keyframe_frames = index.keyframe_frames;
           // The video's extent on its timestamps (variable-frame-rate sources have no frames ÷ rate duration).
@@ -102,10 +102,10 @@ export default definePlugin({
         return result;
       },
 
-      async transcode(p: TranscodeParams, ctx: CallContext): Promise<TranscodeResult> {
-        const argv = [ffmpegPath, "-hide_banner", "-nostdin", "-y", ...PROGRESS_ARGS, ...(p.args ?? [])];
+      async transcode(params: TranscodeParams, ctx: CallContext): Promise<TranscodeResult> {
+        const argv = [ffmpegPath, "-hide_banner", "-nostdin", "-y", ...PROGRESS_ARGS, ...(params.args ?? [])];
         const send = throttled(ctx);
-        const parser = createProgressParser(p.duration_s, send.block);
+        const parser = createProgressParser(params.duration_s, send.block);
 
         let r: RunResult;
         try {
@@ -113,8 +113,8 @@ export default definePlugin({
             signal: AbortSignal.any([ctx.signal, lifetime.signal]),
             onStdout: (text) => parser.push(text),
             killGraceMs,
-            ...(p.timeout_ms !== undefined ? { timeoutMs: p.timeout_ms } : {}),
-            ...(p.cwd ? { cwd: p.cwd } : {}),
+            ...(params.timeout_ms !== undefined ? { timeoutMs: params.timeout_ms } : {}),
+            ...(params.cwd ? { cwd: params.cwd } : {}),
           });
         } catch (e) {
           // Not started at all (missing binary, missing cwd): a failed run with the reason where an

@@ -71,12 +71,12 @@ export function normalizePrefix(prefix: string | undefined): string {
   return p === "" || p.endsWith("/") ? p : `${p}/`;
 }
 
-export function createS3Client(o: S3StorageOptions): S3Client {
+export function createS3Client(options: S3StorageOptions): S3Client {
   return new S3Client({
-    region: o.region,
-    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    forcePathStyle: o.forcePathStyle,
-    ...(o.accessKeyId && o.secretAccessKey ? { credentials: { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey } } : {}),
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    forcePathStyle: options.forcePathStyle,
+    ...(options.accessKeyId && options.secretAccessKey ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } } : {}),
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 3,
@@ -100,9 +100,9 @@ export async function ensureBucket(client: S3Client, bucket: string, region: str
   }
 }
 
-export function createS3Storage(o: S3StorageOptions, client: S3Client = createS3Client(o)): S3Storage {
-  const Bucket = o.bucket;
-  const prefix = o.prefix;
+export function createS3Storage(options: S3StorageOptions, client: S3Client = createS3Client(options)): S3Storage {
+  const Bucket = options.bucket;
+  const prefix = options.prefix;
 
   /** The bucket key of `key`, after the shared key rules and S3's 1024-byte limit (prefix included). */
   const full = (key: string): string => {
@@ -113,20 +113,20 @@ export function createS3Storage(o: S3StorageOptions, client: S3Client = createS3
     }
     return k;
   };
-  const infoOf = (o: _Object): ObjectInfo => ({
-    key: (o.Key ?? "").slice(prefix.length),
-    size: o.Size ?? 0,
-    modified: (o.LastModified ?? new Date(0)).toISOString(),
-    ...(o.ETag ? { etag: unquote(o.ETag) } : {}),
+  const infoOf = (object: _Object): ObjectInfo => ({
+    key: (object.Key ?? "").slice(prefix.length),
+    size: object.Size ?? 0,
+    modified: (object.LastModified ?? new Date(0)).toISOString(),
+    ...(object.ETag ? { etag: unquote(object.ETag) } : {}),
   });
 
   return {
     client,
 
     // `move`: the caller hands the file over; it is removed once stored (never after a failed upload).
-    async put_file(p: { key: string; path: string; content_type?: string; move?: boolean }, ctx: CallContext) {
-      const result = await this._upload(p, ctx);
-      if (p.move) await unlink(p.path).catch(() => {});
+    async put_file(params: { key: string; path: string; content_type?: string; move?: boolean }, ctx: CallContext) {
+      const result = await this._upload(params, ctx);
+      if (params.move) await unlink(params.path).catch(() => {});
       return result;
     },
 

@@ -40,18 +40,18 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
 }
 
 /** Settles like `p`, or resolves as soon as `signal` aborts (a later rejection of `p` is ignored). */
-function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
   if (signal.aborted) {
-    p.catch(() => {});
+    promise.catch(() => {});
     return Promise.resolve();
   }
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => {
-      p.catch(() => {});
+      promise.catch(() => {});
       resolve();
     };
     signal.addEventListener("abort", onAbort);
-    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
 
@@ -132,17 +132,17 @@ const MIN_EMPTY_PULL_MS = 100;
  * Reserves free slots, pulls at most that many messages, and runs the handler for each as it arrives.
  * A message keeps its slot until its handler settles; reservations a pull did not use go back at once.
  */
-export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: MessageHandler<T>): Consumer {
+export function startConsumerLoop<T>(options: ConsumerLoopOptions<T>, handler: MessageHandler<T>): Consumer {
   const abort = new AbortController();
   const { signal } = abort;
-  const log = o.logger;
+  const log = options.logger;
 
   const run = async (msg: BusMessage<T>): Promise<void> => {
     // working() every ackWait/3 leaves two chances for a heartbeat to land before the deadline.
-    const beat = o.autoWorking
+    const beat = options.autoWorking
       ? setInterval(() => {
-          msg.working().catch((e) => log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: working() failed"));
-        }, Math.max(1, Math.floor(o.ackWaitMs / 3)))
+          msg.working().catch((e) => log.warn({ queue: options.queue, error: errorMessage(e) }, "bus: working() failed"));
+        }, Math.max(1, Math.floor(options.ackWaitMs / 3)))
       : undefined;
     let failure: unknown;
     let failed = false;
@@ -155,27 +155,27 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
     clearInterval(beat);
     try {
       if (failed) {
-        log.warn({ queue: o.queue, deliveryCount: msg.deliveryCount, error: errorMessage(failure) }, "bus: handler failed");
-        await msg.nak(o.errorNakDelayMs);
+        log.warn({ queue: options.queue, deliveryCount: msg.deliveryCount, error: errorMessage(failure) }, "bus: handler failed");
+        await msg.nak(options.errorNakDelayMs);
       } else {
         await msg.ack();
       }
     } catch (e) {
       // The message comes back after its ack deadline; nothing else to do here.
-      log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: settling a message failed");
+      log.warn({ queue: options.queue, error: errorMessage(e) }, "bus: settling a message failed");
     } finally {
-      o.slots.release(1);
+      options.slots.release(1);
     }
   };
 
   const loop = async (): Promise<void> => {
     while (!signal.aborted) {
-      const reserved = await o.slots.reserve(o.slots.capacity, signal);
+      const reserved = await options.slots.reserve(options.slots.capacity, signal);
       if (reserved === 0) break;
       let used = 0;
       const started = Date.now();
       try {
-        const pulling = o.pull(reserved, signal, (msg) => {
+        const pulling = options.pull(reserved, signal, (msg) => {
           if (signal.aborted || used >= reserved) {
             // Arrived after stop() (or beyond the reservation): hand it straight back for someone else.
             msg.nak().catch(() => {});
@@ -189,11 +189,11 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
         await untilAborted(pulling, signal);
       } catch (e) {
         if (!signal.aborted) {
-          log.warn({ queue: o.queue, error: errorMessage(e) }, "bus: pulling messages failed; retrying");
+          log.warn({ queue: options.queue, error: errorMessage(e) }, "bus: pulling messages failed; retrying");
           await abortableSleep(RETRY_DELAY_MS, signal);
         }
       } finally {
-        o.slots.release(reserved - used);
+        options.slots.release(reserved - used);
       }
       if (used === 0 && Date.now() - started < MIN_EMPTY_PULL_MS) await abortableSleep(MIN_EMPTY_PULL_MS, signal);
       // Slots wakes all waiters on release; yielding a macrotask lets consumers of other queues sharing
@@ -202,7 +202,7 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
     }
   };
 
-  const done = loop().catch((e) => log.error({ queue: o.queue, error: errorMessage(e) }, "bus: consumer loop crashed"));
+  const done = loop().catch((e) => log.error({ queue: options.queue, error: errorMessage(e) }, "bus: consumer loop crashed"));
   return {
     async stop() {
       abort.abort();
@@ -217,12 +217,12 @@ export function startConsumerLoop<T>(o: ConsumerLoopOptions<T>, handler: Message
  */
 export function startQueueConsumer<T>(
   live: Set<Consumer>,
-  o: Pick<ConsumerLoopOptions<T>, "queue" | "ackWaitMs" | "logger" | "pull">,
+  options: Pick<ConsumerLoopOptions<T>, "queue" | "ackWaitMs" | "logger" | "pull">,
   opts: ConsumeOptions,
   handler: MessageHandler<T>,
 ): Consumer {
   const loop = startConsumerLoop<T>(
-    { ...o, slots: opts.slots, autoWorking: opts.autoWorking ?? true, errorNakDelayMs: opts.errorNakDelayMs ?? 5000 },
+    { ...options, slots: opts.slots, autoWorking: opts.autoWorking ?? true, errorNakDelayMs: opts.errorNakDelayMs ?? 5000 },
     handler,
   );
   const consumer: Consumer = {
@@ -244,11 +244,11 @@ export function replyOk(data: unknown): string {
 }
 
 /** Carries an error's message, and its `code`/`details` when it has them (AppError does). */
-export function replyError(e: unknown): string {
-  const err = e as { code?: unknown; details?: unknown } | null;
+export function replyError(cause: unknown): string {
+  const err = cause as { code?: unknown; details?: unknown } | null;
   const code = err && typeof err.code === "string" ? err.code : undefined;
   const details = err && typeof err.details === "object" && err.details !== null ? (err.details as Record<string, unknown>) : undefined;
-  return toJson({ ok: false, error: { message: errorMessage(e), code, details } });
+  return toJson({ ok: false, error: { message: errorMessage(cause), code, details } });
 }
 
 /** The reply's data, or a BusRequestError("remote") carrying the responder's error code. */

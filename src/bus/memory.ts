@@ -58,10 +58,10 @@ class Timers {
     return t;
   }
 
-  cancel(t: Timer | undefined): void {
-    if (t === undefined) return;
-    clearTimeout(t);
-    this.live.delete(t);
+  cancel(timer: Timer | undefined): void {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.live.delete(timer);
   }
 
   clear(): void {
@@ -241,12 +241,12 @@ export class MemoryBus implements Bus {
     );
   }
 
-  private pull(q: MemoryQueue, max: number, signal: AbortSignal, onMessage: (m: BusMessage<unknown>) => void): Promise<void> {
+  private pull(queue: MemoryQueue, max: number, signal: AbortSignal, onMessage: (m: BusMessage<unknown>) => void): Promise<void> {
     return new Promise<void>((resolve) => {
       if (signal.aborted) return resolve();
       const finish = () => {
-        const i = q.pullers.indexOf(puller);
-        if (i >= 0) q.pullers.splice(i, 1);
+        const i = queue.pullers.indexOf(puller);
+        if (i >= 0) queue.pullers.splice(i, 1);
         this.timers.cancel(expiry);
         signal.removeEventListener("abort", finish);
         resolve();
@@ -254,8 +254,8 @@ export class MemoryBus implements Bus {
       const puller: Puller = { remaining: max, onMessage, finish };
       const expiry = this.timers.after(PULL_EXPIRES_MS, finish);
       signal.addEventListener("abort", finish);
-      q.pullers.push(puller);
-      q.pump();
+      queue.pullers.push(puller);
+      queue.pump();
     });
   }
 

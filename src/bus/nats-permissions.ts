@@ -95,8 +95,8 @@ export function natsPermissions(prefix: string): NatsPermissions {
  * cause is a worker started before any kernel created the streams, or one whose BUS_PREFIX or BUS_ACK_WAIT
  * differs from the kernels' (it would have to change a consumer): workers' credentials allow neither.
  */
-export function permissionHint(e: unknown): string | undefined {
-  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+export function permissionHint(failure: unknown): string | undefined {
+  for (let c: unknown = failure; c instanceof Error; c = c.cause) {
     if (c instanceof PermissionViolationError) {
       // The error's own message names the subject; say why it happens and what to do.
       return (

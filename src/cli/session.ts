@@ -23,11 +23,11 @@ export function needsRefresh(ctx: Pick<Context, "access_token" | "access_expires
 }
 
 /** The context's fields after a login or refresh answered `t` at `now` (pure). */
-export const withTokens = (ctx: Context, t: Tokens, now: number): Context => ({
+export const withTokens = (ctx: Context, tokens: Tokens, now: number): Context => ({
   ...ctx,
-  refresh_token: t.refresh_token,
-  access_token: t.access_token,
-  access_expires_at: new Date(now + t.expires_in * 1000).toISOString(),
+  refresh_token: tokens.refresh_token,
+  access_token: tokens.access_token,
+  access_expires_at: new Date(now + tokens.expires_in * 1000).toISOString(),
 });
 
 /** Asks the server for tokens; a refusal means the session is over (exit 4, log in again). */

@@ -121,11 +121,11 @@ export function parseCidr(text: string): Cidr | null {
   return { bytes, bits: v4 ? bits + 96 : bits, text: text.trim() };
 }
 
-function contains(cidr: Cidr, b: Bytes): boolean {
+function contains(cidr: Cidr, data: Bytes): boolean {
   let left = cidr.bits;
   for (let i = 0; i < 16 && left > 0; i++, left -= 8) {
     const mask = left >= 8 ? 0xff : (0xff << (8 - left)) & 0xff;
-    if ((cidr.bytes[i]! & mask) !== (b[i]! & mask)) return false;
+    if ((cidr.bytes[i]! & mask) !== (data[i]! & mask)) return false;
   }
   return true;
 }

@@ -84,12 +84,12 @@ function advice(cls: Classification, address: string): string {
   return `outbound requests to ${plural} are refused unless OUTBOUND_ALLOW_CIDRS includes them`;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new OutboundTimeout(`${what}: no DNS answer within ${ms} ms`)), ms);
   });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
 
 /**

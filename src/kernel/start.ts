@@ -132,10 +132,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     );
 
     /** Each shutdown step is bounded: one stuck dependency must not keep the process from exiting. */
-    const step = async (name: string, p: Promise<unknown>, ms: number) => {
+    const step = async (name: string, promise: Promise<unknown>, ms: number) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), ms)));
-      const r = await Promise.race([p.then(() => "done" as const, (error) => (logger.warn({ error, step: name }, `shutdown: ${name} failed`), "done" as const)), late]);
+      const r = await Promise.race([promise.then(() => "done" as const, (error) => (logger.warn({ error, step: name }, `shutdown: ${name} failed`), "done" as const)), late]);
       clearTimeout(timer);
       if (r === "late") logger.warn({ step: name, timeout_ms: ms }, `shutdown: ${name} did not finish within ${ms} ms; continuing`);
     };

@@ -201,19 +201,19 @@ function annexBSps(bytes: Uint8Array): [number, number, number] | undefined {
   return undefined;
 }
 
-function avcString(s: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
+function avcString(info: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
   // avcC: configurationVersion 1, then profile_idc, constraint flags, level_idc: exact, use them.
   if (bytes && bytes.length >= 4 && bytes[0] === 1) return `avc1.${hex2(bytes[1] ?? 0)}${hex2(bytes[2] ?? 0)}${hex2(bytes[3] ?? 0)}`;
   const sps = bytes ? annexBSps(bytes) : undefined;
   if (sps) return `avc1.${sps.map(hex2).join("")}`;
-  const known = s.profile ? AVC_PROFILES[s.profile] : undefined;
-  if (!known) throw new Error(`codecString: unknown H.264 profile ${JSON.stringify(s.profile)}`);
-  if (s.level === undefined || s.level <= 0) throw new Error("codecString: H.264 stream without a level");
-  return `avc1.${hex2(known[0])}${hex2(known[1])}${hex2(s.level)}`;
+  const known = info.profile ? AVC_PROFILES[info.profile] : undefined;
+  if (!known) throw new Error(`codecString: unknown H.264 profile ${JSON.stringify(info.profile)}`);
+  if (info.level === undefined || info.level <= 0) throw new Error("codecString: H.264 stream without a level");
+  return `avc1.${hex2(known[0])}${hex2(known[1])}${hex2(info.level)}`;
 }
 
-function hevcString(s: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
-  const tag = s.codec_tag_string === "hev1" ? "hev1" : "hvc1";
+function hevcString(info: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
+  const tag = info.codec_tag_string === "hev1" ? "hev1" : "hvc1";
   let space = 0;
   let tier = 0;
   let idc: number;
@@ -232,14 +232,14 @@ function hevcString(s: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
     constraints = Array.from(bytes.slice(6, 12));
     level = bytes[12] ?? 0;
   } else {
-    const known = s.profile ? HEVC_PROFILES[s.profile] : undefined;
-    if (!known) throw new Error(`codecString: unknown HEVC profile ${JSON.stringify(s.profile)}`);
-    if (s.level === undefined || s.level <= 0) throw new Error("codecString: HEVC stream without a level");
+    const known = info.profile ? HEVC_PROFILES[info.profile] : undefined;
+    if (!known) throw new Error(`codecString: unknown HEVC profile ${JSON.stringify(info.profile)}`);
+    if (info.level === undefined || info.level <= 0) throw new Error("codecString: HEVC stream without a level");
     [idc, compat] = known;
     // progressive_source + frame_only_constraint: what x265 writes (0x90 in its hvcC); ffprobe does not
     // print the flags, and Main-tier is assumed for the same reason.
     constraints = [0x90];
-    level = s.level;
+    level = info.level;
   }
   while (constraints.length > 0 && constraints.at(-1) === 0) constraints.pop();
   const spaceLetter = space === 0 ? "" : String.fromCharCode(64 + space); // 1 → A, 2 → B, 3 → C
@@ -248,13 +248,13 @@ function hevcString(s: ProbeStreamInfo, bytes: Uint8Array | undefined): string {
   return parts.join(".");
 }
 
-function vp9String(s: ProbeStreamInfo): string {
-  const profile = Number(s.profile?.match(/^Profile (\d)$/)?.[1] ?? Number.NaN);
-  if (!Number.isInteger(profile)) throw new Error(`codecString: unknown VP9 profile ${JSON.stringify(s.profile)}`);
+function vp9String(info: ProbeStreamInfo): string {
+  const profile = Number(info.profile?.match(/^Profile (\d)$/)?.[1] ?? Number.NaN);
+  if (!Number.isInteger(profile)) throw new Error(`codecString: unknown VP9 profile ${JSON.stringify(info.profile)}`);
   // FFmpeg leaves the VP9 level unknown (-99); the level is the lowest whose limits the stream meets.
-  const { size, rate } = lumaRate(s);
-  const level = s.level !== undefined && s.level > 0 ? s.level : (VP9_LEVELS.find(([, r, p]) => rate <= r && size <= p)?.[0] ?? 62);
-  return `vp09.${dec2(profile)}.${dec2(level)}.${dec2(bitDepth(s.pix_fmt))}`;
+  const { size, rate } = lumaRate(info);
+  const level = info.level !== undefined && info.level > 0 ? info.level : (VP9_LEVELS.find(([, r, p]) => rate <= r && size <= p)?.[0] ?? 62);
+  return `vp09.${dec2(profile)}.${dec2(level)}.${dec2(bitDepth(info.pix_fmt))}`;
 }
 
 function av1String(stream: ProbeStreamInfo, bytes: Uint8Array | undefined): string {

@@ -153,10 +153,10 @@ export class TaskExecutor {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  private abort(r: Running, reason: NonNullable<Running["abortReason"]>): void {
-    if (r.abort.signal.aborted) return;
-    r.abortReason = reason;
-    r.abort.abort(new Error(reason));
+  private abort(running: Running, reason: NonNullable<Running["abortReason"]>): void {
+    if (running.abort.signal.aborted) return;
+    running.abortReason = reason;
+    running.abort.abort(new Error(reason));
   }
 
   private async onDelivery(msg: BusMessage<TaskDelivery>): Promise<void> {
@@ -254,13 +254,13 @@ export class TaskExecutor {
     return handler({ ...base, type, params: checked.value });
   }
 
-  private abortedOutcome(r: Running, started: number, log: Logger): TaskOutcome | undefined {
-    if (r.abortReason === "cancelled") {
+  private abortedOutcome(running: Running, started: number, log: Logger): TaskOutcome | undefined {
+    if (running.abortReason === "cancelled") {
       log.info("task stopped: cancelled");
       return undefined; // the kernel already cancelled it; a report would be refused anyway
     }
     log.info("task stopped and handed back");
-    return { kind: "outcome", lease: r.lease, outcome: "aborted", elapsed_ms: Math.round(performance.now() - started) };
+    return { kind: "outcome", lease: running.lease, outcome: "aborted", elapsed_ms: Math.round(performance.now() - started) };
   }
 
   /** The outcome must reach the kernel before the delivery is acknowledged: retry until the bus takes it. */

@@ -82,19 +82,19 @@ export class TaskFailure extends Error {
    * From a failed FFmpeg run: permanent (WE-JOB-007) only when the evidence is the source's, retryable
    * otherwise. `sources` (see `blame`) defaults to every `-i` of the argv; a run over our own files passes [].
    */
-  static fromTranscode(what: string, r: TranscodeResult, forceClass?: FailureClass, sources: readonly string[] = inputsOf(r.argv)): TaskFailure {
-    const lastLine = r.stderr_tail.trim().split("\n").filter(Boolean).at(-1) ?? "";
-    const who = blame(r.stderr_tail, sources);
-    const killed = r.signal !== null || r.timed_out;
-    const how = r.timed_out ? "timed out" : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.exit_code}`;
+  static fromTranscode(what: string, result: TranscodeResult, forceClass?: FailureClass, sources: readonly string[] = inputsOf(result.argv)): TaskFailure {
+    const lastLine = result.stderr_tail.trim().split("\n").filter(Boolean).at(-1) ?? "";
+    const who = blame(result.stderr_tail, sources);
+    const killed = result.signal !== null || result.timed_out;
+    const how = result.timed_out ? "timed out" : result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exit_code}`;
     return new TaskFailure({
       class: forceClass ?? (who === "source" && !killed ? "permanent" : "retryable"),
       code: who === "source" ? "WE-JOB-007" : who === "ours" ? "WE-SYS-001" : "WE-JOB-008",
       message: `${what}: FFmpeg ${how}${lastLine ? `: ${lastLine}` : ""}`,
-      exit_code: r.exit_code,
-      signal: r.signal,
-      argv: r.argv,
-      stderr_tail: r.stderr_tail,
+      exit_code: result.exit_code,
+      signal: result.signal,
+      argv: result.argv,
+      stderr_tail: result.stderr_tail,
     });
   }
 
@@ -109,11 +109,11 @@ export class TaskFailure extends Error {
   }
 }
 
-export function classifyError(e: unknown): TaskError {
-  if (e instanceof TaskFailure) return e.error;
-  const err = e as { code?: unknown; message?: unknown; details?: Record<string, unknown> };
+export function classifyError(cause: unknown): TaskError {
+  if (cause instanceof TaskFailure) return cause.error;
+  const err = cause as { code?: unknown; message?: unknown; details?: Record<string, unknown> };
   const code = typeof err?.code === "string" && /^WE-/.test(err.code) ? err.code : "WE-JOB-008";
-  const message = typeof err?.message === "string" ? err.message : String(e);
+  const message = typeof err?.message === "string" ? err.message : String(cause);
   const details = err?.details ?? {};
   return {
     class: PERMANENT_CODES.has(code) ? "permanent" : "retryable",

@@ -118,9 +118,9 @@ export interface MetricsServer {
  * Serves `GET /metrics` from `registry` on host:port. Port 0 means off (undefined). A port that cannot be
  * bound throws ListenError naming WORKER_METRICS_PORT (src/core/listen.ts); the executable exits on it.
  */
-export function serveWorkerMetrics(registry: Registry, o: { port: number; host: string; logger: Logger }): MetricsServer | undefined {
-  if (o.port === 0) return undefined;
-  const server = listen({ portVariable: "WORKER_METRICS_PORT", hostVariable: "WORKER_METRICS_HOST", port: o.port, host: o.host }, (bind) =>
+export function serveWorkerMetrics(registry: Registry, options: { port: number; host: string; logger: Logger }): MetricsServer | undefined {
+  if (options.port === 0) return undefined;
+  const server = listen({ portVariable: "WORKER_METRICS_PORT", hostVariable: "WORKER_METRICS_HOST", port: options.port, host: options.host }, (bind) =>
     Bun.serve({
       ...bind,
       async fetch(req) {
@@ -130,7 +130,7 @@ export function serveWorkerMetrics(registry: Registry, o: { port: number; host: 
         try {
           return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
         } catch (error) {
-          o.logger.warn({ error: errorMessage(error) }, "worker metrics: collecting failed");
+          options.logger.warn({ error: errorMessage(error) }, "worker metrics: collecting failed");
           return new Response(`collecting metrics failed: ${errorMessage(error)}\n`, { status: 500 });
         }
       },
@@ -138,6 +138,6 @@ export function serveWorkerMetrics(registry: Registry, o: { port: number; host: 
       error: () => new Response("internal error\n", { status: 500 }),
     }),
   );
-  o.logger.info({ port: server.port, host: o.host }, `worker metrics on http://${o.host}:${server.port}/metrics`);
-  return { port: server.port ?? o.port, stop: () => server.stop(true) };
+  options.logger.info({ port: server.port, host: options.host }, `worker metrics on http://${options.host}:${server.port}/metrics`);
+  return { port: server.port ?? options.port, stop: () => server.stop(true) };
 }

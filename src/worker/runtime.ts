@@ -96,13 +96,13 @@ export const NO_KERNEL_WARNING_MS = 30_000;
  * request to a kernel (plugin settings, bootstrap.ts) is the cheap signal: it succeeds as soon as one kernel with
  * the same NATS server and BUS_PREFIX runs. A worker with another BUS_PREFIX used to wait in silence.
  */
-export function warnWhileNoKernel(answered: Promise<unknown>, logger: Logger, c: Pick<WorkerConfig, "BUS_PREFIX" | "NATS_URL">, everyMs = NO_KERNEL_WARNING_MS): void {
+export function warnWhileNoKernel(answered: Promise<unknown>, logger: Logger, config: Pick<WorkerConfig, "BUS_PREFIX" | "NATS_URL">, everyMs = NO_KERNEL_WARNING_MS): void {
   const started = Date.now();
   const timer = setInterval(() => {
     const s = Math.round((Date.now() - started) / 1000);
     logger.warn(
-      { bus_prefix: c.BUS_PREFIX, waited_s: s },
-      `no kernel has answered for ${s} s on ${redactUrl(c.NATS_URL)} with BUS_PREFIX=${c.BUS_PREFIX}: start a kernel, or set BUS_PREFIX (and NATS_URL) to the kernels' values (default BUS_PREFIX is webencode)`,
+      { bus_prefix: config.BUS_PREFIX, waited_s: s },
+      `no kernel has answered for ${s} s on ${redactUrl(config.NATS_URL)} with BUS_PREFIX=${config.BUS_PREFIX}: start a kernel, or set BUS_PREFIX (and NATS_URL) to the kernels' values (default BUS_PREFIX is webencode)`,
     );
   }, everyMs);
   timer.unref?.();

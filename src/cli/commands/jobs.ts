@@ -26,13 +26,13 @@ export function parseLimit(value: string): number {
 const jobPath = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
 
 /** One row of `jobs ls` (pure). */
-export const jobRow = (j: JobSummary) => [
-  j.id,
-  j.status,
-  formatPercent(j.progress),
-  ((j.profiles as string[] | undefined) ?? []).join(","),
-  shortTime(j.created_at),
-  j.error ? j.error.code : String(j.status_reason ?? ""),
+export const jobRow = (job: JobSummary) => [
+  job.id,
+  job.status,
+  formatPercent(job.progress),
+  ((job.profiles as string[] | undefined) ?? []).join(","),
+  shortTime(job.created_at),
+  job.error ? job.error.code : String(job.status_reason ?? ""),
 ];
 
 /** Lists and optionally downloads a job's outputs; shared by `jobs outputs` and `submit --wait`. */

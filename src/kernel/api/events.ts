@@ -61,9 +61,9 @@ export function eventRoutes(ctx: KernelContext) {
 }
 
 /** GET /v1/events: the filters parsed, a stream token's API key checked, then the hub's stream. */
-async function openStream(ctx: KernelContext, q: v.InferOutput<typeof query>, request: Request, set: { headers: Record<string, unknown> }) {
-  const types = parseTypes(Array.isArray(q.types) ? q.types.join(",") : q.types);
-  const lastEventId = parseLastEventId(request.headers.get("last-event-id"), q.last_event_id);
+async function openStream(ctx: KernelContext, parsed: v.InferOutput<typeof query>, request: Request, set: { headers: Record<string, unknown> }) {
+  const types = parseTypes(Array.isArray(parsed.types) ? parsed.types.join(",") : parsed.types);
+  const lastEventId = parseLastEventId(request.headers.get("last-event-id"), parsed.last_event_id);
   // A stream token lives up to an hour; the API key it was issued for may be revoked before (the middleware
   // checks keys sent directly). The open stream keeps following the key (hub.ts recheckCredentials).
   const principal = principalOf(request);
@@ -72,5 +72,5 @@ async function openStream(ctx: KernelContext, q: v.InferOutput<typeof query>, re
     set.headers["www-authenticate"] = 'Bearer realm="webencode"';
     throw new AppError("WE-AUTH-001", "the API key this stream token was issued for has been revoked or has expired; request a new token with a valid key");
   }
-  return eventHubOf(ctx).open({ jobId: q.job_id, streamId: q.stream_id, types }, lastEventId, request.signal, { apiKeyId });
+  return eventHubOf(ctx).open({ jobId: parsed.job_id, streamId: parsed.stream_id, types }, lastEventId, request.signal, { apiKeyId });
 }

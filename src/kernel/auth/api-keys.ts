@@ -64,8 +64,8 @@ export async function verifyApiKey(db: Db, key: string, now = new Date()): Promi
 }
 
 /** The API key a principal stands for ("key:<id>", also through a stream token), or undefined. Pure. */
-export function apiKeyIdOf(p: Principal | undefined): string | undefined {
-  const m = p ? /^key:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(p.id) : null;
+export function apiKeyIdOf(principal: Principal | undefined): string | undefined {
+  const m = principal ? /^key:([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(principal.id) : null;
   return m?.[1];
 }
 

@@ -38,20 +38,20 @@ export function auditText(value: string, max = 512): string {
 }
 
 /** The row for one call. Pure. */
-export function auditEntry(a: AuditInput): typeof auditLog.$inferInsert {
-  const target = a.params.id ?? a.params.deliveryId ?? a.params.name ?? a.createdId ?? null;
+export function auditEntry(input: AuditInput): typeof auditLog.$inferInsert {
+  const target = input.params.id ?? input.params.deliveryId ?? input.params.name ?? input.createdId ?? null;
   const text = (v: string | null | undefined, max?: number) => (v == null ? null : auditText(v, max));
   return {
-    actor: auditText(a.principal?.id ?? "anonymous"),
-    actorRole: text(a.principal?.role),
-    method: auditText(a.method, 16),
-    route: auditText(a.route),
-    action: auditText(accessFor(a.method, a.route)?.action ?? "unknown"),
+    actor: auditText(input.principal?.id ?? "anonymous"),
+    actorRole: text(input.principal?.role),
+    method: auditText(input.method, 16),
+    route: auditText(input.route),
+    action: auditText(accessFor(input.method, input.route)?.action ?? "unknown"),
     target: text(target),
-    status: a.status,
-    clientIp: text(a.clientIp, 64),
-    userAgent: text(a.userAgent),
-    requestId: auditText(a.requestId, 128),
+    status: input.status,
+    clientIp: text(input.clientIp, 64),
+    userAgent: text(input.userAgent),
+    requestId: auditText(input.requestId, 128),
   };
 }
 

@@ -234,9 +234,9 @@ export class EventHub {
     }
   }
 
-  private relayProgress(p: JobProgressUpdate): void {
-    if (!this.clients.size || typeof p?.job_id !== "string") return;
-    const e: EventView = { id: null, type: "job.progress", job_id: p.job_id, stream_id: null, worker_id: null, data: { job_id: p.job_id, progress: p.progress, eta_seconds: p.eta_seconds ?? null }, created_at: new Date().toISOString() };
+  private relayProgress(update: JobProgressUpdate): void {
+    if (!this.clients.size || typeof update?.job_id !== "string") return;
+    const e: EventView = { id: null, type: "job.progress", job_id: update.job_id, stream_id: null, worker_id: null, data: { job_id: update.job_id, progress: update.progress, eta_seconds: update.eta_seconds ?? null }, created_at: new Date().toISOString() };
     for (const c of [...this.clients]) c.pushVolatile(e);
   }
 

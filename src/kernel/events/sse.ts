@@ -12,8 +12,8 @@ import type { EventView, StoredEvent } from "./store.ts";
 const encoder = new TextEncoder();
 
 /** `id:` (stored events only), `event:`, `data:` (one line: JSON never contains a raw newline). */
-export function formatEvent(e: EventView): string {
-  return `${e.id !== null ? `id: ${e.id}\n` : ""}event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+export function formatEvent(view: EventView): string {
+  return `${view.id !== null ? `id: ${view.id}\n` : ""}event: ${view.type}\ndata: ${JSON.stringify(view)}\n\n`;
 }
 
 export function formatComment(text: string): string {
@@ -72,14 +72,14 @@ export class SseClient {
   }
 
   /** A stored event from the hub (live). Held during the replay. */
-  pushLive(e: StoredEvent): void {
-    if (this.closed || !this.matches(e)) return;
+  pushLive(event: StoredEvent): void {
+    if (this.closed || !this.matches(event)) return;
     if (this.buffering) {
-      this.held.push(e);
+      this.held.push(event);
       if (this.held.length > this.limits.maxHeldEvents) this.close("slow");
       return;
     }
-    this.sendStored(e);
+    this.sendStored(event);
   }
 
   /** A progress update (not stored): only once live; during the replay the next update will do. */
@@ -89,10 +89,10 @@ export class SseClient {
   }
 
   /** A replayed stored event (already filtered by the query). */
-  sendStored(e: StoredEvent): void {
-    if (e.id <= this.lastSent) return;
-    this.lastSent = e.id;
-    this.write(formatEvent(e));
+  sendStored(event: StoredEvent): void {
+    if (event.id <= this.lastSent) return;
+    this.lastSent = event.id;
+    this.write(formatEvent(event));
   }
 
   /** The replay is done: send what was held, then stream live. */

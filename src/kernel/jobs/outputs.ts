@@ -5,36 +5,36 @@ import type { KernelContext } from "../context.ts";
 /** Links are valid for a day; GET …/outputs again for new ones. */
 export const OUTPUT_URL_TTL_S = 24 * 3600;
 
-export async function outputUrl(ctx: KernelContext, o: typeof outputs.$inferSelect): Promise<string | null> {
+export async function outputUrl(ctx: KernelContext, row: typeof outputs.$inferSelect): Promise<string | null> {
   try {
-    const storage = await ctx.plugins.route("storage", { id: o.storagePlugin });
+    const storage = await ctx.plugins.route("storage", { id: row.storagePlugin });
     const r = await storage.call<{ url: string }>("read_url", {
-      key: o.storageKey,
+      key: row.storageKey,
       expires_in: OUTPUT_URL_TTL_S,
       // HLS: one credential for the whole rendition tree, so the playlists' relative URLs resolve.
-      ...(o.storagePrefix ? { scope_prefix: o.storagePrefix } : {}),
+      ...(row.storagePrefix ? { scope_prefix: row.storagePrefix } : {}),
     });
     return r.url;
   } catch (error) {
-    ctx.logger.warn({ error, job_id: o.jobId, key: o.storageKey }, "no download URL for output");
+    ctx.logger.warn({ error, job_id: row.jobId, key: row.storageKey }, "no download URL for output");
     return null;
   }
 }
 
-export async function outputView(ctx: KernelContext, o: typeof outputs.$inferSelect) {
+export async function outputView(ctx: KernelContext, output: typeof outputs.$inferSelect) {
   return {
-    id: o.id,
-    kind: o.kind,
-    profile: o.profile,
-    storage: o.storagePlugin,
-    storage_key: o.storageKey,
-    url: await outputUrl(ctx, o),
-    size_bytes: o.sizeBytes,
-    duration_s: o.durationS,
-    width: o.width,
-    height: o.height,
-    bitrate: o.bitrate,
-    codecs: { video: o.videoCodec, audio: o.audioCodec },
-    details: o.details,
+    id: output.id,
+    kind: output.kind,
+    profile: output.profile,
+    storage: output.storagePlugin,
+    storage_key: output.storageKey,
+    url: await outputUrl(ctx, output),
+    size_bytes: output.sizeBytes,
+    duration_s: output.durationS,
+    width: output.width,
+    height: output.height,
+    bitrate: output.bitrate,
+    codecs: { video: output.videoCodec, audio: output.audioCodec },
+    details: output.details,
   };
 }

@@ -5,24 +5,24 @@ import { jobEvents, jobLogs, taskAttempts, tasks } from "../../db/schema.ts";
 import { isJobTerminal } from "../orchestrator/states.ts";
 import type { JobRow } from "../orchestrator/transitions.ts";
 
-export function jobSummary(j: JobRow) {
+export function jobSummary(row: JobRow) {
   return {
-    id: j.id,
-    status: j.status,
-    status_reason: j.statusReason,
-    progress: j.progress,
+    id: row.id,
+    status: row.status,
+    status_reason: row.statusReason,
+    progress: row.progress,
     // A job that ended has nothing left to estimate (rows from before the transition cleared it included).
-    eta_seconds: isJobTerminal(j.status) ? null : j.etaSeconds,
-    source_url: j.sourceUrl,
-    profiles: j.profiles,
-    outputs: j.outputs,
-    priority: j.priority,
-    metadata: j.metadata,
-    error: j.errorCode ? { code: j.errorCode, message: j.errorMessage, details: j.errorDetails } : null,
-    created_at: j.createdAt,
-    started_at: j.startedAt,
-    finished_at: j.finishedAt,
-    updated_at: j.updatedAt,
+    eta_seconds: isJobTerminal(row.status) ? null : row.etaSeconds,
+    source_url: row.sourceUrl,
+    profiles: row.profiles,
+    outputs: row.outputs,
+    priority: row.priority,
+    metadata: row.metadata,
+    error: row.errorCode ? { code: row.errorCode, message: row.errorMessage, details: row.errorDetails } : null,
+    created_at: row.createdAt,
+    started_at: row.startedAt,
+    finished_at: row.finishedAt,
+    updated_at: row.updatedAt,
   };
 }
 
@@ -30,15 +30,15 @@ export function jobSummary(j: JobRow) {
  * What an attempt left to diagnose it: its error, FFmpeg's exit, argv and stderr tail, and its times.
  * Shared by the job detail and the logs endpoint so both show an attempt the same way.
  */
-export function attemptEvidence(a: typeof taskAttempts.$inferSelect) {
+export function attemptEvidence(attempt: typeof taskAttempts.$inferSelect) {
   return {
-    error_message: a.errorMessage,
-    exit_code: a.exitCode,
-    signal: a.signal,
-    argv: a.argv,
-    stderr_tail: a.stderrTail,
-    started_at: a.startedAt,
-    finished_at: a.finishedAt,
+    error_message: attempt.errorMessage,
+    exit_code: attempt.exitCode,
+    signal: attempt.signal,
+    argv: attempt.argv,
+    stderr_tail: attempt.stderrTail,
+    started_at: attempt.startedAt,
+    finished_at: attempt.finishedAt,
   };
 }
 

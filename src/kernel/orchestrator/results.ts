@@ -209,9 +209,9 @@ async function closeAttempt(db: Exec, lease: Lease, msg: TaskOutcome): Promise<v
  * (lease expired, deadline passed). Call it under the job lock; if the attempt's lease no longer holds the
  * task (someone else already decided its fate), nothing happens: "stale".
  */
-export async function failTask(db: Exec, d: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
+export async function failTask(db: Exec, deps: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
   const failures = task.failures + 1;
-  const log = d.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
+  const log = deps.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
   if (error.class === "retryable" && failures < task.maxAttempts) {
     const delay = retryDelayMs(failures);
     const requeued = await moveTask(
@@ -223,13 +223,13 @@ export async function failTask(db: Exec, d: Pick<OrchestratorDeps, "logger" | "m
       { error: error.message, retry_in_ms: delay },
     );
     if (!requeued) return "stale";
-    d.metrics?.errors.inc({ source: "task", code: error.code });
+    deps.metrics?.errors.inc({ source: "task", code: error.code });
     log.warn({ error: error.message, code: error.code, failures, retry_in_ms: delay }, "task attempt failed; retrying");
     return "requeued";
   }
   const failed = await moveTask(db, task, "failed", { leaseToken, from: ["leased"] }, { failures, errorCode: error.code, errorMessage: error.message }, { error: error.message });
   if (!failed) return "stale";
-  d.metrics?.errors.inc({ source: "task", code: error.code });
+  deps.metrics?.errors.inc({ source: "task", code: error.code });
   const why = error.class === "permanent" ? error.message : `${task.type} task failed ${failures} times; last error: ${error.message}`;
   const code = error.class === "permanent" ? error.code : "WE-JOB-008";
   await moveJob(db, job.id, "failed", { patch: { errorCode: code, errorMessage: why, errorDetails: { task_id: task.id, task_type: task.type, attempts: failures, exit_code: error.exit_code ?? null, signal: error.signal ?? null } }, detail: { code, error: why } });
@@ -239,9 +239,9 @@ export async function failTask(db: Exec, d: Pick<OrchestratorDeps, "logger" | "m
 }
 
 /** After a job ended badly: stop its running work everywhere, then clean up. */
-export async function afterJobEnded(d: Pick<OrchestratorDeps, "bus" | "logger" | "onJobEnded">, jobId: string, status: string): Promise<void> {
+export async function afterJobEnded(deps: Pick<OrchestratorDeps, "bus" | "logger" | "onJobEnded">, jobId: string, status: string): Promise<void> {
   if (status !== "completed") {
-    await d.bus.publish(JOB_CANCEL_EVENT, { job_id: jobId, reason: `job ${status}` } satisfies JobCancel).catch((error) => d.logger.warn({ error, job_id: jobId }, "could not announce job end"));
+    await deps.bus.publish(JOB_CANCEL_EVENT, { job_id: jobId, reason: `job ${status}` } satisfies JobCancel).catch((error) => deps.logger.warn({ error, job_id: jobId }, "could not announce job end"));
   }
-  await d.onJobEnded?.(jobId, status).catch((error) => d.logger.warn({ error, job_id: jobId }, "cleanup after job end failed"));
+  await deps.onJobEnded?.(jobId, status).catch((error) => deps.logger.warn({ error, job_id: jobId }, "cleanup after job end failed"));
 }

@@ -90,33 +90,33 @@ export async function sendOnce(ctx: KernelContext, delivery: ClaimedDelivery, si
 }
 
 /** Writes an attempt's outcome, with metrics and a log line for mutes. */
-export async function recordOutcome(ctx: KernelContext, d: ClaimedDelivery, outcome: AttemptOutcome): Promise<void> {
+export async function recordOutcome(ctx: KernelContext, claimed: ClaimedDelivery, outcome: AttemptOutcome): Promise<void> {
   const { config, metrics, logger, db } = ctx;
   if (outcome.kind === "interrupted") return;
   if (outcome.kind === "succeeded") {
     metrics.webhookDeliveries.inc({ result: "success" });
     metrics.webhookDeliveryDuration.observe(outcome.latencyMs / 1000);
-    await recordSuccess(db, d, { responseCode: outcome.code, latencyMs: outcome.latencyMs });
+    await recordSuccess(db, claimed, { responseCode: outcome.code, latencyMs: outcome.latencyMs });
     return;
   }
   if (outcome.kind === "gone") {
-    await recordGone(db, d, `event ${d.event_id} is no longer stored (older than EVENT_RETENTION); it cannot be delivered`);
+    await recordGone(db, claimed, `event ${claimed.event_id} is no longer stored (older than EVENT_RETENTION); it cannot be delivered`);
     return;
   }
   metrics.webhookDeliveries.inc({ result: "failure" });
   if (outcome.latencyMs !== null) metrics.webhookDeliveryDuration.observe(outcome.latencyMs / 1000);
-  const r = await recordFailure(db, d, {
+  const r = await recordFailure(db, claimed, {
     responseCode: outcome.code,
     latencyMs: outcome.latencyMs,
     error: outcome.error,
-    retryInMs: retryDelayMs(d.attempts + 1, { baseMs: config.WEBHOOK_RETRY_BASE }),
+    retryInMs: retryDelayMs(claimed.attempts + 1, { baseMs: config.WEBHOOK_RETRY_BASE }),
     windowMs: config.WEBHOOK_RETRY_WINDOW,
     muteAfter: outcome.ours ? null : config.WEBHOOK_MUTE_AFTER,
   });
-  if (r.status === "failed") logger.warn({ webhook_id: d.webhook_id, delivery_id: d.id, event_id: d.event_id, attempts: d.attempts + 1, error: outcome.error }, "webhook delivery given up: retry window exceeded");
+  if (r.status === "failed") logger.warn({ webhook_id: claimed.webhook_id, delivery_id: claimed.id, event_id: claimed.event_id, attempts: claimed.attempts + 1, error: outcome.error }, "webhook delivery given up: retry window exceeded");
   if (r.muted)
     logger.warn(
-      { webhook_id: d.webhook_id, consecutive_failures: r.consecutiveFailures, error: outcome.error },
-      `webhook muted after ${r.consecutiveFailures} consecutive failures; deliveries wait until an admin unmutes it (POST /v1/webhooks/${d.webhook_id}/unmute)`,
+      { webhook_id: claimed.webhook_id, consecutive_failures: r.consecutiveFailures, error: outcome.error },
+      `webhook muted after ${r.consecutiveFailures} consecutive failures; deliveries wait until an admin unmutes it (POST /v1/webhooks/${claimed.webhook_id}/unmute)`,
     );
 }

@@ -61,15 +61,15 @@ export async function unmuteWebhook(ctx: KernelContext, id: string): Promise<Web
   return row;
 }
 
-export async function listDeliveries(ctx: KernelContext, webhookId: string, o: { status?: WebhookDeliveryStatus; limit: number; offset: number }): Promise<DeliveryRow[]> {
+export async function listDeliveries(ctx: KernelContext, webhookId: string, query: { status?: WebhookDeliveryStatus; limit: number; offset: number }): Promise<DeliveryRow[]> {
   await getWebhook(ctx, webhookId);
   return ctx.db
     .select()
     .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.webhookId, webhookId), o.status ? eq(webhookDeliveries.status, o.status) : undefined))
+    .where(and(eq(webhookDeliveries.webhookId, webhookId), query.status ? eq(webhookDeliveries.status, query.status) : undefined))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.eventId))
-    .limit(o.limit)
-    .offset(o.offset);
+    .limit(query.limit)
+    .offset(query.offset);
 }
 
 /** Sends a delivery again now, whatever its status: 409 when the webhook is muted or disabled, the event gone, or an attempt in flight. */

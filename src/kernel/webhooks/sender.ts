@@ -52,14 +52,14 @@ export function startWebhookSender(ctx: KernelContext): WebhookSender {
     wake?.();
   };
 
-  const run = (d: ClaimedDelivery) => {
+  const run = (claimed: ClaimedDelivery) => {
     const p = (async () => {
       try {
-        const outcome = await sendOnce(ctx, d, abort.signal);
-        await recordOutcome(ctx, d, outcome);
+        const outcome = await sendOnce(ctx, claimed, abort.signal);
+        await recordOutcome(ctx, claimed, outcome);
       } catch (error) {
         // A database error while recording: the claim expires and the row is sent again (at least once).
-        logger.warn({ error: errorMessage(error), delivery_id: d.id, webhook_id: d.webhook_id }, "webhook delivery not recorded; it is retried after its claim expires");
+        logger.warn({ error: errorMessage(error), delivery_id: claimed.id, webhook_id: claimed.webhook_id }, "webhook delivery not recorded; it is retried after its claim expires");
       }
     })().finally(() => {
       inflight.delete(p);

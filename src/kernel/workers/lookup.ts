@@ -13,14 +13,14 @@ export { WORKER_STATUSES };
 export type WorkerRow = typeof workers.$inferSelect;
 export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 
-export async function listWorkers(ctx: KernelContext, o: { status?: WorkerStatus; limit: number; offset: number }): Promise<WorkerRow[]> {
+export async function listWorkers(ctx: KernelContext, query: { status?: WorkerStatus; limit: number; offset: number }): Promise<WorkerRow[]> {
   return ctx.db
     .select()
     .from(workers)
-    .where(o.status ? eq(workers.status, o.status) : undefined)
+    .where(query.status ? eq(workers.status, query.status) : undefined)
     .orderBy(desc(workers.lastSeenAt))
-    .limit(o.limit)
-    .offset(o.offset);
+    .limit(query.limit)
+    .offset(query.offset);
 }
 
 export async function getWorker(ctx: KernelContext, id: string): Promise<WorkerRow> {

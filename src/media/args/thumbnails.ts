@@ -18,19 +18,19 @@ export interface ThumbnailInput {
 }
 
 /** A poster JPEG: input seeking is frame-accurate, the height follows the aspect ratio (even). */
-export function thumbnailArgs(t: ThumbnailInput): string[] {
+export function thumbnailArgs(thumbnail: ThumbnailInput): string[] {
   return [
     "-ss",
-    seconds(t.at_s),
+    seconds(thumbnail.at_s),
     "-i",
-    t.input,
+    thumbnail.input,
     "-map",
     "0:v:0",
     "-frames:v",
     "1",
     "-vf",
-    `scale=${t.width}:-2`,
-    ...jpegFileArgs(2, t.output),
+    `scale=${thumbnail.width}:-2`,
+    ...jpegFileArgs(2, thumbnail.output),
   ];
 }
 
@@ -46,17 +46,17 @@ export interface SpriteInput {
 }
 
 /** One sprite sheet: a frame every interval_s, scaled, tiled columns×rows (a short video leaves blanks). */
-export function spriteArgs(s: SpriteInput): string[] {
+export function spriteArgs(sprite: SpriteInput): string[] {
   return [
     "-i",
-    s.input,
+    sprite.input,
     "-map",
     "0:v:0",
     "-vf",
-    `fps=1/${seconds(s.interval_s)},scale=${s.tile_width}:${s.tile_height},setsar=1,tile=${s.columns}x${s.rows}`,
+    `fps=1/${seconds(sprite.interval_s)},scale=${sprite.tile_width}:${sprite.tile_height},setsar=1,tile=${sprite.columns}x${sprite.rows}`,
     "-frames:v",
     "1",
-    ...jpegFileArgs(3, s.output),
+    ...jpegFileArgs(3, sprite.output),
   ];
 }
 

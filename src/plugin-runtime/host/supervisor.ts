@@ -56,8 +56,8 @@ export const DEFAULT_TIMINGS: SupervisorTimings = {
 export const RESTART_RETRY_AFTER_S = 2;
 
 /** min(base · 2^(n-1), max) for the n-th consecutive failure. Pure. */
-export function restartDelay(failures: number, t: Pick<SupervisorTimings, "backoffBaseMs" | "backoffMaxMs">): number {
-  return Math.min(t.backoffBaseMs * 2 ** Math.max(0, failures - 1), t.backoffMaxMs);
+export function restartDelay(failures: number, timings: Pick<SupervisorTimings, "backoffBaseMs" | "backoffMaxMs">): number {
+  return Math.min(timings.backoffBaseMs * 2 ** Math.max(0, failures - 1), timings.backoffMaxMs);
 }
 
 export interface SupervisorOptions {
@@ -317,10 +317,10 @@ export class PluginSupervisor {
     }
   }
 
-  private recordHealth(h: { status: string; detail?: string }): void {
+  private recordHealth(health: { status: string; detail?: string }): void {
     this.lastHealthAt = new Date();
-    this.healthDetail = h.detail;
-    const state = h.status === "ok" ? "healthy" : "degraded";
+    this.healthDetail = health.detail;
+    const state = health.status === "ok" ? "healthy" : "degraded";
     if (state === "healthy") {
       if (this.healthySince === 0) this.healthySince = Date.now();
       if (Date.now() - this.healthySince >= this.t.stableAfterMs) this.failures = 0;

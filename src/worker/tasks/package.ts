@@ -99,7 +99,7 @@ function muxAudio(params: PackageParams, rendition: Rendition, audioLocal: Map<s
 async function muxRendition(
   ctx: TaskContext,
   params: PackageParams,
-  r: Rendition,
+  rung: Rendition,
   audioLocal: Map<string, string>,
   get: (key: string, path: string) => Promise<unknown>,
 ): Promise<Muxed> {
@@ -107,18 +107,18 @@ async function muxRendition(
   // (WORK_DIR already is, from the config; resolving again keeps a relative one from ever slipping through).
   const dir = resolve(ctx.dir);
   const partPaths: string[] = [];
-  for (const part of r.parts) {
-    const path = join(dir, `part_${r.profile.id}_${String(part.seq).padStart(5, "0")}.mp4`);
+  for (const part of rung.parts) {
+    const path = join(dir, `part_${rung.profile.id}_${String(part.seq).padStart(5, "0")}.mp4`);
     await get(part.key, path);
     partPaths.push(path);
   }
-  const list = join(dir, `${r.profile.id}.concat.txt`);
+  const list = join(dir, `${rung.profile.id}.concat.txt`);
   // Variable-rate sources: each part lasts until the next chunk's keyframe, as the source said (args/package.ts).
-  const durations = params.source.max_interval_s ? r.parts.map((part) => part.duration_s) : undefined;
+  const durations = params.source.max_interval_s ? rung.parts.map((part) => part.duration_s) : undefined;
   writeFileSync(list, concatList(partPaths, durations?.every((d) => d !== undefined) ? (durations as number[]) : undefined));
-  const ext = r.profile.container === "webm" ? "webm" : "mp4";
-  const out = join(dir, `${r.profile.id}.${ext}`);
-  await runFfmpeg(ctx, `mux ${r.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(params, r, audioLocal), output: out, container: r.profile.container, faststart: true }), OWN_FILES_ONLY);
+  const ext = rung.profile.container === "webm" ? "webm" : "mp4";
+  const out = join(dir, `${rung.profile.id}.${ext}`);
+  await runFfmpeg(ctx, `mux ${rung.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(params, rung, audioLocal), output: out, container: rung.profile.container, faststart: true }), OWN_FILES_ONLY);
   for (const path of partPaths) rmSync(path, { force: true });
 
   // With the packet index: the output's video duration on its timestamps, measured like the source's (an MP4
@@ -133,14 +133,14 @@ async function muxRendition(
   const frames = Number(v?.nb_frames ?? 0);
   const videoDuration = info.timing ? info.timing.end_s - info.timing.start_s : Number(v?.duration ?? info.format.duration ?? 0);
   // A decimated rendition (max_fps) has fewer frames at a lower rate over the same duration.
-  const fps = params.source.fps / r.frame_step;
-  const carried = r.profile.audio ? (params.source.audio_tracks ?? []) : [];
+  const fps = params.source.fps / rung.frame_step;
+  const carried = rung.profile.audio ? (params.source.audio_tracks ?? []) : [];
   const check = verifyOutput({
     source: {
       duration_s: params.source.duration_s,
-      frames: decimatedFrameCount(0, params.source.frames, r.frame_step),
+      frames: decimatedFrameCount(0, params.source.frames, rung.frame_step),
       fps,
-      ...(params.source.max_interval_s && r.frame_step === 1 ? { max_interval_s: params.source.max_interval_s } : {}),
+      ...(params.source.max_interval_s && rung.frame_step === 1 ? { max_interval_s: params.source.max_interval_s } : {}),
       ...(params.source.audio_tracks ? { audio_tracks: carried.map((t) => ({ label: `audio track ${t.index} (${trackLabel(t)})`, end_s: t.end_s, frame_s: t.frame_s })) } : {}),
     },
     output: {
@@ -156,10 +156,10 @@ async function muxRendition(
     },
   });
   const problems = [...check.problems];
-  if (params.source.has_audio && r.profile.audio && audioStreams.length === 0) problems.push("the output has no audio stream although the source has one");
-  if (problems.length) throw verificationFailure(r.profile.id, problems);
-  const audioFiles = audioKeysOf(r).map((k) => audioLocal.get(k)!).filter(Boolean);
-  return { r, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration, audioFiles };
+  if (params.source.has_audio && rung.profile.audio && audioStreams.length === 0) problems.push("the output has no audio stream although the source has one");
+  if (problems.length) throw verificationFailure(rung.profile.id, problems);
+  const audioFiles = audioKeysOf(rung).map((k) => audioLocal.get(k)!).filter(Boolean);
+  return { r: rung, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration, audioFiles };
 }
 
 /** Every rendition must have its keyframes at the same times, or HLS variant switches glitch. */
