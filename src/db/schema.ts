@@ -371,3 +371,62 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_hook_idx").on(t.webhookId, t.createdAt.desc()),
   ],
 );
+
+// ---- live streaming (issue 15, docs/live.md) --------------------------------------------------------------
+
+export const STREAM_PLAYBACK = ["public", "signed"] as const;
+export const STREAM_SEGMENT_SECONDS = [1, 2] as const;
+
+/** A live stream: its ingest key (only a SHA-256 is stored; the key is shown on create and rotate only). */
+export const streams = pgTable(
+  "streams",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    keyHash: text("key_hash").notNull(),
+    /** The first characters of the key ("wsk_ab12cd"), so an operator can tell which key OBS has. */
+    keyPrefix: text("key_prefix").notNull(),
+    /** True while a session is open (publisher connected, or within the reconnect grace). */
+    isLive: boolean("is_live").notNull().default(false),
+    archive: boolean("archive").notNull().default(false),
+    archiveProfiles: jsonb("archive_profiles").$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    /** The live ladder preset (src/kernel/live/ladders.ts). */
+    ladder: text("ladder").notNull().default("default"),
+    segmentSeconds: integer("segment_seconds").notNull().default(2),
+    playback: text("playback").notNull().default("public"),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("streams_segment_seconds_check", sql`segment_seconds in (1, 2)`),
+    check("streams_playback_check", inList("playback", STREAM_PLAYBACK)),
+    uniqueIndex("streams_key_hash_uq").on(t.keyHash),
+    index("streams_created_idx").on(t.createdAt.desc()),
+  ],
+);
+
+/** One publish of a stream, reconnects within the grace included: the history GET /v1/streams/:id/sessions shows. */
+export const streamSessions = pgTable(
+  "stream_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    streamId: uuid("stream_id")
+      .notNull()
+      .references(() => streams.id, { onDelete: "cascade" }),
+    startedAt: ts("started_at").notNull().defaultNow(),
+    endedAt: ts("ended_at"),
+    endReason: text("end_reason"),
+    bytesIn: bigint("bytes_in", { mode: "number" }).notNull().default(0),
+    remoteAddress: text("remote_address"),
+    liveTaskId: uuid("live_task_id"),
+    archiveJobId: uuid("archive_job_id"),
+    /** The kernel that ingests it (its RTMP server holds the publisher). */
+    kernelId: text("kernel_id").notNull(),
+  },
+  (t) => [
+    index("stream_sessions_stream_idx").on(t.streamId, t.startedAt.desc()),
+    // At most one open session per stream, whichever kernel the publisher reaches.
+    uniqueIndex("stream_sessions_open_uq").on(t.streamId).where(sql`ended_at is null`),
+  ],
+);
