@@ -18,8 +18,8 @@ export const PLUGIN = "storage-fs";
 
 const errno = (error: unknown): string | undefined => (error as { code?: unknown })?.code as string | undefined;
 
-export function isInside(root: string, p: string): boolean {
-  return p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
+export function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 /** Catalogue error for a filesystem failure while doing `what` on `key`. */
@@ -54,8 +54,8 @@ function escapeError(key: string): PluginError {
 }
 
 /** Throws WE-STO-002 unless the realpath of the deepest existing ancestor of `p` (or `p`) is inside root. */
-export async function assertConfined(root: string, p: string, key: string): Promise<void> {
-  let existing = p;
+export async function assertConfined(root: string, path: string, key: string): Promise<void> {
+  let existing = path;
   for (;;) {
     try {
       await lstat(existing);

@@ -29,9 +29,9 @@ async function entriesOf(dir: string): Promise<Dirent[]> {
   }
 }
 
-async function isConfinedFile(root: string, p: string): Promise<boolean> {
+async function isConfinedFile(root: string, path: string): Promise<boolean> {
   try {
-    const real = await realpath(p);
+    const real = await realpath(path);
     return isInside(root, real) && (await stat(real)).isFile();
   } catch {
     return false;

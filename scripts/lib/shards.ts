@@ -11,8 +11,8 @@ export function costOf(path: string, bytes: number): number {
 }
 
 /** Longest-first greedy assignment of files to `n` shards; each shard's files in path order. */
-export function planShards(files: Array<{ path: string; bytes: number }>, n: number): string[][] {
-  const shards = Array.from({ length: Math.max(1, n) }, () => ({ cost: 0, files: [] as string[] }));
+export function planShards(files: Array<{ path: string; bytes: number }>, count: number): string[][] {
+  const shards = Array.from({ length: Math.max(1, count) }, () => ({ cost: 0, files: [] as string[] }));
   const byCost = [...files].sort((a, b) => costOf(b.path, b.bytes) - costOf(a.path, a.bytes) || a.path.localeCompare(b.path));
   for (const f of byCost) {
     const lightest = shards.reduce((min, s) => (s.cost < min.cost ? s : min));

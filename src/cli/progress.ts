@@ -10,8 +10,8 @@ import { SingleBar } from "cli-progress";
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /** `0 B`, `512 B`, `1.5 KiB`, `12.3 MiB`. */
-export function formatBytes(n: number): string {
-  let v = n;
+export function formatBytes(count: number): string {
+  let v = count;
   let i = 0;
   while (v >= 1024 && i < UNITS.length - 1) {
     v /= 1024;

@@ -172,10 +172,10 @@ export const originList = (def: string, allowAny = false) =>
   );
 
 /** scheme://host[:port] and nothing else (what browsers send in Origin). Pure. */
-export function isOrigin(s: string): boolean {
+export function isOrigin(value: string): boolean {
   try {
-    const u = new URL(s);
-    return (u.protocol === "http:" || u.protocol === "https:") && u.origin.toLowerCase() === s.toLowerCase();
+    const u = new URL(value);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin.toLowerCase() === value.toLowerCase();
   } catch {
     return false;
   }

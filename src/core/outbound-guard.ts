@@ -55,10 +55,10 @@ export interface CheckOptions {
 }
 
 /** A URL fit for a message: credentials and query (signatures, tokens) left out. */
-export function redactUrl(u: URL | string): string {
+export function redactUrl(target: URL | string): string {
   let url: URL;
   try {
-    url = typeof u === "string" ? new URL(u) : u;
+    url = typeof target === "string" ? new URL(target) : target;
   } catch {
     return "(not a valid URL)";
   }

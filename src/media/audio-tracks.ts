@@ -30,8 +30,8 @@ export function selectAudioTracks(tracks: readonly AudioTrack[], selection: Read
   return { tracks: chosen.map((t, i) => ({ ...t, default: i === (def < 0 ? 0 : def) })) };
 }
 
-function matches(track: AudioTrack, s: number | string): boolean {
-  return typeof s === "number" ? track.index === s : track.language.toLowerCase() === s.toLowerCase();
+function matches(track: AudioTrack, selector: number | string): boolean {
+  return typeof selector === "number" ? track.index === selector : track.language.toLowerCase() === selector.toLowerCase();
 }
 
 /**

@@ -43,8 +43,8 @@ export function canMoveTask(from: TaskStatus, to: TaskStatus): boolean {
   return TASK_MOVES[from].includes(to);
 }
 
-export function isJobTerminal(s: string): boolean {
-  return (JOB_TERMINAL as readonly string[]).includes(s);
+export function isJobTerminal(state: string): boolean {
+  return (JOB_TERMINAL as readonly string[]).includes(state);
 }
 
 /** Retry backoff after the n-th failure: min(5 s · 2^n, 5 min) (docs/architecture.md §5). */

@@ -71,8 +71,8 @@ export interface SpriteVttInput {
   duration_s: number;
 }
 
-function vttTime(s: number): string {
-  const ms = Math.round(s * 1000);
+function vttTime(totalSeconds: number): string {
+  const ms = Math.round(totalSeconds * 1000);
   const hh = Math.floor(ms / 3_600_000);
   const mm = Math.floor((ms % 3_600_000) / 60_000);
   const ss = Math.floor((ms % 60_000) / 1000);

@@ -16,8 +16,8 @@ export function tempPathFor(dest: string): string {
   return join(dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
 }
 
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await open(p, "r");
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, "r");
   try {
     await fh.sync();
   } finally {

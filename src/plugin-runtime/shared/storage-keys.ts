@@ -18,13 +18,13 @@ export const TEMP_PREFIX = ".we-tmp-";
 const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8");
 
 /** Why `s` cannot be (part of) a key, checking only what applies to any prefix of a key; undefined when fine. */
-function stringProblem(s: string, what: string): string | undefined {
-  if (typeof s !== "string") return `${what} must be a string`;
-  if (!s.isWellFormed()) return `${what} is not well-formed Unicode (lone surrogate)`;
-  if (s.includes("\0")) return `${what} contains a NUL byte`;
-  if (s.includes("\\")) return `${what} contains a backslash`;
-  if (s.startsWith("/")) return `${what} is absolute (starts with "/")`;
-  if (utf8Length(s) > MAX_KEY_BYTES) return `${what} is longer than ${MAX_KEY_BYTES} bytes`;
+function stringProblem(value: string, what: string): string | undefined {
+  if (typeof value !== "string") return `${what} must be a string`;
+  if (!value.isWellFormed()) return `${what} is not well-formed Unicode (lone surrogate)`;
+  if (value.includes("\0")) return `${what} contains a NUL byte`;
+  if (value.includes("\\")) return `${what} contains a backslash`;
+  if (value.startsWith("/")) return `${what} is absolute (starts with "/")`;
+  if (utf8Length(value) > MAX_KEY_BYTES) return `${what} is longer than ${MAX_KEY_BYTES} bytes`;
   return undefined;
 }
 
