@@ -164,11 +164,11 @@ function throttled(ctx: CallContext): { block(p: TranscodeProgress): void; final
   let lastSentAt = Number.NEGATIVE_INFINITY;
   let latest: TranscodeProgress | undefined;
   let latestSent = true;
-  const send = (p: TranscodeProgress) => {
+  const send = (update: TranscodeProgress) => {
     lastSentAt = performance.now();
-    latestSent = p === latest;
+    latestSent = update === latest;
     try {
-      ctx.progress(p);
+      ctx.progress(update);
     } catch {
       // Progress is advisory; a broken listener must not fail the transcode.
     }

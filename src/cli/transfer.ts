@@ -142,12 +142,12 @@ export interface Output {
 }
 
 /** Where an output is written in `dir`: its storage key below `jobs/<id>/` (`720p_h264.mp4`, `hls/master.m3u8`). */
-export function outputFile(dir: string, jobId: string, o: Pick<Output, "storage_key">): string {
+export function outputFile(dir: string, jobId: string, record: Pick<Output, "storage_key">): string {
   const prefix = `jobs/${jobId}/`;
-  const rel = o.storage_key.startsWith(prefix) ? o.storage_key.slice(prefix.length) : basename(o.storage_key);
+  const rel = record.storage_key.startsWith(prefix) ? record.storage_key.slice(prefix.length) : basename(record.storage_key);
   const file = resolve(dir, rel);
   const back = relative(resolve(dir), file);
-  if (back.startsWith("..") || back === "") throw new CliError(EXIT.failed, `refusing to write output ${o.storage_key} outside ${dir}`);
+  if (back.startsWith("..") || back === "") throw new CliError(EXIT.failed, `refusing to write output ${record.storage_key} outside ${dir}`);
   return file;
 }
 

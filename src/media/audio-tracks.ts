@@ -45,8 +45,8 @@ export function trackAudioSpec(audio: AudioSpec, track: Pick<AudioTrack, "sample
 }
 
 /** Label of a track in messages and HLS names: its title, else its language, else its number. */
-export function trackLabel(t: { index: number; language: string; title: string | null }): string {
-  return t.title ?? (t.language !== "und" ? t.language : `track ${t.index}`);
+export function trackLabel(entry: { index: number; language: string; title: string | null }): string {
+  return entry.title ?? (entry.language !== "und" ? entry.language : `track ${entry.index}`);
 }
 
 /** ISO 639-2/B codes FFmpeg writes where RFC 5646 (HLS LANGUAGE) wants the 2-letter code. */

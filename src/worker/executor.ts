@@ -194,9 +194,9 @@ export class TaskExecutor {
     const started = performance.now();
     let last: TaskProgress = { kind: "progress", lease, percent: 0 };
     let lastSent = 0;
-    const send = (p: TaskProgress) => {
+    const send = (update: TaskProgress) => {
       lastSent = Date.now();
-      void this.o.bus.enqueue(RESULTS_QUEUE, p).catch((error) => log.debug({ error }, "progress not sent"));
+      void this.o.bus.enqueue(RESULTS_QUEUE, update).catch((error) => log.debug({ error }, "progress not sent"));
     };
     // Progress doubles as the lease keep-alive: send the latest several times per lease TTL.
     const keepalive = setInterval(() => send(last), leaseKeepaliveMs(claim.lease_ttl_ms));

@@ -23,21 +23,21 @@ export interface AudioInput {
  * fixes 48 kHz for sources at rates players handle badly, e.g. 8 or 22.05 kHz). `-ac` downmixes 5.1 to
  * the profile's channels with FFmpeg's standard matrix, and spreads mono over both.
  */
-export function audioArgs(a: AudioInput): string[] {
-  const { audio } = a;
+export function audioArgs(spec: AudioInput): string[] {
+  const { audio } = spec;
   const args: string[] = [];
   // -copyts: the filter sees the source's own pts, so the video start can be subtracted exactly.
-  if (a.start_s !== undefined) args.push("-copyts");
-  args.push("-i", a.input, "-vn", "-sn", "-dn", "-map", `0:a:${a.track ?? 0}`);
-  if (a.start_s !== undefined) {
+  if (spec.start_s !== undefined) args.push("-copyts");
+  args.push("-i", spec.input, "-vn", "-sn", "-dn", "-map", `0:a:${spec.track ?? 0}`);
+  if (spec.start_s !== undefined) {
     // Shift to the video's clock, then pad (late audio) or trim (early audio) to start exactly at 0;
     // async=1 also fills timestamp gaps inside the track with silence instead of closing them up.
-    const shift = a.start_s >= 0 ? `-${seconds(a.start_s)}` : `+${seconds(-a.start_s)}`;
+    const shift = spec.start_s >= 0 ? `-${seconds(spec.start_s)}` : `+${seconds(-spec.start_s)}`;
     args.push("-af", `asetpts=PTS${shift}/TB,aresample=async=1:first_pts=0`);
   }
   args.push("-c:a", audio.codec === "aac" ? "aac" : "libopus", "-b:a", kbps(audio.bitrate_kbps), "-ac", String(audio.channels));
   const rate = audio.codec === "opus" ? 48000 : audio.sample_rate;
   if (rate !== undefined) args.push("-ar", String(rate));
-  args.push("-map_metadata", "-1", "-map_chapters", "-1", "-f", audio.codec === "aac" ? "mp4" : "webm", a.output);
+  args.push("-map_metadata", "-1", "-map_chapters", "-1", "-f", audio.codec === "aac" ? "mp4" : "webm", spec.output);
   return args;
 }

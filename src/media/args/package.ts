@@ -92,12 +92,12 @@ export interface HlsInput {
  * Stream-copied VOD HLS of one rendition. The muxer writes segment URIs relative to the playlist, so
  * a directory (or storage prefix) is self-contained. `0:a:0?` keeps video-only sources working.
  */
-export function hlsArgs(h: HlsInput): string[] {
-  const maps = { muxed: ["-map", "0:v:0", "-map", "0:a:0?"], video: ["-map", "0:v:0"], audio: ["-map", "0:a:0"] }[h.streams ?? "muxed"];
-  const args = ["-i", h.input, ...maps, "-c", "copy", "-f", "hls"];
-  args.push("-hls_time", seconds(h.segment_seconds), "-hls_playlist_type", "vod", "-hls_flags", "independent_segments");
-  args.push("-hls_segment_type", h.segment_type);
-  if (h.segment_type === "fmp4") args.push("-hls_fmp4_init_filename", h.init_filename ?? "init.mp4");
-  args.push("-hls_segment_filename", h.segment_pattern, h.out_dir_playlist);
+export function hlsArgs(spec: HlsInput): string[] {
+  const maps = { muxed: ["-map", "0:v:0", "-map", "0:a:0?"], video: ["-map", "0:v:0"], audio: ["-map", "0:a:0"] }[spec.streams ?? "muxed"];
+  const args = ["-i", spec.input, ...maps, "-c", "copy", "-f", "hls"];
+  args.push("-hls_time", seconds(spec.segment_seconds), "-hls_playlist_type", "vod", "-hls_flags", "independent_segments");
+  args.push("-hls_segment_type", spec.segment_type);
+  if (spec.segment_type === "fmp4") args.push("-hls_fmp4_init_filename", spec.init_filename ?? "init.mp4");
+  args.push("-hls_segment_filename", spec.segment_pattern, spec.out_dir_playlist);
   return args;
 }

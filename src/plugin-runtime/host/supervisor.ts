@@ -361,9 +361,9 @@ export class PluginSupervisor {
     this.restartTimer = undefined;
   }
 
-  private setState(s: PluginState): void {
-    if (this.state === s) return;
-    this.state = s;
+  private setState(next: PluginState): void {
+    if (this.state === next) return;
+    this.state = next;
     this.opts.onStateChange?.(this);
     this.wakeWaiters();
   }
