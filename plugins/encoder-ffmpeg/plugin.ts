@@ -174,10 +174,10 @@ function throttled(ctx: CallContext): { block(p: TranscodeProgress): void; final
     }
   };
   return {
-    block(p) {
-      latest = p;
+    block(params) {
+      latest = params;
       latestSent = false;
-      if (performance.now() - lastSentAt >= PROGRESS_INTERVAL_MS) send(p);
+      if (performance.now() - lastSentAt >= PROGRESS_INTERVAL_MS) send(params);
     },
     final(ok) {
       if (ok && !(latestSent && latest?.percent === 100)) send({ ...(latest ?? { out_time_s: 0 }), percent: 100 });

@@ -17,7 +17,7 @@
  */
 import { PermissionViolationError } from "@nats-io/transport-node";
 import { CLAIM_SUBJECT, JOB_CANCEL_EVENT, PLUGIN_CHANGED, PLUGIN_SETTINGS_SUBJECT, TASK_CANCEL_EVENT, WORKER_DRAIN_EVENT } from "../core/messages.ts";
-import { POOLS, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
+import { RESULTS_QUEUE, WORK_POOLS, workQueue } from "../core/topology.ts";
 import { queueSpecs } from "./queues.ts";
 import { natsNames } from "./subjects.ts";
 
@@ -46,20 +46,20 @@ export function natsPermissions(prefix: string): NatsPermissions {
   const api = "$JS.API";
   const kvStream = `KV_${n.presenceBucket}`;
   const streams = [n.queueStream, n.auditStream, kvStream];
-  const workConsumers = POOLS.map((p) => n.queueConsumer(workQueue(p)));
+  const workConsumers = WORK_POOLS.map((p) => n.queueConsumer(workQueue(p)));
 
   const kernel: NatsPermissionSet = {
     publish: [
       `${prefix}.>`,
       `${api}.INFO`,
       // Stream and consumer administration, lookups and pulls — on this prefix's streams only.
-      ...streams.flatMap((s) => [
-        `${api}.STREAM.*.${s}`, // CREATE, UPDATE, INFO, DELETE, PURGE
-        `${api}.STREAM.*.*.${s}`, // MSG.GET, MSG.DELETE
-        `${api}.CONSUMER.*.${s}`, // CREATE (old form), NAMES, LIST
-        `${api}.CONSUMER.*.${s}.>`, // CREATE, INFO, DELETE
-        `${api}.CONSUMER.*.*.${s}.>`, // MSG.NEXT, DURABLE.CREATE
-        `$JS.ACK.${s}.>`,
+      ...streams.flatMap((stream) => [
+        `${api}.STREAM.*.${stream}`, // CREATE, UPDATE, INFO, DELETE, PURGE
+        `${api}.STREAM.*.*.${stream}`, // MSG.GET, MSG.DELETE
+        `${api}.CONSUMER.*.${stream}`, // CREATE (old form), NAMES, LIST
+        `${api}.CONSUMER.*.${stream}.>`, // CREATE, INFO, DELETE
+        `${api}.CONSUMER.*.*.${stream}.>`, // MSG.NEXT, DURABLE.CREATE
+        `$JS.ACK.${stream}.>`,
       ]),
       `${api}.DIRECT.GET.${kvStream}`,
       `${api}.DIRECT.GET.${kvStream}.>`,

@@ -181,9 +181,9 @@ class NatsBus implements Bus {
 
   async appendAudit(entry: Record<string, unknown>, retentionMs: number): Promise<void> {
     this.assertOpen();
-    this.auditReady ??= ensureAuditStream(this.jsm, this.names, retentionMs).catch((e) => {
+    this.auditReady ??= ensureAuditStream(this.jsm, this.names, retentionMs).catch((error) => {
       this.auditReady = undefined;
-      throw e;
+      throw error;
     });
     await this.auditReady;
     const action = String(entry.action ?? "unknown").replace(/[^A-Za-z0-9_-]/g, "_");

@@ -119,9 +119,9 @@ export const url = (schemes: string[]) =>
   v.pipe(
     v.string(),
     v.trim(),
-    v.check((s) => {
+    v.check((value) => {
       try {
-        return schemes.includes(new URL(s).protocol.replace(/:$/, ""));
+        return schemes.includes(new URL(value).protocol.replace(/:$/, ""));
       } catch {
         return false;
       }

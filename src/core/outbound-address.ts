@@ -62,9 +62,9 @@ function parseV6(text: string): Bytes | null {
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
   const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
   const bytes = new Uint8Array(16);
-  all.forEach((g, i) => {
-    bytes[i * 2] = g >> 8;
-    bytes[i * 2 + 1] = g & 0xff;
+  all.forEach((group, i) => {
+    bytes[i * 2] = group >> 8;
+    bytes[i * 2 + 1] = group & 0xff;
   });
   return bytes;
 }

@@ -97,9 +97,9 @@ export function createWorkerMetrics(registry: Registry, opts: WorkerMetricsOptio
       const key = {};
       active.set(key, { type, fps: 0 });
       return {
-        progress(p) {
+        progress(update) {
           const run = active.get(key);
-          if (run && typeof p.fps === "number" && Number.isFinite(p.fps) && p.fps >= 0) run.fps = p.fps;
+          if (run && typeof update.fps === "number" && Number.isFinite(update.fps) && update.fps >= 0) run.fps = update.fps;
         },
         end() {
           active.delete(key);

@@ -94,19 +94,19 @@ export async function listAudit(db: Db, query: AuditQuery) {
     .limit(query.limit + 1);
   const page = rows.slice(0, query.limit);
   return {
-    items: page.map((r) => ({
-      id: r.id,
-      at: r.at.toISOString(),
-      actor: r.actor,
-      actor_role: r.actorRole,
-      method: r.method,
-      route: r.route,
-      action: r.action,
-      target: r.target,
-      status: r.status,
-      client_ip: r.clientIp,
-      user_agent: r.userAgent,
-      request_id: r.requestId,
+    items: page.map((row) => ({
+      id: row.id,
+      at: row.at.toISOString(),
+      actor: row.actor,
+      actor_role: row.actorRole,
+      method: row.method,
+      route: row.route,
+      action: row.action,
+      target: row.target,
+      status: row.status,
+      client_ip: row.clientIp,
+      user_agent: row.userAgent,
+      request_id: row.requestId,
     })),
     next_before: rows.length > query.limit ? page[page.length - 1]!.id : null,
   };

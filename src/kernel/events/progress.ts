@@ -50,12 +50,12 @@ export function createProgressPublisher(bus: Bus, logger: Logger, intervalMs = 2
     slot.timer = setTimeout(() => flush(jobId), intervalMs);
   };
   return {
-    publish(p) {
+    publish(update) {
       if (stopped) return;
-      let slot = jobs.get(p.job_id);
-      if (!slot) jobs.set(p.job_id, (slot = {}));
-      slot.pending = p; // a burst keeps only its latest value
-      if (!slot.timer) slot.timer = setTimeout(() => flush(p.job_id), throttleDelay(slot.lastSentAt, Date.now(), intervalMs));
+      let slot = jobs.get(update.job_id);
+      if (!slot) jobs.set(update.job_id, (slot = {}));
+      slot.pending = update; // a burst keeps only its latest value
+      if (!slot.timer) slot.timer = setTimeout(() => flush(update.job_id), throttleDelay(slot.lastSentAt, Date.now(), intervalMs));
     },
     stop() {
       stopped = true;

@@ -58,24 +58,24 @@ export async function jobDetail(db: Db, job: JobRow) {
   return {
     ...jobSummary(job),
     source: sourceSummary(job.probe),
-    tasks: taskRows.map((t) => ({
-      id: t.id,
-      type: t.type,
-      seq: t.seq,
-      pool: t.pool,
-      status: t.status,
-      attempt: t.attempt,
-      failures: t.failures,
-      max_attempts: t.maxAttempts,
-      progress: t.progress,
-      media_seconds: t.mediaSeconds,
+    tasks: taskRows.map((task) => ({
+      id: task.id,
+      type: task.type,
+      seq: task.seq,
+      pool: task.pool,
+      status: task.status,
+      attempt: task.attempt,
+      failures: task.failures,
+      max_attempts: task.maxAttempts,
+      progress: task.progress,
+      media_seconds: task.mediaSeconds,
       // The lease's worker while it runs; afterwards the worker of the last attempt (the lease is cleared).
-      worker_id: t.leaseWorkerId ?? attempts.filter((a) => a.taskId === t.id).at(-1)?.workerId ?? null,
-      error: t.errorCode ? { code: t.errorCode, message: t.errorMessage } : null,
-      started_at: t.startedAt,
-      finished_at: t.finishedAt,
+      worker_id: task.leaseWorkerId ?? attempts.filter((a) => a.taskId === task.id).at(-1)?.workerId ?? null,
+      error: task.errorCode ? { code: task.errorCode, message: task.errorMessage } : null,
+      started_at: task.startedAt,
+      finished_at: task.finishedAt,
       attempts: attempts
-        .filter((a) => a.taskId === t.id)
+        .filter((a) => a.taskId === task.id)
         .map((a) => ({
           attempt: a.attempt,
           worker_id: a.workerId,

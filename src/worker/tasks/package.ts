@@ -46,9 +46,9 @@ export async function packageTask(ctx: TaskContext<"package">): Promise<PackageR
   // Parts and the audio track are ours: one that cannot be fetched is our failure, not the source's (a retry
   // of the job re-runs the task that made it).
   const get = (key: string, path: string) =>
-    storage.call("get_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 }).catch((e) => {
-      if (ctx.signal.aborted) throw e;
-      throw TaskFailure.ownFileMissing(`fetching ${key}`, e);
+    storage.call("get_file", { key, path }, { signal: ctx.signal, timeoutMs: 30 * 60_000 }).catch((error) => {
+      if (ctx.signal.aborted) throw error;
+      throw TaskFailure.ownFileMissing(`fetching ${key}`, error);
     });
   // Files handed to storage are moved, not copied (one write of the bytes when storage is local).
   const put = (key: string, path: string) => storage.call<{ size: number }>("put_file", { key, path, move: true }, { signal: ctx.signal, timeoutMs: 30 * 60_000 });
@@ -147,11 +147,11 @@ async function muxRendition(
       video_duration_s: videoDuration,
       frames,
       // Each audio stream on the video's clock: where it starts relative to the first video frame.
-      audio_tracks: audioStreams.map((a) => ({
-        duration_s: Number(a.duration ?? 0),
-        start_s: Number(a.start_time ?? 0) - Number(v?.start_time ?? 0),
-        sample_rate: Number(a.sample_rate ?? 48000),
-        codec: a.codec_name === "opus" ? ("opus" as const) : ("aac" as const),
+      audio_tracks: audioStreams.map((stream) => ({
+        duration_s: Number(stream.duration ?? 0),
+        start_s: Number(stream.start_time ?? 0) - Number(v?.start_time ?? 0),
+        sample_rate: Number(stream.sample_rate ?? 48000),
+        codec: stream.codec_name === "opus" ? ("opus" as const) : ("aac" as const),
       })),
     },
   });
