@@ -60,7 +60,7 @@ export class WorkerRuntime {
       running: this.running,
       pools: this.pools,
       draining: this.draining,
-      capabilities: { ...this.opts.capabilities, plugins: this.pluginStates() } as unknown as Record<string, unknown>,
+      capabilities: { ...this.opts.capabilities, plugins: this.pluginStates() },
       startedAt: this.startedAt,
     };
   }
