@@ -6,9 +6,8 @@ import { type Consumer, Slots, type Unsubscribe } from "../../bus/types.ts";
 import { errorMessage, isAppError } from "../../core/errors.ts";
 import type { ResultMessage } from "../../core/messages.ts";
 import { RESULTS_QUEUE } from "../../core/topology.ts";
-import type { WorkerPresence } from "../../core/worker-info.ts";
 import type { KernelContext } from "../context.ts";
-import { syncWorkers } from "../workers/registry.ts";
+import { syncWorkers, validPresence } from "../workers/registry.ts";
 import { createLostOutputs } from "../pipeline/cleanup.ts";
 import { createProgressPublisher } from "../events/progress.ts";
 import { serveClaims } from "./claims.ts";
@@ -52,7 +51,7 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
     database: ctx.database,
     deps,
     syncWorkers: async () => {
-      const present = await bus.presence.list<WorkerPresence>();
+      const present = validPresence(await bus.presence.list(), logger);
       const { joined, left } = await syncWorkers(db, present);
       for (const id of joined) logger.info({ worker_id: id }, "worker joined");
       for (const id of left) logger.warn({ worker_id: id }, "worker offline: heartbeats stopped");

@@ -5,7 +5,8 @@
  */
 import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { PresenceEntry } from "../../bus/types.ts";
-import type { WorkerPresence } from "../../core/worker-info.ts";
+import type { Logger } from "pino";
+import { parseWorkerPresence, type WorkerPresence } from "../../core/worker-info.ts";
 import type { Db } from "../../db/client.ts";
 import { workers } from "../../db/schema.ts";
 import { recordEvent, recordEvents } from "../events/record.ts";
@@ -14,6 +15,17 @@ import type { Exec } from "../../db/exec.ts";
 export interface SyncResult {
   joined: string[];
   left: string[];
+}
+
+/** The entries that are well-formed worker presences; a malformed one is logged and skipped, never cast. */
+export function validPresence(entries: PresenceEntry[], logger: Pick<Logger, "warn">): PresenceEntry<WorkerPresence>[] {
+  const valid: PresenceEntry<WorkerPresence>[] = [];
+  for (const entry of entries) {
+    const parsed = parseWorkerPresence(entry.info);
+    if (parsed.ok) valid.push({ ...entry, info: parsed.presence });
+    else logger.warn({ presence_id: entry.id, problem: parsed.problem }, "malformed worker presence entry ignored");
+  }
+  return valid;
 }
 
 export async function syncWorkers(db: Db, present: PresenceEntry<WorkerPresence>[]): Promise<SyncResult> {
