@@ -70,7 +70,9 @@ export function parseConfig(text: string): ConfigFile {
     }
     const kv = /^([A-Za-z_]+)\s*=\s*(".*")\s*(?:#.*)?$/.exec(s);
     if (!kv) throw new Error(`${where}: expected key = "value" or [contexts.NAME], got ${s}`);
-    const [, key, raw] = kv as unknown as [string, string, string];
+    // Both groups are mandatory in the pattern, so a match always has them.
+    const key = kv[1]!;
+    const raw = kv[2]!;
     const value = parseString(raw, where);
     if (!section) {
       if (key !== "current") throw new Error(`${where}: unknown top-level key ${key} (only current)`);
