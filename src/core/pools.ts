@@ -9,8 +9,18 @@
 export const HW_FAMILIES = Object.freeze(["nvidia", "qsv", "vaapi"] as const);
 export type HwFamily = (typeof HW_FAMILIES)[number];
 
-/** Worker pools = the capability a task requires. A worker pulls from every pool it can serve. */
-export const POOLS = Object.freeze(["cpu", ...HW_FAMILIES] as const);
+/**
+ * Hardware pools per proven encoder, `<accelerator>:<codec>` (media/hardware/accelerators.ts, encoderPool):
+ * a worker offers one only after that encoder passed its test encode, so a GPU with h264_nvenc but no
+ * hevc_nvenc never receives an HEVC task. Its queue is `work-<accelerator>_<codec>` (topology.ts).
+ */
+export const HW_ENCODER_POOLS = Object.freeze(["nvenc:h264", "nvenc:hevc", "nvenc:av1", "qsv:h264", "qsv:hevc", "qsv:av1", "qsv:vp9", "vaapi:h264", "vaapi:hevc", "vaapi:av1", "vaapi:vp9"] as const);
+
+/**
+ * Worker pools = the capability a task requires. A worker pulls from every pool it can serve. The family
+ * pools (nvidia, qsv, vaapi) remain for tasks planned before pools were per encoder.
+ */
+export const POOLS = Object.freeze(["cpu", ...HW_FAMILIES, ...HW_ENCODER_POOLS] as const);
 export type Pool = (typeof POOLS)[number];
 
 /** The pool an FFmpeg encoder runs in, from its name (h264_nvenc → nvidia; libx264 → cpu). */

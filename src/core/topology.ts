@@ -7,7 +7,8 @@ import type { Pool } from "./pools.ts";
 /** Worker pools (core/pools.ts) = the capability a task requires. A worker pulls from every pool it can serve. */
 export { POOLS, type Pool } from "./pools.ts";
 
-export const workQueue = (pool: Pool | string) => `work-${pool}`;
+/** Queue names allow no ":" (bus names are `[a-z0-9_-]+`): the encoder pool nvenc:h264 has the queue work-nvenc_h264. */
+export const workQueue = (pool: Pool | string) => `work-${pool.replace(":", "_")}`;
 export const RESULTS_QUEUE = "results";
 
 /**

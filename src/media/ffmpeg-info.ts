@@ -3,7 +3,7 @@
  * (src/worker/capabilities.ts) and hands the text here, so every parser is unit-tested on captured output.
  */
 import { HW_FAMILIES, type HwFamily } from "../core/pools.ts";
-import { DEFAULT_VAAPI_DEVICE, hwDeviceArgs, hwUploadFilter } from "./hw-upload.ts";
+import { acceleratorOfFamily, DEFAULT_VAAPI_DEVICE, encoderPool, testEncodeArgv } from "./hardware/index.ts";
 
 export type CodecKind = "video" | "audio" | "subtitle";
 
@@ -16,15 +16,14 @@ export interface CodecEntry {
 export { HW_FAMILIES, type HwFamily };
 
 /**
- * Hardware encoders worth probing, per family and in preference order. A build lists many of them
- * whether or not the hardware is there (Debian lists NVENC on every machine), so each one must still
- * prove itself with a test encode. Names absent from a build (av1_nvenc in FFmpeg 5.1) are simply skipped.
+ * Hardware encoders worth probing, per family and in preference order (the accelerators' lists,
+ * media/hardware/). A build lists many of them whether or not the hardware is there (Debian lists NVENC on
+ * every machine), so each one must still prove itself with a test encode. Names absent from a build
+ * (av1_nvenc in FFmpeg 5.1) are simply skipped.
  */
-export const HW_ENCODER_CANDIDATES: Readonly<Record<HwFamily, readonly string[]>> = Object.freeze({
-  nvidia: Object.freeze(["h264_nvenc", "hevc_nvenc", "av1_nvenc"]),
-  qsv: Object.freeze(["h264_qsv", "hevc_qsv", "av1_qsv", "vp9_qsv"]),
-  vaapi: Object.freeze(["h264_vaapi", "hevc_vaapi", "av1_vaapi", "vp9_vaapi"]),
-});
+export const HW_ENCODER_CANDIDATES: Readonly<Record<HwFamily, readonly string[]>> = Object.freeze(
+  Object.fromEntries(HW_FAMILIES.map((family) => [family, Object.freeze([...acceleratorOfFamily(family).probeEncoders])])) as Record<HwFamily, readonly string[]>,
+);
 
 /**
  * The version token of `ffmpeg -version` / `ffprobe -version`: "5.1.9-0+deb12u1", or for git
@@ -69,12 +68,11 @@ export function parseHwaccels(text: string): string[] {
     .filter((line) => /^[\w-]+$/.test(line));
 }
 
-/** The one-frame source: tiny, but every hardware encoder's minimum size and alignment (16) is met. */
-const TEST_INPUT = ["-f", "lavfi", "-i", "color=c=black:s=256x256:r=25:d=0.04", "-frames:v", "1"];
-
 export interface TestEncodeOptions {
-  /** VAAPI render node, e.g. /dev/dri/renderD128. */
+  /** VAAPI render node, e.g. /dev/dri/renderD128 (also the QSV device's node when given). */
   vaapiDevice?: string;
+  /** NVIDIA GPU index to prove the encoder on. */
+  gpuIndex?: number;
 }
 
 export { DEFAULT_VAAPI_DEVICE };
@@ -82,12 +80,13 @@ export { DEFAULT_VAAPI_DEVICE };
 /**
  * argv (without the binary) of a one-frame encode to the null muxer: the only reliable proof that an
  * encoder works, because listing says nothing about the driver, the device or the GPU model
- * (some NVIDIA datacenter GPUs have no encoder at all).
+ * (some NVIDIA datacenter GPUs have no encoder at all). The same device, upload and encoder options as the
+ * real pipeline (media/hardware/probe.ts): proving one path and running another proves nothing.
  */
 export function testEncodeArgs(encoder: string, family: HwFamily, opts: TestEncodeOptions = {}): string[] {
-  // The same device and upload as the real pipeline (hw-upload.ts): proving one path and running another proves nothing.
-  const upload = hwUploadFilter(family);
-  return ["-hide_banner", "-nostdin", "-loglevel", "error", ...TEST_INPUT, ...hwDeviceArgs(family, opts.vaapiDevice), ...(upload ? ["-vf", upload] : []), "-c:v", encoder, "-f", "null", "-"];
+  const a = acceleratorOfFamily(family);
+  const device = a.id === "vaapi" ? { path: opts.vaapiDevice ?? DEFAULT_VAAPI_DEVICE } : a.id === "nvenc" && opts.gpuIndex !== undefined ? { index: opts.gpuIndex } : {};
+  return testEncodeArgv(encoder, a, device);
 }
 
 /**
@@ -116,14 +115,20 @@ export interface PoolInputs {
 
 /**
  * The bus pools (one JetStream consumer each) this worker may pull from: "cpu" needs the software
- * pair the default ladder uses (libx264 + aac); a hardware family needs one encoder proven by a test
- * encode. Ordered cpu first, then HW_FAMILIES order.
+ * pair the default ladder uses (libx264 + aac); a hardware pool is one encoder proven by a test encode,
+ * `<accelerator>:<codec>` (nvenc:h264), so routing never sends a task to a worker that cannot run it.
+ * Ordered cpu first, then HW_FAMILIES order, each family's encoders in preference order. `excluded`:
+ * pools withheld (a degraded device's, until it passes its test encode again).
  */
-export function poolsFrom(caps: PoolInputs): string[] {
+export function poolsFrom(caps: PoolInputs, excluded: ReadonlySet<string> = new Set()): string[] {
   const pools: string[] = [];
   if (caps.encoders.includes("libx264") && caps.encoders.includes("aac")) pools.push("cpu");
   for (const family of HW_FAMILIES) {
-    if (caps.hardware.some((hw) => hw.family === family && hw.encoders.length > 0)) pools.push(family);
+    const proven = caps.hardware.filter((hw) => hw.family === family).flatMap((hw) => hw.encoders);
+    for (const encoder of HW_ENCODER_CANDIDATES[family]) {
+      const pool = encoderPool(encoder);
+      if (proven.includes(encoder) && pool !== "cpu" && !pools.includes(pool) && !excluded.has(pool)) pools.push(pool);
+    }
   }
   return pools;
 }

@@ -1,24 +1,28 @@
 /**
- * How software frames reach a hardware encoder: the one definition that both the real pipeline
- * (args/video-chunk.ts) and the test encode proving an encoder (ffmpeg-info.ts) use, so a worker only
- * advertises an encoder through the very path its tasks will take. NVENC and software encoders take
- * system-memory frames; QSV and VAAPI need a device and an upload filter. (Issue 19 grows this into the
- * hardware module: decode, scaling and driver error signatures per accelerator.)
+ * How software frames reach a hardware encoder, by pool or family: kept for callers that still speak in
+ * families; the definitions are the accelerators' (media/hardware/), which the real pipeline and the test
+ * encode both use.
  */
-import type { Pool } from "../core/pools.ts";
+import { acceleratorOfEncoder, acceleratorOfFamily, DEFAULT_VAAPI_DEVICE, poolEncoder } from "./hardware/index.ts";
+import type { Accelerator } from "./hardware/index.ts";
+import { HW_FAMILIES, type HwFamily } from "../core/pools.ts";
 
-export const DEFAULT_VAAPI_DEVICE = "/dev/dri/renderD128";
+export { DEFAULT_VAAPI_DEVICE };
+
+function acceleratorOfPool(pool: string): Accelerator | undefined {
+  if ((HW_FAMILIES as readonly string[]).includes(pool)) return acceleratorOfFamily(pool as HwFamily);
+  const encoder = poolEncoder(pool)?.encoder;
+  return encoder ? acceleratorOfEncoder(encoder) : undefined;
+}
 
 /** Global options that open the device the upload filter uploads to (none when no upload is needed). */
-export function hwDeviceArgs(pool: Pool, vaapiDevice: string = DEFAULT_VAAPI_DEVICE): string[] {
-  if (pool === "vaapi") return ["-init_hw_device", `vaapi=va:${vaapiDevice}`, "-filter_hw_device", "va"];
-  if (pool === "qsv") return ["-init_hw_device", "qsv=qs", "-filter_hw_device", "qs"];
-  return [];
+export function hwDeviceArgs(pool: string, vaapiDevice: string = DEFAULT_VAAPI_DEVICE): string[] {
+  const a = acceleratorOfPool(pool);
+  if (!a || a.uploadFilter === undefined) return [];
+  return a.deviceArgs(a.id === "vaapi" ? { path: vaapiDevice } : {}, false);
 }
 
 /** The filter that ends a software filter chain feeding this pool's encoder, if it needs one. */
-export function hwUploadFilter(pool: Pool): string | undefined {
-  if (pool === "qsv") return "format=nv12,hwupload=extra_hw_frames=64";
-  if (pool === "vaapi") return "format=nv12,hwupload";
-  return undefined;
+export function hwUploadFilter(pool: string): string | undefined {
+  return acceleratorOfPool(pool)?.uploadFilter;
 }

@@ -189,34 +189,38 @@ describe("HW_ENCODER_CANDIDATES", () => {
 });
 
 describe("testEncodeArgs", () => {
-  const input = ["-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x256:r=25:d=0.04", "-frames:v", "1"];
+  const head = ["-hide_banner", "-nostdin", "-loglevel", "error"];
+  const input = ["-f", "lavfi", "-i", "color=c=black:s=256x256:r=25:d=0.04", "-frames:v", "1"];
 
-  test("nvidia feeds system-memory frames straight to NVENC", () => {
-    expect(testEncodeArgs("h264_nvenc", "nvidia", {})).toEqual([...input, "-c:v", "h264_nvenc", "-f", "null", "-"]);
+  // The device, upload and encoder options of the real pipeline (media/hardware/, the same as videoChunkArgs uses).
+  test("nvidia feeds system-memory frames straight to NVENC, with the pipeline's encoder options", () => {
+    expect(testEncodeArgs("h264_nvenc", "nvidia", {})).toEqual([
+      ...head, ...input, "-vf", "scale=256:256,setsar=1",
+      "-c:v", "h264_nvenc", "-preset", "p4", "-tune", "hq", "-rc", "vbr", "-cq", "30", "-b:v", "0", "-no-scenecut", "1", "-forced-idr", "1", "-pix_fmt", "yuv420p",
+      "-f", "null", "-",
+    ]);
+    expect(testEncodeArgs("hevc_nvenc", "nvidia", { gpuIndex: 1 })).toContain("-gpu");
   });
 
-  // The device and upload of the real pipeline (media/hw-upload.ts, the same as videoChunkArgs uses).
   test("qsv uploads through an explicit QSV device", () => {
     expect(testEncodeArgs("hevc_qsv", "qsv", {})).toEqual([
-      ...input,
-      "-init_hw_device", "qsv=qs", "-filter_hw_device", "qs", "-vf", "format=nv12,hwupload=extra_hw_frames=64",
-      "-c:v", "hevc_qsv", "-f", "null", "-",
+      ...head, "-init_hw_device", "qsv=qs", "-filter_hw_device", "qs", ...input,
+      "-vf", "scale=256:256,setsar=1,format=nv12,hwupload=extra_hw_frames=64",
+      "-c:v", "hevc_qsv", "-preset", "medium", "-global_quality", "30", "-forced_idr", "1", "-adaptive_i", "0", "-f", "null", "-",
     ]);
   });
 
   test("vaapi uploads through the default render node", () => {
     expect(testEncodeArgs("h264_vaapi", "vaapi", {})).toEqual([
-      ...input,
-      "-init_hw_device", "vaapi=va:/dev/dri/renderD128", "-filter_hw_device", "va", "-vf", "format=nv12,hwupload",
-      "-c:v", "h264_vaapi", "-f", "null", "-",
+      ...head, "-init_hw_device", "vaapi=va:/dev/dri/renderD128", "-filter_hw_device", "va", ...input,
+      "-vf", "scale=256:256,setsar=1,format=nv12,hwupload", "-c:v", "h264_vaapi", "-rc_mode", "CQP", "-qp", "30", "-f", "null", "-",
     ]);
   });
 
   test("vaapi uses the configured render node", () => {
     expect(testEncodeArgs("vp9_vaapi", "vaapi", { vaapiDevice: "/dev/dri/renderD129" })).toEqual([
-      ...input,
-      "-init_hw_device", "vaapi=va:/dev/dri/renderD129", "-filter_hw_device", "va", "-vf", "format=nv12,hwupload",
-      "-c:v", "vp9_vaapi", "-f", "null", "-",
+      ...head, "-init_hw_device", "vaapi=va:/dev/dri/renderD129", "-filter_hw_device", "va", ...input,
+      "-vf", "scale=256:256,setsar=1,format=nv12,hwupload", "-c:v", "vp9_vaapi", "-rc_mode", "CQP", "-qp", "30", "-f", "null", "-",
     ]);
   });
 });
@@ -248,13 +252,15 @@ describe("poolsFrom", () => {
     expect(poolsFrom({ encoders: ["aac"], hardware: none })).toEqual([]);
   });
 
-  test("a family needs one proven encoder, and pools come in a fixed order", () => {
+  test("a hardware pool is one proven encoder (<accelerator>:<codec>), in a fixed order", () => {
     const hardware = [
       { family: "vaapi" as const, encoders: ["h264_vaapi"] },
       { family: "qsv" as const, encoders: [] },
       { family: "nvidia" as const, encoders: ["hevc_nvenc"] },
     ];
-    expect(poolsFrom({ encoders: ["libx264", "aac"], hardware })).toEqual(["cpu", "nvidia", "vaapi"]);
-    expect(poolsFrom({ encoders: [], hardware })).toEqual(["nvidia", "vaapi"]);
+    expect(poolsFrom({ encoders: ["libx264", "aac"], hardware })).toEqual(["cpu", "nvenc:hevc", "vaapi:h264"]);
+    expect(poolsFrom({ encoders: [], hardware })).toEqual(["nvenc:hevc", "vaapi:h264"]);
+    // A degraded device's pools are withheld until it passes its test encode again.
+    expect(poolsFrom({ encoders: ["libx264", "aac"], hardware }, new Set(["nvenc:hevc"]))).toEqual(["cpu", "vaapi:h264"]);
   });
 });
