@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { audioSpecSchema, profileSchema } from "./profile-spec.ts";
 
-export const TASK_TYPES = ["analyze", "video", "audio", "package"] as const;
+export const TASK_TYPES = ["analyze", "video", "audio", "package", "live"] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
 const text = v.pipe(v.string(), v.minLength(1));
@@ -22,6 +22,23 @@ const bytes = v.pipe(v.number(), v.finite(), v.minValue(0));
 const sourceFields = { source_url: text, storage: text };
 
 export const analyzeParamsSchema = v.object(sourceFields);
+
+/**
+ * What the source picture is, as FFprobe states it (media/filters/traits.ts reads it): the video filters
+ * decide on it (deinterlace, tone-map, colour tags; media/filters/picture.ts). Every field is optional: an
+ * older analysis has none, and a stream that does not say keeps FFmpeg's defaults.
+ */
+export const videoTraitsSchema = v.object({
+  /** progressive, tt, bb, tb, bt (interlaced, top or bottom field first) or unknown. */
+  field_order: v.optional(v.string()),
+  /** FFmpeg's names: bt709, bt2020, smpte2084 (PQ), arib-std-b67 (HLG), bt2020nc, tv, pc… */
+  color_primaries: v.optional(v.string()),
+  color_transfer: v.optional(v.string()),
+  color_space: v.optional(v.string()),
+  color_range: v.optional(v.string()),
+  /** Bits per sample of the decoded picture (8, 10, 12). */
+  bit_depth: v.optional(v.number()),
+});
 
 /** One chunk of the source, cut at a keyframe (media/planner.ts plans them). */
 export const chunkSchema = v.object({
@@ -52,6 +69,8 @@ export const videoParamsSchema = v.object({
   fps: positive,
   renditions: v.pipe(v.array(renditionPlanSchema), v.minLength(1)),
   parts_prefix: text,
+  /** The source picture's field order and colour (analyze result `video.traits`): what the filters decide on. */
+  traits: v.optional(videoTraitsSchema),
 });
 
 export const audioParamsSchema = v.object({
@@ -105,12 +124,67 @@ export const packageParamsSchema = v.object({
   ),
 });
 
+// ── live (one live session's ladder on a worker, issue 15; the worker: src/worker/tasks/live.ts) ───────
+
+/** An http(s) URL on a kernel (the live source, the segment receiver): the worker pulls from and PUTs to it. */
+const kernelUrl = v.pipe(v.string(), v.url(), v.regex(/^https?:\/\//i, "must be an http(s) URL"));
+
+/** One rung of a live ladder. `name` is a path segment of the push and playback URLs. */
+export const liveRungSchema = v.object({
+  name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, "must be 1-32 letters, digits, '_' or '-', starting with a letter or digit")),
+  /** The box the picture is scaled into (aspect kept); even, as yuv420p needs. */
+  width: v.pipe(v.number(), v.integer(), v.minValue(16), v.maxValue(7680), v.check((n) => n % 2 === 0, "must be even")),
+  height: v.pipe(v.number(), v.integer(), v.minValue(16), v.maxValue(4320), v.check((n) => n % 2 === 0, "must be even")),
+  video_kbps: v.pipe(v.number(), v.integer(), v.minValue(50), v.maxValue(100_000)),
+  /** Output frame rate (constant); absent: media/live/ladder.ts's default. */
+  fps: v.optional(v.pipe(v.number(), v.finite(), v.gtValue(0), v.maxValue(120))),
+});
+
+export const liveParamsSchema = v.object({
+  stream_id: text,
+  session_id: text,
+  /** HTTP-FLV pull URL of the session on the ingesting kernel. */
+  source_url: kernelUrl,
+  /** The worker PUTs `${push_url}/${rung}/${file}`. */
+  push_url: kernelUrl,
+  /** Sent as `Authorization: Bearer <token>` on the pull and on every PUT. */
+  token: text,
+  segment_seconds: v.picklist([1, 2]),
+  rungs: v.pipe(
+    v.array(liveRungSchema),
+    v.minLength(1),
+    v.maxLength(8),
+    v.check((rungs) => new Set(rungs.map((r) => r.name)).size === rungs.length, "rung names must be unique"),
+  ),
+  audio_kbps: v.pipe(v.number(), v.integer(), v.minValue(16), v.maxValue(512)),
+});
+
+/**
+ * Transcode telemetry a live task's progress messages carry (TaskProgress.live), about every 2 s. `epoch` is
+ * the attempt number, which names the attempt's segments (`e<epoch>_<seq>.ts`): a new epoch is a restart.
+ */
+export const liveProgressSchema = v.object({
+  /** × real time (≥ 1 keeps up with the publisher). */
+  speed: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  /** Frames encoded per second. */
+  fps: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  /** Frames FFmpeg dropped (its `drop_frames`) since the attempt started. */
+  dropped_frames: count,
+  /** Segments completed per rung since the attempt started. */
+  segments: count,
+  epoch: v.pipe(count, v.minValue(1)),
+});
+
 export type AnalyzeParams = v.InferOutput<typeof analyzeParamsSchema>;
 export type ChunkPlan = v.InferOutput<typeof chunkSchema>;
 export type RenditionPlan = v.InferOutput<typeof renditionPlanSchema>;
 export type VideoParams = v.InferOutput<typeof videoParamsSchema>;
 export type AudioParams = v.InferOutput<typeof audioParamsSchema>;
 export type PackageParams = v.InferOutput<typeof packageParamsSchema>;
+export type LiveRung = v.InferOutput<typeof liveRungSchema>;
+export type LiveParams = v.InferOutput<typeof liveParamsSchema>;
+export type LiveProgress = v.InferOutput<typeof liveProgressSchema>;
+export type VideoTraits = v.InferOutput<typeof videoTraitsSchema>;
 
 // ── results ────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -175,6 +249,8 @@ export const analyzeResultSchema = v.object(
         max_interval_s: v.optional(v.number()),
         /** 1 ÷ shortest interval: the GOP bound of a variable-rate source. */
         peak_fps: v.optional(v.number()),
+        /** Field order and colour of the picture (media/filters/traits.ts). */
+        traits: v.optional(videoTraitsSchema),
       },
       analysisObject("the analysis found no video stream"),
     ),
@@ -227,6 +303,13 @@ export const producedOutputSchema = v.object({
 
 export const packageResultSchema = v.object({ outputs: v.array(producedOutputSchema) });
 
+/** Why a live task ended: the pulled source ended (publisher gone, grace over), or it was stopped. */
+export const liveResultSchema = v.object({
+  reason: v.picklist(["source_ended", "cancelled"]),
+  /** Media seconds this attempt transcoded. */
+  media_seconds: v.pipe(v.number(), v.finite(), v.minValue(0)),
+});
+
 export type SourceSummary = v.InferOutput<typeof analyzeResultSchema>;
 export type AnalyzeResult = SourceSummary;
 export type AudioTrack = v.InferOutput<typeof audioTrackSchema>;
@@ -234,6 +317,7 @@ export type VideoResult = v.InferOutput<typeof videoResultSchema>;
 export type AudioResult = v.InferOutput<typeof audioResultSchema>;
 export type ProducedOutput = v.InferOutput<typeof producedOutputSchema>;
 export type PackageResult = v.InferOutput<typeof packageResultSchema>;
+export type LiveResult = v.InferOutput<typeof liveResultSchema>;
 
 // ── per type ───────────────────────────────────────────────────────────────────────────────────────────
 
@@ -242,6 +326,7 @@ export interface TaskContracts {
   video: { params: VideoParams; result: VideoResult };
   audio: { params: AudioParams; result: AudioResult };
   package: { params: PackageParams; result: PackageResult };
+  live: { params: LiveParams; result: LiveResult };
 }
 export type ParamsOf<T extends TaskType> = TaskContracts[T]["params"];
 export type ResultOf<T extends TaskType> = TaskContracts[T]["result"];
@@ -254,6 +339,7 @@ const CONTRACTS: { [T in TaskType]: { params: v.GenericSchema<unknown, ParamsOf<
   video: { params: videoParamsSchema, result: videoResultSchema },
   audio: { params: audioParamsSchema, result: audioResultSchema },
   package: { params: packageParamsSchema, result: packageResultSchema },
+  live: { params: liveParamsSchema, result: liveResultSchema },
 };
 
 export const isTaskType = (type: unknown): type is TaskType => (TASK_TYPES as readonly unknown[]).includes(type);

@@ -179,3 +179,16 @@ function lowerBound(sorted: number[], x: number): number {
   }
   return lo;
 }
+
+/**
+ * Why FFmpeg cannot transcode a stream's codec, or undefined when it can. FFprobe names every codec it
+ * knows, even one its build cannot decode; one it does not know at all reads `codec_name: "unknown"` (or
+ * no name), and then the container's codec tag (the MP4/AVI fourcc) is the only name there is.
+ */
+export function unsupportedCodecProblem(stream: Record<string, unknown>, kind: "video" | "audio"): string | undefined {
+  const name = typeof stream.codec_name === "string" ? stream.codec_name : "";
+  if (name !== "" && name !== "unknown" && name !== "none") return undefined;
+  const tag = typeof stream.codec_tag_string === "string" && !/^(\[0\])+$/.test(stream.codec_tag_string) ? stream.codec_tag_string : undefined;
+  const which = tag ? `"${tag}"` : "(the container names none FFmpeg knows)";
+  return `the ${kind} codec ${which} is not supported: FFmpeg cannot decode it; convert the source to a common codec (H.264, HEVC, VP9, AV1, ProRes…)`;
+}

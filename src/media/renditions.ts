@@ -86,3 +86,21 @@ export function frameStep(fps: number, maxFps: number | undefined): number {
   // The epsilon keeps an exact ratio whole when the rates come from rounded or binary fractions.
   return Math.ceil(fps / maxFps - 1e-9);
 }
+
+/** A requested profile the source gets no rendition of, and why (reported in the job's `source`). */
+export interface SkippedProfile {
+  profile: string;
+  reason: string;
+}
+
+/**
+ * The requested profiles left out by selectRenditions: a 240p source asked for the 1080p ladder gets the
+ * rungs that make sense, and the job says which it did not get, so nobody waits for a 1080p file.
+ */
+export function skippedProfiles(profiles: readonly ProfileSpec[], renditions: readonly Rendition[], source: SourceVideo): SkippedProfile[] {
+  const display = displaySize(source);
+  const short = Math.round(Math.min(display.width, display.height));
+  return profiles
+    .filter((p) => !renditions.some((r) => r.profile.id === p.id))
+    .map((p) => ({ profile: p.id, reason: `${p.video.height}p is larger than the source (${short}p): profiles are not scaled up` }));
+}

@@ -25,7 +25,8 @@ export function rotationOf(stream: Stream): number {
 }
 
 import { keyframeProblem } from "./planner.ts";
-import { isVariableRate, type VideoTiming } from "./probe.ts";
+import { isVariableRate, unsupportedCodecProblem, type VideoTiming } from "./probe.ts";
+import { videoTraitsOf } from "./filters/traits.ts";
 
 const tag = (stream: Stream, name: string): string | undefined => {
   const tags = (stream.tags ?? {}) as Record<string, unknown>;
@@ -76,6 +77,8 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
       a ? "the source has audio but no video stream: audio-only sources are not transcoded (docs/media.md); submit a video, or add a still picture to the audio" : "the source has no audio or video streams",
     );
   }
+  const unknownCodec = unsupportedCodecProblem(v, "video");
+  if (unknownCodec) throw new SourceProblem(unknownCodec);
   const frames = Number(raw.packets ?? v.nb_frames ?? 0);
   if (!frames) throw new SourceProblem("the video stream has no frames");
   const nominal = parseRate(v.avg_frame_rate) || parseRate(v.r_frame_rate);
@@ -122,6 +125,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
       sar: parseRate(String(v.sample_aspect_ratio ?? "1:1").replace(":", "/")) || 1,
       pix_fmt: (v.pix_fmt as string | undefined) ?? null,
       profile: (v.profile as string | undefined) ?? null,
+      traits: videoTraitsOf(v),
       ...(timed
         ? { start_s: timed.start_s, vfr, max_interval_s: timed.max_interval_s || 1 / fps, peak_fps: timed.min_interval_s > 0 ? Math.max(fps, 1 / timed.min_interval_s) : fps }
         : {}),

@@ -125,7 +125,7 @@ describe("summarizeProbe", () => {
       size_bytes: 6338121,
       bit_rate: 5065431,
       format: "mov,mp4,m4a,3gp,3g2,mj2",
-      video: { codec: "h264", width: 1920, height: 1080, fps: 30000 / 1001, frames: 300, rotation: 0, sar: 1, pix_fmt: "yuv420p", profile: "High" },
+      video: { codec: "h264", width: 1920, height: 1080, fps: 30000 / 1001, frames: 300, rotation: 0, sar: 1, pix_fmt: "yuv420p", profile: "High", traits: { bit_depth: 8 } },
       audio: { codec: "aac", channels: 1, sample_rate: 44100, duration_s: 10.008 },
       audio_tracks: [{ index: 0, codec: "aac", channels: 1, sample_rate: 44100, duration_s: 10.008, start_s: 0, language: "und", title: null, default: true }],
       keyframes: [

@@ -12,7 +12,7 @@ import { isOutputFormat, paramsOf, resultOf } from "../../core/task-contracts.ts
 import { jobs, outputs, tasks, workers } from "../../db/schema.ts";
 import { PlanProblem, planChunks } from "../../media/planner.ts";
 import { encoderFor } from "../../media/profiles.ts";
-import { selectRenditions } from "../../media/renditions.ts";
+import { selectRenditions, skippedProfiles } from "../../media/renditions.ts";
 import { resolveProfiles } from "../profiles/catalog.ts";
 import type { AdvanceResult } from "../orchestrator/results.ts";
 import type { Exec } from "../../db/exec.ts";
@@ -81,7 +81,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
   const slots = await slotsByPool(db);
   const hw = { nvidia: slots.has("nvidia"), qsv: slots.has("qsv"), vaapi: slots.has("vaapi") };
 
-  const renditions = selectRenditions(specs, { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps, sample_aspect_ratio: source.video.sar }, {
+  const sourceVideo = { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps, sample_aspect_ratio: source.video.sar };
+  const renditions = selectRenditions(specs, sourceVideo, {
     allowUpscale: opts.allowUpscale,
   });
   // Group renditions by the pool (hardware) that encodes them: one decode per chunk per group.
@@ -95,7 +96,9 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
   }
 
   const { keyframes, ...summary } = source;
-  await db.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length } }).where(eq(jobs.id, job.id));
+  // What the job gets (sizes) and which requested profiles it does not (a source smaller than the ladder), shown under `source`.
+  const planned = { renditions: renditions.map((r) => ({ profile: r.profile.id, width: r.width, height: r.height })), skipped_profiles: skippedProfiles(specs, renditions, sourceVideo) };
+  await db.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length, ...planned } }).where(eq(jobs.id, job.id));
 
   const picked = selectAudioTracks(tracksOf(source), job.options.audio_tracks);
   if ("error" in picked) return failJob(db, job, "WE-JOB-007", picked.error);
@@ -132,6 +135,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
         fps: source.video.vfr && source.video.peak_fps ? source.video.peak_fps : source.video.fps,
         renditions: list,
         parts_prefix: partsPrefix(job.id),
+        // Field order and colour: the chunk deinterlaces and tone-maps on them (media/filters/picture.ts).
+        ...(source.video.traits ? { traits: source.video.traits } : {}),
       };
       newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params, mediaSeconds: c.duration_s * list.length });
     }

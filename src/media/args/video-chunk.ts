@@ -2,8 +2,9 @@
  * The video chunk task's ffmpeg: one decode of a chunk of the source, every rendition encoded from it
  * (docs/architecture.md §3). Encoder-specific options come from video-encoder.ts.
  */
-import { poolOfEncoder } from "../../core/pools.ts";
-import { hwDeviceArgs, hwUploadFilter } from "../hw-upload.ts";
+import { planPicture } from "../filters/picture.ts";
+import type { VideoTraits } from "../filters/traits.ts";
+import { type DeviceRef, inputArgs, runAccelerator, rungChain } from "../hardware/index.ts";
 import type { ProfileSpec } from "../profile-spec.ts";
 import { seconds } from "./units.ts";
 import { videoEncoderArgs } from "./video-encoder.ts";
@@ -34,6 +35,13 @@ export interface VideoChunkInput {
   part_format: "mp4" | "mpegts";
   /** Render node for VAAPI encoders. Default /dev/dri/renderD128. */
   vaapi_device?: string;
+  /**
+   * The device the run uses and whether it decodes there (media/hardware/pipeline.ts): decode on the GPU,
+   * one decode split to every rung, each rung scaled on the GPU. Decided at planning from the probe.
+   */
+  hardware?: { device?: DeviceRef; decode?: boolean };
+  /** The source picture's field order and colour: deinterlace, tone-map and colour tags (filters/picture.ts). */
+  traits?: VideoTraits;
 }
 
 /**
@@ -64,7 +72,8 @@ export function decimatedFrameCount(startFrame: number, frames: number, step: nu
  *   (2.8 s for a default MPEG-TS), seek_timestamp makes it the absolute pts the keyframe index holds.
  *   Decoding starts at the keyframe; frames before -ss are dropped by FFmpeg's accurate seek.
  * - `setpts=PTS-STARTPTS` puts the keyframe at t=0, so forced keyframes count from the chunk start
- *   and every part starts at 0.
+ *   and every part starts at 0. Deinterlacing and HDR tone mapping follow it (filters/picture.ts), once
+ *   for all renditions where they can; neither changes the frame count.
  * - per output: `-frames:v N` stops at the chunk's frame count; `-fps_mode passthrough` keeps source
  *   timestamps (the MP4 muxer's default is cfr, which may duplicate or drop frames).
  * - `-force_key_frames expr:gte(t,n_forced*K)` + `-g ceil(fps·K)`: keyframes every K s from the chunk
@@ -83,28 +92,32 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
   if (!(Number.isInteger(frames) && frames > 0)) throw new Error(`videoChunkArgs: frames must be a positive integer (got ${frames})`);
   if (!(fps > 0)) throw new Error(`videoChunkArgs: fps must be positive (got ${fps})`);
   const startFrame = input.start_frame ?? 0;
-  const families = new Set(renditions.map((r) => poolOfEncoder(r.encoder)).filter((f) => f !== "cpu" && f !== "nvidia"));
-  if (families.size > 1) throw new Error(`videoChunkArgs: cannot mix ${[...families].join(" and ")} encoders in one process`);
-  const family = [...families][0];
+  let run: ReturnType<typeof runAccelerator>;
+  try {
+    run = runAccelerator(renditions.map((r) => r.encoder));
+  } catch (e) {
+    throw new Error(`videoChunkArgs: ${(e as Error).message}`);
+  }
+  const device: DeviceRef = input.hardware?.device ?? (run.id === "vaapi" && input.vaapi_device ? { path: input.vaapi_device } : {});
+  const picture = planPicture(input.traits, renditions.map((r) => r.profile.video.pixel_format));
+  // Frames stay on the GPU only when no CPU filter (deinterlace, tone mapping) has to touch them.
+  const hwDecode = input.hardware?.decode === true && run.id !== "cpu" && picture.shared.length === 0 && picture.perRendition.every((f) => f.length === 0);
 
-  const args: string[] = [];
-  if (family) args.push(...hwDeviceArgs(family, input.vaapi_device));
+  const args: string[] = inputArgs(run, device, hwDecode);
   args.push("-seek_timestamp", "1", "-ss", seconds(input.start_pts - seekPreroll(fps)), "-i", input.input);
 
   const branches = renditions.map((r, i) => {
-    const filters: string[] = [];
+    const filters: string[] = [...(picture.perRendition[i] ?? [])];
     const step = r.frame_step ?? 1;
     // Global grid: source frame (startFrame + n) is kept when divisible by step.
     if (step > 1) filters.push(`select=not(mod(n+${startFrame % step}\\,${step}))`);
-    filters.push(`scale=${r.width}:${r.height}`, "setsar=1");
-    const upload = hwUploadFilter(poolOfEncoder(r.encoder));
-    if (upload) filters.push(upload);
-    return { label: `v${i}`, chain: filters.join(",") };
+    return { label: `v${i}`, chain: rungChain(run, { width: r.width, height: r.height, before: filters, encoder: r.encoder }, hwDecode) };
   });
+  const head = ["setpts=PTS-STARTPTS", ...picture.shared].join(",");
   const graph =
     branches.length === 1
-      ? `[0:v]setpts=PTS-STARTPTS,${branches[0]?.chain}[v0]`
-      : `[0:v]setpts=PTS-STARTPTS,split=${branches.length}${branches.map((_, i) => `[s${i}]`).join("")};` +
+      ? `[0:v]${head},${branches[0]?.chain}[v0]`
+      : `[0:v]${head},split=${branches.length}${branches.map((_, i) => `[s${i}]`).join("")};` +
         branches.map((b, i) => `[s${i}]${b.chain}[${b.label}]`).join(";");
   args.push("-filter_complex", graph);
 
@@ -124,7 +137,8 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
       String(decimatedFrameCount(startFrame, frames, step)),
       "-fps_mode",
       "passthrough",
-      ...videoEncoderArgs(r.encoder, r.profile),
+      ...videoEncoderArgs(r.encoder, r.profile, device, hwDecode),
+      ...(picture.colorArgs[i] ?? []),
       "-force_key_frames",
       `expr:gte(t,n_forced*${K})`,
       "-g",

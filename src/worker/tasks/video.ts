@@ -27,6 +27,7 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
     fps: p.fps,
     output: (i: number) => outs[i]!,
     part_format: "mp4",
+    ...(p.traits ? { traits: p.traits } : {}),
   });
   await runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90], sources: [input] });
 
