@@ -30,6 +30,8 @@ export const LAYERS: Layer[] = [
   { name: "bus", rank: 1, folder: "src/bus/" },
   { name: "plugin runtime", rank: 2, folder: "src/plugin-runtime/" },
   { name: "media", rank: 3, folder: "src/media/" },
+  // The RTMP ingest (protocol, FLV fan-out, stats): imports only core; the kernel starts it (issue 15).
+  { name: "live", rank: 3, folder: "src/live/" },
   { name: "plugins", rank: 4, folder: "plugins/", sealed: true },
   { name: "worker", rank: 5, folder: "src/worker/" },
   { name: "kernel", rank: 6, folder: "src/kernel/" },
