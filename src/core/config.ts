@@ -128,6 +128,50 @@ export const url = (schemes: string[]) =>
     }, `must be a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}`),
   );
 
+/**
+ * Several URLs separated by commas (a NATS cluster: `nats://n1:4222,nats://n2:4222`); each must be valid.
+ * A single URL is the one-element case.
+ */
+export const urlList = (schemes: string[]) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (value) => value.split(",").every((part) => urlHasScheme(part.trim(), schemes)),
+      `must be a URL starting with ${schemes.map((s) => `${s}://`).join(" or ")}, or several separated by commas (a cluster)`,
+    ),
+  );
+
+/**
+ * A PostgreSQL URL, also with several hosts (`postgres://user@db1:5432,db2:5432/webencode?target_session_attrs=read-write`:
+ * the driver tries them in order and keeps the one that accepts writes — failover without a config change).
+ */
+export const postgresUrl = () =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (value) => urlHasScheme(firstHostUrl(value), ["postgres", "postgresql"]),
+      "must be a URL starting with postgres:// or postgresql:// (several hosts: postgres://user@host1:5432,host2:5432/db?target_session_attrs=read-write)",
+    ),
+  );
+
+/** `postgres://u@h1:1,h2:2/db` → `postgres://u@h1:1/db`, which `new URL` can parse (it refuses host lists). */
+export function firstHostUrl(value: string): string {
+  const match = /^([a-z]+:\/\/(?:[^@/]*@)?)([^/?#]*)(.*)$/i.exec(value);
+  if (!match) return value;
+  const [, head, hosts, rest] = match;
+  return `${head}${hosts!.split(",")[0]}${rest}`;
+}
+
+function urlHasScheme(value: string, schemes: string[]): boolean {
+  try {
+    return schemes.includes(new URL(value).protocol.replace(/:$/, ""));
+  } catch {
+    return false;
+  }
+}
+
 export const logLevel = () =>
   v.optional(
     v.picklist(["trace", "debug", "info", "warn", "error", "fatal", "silent"], "must be one of trace, debug, info, warn, error, fatal, silent"),

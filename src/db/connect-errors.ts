@@ -3,6 +3,7 @@
  * `connect ECONNREFUSED 127.0.0.1:5433` names neither the database nor the variable to fix.
  */
 import { errorMessage } from "../core/errors.ts";
+import { hostList } from "./pg-ssl.ts";
 
 export class DatabaseConnectError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -13,6 +14,8 @@ export class DatabaseConnectError extends Error {
 
 /** Host, port and database of a URL, without credentials. Pure. */
 export function describeTarget(url: string): string {
+  const hosts = hostList(url);
+  if (hosts) return `${hosts.split(",").join(" / ")}${/^[^?#]*?\/\/[^/]*(\/[^?#]+)/.exec(url)?.[1] ?? ""}`;
   try {
     const u = new URL(url);
     return `${u.hostname || "localhost"}:${u.port || "5432"}${u.pathname && u.pathname !== "/" ? u.pathname : ""}`;

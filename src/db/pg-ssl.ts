@@ -19,12 +19,16 @@ export interface PgTarget {
 const FILE_PARAMS = ["sslrootcert", "sslcert", "sslkey"] as const;
 
 export function pgTarget(url: string, read: (path: string) => string = (p) => readFileSync(p, "utf8")): PgTarget {
+  // A host list (`h1:5432,h2:5432`, failover) is not a URL `new URL` accepts: parse with a stand-in host and
+  // put the list back afterwards.
+  const hosts = hostList(url);
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(hosts ? url.replace(hosts, HOSTS_STAND_IN) : url);
   } catch {
     return { url };
   }
+  const unparse = (parsed: URL): string => (hosts ? parsed.toString().replace(HOSTS_STAND_IN, hosts) : parsed.toString());
   const q = u.searchParams;
   if (!FILE_PARAMS.some((p) => q.has(p))) return { url };
   const mode = q.get("sslmode") ?? "verify-full";
@@ -32,7 +36,7 @@ export function pgTarget(url: string, read: (path: string) => string = (p) => re
   const cert = q.get("sslcert");
   const key = q.get("sslkey");
   for (const p of [...FILE_PARAMS, "sslmode"]) q.delete(p);
-  if (mode === "disable") return { url: u.toString() };
+  if (mode === "disable") return { url: unparse(u) };
   const ssl: ConnectionOptions = {};
   try {
     if (root && root !== "system") ssl.ca = read(root);
@@ -44,5 +48,13 @@ export function pgTarget(url: string, read: (path: string) => string = (p) => re
   const verify = mode === "verify-full" || mode === "verify-ca" || root !== null;
   ssl.rejectUnauthorized = verify;
   if (mode !== "verify-full") ssl.checkServerIdentity = () => undefined;
-  return { url: u.toString(), ssl };
+  return { url: unparse(u), ssl };
+}
+
+const HOSTS_STAND_IN = "webencode-host-list.invalid";
+
+/** The `host:port,host:port` part of a multi-host URL, or undefined for a single host. Pure. */
+export function hostList(url: string): string | undefined {
+  const hosts = /^[a-z]+:\/\/(?:[^@/]*@)?([^/?#]*)/i.exec(url)?.[1];
+  return hosts?.includes(",") ? hosts : undefined;
 }

@@ -2,7 +2,7 @@
 import * as v from "valibot";
 import { ConfigError } from "../core/config.ts";
 import { absolutePaths, NATS_FILE_KEYS } from "../core/config-paths.ts";
-import { listenHost, originList } from "../core/config.ts";
+import { listenHost, originList, postgresUrl, urlList } from "../core/config.ts";
 import { bool, busPrefix, bytes, cidrList, duration, int, loadConfig, logLevel, natsAuth, optionalStr, str, url } from "../core/config.ts";
 
 /** ADMIN_API_KEY: `we_` and 29-125 of A-Za-z0-9_- (32-128 characters in all), like the keys the API generates. */
@@ -10,8 +10,10 @@ export const ADMIN_API_KEY_PATTERN = /^we_[A-Za-z0-9_-]{29,125}$/;
 const ADMIN_API_KEY_RULE = "must start with we_ followed by 29-125 letters, digits, '_' or '-' (32-128 characters in all, e.g. `echo we_$(openssl rand -hex 20)`): API keys are recognized by that prefix";
 
 export const kernelConfigEntries = {
-  DATABASE_URL: v.optional(url(["postgres", "postgresql"])),
-  NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"])),
+  /** Several hosts with target_session_attrs=read-write follow a PostgreSQL failover (docs/ha.md). */
+  DATABASE_URL: v.optional(postgresUrl()),
+  /** One URL, or a cluster's URLs separated by commas. */
+  NATS_URL: v.optional(urlList(["nats", "tls", "ws", "wss"])),
   DATA_DIR: str("./data"),
   PLUGIN_DIR: str("./plugins"),
   PORT: int(8080, 0, 65535),
