@@ -20,7 +20,9 @@ apt_install() {
 
 ensure_node_deps() {
   # npm ci when node_modules is missing or older than the lockfile. Bun comes in as a devDependency.
-  if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # Also when a dependency patch in patches/ changed (npm ci's postinstall applies them with patch-package).
+  if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+    || [ -n "$(find patches -newer node_modules/.package-lock.json 2>/dev/null | head -1)" ]; then
     log "installing npm dependencies (including Bun)"
     npm ci --no-audit --no-fund --loglevel=error >&2
   fi
