@@ -23,6 +23,7 @@ export const ERROR_CATALOGUE = {
   "WE-STR-004": { status: 409, title: "stream key conflict" },
   "WE-STR-005": { status: 422, title: "invalid restream destination" },
   "WE-STR-006": { status: 500, title: "ingest unavailable" },
+  "WE-STR-007": { status: 409, title: "stream not live" },
   "WE-WRK-001": { status: 404, title: "worker not found" },
   "WE-WRK-002": { status: 409, title: "worker busy" },
   "WE-WRK-003": { status: 410, title: "worker offline" },

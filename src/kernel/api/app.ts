@@ -27,6 +27,7 @@ import { authRoutes } from "./auth.ts";
 import { userRoutes } from "./users.ts";
 import { webhookRoutes } from "./webhooks.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
+import { streamRoutes } from "./streams.ts";
 import { auditRoutes } from "./audit.ts";
 import { authHook, principalOf } from "../auth/middleware.ts";
 import { AUDITED_METHODS, recordAudit } from "../auth/audit.ts";
@@ -59,6 +60,7 @@ export function createApp(ctx: KernelContext) {
     .use(authRoutes(ctx))
     .use(userRoutes(ctx))
     .use(webhookRoutes(ctx))
+    .use(streamRoutes(ctx))
     .use(storageUrlRoutes(ctx))
     .use(apiKeyRoutes(ctx))
     .use(auditRoutes(ctx));

@@ -78,6 +78,17 @@ export const POLICY: Record<string, Access> = {
   "GET /v1/webhooks/:id/deliveries": { role: "admin", action: "webhooks.deliveries" },
   "POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver": { role: "admin", action: "webhooks.redeliver" },
 
+  // live streams (docs/live.md): the key is revealed by create and rotate only (both audited)
+  "GET /v1/streams": { role: "viewer", action: "streams.list" },
+  "POST /v1/streams": { role: "operator", action: "streams.create" },
+  "GET /v1/streams/:id": { role: "viewer", action: "streams.get" },
+  "PUT /v1/streams/:id": { role: "operator", action: "streams.update" },
+  "DELETE /v1/streams/:id": { role: "operator", action: "streams.delete" },
+  "POST /v1/streams/:id/key/rotate": { role: "operator", action: "streams.key_rotate" },
+  "POST /v1/streams/:id/stop": { role: "operator", action: "streams.stop" },
+  "GET /v1/streams/:id/stats": { role: "viewer", action: "streams.stats" },
+  "GET /v1/streams/:id/sessions": { role: "viewer", action: "streams.sessions" },
+
   // API keys, audit
   "GET /v1/api-keys": { role: "admin", action: "api_keys.list" },
   "POST /v1/api-keys": { role: "admin", action: "api_keys.create" },
