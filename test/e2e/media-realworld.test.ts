@@ -10,6 +10,11 @@
  *   the default flag; for several tracks the HLS master's alternate audio renditions.
  * - Other containers (WebM, AVI, MOV, FLV, MPEG-TS) are transcoded; audio-only files (MP3, WAV) fail at
  *   once with WE-JOB-007 saying there is no video, not that the container is refused.
+ * - The picture (issue 14, second part): an interlaced source comes out progressive (FFmpeg's idet finds
+ *   combing in the source and none in the outputs), HDR10 and HLG come out tone-mapped and tagged BT.709,
+ *   an anamorphic odd-sized source smaller than the ladder gets one square-pixel even rendition and the
+ *   job names the rungs it skipped, a one-frame video is one frame, a codec FFmpeg does not know fails
+ *   with WE-JOB-007 naming it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -229,7 +234,7 @@ beforeAll(async () => {
   ]);
   for (const name of Object.keys(CORPUS) as CorpusName[]) {
     clips[name] = await makeCorpusClip(corpusDir, name);
-    if (!name.startsWith("audio_")) src[name] = await facts(clips[name]!);
+    if (!name.startsWith("audio_") && name !== "unknown_codec") src[name] = await facts(clips[name]!);
   }
   [KS, K1] = await kernels;
 }, 420_000);
@@ -403,4 +408,127 @@ describe("containers", () => {
       expect(job.tasks.map((t) => t.type)).toEqual(["analyze"]);
     }, 120_000);
   }
+});
+
+// ---- the picture: interlaced, HDR, geometry, edge cases (issue 14, second part) ---------------------
+
+interface PictureFacts {
+  width: number;
+  height: number;
+  sar: string;
+  pix_fmt: string;
+  field_order: string;
+  color: [string, string, string, string];
+  frames: number;
+}
+
+/** The first video stream's picture as ffprobe states it (frames counted from packets). */
+async function picture(path: string): Promise<PictureFacts> {
+  const s = ((await ffprobeJson(["-select_streams", "v:0", "-count_packets", "-show_streams", path])).streams as Array<Record<string, string | number>>)[0]!;
+  const said = (x: unknown) => (x === undefined ? "unknown" : String(x));
+  return {
+    width: Number(s.width),
+    height: Number(s.height),
+    sar: said(s.sample_aspect_ratio),
+    pix_fmt: said(s.pix_fmt),
+    field_order: said(s.field_order),
+    color: [said(s.color_primaries), said(s.color_transfer), said(s.color_space), said(s.color_range)],
+    frames: Number(s.nb_read_packets),
+  };
+}
+
+/** FFmpeg's idet over the whole video: frames it judges interlaced (top or bottom first) and progressive. */
+async function combing(path: string): Promise<{ interlaced: number; progressive: number }> {
+  const r = await runProc(["ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-an", "-vf", "idet", "-f", "null", "-"], { timeoutMs: 120_000 });
+  const m = /Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)/.exec(r.stderr);
+  if (r.code !== 0 || !m) throw new Error(`idet on ${path} failed: ${r.stderr.slice(-1500)}`);
+  return { interlaced: Number(m[1]) + Number(m[2]), progressive: Number(m[3]) };
+}
+
+/** The first segment of the first variant of an HLS master. */
+function firstSegment(master: string): string {
+  const lines = readFileSync(master, "utf8").split("\n");
+  const variant = join(dirname(master), lines[lines.findIndex((l) => l.startsWith("#EXT-X-STREAM-INF:")) + 1]!);
+  const segment = readFileSync(variant, "utf8").split("\n").find((l) => l.endsWith(".ts") || l.endsWith(".m4s"))!;
+  return join(dirname(variant), segment);
+}
+
+const BT709: PictureFacts["color"] = ["bt709", "bt709", "bt709", "tv"];
+
+describe("the picture", () => {
+  test("interlaced 25i (tt) with 5.1: deinterlaced one frame per frame, progressive, 5.1 downmixed; split = one piece", async () => {
+    const f = src.interlaced_51!;
+    expect((await picture(clips.interlaced_51!)).field_order).toBe("tt");
+    const source = await combing(clips.interlaced_51!);
+    expect(source.interlaced).toBeGreaterThan(source.progressive);
+    const { split, whole, fs, fw } = await bothWays("interlaced_51");
+    for (const [done, out] of [[split, fs], [whole, fw]] as const) {
+      expect(timingProblems(out, f)).toEqual([]);
+      expect(audioProblems(out, f)).toEqual([]);
+      expect(out.audio.map((a) => a.channels)).toEqual([2]);
+      const p = await picture(done.mp4);
+      expect(p.frames).toBe(f.pts.length);
+      expect(p.field_order).toBe("progressive");
+      const combed = await combing(done.mp4);
+      expect(combed.interlaced).toBeLessThan(combed.progressive / 4);
+      expect((await picture(firstSegment(done.hlsMaster))).field_order).toBe("progressive");
+    }
+  }, 300_000);
+
+  test("HDR10 (HEVC 10-bit PQ) → H.264 8-bit tone-mapped and tagged BT.709 in MP4 and HLS; split = one piece", async () => {
+    const p = await picture(clips.hdr_pq!);
+    expect([p.pix_fmt, ...p.color]).toEqual(["yuv420p10le", "bt2020", "smpte2084", "bt2020nc", "tv"]);
+    const { split, whole, fs, fw } = await bothWays("hdr_pq");
+    for (const [done, out] of [[split, fs], [whole, fw]] as const) {
+      expect(timingProblems(out, src.hdr_pq!)).toEqual([]);
+      expect(audioProblems(out, src.hdr_pq!)).toEqual([]);
+      const mp4 = await picture(done.mp4);
+      expect([mp4.pix_fmt, ...mp4.color]).toEqual(["yuv420p", ...BT709]);
+      expect((await picture(firstSegment(done.hlsMaster))).color).toEqual(BT709);
+    }
+    // The job's source says what the picture was.
+    const job = (await call<{ source: { video: { traits: Record<string, unknown> } } }>(KS, `/v1/jobs/${split.job.id}`)).body;
+    expect(job.source.video.traits).toMatchObject({ color_transfer: "smpte2084", color_primaries: "bt2020", bit_depth: 10 });
+  }, 300_000);
+
+  test("HLG (HEVC 10-bit, arib-std-b67, no audio) → tone-mapped BT.709, split into chunks", async () => {
+    const done = await runJob(KS, clips.hdr_hlg!);
+    expect(videoTaskCount(done.job)).toBeGreaterThan(1);
+    const out = await facts(done.mp4);
+    expect(timingProblems(out, src.hdr_hlg!)).toEqual([]);
+    expect(out.audio).toEqual([]);
+    expect((await picture(done.mp4)).color).toEqual(BT709);
+  }, 300_000);
+
+  test("321x241 with 4:3 pixels asked for the 1080p ladder: one square-pixel rendition at 426x240, the skipped rungs named in the job", async () => {
+    const p = await picture(clips.anamorphic_odd!);
+    expect([p.width, p.height, p.sar]).toEqual([321, 241, "4:3"]);
+    const done = await runJob(KS, clips.anamorphic_odd!, { profiles: ["hls_h264_ladder"], outputs: ["mp4"] });
+    const outputs = (await call<{ items: OutputView[] }>(KS, `/v1/jobs/${done.job.id}/outputs`)).body.items.filter((o) => o.kind === "mp4");
+    expect(outputs.map((o) => o.profile)).toEqual(["360p_h264"]);
+    const out = await picture(done.mp4);
+    expect([out.width, out.height]).toEqual([426, 240]);
+    expect(["1:1", "unknown"]).toContain(out.sar);
+    expect(out.frames).toBe(src.anamorphic_odd!.pts.length);
+    const job = (await call<{ source: { renditions: unknown[]; skipped_profiles: Array<{ profile: string; reason: string }> } }>(KS, `/v1/jobs/${done.job.id}`)).body;
+    expect(job.source.renditions).toEqual([{ profile: "360p_h264", width: 426, height: 240 }]);
+    expect(job.source.skipped_profiles.map((s) => s.profile)).toEqual(["1080p_h264", "720p_h264", "480p_h264"]);
+    expect(job.source.skipped_profiles[0]!.reason).toBe("1080p is larger than the source (241p): profiles are not scaled up");
+  }, 300_000);
+
+  test("a one-frame video gives a one-frame MP4 and HLS, on both kernels", async () => {
+    for (const k of [KS, K1]) {
+      const done = await runJob(k, clips.one_frame!);
+      expect((await picture(done.mp4)).frames).toBe(1);
+      expect((await picture(firstSegment(done.hlsMaster))).frames).toBe(1);
+    }
+  }, 300_000);
+
+  test("a codec FFmpeg does not know fails at analysis with WE-JOB-007 naming it", async () => {
+    const job = await waitEnded(KS, await submit(KS, clips.unknown_codec!));
+    expect(job.status).toBe("failed");
+    expect(job.error?.code).toBe("WE-JOB-007");
+    expect(job.error?.message).toContain('the video codec "wenc" is not supported');
+    expect(job.tasks.map((t) => t.type)).toEqual(["analyze"]);
+  }, 120_000);
 });
