@@ -8,7 +8,7 @@
  *   kernel ── event task.cancel / job.cancel ──► every worker (stop FFmpeg for it)
  */
 
-import type { TaskType } from "./task-contracts.ts";
+import type { LiveProgress, TaskType } from "./task-contracts.ts";
 
 export type { TaskType };
 
@@ -67,6 +67,8 @@ export interface TaskProgress {
   percent: number;
   /** × realtime, when known. */
   speed?: number;
+  /** A live task's transcode telemetry (core/task-contracts.ts liveProgressSchema; the kernel checks it). */
+  live?: LiveProgress;
 }
 
 export interface TaskOutcome {

@@ -23,6 +23,17 @@ export const HW_ENCODER_POOLS = Object.freeze(["nvenc:h264", "nvenc:hevc", "nven
 export const POOLS = Object.freeze(["cpu", ...HW_FAMILIES, ...HW_ENCODER_POOLS] as const);
 export type Pool = (typeof POOLS)[number];
 
+/**
+ * Live transcodes (issue 15) run on their own pool: a worker serves it only when LIVE_SLOTS > 0
+ * (src/worker/config.ts), with slots of its own, so a live ladder never waits behind VOD chunks and VOD work
+ * never takes a live worker's reserved capacity. Not an encoder pool: Pool stays the encoder vocabulary.
+ */
+export const LIVE_POOL = "live";
+
+/** Every pool a work queue exists for (src/bus/queues.ts declares one consumer each). */
+export const WORK_POOLS = Object.freeze([...POOLS, LIVE_POOL] as const);
+export type WorkPool = (typeof WORK_POOLS)[number];
+
 /** The pool an FFmpeg encoder runs in, from its name (h264_nvenc → nvidia; libx264 → cpu). */
 export function poolOfEncoder(encoder: string): Pool {
   if (encoder.endsWith("_nvenc")) return "nvidia";

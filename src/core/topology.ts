@@ -5,7 +5,7 @@
 import type { Pool } from "./pools.ts";
 
 /** Worker pools (core/pools.ts) = the capability a task requires. A worker pulls from every pool it can serve. */
-export { POOLS, type Pool } from "./pools.ts";
+export { LIVE_POOL, POOLS, type Pool, WORK_POOLS, type WorkPool } from "./pools.ts";
 
 /** Queue names allow no ":" (bus names are `[a-z0-9_-]+`): the encoder pool nvenc:h264 has the queue work-nvenc_h264. */
 export const workQueue = (pool: Pool | string) => `work-${pool.replace(":", "_")}`;
@@ -36,8 +36,37 @@ export function leaseKeepaliveMs(leaseTtlMs: number): number {
   return Math.max(200, Math.floor(leaseTtlMs / 6));
 }
 
+/**
+ * Live tasks (issue 15) fail over fast: viewers' players hold only a few segments, so a dead worker must be
+ * noticed within seconds, not after the generic 30 s. Their lease is LIVE_LEASE_TTL_MS (the worker keeps it
+ * alive every leaseKeepaliveMs(6 s) = 1 s) and a live attempt whose lease expired is re-queued at once
+ * (liveRetryDelayMs). Every other task type keeps LEASE_TTL.
+ */
+export const LIVE_LEASE_TTL_MS = 6_000;
+
+/** The lease a task of `type` gets: `generic` (LEASE_TTL) for all but live tasks. */
+export function leaseTtlMsFor(type: string, generic: number): number {
+  return type === "live" ? LIVE_LEASE_TTL_MS : generic;
+}
+
+/**
+ * Each worker death is a failed live attempt, and a stream may run for days: what bounds a live task is its
+ * CONSECUTIVE failures. An attempt that ran at least LIVE_STABLE_MS counts as a success for this purpose
+ * (the next failure is the first again); LIVE_MAX_ATTEMPTS failures in a row (a source that cannot be
+ * transcoded fails within seconds, every time) fail the task with the last error.
+ */
+export const LIVE_MAX_ATTEMPTS = 5;
+export const LIVE_STABLE_MS = 60_000;
+
+/** Retry delay after the n-th consecutive live failure: the first at once (failover), then 1 s, 2 s, 4 s … ≤ 10 s. */
+export function liveRetryDelayMs(failures: number): number {
+  return failures <= 1 ? 0 : Math.min(1000 * 2 ** (failures - 2), 10_000);
+}
+
 /** Wall-clock budget of one attempt: generous against slow presets, finite against a hung FFmpeg. */
 export function taskDeadlineMs(type: string, mediaSeconds: number): number {
   if (type === "analyze") return 10 * 60_000;
+  // A live transcode runs as long as its stream; the deadline only bounds a hung one that still reports.
+  if (type === "live") return 7 * 24 * 3600_000;
   return Math.max(10 * 60_000, Math.ceil(mediaSeconds * 30_000)); // 30× realtime, at least 10 min
 }

@@ -49,6 +49,9 @@ export function createProgressParser(durationS: number | undefined, onBlock: (p:
     if (speed !== undefined) p.speed = speed;
     const frame = integerField(block, "frame");
     if (frame !== undefined) p.frame = frame;
+    // Only when FFmpeg dropped any (a live transcode falling behind): absent means none, as in every VOD run.
+    const dropped = integerField(block, "drop_frames");
+    if (dropped !== undefined && dropped > 0) p.drop_frames = dropped;
     onBlock(p);
   };
 

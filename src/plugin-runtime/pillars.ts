@@ -70,6 +70,8 @@ export interface TranscodeProgress {
   /** × realtime */
   speed?: number;
   frame?: number;
+  /** Frames FFmpeg dropped so far (its `drop_frames`), only when > 0: a live transcode that cannot keep up drops. */
+  drop_frames?: number;
 }
 
 export interface TranscodeResult {

@@ -11,6 +11,7 @@ import { PluginHost } from "../plugin-runtime/host/host.ts";
 import { WORKER_PILLARS } from "../plugin-runtime/protocol.ts";
 import { PLUGIN_CHANGED, type PluginChanged, RemotePluginSettings } from "../plugin-runtime/remote-settings.ts";
 import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../core/messages.ts";
+import { LIVE_POOL } from "../core/topology.ts";
 import type { WorkerCapabilities } from "../media/capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
 import { TaskExecutor } from "./executor.ts";
@@ -47,12 +48,15 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
         { cause: e },
       );
     });
-    const capabilities = await encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 });
+    const detected = await encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 });
+    // A worker with LIVE_SLOTS advertises the live pool too (presence → the kernel knows live work can run).
+    const capabilities: WorkerCapabilities = config.LIVE_SLOTS > 0 ? { ...detected, pools: [...detected.pools, LIVE_POOL] } : detected;
     const runtime = new WorkerRuntime({ config, logger, bus, capabilities, plugins });
     const executor = new TaskExecutor({
       workerId: config.WORKER_ID,
       workDir: config.WORK_DIR,
       concurrency: config.WORKER_CONCURRENCY,
+      liveConcurrency: config.LIVE_SLOTS,
       pools: capabilities.pools,
       bus,
       plugins,

@@ -9,6 +9,12 @@ export const workerConfigEntries = {
   NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"]), "nats://localhost:4222"),
   WORKER_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"))),
   WORKER_CONCURRENCY: int(1, 1, 64),
+  /**
+   * Live transcodes (pool `live`) this worker runs at once, on slots of their own beside WORKER_CONCURRENCY.
+   * 0 (default): a dedicated worker opts in, since one live ladder holds about a core for as long as the
+   * stream lasts and must keep real time; the standalone kernel's embedded worker gets 1 (src/worker/embedded.ts).
+   */
+  LIVE_SLOTS: int(0, 0, 16),
   WORK_DIR: optionalStr(),
   PLUGIN_DIR: str("./plugins"),
   LOG_LEVEL: logLevel(),

@@ -23,6 +23,8 @@ export async function startEmbeddedWorker(opts: { bus: Bus; logger: Logger; data
   const config = loadWorkerConfig({
     ...env,
     WORKER_ID: env.WORKER_ID ?? "embedded",
+    // Standalone mode serves its own live streams (issue 15): one live transcode unless told otherwise.
+    LIVE_SLOTS: env.LIVE_SLOTS ?? "1",
     WORK_DIR: env.WORK_DIR ?? join(opts.dataDir, "work"),
     // The kernel's own stop is bounded (systemd TimeoutStopSec=30s): hand running tasks back sooner.
     WORKER_SHUTDOWN_GRACE: env.WORKER_SHUTDOWN_GRACE ?? "10s",

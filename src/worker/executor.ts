@@ -24,8 +24,8 @@ import {
   type TaskCancel,
   type TaskType,
 } from "../core/messages.ts";
-import { checkParams, isTaskType, type ParamsOf, type ResultOf } from "../core/task-contracts.ts";
-import { leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
+import { checkParams, isTaskType, type LiveProgress, type ParamsOf, type ResultOf } from "../core/task-contracts.ts";
+import { LIVE_POOL, leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
 import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import { classifyError, TaskFailure } from "./failures.ts";
 import type { FfmpegRun, WorkerMetrics } from "./metrics.ts";
@@ -44,7 +44,8 @@ export interface TaskContext<T extends TaskType = TaskType> {
   signal: AbortSignal;
   plugins: PluginHost;
   logger: Logger;
-  progress(percent: number, speed?: number): void;
+  /** `live`: a live task's telemetry, carried by this and every following keep-alive until the next call. */
+  progress(percent: number, speed?: number, live?: LiveProgress): void;
   /** Counts an FFmpeg encode and its fps in the worker's metrics (absent when there are none). */
   ffmpegStarted?(): FfmpegRun;
   /** FFmpeg commands run so far (argv without the binary's environment), newest last: kept as evidence. */
@@ -69,6 +70,8 @@ export interface ExecutorOptions {
   workerId: string;
   workDir: string;
   concurrency: number;
+  /** Slots of the live pool (LIVE_SLOTS), separate from `concurrency`; the live pool is pulled only when > 0. */
+  liveConcurrency?: number;
   pools: string[];
   bus: Bus;
   plugins: PluginHost;
@@ -82,6 +85,8 @@ export interface ExecutorOptions {
 
 export class TaskExecutor {
   readonly slots: Slots;
+  /** Live transcodes hold a slot for a whole stream: they get their own, so VOD work and live never starve each other. */
+  readonly liveSlots: Slots;
   private consumers: Consumer[] = [];
   private subs: Unsubscribe[] = [];
   private readonly running = new Map<string, Running>();
@@ -89,6 +94,7 @@ export class TaskExecutor {
 
   constructor(private readonly o: ExecutorOptions) {
     this.slots = new Slots(o.concurrency);
+    this.liveSlots = new Slots(o.liveConcurrency ?? 0);
   }
 
   get runningCount(): number {
@@ -115,8 +121,9 @@ export class TaskExecutor {
   /** Starts pulling from every pool (after a drain: undrain). */
   resume(): void {
     if (this.consumers.length) return;
-    this.consumers = this.o.pools.map((pool) =>
-      this.o.bus.consume<TaskDelivery>(workQueue(pool), { slots: this.slots }, (msg) => this.onDelivery(msg)),
+    const pools = this.o.pools.filter((pool) => pool !== LIVE_POOL || this.liveSlots.capacity > 0);
+    this.consumers = pools.map((pool) =>
+      this.o.bus.consume<TaskDelivery>(workQueue(pool), { slots: pool === LIVE_POOL ? this.liveSlots : this.slots }, (msg) => this.onDelivery(msg)),
     );
   }
 
@@ -215,8 +222,8 @@ export class TaskExecutor {
         commands,
         ...(this.o.metrics ? { ffmpegStarted: () => this.o.metrics!.ffmpegStarted(claim.type) } : {}),
         outboundAllowCidrs: this.o.outboundAllowCidrs ?? [],
-        progress: (percent, speed) => {
-          last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}) };
+        progress: (percent, speed, live) => {
+          last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}), ...(live ? { live } : {}) };
           if (Date.now() - lastSent >= 1000) send(last); // at most one update a second per task
         },
       });

@@ -31,6 +31,16 @@ const PARAMS = {
     source: { duration_s: 10, frames: 250, fps: 25, has_audio: true },
     renditions: [{ ...rendition, parts: [{ key: "jobs/j1/parts/v0_360p_h264_00000.mp4", frames: 250, seq: 0 }], audio_key: "jobs/j1/parts/audio_0.m4a" }],
   },
+  live: {
+    stream_id: "s1",
+    session_id: "ss1",
+    source_url: "http://10.0.0.5:8080/internal/live/ss1/source.flv",
+    push_url: "http://10.0.0.5:8080/internal/live/ss1",
+    token: "t0k3n",
+    segment_seconds: 2,
+    rungs: [{ name: "720p", width: 1280, height: 720, video_kbps: 2500, fps: 30 }, { name: "360p", width: 640, height: 360, video_kbps: 700 }],
+    audio_kbps: 128,
+  },
 } satisfies Record<TaskType, unknown>;
 
 /** The analyze result as the worker makes it: summarizeProbe over FFprobe's JSON of a 10 s 25 fps clip. */
@@ -47,16 +57,18 @@ const RESULTS = {
       { kind: "thumbnail", key: "jobs/j1/thumbnails/poster.jpg", size_bytes: 4_000, width: 640 },
     ],
   },
+  live: { reason: "source_ended", media_seconds: 3600.5 },
 } satisfies Record<TaskType, unknown>;
 
 const without = (o: object, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
 const problemOf = (r: { ok: true } | { ok: false; problem: string }) => (r.ok ? "accepted" : r.problem);
 
 describe("every task type has a contract", () => {
-  test("the four types, and nothing else is one", () => {
-    expect([...TASK_TYPES]).toEqual(["analyze", "video", "audio", "package"]);
+  test("the five types, and nothing else is one", () => {
+    expect([...TASK_TYPES]).toEqual(["analyze", "video", "audio", "package", "live"]);
     expect(isTaskType("video")).toBe(true);
-    expect(isTaskType("live")).toBe(false);
+    expect(isTaskType("live")).toBe(true);
+    expect(isTaskType("transcode")).toBe(false);
     expect(isTaskType(undefined)).toBe(false);
   });
 

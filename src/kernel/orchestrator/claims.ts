@@ -7,13 +7,13 @@ import { eq, sql } from "drizzle-orm";
 import type { Bus, Unsubscribe } from "../../bus/types.ts";
 import type { Logger } from "../../core/logger.ts";
 import { CLAIM_SUBJECT, type ClaimReply, type ClaimRequest } from "../../core/messages.ts";
-import { taskDeadlineMs } from "../../core/topology.ts";
+import { leaseTtlMsFor, taskDeadlineMs } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { isJobTerminal } from "./states.ts";
 import { lockJob, moveJob, moveTask } from "./transitions.ts";
 
-export async function claimTask(db: Db, req: ClaimRequest, leaseTtlMs: number): Promise<ClaimReply> {
+export async function claimTask(db: Db, req: ClaimRequest, genericLeaseTtlMs: number): Promise<ClaimReply> {
   return db.transaction(async (tx) => {
     const [ref] = await tx.select({ jobId: tasks.jobId }).from(tasks).where(eq(tasks.id, req.task_id));
     if (!ref) return { granted: false, reason: "unknown task" };
@@ -23,6 +23,8 @@ export async function claimTask(db: Db, req: ClaimRequest, leaseTtlMs: number): 
     if (!job || isJobTerminal(job.status)) return { granted: false, reason: `job is ${job?.status ?? "gone"}` };
     const token = crypto.randomUUID();
     const deadlineMs = taskDeadlineMs(t.type, t.mediaSeconds);
+    // Live tasks get a short lease: a dead worker's stream is re-run within seconds (core/topology.ts).
+    const leaseTtlMs = leaseTtlMsFor(t.type, genericLeaseTtlMs);
     const row = await moveTask(
       tx,
       t,

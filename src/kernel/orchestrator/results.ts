@@ -9,7 +9,9 @@ import type { Bus } from "../../bus/types.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
-import { checkResult, type TaskType } from "../../core/task-contracts.ts";
+import * as v from "valibot";
+import { checkResult, type LiveProgress, liveProgressSchema, type TaskType } from "../../core/task-contracts.ts";
+import { LIVE_LEASE_TTL_MS, LIVE_STABLE_MS, liveRetryDelayMs } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
@@ -36,6 +38,16 @@ export interface OrchestratorDeps {
   kick(): void;
   /** A job's progress changed (job.progress on GET /v1/events; throttled by the publisher). */
   publishProgress?(p: JobProgressUpdate): void;
+  /** A live task reported its transcode telemetry (checked against liveProgressSchema; issue 15 telemetry). */
+  onLiveProgress?(update: LiveProgressUpdate): void;
+}
+
+export interface LiveProgressUpdate {
+  task_id: string;
+  job_id: string;
+  attempt: number;
+  worker_id: string;
+  live: LiveProgress;
 }
 
 export interface AdvanceResult {
@@ -51,14 +63,21 @@ export async function handleResult(deps: OrchestratorDeps, msg: ResultMessage): 
 async function handleProgress(deps: OrchestratorDeps, msg: TaskProgress): Promise<void> {
   const { db } = deps;
   const percent = Math.max(0, Math.min(100, Number(msg.percent) || 0));
+  // A live task's lease is renewed by its own short TTL, every other type's by LEASE_TTL (core/topology.ts).
+  const ttl = sql`case when ${tasks.type} = 'live' then ${`${LIVE_LEASE_TTL_MS} milliseconds`}::interval else ${`${deps.leaseTtlMs} milliseconds`}::interval end`;
   const [row] = await db
     .update(tasks)
-    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${`${deps.leaseTtlMs} milliseconds`}::interval` })
+    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${ttl}` })
     .where(and(eq(tasks.id, msg.lease.task_id), eq(tasks.status, "leased"), eq(tasks.leaseToken, msg.lease.token)))
     .returning({ jobId: tasks.jobId });
   if (!row) {
     deps.logger.debug({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id }, "progress for a stale lease ignored");
     return;
+  }
+  if (msg.live !== undefined && deps.onLiveProgress) {
+    const live = v.safeParse(liveProgressSchema, msg.live);
+    if (live.success) deps.onLiveProgress({ task_id: msg.lease.task_id, job_id: row.jobId, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id, live: live.output });
+    else deps.logger.warn({ task_id: msg.lease.task_id, worker_id: msg.lease.worker_id }, "live telemetry that does not match the task contract ignored");
   }
   const progress = await refreshJobProgress(db, row.jobId);
   if (progress) deps.publishProgress?.(progress);
@@ -210,10 +229,11 @@ async function closeAttempt(db: Exec, lease: Lease, msg: TaskOutcome): Promise<v
  * task (someone else already decided its fate), nothing happens: "stale".
  */
 export async function failTask(db: Exec, deps: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
-  const failures = task.failures + 1;
+  const failures = failuresAfter(task);
   const log = deps.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
   if (error.class === "retryable" && failures < task.maxAttempts) {
-    const delay = retryDelayMs(failures);
+    // Live: the first retry at once (failover), then a short backoff (core/topology.ts).
+    const delay = task.type === "live" ? liveRetryDelayMs(failures) : retryDelayMs(failures);
     const requeued = await moveTask(
       db,
       task,
@@ -236,6 +256,16 @@ export async function failTask(db: Exec, deps: Pick<OrchestratorDeps, "logger" |
   await cancelOpenTasks(db, job.id, "job failed");
   log.error({ error: why, code }, "job failed");
   return "job-failed";
+}
+
+/**
+ * The task's failure count after this failure. A live task counts CONSECUTIVE failures: an attempt that ran
+ * LIVE_STABLE_MS or longer (a stream that played, then lost its worker) starts the count again, so worker
+ * deaths over a long stream never exhaust max_attempts, while a source that fails at once every time does.
+ */
+export function failuresAfter(task: Pick<TaskRow, "type" | "failures" | "startedAt">, now = Date.now()): number {
+  const ranLong = task.type === "live" && task.startedAt !== null && now - task.startedAt.getTime() >= LIVE_STABLE_MS;
+  return ranLong ? 1 : task.failures + 1;
 }
 
 /** After a job ended badly: stop its running work everywhere, then clean up. */

@@ -2,6 +2,7 @@
 import type { TaskHandlers } from "../executor.ts";
 import { analyzeTask } from "./analyze.ts";
 import { audioTask } from "./audio.ts";
+import { liveTask } from "./live.ts";
 import { packageTask } from "./package.ts";
 import { videoTask } from "./video.ts";
 
@@ -10,4 +11,5 @@ export const TASK_HANDLERS: TaskHandlers = {
   video: videoTask,
   audio: audioTask,
   package: packageTask,
+  live: liveTask,
 };
