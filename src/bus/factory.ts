@@ -20,6 +20,8 @@ export interface BusSettings {
   NATS_KEY_FILE?: string;
   /** Ack deadline of work deliveries; kernels and workers of one installation must agree. */
   BUS_ACK_WAIT: number;
+  /** Replicas of the JetStream streams and buckets (a NATS cluster); unset leaves existing ones as they are. */
+  BUS_REPLICAS?: number;
 }
 
 /** `role` picks the reply inbox the role's NATS permissions allow (nats-permissions.ts). */
@@ -37,6 +39,7 @@ export async function openBus(settings: BusSettings, logger: Logger, name: strin
         credsFile: settings.NATS_CREDS,
         tls: natsTlsOptions(settings),
         inboxPrefix: natsInboxPrefix(settings.BUS_PREFIX, role),
+        replicas: settings.BUS_REPLICAS,
       })
     : new MemoryBus({ presenceTtlMs: PRESENCE_TTL_MS, logger });
   try {

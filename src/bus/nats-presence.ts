@@ -3,6 +3,8 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
 import { DUPLICATE_WINDOW_MS, toJson } from "./common.ts";
+import { errorMessage } from "../core/errors.ts";
+import { applyReplicas, type Replicas, replicasProblem } from "./nats-queues.ts";
 import { assertPresenceId } from "./subjects.ts";
 import type { PresenceEntry, PresenceRegistry } from "./types.ts";
 
@@ -14,16 +16,25 @@ export class NatsPresence implements PresenceRegistry {
     private readonly jsm: JetStreamManager,
     private readonly bucket: string,
     private readonly ttlMs: number,
+    /** BUS_REPLICAS (nats-queues.ts `Replicas`): the bucket's stream replicas. */
+    private readonly replicas?: Replicas,
   ) {}
 
   async init(): Promise<void> {
-    const kv = await new Kvm(this.nc).create(this.bucket, { ttl: this.ttlMs, history: 1 });
-    // create() opens an existing bucket as it is: apply a changed TTL (PRESENCE_TTL) to it.
-    const stream = `KV_${this.bucket}`;
-    const info = await this.jsm.streams.info(stream);
-    if (info.config.max_age !== nanos(this.ttlMs)) {
-      await this.jsm.streams.update(stream, { ...info.config, max_age: nanos(this.ttlMs), duplicate_window: nanos(Math.min(this.ttlMs, DUPLICATE_WINDOW_MS)) });
+    let kv: KV;
+    try {
+      kv = await new Kvm(this.nc).create(this.bucket, { ttl: this.ttlMs, history: 1, replicas: this.replicas ?? 1 });
+    } catch (error) {
+      if (this.replicas && this.replicas > 1) throw new Error(replicasProblem(`KV_${this.bucket}`, this.replicas, errorMessage(error)), { cause: error });
+      throw error;
     }
+    // create() opens an existing bucket as it is: apply a changed TTL (PRESENCE_TTL) and replica count to it.
+    const stream = `KV_${this.bucket}`;
+    let config = (await this.jsm.streams.info(stream)).config;
+    if (config.max_age !== nanos(this.ttlMs)) {
+      config = (await this.jsm.streams.update(stream, { ...config, max_age: nanos(this.ttlMs), duplicate_window: nanos(Math.min(this.ttlMs, DUPLICATE_WINDOW_MS)) })).config;
+    }
+    await applyReplicas(this.jsm, config, this.replicas);
     this.kv = kv;
   }
 

@@ -47,6 +47,8 @@ export interface NatsBusOptions {
   name?: string;
   /** Subject root of this client's reply inboxes (default `_INBOX`); per role, see nats-permissions.ts. */
   inboxPrefix?: string;
+  /** BUS_REPLICAS: replicas of every stream and bucket (3 on a 3-node cluster); unset leaves existing ones alone. */
+  replicas?: number;
 }
 
 /** How long close() lets in-flight publishes and replies drain before it just closes. */
@@ -108,6 +110,7 @@ class NatsBus implements Bus {
   /** Set by the first close(); later calls wait for the same shutdown. */
   private closing: Promise<void> | undefined;
   private watching: Promise<void> = Promise.resolve();
+  private readonly replicas: number | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -118,7 +121,8 @@ class NatsBus implements Bus {
     private readonly where: string,
   ) {
     this.logger = opts.logger ?? silentLogger;
-    this.presence = new NatsPresence(nc, jsm, names.presenceBucket, opts.presenceTtlMs);
+    this.presence = new NatsPresence(nc, jsm, names.presenceBucket, opts.presenceTtlMs, opts.replicas);
+    this.replicas = opts.replicas;
     this.state = { ok: true, detail: `connected to ${where}` };
   }
 
@@ -153,7 +157,7 @@ class NatsBus implements Bus {
     this.assertOpen();
     for (const spec of queues) assertQueueSpec(spec);
     try {
-      await ensureQueueStream(this.jsm, this.names);
+      await ensureQueueStream(this.jsm, this.names, this.replicas);
       for (const spec of queues) {
         await ensureQueueConsumer(this.jsm, this.names, spec);
         this.queues.set(spec.name, { ...spec });
@@ -181,7 +185,7 @@ class NatsBus implements Bus {
 
   async appendAudit(entry: Record<string, unknown>, retentionMs: number): Promise<void> {
     this.assertOpen();
-    this.auditReady ??= ensureAuditStream(this.jsm, this.names, retentionMs).catch((error) => {
+    this.auditReady ??= ensureAuditStream(this.jsm, this.names, retentionMs, this.replicas).catch((error) => {
       this.auditReady = undefined;
       throw error;
     });

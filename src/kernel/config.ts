@@ -2,7 +2,7 @@
 import * as v from "valibot";
 import { ConfigError } from "../core/config.ts";
 import { absolutePaths, NATS_FILE_KEYS } from "../core/config-paths.ts";
-import { listenHost, originList, postgresUrl, urlList } from "../core/config.ts";
+import { listenHost, optionalInt, originList, postgresUrl, urlList } from "../core/config.ts";
 import { bool, busPrefix, bytes, cidrList, duration, int, loadConfig, logLevel, natsAuth, optionalStr, str, url } from "../core/config.ts";
 
 /** ADMIN_API_KEY: `we_` and 29-125 of A-Za-z0-9_- (32-128 characters in all), like the keys the API generates. */
@@ -34,6 +34,9 @@ export const kernelConfigEntries = {
   SHUTDOWN_TIMEOUT: duration("15s"),
   /** Ack deadline of a work delivery; the worker signals progress to the bus every third of it. */
   BUS_ACK_WAIT: duration("60s"),
+  /** Replicas of the JetStream streams and KV buckets: 3 on a 3-node NATS cluster (docs/ha.md). Unset: new
+   *  streams get 1 and existing ones keep theirs. */
+  BUS_REPLICAS: optionalInt(1, 5),
   /** A task attempt whose worker sends nothing for this long is requeued (its worker is presumed dead). */
   LEASE_TTL: duration("30s"),
   /** Attempts per task before the job fails (permanent errors fail at once). */
