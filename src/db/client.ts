@@ -92,10 +92,11 @@ function openPostgres(given: string, opts: OpenOptions): Database {
       }
     },
     async tryLock(key) {
-      // Not client.reserve(): postgres.js writes a query on a reserved connection even after its socket closed
-      // (database restart) and then throws from a timer (`socket.write` on null), which kills the process.
-      // A dedicated one-connection client queues instead and reconnects; the backend pid tells whether the
-      // session holding the lock is still the one we are talking to.
+      // Not client.reserve(): unpatched postgres.js wrote a query on a reserved connection even after its socket
+      // closed (database restart) and threw from a timer (`socket.write` on null); patches/postgres+3.4.9.patch
+      // now rejects such queries, but a reserved connection still never reconnects. A dedicated one-connection
+      // client queues instead and reconnects; the backend pid tells whether the session holding the lock is
+      // still the one we are talking to.
       lockClient ??= postgres(url, { ...(ssl ? { ssl } : {}), max: 1, connect_timeout: 5, max_lifetime: null, onnotice: () => {} });
       const lc = lockClient;
       let pid: number;
