@@ -85,6 +85,10 @@ export async function liveTask(ctx: TaskContext<"live">): Promise<LiveResult> {
         },
       },
     );
+  } catch (error) {
+    // A cancel rejects the call at once (the plugin stops FFmpeg); the executor reports nothing for it.
+    if (ctx.signal.aborted) return { reason: "cancelled", media_seconds: telemetry.mediaSeconds };
+    throw error;
   } finally {
     clearInterval(reporter);
     run?.end();
