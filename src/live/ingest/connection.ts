@@ -126,12 +126,12 @@ export class Connection implements IngestSession {
         this.apply(this.protocol.handle(message));
       }
     } catch (error) {
-      if (error instanceof ProtocolError || error instanceof HandshakeError) {
-        this.host.options.logger.warn({ sessionId: this.id, streamId: this.streamId || undefined, remoteAddress: this.remoteAddress, error: error.message }, "rtmp ingest: protocol error, closing the connection");
-        this.finish("protocol_error", error.message);
-        return;
-      }
-      throw error;
+      const known = error instanceof ProtocolError || error instanceof HandshakeError;
+      const context = { sessionId: this.id, streamId: this.streamId || undefined, remoteAddress: this.remoteAddress, error: (error as Error).message };
+      // Never rethrown: an exception in a socket handler would take the whole kernel down with one publisher.
+      if (known) this.host.options.logger.warn(context, "rtmp ingest: protocol error, closing the connection");
+      else this.host.options.logger.error({ ...context, stack: (error as Error).stack }, "rtmp ingest: internal error while reading a publisher, closing the connection");
+      this.finish("protocol_error", (error as Error).message);
     }
   }
 
@@ -153,7 +153,10 @@ export class Connection implements IngestSession {
           this.outChunkSize = action.size;
           break;
         case "authorize":
-          void this.authorize(action.app, action.streamKey);
+          this.authorize(action.app, action.streamKey).catch((error: Error) => {
+            this.host.options.logger.error({ sessionId: this.id, remoteAddress: this.remoteAddress, error: error.message }, "rtmp ingest: internal error while deciding a publish");
+            this.finish("protocol_error", error.message);
+          });
           break;
         case "publishing":
           this.startSession();
@@ -197,9 +200,9 @@ export class Connection implements IngestSession {
       if (verdict.accept) {
         this.published = true;
         this.host.register(this);
-        this.host.options.onPublish(this);
+        this.notify(() => this.host.options.onPublish(this), "onPublish");
         this.host.unregister(this);
-        this.host.options.onEnd(this, "publisher_closed", "the publisher disconnected before its key was accepted");
+        this.notify(() => this.host.options.onEnd(this, "publisher_closed", "the publisher disconnected before its key was accepted"), "onEnd");
       }
       return;
     }
@@ -212,7 +215,16 @@ export class Connection implements IngestSession {
     this.startedAt = new Date();
     this.host.register(this);
     this.host.options.logger.info({ sessionId: this.id, streamId: this.streamId, remoteAddress: this.remoteAddress }, "rtmp ingest: publishing");
-    this.host.options.onPublish(this);
+    this.notify(() => this.host.options.onPublish(this), "onPublish");
+  }
+
+  /** A callback's exception is logged, never allowed to break the connection's bookkeeping. */
+  private notify(callback: () => void, name: string): void {
+    try {
+      callback();
+    } catch (error) {
+      this.host.options.logger.error({ sessionId: this.id, streamId: this.streamId, error: (error as Error).message }, `rtmp ingest: the ${name} callback threw`);
+    }
   }
 
   private media(message: RtmpMessage): void {
@@ -279,7 +291,7 @@ export class Connection implements IngestSession {
     if (this.published) {
       this.host.unregister(this);
       this.host.options.logger.info({ sessionId: this.id, streamId: this.streamId, reason, detail: message }, "rtmp ingest: session ended");
-      this.host.options.onEnd(this, reason, message);
+      this.notify(() => this.host.options.onEnd(this, reason, message), "onEnd");
     }
   }
 }
