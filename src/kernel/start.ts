@@ -28,6 +28,7 @@ import { eventHubOf } from "./events/hub.ts";
 import { startRetention } from "./retention.ts";
 import { pluginStateRecorder } from "./events/plugin-events.ts";
 import { startWebhookSender } from "./webhooks/sender.ts";
+import { startLiveIngest } from "./live/ingest.ts";
 import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
@@ -119,6 +120,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     );
     const server = app.server!;
     const url = `${tls ? "https" : "http"}://${urlHost(config.HOST)}:${server.port}`;
+    // Live ingest (docs/live.md): a taken LIVE_RTMP_PORT is a ListenError like a taken PORT (main.ts exits 3).
+    undo.push(() => server.stop(true));
+    const live = await startLiveIngest(ctx, logger);
+    undo.pop();
 
 
     let worker: EmbeddedWorker | undefined;
@@ -146,6 +151,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         ctx.state.stopping = true;
         // Open SSE streams end first: the HTTP drain below would otherwise wait on them until its timeout.
         await step("events", events.stop(), 2_000);
+        // Publishers are disconnected and their sessions end (reason server_stopped) while the database is up.
+        if (live) await step("live ingest", live.stop(), 3_000);
         // HTTP first: no new connections; requests in flight finish (bounded by SHUTDOWN_TIMEOUT); then idle
         // keep-alive connections are closed, which a graceful stop alone would wait on indefinitely.
         void server.stop(false);

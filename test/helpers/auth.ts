@@ -12,6 +12,8 @@ export const TEST_KERNEL_SECURITY_ENV: Record<string, string> = {
   SECRET_KEY: TEST_SECRET_KEY,
   OUTBOUND_ALLOW_CIDRS: "127.0.0.0/8,::1/128",
   RATE_LIMIT_RPS: "0",
+  // Test kernels run side by side: RTMP ingest stays off unless a test gives it a free port.
+  LIVE_RTMP_PORT: "0",
 };
 
 /** Adds `Authorization: Bearer <key>` unless the request already names one; an empty value means anonymous. */

@@ -21,11 +21,12 @@ export function binary(name: "webencode-kernel" | "webencode-worker"): string {
 }
 
 /**
- * The minimal environment for a child: PATH and HOME only, plus `env`. The test runner's own variables
+ * The minimal environment for a child: PATH and HOME only (and LIVE_RTMP_PORT=0), plus `env`. The test runner's own variables
  * (a DATABASE_URL, NATS_URL, …) must never leak into a process that is meant to see only what we give it.
  */
 export function childEnv(env: Record<string, string | undefined> = {}): Record<string, string> {
-  const out: Record<string, string> = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
+  // LIVE_RTMP_PORT=0: kernels of parallel tests would all take 1935 (a test that publishes passes a free port).
+  const out: Record<string, string> = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", LIVE_RTMP_PORT: "0" };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
   return out;
 }

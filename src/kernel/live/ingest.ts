@@ -1,0 +1,71 @@
+/**
+ * Live ingest on this kernel: the RTMP server (src/live/ingest/server.ts) on LIVE_RTMP_PORT with the session
+ * manager deciding every publish, and a tick every TELEMETRY_INTERVAL_MS that saves byte counts and ends
+ * sessions that were stopped through another kernel (POST /v1/streams/:id/stop closes the row wherever it runs).
+ *
+ * A taken port rejects with the server's ListenError naming LIVE_RTMP_PORT (main.ts exits 3, like for PORT).
+ */
+import { and, eq, isNull } from "drizzle-orm";
+import type { Logger } from "pino";
+import { streamSessions } from "../../db/schema.ts";
+import { startRtmpServer } from "../../live/ingest/server.ts";
+import type { RtmpServer } from "../../live/ingest/types.ts";
+import type { KernelContext } from "../context.ts";
+import { setLiveManager } from "./registry.ts";
+import { LiveSessionManager } from "./sessions.ts";
+import { closeSession } from "./streams-store.ts";
+
+export const TELEMETRY_INTERVAL_MS = 2_000;
+/** RTMP defaults every encoder handles: chunks up to 64 KiB, one message (a keyframe) up to 16 MiB. */
+const MAX_CHUNK_SIZE = 65_536;
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface LiveIngest {
+  readonly manager: LiveSessionManager;
+  readonly server: RtmpServer;
+  stop(): Promise<void>;
+}
+
+export async function startLiveIngest(ctx: KernelContext, logger: Logger): Promise<LiveIngest | undefined> {
+  const config = ctx.config;
+  if (config.LIVE_RTMP_PORT === 0) return undefined;
+  const manager = new LiveSessionManager({ db: ctx.db, logger, kernelId: ctx.instanceId, graceMs: config.LIVE_RECONNECT_GRACE, maxStreams: config.LIVE_MAX_STREAMS });
+  if (config.standalone) await closeLeftoverSessions(ctx);
+  const server = await startRtmpServer({
+    host: config.HOST,
+    port: config.LIVE_RTMP_PORT,
+    limits: { maxSessions: config.LIVE_MAX_STREAMS, maxBitrateKbps: config.LIVE_MAX_BITRATE_KBPS, maxChunkSize: MAX_CHUNK_SIZE, maxMessageBytes: MAX_MESSAGE_BYTES, idleTimeoutMs: config.LIVE_IDLE_TIMEOUT },
+    authorize: (request) => manager.authorize(request),
+    onPublish: (session) => manager.onPublish(session),
+    onEnd: (session, reason) => manager.onEnd(session, reason),
+    logger,
+  });
+  setLiveManager(ctx, manager);
+  const closedElsewhere = async (sessionId: string) => {
+    const [row] = await ctx.db.select({ id: streamSessions.id }).from(streamSessions).where(and(eq(streamSessions.id, sessionId), isNull(streamSessions.endedAt)));
+    return row === undefined;
+  };
+  let ticking = false;
+  const timer = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    manager.flush(closedElsewhere).catch((error) => logger.warn({ err: error }, "live ingest: tick failed")).finally(() => (ticking = false));
+  }, TELEMETRY_INTERVAL_MS);
+  return {
+    manager,
+    server,
+    async stop() {
+      clearInterval(timer);
+      await server.stop();
+      await manager.stopAll("server_stopped");
+    },
+  };
+}
+
+/**
+ * Standalone mode has one kernel: a session still open at start was left by a previous process that died
+ * (its publisher is gone with it). Closed so the stream can go live again.
+ */
+async function closeLeftoverSessions(ctx: KernelContext): Promise<void> {
+  for (const row of await ctx.db.select().from(streamSessions).where(isNull(streamSessions.endedAt))) await closeSession(ctx.db, row.id, "kernel_restarted", row.bytesIn);
+}
