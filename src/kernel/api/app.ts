@@ -29,6 +29,8 @@ import { webhookRoutes } from "./webhooks.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { streamRoutes } from "./streams.ts";
 import { auditRoutes } from "./audit.ts";
+import { livePlaybackRoutes } from "./live-playback.ts";
+import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
 import { authHook, principalOf } from "../auth/middleware.ts";
 import { AUDITED_METHODS, recordAudit } from "../auth/audit.ts";
 import { clientIp } from "./rate-limit.ts";
@@ -63,7 +65,10 @@ export function createApp(ctx: KernelContext) {
     .use(streamRoutes(ctx))
     .use(storageUrlRoutes(ctx))
     .use(apiKeyRoutes(ctx))
-    .use(auditRoutes(ctx));
+    .use(auditRoutes(ctx))
+    // Live playback (public or ?token=) and the live transcode's segment pushes (internal token).
+    .use(livePlaybackRoutes(ctx))
+    .use(liveIngestInternalRoutes(ctx));
 }
 
 interface HookSet {
@@ -215,9 +220,9 @@ function retryAfterOf(details: Record<string, unknown> | undefined): number {
   return typeof hint === "number" && Number.isFinite(hint) && hint > 0 ? Math.ceil(hint) : 2;
 }
 
-/** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE). */
+/** Upload routes stream large bodies and enforce their own limit (UPLOAD_MAX_SIZE; live segments: delivery's). */
 function isUploadRoute(path: string): boolean {
-  return path === "/v1/files";
+  return path === "/v1/files" || path.startsWith(LIVE_INTERNAL_PREFIX);
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -7,7 +7,7 @@
  * Preflights are answered here, in onRequest, before authentication: browsers never send credentials on a
  * preflight, so requiring them would make every cross-origin call fail.
  *
- * Signed media links (`/v1/storage/storage-fs/t/…`, HLS playlists and segments) follow MEDIA_CORS_ORIGINS
+ * Signed media links (`/v1/storage/storage-fs/t/…`, HLS playlists and segments) and live playback (`/live/…`) follow MEDIA_CORS_ORIGINS
  * instead (default `*`): the expiring token in the URL is the credential, no cookie or header is involved, and
  * an HLS player on a customer's site (hls.js fetches with CORS) must be able to read them.
  */
@@ -25,6 +25,8 @@ export const MEDIA_CORS_ALLOW_HEADERS = "Range";
 export const MEDIA_CORS_EXPOSE_HEADERS = "Content-Length, Content-Range, Accept-Ranges, Content-Type";
 /** Where the signed media links live (src/kernel/api/storage-urls.ts). */
 export const SIGNED_MEDIA_PATH = "/v1/storage/storage-fs/t/";
+/** Live playback (src/kernel/api/live-playback.ts): players on other sites read it like signed media links. */
+export const LIVE_MEDIA_PATH = "/live/";
 
 /** The media policy: `["*"]` allows every origin. */
 export function mediaOriginAllowed(origin: string, allowlist: readonly string[]): boolean {
@@ -72,7 +74,8 @@ function allow(set: HookContext["set"], allowOrigin: string, preflight: boolean,
 export function corsHook(allowlist: readonly string[], requestId: (r: Request) => string, mediaAllowlist: readonly string[] = []) {
   const media = mediaCors(mediaAllowlist, requestId);
   return ({ request, set }: HookContext) => {
-    if (new URL(request.url).pathname.startsWith(SIGNED_MEDIA_PATH)) return media({ request, set });
+    const path = new URL(request.url).pathname;
+    if (path.startsWith(SIGNED_MEDIA_PATH) || path.startsWith(LIVE_MEDIA_PATH)) return media({ request, set });
     const origin = request.headers.get("origin");
     // The answer depends on Origin whenever CORS is configured: caches must key on it.
     if (allowlist.length > 0) set.headers.vary = "Origin";

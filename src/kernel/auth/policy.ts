@@ -30,6 +30,12 @@ export const POLICY: Record<string, Access> = {
   "GET /swagger/assets/:name": { role: "public", action: "api.docs" },
   // Signed, expiring, prefix-scoped download URLs: the signature is the credential.
   "GET /v1/storage/storage-fs/t/:token/*": { role: "public", action: "storage.read" },
+  // Live playback: public streams need nothing, signed ones carry ?token= (checked by live delivery).
+  "GET /live/:stream_id/master.m3u8": { role: "public", action: "live.playback" },
+  "GET /live/:stream_id/:rung/:file": { role: "public", action: "live.playback" },
+  // The live transcode's segment pushes: the session's internal token is the credential (checked by the route).
+  "PUT /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
+  "DELETE /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
 
   // jobs and uploads
   "GET /v1/jobs": { role: "viewer", action: "jobs.list" },

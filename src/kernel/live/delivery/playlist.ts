@@ -181,8 +181,12 @@ export function mergeWorkerPlaylist(window: RungWindow, playlist: WorkerPlaylist
   };
 }
 
-/** The rung's media playlist as players get it. */
-export function renderMediaPlaylist(window: RungWindow): string {
+/**
+ * The rung's media playlist as players get it. `uriPrefix` goes before each file name: the kernel puts the
+ * session id there, so a segment URL is never reused by a later session of the same stream (segments are
+ * cached as immutable).
+ */
+export function renderMediaPlaylist(window: RungWindow, uriPrefix = ""): string {
   const first = window.segments[0];
   const lines = [
     "#EXTM3U",
@@ -196,7 +200,7 @@ export function renderMediaPlaylist(window: RungWindow): string {
     // A discontinuity counts in EXT-X-DISCONTINUITY-SEQUENCE only once its segment slid out; while listed,
     // the tag itself is there (the player resets its decoder at it).
     if (segment.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
-    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${segment.programDateTime}`, `#EXTINF:${segment.durationS.toFixed(3)},`, segment.file);
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${segment.programDateTime}`, `#EXTINF:${segment.durationS.toFixed(3)},`, `${uriPrefix}${segment.file}`);
   }
   if (window.ended) lines.push("#EXT-X-ENDLIST");
   return `${lines.join("\n")}\n`;
