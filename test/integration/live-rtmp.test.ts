@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 /** Keys "good-*" are accepted (stream id = the key), every other key is refused as unknown. */
-async function harness(limits: Partial<IngestLimits> = {}, onPublish?: (session: IngestSession) => void): Promise<Harness> {
+async function harness(limits: Partial<IngestLimits> = {}, onPublish?: (session: IngestSession) => void, decide?: (request: PublishRequest) => Promise<PublishDecision>): Promise<Harness> {
   const logs: string[] = [];
   const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(line) });
   const h: Omit<Harness, "server"> = { authorized: [], published: [], ended: [], logs };
@@ -55,6 +55,7 @@ async function harness(limits: Partial<IngestLimits> = {}, onPublish?: (session:
     logger,
     authorize: async (request): Promise<PublishDecision> => {
       h.authorized.push(request);
+      if (decide) return decide(request);
       return request.streamKey.startsWith("good-") ? { accept: true, streamId: request.streamKey } : { accept: false, code: "NetStream.Publish.BadName", description: "unknown stream key" };
     },
     onPublish: (session) => {
@@ -307,6 +308,45 @@ describe("RTMP ingest limits and refusals (a hand-made publisher)", () => {
     expect(h.ended.at(-1)).toMatchObject({ reason: "server_stopped" });
     await waitFor(() => steady.closed, 10_000, "stop() to close the connection");
     servers.splice(servers.indexOf(h.server), 1);
+  });
+
+  test("close(): kicked tells the publisher why; replaced closes quietly; both end the session with that reason", async () => {
+    const h = await harness();
+    const kicked = await RawPublisher.open(h.server.port);
+    await kicked.publish("good-kicked");
+    const replaced = await RawPublisher.open(h.server.port);
+    await replaced.publish("good-replaced");
+    const byKey = (key: string) => h.published.find((s) => s.streamId === key)!;
+    byKey("good-kicked").close("kicked");
+    byKey("good-replaced").close("replaced");
+    await waitFor(() => kicked.closed && replaced.closed && h.ended.length === 2, 10_000, "both connections to close");
+    expect((await kicked.status("NetStream.Publish.Denied")).description).toBe("the stream was stopped by an operator");
+    expect(replaced.received.some((m) => m[0] === "onStatus" && (m[3] as Record<string, Amf0Value>).level === "error")).toBe(false);
+    expect(h.ended.map((e) => [e.session.streamId, e.reason]).sort()).toEqual([
+      ["good-kicked", "kicked"],
+      ["good-replaced", "replaced"],
+    ]);
+    expect(h.server.sessions()).toEqual([]);
+  });
+
+  test("a publisher gone while its key is checked: an accepted session starts and ends at once, so the caller sees both", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const h = await harness({}, undefined, async (request) => {
+      await gate;
+      return { accept: true, streamId: request.streamKey };
+    });
+    const client = await RawPublisher.open(h.server.port);
+    client.command(0, "connect", 1, { app: "live" });
+    client.command(0, "createStream", 2, null);
+    client.command(1, "publish", 3, null, "good-impatient", "live");
+    await waitFor(() => h.authorized.length === 1, 10_000, "the key check to be asked");
+    client.destroy();
+    release();
+    await waitFor(() => h.ended.length === 1, 10_000, "the session to end");
+    expect(h.published.map((s) => s.streamId)).toEqual(["good-impatient"]);
+    expect(h.ended[0]).toMatchObject({ reason: "publisher_closed" });
+    expect(h.server.sessions()).toEqual([]);
   });
 
   test("a taken port rejects startRtmpServer with an error naming LIVE_RTMP_PORT; the process goes on", async () => {

@@ -10,7 +10,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { explainListenFailure, ListenError, type ListenTarget } from "../../core/listen.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
-import type { IngestSession, RtmpServer, RtmpServerOptions } from "./types.ts";
+import type { IngestLimits, IngestSession, RtmpServer, RtmpServerOptions } from "./types.ts";
 
 export type {
   IngestEndReason,
@@ -22,6 +22,18 @@ export type {
   RtmpServer,
   RtmpServerOptions,
 } from "./types.ts";
+
+/**
+ * Limits that suit one kernel on a small machine; the kernel's configuration may override each. A message cap
+ * of 8 MiB holds a 4K keyframe at 50 Mbit/s; OBS and FFmpeg ask for chunk sizes of 4096 at most.
+ */
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  maxSessions: 16,
+  maxBitrateKbps: 20_000,
+  maxChunkSize: 65_536,
+  maxMessageBytes: 8 * 1024 * 1024,
+  idleTimeoutMs: 10_000,
+};
 
 /** Connections that have not published yet (handshaking, deciding) beyond the sessions: a flood of idle sockets is cut here. */
 export const SPARE_CONNECTIONS = 16;
