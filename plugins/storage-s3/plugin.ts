@@ -20,6 +20,12 @@ export const config = v.pipe(
     secret_access_key: v.optional(v.pipe(v.string(), v.minLength(1))),
     /** Create the bucket at start when it does not exist. */
     create_bucket: v.optional(v.boolean(), false),
+    /**
+     * Base URL that serves the bucket's root without credentials (a CDN in front of it, or a public-read
+     * bucket): download and playback links are plain URLs under it. Absent: presigned links (HLS playlists
+     * rewritten with a presigned URL per segment).
+     */
+    public_base_url: v.optional(v.pipe(v.string(), v.url(), v.regex(/^https?:\/\//i, "public_base_url must be an http(s) URL"))),
   }),
   v.check((c) => (c.access_key_id === undefined) === (c.secret_access_key === undefined), "access_key_id and secret_access_key must be set together"),
 );
@@ -45,6 +51,7 @@ export default definePlugin({
       forcePathStyle: c.force_path_style,
       accessKeyId: c.access_key_id,
       secretAccessKey: c.secret_access_key,
+      publicBaseUrl: c.public_base_url,
     };
     const client = createS3Client(opts);
     if (c.create_bucket) await ensureBucket(client, c.bucket, c.region);

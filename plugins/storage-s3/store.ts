@@ -7,8 +7,10 @@
  * - Downloads stream to a temp file next to the destination, then rename (atomic for the reader).
  * - Keys follow the same rules as storage-fs (src/plugin-runtime/shared/storage-keys.ts) so both backends accept the same keys.
  * - read_url is presigned per object: the credential of a presigned URL covers exactly one key, so
- *   `scope_prefix` is validated but cannot widen it. HLS over S3 therefore needs a presigned URL per segment
- *   and per media playlist: the packager rewrites the playlists with them (not done here).
+ *   `scope_prefix` cannot widen it. For an HLS playlist asked with a `scope_prefix` (the rendition tree) the
+ *   link is to a rewritten copy whose every reference is presigned too (playlists.ts), with the same expiry.
+ *   With `public_base_url` (a CDN or a public-read bucket) links are plain URLs under it instead, and the
+ *   playlists' relative URIs resolve as they are.
  */
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
@@ -34,8 +36,9 @@ import type { CallContext, ObjectInfo, StoragePlugin } from "../../src/plugin-ru
 import type { HealthResult } from "../../src/plugin-runtime/protocol.ts";
 import { PluginError } from "../../src/plugin-runtime/sdk.ts";
 import { tempPathFor } from "../../src/plugin-runtime/shared/local-files.ts";
-import { MAX_KEY_BYTES, checkExpiresIn, checkKey, checkPrefix, checkScope, showKey } from "../../src/plugin-runtime/shared/storage-keys.ts";
+import { MAX_KEY_BYTES, checkExpiresIn, checkKey, checkPrefix, checkScope, keyToUrlPath, showKey } from "../../src/plugin-runtime/shared/storage-keys.ts";
 import { PLUGIN, s3Error } from "./errors.ts";
+import { isPlaylistKey, playlistReferences, rewritePlaylist, signedCopyKey } from "./playlists.ts";
 
 export interface S3StorageOptions {
   endpoint?: string;
@@ -46,7 +49,14 @@ export interface S3StorageOptions {
   forcePathStyle: boolean;
   accessKeyId?: string;
   secretAccessKey?: string;
+  /** Base URL that serves the bucket's root publicly (CDN, public-read bucket): read_url links go under it unsigned. */
+  publicBaseUrl?: string;
 }
+
+/** Rendition playlists under a master are rewritten too; deeper nesting does not occur in HLS. */
+const MAX_PLAYLIST_DEPTH = 2;
+/** A playlist larger than this is not an HLS playlist this platform wrote. */
+const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024;
 
 export type S3Storage = StoragePlugin & {
   health(): Promise<HealthResult>;
@@ -119,6 +129,32 @@ export function createS3Storage(options: S3StorageOptions, client: S3Client = cr
     modified: (object.LastModified ?? new Date(0)).toISOString(),
     ...(object.ETag ? { etag: unquote(object.ETag) } : {}),
   });
+
+  const presign = (key: string, expiresIn: number): Promise<string> => getSignedUrl(client, new GetObjectCommand({ Bucket, Key: full(key) }), { expiresIn });
+
+  /**
+   * A presigned link to a copy of the playlist whose references inside `scope` are presigned links (a rendition
+   * playlist: to its own rewritten copy). The copy lives under `<scope>_signed/` (removed with the tree) and is
+   * rewritten on every call, so a link handed out earlier serves the newest signatures.
+   */
+  const signedPlaylistUrl = async (key: string, scope: string, expiresIn: number, depth: number): Promise<string> => {
+    const object = await client.send(new GetObjectCommand({ Bucket, Key: full(key) }));
+    if ((object.ContentLength ?? 0) > MAX_PLAYLIST_BYTES) throw new PluginError("WE-STO-002", `${PLUGIN}: ${showKey(key)} is too large to be an HLS playlist`, { key });
+    const text = (await object.Body?.transformToString("utf-8")) ?? "";
+    const urls = new Map<string, string>();
+    const references = playlistReferences(key, text).filter((reference) => reference.startsWith(scope));
+    await Promise.all(
+      references.map(async (reference) => {
+        const nested = isPlaylistKey(reference) && depth < MAX_PLAYLIST_DEPTH;
+        urls.set(reference, nested ? await signedPlaylistUrl(reference, scope, expiresIn, depth + 1) : await presign(reference, expiresIn));
+      }),
+    );
+    const copy = signedCopyKey(scope, key);
+    await client.send(
+      new PutObjectCommand({ Bucket, Key: full(copy), Body: rewritePlaylist(key, text, urls), ContentType: "application/vnd.apple.mpegurl", CacheControl: "private, no-cache" }),
+    );
+    return presign(copy, expiresIn);
+  };
 
   return {
     client,
@@ -278,11 +314,13 @@ export function createS3Storage(options: S3StorageOptions, client: S3Client = cr
 
     async read_url({ key, expires_in, scope_prefix }) {
       const Key = full(key);
-      checkScope(PLUGIN, key, scope_prefix); // validated, but a presigned URL covers exactly this key
+      const scope = scope_prefix === undefined || scope_prefix === key ? undefined : checkScope(PLUGIN, key, scope_prefix);
       const expiresIn = checkExpiresIn(PLUGIN, expires_in, MAX_PRESIGN_S);
+      const expires_at = new Date(Date.now() + expiresIn * 1000).toISOString();
+      if (options.publicBaseUrl) return { url: `${options.publicBaseUrl.replace(/\/+$/, "")}/${keyToUrlPath(Key)}`, expires_at };
       try {
-        const url = await getSignedUrl(client, new GetObjectCommand({ Bucket, Key }), { expiresIn });
-        return { url, expires_at: new Date(Date.now() + expiresIn * 1000).toISOString() };
+        const url = scope && isPlaylistKey(key) ? await signedPlaylistUrl(key, scope, expiresIn, 0) : await presign(key, expiresIn);
+        return { url, expires_at };
       } catch (e) {
         throw s3Error(e, "read_url", key);
       }
