@@ -171,5 +171,8 @@ describe("ingest stats", () => {
     expect(snapshot.keyframeIntervalS).toBe(2);
     // The SPS and the AAC config win over what onMetaData claimed.
     expect(snapshot).toMatchObject({ width: 320, height: 240, audioSampleRate: 48000, audioChannels: 1, bytesIn: 12345, lastDataAt: 1000 + 3950 });
+    // A publisher that stops sending shows no bitrate once a whole window has passed without media.
+    expect(stats.snapshot(1000 + 3950 + 1000).bitrateKbps).toBeGreaterThan(0);
+    expect(stats.snapshot(1000 + 3950 + 2500)).toMatchObject({ bitrateKbps: 0, fps: 0, keyframeIntervalS: 2 });
   });
 });

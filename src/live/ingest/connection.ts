@@ -90,7 +90,7 @@ export class Connection implements IngestSession {
   }
 
   stats(): IngestStats {
-    return this.stats_.snapshot();
+    return this.stats_.snapshot(Date.now());
   }
 
   close(reason: IngestEndReason): void {
@@ -258,7 +258,7 @@ export class Connection implements IngestSession {
       return;
     }
     if (!this.published || limits.maxBitrateKbps <= 0) return;
-    const { bitrateKbps } = this.stats_.snapshot();
+    const { bitrateKbps } = this.stats_.snapshot(now);
     if (bitrateKbps <= limits.maxBitrateKbps) {
       this.overLimitSince = undefined;
       return;

@@ -79,9 +79,13 @@ export class IngestStatsTracker {
     else return;
     this.latest = Math.max(this.latest, tag.timestamp);
     this.firstTimestamp ??= tag.timestamp;
-    this.window.push({ timestamp: tag.timestamp, bytes: tag.body.length });
-    this.windowBytes += tag.body.length;
     const horizon = this.latest - STATS_WINDOW_MS;
+    // Arrival order is nearly, not strictly, timestamp order (audio and video interleave): data older than
+    // the window is not counted at all, the rest leaves the window from the front.
+    if (tag.timestamp > horizon) {
+      this.window.push({ timestamp: tag.timestamp, bytes: tag.body.length });
+      this.windowBytes += tag.body.length;
+    }
     while (this.window.length > 0 && this.window[0]!.timestamp <= horizon) this.windowBytes -= this.window.shift()!.bytes;
     while (this.videoFrames.length > 0 && this.videoFrames[0]! <= horizon) this.videoFrames.shift();
   }
@@ -122,7 +126,9 @@ export class IngestStatsTracker {
     }
   }
 
-  snapshot(): IngestStats {
+  /** The numbers now; a publisher that has sent no media for a whole window shows 0 kbit/s and 0 fps. */
+  snapshot(now = this.lastDataAt): IngestStats {
+    const stalled = now - this.lastDataAt > STATS_WINDOW_MS;
     const first = this.firstTimestamp;
     // Until 2 s of media have arrived, divide by what has (at least 0.5 s, so the first frames do not spike).
     const spanMs = first === undefined ? 0 : Math.max(500, Math.min(STATS_WINDOW_MS, this.latest - first));
@@ -131,8 +137,8 @@ export class IngestStatsTracker {
     const [previousKey, lastKey] = this.keyframes;
     return {
       bytesIn: this.bytesIn,
-      bitrateKbps: spanMs > 0 ? Math.round((this.windowBytes * 8) / spanMs) : 0,
-      fps: frameSpan > 0 ? Math.round(((frames.length - 1) * 1000 * 100) / frameSpan) / 100 : 0,
+      bitrateKbps: spanMs > 0 && !stalled ? Math.round((this.windowBytes * 8) / spanMs) : 0,
+      fps: frameSpan > 0 && !stalled ? Math.round(((frames.length - 1) * 1000 * 100) / frameSpan) / 100 : 0,
       keyframeIntervalS: previousKey !== undefined && lastKey !== undefined && lastKey > previousKey ? (lastKey - previousKey) / 1000 : null,
       videoCodec: this.videoCodec,
       audioCodec: this.audioCodec,
