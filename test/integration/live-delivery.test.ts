@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { databaseDirectory } from "../../src/kernel/live/delivery/directory.ts";
 import { liveDelivery, signPlaybackToken } from "../../src/kernel/live/delivery/index.ts";
+import { closeSession, createStream, openSession, updateStream } from "../../src/kernel/live/streams-store.ts";
 import { signLiveToken } from "../../src/kernel/live/token.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -271,4 +273,24 @@ describe("signed playback", () => {
     expect(late.status).toBe(401);
     expect(((await late.json()) as { error: { code: string } }).error.code).toBe("WE-AUTH-002");
   }, 30_000);
+});
+
+describe("the database directory (streams, stream_sessions)", () => {
+  test("a stream plays its latest session; signed when its playback setting says so; unknown ids are no stream", async () => {
+    const { db } = kernel.handle.ctx;
+    const directory = databaseDirectory(kernel.handle.ctx);
+    const { row: stream } = await createStream(db, { name: "dir", archive: false, archiveProfiles: [], ladder: "default", segmentSeconds: 2, playback: "public" }, "test");
+    expect(await directory.playbackOf(stream.id)).toBeNull();
+    const first = (await openSession(db, { streamId: stream.id, remoteAddress: "127.0.0.1", kernelId: "k" }))!;
+    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: first.id, signed: false });
+    await closeSession(db, first.id, "publisher_closed", 0);
+    // Ended: still the one played (its playlists end with ENDLIST) until a new one starts.
+    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: first.id, signed: false });
+    await Bun.sleep(5); // started_at must differ
+    const second = (await openSession(db, { streamId: stream.id, remoteAddress: "127.0.0.1", kernelId: "k" }))!;
+    await updateStream(db, stream.id, { playback: "signed" });
+    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: second.id, signed: true });
+    expect(await directory.playbackOf("not-a-uuid")).toBeNull();
+    expect(await directory.playbackOf(crypto.randomUUID())).toBeNull();
+  });
 });

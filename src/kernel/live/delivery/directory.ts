@@ -1,11 +1,12 @@
 /**
- * What delivery needs to know about streams and sessions, and where it learns it by default: the live task's
- * params (src/core/task-contracts.ts), which name the stream, the session and the ladder. Every kernel reads
- * the same database, so every kernel can answer playback for any stream. The streams domain may replace
- * either lookup (LiveDelivery.useDirectory): it knows whether a stream's playback is signed; the default
- * treats every stream as public.
+ * What delivery needs to know about streams and sessions, from the database every kernel shares (so every
+ * kernel answers playback for any stream): a session's ladder from its live task's params
+ * (src/core/task-contracts.ts: stream, session, rungs, audio bitrate); the session a stream's playback shows
+ * (its latest `stream_sessions` row) and whether playback is signed (`streams.playback`). Either lookup may be
+ * replaced (LiveDelivery.useDirectory), e.g. by a test.
  */
-import { sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
+import { streamSessions, streams } from "../../../db/schema.ts";
 import * as v from "valibot";
 import { rowsOf } from "../../../db/exec.ts";
 import type { KernelContext } from "../../context.ts";
@@ -50,7 +51,9 @@ function infoOf(params: unknown): LiveSessionInfo | null {
   };
 }
 
-export function taskDirectory(ctx: Pick<KernelContext, "db">): LiveDirectory {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function databaseDirectory(ctx: Pick<KernelContext, "db">): LiveDirectory {
   return {
     async sessionOf(sessionId) {
       const rows = rowsOf<{ params: unknown }>(
@@ -59,11 +62,16 @@ export function taskDirectory(ctx: Pick<KernelContext, "db">): LiveDirectory {
       return rows[0] ? infoOf(rows[0].params) : null;
     },
     async playbackOf(streamId) {
-      const rows = rowsOf<{ params: unknown }>(
-        await ctx.db.execute(sql`SELECT params FROM tasks WHERE type = 'live' AND params->>'stream_id' = ${streamId} ORDER BY created_at DESC LIMIT 1`),
-      );
-      const info = rows[0] ? infoOf(rows[0].params) : null;
-      return info ? { sessionId: info.sessionId, signed: false } : null;
+      // Stream ids are UUIDs: anything else is no stream (and would be a type error in the query).
+      if (!UUID.test(streamId)) return null;
+      const [row] = await ctx.db
+        .select({ sessionId: streamSessions.id, playback: streams.playback })
+        .from(streams)
+        .innerJoin(streamSessions, eq(streamSessions.streamId, streams.id))
+        .where(eq(streams.id, streamId))
+        .orderBy(desc(streamSessions.startedAt))
+        .limit(1);
+      return row ? { sessionId: row.sessionId, signed: row.playback === "signed" } : null;
     },
   };
 }

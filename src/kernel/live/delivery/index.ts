@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import { AppError } from "../../../core/errors.ts";
 import type { KernelContext } from "../../context.ts";
-import { type LiveDirectory, type LiveSessionInfo, taskDirectory } from "./directory.ts";
+import { type LiveDirectory, type LiveSessionInfo, databaseDirectory } from "./directory.ts";
 import {
   emptyWindow,
   endWindow,
@@ -88,7 +88,7 @@ export class LiveDelivery {
     settings: Partial<DeliverySettings> = {},
   ) {
     this.settings = { ...DEFAULT_DELIVERY_SETTINGS, ...settings };
-    this.directory = taskDirectory(ctx);
+    this.directory = databaseDirectory(ctx);
     this.tmpDir = join(ctx.config.DATA_DIR, "tmp", "live");
   }
 
