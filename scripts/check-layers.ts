@@ -11,12 +11,12 @@ import { checkLayers, type LayerReport } from "./lib/layers.ts";
 /** The folders whose TypeScript files are checked: the product (src/) and the plugin implementations. */
 export const CHECKED_FOLDERS = ["src", "plugins"];
 
-/** path → text of every .ts file (declaration files aside) under the checked folders of `root`. */
+/** path → text of every .ts and .tsx file (declaration files aside) under the checked folders of `root`. */
 export function readTree(root: string): Record<string, string> {
   const sources: Record<string, string> = {};
   for (const folder of CHECKED_FOLDERS) {
     for (const entry of readdirSync(join(root, folder), { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith(".ts") || entry.name.endsWith(".d.ts")) continue;
+      if (!entry.isFile() || !/\.tsx?$/.test(entry.name) || entry.name.endsWith(".d.ts")) continue;
       const path = join(entry.parentPath, entry.name);
       sources[relative(root, path).split("\\").join("/")] = readFileSync(path, "utf8");
     }

@@ -64,6 +64,8 @@ fi
 
 log "type check"
 node_modules/.bin/tsc --noEmit -p tsconfig.json
+# The web dashboard is browser code (DOM types, Preact JSX) with its own settings.
+node_modules/.bin/tsc --noEmit -p src/ui/tsconfig.json
 
 # Into the scratch directory (removed at the end), not dist/: the test build is ~800 MB with the plugin binaries,
 # and dist/ stays what `npm start` and install.sh use. The tests find it through E2E_DIST (test/helpers/proc.ts).

@@ -3,7 +3,8 @@
  * scripts/release.ts (one pair per target platform). The git commit goes into the binaries through a
  * `--define` (src/core/version.ts reads it), so `--version` and `/v1/system/health` name the exact sources.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
 export const ROOT = join(import.meta.dir, "..", "..");
@@ -27,6 +28,8 @@ export interface CompileOptions {
   target?: ReleaseTarget;
   /** The commit embedded in the binary (src/core/version.ts); "unknown" outside a git checkout. */
   commit: string;
+  /** Files embedded as they are (Bun.embeddedFiles), e.g. the dashboard's archive in the kernel. */
+  embed?: string[];
 }
 
 /** The checkout's commit (12 hex digits), "unknown" when git or the repository is not there (a source tarball). */
@@ -49,7 +52,7 @@ export function compile(entry: string, outfile: string, opts: CompileOptions): v
   const args = [process.execPath, "build", "--compile", "--minify", "--bytecode", "--format=esm", "--sourcemap=none"];
   // Bun fetches a cross-compile target's runtime from the npm registry (@oven/bun-<target>) once and caches it.
   if (opts.target) args.push(`--target=bun-${opts.target}`);
-  args.push("--define", `WEBENCODE_COMMIT=${JSON.stringify(opts.commit)}`, entry, "--outfile", outfile);
+  args.push("--define", `WEBENCODE_COMMIT=${JSON.stringify(opts.commit)}`, entry, ...(opts.embed ?? []), "--outfile", outfile);
   const r = Bun.spawnSync(args, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) {
     process.stderr.write(r.stdout.toString() + r.stderr.toString());
@@ -57,13 +60,35 @@ export function compile(entry: string, outfile: string, opts: CompileOptions): v
   }
 }
 
-/** Compiles every executable (EXECUTABLES) into `outdir`; returns their paths. */
+/**
+ * The web dashboard's archive (scripts/build-ui.ts) in a scratch folder, for the kernel to embed; the caller
+ * removes the folder. Prints the bundle's sizes.
+ */
+export function buildUiArchive(): { file: string; dispose(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "webencode-ui-"));
+  const file = join(dir, "webencode-ui.bundle");
+  const r = Bun.spawnSync([process.execPath, "scripts/build-ui.ts", "--out", file], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(r.stdout.toString() + r.stderr.toString());
+    throw new Error("the web dashboard (src/ui/) did not build");
+  }
+  process.stdout.write(r.stdout.toString());
+  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Compiles every executable (EXECUTABLES) into `outdir`, the kernel with the dashboard inside; returns their paths. */
 export function compileExecutables(outdir: string, opts: CompileOptions): string[] {
   mkdirSync(outdir, { recursive: true });
-  return EXECUTABLES.map(([entry, name]) => {
-    compile(entry, join(outdir, name), opts);
-    return join(outdir, name);
-  });
+  const ui = buildUiArchive();
+  try {
+    return EXECUTABLES.map(([entry, name]) => {
+      compile(entry, join(outdir, name), name === "webencode-kernel" ? { ...opts, embed: [ui.file] } : opts);
+      return join(outdir, name);
+    });
+  } finally {
+    ui.dispose();
+  }
 }
 
 /** Every file under `dir`, sorted (a stable order makes a stable hash). */
@@ -80,7 +105,7 @@ export function filesUnder(dir: string): string[] {
 export function sourceHash(extra: string): string {
   const h = new Bun.CryptoHasher("sha256");
   h.update(`bun ${Bun.version} ${Bun.revision} ${extra}\n`);
-  const inputs = ["src", "plugins", "migrations", "package.json", "package-lock.json", "tsconfig.json", "scripts/build.ts", "scripts/lib/compile.ts"];
+  const inputs = ["src", "plugins", "migrations", "package.json", "package-lock.json", "tsconfig.json", "scripts/build.ts", "scripts/build-ui.ts", "scripts/lib/compile.ts"];
   for (const f of inputs.flatMap((p) => filesUnder(join(ROOT, p)))) {
     h.update(`${relative(ROOT, f)}\0`);
     h.update(readFileSync(f));

@@ -22,6 +22,8 @@ export interface Layer {
   folder: string;
   /** Each subfolder is a unit of its own that only its own files may import. */
   sealed?: boolean;
+  /** Imports nothing outside its own folder (packages aside): browser code that talks to the server over HTTP only. */
+  isolated?: boolean;
 }
 
 export const LAYERS: Layer[] = [
@@ -37,6 +39,8 @@ export const LAYERS: Layer[] = [
   { name: "kernel", rank: 6, folder: "src/kernel/" },
   // The `webencode` CLI talks to the kernel over its public API only; nothing imports it.
   { name: "cli", rank: 6, folder: "src/cli/" },
+  // The web dashboard runs in the browser and uses the public REST API and SSE only; nothing imports it.
+  { name: "ui", rank: 6, folder: "src/ui/", isolated: true },
 ];
 
 /** Folders that product code must never import (they are not shipped). */
@@ -51,7 +55,7 @@ export const SANCTIONED: ReadonlyArray<{ from: string; to: RegExp; why: string }
   { from: "src/plugin-runtime/builtin.ts", to: /^plugins\/[^/]+\/plugin\.ts$/, why: "built-in plugins are loaded by their entry point" },
 ];
 
-export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-api" | "unlayered";
+export type Rule = "upward" | "sideways" | "sealed" | "not-shipped" | "plugin-api" | "unlayered" | "isolated";
 
 /**
  * What a plugin implementation may import from src/: core, the pure media library, and the SDK side of the
@@ -83,7 +87,7 @@ export function importSpecifiers(source: string): string[] {
 export function resolveImport(from: string, specifier: string, files: ReadonlySet<string>): string | undefined {
   if (!specifier.startsWith("./") && !specifier.startsWith("../")) return undefined;
   const base = posix.normalize(posix.join(posix.dirname(from), specifier));
-  return [base, `${base}.ts`, `${base}/index.ts`].find((candidate) => files.has(candidate)) ?? (base.endsWith(".ts") ? base : undefined);
+  return [base, `${base}.ts`, `${base}.tsx`, `${base}/index.ts`].find((candidate) => files.has(candidate)) ?? (/\.tsx?$/.test(base) ? base : undefined);
 }
 
 /** The layer of a file and, for a sealed layer, its unit (e.g. `plugins/storage-fs/`). */
@@ -105,6 +109,9 @@ export function checkImport(from: string, to: string): Violation | undefined {
   if (!target || SANCTIONED.some((s) => s.from === from && s.to.test(to))) return undefined;
   const { layer: a } = source;
   const { layer: b } = target;
+  if ((a.isolated || b.isolated) && a !== b) {
+    return { from, to, rule: "isolated", message: `${from} imports ${to}: ${a.isolated ? a.folder : b.folder} (${a.isolated ? a.name : b.name}) is browser code that shares no module with the rest` };
+  }
   if (a.sealed && !b.sealed && !PLUGIN_API.some((allowed) => allowed.test(to))) {
     return { from, to, rule: "plugin-api", message: `${from} imports ${to}: a plugin imports only src/core, src/media and the SDK (src/plugin-runtime/sdk.ts, pillars.ts, protocol.ts, shared/)` };
   }

@@ -12,6 +12,8 @@ const BINARY = process.env.CHROMIUM_PATH ?? "chromium-headless-shell";
 export interface Browser {
   /** Runs a CDP method on the page (e.g. "Page.navigate"). */
   send<T = any>(method: string, params?: Record<string, unknown>): Promise<T>;
+  /** Calls `handler` with the params of every CDP event named `method` (e.g. "Runtime.consoleAPICalled"). */
+  on(method: string, handler: (params: any) => void): void;
   /** Evaluates an expression in the page (awaiting a returned promise) and returns its JSON value. */
   evaluate<T = any>(expression: string): Promise<T>;
   close(): Promise<void>;
@@ -41,8 +43,10 @@ export async function launchBrowser(): Promise<Browser> {
     });
     let next = 1;
     const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+    const listeners = new Map<string, Array<(params: unknown) => void>>();
     ws.onmessage = (m) => {
-      const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown; error?: { message: string } };
+      const msg = JSON.parse(String(m.data)) as { id?: number; method?: string; params?: unknown; result?: unknown; error?: { message: string } };
+      if (msg.method) for (const handler of listeners.get(msg.method) ?? []) handler(msg.params);
       const p = msg.id !== undefined ? pending.get(msg.id) : undefined;
       if (!p) return;
       pending.delete(msg.id!);
@@ -57,6 +61,9 @@ export async function launchBrowser(): Promise<Browser> {
       });
     return {
       send,
+      on(method: string, handler: (params: any) => void) {
+        listeners.set(method, [...(listeners.get(method) ?? []), handler]);
+      },
       async evaluate<T>(expression: string) {
         const r = await send<{ result: { value?: T }; exceptionDetails?: { exception?: { description?: string }; text: string } }>("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true });
         if (r.exceptionDetails) throw new Error(`in the page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);

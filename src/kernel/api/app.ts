@@ -31,6 +31,7 @@ import { streamRoutes } from "./streams.ts";
 import { auditRoutes } from "./audit.ts";
 import { livePlaybackRoutes } from "./live-playback.ts";
 import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
+import { uiRoutes } from "./ui.ts";
 import { authHook, principalOf } from "../auth/middleware.ts";
 import { AUDITED_METHODS, recordAudit } from "../auth/audit.ts";
 import { clientIp } from "./rate-limit.ts";
@@ -68,7 +69,9 @@ export function createApp(ctx: KernelContext) {
     .use(auditRoutes(ctx))
     // Live playback (public or ?token=) and the live transcode's segment pushes (internal token).
     .use(livePlaybackRoutes(ctx))
-    .use(liveIngestInternalRoutes(ctx));
+    .use(liveIngestInternalRoutes(ctx))
+    // The web dashboard at / (its own client routes only; ui.ts).
+    .use(uiRoutes());
 }
 
 interface HookSet {

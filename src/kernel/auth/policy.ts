@@ -11,6 +11,7 @@
  * for every registered route without an entry or answering differently from this table.
  */
 import type { Role } from "./principal.ts";
+import { UI_PAGE_PATHS } from "../api/ui.ts";
 
 export type Need = Role | "public";
 
@@ -36,6 +37,9 @@ export const POLICY: Record<string, Access> = {
   // The live transcode's segment pushes: the session's internal token is the credential (checked by the route).
   "PUT /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
   "DELETE /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
+  // The web dashboard's page and files (src/kernel/api/ui.ts): public like Swagger UI; the page signs in itself.
+  ...Object.fromEntries(UI_PAGE_PATHS.map((path) => [`GET ${path}`, { role: "public" as const, action: "ui.page" }])),
+  "GET /ui/assets/:name": { role: "public", action: "ui.asset" },
 
   // jobs and uploads
   "GET /v1/jobs": { role: "viewer", action: "jobs.list" },

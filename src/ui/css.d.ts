@@ -1,0 +1,2 @@
+// `import "./styles.css"` in main.tsx: bun build bundles it into its own .css file.
+declare module "*.css";
