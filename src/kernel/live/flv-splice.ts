@@ -16,7 +16,7 @@ const SCRIPT_TAG = 18;
 export const SPLICE_GAP_MS = 40;
 
 export class FlvSplicer {
-  private buffer = new Uint8Array(0);
+  private buffer: Uint8Array = new Uint8Array(0);
   private headerPending = true;
   private first = true;
   /** Added to the current publisher's timestamps. */
