@@ -13,6 +13,7 @@ import { databaseDirectory } from "../../src/kernel/live/delivery/directory.ts";
 import { liveDelivery, signPlaybackToken } from "../../src/kernel/live/delivery/index.ts";
 import { closeSession, createStream, openSession, updateStream } from "../../src/kernel/live/streams-store.ts";
 import { signLiveToken } from "../../src/kernel/live/token.ts";
+import { openHlsPlayer } from "../helpers/hls-player.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -22,6 +23,8 @@ const STREAM = "live-delivery-test-stream";
 const SIGNED_STREAM = "live-delivery-signed";
 const SESSION = crypto.randomUUID();
 const SIGNED_SESSION = crypto.randomUUID();
+const PLAYER_STREAM = "live-delivery-player";
+const PLAYER_SESSION = crypto.randomUUID();
 const RUNGS = [
   { name: "240p", width: 320, height: 240, videoKbps: 300 },
   { name: "180p", width: 240, height: 180, videoKbps: 150 },
@@ -33,10 +36,17 @@ beforeAll(async () => {
   const delivery = liveDelivery(kernel.handle.ctx);
   delivery.startSession({ sessionId: SESSION, streamId: STREAM, rungs: RUNGS, audioKbps: 64 });
   delivery.startSession({ sessionId: SIGNED_SESSION, streamId: SIGNED_STREAM, rungs: RUNGS.slice(0, 1), audioKbps: 64 });
+  delivery.startSession({ sessionId: PLAYER_SESSION, streamId: PLAYER_STREAM, rungs: RUNGS, audioKbps: 64 });
   // The streams domain's answer (which session a stream plays, whether it is signed).
   delivery.useDirectory({
     playbackOf: async (streamId) =>
-      streamId === STREAM ? { sessionId: SESSION, signed: false } : streamId === SIGNED_STREAM ? { sessionId: SIGNED_SESSION, signed: true } : null,
+      streamId === STREAM
+        ? { sessionId: SESSION, signed: false }
+        : streamId === SIGNED_STREAM
+          ? { sessionId: SIGNED_SESSION, signed: true }
+          : streamId === PLAYER_STREAM
+            ? { sessionId: PLAYER_SESSION, signed: false }
+            : null,
   });
 });
 
@@ -294,3 +304,38 @@ describe("the database directory (streams, stream_sessions)", () => {
     expect(await directory.playbackOf(crypto.randomUUID())).toBeNull();
   });
 });
+
+describe("hls.js in headless Chromium", () => {
+  test("plays the kernel's live playlists, switches rendition, and keeps playing across a restarted transcode", async () => {
+    const first = pushWithFfmpeg(PLAYER_SESSION, 1, 10);
+    let second: ReturnType<typeof pushWithFfmpeg> | undefined;
+    await waitFor(async () => (await get(`/live/${PLAYER_STREAM}/master.m3u8`)).status === 200, 30_000, "the master playlist", 200);
+    const player = await openHlsPlayer(`${kernel.url}/live/${PLAYER_STREAM}/master.m3u8`);
+    try {
+      const playing = await player.waitFor("playback to start", (state) => state.currentTime > 1);
+      expect(playing.levels.map((level) => level.height).sort()).toEqual([180, 240]);
+      const other = playing.currentLevel === 0 ? 1 : 0;
+      await player.setLevel(other);
+      await player.waitFor(`a switch to level ${other}`, (state) => state.switched.includes(other) && state.fragments.some((fragment) => fragment.level === other));
+      await finished(first, PLAYER_SESSION, 1);
+      // The transcode restarts (a new epoch): the player goes on after the discontinuity.
+      const before = (await player.state()).currentTime;
+      second = pushWithFfmpeg(PLAYER_SESSION, 2, 8);
+      const playlist = await waitForText(`/live/${PLAYER_STREAM}/240p/index.m3u8`, (text) => text.includes("#EXT-X-DISCONTINUITY\n"));
+      const firstOfEpoch2 = mediaSequence(playlist) + segmentUris(playlist).findIndex((uri) => uri.includes("_e2_"));
+      const after = await player.waitFor("fragments of the new epoch played", (state) => state.fragments.some((fragment) => fragment.sn >= firstOfEpoch2 + 1) && state.currentTime > before + 3, 40_000);
+      expect(after.errors.filter((error) => error.fatal)).toEqual([]);
+      await finished(second, PLAYER_SESSION, 2);
+    } finally {
+      await player.close();
+      first.kill();
+      second?.kill();
+    }
+  }, 90_000);
+});
+
+async function waitForText(path: string, condition: (text: string) => boolean): Promise<string> {
+  let text = "";
+  await waitFor(async () => condition((text = await (await get(path)).text())), 20_000, `${path} to change`, 200);
+  return text;
+}
