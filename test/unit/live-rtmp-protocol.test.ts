@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { decodeAmf0, encodeAmf0 } from "../../src/live/rtmp/amf0.ts";
+import { Amf0Error, decodeAmf0, encodeAmf0 } from "../../src/live/rtmp/amf0.ts";
 import { ChunkReader, encodeChunks, MessageType, ProtocolError, type RtmpMessage } from "../../src/live/rtmp/chunks.ts";
 import { appName, PublishProtocol, splitAggregate, type ProtocolAction } from "../../src/live/rtmp/commands.ts";
 import { HANDSHAKE_SIZE, HandshakeError, ServerHandshake } from "../../src/live/rtmp/handshake.ts";
+import { prng } from "../helpers/fuzz-gen.ts";
 
 const limits = { maxChunkSize: 65536, maxMessageBytes: 1 << 20, maxChunkStreams: 4 };
 const bytes = (...parts: Array<number[] | Uint8Array>) => Uint8Array.from(parts.flatMap((p) => [...p]));
@@ -169,5 +170,45 @@ describe("RTMP commands (publish-only)", () => {
       [9, 5000, [0x17, 1]],
       [8, 5020, [0xaf, 1, 9]],
     ]);
+  });
+});
+
+describe("hostile bytes (seeded fuzz)", () => {
+  test("random and mutated chunk streams end in ProtocolError or messages within the caps, never another exception", () => {
+    const random = prng(15);
+    const valid = bytes(
+      encodeChunks({ type: MessageType.commandAmf0, streamId: 0, timestamp: 0, payload: encodeAmf0("connect", 1, { app: "live" }) }, 3, 128),
+      encodeChunks({ type: MessageType.video, streamId: 1, timestamp: 40, payload: filled(700) }, 6, 128),
+      encodeChunks({ type: MessageType.audio, streamId: 1, timestamp: 0x01000005, payload: filled(300) }, 4, 128),
+    );
+    for (let run = 0; run < 2000; run++) {
+      const input = run % 2 === 0 ? Uint8Array.from({ length: 1 + Math.floor(random() * 600) }, () => Math.floor(random() * 256)) : valid.map((b) => (random() < 0.02 ? Math.floor(random() * 256) : b));
+      const reader = new ChunkReader(limits);
+      const protocol = new PublishProtocol();
+      try {
+        for (let offset = 0; offset < input.length; ) {
+          const step = 1 + Math.floor(random() * 64);
+          for (const message of reader.push(input.subarray(offset, offset + step))) {
+            expect(message.payload.length).toBeLessThanOrEqual(limits.maxMessageBytes);
+            protocol.handle(message);
+          }
+          offset += step;
+        }
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw new Error(`run ${run}: ${(error as Error).name}: ${(error as Error).message}`);
+      }
+    }
+  });
+
+  test("random AMF0 decodes or fails with Amf0Error", () => {
+    const random = prng(1935);
+    for (let run = 0; run < 5000; run++) {
+      const input = Uint8Array.from({ length: 1 + Math.floor(random() * 64) }, () => (random() < 0.5 ? Math.floor(random() * 13) : Math.floor(random() * 256)));
+      try {
+        decodeAmf0(input);
+      } catch (error) {
+        if (!(error instanceof Amf0Error)) throw new Error(`run ${run}: ${(error as Error).name}: ${(error as Error).message}`);
+      }
+    }
   });
 });
