@@ -19,8 +19,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
+import { launchBrowser } from "../helpers/browser.ts";
 import { ssim } from "../helpers/media.ts";
 import { binary, freePort, killAllProcs, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -361,6 +362,63 @@ describe("several audio tracks", () => {
     const vstreams = (await ffprobeJson(["-show_streams", join(dirname(variant), vseg)])).streams as Array<{ codec_type: string }>;
     expect(vstreams.map((s) => s.codec_type)).toEqual(["video"]);
   });
+
+  test("hls.js in headless Chromium plays the HLS output, lists the four audio tracks and switches to another", async () => {
+    const root = dirname(split.hlsMaster);
+    const page = `<!doctype html><video id="v" muted playsinline></video><script src="/hls.min.js"></script>`;
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch(request) {
+        const path = decodeURIComponent(new URL(request.url).pathname);
+        if (path === "/") return new Response(page, { headers: { "content-type": "text/html" } });
+        if (path === "/hls.min.js") return new Response(Bun.file(join(import.meta.dir, "../../node_modules/hls.js/dist/hls.min.js")));
+        const file = join(root, path.replace(/^\/media\//, ""));
+        if (!path.startsWith("/media/") || path.includes("..") || !existsSync(file)) return new Response("not found", { status: 404 });
+        return new Response(Bun.file(file));
+      },
+    });
+    const browser = await launchBrowser();
+    try {
+      await browser.send("Page.navigate", { url: `http://127.0.0.1:${server.port}/` });
+      await waitFor(() => browser.evaluate<boolean>("typeof Hls === 'function' && Hls.isSupported()").catch(() => false), 30_000, "hls.js loaded and supported", 100);
+      // Plays the master, then switches to the third track once playback has started; reports what it saw.
+      const seen = await browser.evaluate<{ tracks: Array<{ name: string; lang: string; default: boolean }>; switched: number; timeAfterSwitch: number; error: string | null }>(`new Promise((resolve) => {
+        const video = document.getElementById("v");
+        const hls = new Hls();
+        const result = { tracks: [], switched: -1, timeAfterSwitch: 0, error: null };
+        const done = () => resolve({ ...result, tracks: hls.audioTracks.map((t) => ({ name: t.name, lang: t.lang, default: t.default })) });
+        const stop = setTimeout(() => { result.error = result.error ?? "timed out at " + video.currentTime; done(); }, 60000);
+        hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) { result.error = data.type + ": " + data.details; clearTimeout(stop); done(); } });
+        hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+        hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_, data) => {
+          if (data.id !== 2) return;
+          result.switched = data.id;
+          const at = video.currentTime;
+          const check = setInterval(() => { if (video.currentTime > at + 0.3) { clearInterval(check); clearTimeout(stop); result.timeAfterSwitch = video.currentTime; done(); } }, 50);
+        });
+        video.addEventListener("timeupdate", function once() {
+          if (video.currentTime < 0.3) return;
+          video.removeEventListener("timeupdate", once);
+          hls.audioTrack = 2;
+        });
+        hls.loadSource("/media/${basename(split.hlsMaster)}");
+        hls.attachMedia(video);
+      })`);
+      expect(seen.error).toBeNull();
+      expect(seen.tracks).toEqual([
+        { name: "English", lang: "en", default: false },
+        { name: "Français", lang: "fr", default: true },
+        { name: "Kommentar", lang: "de", default: false },
+        { name: "Italiano", lang: "it", default: false },
+      ]);
+      expect(seen.switched).toBe(2);
+      expect(seen.timeAfterSwitch).toBeGreaterThan(0.6);
+    } finally {
+      await browser.close();
+      server.stop(true);
+    }
+  }, 120_000);
 
   test("audio_tracks selects tracks by language or index; a track the source lacks fails the job naming what it has", async () => {
     const picked = await runJob(KS, clips.multi_audio!, { audio_tracks: ["deu", 3], outputs: ["mp4"] });
