@@ -6,6 +6,7 @@ import { bytes, duration, percent, timestamp } from "../../src/ui/format.ts";
 import { applyEvent, applyToList, failures, taskLanes, type JobSummary, type PlatformEvent, type Task } from "../../src/ui/job-view.ts";
 import { buildConfig, fieldsOf, issuesByField, issuesFromMessage, parseField } from "../../src/ui/schema-form.ts";
 import { UI_PAGE_PATHS } from "../../src/kernel/api/ui.ts";
+import { checkImport } from "../../scripts/lib/layers.ts";
 
 const ID = "5c0e1f7a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
 
@@ -20,8 +21,9 @@ describe("routes", () => {
   });
 
   test("the server answers the page for exactly the client's routes", () => {
-    expect([...UI_PAGE_PATHS].sort()).toEqual(["/", ...CLIENT_PATHS].sort());
-    expect(UI_PAGE_PATHS.some((p) => p.startsWith("/v1") || p.startsWith("/swagger") || p === "/metrics")).toBe(false);
+    const served: readonly string[] = UI_PAGE_PATHS;
+    expect([...served].sort()).toEqual(["/", ...CLIENT_PATHS].sort());
+    expect(served.some((p) => p.startsWith("/v1") || p.startsWith("/swagger") || p === "/metrics")).toBe(false);
   });
 
   test("withQuery leaves out empty values", () => {
@@ -125,4 +127,10 @@ describe("plugin config forms from JSON Schema", () => {
     expect(issuesByField(undefined)).toEqual({});
     expect(issuesFromMessage("invalid profile:\n- name: required field is missing\n- video.height: must be even")).toEqual({ name: "name: required field is missing", video: "video.height: must be even" });
   });
+});
+
+test("layers: the dashboard imports only src/ui/, and nothing outside imports it", () => {
+  expect(checkImport("src/ui/pages/jobs.tsx", "src/ui/api.ts")).toBeUndefined();
+  expect(checkImport("src/ui/api.ts", "src/core/errors.ts")?.rule).toBe("isolated");
+  expect(checkImport("src/kernel/api/ui.ts", "src/ui/routes.ts")?.rule).toBe("isolated");
 });
