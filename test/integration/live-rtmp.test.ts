@@ -215,6 +215,9 @@ class RawPublisher {
   private readonly reader = new ChunkReader({ maxChunkSize: 1 << 24, maxMessageBytes: 1 << 24, maxChunkStreams: 64 });
   private handshakeBytes = 0;
   readonly received: Amf0Value[][] = [];
+  /** Sequence numbers of the server's Acknowledgement messages. */
+  readonly acknowledgements: number[] = [];
+  sentBytes = 0;
   closed = false;
   private constructor(private readonly socket: Socket) {
     socket.on("data", (data: Buffer) => this.onData(new Uint8Array(data)));
@@ -226,9 +229,9 @@ class RawPublisher {
     const socket = connect({ port, host: "127.0.0.1" });
     await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
     const client = new RawPublisher(socket);
-    socket.write(Uint8Array.from([3, ...new Uint8Array(HANDSHAKE_SIZE)]));
+    client.write(Uint8Array.from([3, ...new Uint8Array(HANDSHAKE_SIZE)]));
     await waitFor(() => client.handshakeBytes >= 1 + 2 * HANDSHAKE_SIZE, 10_000, "S0+S1+S2");
-    socket.write(new Uint8Array(HANDSHAKE_SIZE)); // C2
+    client.write(new Uint8Array(HANDSHAKE_SIZE)); // C2
     return client;
   }
 
@@ -240,11 +243,17 @@ class RawPublisher {
     }
     for (const message of this.reader.push(data)) {
       if (message.type === MessageType.commandAmf0) this.received.push(decodeAmf0(message.payload));
+      if (message.type === MessageType.acknowledgement) this.acknowledgements.push(new DataView(message.payload.buffer, message.payload.byteOffset).getUint32(0));
     }
   }
 
+  private write(bytes: Uint8Array): void {
+    this.sentBytes += bytes.length;
+    this.socket.write(bytes);
+  }
+
   send(message: RtmpMessage, chunkStreamId = 3): void {
-    this.socket.write(encodeChunks(message, chunkStreamId, 128));
+    this.write(encodeChunks(message, chunkStreamId, 128));
   }
 
   command(streamId: number, ...values: Amf0Value[]): void {
@@ -271,6 +280,19 @@ class RawPublisher {
 }
 
 describe("RTMP ingest limits and refusals (a hand-made publisher)", () => {
+  test("the server acknowledges what it read at least once per window the publisher announced (or the publisher would stop sending)", async () => {
+    const h = await harness();
+    const client = await RawPublisher.open(h.server.port);
+    client.send({ type: MessageType.windowAckSize, streamId: 0, timestamp: 0, payload: Uint8Array.of(0, 0, 0x10, 0) }, 2); // 4096 bytes
+    await client.publish("good-acked");
+    for (let i = 0; i < 10; i++) client.send({ type: MessageType.audio, streamId: 1, timestamp: i * 20, payload: Uint8Array.from({ length: 1000 }, () => 0x2f) }, 4);
+    // Everything sent was read, so the last acknowledgement is less than one window behind the total sent.
+    await waitFor(() => (client.acknowledgements.at(-1) ?? 0) > client.sentBytes - 4096, 10_000, "an acknowledgement within a window of all bytes sent");
+    expect(client.acknowledgements[0]).toBeGreaterThanOrEqual(4096);
+    await waitFor(() => h.published[0]!.stats().audioCodec === "mp3", 10_000, "the audio to be counted");
+    client.destroy();
+  });
+
   test("a publisher that goes silent is ended by the idle timeout", async () => {
     const h = await harness({ idleTimeoutMs: 1000 });
     const client = await RawPublisher.open(h.server.port);
