@@ -33,6 +33,10 @@ export const WORKER_PLAYLIST_SIZE = 6;
 /** A pull or PUT that moves no byte for this long fails the attempt (µs for the input, seconds for the muxer). */
 export const LIVE_IO_TIMEOUT_S = 15;
 
+/** Input analysis limits (bytes, µs): the codec parameters are in the FLV's first tags. */
+export const LIVE_PROBE_BYTES = 32_768;
+export const LIVE_ANALYZE_US = 500_000;
+
 export interface LiveLadderInput {
   params: Pick<LiveParams, "source_url" | "push_url" | "token" | "segment_seconds" | "rungs" | "audio_kbps">;
   /** The task's attempt number: names this run's files. */
@@ -149,6 +153,13 @@ export function liveLadderArgs(input: LiveLadderInput): string[] {
     String(LIVE_IO_TIMEOUT_S * 1_000_000),
     "-headers",
     authorizationHeader(params.token),
+    // The source starts with FLV header, metadata and both codecs' sequence headers: that is all the stream
+    // analysis needs. FFmpeg's default probing waited ~0.5 s longer before the first frame (measured), time a
+    // restarted transcode adds to every failover.
+    "-probesize",
+    String(LIVE_PROBE_BYTES),
+    "-analyzeduration",
+    String(LIVE_ANALYZE_US),
     "-f",
     "flv",
     "-i",
