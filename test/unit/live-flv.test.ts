@@ -40,6 +40,7 @@ describe("FLV media info", () => {
     expect(enhancedRtmpRefusal("video", enhancedVideo("hvc1"))).toBe("HEVC (hvc1) over Enhanced RTMP is not supported: FFmpeg 5.1 cannot demux it; set OBS to H.264");
     expect(enhancedRtmpRefusal("video", enhancedVideo("av01"))).toBe("AV1 (av01) over Enhanced RTMP is not supported: FFmpeg 5.1 cannot demux it; set OBS to H.264");
     expect(enhancedRtmpRefusal("video", enhancedVideo("vp09"))).toStartWith("VP9 (vp09) over Enhanced RTMP");
+    expect(enhancedRtmpRefusal("video", enhancedVideo("avc1"))).toBe("H.264 (avc1) over Enhanced RTMP is not supported: FFmpeg 5.1 cannot demux it; turn off multitrack video in OBS (classic H.264 works)");
     expect(enhancedRtmpRefusal("audio", Uint8Array.of(0x90, ...new TextEncoder().encode("Opus")))).toBe("Opus (Opus) over Enhanced RTMP is not supported: FFmpeg 5.1 cannot demux it; set OBS to AAC");
     expect(enhancedRtmpRefusal("video", AVC_1080)).toBeUndefined();
     expect(enhancedRtmpRefusal("audio", AAC_48000_MONO)).toBeUndefined();

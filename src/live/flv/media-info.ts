@@ -26,7 +26,7 @@ export interface AudioTagInfo {
 
 const VIDEO_CODECS: Record<number, string> = { 2: "flv1", 3: "flashsv", 4: "vp6f", 5: "vp6a", 6: "flashsv2", 7: "h264" };
 const AUDIO_CODECS: Record<number, string> = { 0: "pcm", 1: "adpcm_swf", 2: "mp3", 3: "pcm_s16le", 4: "nellymoser", 5: "nellymoser", 6: "nellymoser", 7: "pcm_alaw", 8: "pcm_mulaw", 10: "aac", 11: "speex", 14: "mp3" };
-const ENHANCED_CODECS: Record<string, string> = { hvc1: "HEVC", av01: "AV1", vp09: "VP9", "ac-3": "AC-3", "ec-3": "E-AC-3", Opus: "Opus", fLaC: "FLAC", ".mp3": "MP3", mp4a: "AAC" };
+const ENHANCED_CODECS: Record<string, string> = { hvc1: "HEVC", av01: "AV1", vp09: "VP9", avc1: "H.264", "ac-3": "AC-3", "ec-3": "E-AC-3", Opus: "Opus", fLaC: "FLAC", ".mp3": "MP3", mp4a: "AAC" };
 
 function fourCcAt(payload: Uint8Array, offset: number): string {
   return String.fromCharCode(...payload.subarray(offset, offset + 4));
@@ -76,7 +76,8 @@ export function enhancedRtmpRefusal(type: "audio" | "video", payload: Uint8Array
   const info = type === "video" ? videoTagInfo(payload) : audioTagInfo(payload);
   if (!info?.fourCc) return undefined;
   const name = ENHANCED_CODECS[info.fourCc] ?? "the codec";
-  const advice = type === "video" ? "set OBS to H.264" : "set OBS to AAC";
+  // H.264 in the enhanced framing comes from OBS's multitrack video: the codec is fine, the framing is not.
+  const advice = info.fourCc === "avc1" ? "turn off multitrack video in OBS (classic H.264 works)" : type === "video" ? "set OBS to H.264" : "set OBS to AAC";
   return `${name} (${info.fourCc}) over Enhanced RTMP is not supported: FFmpeg 5.1 cannot demux it; ${advice}`;
 }
 
