@@ -574,6 +574,35 @@ describe("the picture", () => {
     expect(job.source.skipped_profiles[0]!.reason).toBe("1080p is larger than the source (241p): profiles are not scaled up");
   }, 300_000);
 
+  test("variable frame rate with two audio tracks: every frame at its source time, both tracks in MP4 and as HLS alternate audio; split = one piece", async () => {
+    const f = src.vfr_two_audio!;
+    expect(f.pts[23]! - f.pts[22]!).toBeCloseTo(1 / 24, 2);
+    expect(f.pts.at(-1)! - f.pts.at(-2)!).toBeCloseTo(1 / 30, 2);
+    const { split, whole, fs, fw } = await bothWays("vfr_two_audio");
+    for (const [done, out] of [[split, fs], [whole, fw]] as const) {
+      expect(timingProblems(out, f)).toEqual([]);
+      expect(audioProblems(out, f)).toEqual([]);
+      expect(out.audio.map((a) => [a.language, a.title, a.default])).toEqual([
+        ["eng", "English", false],
+        ["spa", "Español", true],
+      ]);
+      const media = readFileSync(done.hlsMaster, "utf8").split("\n").filter((l) => l.startsWith("#EXT-X-MEDIA:TYPE=AUDIO"));
+      expect(media.map((l) => /LANGUAGE="([^"]+)"/.exec(l)?.[1])).toEqual(["en", "es"]);
+    }
+  }, 300_000);
+
+  test("a MOV with a timecode track: transcoded split, the timecode (data) track left out", async () => {
+    const streams = (await ffprobeJson(["-show_streams", clips.mov_timecode!])).streams as Array<{ codec_type: string; codec_tag_string: string }>;
+    expect(streams.map((s) => s.codec_type)).toEqual(["video", "audio", "data"]);
+    const done = await runJob(KS, clips.mov_timecode!, { outputs: ["mp4"] });
+    expect(videoTaskCount(done.job)).toBeGreaterThan(1);
+    const out = await facts(done.mp4);
+    expect(timingProblems(out, src.mov_timecode!)).toEqual([]);
+    expect(audioProblems(out, src.mov_timecode!)).toEqual([]);
+    const outStreams = (await ffprobeJson(["-show_streams", done.mp4])).streams as Array<{ codec_type: string }>;
+    expect(outStreams.map((s) => s.codec_type)).toEqual(["video", "audio"]);
+  }, 300_000);
+
   test("a one-frame video gives a one-frame MP4 and HLS, on both kernels", async () => {
     for (const k of [KS, K1]) {
       const done = await runJob(k, clips.one_frame!);
