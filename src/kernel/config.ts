@@ -16,6 +16,8 @@ export const kernelConfigEntries = {
   NATS_URL: v.optional(urlList(["nats", "tls", "ws", "wss"])),
   DATA_DIR: str("./data"),
   PLUGIN_DIR: str("./plugins"),
+  /** How often PLUGIN_DIR binaries are checked for replacement (hot reload, docs/plugins.md); 0 turns it off. */
+  PLUGIN_WATCH_INTERVAL: duration("2s"),
   PORT: int(8080, 0, 65535),
   /** Default: 127.0.0.1 in standalone mode (a laptop's platform is not a network service), 0.0.0.0 when distributed. */
   HOST: v.optional(listenHost()),

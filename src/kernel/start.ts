@@ -5,6 +5,7 @@
  */
 import { openBus } from "../bus/factory.ts";
 import type { Bus } from "../bus/types.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { assertCanListen, listen } from "../core/listen.ts";
 import { createRegistry } from "../core/metrics.ts";
@@ -77,6 +78,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       settings: pluginSettings,
       metrics: createPluginMetrics(metrics.registry),
       onStateChange: pluginStateRecorder(database.db, logger, instanceId),
+      watchIntervalMs: config.PLUGIN_WATCH_INTERVAL,
     });
     await plugins.start();
     const ctx: KernelContext = {
@@ -104,7 +106,9 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     const unserve = servePluginSettings(bus, pluginSettings, workerPluginInfo(plugins, pluginSettings), { sendSecrets: busAuthenticatesClients(config, bus), logger });
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
-      if (ev.origin !== ctx.instanceId) void plugins!.reload(ev.id);
+      if (ev.origin === ctx.instanceId) return;
+      if (ev.action === "reload") void plugins!.hotReload(ev.id).catch((error) => logger.error({ plugin: ev.id, error: errorMessage(error) }, errorMessage(error)));
+      else void plugins!.reload(ev.id);
     });
     undo.push(unserve, unsubscribe);
 

@@ -20,6 +20,8 @@ export interface PluginChanged {
   id: string;
   /** The process that made the change (it has already applied it). */
   origin: string;
+  /** "reload": hot-reload the plugin from its binary (PluginHost.hotReload) instead of restarting it with new settings. */
+  action?: "reload";
 }
 
 /**

@@ -17,6 +17,9 @@ import type { WorkerConfig } from "./config.ts";
 import { TaskExecutor } from "./executor.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { WorkerRuntime } from "./runtime.ts";
+import { GpuDevices } from "./gpu-health.ts";
+import { testFailureReason } from "../media/ffmpeg-info.ts";
+import type { TranscodeResult } from "../plugin-runtime/pillars.ts";
 import { TASK_HANDLERS } from "./tasks/index.ts";
 
 export interface BootedWorker {
@@ -34,7 +37,15 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     .filter(([, b]) => WORKER_PILLARS.includes(b.pillar))
     .map(([id]) => id);
   await settings.prefetch(builtinIds);
-  const plugins = new PluginHost({ logger, pluginDir: config.PLUGIN_DIR, pillars: [...WORKER_PILLARS], settings, hostEnv: opts.hostEnv, metrics: opts.metrics?.plugins });
+  const plugins = new PluginHost({
+    logger,
+    pluginDir: config.PLUGIN_DIR,
+    pillars: [...WORKER_PILLARS],
+    settings,
+    hostEnv: opts.hostEnv,
+    metrics: opts.metrics?.plugins,
+    watchIntervalMs: config.PLUGIN_WATCH_INTERVAL,
+  });
   opts.metrics?.setSlots(config.WORKER_CONCURRENCY);
   opts.metrics?.setBusy(0);
   let unsubscribe: Unsubscribe | undefined;
@@ -51,13 +62,15 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     const detected = await encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 });
     // A worker with LIVE_SLOTS advertises the live pool too (presence → the kernel knows live work can run).
     const capabilities: WorkerCapabilities = config.LIVE_SLOTS > 0 ? { ...detected, pools: [...detected.pools, LIVE_POOL] } : detected;
-    const runtime = new WorkerRuntime({ config, logger, bus, capabilities, plugins });
+    const gpu = gpuDevicesFor(capabilities, config, logger, plugins);
+    const runtime = new WorkerRuntime({ config, logger, bus, capabilities, plugins, ...(gpu ? { gpu } : {}) });
     const executor = new TaskExecutor({
       workerId: config.WORKER_ID,
       workDir: config.WORK_DIR,
       concurrency: config.WORKER_CONCURRENCY,
       liveConcurrency: config.LIVE_SLOTS,
-      pools: capabilities.pools,
+      pools: runtime.pools,
+      ...(gpu ? { gpu } : {}),
       bus,
       plugins,
       logger,
@@ -73,7 +86,8 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     const unsubs = [
       bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
         settings.invalidate(ev.id);
-        void plugins.reload(ev.id);
+        if (ev.action === "reload") void plugins.hotReload(ev.id).catch((error) => logger.error({ plugin: ev.id, error: errorMessage(error) }, errorMessage(error)));
+        else void plugins.reload(ev.id);
       }),
       bus.subscribe<WorkerDrain>(WORKER_DRAIN_EVENT, (ev) => {
         if (ev.worker_id !== config.WORKER_ID) return;
@@ -88,7 +102,15 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
         }
       }),
     ];
-    unsubscribe = () => unsubs.forEach((u) => u());
+    // A degraded or recovered GPU changes what this worker may pull; the kernel sees it on the next heartbeat.
+    gpu?.onChange(() => {
+      void executor.setPools(runtime.pools);
+      void runtime.beat().catch(() => {});
+    });
+    unsubscribe = () => {
+      unsubs.forEach((u) => u());
+      gpu?.stop();
+    };
     await runtime.start();
     executor.start();
     return {
@@ -110,4 +132,23 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     await plugins.stop();
     throw e;
   }
+}
+
+/**
+ * The GPU devices of a worker that proved a hardware encoder (none otherwise). Its retest is a test encode
+ * through the encoder plugin's transcode, so it runs the very FFmpeg the tasks run.
+ */
+function gpuDevicesFor(capabilities: WorkerCapabilities, config: WorkerConfig, logger: Logger, plugins: PluginHost): GpuDevices | undefined {
+  if (!capabilities.hardware.some((h) => h.encoders.length > 0)) return undefined;
+  const testEncode = async (argv: string[]): Promise<string | undefined> => {
+    const encoder = await plugins.route("encoder");
+    const result = await encoder.call<TranscodeResult>("transcode", { args: argv, timeout_ms: 30_000 }, { timeoutMs: 40_000 });
+    return result.ok ? undefined : testFailureReason(result.stderr_tail, argv[argv.indexOf("-c:v") + 1] ?? "");
+  };
+  return new GpuDevices(
+    capabilities,
+    { gpuDevices: config.WORKER_GPU_DEVICES, sessionsPerDevice: config.WORKER_GPU_SESSIONS, degradeAfter: config.WORKER_GPU_DEGRADE_AFTER, retestIntervalMs: config.WORKER_GPU_RETEST_INTERVAL },
+    testEncode,
+    logger,
+  );
 }

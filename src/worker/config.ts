@@ -3,10 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { absolutePaths, NATS_FILE_KEYS } from "../core/config-paths.ts";
-import { busPrefix, cidrList, defaultWorkerId, duration, int, loadConfig, logLevel, natsAuth, optionalStr, parseDuration, str, url } from "../core/config.ts";
+import { busPrefix, cidrList, defaultWorkerId, duration, int, loadConfig, logLevel, natsAuth, optionalInt, optionalStr, parseDuration, str, url, urlList } from "../core/config.ts";
 
 export const workerConfigEntries = {
-  NATS_URL: v.optional(url(["nats", "tls", "ws", "wss"]), "nats://localhost:4222"),
+  /** One URL, or a cluster's URLs separated by commas. */
+  NATS_URL: v.optional(urlList(["nats", "tls", "ws", "wss"]), "nats://localhost:4222"),
   WORKER_ID: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 letters, digits, '.', '_' or '-'"))),
   WORKER_CONCURRENCY: int(1, 1, 64),
   /**
@@ -17,6 +18,8 @@ export const workerConfigEntries = {
   LIVE_SLOTS: int(0, 0, 16),
   WORK_DIR: optionalStr(),
   PLUGIN_DIR: str("./plugins"),
+  /** How often PLUGIN_DIR binaries are checked for replacement (hot reload, docs/plugins.md); 0 turns it off. */
+  PLUGIN_WATCH_INTERVAL: duration("2s"),
   LOG_LEVEL: logLevel(),
   BUS_PREFIX: busPrefix(),
   FFMPEG_PATH: str("ffmpeg"),
@@ -25,12 +28,22 @@ export const workerConfigEntries = {
   WORKER_SHUTDOWN_GRACE: duration("60s"),
   /** Must equal the kernels' BUS_ACK_WAIT. */
   BUS_ACK_WAIT: duration("60s"),
+  /** Replicas of the JetStream streams and buckets (a NATS cluster); unset leaves existing ones as they are. */
+  BUS_REPLICAS: optionalInt(1, 5),
   ...natsAuth(),
   /** Port of the worker's own GET /metrics (FFmpeg processes, slots, encode fps); 0 disables it. */
   WORKER_METRICS_PORT: int(9464, 0, 65535),
   WORKER_METRICS_HOST: str("0.0.0.0"),
   /** Private networks (CIDRs) that source URLs may reach (must match the kernels' setting). */
   OUTBOUND_ALLOW_CIDRS: cidrList(),
+  /** NVIDIA GPUs to use, by index ("0,1"): one slot group per device; empty: the driver's default GPU (docs/gpu.md). */
+  WORKER_GPU_DEVICES: v.optional(v.pipe(v.string(), v.regex(/^(\d{1,2}(,\d{1,2})*)?$/, "must be GPU indices separated by commas, e.g. 0,1"), v.transform((s) => (s === "" ? [] : s.split(",").map(Number)))), ""),
+  /** Concurrent encode sessions per GPU. Consumer NVIDIA cards refuse more than their driver's limit (3, 5 or 8). */
+  WORKER_GPU_SESSIONS: int(3, 1, 64),
+  /** Driver failures in a row (out of memory, device lost) that mark a GPU degraded until its test encode passes. */
+  WORKER_GPU_DEGRADE_AFTER: int(2, 1, 100),
+  /** How often a degraded GPU re-runs its test encode. */
+  WORKER_GPU_RETEST_INTERVAL: duration("60s"),
 };
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;

@@ -1,5 +1,5 @@
 /** Builds PLUGIN_DIR executables for tests: a shell launcher that runs a fixture plugin under Bun. */
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { AppError } from "../../src/core/errors.ts";
@@ -12,11 +12,14 @@ export function tempPluginDir(): string {
   return mkdtempSync(join(tmpdir(), "we-plugins-"));
 }
 
-/** Writes an executable launcher `dir/name` for the echo fixture claiming `apiVersion` and `id`. */
-export function writeEchoLauncher(dir: string, name: string, opts: { apiVersion?: string; id?: string } = {}): string {
+/** Writes an executable launcher `dir/name` for the echo fixture claiming `apiVersion`, `id` and `version`. */
+export function writeEchoLauncher(dir: string, name: string, opts: { apiVersion?: string; id?: string; version?: string } = {}): string {
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\nexec "${process.execPath}" "${ECHO_FIXTURE}" "${opts.apiVersion ?? "1.0"}" "${opts.id ?? name}"\n`);
-  chmodSync(path, 0o755);
+  // Written to a temporary name and renamed: how a binary is replaced in place (a new inode), and never half-written.
+  const temporary = `${path}.new`;
+  writeFileSync(temporary, `#!/bin/sh\nexec "${process.execPath}" "${ECHO_FIXTURE}" "${opts.apiVersion ?? "1.0"}" "${opts.id ?? name}" "${opts.version ?? "0.0.1"}"\n`);
+  chmodSync(temporary, 0o755);
+  renameSync(temporary, path);
   return path;
 }
 

@@ -56,6 +56,7 @@ export const RESPONSES: Record<string, Success> = {
   "PUT /v1/plugins/{id}/config": ok("Plugin", "Configured", 200, [422]),
   "POST /v1/plugins/{id}/enable": ok("Plugin", "Enabled"),
   "POST /v1/plugins/{id}/disable": ok("Plugin", "Disabled"),
+  "POST /v1/plugins/{id}/reload": ok("PluginReload", "Reloaded here (from → to) and announced to the other kernels and workers", 200, [409]),
   "POST /v1/auth/login": ok("Tokens", "Logged in"),
   "POST /v1/auth/refresh": ok("Tokens", "New tokens"),
   "GET /v1/auth/whoami": ok("Principal", "The caller"),

@@ -74,6 +74,13 @@ export function pluginRoutes(ctx: KernelContext) {
     .post("/:id/disable", ({ params }) => changes.disable(params.id), {
       params: idParams,
       detail: { summary: "Disable (and stop) a plugin; 409 WE-PLG-002 for the last enabled encoder or storage plugin (every deployment needs one)" },
+    })
+    .post("/:id/reload", ({ params }) => changes.reload(params.id), {
+      params: idParams,
+      detail: {
+        summary:
+          "Hot-reload a plugin from its binary (after replacing it in PLUGIN_DIR): the new version takes over once it has started and answered its health check, calls in flight finish on the old one; 409 WE-PLG-006 when the new version fails (the old one keeps serving). Workers running the plugin are told to do the same.",
+      },
     });
 }
 
@@ -86,9 +93,8 @@ function enabledStates(ctx: KernelContext) {
 
 /** Configure, enable and disable: stored, applied here (a plugin the kernel runs), announced to the others. */
 function pluginChanges(ctx: KernelContext) {
-  const isRemote = (sup: PluginSupervisor) => ctx.plugins.getCataloged(sup.id) === sup;
-  const announce = (id: string) =>
-    ctx.bus.publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId } satisfies PluginChanged).catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
+  const isRemote = (sup: PluginSupervisor) => isRemotePlugin(ctx, sup);
+  const announce = (id: string) => announceChange(ctx, id);
   return {
     async configure(id: string, body: v.InferOutput<typeof configBody>) {
       const sup = mustGet(ctx, id);
@@ -112,6 +118,7 @@ function pluginChanges(ctx: KernelContext) {
       await announce(sup.id);
       return pluginView(ctx, sup);
     },
+    reload: (id: string) => reloadPlugin(ctx, id),
     async disable(id: string) {
       const sup = mustGet(ctx, id);
       if (!sup.manifest) throw new AppError("WE-PLG-004", `plugin ${sup.id} has no manifest: ${sup.lastError ?? "it never started"}`);
@@ -123,4 +130,24 @@ function pluginChanges(ctx: KernelContext) {
       return pluginView(ctx, sup);
     },
   };
+}
+
+function isRemotePlugin(ctx: KernelContext, sup: PluginSupervisor): boolean {
+  return ctx.plugins.getCataloged(sup.id) === sup;
+}
+
+/** Tells the other kernels and the workers (`plugin.changed`); they restart the plugin, or hot-reload it for "reload". */
+function announceChange(ctx: KernelContext, id: string, action?: PluginChanged["action"]): Promise<void> {
+  return ctx.bus
+    .publish(PLUGIN_CHANGED, { id, origin: ctx.instanceId, ...(action ? { action } : {}) } satisfies PluginChanged)
+    .catch((error) => ctx.logger.warn({ error, plugin: id }, "could not announce plugin change"));
+}
+
+/** Hot reload here first (WE-PLG-006 stops it all when the new version fails), then every other kernel and worker. */
+async function reloadPlugin(ctx: KernelContext, id: string) {
+  const sup = mustGet(ctx, id);
+  const remote = isRemotePlugin(ctx, sup);
+  const here = remote ? undefined : await ctx.plugins.hotReload(sup.id);
+  await announceChange(ctx, sup.id, "reload");
+  return { id: sup.id, hosted_by: remote ? "workers" : "kernel", from: here?.from ?? null, to: here?.to ?? sup.manifest?.version ?? null, swapped: here?.swapped ?? false, announced: true };
 }

@@ -77,6 +77,7 @@ export const POLICY: Record<string, Access> = {
   "PUT /v1/plugins/:id/config": { role: "admin", action: "plugins.configure" },
   "POST /v1/plugins/:id/enable": { role: "admin", action: "plugins.enable" },
   "POST /v1/plugins/:id/disable": { role: "admin", action: "plugins.disable" },
+  "POST /v1/plugins/:id/reload": { role: "admin", action: "plugins.reload" },
 
   // webhooks (docs/webhooks.md)
   "GET /v1/webhooks": { role: "admin", action: "webhooks.list" },

@@ -10,7 +10,7 @@ import { BUILTIN_PLUGINS, type BuiltinPlugin, builtinCommand } from "../builtin.
 import type { Pillar } from "../protocol.ts";
 import type { PluginMetrics } from "./metrics.ts";
 import { choosePlugin, type Routable } from "./routing.ts";
-import { type PluginSource, PluginSupervisor, type SupervisorTimings } from "./supervisor.ts";
+import { type HotSwapResult, type PluginSource, PluginSupervisor, type SupervisorTimings } from "./supervisor.ts";
 
 /** What the host needs to know about a plugin's stored settings (plugin_configs, or the kernel's copy). */
 export interface PluginSettings {
@@ -41,6 +41,11 @@ export interface PluginHostOptions {
   metrics?: PluginMetrics;
   builtins?: Record<string, BuiltinPlugin>;
   onStateChange?(s: PluginSupervisor): void;
+  /**
+   * How often to look for replaced binaries in PLUGIN_DIR (PLUGIN_WATCH_INTERVAL; 0 = never): a binary whose
+   * size, modification time or inode changed is hot-reloaded (PluginSupervisor.hotSwap).
+   */
+  watchIntervalMs?: number;
 }
 
 /** Executable regular files directly in PLUGIN_DIR (plugins.toml and dotfiles are not plugins). */
@@ -69,6 +74,7 @@ export class PluginHost {
   private readonly sups = new Map<string, PluginSupervisor>();
   private readonly catalog = new Map<string, PluginSupervisor>();
   private readonly hostEnv: Record<string, string | undefined>;
+  private stopWatching: (() => void) | undefined;
 
   constructor(private readonly opts: PluginHostOptions) {
     this.hostEnv = opts.hostEnv ?? process.env;
@@ -116,6 +122,7 @@ export class PluginHost {
       }),
     );
     for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state, sup.manifest?.pillar);
+    if (this.opts.watchIntervalMs && this.opts.watchIntervalMs > 0) this.stopWatching = this.watchBinaries(this.opts.watchIntervalMs);
     for (const [id, b] of Object.entries(builtins)) {
       if (!this.opts.catalogPillars?.includes(b.pillar) || this.sups.has(id)) continue;
       const sup = this.supervisor({ id, command: builtinCommand(id), builtin: true });
@@ -159,6 +166,50 @@ export class PluginHost {
     return choosePlugin(routables, pillar, want).sup;
   }
 
+  /**
+   * Hot reload of one plugin (a new binary in PLUGIN_DIR, or `POST /v1/plugins/:id/reload`): the new version
+   * takes over only after a good start; otherwise WE-PLG-006 and the old one keeps serving. Undefined when
+   * this process does not run the plugin (or it is disabled here).
+   */
+  async hotReload(id: string): Promise<HotSwapResult | undefined> {
+    const sup = this.sups.get(id);
+    if (!sup || sup.state === "disabled") return undefined;
+    return sup.hotSwap();
+  }
+
+  /** Watches PLUGIN_DIR binaries for replacement; returns the function that stops watching. */
+  private watchBinaries(intervalMs: number): () => void {
+    const seen = new Map<string, string>();
+    const fingerprint = (path: string): string | undefined => {
+      try {
+        const st = statSync(path);
+        return `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return undefined;
+      }
+    };
+    for (const sup of this.sups.values()) if (sup.source.path) seen.set(sup.source.path, fingerprint(sup.source.path) ?? "");
+    const timer = setInterval(() => {
+      for (const sup of this.sups.values()) {
+        const path = sup.source.path;
+        if (!path) continue;
+        const now = fingerprint(path);
+        // A copy in progress shows as a changing fingerprint: act when it is stable for one interval.
+        if (now === undefined || now === seen.get(path)) continue;
+        const previous = seen.get(path);
+        seen.set(path, now);
+        if (previous === undefined) continue;
+        setTimeout(() => {
+          if (fingerprint(path) !== now) return; // still being written: the next tick sees it again
+          this.opts.logger.info({ plugin: sup.id, path }, `plugin binary ${path} replaced; reloading ${sup.id}`);
+          this.hotReload(sup.id).catch((error) => this.opts.logger.error({ plugin: sup.id, error: errorMessage(error) }, errorMessage(error)));
+        }, intervalMs);
+      }
+    }, intervalMs);
+    timer.unref?.();
+    return () => clearInterval(timer);
+  }
+
   /** Applies changed settings to one plugin: restart with the new config, or stop it when disabled. */
   async reload(id: string): Promise<void> {
     const sup = this.sups.get(id);
@@ -169,6 +220,7 @@ export class PluginHost {
   }
 
   async stop(): Promise<void> {
+    this.stopWatching?.();
     await Promise.all([...this.sups.values()].map((s) => s.stop()));
   }
 

@@ -11,6 +11,14 @@ import { type CallOptions, PluginProcess } from "./process.ts";
 
 export type PluginState = "starting" | "healthy" | "degraded" | "failed" | "disabled";
 
+/** What a hot reload did: the versions before and after, and whether a running process was replaced. */
+export interface HotSwapResult {
+  plugin: string;
+  from: string | null;
+  to: string | null;
+  swapped: boolean;
+}
+
 export interface PluginSource {
   /** Known up front for built-ins; for a binary in PLUGIN_DIR it is learned from `describe`. */
   id?: string;
@@ -233,6 +241,68 @@ export class PluginSupervisor {
     }
   }
 
+  /**
+   * Hot reload: starts a second process from the same command (a binary replaced in PLUGIN_DIR is the new
+   * version), and only once it has described itself, accepted the configuration and answered its health check
+   * does it take over: new calls go to it at once, the old process finishes its running calls (bounded by
+   * `drainMs`) and stops. A new version that fails any step is stopped and the old one keeps serving — the
+   * reload is refused with WE-PLG-006 naming why. A plugin that is not running is simply (re)started.
+   */
+  async hotSwap(): Promise<HotSwapResult> {
+    this.restartsInFlight += 1;
+    const run = this.restartChain.then(() => this.swapProcess());
+    this.restartChain = run.then(
+      () => {},
+      () => {},
+    );
+    try {
+      return await run;
+    } finally {
+      this.restartsInFlight -= 1;
+      this.wakeWaiters();
+    }
+  }
+
+  private async swapProcess(): Promise<HotSwapResult> {
+    const previous = this.proc;
+    const before = this.manifest?.version;
+    if (!previous?.alive || this.stopped || (this.state !== "healthy" && this.state !== "degraded")) {
+      // Nothing serving to keep: a plain start (after a stop, so a crashed-and-waiting restart does not race it).
+      await this.stop();
+      this.failures = 0;
+      await this.start();
+      if (this.state === "failed") throw new AppError("WE-PLG-006", `plugin ${this.id} did not start after the reload: ${this.lastError ?? "failed"}`, { plugin: this.id });
+      return { plugin: this.id, from: before ?? null, to: this.manifest?.version ?? null, swapped: false };
+    }
+    const next = this.spawn();
+    let manifest: PluginManifest;
+    let health: { status: string; detail?: string };
+    try {
+      manifest = await this.describeProcess(next);
+      if (manifest.id !== this.id) throw new Error(`the new binary describes itself as ${manifest.id}, not ${this.id}`);
+      await next.call("configure", { config: await this.opts.config(this.id), env: this.declaredEnv() }, { timeoutMs: this.t.callTimeoutMs });
+      health = await next.call<{ status: string; detail?: string }>("health", undefined, { timeoutMs: this.t.healthTimeoutMs });
+    } catch (error) {
+      await next.stop(500);
+      const reason = errorMessage(error);
+      this.opts.logger.error({ plugin: this.id, error: reason, version: before }, `plugin ${this.id} reload refused; version ${before ?? "?"} keeps serving`);
+      throw new AppError("WE-PLG-006", `plugin ${this.id} reload refused: the new version failed its start (${reason}); version ${before ?? "?"} keeps serving`, { plugin: this.id, version: before ?? null });
+    }
+    this.clearTimers();
+    this.manifest = manifest;
+    this.proc = next;
+    this.restarts += 1;
+    this.recordHealth(health);
+    this.watch(next);
+    this.opts.logger.info({ plugin: this.id, from: before, to: manifest.version, pid: next.pid }, `plugin ${this.id} reloaded: ${before ?? "?"} → ${manifest.version}`);
+    // The old process finishes what it is running, then stops; its exit is no longer watched (this.proc moved on).
+    void previous
+      .drain(this.t.drainMs)
+      .then(() => previous.stop())
+      .catch(() => previous.kill());
+    return { plugin: this.id, from: before ?? null, to: manifest.version, swapped: true };
+  }
+
   /** Stops (after the running calls finish, bounded by `drainMs`) and starts again; calls meanwhile wait. */
   async restart(): Promise<void> {
     this.restartsInFlight += 1;
@@ -271,9 +341,15 @@ export class PluginSupervisor {
   }
 
   private async handshake(proc: PluginProcess): Promise<PluginManifest> {
+    const m = await this.describeProcess(proc, true);
+    return m;
+  }
+
+  /** describe + the API version check; `adopt` records the manifest as this plugin's (a hot swap adopts it only on success). */
+  private async describeProcess(proc: PluginProcess, adopt = false): Promise<PluginManifest> {
     const m = await proc.call<PluginManifest>("describe", undefined, { timeoutMs: this.t.describeTimeoutMs });
     if (!m || typeof m.id !== "string" || typeof m.api_version !== "string") throw new Error("describe returned no valid manifest");
-    this.manifest = m;
+    if (adopt) this.manifest = m;
     if (!isCompatible(m.api_version)) {
       throw new IncompatibleError(
         `Incompatible API version: plugin ${m.id} ${m.version} speaks plugin API ${m.api_version}, this host speaks ${PLUGIN_API_VERSION}. Rebuild the plugin with the same SDK major version.`,
