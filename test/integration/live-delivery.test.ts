@@ -25,6 +25,8 @@ const SESSION = crypto.randomUUID();
 const SIGNED_SESSION = crypto.randomUUID();
 const PLAYER_STREAM = "live-delivery-player";
 const PLAYER_SESSION = crypto.randomUUID();
+/** What the streams domain says about the player stream's session (ended by another kernel, say). */
+let playerSessionEnded = false;
 const RUNGS = [
   { name: "240p", width: 320, height: 240, videoKbps: 300 },
   { name: "180p", width: 240, height: 180, videoKbps: 150 },
@@ -41,11 +43,11 @@ beforeAll(async () => {
   delivery.useDirectory({
     playbackOf: async (streamId) =>
       streamId === STREAM
-        ? { sessionId: SESSION, signed: false }
+        ? { sessionId: SESSION, signed: false, ended: false }
         : streamId === SIGNED_STREAM
-          ? { sessionId: SIGNED_SESSION, signed: true }
+          ? { sessionId: SIGNED_SESSION, signed: true, ended: false }
           : streamId === PLAYER_STREAM
-            ? { sessionId: PLAYER_SESSION, signed: false }
+            ? { sessionId: PLAYER_SESSION, signed: false, ended: playerSessionEnded }
             : null,
   });
 });
@@ -292,14 +294,14 @@ describe("the database directory (streams, stream_sessions)", () => {
     const { row: stream } = await createStream(db, { name: "dir", archive: false, archiveProfiles: [], ladder: "default", segmentSeconds: 2, playback: "public" }, "test");
     expect(await directory.playbackOf(stream.id)).toBeNull();
     const first = (await openSession(db, { streamId: stream.id, remoteAddress: "127.0.0.1", kernelId: "k" }))!;
-    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: first.id, signed: false });
+    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: first.id, signed: false, ended: false });
     await closeSession(db, first.id, "publisher_closed", 0);
     // Ended: still the one played (its playlists end with ENDLIST) until a new one starts.
-    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: first.id, signed: false });
+    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: first.id, signed: false, ended: true });
     await Bun.sleep(5); // started_at must differ
     const second = (await openSession(db, { streamId: stream.id, remoteAddress: "127.0.0.1", kernelId: "k" }))!;
     await updateStream(db, stream.id, { playback: "signed" });
-    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: second.id, signed: true });
+    expect(await directory.playbackOf(stream.id)).toEqual({ sessionId: second.id, signed: true, ended: false });
     expect(await directory.playbackOf("not-a-uuid")).toBeNull();
     expect(await directory.playbackOf(crypto.randomUUID())).toBeNull();
   });
@@ -332,6 +334,15 @@ describe("hls.js in headless Chromium", () => {
       second?.kill();
     }
   }, 90_000);
+});
+
+describe("a session ended elsewhere", () => {
+  test("the first playback request after the streams domain ended it ends its playlists (ENDLIST)", async () => {
+    expect(await (await get(`/live/${PLAYER_STREAM}/240p/index.m3u8`)).text()).not.toContain("#EXT-X-ENDLIST");
+    playerSessionEnded = true;
+    expect((await (await get(`/live/${PLAYER_STREAM}/240p/index.m3u8`)).text()).trimEnd().endsWith("#EXT-X-ENDLIST")).toBe(true);
+    expect((await (await get(`/live/${PLAYER_STREAM}/180p/index.m3u8`)).text()).trimEnd().endsWith("#EXT-X-ENDLIST")).toBe(true);
+  });
 });
 
 async function waitForText(path: string, condition: (text: string) => boolean): Promise<string> {

@@ -24,6 +24,8 @@ export interface StreamPlayback {
   sessionId: string;
   /** Playback needs a token (`?token=`, playback-token.ts). */
   signed: boolean;
+  /** The session is over (its publisher gone and the reconnect grace past): its playlists end. */
+  ended: boolean;
 }
 
 export interface LiveDirectory {
@@ -65,13 +67,13 @@ export function databaseDirectory(ctx: Pick<KernelContext, "db">): LiveDirectory
       // Stream ids are UUIDs: anything else is no stream (and would be a type error in the query).
       if (!UUID.test(streamId)) return null;
       const [row] = await ctx.db
-        .select({ sessionId: streamSessions.id, playback: streams.playback })
+        .select({ sessionId: streamSessions.id, playback: streams.playback, endedAt: streamSessions.endedAt })
         .from(streams)
         .innerJoin(streamSessions, eq(streamSessions.streamId, streams.id))
         .where(eq(streams.id, streamId))
         .orderBy(desc(streamSessions.startedAt))
         .limit(1);
-      return row ? { sessionId: row.sessionId, signed: row.playback === "signed" } : null;
+      return row ? { sessionId: row.sessionId, signed: row.playback === "signed", ended: row.endedAt !== null } : null;
     },
   };
 }

@@ -77,6 +77,8 @@ export class LiveDelivery {
   private readonly sessions = new Map<string, LiveSessionInfo>();
   private readonly windows = new Map<string, Map<string, RungWindow>>();
   private readonly ready = new Set<string>();
+  /** Sessions ended by this kernel (their playlists carry ENDLIST; cleanup scheduled). */
+  private readonly ended = new Set<string>();
   private readonly readyListeners = new Set<(sessionId: string) => void>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly cleanupTimers = new Set<ReturnType<typeof setTimeout>>();
@@ -229,6 +231,8 @@ export class LiveDelivery {
    * waiting), and the session's objects are deleted after `endedRetentionMs`.
    */
   async endSession(sessionId: string): Promise<void> {
+    if (this.ended.has(sessionId)) return;
+    this.ended.add(sessionId);
     const info = await this.sessionInfo(sessionId);
     const storage = await this.storage();
     const rungs = info?.rungs.map((rung) => rung.name) ?? [...(this.windows.get(sessionId)?.keys() ?? [])];
@@ -249,6 +253,7 @@ export class LiveDelivery {
     this.sessions.delete(sessionId);
     const timer = setTimeout(() => {
       this.cleanupTimers.delete(timer);
+      this.ended.delete(sessionId);
       void storage.call("delete_prefix", { prefix: sessionPrefix(sessionId) }).catch((error: unknown) => {
         this.ctx.logger.warn({ session_id: sessionId, error: String(error) }, "live session cleanup failed");
       });
@@ -270,6 +275,14 @@ export class LiveDelivery {
 
   /** The session a stream plays, after the playback token check for a signed stream. */
   private async playbackSession(streamId: string, viewer: Viewer): Promise<string> {
+    const playback = await this.checkedPlayback(streamId, viewer);
+    // A session that ended without endSession reaching this deployment (its kernel died, or the streams
+    // domain ended it elsewhere): its playlists are ended here, once, so players stop instead of waiting.
+    if (playback.ended && !this.ended.has(playback.sessionId)) await this.endSession(playback.sessionId);
+    return playback.sessionId;
+  }
+
+  private async checkedPlayback(streamId: string, viewer: Viewer) {
     const playback = await this.directory.playbackOf(streamId);
     if (!playback) throw new AppError("WE-STR-002", `stream ${streamId} not found or never went live`);
     if (playback.signed) {
@@ -278,7 +291,7 @@ export class LiveDelivery {
       if (!check.ok && check.reason === "expired") throw new AppError("WE-AUTH-002", "the playback token has expired: get a new one from the API");
       if (!check.ok) throw new AppError("WE-AUTH-001", `invalid playback token for stream ${streamId} (${check.reason})`);
     }
-    return playback.sessionId;
+    return playback;
   }
 
   /** The master playlist: 404 until every rung has its first segments. */
