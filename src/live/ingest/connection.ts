@@ -52,7 +52,7 @@ export class Connection implements IngestSession {
   private readonly reader: ChunkReader;
   private readonly protocol = new PublishProtocol();
   private readonly fanout = new MediaFanout();
-  private readonly stats_: IngestStatsTracker;
+  private readonly statsTracker: IngestStatsTracker;
   private outChunkSize = 128;
   private received = 0;
   private acknowledged = 0;
@@ -71,7 +71,7 @@ export class Connection implements IngestSession {
     this.remoteAddress = socket.remoteAddress ?? "unknown";
     const { limits } = host.options;
     this.reader = new ChunkReader({ maxChunkSize: limits.maxChunkSize, maxMessageBytes: limits.maxMessageBytes, maxChunkStreams: MAX_CHUNK_STREAMS_IN_FLIGHT });
-    this.stats_ = new IngestStatsTracker(Date.now());
+    this.statsTracker = new IngestStatsTracker(Date.now());
     socket.setNoDelay(true);
     socket.on("data", (data: Buffer) => this.onData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
     socket.on("error", () => this.finish("publisher_closed", "connection reset"));
@@ -90,7 +90,7 @@ export class Connection implements IngestSession {
   }
 
   stats(): IngestStats {
-    return this.stats_.snapshot(Date.now());
+    return this.statsTracker.snapshot(Date.now());
   }
 
   close(reason: IngestEndReason): void {
@@ -105,7 +105,7 @@ export class Connection implements IngestSession {
   private onData(data: Uint8Array): void {
     if (this.finished) return;
     this.lastActivity = Date.now();
-    this.stats_.addBytes(data.length);
+    this.statsTracker.addBytes(data.length);
     this.received += data.length;
     try {
       let bytes = data;
@@ -238,13 +238,13 @@ export class Connection implements IngestSession {
         return;
       }
       const tag = { type: kind === "video" ? FlvTagType.video : FlvTagType.audio, timestamp: message.timestamp, body: message.payload };
-      this.stats_.observe(tag, Date.now());
+      this.statsTracker.observe(tag, Date.now());
       this.fanout.push(tag);
       return;
     }
     const body = scriptBody(message.payload);
     if (!body) return;
-    this.stats_.observeMetadata(body);
+    this.statsTracker.observeMetadata(body);
     this.fanout.setMetadata(body);
   }
 
@@ -258,7 +258,7 @@ export class Connection implements IngestSession {
       return;
     }
     if (!this.published || limits.maxBitrateKbps <= 0) return;
-    const { bitrateKbps } = this.stats_.snapshot(now);
+    const { bitrateKbps } = this.statsTracker.snapshot(now);
     if (bitrateKbps <= limits.maxBitrateKbps) {
       this.overLimitSince = undefined;
       return;

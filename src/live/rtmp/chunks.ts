@@ -59,7 +59,6 @@ interface ChunkStreamState {
   /** The message being assembled, or undefined between messages. */
   payload?: Uint8Array;
   received: number;
-  seenHeader: boolean;
 }
 
 /** Reassembles messages from chunk bytes. Feed it with `push`; `setChunkSize` messages are applied here. */
@@ -117,7 +116,7 @@ export class ChunkReader {
     if (!state) {
       if (fmt !== 0) throw new ProtocolError(`chunk stream ${csid} starts with a fmt ${fmt} header (a new chunk stream must start with fmt 0)`);
       if (this.streams.size >= this.limits.maxChunkStreams * 4) throw new ProtocolError(`more than ${this.limits.maxChunkStreams * 4} chunk stream ids used`);
-      state = { timestamp: 0, timestampField: 0, length: 0, type: 0, streamId: 0, extended: false, received: 0, seenHeader: false };
+      state = { timestamp: 0, timestampField: 0, length: 0, type: 0, streamId: 0, extended: false, received: 0 };
     }
     const startsMessage = state.payload === undefined;
     let timestampField = state.timestampField;
@@ -168,7 +167,6 @@ export class ChunkReader {
     state.type = type;
     state.streamId = streamId;
     state.extended = extended;
-    state.seenHeader = true;
     this.streams.set(csid, state);
     state.payload!.set(data.subarray(offset, offset + payloadSize), state.received);
     state.received += payloadSize;
