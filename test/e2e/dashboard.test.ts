@@ -76,7 +76,8 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await d.waitFor(`document.querySelector("[data-test=job-progress]")?.dataset.progress === "100" && document.querySelector("[data-test=job-status]")?.textContent === "completed"`, "the job page to show 100 % and completed", 120_000);
     expect(await d.eval("window.__sameDocument === true")).toBe(true);
     expect(await jobStatus(completedJob)).toBe("completed");
-    await d.waitFor(`document.querySelector("[data-test=hls-player]")`, "the HLS player");
+    // hls.js (a lazily loaded chunk) attaches itself to the element first: play once the metadata is in.
+    await d.waitFor(`document.querySelector("[data-test=hls-player]")?.readyState >= 1`, "the HLS player to load the playlist", 60_000);
     await d.eval(`document.querySelector("[data-test=hls-player]").play()`);
     await d.waitFor(`document.querySelector("[data-test=hls-player]").currentTime > 0.5`, "the HLS video to advance", 60_000);
     await d.eval(`document.querySelector("[data-test=hls-player]").pause()`);
@@ -122,6 +123,37 @@ describe("dashboard (standalone, compiled kernel)", () => {
     const keys = await json<{ items: Array<{ name: string; status: string }> }>("/v1/api-keys");
     expect(keys.items.find((k) => k.name === "dashboard-temp")?.status).toBe("revoked");
     expect((await fetch(`${kernel.base}/v1/auth/whoami`, { headers: { authorization: `Bearer ${viewerKey}` } })).status).toBe(200);
+  }, 60_000);
+
+  test("the other pages render their data or empty state; dark theme; the keyboard reaches the navigation", async () => {
+    for (const [page, ready] of [
+      ["profiles", "document.querySelector('table code')?.textContent === '1080p_h264'"],
+      ["webhooks", "document.querySelector('[data-test=empty]')?.textContent.includes('No webhooks')"],
+      ["users", "document.querySelector('[data-test=empty]') || document.querySelector('table')"],
+      ["audit", "document.querySelector('table') && document.body.textContent.includes('jobs.create')"],
+      ["streams", "document.querySelector('[data-test=empty]')"],
+    ] as const) {
+      await navTo(d, page);
+      await d.waitFor(ready, `the ${page} page`);
+      expect(await d.eval("document.querySelectorAll('[data-test=error]').length")).toBe(0);
+      await d.screenshot(page);
+    }
+    await d.click("button[aria-label='toggle light or dark theme']");
+    const dark = await d.eval<string>("document.documentElement.dataset.theme");
+    await navTo(d, "overview");
+    await d.waitFor(`document.querySelector(".stats")`, "the overview");
+    await d.screenshot(`overview-${dark}`);
+    await d.click("button[aria-label='toggle light or dark theme']");
+    expect(await d.eval<string>("document.documentElement.dataset.theme")).not.toBe(dark);
+    // A fresh load: the keyboard starts at the top of the document.
+    await d.goto("/");
+    await d.waitFor(`document.querySelector(".stats")`, "the overview");
+    for (let i = 0; i < 3; i++) {
+      await d.browser.send("Input.dispatchKeyEvent", { type: "keyDown", key: "Tab", code: "Tab", windowsVirtualKeyCode: 9 });
+      await d.browser.send("Input.dispatchKeyEvent", { type: "keyUp", key: "Tab", code: "Tab", windowsVirtualKeyCode: 9 });
+    }
+    // Skip link, brand, then the first navigation entry.
+    expect(await d.eval<string>("document.activeElement?.dataset.test ?? document.activeElement?.textContent")).toBe("nav-overview");
   }, 60_000);
 
   test("a plugin config form shows the API's message at the invalid field", async () => {

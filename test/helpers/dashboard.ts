@@ -23,7 +23,7 @@ export interface Dashboard {
   type(selector: string, text: string): Promise<void>;
   click(selector: string): Promise<void>;
   setFile(selector: string, path: string): Promise<void>;
-  /** A PNG of the viewport at half scale into SCREENSHOT_DIR (when set). */
+  /** A PNG of the viewport at 3/4 scale into SCREENSHOT_DIR (when set). */
   screenshot(name: string): Promise<void>;
   resize(width: number, height: number): Promise<void>;
   close(): Promise<void>;
@@ -71,7 +71,9 @@ export async function openDashboard(base: string): Promise<Dashboard> {
     },
     async screenshot(name) {
       if (!SCREENSHOT_DIR) return;
-      const { data } = await browser.send<{ data: string }>("Page.captureScreenshot", { format: "png" });
+      const { width, height } = await browser.evaluate<{ width: number; height: number }>("({ width: innerWidth, height: innerHeight })");
+      // At 3/4 scale: small files that still read well in docs/ui/README.md.
+      const { data } = await browser.send<{ data: string }>("Page.captureScreenshot", { format: "png", clip: { x: 0, y: 0, width, height, scale: 0.75 } });
       mkdirSync(SCREENSHOT_DIR, { recursive: true });
       writeFileSync(join(SCREENSHOT_DIR, `${name}.png`), Buffer.from(data, "base64"));
     },
