@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseDirectory } from "../../src/kernel/live/delivery/directory.ts";
 import { liveDelivery, signPlaybackToken } from "../../src/kernel/live/delivery/index.ts";
+import { verifyPlaybackToken } from "../../src/kernel/live/delivery/playback-token.ts";
 import { closeSession, createStream, openSession, updateStream } from "../../src/kernel/live/streams-store.ts";
 import { signLiveToken } from "../../src/kernel/live/token.ts";
 import { openHlsPlayer } from "../helpers/hls-player.ts";
@@ -334,6 +335,30 @@ describe("hls.js in headless Chromium", () => {
       second?.kill();
     }
   }, 90_000);
+});
+
+describe("GET /v1/streams/:id/playback", () => {
+  test("a public stream's link has no token; a signed one's carries a fresh token for that stream, never the key", async () => {
+    const created = await kernel.fetch("/v1/streams", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "link" }) });
+    expect(created.status).toBe(201);
+    const stream = (await created.json()) as { id: string; key: string };
+    const link = async () => {
+      const response = await kernel.fetch(`/v1/streams/${stream.id}/playback`);
+      expect(response.status).toBe(200);
+      return (await response.json()) as { url: string; token: string | null; expires_at: string | null; playback: string };
+    };
+    // (The URL's base is PUBLIC_URL; the test kernel's is its configured port 0.)
+    const open = await link();
+    expect({ ...open, url: new URL(open.url).pathname }).toEqual({ stream_id: stream.id, playback: "public", url: `/live/${stream.id}/master.m3u8`, token: null, expires_at: null } as never);
+    expect((await kernel.fetch(`/v1/streams/${stream.id}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ playback: "signed" }) })).status).toBe(200);
+    const signed = await link();
+    expect(signed.url).toBe(`${new URL(open.url).origin}/live/${stream.id}/master.m3u8?token=${encodeURIComponent(signed.token!)}`);
+    expect(signed.url).not.toContain(stream.key);
+    expect(verifyPlaybackToken(kernel.handle.ctx.secrets, signed.token!, stream.id, Date.now())).toEqual({ ok: true, expiresAt: new Date(signed.expires_at!) });
+    expect((await kernel.fetch(`/v1/streams/${crypto.randomUUID()}/playback`)).status).toBe(404);
+    expect((await kernel.fetch(`/v1/streams/nope/playback`)).status).toBe(400);
+    expect((await kernel.fetch(`/v1/streams/${stream.id}/playback`, { headers: { authorization: "" } })).status).toBe(401);
+  });
 });
 
 describe("a session ended elsewhere", () => {

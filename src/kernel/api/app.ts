@@ -29,7 +29,7 @@ import { webhookRoutes } from "./webhooks.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { streamRoutes } from "./streams.ts";
 import { auditRoutes } from "./audit.ts";
-import { livePlaybackRoutes } from "./live-playback.ts";
+import { livePlaybackLinkRoutes, livePlaybackRoutes } from "./live-playback.ts";
 import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
 import { uiRoutes } from "./ui.ts";
 import { authHook, principalOf } from "../auth/middleware.ts";
@@ -69,6 +69,7 @@ export function createApp(ctx: KernelContext) {
     .use(auditRoutes(ctx))
     // Live playback (public or ?token=) and the live transcode's segment pushes (internal token).
     .use(livePlaybackRoutes(ctx))
+    .use(livePlaybackLinkRoutes(ctx))
     .use(liveIngestInternalRoutes(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
     .use(uiRoutes());

@@ -3,12 +3,15 @@
  * `/live/<stream>/<rung>/index.m3u8` and the segments beside them. Public streams need no credentials; a
  * signed stream needs `?token=` (minted by GET /v1/streams/:id/playback), which the playlists carry on to
  * every URI. URLs name the stream, never its key. CORS: MEDIA_CORS_ORIGINS (cors.ts), like signed media links.
+ * `GET /v1/streams/:id/playback` (viewer) hands out the link, with a fresh token for a signed stream.
  *
  * The master playlist answers 404 until every rung has its first segments (hls.js gives up for good on a
  * missing master, so a stream is announced only once it is playable). Playlists are cached a second or two
  * (they change every segment); segments are immutable (a name is never reused, it carries the session).
  */
 import { Elysia } from "elysia";
+import * as v from "valibot";
+import { playbackLink } from "../live/delivery/playback-link.ts";
 import type { KernelContext } from "../context.ts";
 import { liveDelivery, type PlaybackAnswer, type Viewer } from "../live/delivery/index.ts";
 import { isRungName } from "../live/delivery/playlist.ts";
@@ -45,4 +48,13 @@ export function livePlaybackRoutes(ctx: KernelContext) {
       async ({ request, params }) => answer(await rungAnswer(ctx, request, params)),
       { detail: { summary: "Live rung playlist (index.m3u8) or segment", security: [] } },
     );
+}
+
+const streamIdParams = v.object({ id: v.pipe(v.string(), v.uuid("the stream id is a UUID")) });
+
+export function livePlaybackLinkRoutes(ctx: KernelContext) {
+  return new Elysia({ detail: { tags: ["streams"] } } as never).get("/v1/streams/:id/playback", ({ params }) => playbackLink(ctx, params.id, Date.now()), {
+    params: streamIdParams,
+    detail: { summary: "The stream's playback URL for a player; for a signed stream with a new ?token= (expires in 6 h)" },
+  });
 }

@@ -177,6 +177,7 @@ export const SCHEMAS: Record<string, Schema> = {
   StreamList: list(ref("Stream"), true),
   StreamStats: loose("a stream's live telemetry", { stream_id: str(), is_live: { type: "boolean" }, session: loose("the open session, or null"), ingest: loose("ingest bitrate, fps, keyframe interval, codecs, resolution (on the ingesting kernel), or null") }),
   StreamSessionList: list(loose("a live session", { id: str(), started_at: time(), ended_at: nullable(time()), duration_seconds: { type: "number" }, bytes_in: int(), end_reason: nullable(str()) }), true),
+  PlaybackLink: loose("a stream's playback URL for players (never its key)", { stream_id: str(), playback: str("public or signed"), url: str("the master playlist, with ?token= for a signed stream"), token: nullable(str()), expires_at: nullable(time()) }),
   ApiKey: loose("an API key (the key itself is returned once, on create)", { id: str(), name: str(), role: str(), prefix: str() }),
   ApiKeyList: list(ref("ApiKey")),
   Principal: loose("who is calling", { id: str(), role: str(), via: str() }),

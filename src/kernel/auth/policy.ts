@@ -34,6 +34,8 @@ export const POLICY: Record<string, Access> = {
   // Live playback: public streams need nothing, signed ones carry ?token= (checked by live delivery).
   "GET /live/:stream_id/master.m3u8": { role: "public", action: "live.playback" },
   "GET /live/:stream_id/:rung/:file": { role: "public", action: "live.playback" },
+  // A playback link (with a fresh token for a signed stream) for anyone who may see the stream.
+  "GET /v1/streams/:id/playback": { role: "viewer", action: "streams.playback" },
   // The live transcode's segment pushes: the session's internal token is the credential (checked by the route).
   "PUT /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
   "DELETE /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
