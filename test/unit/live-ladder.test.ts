@@ -173,7 +173,7 @@ describe("live ladder argv (media/live/ladder.ts)", () => {
       "-headers",
       auth,
       "-probesize",
-      "32768",
+      "524288",
       "-analyzeduration",
       "500000",
       "-f",

@@ -34,7 +34,7 @@ export const WORKER_PLAYLIST_SIZE = 6;
 export const LIVE_IO_TIMEOUT_S = 15;
 
 /** Input analysis limits (bytes, µs): the codec parameters are in the FLV's first tags. */
-export const LIVE_PROBE_BYTES = 32_768;
+export const LIVE_PROBE_BYTES = 524_288;
 export const LIVE_ANALYZE_US = 500_000;
 
 export interface LiveLadderInput {
@@ -153,9 +153,10 @@ export function liveLadderArgs(input: LiveLadderInput): string[] {
     String(LIVE_IO_TIMEOUT_S * 1_000_000),
     "-headers",
     authorizationHeader(params.token),
-    // The source starts with FLV header, metadata and both codecs' sequence headers: that is all the stream
-    // analysis needs. FFmpeg's default probing waited ~0.5 s longer before the first frame (measured), time a
-    // restarted transcode adds to every failover.
+    // The source starts with FLV header, metadata and both codecs' sequence headers, then a keyframe: half a
+    // second of it is all the stream analysis needs. FFmpeg's default probing (5 MB / 5 s) waited ~0.5 s
+    // longer before the first frame (measured), time a restarted transcode adds to every failover; 32 KiB
+    // was too little behind a 720p keyframe (the audio's parameters were not found before the limit).
     "-probesize",
     String(LIVE_PROBE_BYTES),
     "-analyzeduration",
