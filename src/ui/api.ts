@@ -85,6 +85,7 @@ export const EVENT_TYPES = [
   "job.created", "job.started", "job.processing", "job.packaging", "job.completed", "job.failed", "job.cancelled", "job.queued", "job.progress",
   "task.queued", "task.leased", "task.completed", "task.failed", "task.cancelled",
   "worker.joined", "worker.offline", "worker.draining", "worker.undrained", "plugin.state_changed",
+  "stream.started", "stream.ended",
 ];
 
 /**

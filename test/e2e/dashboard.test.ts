@@ -131,13 +131,21 @@ describe("dashboard (standalone, compiled kernel)", () => {
       ["webhooks", "document.querySelector('[data-test=empty]')?.textContent.includes('No webhooks')"],
       ["users", "document.querySelector('[data-test=empty]') || document.querySelector('table')"],
       ["audit", "document.querySelector('table') && document.body.textContent.includes('jobs.create')"],
-      ["streams", "document.querySelector('[data-test=empty]')"],
+      ["streams", "document.querySelector('[data-test=empty]')?.textContent.includes('No live streams')"],
     ] as const) {
       await navTo(d, page);
       await d.waitFor(ready, `the ${page} page`);
       expect(await d.eval("document.querySelectorAll('[data-test=error]').length")).toBe(0);
       await d.screenshot(page);
     }
+    // Streams: create one (its key is shown once), then it is listed idle.
+    await d.click("main .page-head .primary");
+    await d.type("input[name=name]", "dashboard-stream");
+    await d.click("main form.inline button[type=submit]");
+    await d.waitFor(`document.querySelector("code.secret")?.textContent.length > 10 && document.querySelector("[data-test=streams-table] [data-stream]")`, "the new stream and its key");
+    const streams = await json<{ items: Array<{ name: string; is_live: boolean }> }>("/v1/streams");
+    expect(streams.items.map((x) => [x.name, x.is_live])).toEqual([["dashboard-stream", false]]);
+    await d.screenshot("streams");
     await d.click("button[aria-label='toggle light or dark theme']");
     const dark = await d.eval<string>("document.documentElement.dataset.theme");
     await navTo(d, "overview");

@@ -1,5 +1,5 @@
 /** Jobs by state, workers at a glance, throughput of the last hour and recent failures. */
-import { api } from "../api.ts";
+import { api, ApiError } from "../api.ts";
 import { Empty, ErrorBox, Link, Loading, Page, Status, useApi } from "../components.tsx";
 import { age } from "../format.ts";
 import type { JobSummary } from "../job-view.ts";
@@ -45,6 +45,8 @@ export function Overview() {
   const hour = new Date(now - 3600_000).toISOString();
   const done = useApi<{ items: JobSummary[] }>(`/v1/jobs?status=completed&created_after=${hour}&limit=200`);
   const failed = useApi<{ items: JobSummary[] }>("/v1/jobs?status=failed&limit=5");
+  const streams = useApi<{ items: Array<{ is_live: boolean }> }>("/v1/streams?limit=200");
+  const noStreamsApi = streams.error instanceof ApiError && streams.error.status === 404;
   const series = buckets(done.data?.items ?? [], now);
   const peak = Math.max(1, ...series);
   const w = workers.data?.items ?? [];
@@ -78,7 +80,12 @@ export function Overview() {
         </div>
         <div class="card">
           <h2>Live streams</h2>
-          <Empty>Live streaming arrives with the live-streaming release; streams will be listed here.</Empty>
+          {noStreamsApi ? <Empty>Live streaming arrives with the live-streaming release; streams will be listed here.</Empty> : streams.data ? (
+            <ul class="stats">
+              <li><Link href="/streams">live <strong data-test="live-streams">{streams.data.items.filter((s) => s.is_live).length}</strong></Link></li>
+              <li>configured <strong>{streams.data.items.length}</strong></li>
+            </ul>
+          ) : <ErrorBox error={streams.error} />}
         </div>
       </div>
       <div class="card">
