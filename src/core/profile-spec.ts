@@ -11,6 +11,8 @@ export type Container = "mp4" | "webm";
 export type VideoCodec = "h264" | "hevc" | "vp9" | "av1";
 export type EncoderPreference = "auto" | "software" | "nvenc" | "qsv" | "vaapi";
 export type AudioCodec = "aac" | "opus";
+/** 8-bit 4:2:0, or 10-bit 4:2:0 (HEVC/AV1 software encoders: keeps an HDR source's picture, media/filters/picture.ts). */
+export type PixelFormat = "yuv420p" | "yuv420p10le";
 export type { Pool };
 
 export type RateControl =
@@ -29,7 +31,7 @@ export interface VideoSpec {
   preset?: string;
   keyframe_interval_s: number;
   max_fps?: number;
-  pixel_format?: "yuv420p";
+  pixel_format?: PixelFormat;
 }
 
 export interface AudioSpec {
@@ -148,7 +150,7 @@ const videoSchema = v.strictObject({
   max_fps: v.optional(
     v.pipe(v.number("video.max_fps must be a number"), v.minValue(1, "video.max_fps must be at least 1"), v.maxValue(240, "video.max_fps must be at most 240")),
   ),
-  pixel_format: v.optional(v.literal("yuv420p", "video.pixel_format must be yuv420p")),
+  pixel_format: v.optional(v.picklist(["yuv420p", "yuv420p10le"], "video.pixel_format must be one of: yuv420p, yuv420p10le")),
 }, "video must be an object");
 
 /** A profile's audio rendition (also the parameters of an audio task). */
@@ -186,6 +188,12 @@ function combinationProblems(spec: ProfileSpec): string[] {
     if (rc.maxrate_kbps !== undefined && rc.maxrate_kbps < rc.bitrate_kbps) {
       problems.push(`video.rate_control.maxrate_kbps must be at least bitrate_kbps (${rc.bitrate_kbps}, got ${rc.maxrate_kbps})`);
     }
+  }
+  // 10-bit: what x265 and SVT-AV1 encode and players decode (HEVC Main 10, AV1 Main); 10-bit H.264 and VP9
+  // play almost nowhere, and the hardware encoders take other 10-bit formats (p010) than the CPU path writes.
+  if (video.pixel_format === "yuv420p10le") {
+    if (video.codec !== "hevc" && video.codec !== "av1") problems.push(`video.pixel_format: yuv420p10le is for codecs hevc, av1 (got ${video.codec})`);
+    if (video.encoder !== "software") problems.push(`video.pixel_format: yuv420p10le needs encoder software (got ${video.encoder})`);
   }
   if (video.preset !== undefined) {
     const presets = PRESETS_BY_CODEC[video.codec];

@@ -549,6 +549,26 @@ describe("the picture", () => {
     expect(job.source.video.traits).toMatchObject({ color_transfer: "smpte2084", color_primaries: "bt2020", bit_depth: 10 });
   }, 300_000);
 
+  test("HDR10 into a custom 10-bit HEVC profile: kept HDR (10-bit, BT.2020, PQ tags) in MP4 and HLS, split into chunks", async () => {
+    const profile = {
+      id: "hevc10_hdr",
+      name: "HEVC Main 10 HDR",
+      container: "mp4",
+      video: { codec: "hevc", encoder: "software", hardware_fallback: "cpu", height: 240, rate_control: { mode: "crf", crf: 30 }, preset: "ultrafast", keyframe_interval_s: 2, pixel_format: "yuv420p10le" },
+      audio: { codec: "aac", bitrate_kbps: 96, channels: 2 },
+    };
+    const created = await call(KS, "/v1/profiles", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(profile) });
+    expect(created.status).toBe(201);
+    const done = await runJob(KS, clips.hdr_pq!, { profiles: ["hevc10_hdr"] });
+    expect(videoTaskCount(done.job)).toBeGreaterThan(1);
+    expect(timingProblems(await facts(done.mp4), src.hdr_pq!)).toEqual([]);
+    for (const file of [done.mp4, firstSegment(done.hlsMaster)]) {
+      const p = await picture(file);
+      expect([p.pix_fmt, ...p.color]).toEqual(["yuv420p10le", "bt2020", "smpte2084", "bt2020nc", "tv"]);
+    }
+    expect(readFileSync(done.hlsMaster, "utf8")).toMatch(/CODECS="hvc1\.2\./);
+  }, 300_000);
+
   test("HLG (HEVC 10-bit, arib-std-b67, no audio) → tone-mapped BT.709, split into chunks", async () => {
     const done = await runJob(KS, clips.hdr_hlg!);
     expect(videoTaskCount(done.job)).toBeGreaterThan(1);

@@ -8,6 +8,7 @@ import { videoChunkArgs } from "../../src/media/args/video-chunk.ts";
 import { DEINTERLACE, planPicture, renditionBitDepth, SDR_BT709_TAGS } from "../../src/media/filters/picture.ts";
 import { bitDepthOf, hdrTransfer, isInterlaced, videoTraitsOf } from "../../src/media/filters/traits.ts";
 import { unsupportedCodecProblem } from "../../src/media/probe.ts";
+import { parseProfile } from "../../src/media/profile-spec.ts";
 import { BUILTIN_PROFILES } from "../../src/media/profiles-builtin.ts";
 
 /** `ffprobe -show_streams` of hdr-pq.mp4 (libx265 Main 10, PQ), trimmed. */
@@ -105,5 +106,32 @@ describe("unsupportedCodecProblem", () => {
   test("a codec FFmpeg names is accepted", () => {
     expect(unsupportedCodecProblem({ codec_name: "h264", codec_tag_string: "avc1" }, "video")).toBeUndefined();
     expect(unsupportedCodecProblem({ codec_name: "prores", codec_tag_string: "apcn" }, "video")).toBeUndefined();
+  });
+});
+
+describe("10-bit profiles keep HDR", () => {
+  const hevc10 = (over: Record<string, unknown> = {}) => ({
+    id: "hevc10",
+    name: "HEVC Main 10",
+    container: "mp4",
+    video: { codec: "hevc", encoder: "software", hardware_fallback: "cpu", height: 240, rate_control: { mode: "crf", crf: 28 }, pixel_format: "yuv420p10le", ...over },
+    audio: null,
+  });
+
+  test("yuv420p10le is for HEVC and AV1 with the software encoders", () => {
+    expect(parseProfile(hevc10()).video.pixel_format).toBe("yuv420p10le");
+    expect(parseProfile(hevc10({ codec: "av1", preset: "8" })).video.pixel_format).toBe("yuv420p10le");
+    expect(() => parseProfile(hevc10({ codec: "h264" }))).toThrow("video.pixel_format: yuv420p10le is for codecs hevc, av1 (got h264)");
+    expect(() => parseProfile(hevc10({ encoder: "nvenc" }))).toThrow("video.pixel_format: yuv420p10le needs encoder software (got nvenc)");
+    expect(() => parseProfile(hevc10({ pixel_format: "yuv444p" }))).toThrow("video.pixel_format must be one of: yuv420p, yuv420p10le");
+  });
+
+  test("an HDR10 source into a 10-bit HEVC rendition: no tone mapping, 10-bit, the source's tags", () => {
+    const profile = parseProfile(hevc10());
+    const args = videoChunkArgs({ input: "in.mp4", start_pts: 0, frames: 25, fps: 25, output: () => "r0.mp4", part_format: "mp4", renditions: [{ width: 320, height: 240, encoder: "libx265", profile, frame_step: 1 }], traits: videoTraitsOf(HDR_PQ) });
+    expect(args[args.indexOf("-filter_complex") + 1]).toBe("[0:v]setpts=PTS-STARTPTS,scale=320:240,setsar=1[v0]");
+    expect(args[args.indexOf("-pix_fmt") + 1]).toBe("yuv420p10le");
+    const tags = ["-color_primaries", "-color_trc", "-colorspace", "-color_range"].map((flag) => args[args.indexOf(flag) + 1]);
+    expect(tags).toEqual(["bt2020", "smpte2084", "bt2020nc", "tv"]);
   });
 });

@@ -3,7 +3,7 @@
  * device a run uses, and what a driver's failure means for the task. Pure types and constants.
  */
 import type { HwFamily } from "../../core/pools.ts";
-import type { RateControl, VideoCodec } from "../../core/profile-spec.ts";
+import type { PixelFormat, RateControl, VideoCodec } from "../../core/profile-spec.ts";
 
 export const ACCELERATOR_IDS = Object.freeze(["nvenc", "qsv", "vaapi", "cpu"] as const);
 export type AcceleratorId = (typeof ACCELERATOR_IDS)[number];
@@ -73,5 +73,5 @@ export interface EncoderVideoSpec {
   codec: VideoCodec;
   rate_control: RateControl;
   preset?: string;
-  pixel_format?: "yuv420p";
+  pixel_format?: PixelFormat;
 }
