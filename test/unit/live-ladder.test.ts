@@ -169,7 +169,7 @@ describe("live ladder argv (media/live/ladder.ts)", () => {
       "-loglevel",
       "warning",
       "-rw_timeout",
-      "15000000",
+      "60000000",
       "-headers",
       auth,
       "-probesize",

@@ -15,7 +15,7 @@
  * - No `-reconnect`: a reconnect re-requests the live FLV from a byte offset the kernel cannot serve (a new
  *   request is a new FLV stream with its own header); a broken pull ends the attempt and the task is re-run
  *   (a new epoch), which the kernel's playlists show as a discontinuity. `-rw_timeout` turns a stalled pull
- *   into an error instead of a hang.
+ *   into an error instead of a hang (LIVE_SOURCE_STALL_S, longer than a reconnect grace).
  * - No `-http_persistent`: it was unreliable with several HLS muxers PUTting at once (issue 15); a new
  *   connection per file to a kernel on the same network costs little. No `delete_segments` either: the
  *   kernel builds the sliding window and deletes what slid out (src/kernel/live/delivery/).
@@ -30,8 +30,14 @@ import type { LiveParams, LiveRung } from "../../core/task-contracts.ts";
 export const DEFAULT_LIVE_FPS = 30;
 /** Entries in the worker's own rung playlist (the kernel keeps the window players see). */
 export const WORKER_PLAYLIST_SIZE = 6;
-/** A pull or PUT that moves no byte for this long fails the attempt (µs for the input, seconds for the muxer). */
+/** A PUT that moves no byte for this long fails the attempt. */
 export const LIVE_IO_TIMEOUT_S = 15;
+/**
+ * A pull that brings no byte for this long fails the attempt. Longer than a publisher's reconnect grace
+ * (LIVE_RECONNECT_GRACE, default 10 s): the kernel holds the source open, silent, while it waits for the
+ * publisher to come back, and a transcode that gave up then would restart for nothing.
+ */
+export const LIVE_SOURCE_STALL_S = 60;
 
 /** Input analysis limits (bytes, µs): the codec parameters are in the FLV's first tags. */
 export const LIVE_PROBE_BYTES = 524_288;
@@ -150,7 +156,7 @@ export function liveLadderArgs(input: LiveLadderInput): string[] {
     "-loglevel",
     "warning",
     "-rw_timeout",
-    String(LIVE_IO_TIMEOUT_S * 1_000_000),
+    String(LIVE_SOURCE_STALL_S * 1_000_000),
     "-headers",
     authorizationHeader(params.token),
     // The source starts with FLV header, metadata and both codecs' sequence headers, then a keyframe: half a
