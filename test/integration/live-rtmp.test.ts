@@ -371,6 +371,27 @@ describe("RTMP ingest limits and refusals (a hand-made publisher)", () => {
     expect(h.server.sessions()).toEqual([]);
   });
 
+  test("a key check that does not answer in time refuses the publisher; a late acceptance still shows a session that began and ended", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const h = await harness({}, undefined, async (request) => {
+      await gate;
+      return { accept: true, streamId: request.streamKey };
+    });
+    const client = await RawPublisher.open(h.server.port);
+    client.command(0, "connect", 1, { app: "live" });
+    client.command(0, "createStream", 2, null);
+    client.command(1, "publish", 3, null, "good-slow-check", "live");
+    const refusal = await waitFor(() => client.received.some((m) => m[0] === "onStatus"), 30_000, "the refusal after the key check's timeout").then(() => client.status("NetStream.Publish.Denied"));
+    expect(refusal.description).toBe("the stream key could not be checked in time; try again in a moment");
+    await waitFor(() => client.closed, 10_000, "the connection to close");
+    expect(h.published).toEqual([]);
+    release();
+    await waitFor(() => h.ended.length === 1, 10_000, "the late acceptance to be ended");
+    expect(h.published.map((s) => s.streamId)).toEqual(["good-slow-check"]);
+    expect(h.server.sessions()).toEqual([]);
+  }, 60_000);
+
   test("a taken port rejects startRtmpServer with an error naming LIVE_RTMP_PORT; the process goes on", async () => {
     const h = await harness();
     const second = startRtmpServer({

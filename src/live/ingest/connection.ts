@@ -12,12 +12,14 @@ import { enhancedRtmpRefusal } from "../flv/media-info.ts";
 import { FlvTagType } from "../flv/tags.ts";
 import { MediaFanout } from "./fanout.ts";
 import { IngestStatsTracker } from "./stats.ts";
-import type { IngestEndReason, IngestSession, IngestStats, RtmpServerOptions } from "./types.ts";
+import type { IngestEndReason, IngestSession, IngestStats, PublishDecision, RtmpServerOptions } from "./types.ts";
 
 /** How long the media bitrate may stay above the limit before the session is ended. */
 export const BITRATE_GRACE_MS = 4000;
 /** Chunk streams that may have a message half received at once (a publisher uses 3–5). */
 export const MAX_CHUNK_STREAMS_IN_FLIGHT = 16;
+/** How long the key check may take before the publisher is refused (a database that hangs must not hold sockets forever). */
+export const AUTHORIZE_TIMEOUT_MS = 10_000;
 /** How long a closing connection may take to flush its last status before it is destroyed. */
 const CLOSE_FLUSH_MS = 2000;
 
@@ -183,31 +185,46 @@ export class Connection implements IngestSession {
       verdict = { accept: false, code: "NetStream.Publish.Denied", description: `server is full: ${limits.maxSessions} live streams at once is this server's limit` };
     } else {
       this.authorizing = true;
+      const decision = this.host.options.authorize({ app, streamKey, remoteAddress: this.remoteAddress });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), AUTHORIZE_TIMEOUT_MS)));
       try {
-        const decision = await this.host.options.authorize({ app, streamKey, remoteAddress: this.remoteAddress });
-        if (decision.accept) this.streamId = decision.streamId;
-        verdict = decision.accept ? { accept: true } : { accept: false, code: decision.code, description: decision.description };
+        const answer = await Promise.race([decision, late]);
+        if (answer === "late") {
+          logger.error({ remoteAddress: this.remoteAddress, timeoutMs: AUTHORIZE_TIMEOUT_MS }, "rtmp ingest: the key check did not answer in time");
+          verdict = { accept: false, code: "NetStream.Publish.Denied", description: "the stream key could not be checked in time; try again in a moment" };
+          // Whoever answers later must still see an accepted session end.
+          decision.then((d) => this.acceptedTooLate(d), () => {});
+        } else {
+          if (answer.accept) this.streamId = answer.streamId;
+          verdict = answer.accept ? { accept: true } : { accept: false, code: answer.code, description: answer.description };
+        }
       } catch (error) {
         logger.error({ remoteAddress: this.remoteAddress, error: (error as Error).message }, "rtmp ingest: the key check failed");
         verdict = { accept: false, code: "NetStream.Publish.Denied", description: "the stream key could not be checked right now; try again in a moment" };
       } finally {
+        clearTimeout(timer);
         this.authorizing = false;
       }
     }
     if (this.finished) {
-      // The publisher went away while its key was checked: the accepted session begins and ends at once, so
-      // whoever accepted it sees both ends.
-      if (verdict.accept) {
-        this.published = true;
-        this.host.register(this);
-        this.notify(() => this.host.options.onPublish(this), "onPublish");
-        this.host.unregister(this);
-        this.notify(() => this.host.options.onEnd(this, "publisher_closed", "the publisher disconnected before its key was accepted"), "onEnd");
-      }
+      // The publisher went away while its key was checked.
+      if (verdict.accept) this.acceptedTooLate({ accept: true, streamId: this.streamId });
       return;
     }
     this.apply(this.protocol.decide(verdict));
     if (!this.finished) this.socket.resume();
+  }
+
+  /** An acceptance for a connection that is already gone: the session begins and ends at once, so whoever accepted it sees both ends. */
+  private acceptedTooLate(decision: PublishDecision): void {
+    if (!decision.accept || this.published) return;
+    this.streamId = decision.streamId;
+    this.published = true;
+    this.host.register(this);
+    this.notify(() => this.host.options.onPublish(this), "onPublish");
+    this.host.unregister(this);
+    this.notify(() => this.host.options.onEnd(this, "publisher_closed", "the publisher was gone before its key was accepted"), "onEnd");
   }
 
   private startSession(): void {
