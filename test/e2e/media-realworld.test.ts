@@ -623,6 +623,18 @@ describe("the picture", () => {
     expect(outStreams.map((s) => s.codec_type)).toEqual(["video", "audio"]);
   }, 300_000);
 
+  test("text subtitle tracks in the source (SRT, ASS) do not stop the job: transcoded split, subtitles not carried (docs/media.md)", async () => {
+    const streams = (await ffprobeJson(["-show_streams", clips.subtitled!])).streams as Array<{ codec_type: string; codec_name: string }>;
+    expect(streams.map((s) => s.codec_name)).toEqual(["h264", "aac", "subrip", "ass"]);
+    const done = await runJob(KS, clips.subtitled!);
+    expect(videoTaskCount(done.job)).toBeGreaterThan(1);
+    const out = await facts(done.mp4);
+    expect(timingProblems(out, src.subtitled!)).toEqual([]);
+    expect(audioProblems(out, src.subtitled!)).toEqual([]);
+    const outStreams = (await ffprobeJson(["-show_streams", done.mp4])).streams as Array<{ codec_type: string }>;
+    expect(outStreams.map((s) => s.codec_type)).toEqual(["video", "audio"]);
+  }, 300_000);
+
   test("a one-frame video gives a one-frame MP4 and HLS, on both kernels", async () => {
     for (const k of [KS, K1]) {
       const done = await runJob(k, clips.one_frame!);
