@@ -17,14 +17,22 @@
  * Not measured here: RTMP ingest and the kernel's playlist building (the path through the kernel needs the
  * streams domain and delivery; see docs/BENCHMARKS.md).
  *
+ * `--failover`: instead, compiled kernel + workers (LIVE_SLOTS=1, E2E_DIST or dist/) on NATS and PostgreSQL
+ * (TEST_NATS_URL, TEST_DATABASE_URL) run a live task (light 2-rung ladder from a 320x240 publisher); the
+ * worker running it is SIGKILLed `--kills` times per segment length and a fresh worker joins after each kill.
+ * Reported: SIGKILL → first segment of the next epoch received (what a player waits for, plus its buffer).
+ *
  *   node_modules/.bin/bun bench/live.ts [--seconds 30] [--ladders default,light]
+ *   E2E_DIST=/tmp/dist node_modules/.bin/bun bench/live.ts --failover [--kills 3]
  */
 import { join } from "node:path";
 import { guardInputs } from "../src/media/input-policy.ts";
 import { liveLadderArgs } from "../src/media/live/ladder.ts";
 import type { LiveRung } from "../src/core/task-contracts.ts";
 import { startLiveSourceServer } from "../test/helpers/live-source.ts";
-import { arg, ensureSource, FFMPEG, fmt, loadSampler, log, main, numArg, percentile, printMachine, table, tempDir } from "./lib.ts";
+import { Cluster } from "../test/helpers/cluster.ts";
+import { lavfiPublisherArgs } from "../test/helpers/live-source.ts";
+import { arg, ensureSource, FFMPEG, flag, fmt, loadSampler, log, main, numArg, onCleanup, percentile, printMachine, table, tempDir } from "./lib.ts";
 
 const SECONDS = numArg("seconds", 30);
 /** The kernel's presets (src/kernel/live/ladders.ts), repeated so this benchmark measures fixed ladders. */
@@ -55,6 +63,7 @@ interface Run {
 async function runLadder(source: string, rungs: LiveRung[], segmentSeconds: 1 | 2, paced: boolean, dir: string): Promise<Run> {
   const publisher = ["-hide_banner", "-loglevel", "error", ...(paced ? ["-re"] : []), "-i", source, "-c", "copy", "-f", "flv", "pipe:1"];
   const server = startLiveSourceServer({ dir, token: TOKEN, publisherArgs: publisher });
+  onCleanup(() => server.stop());
   try {
     const args = liveLadderArgs({ epoch: 1, params: { source_url: server.sourceUrl, push_url: server.pushUrl, token: TOKEN, segment_seconds: segmentSeconds, rungs, audio_kbps: 128 } });
     const started = performance.now();
@@ -90,8 +99,70 @@ async function runLadder(source: string, rungs: LiveRung[], segmentSeconds: 1 | 
   }
 }
 
+/** SIGKILL → first segment of the next epoch, seconds, `kills` times with `segmentSeconds` segments. */
+async function failover(segmentSeconds: 1 | 2, kills: number): Promise<number[]> {
+  const cluster = await Cluster.create({ name: "bench-live-failover" });
+  onCleanup(() => cluster.dispose());
+  const server = startLiveSourceServer({
+    dir: join(cluster.scratch, "received"),
+    token: TOKEN,
+    publisherArgs: lavfiPublisherArgs({ seconds: 600, width: 320, height: 240, fps: 30, realtime: true, keyframeSeconds: segmentSeconds }),
+  });
+  onCleanup(() => server.stop());
+  try {
+    await cluster.startKernel("k1");
+    const workers = [await cluster.startWorker("live-0", { LIVE_SLOTS: "1" }), await cluster.startWorker("live-1", { LIVE_SLOTS: "1" })];
+    const rungs = [
+      { name: "240p", width: 320, height: 240, video_kbps: 400 },
+      { name: "120p", width: 160, height: 120, video_kbps: 150 },
+    ];
+    const params = { stream_id: "st1", session_id: "ss1", source_url: server.sourceUrl, push_url: server.pushUrl, token: TOKEN, segment_seconds: segmentSeconds, rungs, audio_kbps: 64 };
+    const [job] = await cluster.sql<{ id: string }[]>`insert into jobs (source_url, profiles, status) values ('live:st1', '[]'::jsonb, 'processing') returning id`;
+    const [task] = await cluster.sql<{ id: string }[]>`insert into tasks (job_id, type, seq, pool, params, max_attempts) values (${job!.id}, 'live', 0, 'live', ${cluster.sql.json(params)}, 5) returning id`;
+    const segments = (epoch: number) => server.received.filter((file) => file.file.startsWith(`e${epoch}_`) && file.file.endsWith(".ts"));
+    const until = async (what: string, cond: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + 120_000;
+      while (!(await cond())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await Bun.sleep(20);
+      }
+    };
+    const gaps: number[] = [];
+    for (let kill = 1; kill <= kills; kill++) {
+      await until(`3 segments of epoch ${kill}`, () => segments(kill).length >= 3 * rungs.length);
+      const [row] = await cluster.sql<{ lease_worker_id: string; attempt: number }[]>`select lease_worker_id, attempt from tasks where id = ${task!.id}`;
+      if (row!.attempt !== kill) throw new Error(`expected attempt ${kill}, the task is on attempt ${row!.attempt}`);
+      const victim = workers.find((worker) => worker.id === row!.lease_worker_id)!;
+      victim.proc.kill("SIGKILL");
+      const killedAt = performance.now();
+      await until(`the first segment of epoch ${kill + 1}`, () => segments(kill + 1).length > 0);
+      gaps.push((segments(kill + 1)[0]!.at - killedAt) / 1000);
+      log(`${segmentSeconds} s segments, kill ${kill}: first epoch-${kill + 1} segment ${fmt(gaps.at(-1)!, 2)} s after SIGKILL`);
+      workers.splice(workers.indexOf(victim), 1);
+      workers.push(await cluster.startWorker(`live-${kill + 1}`, { LIVE_SLOTS: "1" }));
+    }
+    return gaps;
+  } finally {
+    await server.stop();
+    await cluster.dispose();
+  }
+}
+
 await main(async () => {
   printMachine();
+  if (flag("failover")) {
+    const kills = numArg("kills", 3);
+    const load = loadSampler();
+    const rows: Array<Array<string | number>> = [];
+    for (const segmentSeconds of [1, 2] as const) {
+      const gaps = await failover(segmentSeconds, kills);
+      rows.push([`${segmentSeconds} s`, String(gaps.length), fmt(percentile(gaps, 50), 2), fmt(Math.max(...gaps), 2)]);
+    }
+    const l = load.stop();
+    log(`\nload average mean ${l.mean.toFixed(1)}, max ${l.max.toFixed(1)}\n`);
+    table(["segments", "kills", "SIGKILL → next epoch's first segment p50 s", "max s"], rows);
+    return;
+  }
   const source = await ensureSource({ width: 1280, height: 720, fps: 30, duration_s: SECONDS, gop: 60 });
   const root = tempDir("live");
   const load = loadSampler();

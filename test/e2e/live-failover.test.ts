@@ -2,7 +2,7 @@
  * Live failover through the compiled executables (issue 15): one kernel and two workers with LIVE_SLOTS=1 on
  * a real NATS JetStream and PostgreSQL. A live task runs on one worker, pulling an HTTP-FLV published at
  * real-time pace and PUTting its ladder; that worker is killed with SIGKILL; the kernel notices within its
- * live lease (6 s), re-queues the task at once as the next attempt, and the other worker carries on: segments
+ * live lease (4 s), re-queues the task at once as the next attempt, and the other worker carries on: segments
  * of epoch 2 arrive for every rung, each starting on a key frame.
  *
  * The ingest and delivery sides are played by a local server (test/helpers/live-source.ts): the task is

@@ -1,6 +1,6 @@
 /**
  * Live task failover in the kernel's orchestration (real PostgreSQL, in-process bus, no worker processes):
- * a live lease is short (6 s) and renewed by the live TTL; a live attempt whose worker stopped reporting is
+ * a live lease is short (4 s) and renewed by the live TTL; a live attempt whose worker stopped reporting is
  * re-queued by the reconciler for IMMEDIATE re-delivery as the next attempt (= the next epoch), which
  * another worker can claim; the progress `live` object reaches the telemetry hook only when it matches the
  * contract; and a live task that fails quickly every time still ends, with its last error, after
@@ -92,17 +92,17 @@ async function claim(task: { id: string; attempt: number }, workerId: string): P
 const crash: TaskError = { class: "retryable", code: "WE-JOB-008", message: "live transcode (epoch 1): FFmpeg was killed by SIGSEGV" };
 
 describe("live leases", () => {
-  test("a live task is leased for 6 s and progress renews it by 6 s; a video task keeps LEASE_TTL", async () => {
+  test("a live task is leased for 4 s and progress renews it by 4 s; a video task keeps LEASE_TTL", async () => {
     const { task } = await liveTask();
     const { lease, ttl } = await claim(task, "w1");
-    expect(ttl).toBe(6_000);
-    expect(await msFromNow(task.id, "lease_expires_at")).toBeLessThanOrEqual(6_000);
-    expect(await msFromNow(task.id, "lease_expires_at")).toBeGreaterThan(4_000);
+    expect(ttl).toBe(4_000);
+    expect(await msFromNow(task.id, "lease_expires_at")).toBeLessThanOrEqual(4_000);
+    expect(await msFromNow(task.id, "lease_expires_at")).toBeGreaterThan(2_000);
 
     const live = { speed: 1.01, fps: 30, dropped_frames: 0, segments: 3, epoch: 1 };
     await handleResult(deps, { kind: "progress", lease, percent: 0, speed: 1.01, live });
-    expect(await msFromNow(task.id, "lease_expires_at")).toBeLessThanOrEqual(6_000);
-    expect(await msFromNow(task.id, "lease_expires_at")).toBeGreaterThan(4_000);
+    expect(await msFromNow(task.id, "lease_expires_at")).toBeLessThanOrEqual(4_000);
+    expect(await msFromNow(task.id, "lease_expires_at")).toBeGreaterThan(2_000);
     expect(telemetry.at(-1)).toEqual({ task_id: task.id, job_id: task.jobId, attempt: 1, worker_id: "w1", live });
 
     // Telemetry that breaks the contract renews the lease but never reaches the hook.
