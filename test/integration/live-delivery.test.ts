@@ -6,7 +6,7 @@
  * the internal token and name checks, signed playback, CORS and viewer counting.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { databaseDirectory } from "../../src/kernel/live/delivery/directory.ts";
@@ -254,6 +254,17 @@ describe("the internal push route", () => {
     if (response) expect(response.status).toBe(413);
     const dir = join(kernel.dataDir, "storage", "live", SIGNED_SESSION, "240p");
     expect(readdirSync(join(kernel.dataDir, "storage", "live")).includes(SIGNED_SESSION) ? readdirSync(dir) : []).toEqual([]);
+  });
+
+  test("a stored window that is not readable stops the rung's updates with WE-STO-004 instead of restarting its numbering", async () => {
+    const session = crypto.randomUUID();
+    const folder = join(kernel.dataDir, "storage", "live", session, "240p");
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, "window.json"), '{"nextSequence": "many"}');
+    const response = await get(`/internal/live/${session}/240p/e1.m3u8`, { method: "PUT", body: "#EXTM3U\n", headers: { authorization: `Bearer ${token(session)}` } });
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "WE-STO-004", message: expect.stringContaining("window.json is unreadable") });
+    expect(readFileSync(join(folder, "window.json"), "utf8")).toBe('{"nextSequence": "many"}');
   });
 
   test("FFmpeg's DELETE (delete_segments) is accepted and ignored", async () => {

@@ -9,6 +9,7 @@
  * playlist at a time). Playback reads the rendered playlists and the segments from storage only.
  */
 import { join } from "node:path";
+import * as v from "valibot";
 import { AppError } from "../../../core/errors.ts";
 import type { KernelContext } from "../../context.ts";
 import { type LiveDirectory, type LiveSessionInfo, databaseDirectory } from "./directory.ts";
@@ -68,6 +69,35 @@ export interface Viewer {
 }
 
 const PLAYLIST_TYPE = "application/vnd.apple.mpegurl";
+
+/** window.json as stored (possibly by another kernel, of another version): checked, never cast. */
+const StoredWindow = v.object({
+  nextSequence: v.number(),
+  discontinuitySequence: v.number(),
+  epoch: v.number(),
+  targetDurationS: v.number(),
+  segments: v.array(
+    v.object({ file: v.string(), epoch: v.number(), sequence: v.number(), durationS: v.number(), programDateTime: v.string(), discontinuity: v.boolean() }),
+  ),
+  retired: v.array(v.string()),
+  ended: v.boolean(),
+});
+
+/** A stored window, or null when absent; a corrupt one is an error (a new window would restart the numbering). */
+function parseWindow(text: string | null, key: string): RungWindow | null {
+  if (text === null) return null;
+  const parsed = v.safeParse(StoredWindow, safeJson(text));
+  if (!parsed.success) throw new AppError("WE-STO-004", `live window ${key} is unreadable: ${v.summarize(parsed.issues).slice(0, 300)}`);
+  return parsed.output;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 export class LiveDelivery {
   private directory: LiveDirectory;
@@ -177,8 +207,7 @@ export class LiveDelivery {
     await this.serialized(`${sessionId}/${rung}`, async () => {
       const storage = await this.storage();
       const windowKey = objectKey(sessionId, rung, "window.json");
-      const stored = await readText(storage, this.tmpDir, windowKey);
-      const window: RungWindow = stored ? (JSON.parse(stored) as RungWindow) : emptyWindow();
+      const window = parseWindow(await readText(storage, this.tmpDir, windowKey), windowKey) ?? emptyWindow();
       const known = new Set(window.segments.map((segment) => segment.file).concat(window.retired));
       const candidates = parsed.segments.filter((segment) => !known.has(segment.file)).map((segment) => segment.file);
       const present = new Set<string>();
@@ -213,8 +242,9 @@ export class LiveDelivery {
     // Rungs whose PUTs went to another kernel: their state is in storage.
     for (const rung of info.rungs) {
       if (windows.has(rung.name)) continue;
-      const stored = await readText(storage, this.tmpDir, objectKey(sessionId, rung.name, "window.json"));
-      if (stored) windows.set(rung.name, JSON.parse(stored) as RungWindow);
+      const key = objectKey(sessionId, rung.name, "window.json");
+      const stored = parseWindow(await readText(storage, this.tmpDir, key), key);
+      if (stored) windows.set(rung.name, stored);
     }
     if (!windowsReady(windows, info.rungs.map((rung) => rung.name), this.settings.readySegments)) return;
     await this.serialized(`${sessionId}/master`, async () => {
@@ -240,9 +270,9 @@ export class LiveDelivery {
       rungs.map((rung) =>
         this.serialized(`${sessionId}/${rung}`, async () => {
           const windowKey = objectKey(sessionId, rung, "window.json");
-          const stored = await readText(storage, this.tmpDir, windowKey);
+          const stored = parseWindow(await readText(storage, this.tmpDir, windowKey), windowKey);
           if (!stored) return;
-          const ended = endWindow(JSON.parse(stored) as RungWindow);
+          const ended = endWindow(stored);
           await storeText(storage, this.tmpDir, windowKey, JSON.stringify(ended));
           await storeText(storage, this.tmpDir, objectKey(sessionId, rung, "index.m3u8"), renderMediaPlaylist(ended, `${sessionId}_`));
         }),
