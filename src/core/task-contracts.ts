@@ -71,6 +71,11 @@ export const videoParamsSchema = v.object({
   parts_prefix: text,
   /** The source picture's field order and colour (analyze result `video.traits`): what the filters decide on. */
   traits: v.optional(videoTraitsSchema),
+  /**
+   * A GPU group: decode on the device too (media/hardware/pipeline.ts), decided at planning from the probe
+   * (8-bit 4:2:0 of a codec the device decodes); false or absent: CPU decode + upload.
+   */
+  hardware: v.optional(v.object({ decode: v.boolean() })),
 });
 
 export const audioParamsSchema = v.object({

@@ -29,6 +29,8 @@ import { LIVE_POOL, leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/t
 import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import { classifyError, TaskFailure } from "./failures.ts";
 import type { FfmpegRun, WorkerMetrics } from "./metrics.ts";
+import { type GpuDevices, GpuSlots } from "./gpu-health.ts";
+import { isHardwarePool } from "../media/hardware/index.ts";
 
 export interface TaskContext<T extends TaskType = TaskType> {
   lease: Lease;
@@ -52,6 +54,8 @@ export interface TaskContext<T extends TaskType = TaskType> {
   commands: string[][];
   /** OUTBOUND_ALLOW_CIDRS: private networks user-given source URLs may reach. */
   outboundAllowCidrs: readonly string[];
+  /** The worker's GPU devices (sessions, degraded state); absent on a worker without proven hardware encoders. */
+  gpu?: GpuDevices;
 }
 
 export type TaskHandler<T extends TaskType = TaskType> = (ctx: TaskContext<T>) => Promise<ResultOf<T>>;
@@ -81,6 +85,8 @@ export interface ExecutorOptions {
   metrics?: WorkerMetrics;
   /** OUTBOUND_ALLOW_CIDRS (default none: only public addresses). */
   outboundAllowCidrs?: readonly string[];
+  /** GPU devices: hardware pools are pulled within their encode sessions (gpu-health.ts). */
+  gpu?: GpuDevices;
 }
 
 export class TaskExecutor {
@@ -95,6 +101,18 @@ export class TaskExecutor {
   constructor(private readonly o: ExecutorOptions) {
     this.slots = new Slots(o.concurrency);
     this.liveSlots = new Slots(o.liveConcurrency ?? 0);
+    this.gpuSlots = o.gpu ? new GpuSlots(o.gpu.sessionCapacity, this.slots) : undefined;
+  }
+
+  /** Hardware pools also need a free GPU encode session (WORKER_GPU_SESSIONS per device). */
+  private readonly gpuSlots: Slots | undefined;
+
+  /** The pools changed (a GPU device degraded or recovered, gpu-health.ts): pull from the new set. */
+  async setPools(pools: string[]): Promise<void> {
+    const wasPulling = this.pulling;
+    this.o.pools = pools;
+    await this.pause();
+    if (wasPulling) this.resume();
   }
 
   get runningCount(): number {
@@ -123,7 +141,7 @@ export class TaskExecutor {
     if (this.consumers.length) return;
     const pools = this.o.pools.filter((pool) => pool !== LIVE_POOL || this.liveSlots.capacity > 0);
     this.consumers = pools.map((pool) =>
-      this.o.bus.consume<TaskDelivery>(workQueue(pool), { slots: pool === LIVE_POOL ? this.liveSlots : this.slots }, (msg) => this.onDelivery(msg)),
+      this.o.bus.consume<TaskDelivery>(workQueue(pool), { slots: pool === LIVE_POOL ? this.liveSlots : isHardwarePool(pool) && this.gpuSlots ? this.gpuSlots : this.slots }, (msg) => this.onDelivery(msg)),
     );
   }
 
@@ -222,6 +240,7 @@ export class TaskExecutor {
         commands,
         ...(this.o.metrics ? { ffmpegStarted: () => this.o.metrics!.ffmpegStarted(claim.type) } : {}),
         outboundAllowCidrs: this.o.outboundAllowCidrs ?? [],
+        ...(this.o.gpu ? { gpu: this.o.gpu } : {}),
         progress: (percent, speed, live) => {
           last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}), ...(live ? { live } : {}) };
           if (Date.now() - lastSent >= 1000) send(last); // at most one update a second per task

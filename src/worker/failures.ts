@@ -6,8 +6,14 @@
  * directory", "Impossible to open '<path>'"). Only when that file is the job's source is the input at fault
  * (WE-JOB-007); a file of our own (a part, a concat list, an output in the work directory) that is missing or
  * unreadable is our error — retryable WE-SYS-001, never "unsupported format" about the user's file.
+ *
+ * A run on a GPU is read for its driver's failures first (media/hardware/: each accelerator's signatures): a
+ * driver prints "Invalid argument" or "Cannot allocate memory" too, and that is never the source's fault.
+ * A session limit is WE-ENC-002 (retried after a delay); any other driver failure is WE-ENC-001, which the
+ * kernel answers with the profile's hardware_fallback (kernel/pipeline/hardware-fallback.ts).
  */
 import type { FailureClass, TaskError } from "../core/messages.ts";
+import { acceleratorsOfArgv, type DriverFailure, driverFailure } from "../media/hardware/index.ts";
 import type { TranscodeResult } from "../plugin-runtime/pillars.ts";
 
 /** Codes that mean "the input is bad": the job fails at once. */
@@ -83,6 +89,18 @@ export class TaskFailure extends Error {
    * otherwise. `sources` (see `blame`) defaults to every `-i` of the argv; a run over our own files passes [].
    */
   static fromTranscode(what: string, result: TranscodeResult, forceClass?: FailureClass, sources: readonly string[] = inputsOf(result.argv)): TaskFailure {
+    const hardware = result.timed_out || result.signal !== null ? undefined : hardwareFailure(result);
+    if (hardware) {
+      return new TaskFailure({
+        class: forceClass ?? "retryable",
+        code: hardware.kind === "session-limit" ? "WE-ENC-002" : "WE-ENC-001",
+        message: `${what}: ${hardware.accelerator} ${hardware.kind}: ${hardware.message}`,
+        exit_code: result.exit_code,
+        signal: result.signal,
+        argv: result.argv,
+        stderr_tail: result.stderr_tail,
+      });
+    }
     const lastLine = result.stderr_tail.trim().split("\n").filter(Boolean).at(-1) ?? "";
     const who = blame(result.stderr_tail, sources);
     const killed = result.signal !== null || result.timed_out;
@@ -107,6 +125,25 @@ export class TaskFailure extends Error {
     const detail = typeof (error as { message?: unknown })?.message === "string" ? (error as { message: string }).message : String(error);
     return new TaskFailure({ class: "retryable", code: "WE-SYS-001", message: `${what}: ${detail}` });
   }
+}
+
+/**
+ * The driver failure of a run that used a hardware accelerator, by that accelerator's signatures. A hardware
+ * run whose only complaint about a file is "Invalid argument" failed in the driver too (a hardware decoder
+ * refusing a stream says so about the input): unsupported-input, answered by the fallback, never a failed job.
+ */
+export function hardwareFailure(result: Pick<TranscodeResult, "argv" | "stderr_tail">): DriverFailure | undefined {
+  const used = acceleratorsOfArgv(result.argv);
+  const first = used[0];
+  if (!first || first.id === "cpu") return undefined;
+  const known = driverFailure(result.stderr_tail, used);
+  if (known) return known;
+  const complaints = result.stderr_tail.split("\n").map((line) => line.trim()).filter((line) => FILE_REASON.test(line));
+  const invalid = complaints.find((line) => / Invalid argument$/.test(line));
+  if (invalid && complaints.every((line) => / Invalid argument$/.test(line)) && !SOURCE_STDERR.some((re) => re.test(result.stderr_tail))) {
+    return { accelerator: first.id, kind: "unsupported-input", message: invalid.replace(/^\[[^\]]* @ 0x[0-9a-f]+\]\s*/i, "") };
+  }
+  return undefined;
 }
 
 export function classifyError(cause: unknown): TaskError {

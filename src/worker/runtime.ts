@@ -11,12 +11,15 @@ import type { WorkerPresence } from "../core/worker-info.ts";
 import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import type { WorkerCapabilities } from "../media/capabilities.ts";
 import type { WorkerConfig } from "./config.ts";
+import type { GpuDevices } from "./gpu-health.ts";
 
 export interface WorkerRuntimeOptions {
   config: WorkerConfig;
   logger: Logger;
   bus: Bus;
   capabilities: WorkerCapabilities;
+  /** GPU devices: the pools shrink while a device is degraded, and presence reports them (gpu-health.ts). */
+  gpu?: GpuDevices;
   plugins: PluginHost;
 }
 
@@ -33,7 +36,7 @@ export class WorkerRuntime {
   }
 
   get pools(): string[] {
-    return this.opts.capabilities.pools;
+    return this.opts.gpu?.pools() ?? this.opts.capabilities.pools;
   }
 
   async start(): Promise<void> {
@@ -60,7 +63,7 @@ export class WorkerRuntime {
       running: this.running,
       pools: this.pools,
       draining: this.draining,
-      capabilities: { ...this.opts.capabilities, plugins: this.pluginStates() },
+      capabilities: { ...this.opts.capabilities, pools: this.pools, plugins: this.pluginStates(), ...(this.opts.gpu ? { gpu: { devices: this.opts.gpu.report() } } : {}) },
       startedAt: this.startedAt,
     };
   }

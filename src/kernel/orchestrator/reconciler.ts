@@ -18,6 +18,7 @@ import { jobs, taskAttempts, tasks, workers } from "../../db/schema.ts";
 import { publishReady } from "./dispatch.ts";
 import { afterJobEnded, failTask, type OrchestratorDeps } from "./results.ts";
 import { lockJob } from "./transitions.ts";
+import { poolEncoder } from "../../media/hardware/index.ts";
 
 /** Arbitrary constant: "WE-RECON". */
 const LEADER_KEY = 0x5745524543;
@@ -176,7 +177,7 @@ export class Reconciler {
         w.jobId,
         pools.size === 0
           ? "waiting: no healthy workers are connected (check GET /v1/workers)"
-          : `waiting: no healthy worker has capability ${w.pool} (workers offer: ${[...pools].sort().join(", ")})`,
+          : `waiting: no healthy worker has ${missingCapability(w.pool)} (workers offer: ${[...pools].sort().join(", ")})`,
       );
     }
     for (const [jobId, reason] of reasons) {
@@ -186,4 +187,10 @@ export class Reconciler {
     const clear = stale.map((r) => r.id).filter((id) => !reasons.has(id));
     if (clear.length) await db.update(jobs).set({ statusReason: null }).where(inArray(jobs.id, clear));
   }
+}
+
+/** What a pool needs, as the waiting reason names it: a hardware pool is one proven encoder (docs/gpu.md). */
+function missingCapability(pool: string): string {
+  const hardware = poolEncoder(pool);
+  return hardware ? `proven encoder ${hardware.encoder} (pool ${pool}; a GPU worker offers it after its test encode passes)` : `capability ${pool}`;
 }

@@ -20,6 +20,7 @@ import { isDatabaseUnavailable } from "../api/envelope.ts";
 import { type Exec, rowsOf } from "../../db/exec.ts";
 import { estimateEtaSeconds, type JobProgressUpdate, workStart } from "../events/progress.ts";
 import { retryDelayMs } from "./states.ts";
+import { handleHardwareFailure } from "../pipeline/hardware-fallback.ts";
 import { cancelOpenTasks, type JobRow, lockJob, moveJob, moveTask, type TaskRow } from "./transitions.ts";
 
 export interface OrchestratorDeps {
@@ -231,6 +232,13 @@ async function closeAttempt(db: Exec, lease: Lease, msg: TaskOutcome): Promise<v
 export async function failTask(db: Exec, deps: Pick<OrchestratorDeps, "logger" | "metrics">, job: JobRow, task: TaskRow, error: TaskError, leaseToken: string): Promise<"requeued" | "job-failed" | "stale"> {
   const failures = failuresAfter(task);
   const log = deps.logger.child({ job_id: job.id, task_id: task.id, attempt: task.attempt });
+  // A GPU driver's failure: wait out a session limit, or fall back to the CPU / fail per the profile (docs/gpu.md).
+  const hardware = await handleHardwareFailure(db, job, task, error, leaseToken);
+  if (hardware !== undefined) {
+    log.warn({ error: error.message, code: error.code, pool: task.pool, verdict: hardware }, "hardware encoder failure");
+    if (hardware !== "stale") deps.metrics?.errors.inc({ source: "task", code: error.code });
+    return hardware === "fell-back" ? "requeued" : hardware;
+  }
   if (error.class === "retryable" && failures < task.maxAttempts) {
     // Live: the first retry at once (failover), then a short backoff (core/topology.ts).
     const delay = task.type === "live" ? liveRetryDelayMs(failures) : retryDelayMs(failures);

@@ -12,9 +12,11 @@ import { isOutputFormat, paramsOf, resultOf } from "../../core/task-contracts.ts
 import { jobs, outputs, tasks, workers } from "../../db/schema.ts";
 import { PlanProblem, planChunks } from "../../media/planner.ts";
 import { encoderFor } from "../../media/profiles.ts";
+import { decodesOnDevice, isHardwarePool } from "../../media/hardware/index.ts";
 import { selectRenditions, skippedProfiles } from "../../media/renditions.ts";
 import { resolveProfiles } from "../profiles/catalog.ts";
 import type { AdvanceResult } from "../orchestrator/results.ts";
+import { afterLive } from "../live/live-task.ts";
 import type { Exec } from "../../db/exec.ts";
 import { type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
 import type { AudioTrack, SourceSummary } from "../../media/source.ts";
@@ -52,6 +54,8 @@ export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
         return afterMedia(db, job, task);
       case "package":
         return afterPackage(db, job, task);
+      case "live":
+        return afterLive(db, job);
       default:
         throw new AppError("WE-SYS-001", `unknown task type ${task.type}`);
     }
@@ -79,7 +83,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
   const { storage } = job.options;
   const specs = await resolveProfiles(db, job.profiles);
   const slots = await slotsByPool(db);
-  const hw = { nvidia: slots.has("nvidia"), qsv: slots.has("qsv"), vaapi: slots.has("vaapi") };
+  // Pools per proven encoder (nvenc:h264 …): a profile is routed only to an encoder some healthy worker proved.
+  const hw = new Set(slots.keys());
 
   const sourceVideo = { width: source.video.width, height: source.video.height, rotation: source.video.rotation, fps: source.video.fps, sample_aspect_ratio: source.video.sar };
   const renditions = selectRenditions(specs, sourceVideo, {
@@ -137,6 +142,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
         parts_prefix: partsPrefix(job.id),
         // Field order and colour: the chunk deinterlaces and tone-maps on them (media/filters/picture.ts).
         ...(source.video.traits ? { traits: source.video.traits } : {}),
+        // A GPU group decodes on the device when it can (docs/gpu.md); otherwise CPU decode + upload.
+        ...(isHardwarePool(pool) ? { hardware: { decode: decodesOnDevice(pool, source.video) } } : {}),
       };
       newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params, mediaSeconds: c.duration_s * list.length });
     }

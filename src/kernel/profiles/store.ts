@@ -7,11 +7,10 @@ import { profiles, workers } from "../../db/schema.ts";
 import type { ProfileSpec } from "../../media/profiles.ts";
 import type { KernelContext } from "../context.ts";
 
-/** Hardware families in the pools of healthy workers. */
-export async function healthyHardware(ctx: KernelContext): Promise<{ nvidia: boolean; qsv: boolean; vaapi: boolean }> {
+/** The pools healthy workers offer: cpu and each proven hardware encoder (nvenc:h264 …; media/encoder-choice.ts reads them). */
+export async function healthyHardware(ctx: KernelContext): Promise<ReadonlySet<string>> {
   const rows = await ctx.db.select({ pools: workers.pools }).from(workers).where(eq(workers.status, "healthy"));
-  const pools = new Set(rows.flatMap((r) => r.pools));
-  return { nvidia: pools.has("nvidia"), qsv: pools.has("qsv"), vaapi: pools.has("vaapi") };
+  return new Set(rows.flatMap((r) => r.pools));
 }
 
 /** False when a profile with this id exists already. */

@@ -3,7 +3,7 @@
  * words like "Invalid argument" or "Cannot allocate memory" that also appear for bad input, so the worker
  * looks here first: a hardware failure is never blamed on the user's file. Pure.
  */
-import { HARDWARE_ACCELERATORS } from "./accelerators.ts";
+import { acceleratorOfEncoder, HARDWARE_ACCELERATORS } from "./accelerators.ts";
 import type { Accelerator, DriverFailure } from "./types.ts";
 
 /**
@@ -28,4 +28,34 @@ export function driverFailure(stderr: string, accelerators: readonly Accelerator
 /** Whether a failure counts against the device (degraded after repeated ones) rather than the input or the load. */
 export function isDeviceFault(kind: DriverFailure["kind"]): boolean {
   return kind === "out-of-memory" || kind === "device-lost" || kind === "no-device";
+}
+
+/** The accelerators an FFmpeg argv uses: its encoders' and its hardware decode's. */
+export function acceleratorsOfArgv(argv: readonly string[]): Accelerator[] {
+  const used = new Set<Accelerator>();
+  argv.forEach((arg, i) => {
+    const value = argv[i + 1];
+    if (value === undefined) return;
+    if (arg === "-c:v" || arg === "-vcodec") {
+      const a = acceleratorOfEncoder(value);
+      if (a.id !== "cpu") used.add(a);
+    }
+    if (arg === "-hwaccel") {
+      const a = HARDWARE_ACCELERATORS.find((x) => x.decodeArgs({}).includes(value));
+      if (a) used.add(a);
+    }
+  });
+  return [...used];
+}
+
+/** The device a hardware argv runs on, as an operator names it: "GPU 1", "/dev/dri/renderD129", or undefined (the default). */
+export function deviceOfArgv(argv: readonly string[]): string | undefined {
+  const at = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const gpu = at("-gpu") ?? (at("-hwaccel") === "cuda" ? at("-hwaccel_device") : undefined);
+  if (gpu !== undefined) return `GPU ${gpu}`;
+  const node = argv.map((a) => /^vaapi=va:(.+)$/.exec(a)?.[1]).find((x) => x !== undefined);
+  return node;
 }

@@ -7,7 +7,7 @@
  *   CPU decodes and scales, then the frames are uploaded (QSV, VAAPI) or handed to NVENC as they are.
  * Which one is decided at planning from the probe (canDecodeOnDevice) and travels in the task params. Pure.
  */
-import { acceleratorOfEncoder } from "./accelerators.ts";
+import { acceleratorOfEncoder, poolEncoder } from "./accelerators.ts";
 import type { Accelerator, DeviceRef } from "./types.ts";
 
 /** The source stream as the analysis describes it (codec_name, pix_fmt of ffprobe). */
@@ -59,4 +59,10 @@ export function rungChain(run: Accelerator, rung: RungFilter, hwDecode: boolean)
     if (upload) filters.push(upload);
   }
   return filters.join(",");
+}
+
+/** Planning's decision for a GPU pool (nvenc:h264 …): does its device decode this source? */
+export function decodesOnDevice(pool: string, source: SourceVideoFormat): boolean {
+  const found = poolEncoder(pool);
+  return found !== undefined && canDecodeOnDevice(acceleratorOfEncoder(found.encoder), source);
 }

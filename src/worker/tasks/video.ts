@@ -9,6 +9,8 @@ import { decimatedFrameCount, videoChunkArgs } from "../../media/ffmpeg-args.ts"
 import type { VideoParams, VideoResult } from "../../core/task-contracts.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
+import { onGpu } from "../gpu-health.ts";
+import type { DeviceRef } from "../../media/hardware/index.ts";
 import { resolveInput, storageById } from "./io.ts";
 import { probeFile, runFfmpeg } from "./media-run.ts";
 
@@ -18,7 +20,8 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
   const p = ctx.params;
   const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const outs = p.renditions.map((_, i) => join(ctx.dir, `r${i}.mp4`));
-  const args = videoChunkArgs({
+  // A GPU group runs on one of the worker's devices, within its encode sessions (gpu-health.ts).
+  const chunkArgs = (device: DeviceRef | undefined) => videoChunkArgs({
     input,
     start_pts: p.chunk.start_pts,
     start_frame: p.chunk.start_frame,
@@ -28,8 +31,13 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
     output: (i: number) => outs[i]!,
     part_format: "mp4",
     ...(p.traits ? { traits: p.traits } : {}),
+    ...(device || p.hardware ? { hardware: { ...(device ? { device } : {}), decode: p.hardware?.decode === true } } : {}),
   });
-  await runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90], sources: [input] });
+  let args: string[] = [];
+  await onGpu(ctx.gpu, p.renditions.map((r) => r.encoder), (device) => {
+    args = chunkArgs(device);
+    return runFfmpeg(ctx, `chunk ${p.chunk.seq}`, args, { durationS: p.chunk.duration_s, progressSpan: [0, 90], sources: [input] });
+  });
 
   const storage = await storageById(ctx.plugins, p.storage);
   const parts: VideoResult["parts"] = [];
