@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import { backupCommand, restoreCommand } from "./backup-command.ts";
 import { withDatabase } from "./command-db.ts";
 import { createApiKey } from "./auth/api-keys.ts";
 import { writeKeyFile } from "./auth/bootstrap.ts";
@@ -19,9 +20,13 @@ const CURRENT = { requireCurrentSchema: true };
 
 const USAGE =
   "usage: webencode-kernel admin create-key [--name NAME] [--role viewer|operator|admin] [--expires-days N]\n" +
-  "       webencode-kernel admin reencrypt-secrets   (after a SECRET_KEY rotation, with SECRET_KEY_PREVIOUS set)\n";
+  "       webencode-kernel admin reencrypt-secrets   (after a SECRET_KEY rotation, with SECRET_KEY_PREVIOUS set)\n" +
+  "       webencode-kernel admin backup [--output FILE]\n" +
+  "       webencode-kernel admin restore FILE [--force]\n";
 
 export async function adminCommand(config: KernelConfig, logger: Logger, args: string[]): Promise<number> {
+  if (args[0] === "backup") return backupCommand(config, logger, args.slice(1));
+  if (args[0] === "restore") return restoreCommand(config, logger, args.slice(1));
   if (args[0] === "reencrypt-secrets") {
     try {
       assertSecretKey(config);

@@ -26,6 +26,10 @@ Usage:
                                    create an API key (printed once, saved in DATA_DIR with mode 0600)
   webencode-kernel admin reencrypt-secrets
                                    rewrite stored secrets with SECRET_KEY (after a key rotation)
+  webencode-kernel admin backup [--output FILE]
+                                   pg_dump of DATABASE_URL, or the stopped standalone kernel's DATA_DIR (docs/ha.md)
+  webencode-kernel admin restore FILE [--force]
+                                   pg_restore into DATABASE_URL, or unpack into an empty DATA_DIR
   webencode-kernel plugins list    plugins and whether they are enabled (from the database)
   webencode-kernel plugins enable <id>
                                    enable a plugin in the database (recovery, e.g. a disabled encoder)
