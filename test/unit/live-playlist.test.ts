@@ -95,11 +95,18 @@ describe("the sliding window", () => {
     expect(text).not.toContain("#EXT-X-DISCONTINUITY\n");
   });
 
-  test("a segment listed but not stored (its PUT failed) is left out, and picked up once it is", () => {
+  test("a segment listed but not stored (its PUT failed) is left out; the ones after it still come", () => {
     let r = feed(emptyWindow(), 1, 0, 3, { stored: (file) => file !== "e1_1.ts" });
     expect(r.window.segments.map((s) => s.file)).toEqual(["e1_0.ts", "e1_2.ts"]);
     r = feed(r.window, 1, 0, 4, { stored: (file) => file !== "e1_1.ts" });
     expect(r.added.map((s) => s.file)).toEqual(["e1_3.ts"]);
+  });
+
+  test("a segment whose PUT finished after a later one was listed stays out (the playlist runs forward)", () => {
+    let r = feed(emptyWindow(), 1, 0, 3, { stored: (file) => file !== "e1_1.ts" });
+    r = feed(r.window, 1, 0, 4);
+    expect(r.added.map((s) => s.file)).toEqual(["e1_3.ts"]);
+    expect(r.window.segments.map((s) => s.file)).toEqual(["e1_0.ts", "e1_2.ts", "e1_3.ts"]);
   });
 
   test("a new epoch (restarted transcode) continues the sequence after a discontinuity; the count grows once it slides out", () => {

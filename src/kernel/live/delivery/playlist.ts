@@ -110,6 +110,12 @@ export function parseWorkerPlaylist(text: string, epoch: number): WorkerPlaylist
   return { epoch, segments, ended };
 }
 
+/** The worker's segment number in `e<epoch>_<n>.ts` (-1 for another name). */
+function indexOf(file: string): number {
+  const parsed = parsePushedFile(file);
+  return parsed?.kind === "segment" ? parsed.index : -1;
+}
+
 export function emptyWindow(): RungWindow {
   return { nextSequence: 0, discontinuitySequence: 0, epoch: 0, targetDurationS: 1, segments: [], retired: [], ended: false };
 }
@@ -139,7 +145,10 @@ export interface MergeResult {
 export function mergeWorkerPlaylist(window: RungWindow, playlist: WorkerPlaylist, options: MergeOptions): MergeResult {
   if (playlist.epoch < window.epoch || window.ended) return { window, added: [], expired: [], stale: true };
   const known = new Set(window.segments.map((segment) => segment.file).concat(window.retired));
-  const fresh = playlist.segments.filter((segment) => !known.has(segment.file) && options.stored(segment.file));
+  // Only segments after the newest one listed of this epoch: one whose PUT finished late stays out rather
+  // than being listed after later ones (a playlist runs forward in time).
+  const newestIndex = Math.max(-1, ...window.segments.filter((segment) => segment.epoch === playlist.epoch).map((segment) => indexOf(segment.file)));
+  const fresh = playlist.segments.filter((segment) => !known.has(segment.file) && indexOf(segment.file) > newestIndex && options.stored(segment.file));
   // A newer epoch's first segment follows the older epoch's last one: a discontinuity (only if something came before).
   let pendingDiscontinuity = playlist.epoch > window.epoch && window.nextSequence > 0;
   let nextSequence = window.nextSequence;
