@@ -12,7 +12,8 @@ export async function refreshDbGauges(ctx: KernelContext): Promise<void> {
   metrics.tasksProcessing.set(Number(t?.n ?? 0));
   const [w] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from workers where status = 'healthy'`));
   metrics.workersHealthy.set(Number(w?.n ?? 0));
-  metrics.streamsLive.set(0); // live streaming arrives with its own issue; the series exists for dashboards
+  const [live] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from streams where is_live`));
+  metrics.streamsLive.set(Number(live?.n ?? 0));
   const [m] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from webhooks where muted_at is not null`));
   metrics.webhooksMuted.set(Number(m?.n ?? 0));
   await refreshQueueGauges(ctx);

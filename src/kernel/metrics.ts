@@ -14,6 +14,9 @@ export interface KernelMetrics {
   tasksProcessing: Gauge;
   workersHealthy: Gauge;
   streamsLive: Gauge;
+  /** Per live stream on its ingesting kernel (label removed when the session ends). */
+  streamIngestBitrate: Gauge<"stream_id">;
+  streamViewers: Gauge<"stream_id">;
   taskDuration: Histogram<"type" | "profile" | "outcome">;
   encodeSpeed: Histogram<"type" | "profile">;
   leaseExpiries: Counter<"pool">;
@@ -55,6 +58,8 @@ export function createKernelMetrics(registry: Registry): KernelMetrics {
     tasksProcessing: new Gauge({ name: "webencode_tasks_processing", help: "Tasks currently leased to a worker", registers: [registry] }),
     workersHealthy: new Gauge({ name: "webencode_workers_healthy", help: "Workers sending heartbeats and accepting work", registers: [registry] }),
     streamsLive: new Gauge({ name: "webencode_streams_live", help: "Live streams currently ingesting", registers: [registry] }),
+    streamIngestBitrate: new Gauge({ name: "webencode_stream_ingest_bitrate_kbps", help: "Ingest bitrate of a live stream (kbit/s), on the kernel that ingests it", labelNames: ["stream_id"], registers: [registry] }),
+    streamViewers: new Gauge({ name: "webencode_stream_viewers", help: "Distinct playback sessions of a live stream in the last 30 s, as seen by this kernel", labelNames: ["stream_id"], registers: [registry] }),
     leaseExpiries: new Counter({ name: "webencode_task_lease_expiries_total", help: "Task leases that expired (worker died, hung or was cut off), by pool; the attempt is retried or the job fails", labelNames: ["pool"], registers: [registry] }),
     redeliveries: new Counter({ name: "webencode_task_redeliveries_total", help: "Task attempts queued again (retry after a failure or lease expiry, handed back by a draining worker, republished after 5 min unclaimed), by pool", labelNames: ["pool"], registers: [registry] }),
     // The profile label is the job's requested profile list, sorted and joined with "+" (e.g. "360p_h264+720p_h264"):

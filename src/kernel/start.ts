@@ -30,6 +30,7 @@ import { startRetention } from "./retention.ts";
 import { pluginStateRecorder } from "./events/plugin-events.ts";
 import { startWebhookSender } from "./webhooks/sender.ts";
 import { startLiveIngest } from "./live/ingest.ts";
+import { liveInternalBase } from "./live/internal-url.ts";
 import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
@@ -126,7 +127,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     const url = `${tls ? "https" : "http"}://${urlHost(config.HOST)}:${server.port}`;
     // Live ingest (docs/live.md): a taken LIVE_RTMP_PORT is a ListenError like a taken PORT (main.ts exits 3).
     undo.push(() => server.stop(true));
-    const live = await startLiveIngest(ctx, logger);
+    const live = await startLiveIngest(ctx, logger, liveInternalBase(config, server.port ?? config.PORT));
     undo.pop();
 
 

@@ -28,6 +28,7 @@ import { userRoutes } from "./users.ts";
 import { webhookRoutes } from "./webhooks.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { streamRoutes } from "./streams.ts";
+import { streamInternalRoutes } from "./streams-internal.ts";
 import { auditRoutes } from "./audit.ts";
 import { livePlaybackLinkRoutes, livePlaybackRoutes } from "./live-playback.ts";
 import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
@@ -71,6 +72,7 @@ export function createApp(ctx: KernelContext) {
     .use(livePlaybackRoutes(ctx))
     .use(livePlaybackLinkRoutes(ctx))
     .use(liveIngestInternalRoutes(ctx))
+    .use(streamInternalRoutes(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
     .use(uiRoutes());
 }

@@ -11,7 +11,7 @@ import { AppError } from "../../core/errors.ts";
 import { principalOf } from "../auth/middleware.ts";
 import type { KernelContext } from "../context.ts";
 import { LADDER_NAMES } from "../live/ladders.ts";
-import { liveManagerOf } from "../live/registry.ts";
+import { liveManagerOf, liveRuntimeOf } from "../live/registry.ts";
 import { closeSession, createStream, deleteStream, getStream, listSessions, listStreams, openSessionOf, rotateStreamKey, type StreamRow, type StreamSettings, updateStream } from "../live/streams-store.ts";
 import { ingestView, sessionView, streamView } from "../live/views.ts";
 import { publicUrl } from "../plugin-registry/defaults.ts";
@@ -136,10 +136,12 @@ async function stopSession(ctx: KernelContext, streamId: string, reason: string)
   return (await closeSession(ctx.db, open.id, reason, open.bytesIn)) !== undefined;
 }
 
+/** The open session from the database; ingest, transcode and viewers when this kernel ingests the stream. */
 async function streamStats(ctx: KernelContext, streamId: string) {
   const stream = await getStream(ctx.db, streamId);
   const open = await openSessionOf(ctx.db, streamId);
   const local = liveManagerOf(ctx)?.sessionOfStream(streamId);
+  const telemetry = local ? liveRuntimeOf(ctx)?.telemetry(local) : undefined;
   const publisher = local?.publisher ?? null;
   return {
     stream_id: stream.id,
@@ -147,5 +149,7 @@ async function streamStats(ctx: KernelContext, streamId: string) {
     session: open ? sessionView(open, Date.now()) : null,
     publisher_connected: local ? publisher !== null : null,
     ingest: publisher ? ingestView(publisher.stats()) : null,
+    transcode: telemetry?.transcode ?? null,
+    viewers: telemetry?.viewers ?? null,
   };
 }

@@ -39,6 +39,8 @@ export const POLICY: Record<string, Access> = {
   // The live transcode's segment pushes: the session's internal token is the credential (checked by the route).
   "PUT /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
   "DELETE /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
+  // The live transcode's source pull from the ingesting kernel: same token (src/kernel/api/streams-internal.ts).
+  "GET /internal/live/:session_id/source.flv": { role: "public", action: "live.source" },
   // The web dashboard's page and files (src/kernel/api/ui.ts): public like Swagger UI; the page signs in itself.
   ...Object.fromEntries(UI_PAGE_PATHS.map((path) => [`GET ${path}`, { role: "public" as const, action: "ui.page" }])),
   "GET /ui/assets/:name": { role: "public", action: "ui.asset" },

@@ -1,7 +1,8 @@
 /**
  * Live ingest on this kernel: the RTMP server (src/live/ingest/server.ts) on LIVE_RTMP_PORT with the session
- * manager deciding every publish, and a tick every TELEMETRY_INTERVAL_MS that saves byte counts and ends
- * sessions that were stopped through another kernel (POST /v1/streams/:id/stop closes the row wherever it runs).
+ * manager deciding every publish, the runtime around sessions (runtime.ts: live task, delivery, telemetry,
+ * recording), and a tick every TELEMETRY_INTERVAL_MS that saves byte counts, ends sessions that were stopped
+ * through another kernel (POST /v1/streams/:id/stop closes the row wherever it runs) and sends telemetry.
  *
  * A taken port rejects with the server's ListenError naming LIVE_RTMP_PORT (main.ts exits 3, like for PORT).
  */
@@ -12,6 +13,7 @@ import { startRtmpServer } from "../../live/ingest/server.ts";
 import type { RtmpServer } from "../../live/ingest/types.ts";
 import type { KernelContext } from "../context.ts";
 import { setLiveManager } from "./registry.ts";
+import { LiveRuntime } from "./runtime.ts";
 import { LiveSessionManager } from "./sessions.ts";
 import { closeSession } from "./streams-store.ts";
 
@@ -26,7 +28,8 @@ export interface LiveIngest {
   stop(): Promise<void>;
 }
 
-export async function startLiveIngest(ctx: KernelContext, logger: Logger): Promise<LiveIngest | undefined> {
+/** `internalBase`: where workers reach this kernel's internal live endpoints (internal-url.ts). */
+export async function startLiveIngest(ctx: KernelContext, logger: Logger, internalBase: string): Promise<LiveIngest | undefined> {
   const config = ctx.config;
   if (config.LIVE_RTMP_PORT === 0) return undefined;
   const manager = new LiveSessionManager({ db: ctx.db, logger, kernelId: ctx.instanceId, graceMs: config.LIVE_RECONNECT_GRACE, maxStreams: config.LIVE_MAX_STREAMS });
@@ -40,7 +43,8 @@ export async function startLiveIngest(ctx: KernelContext, logger: Logger): Promi
     onEnd: (session, reason) => manager.onEnd(session, reason),
     logger,
   });
-  setLiveManager(ctx, manager);
+  const runtime = new LiveRuntime(ctx, manager, internalBase, logger);
+  setLiveManager(ctx, manager, runtime);
   const closedElsewhere = async (sessionId: string) => {
     const [row] = await ctx.db.select({ id: streamSessions.id }).from(streamSessions).where(and(eq(streamSessions.id, sessionId), isNull(streamSessions.endedAt)));
     return row === undefined;
@@ -49,7 +53,11 @@ export async function startLiveIngest(ctx: KernelContext, logger: Logger): Promi
   const timer = setInterval(() => {
     if (ticking) return;
     ticking = true;
-    manager.flush(closedElsewhere).catch((error) => logger.warn({ err: error }, "live ingest: tick failed")).finally(() => (ticking = false));
+    manager
+      .flush(closedElsewhere)
+      .then(() => runtime.tick())
+      .catch((error) => logger.warn({ err: error }, "live ingest: tick failed"))
+      .finally(() => (ticking = false));
   }, TELEMETRY_INTERVAL_MS);
   return {
     manager,
@@ -58,6 +66,7 @@ export async function startLiveIngest(ctx: KernelContext, logger: Logger): Promi
       clearInterval(timer);
       await server.stop();
       await manager.stopAll("server_stopped");
+      runtime.stop();
     },
   };
 }

@@ -48,6 +48,8 @@ export interface SessionManagerOptions {
 export class LiveSessionManager {
   private readonly byStream = new Map<string, LiveSession>();
   private readonly listeners: SessionListener[] = [];
+  /** Callers of nextPublisher waiting for a session's next publisher (or its end). */
+  private readonly waiters = new Map<string, Set<() => void>>();
   private readonly now: () => number;
 
   constructor(private readonly options: SessionManagerOptions) {
@@ -114,6 +116,29 @@ export class LiveSessionManager {
       for (const listener of this.listeners) void this.notify(() => listener.started?.(session));
     }
     for (const listener of this.listeners) listener.publisher?.(session, publisher);
+    this.wake(session);
+  }
+
+  /**
+   * The session's publisher other than `previous`: the current one if it is another, else the next to attach
+   * within the grace; null once the session has ended.
+   */
+  async nextPublisher(session: LiveSession, previous: IngestSessionLike | null): Promise<IngestSessionLike | null> {
+    for (;;) {
+      if (session.ended) return null;
+      if (session.publisher && session.publisher !== previous) return session.publisher;
+      await new Promise<void>((resolve) => {
+        let set = this.waiters.get(session.sessionId);
+        if (!set) this.waiters.set(session.sessionId, (set = new Set()));
+        set.add(resolve);
+      });
+    }
+  }
+
+  private wake(session: LiveSession): void {
+    const set = this.waiters.get(session.sessionId);
+    this.waiters.delete(session.sessionId);
+    for (const resolve of set ?? []) resolve();
   }
 
   /** The RTMP server's onEnd: a publisher left. Within the grace the session waits for it to come back. */
@@ -146,6 +171,7 @@ export class LiveSessionManager {
     if (publisher) this.detach(session, publisher);
     publisher?.close("kicked");
     this.byStream.delete(session.stream.id);
+    this.wake(session);
     await closeSession(this.options.db, session.sessionId, reason, session.bytesBefore).catch((error) => this.options.logger.error({ err: error, session_id: session.sessionId }, "could not record the end of a live session"));
     this.options.logger.info({ stream_id: session.stream.id, session_id: session.sessionId, reason }, "live session ended");
     for (const listener of this.listeners) await this.notify(() => listener.ended?.(session, reason));

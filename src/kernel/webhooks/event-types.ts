@@ -16,6 +16,7 @@ export const WEBHOOK_EVENT_TYPES: readonly string[] = [
   "worker.undrained",
   "plugin.state_changed",
   "stream.started",
+  "stream.telemetry",
   "stream.ended",
   "recording.ready",
   "webhook.muted",
