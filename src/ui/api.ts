@@ -53,6 +53,13 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
+/** A text answer (GET /metrics: Prometheus text), with the same credentials and errors as api(). */
+export async function apiText(path: string): Promise<string> {
+  const response = await fetch(path, { headers: headers(session.value?.token, undefined) });
+  if (!response.ok) throw await errorOf(response);
+  return response.text();
+}
+
 export interface Upload {
   promise: Promise<{ source_url: string; filename: string; size_bytes: number }>;
   cancel(): void;

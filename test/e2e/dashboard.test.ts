@@ -31,6 +31,8 @@ const worker = async () => (await json<{ items: Array<{ id: string; drain_reques
 beforeAll(async () => {
   clip = await generateClip(join(scratch, "clip.mp4"), { seconds: 2, width: 320, height: 240 });
   kernel = await startCompiledKernel({ EMBEDDED_WORKER: "true" });
+  // The embedded worker registers shortly after the kernel answers: the pages below expect it listed.
+  await waitFor(async () => (await json<{ items: unknown[] }>("/v1/workers")).items.length > 0, 60_000, "the embedded worker to register");
   d = await openDashboard(kernel.base);
 }, 180_000);
 
@@ -61,7 +63,9 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await d.waitFor(`document.querySelector("[data-test=api-key]")`, "the sign-in form");
     await d.screenshot("sign-in");
     await signInWithKey(d, TEST_ADMIN_KEY);
-    await d.waitFor(`document.querySelector(".stats")`, "the overview's counts");
+    // The queue card reads GET /metrics: a table per pool, or (nothing queued yet) its empty state, never an error.
+    await d.waitFor(`document.querySelector("[data-test=job-counts]") && document.querySelector("[data-test=queues-card] [data-test=queues], [data-test=queues-card] [data-test=empty]")`, "the overview's counts and queues");
+    expect(await d.eval("Boolean(document.querySelector('[data-test=queues-card] [data-test=error]'))")).toBe(false);
     await d.screenshot("overview");
     await navTo(d, "new-job");
     await d.setFile("[data-test=file]", clip);
@@ -149,13 +153,13 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await d.click("button[aria-label='toggle light or dark theme']");
     const dark = await d.eval<string>("document.documentElement.dataset.theme");
     await navTo(d, "overview");
-    await d.waitFor(`document.querySelector(".stats")`, "the overview");
+    await d.waitFor(`document.querySelector("[data-test=job-counts]")`, "the overview");
     await d.screenshot(`overview-${dark}`);
     await d.click("button[aria-label='toggle light or dark theme']");
     expect(await d.eval<string>("document.documentElement.dataset.theme")).not.toBe(dark);
     // A fresh load: the keyboard starts at the top of the document.
     await d.goto("/");
-    await d.waitFor(`document.querySelector(".stats")`, "the overview");
+    await d.waitFor(`document.querySelector("[data-test=job-counts]")`, "the overview");
     for (let i = 0; i < 3; i++) {
       await d.browser.send("Input.dispatchKeyEvent", { type: "keyDown", key: "Tab", code: "Tab", windowsVirtualKeyCode: 9 });
       await d.browser.send("Input.dispatchKeyEvent", { type: "keyUp", key: "Tab", code: "Tab", windowsVirtualKeyCode: 9 });

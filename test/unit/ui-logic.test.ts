@@ -7,6 +7,7 @@ import { applyEvent, applyToList, failures, taskLanes, type JobSummary, type Pla
 import { buildConfig, fieldsOf, issuesByField, issuesFromMessage, parseField } from "../../src/ui/schema-form.ts";
 import { UI_PAGE_PATHS } from "../../src/kernel/api/ui.ts";
 import { checkImport } from "../../scripts/lib/layers.ts";
+import { queuesFromMetrics } from "../../src/ui/metrics-text.ts";
 
 const ID = "5c0e1f7a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
 
@@ -133,4 +134,20 @@ test("layers: the dashboard imports only src/ui/, and nothing outside imports it
   expect(checkImport("src/ui/pages/jobs.tsx", "src/ui/api.ts")).toBeUndefined();
   expect(checkImport("src/ui/api.ts", "src/core/errors.ts")?.rule).toBe("isolated");
   expect(checkImport("src/kernel/api/ui.ts", "src/ui/routes.ts")?.rule).toBe("isolated");
+});
+
+test("queue depth and oldest wait per pool from the kernel's Prometheus text", () => {
+  const text = [
+    "# HELP webencode_queue_depth Tasks queued (waiting for a worker) per pool",
+    'webencode_queue_depth{pool="cpu",service="kernel"} 3',
+    'webencode_queue_depth{service="kernel",pool="gpu"} 0',
+    'webencode_queue_oldest_age_seconds{pool="cpu",service="kernel"} 42.5',
+    'webencode_queue_depth_other{pool="x"} 9',
+    'webencode_queue_depth{pool="bad"} NaN',
+  ].join("\n");
+  expect(queuesFromMetrics(text)).toEqual([
+    { pool: "cpu", depth: 3, oldestSeconds: 42.5 },
+    { pool: "gpu", depth: 0, oldestSeconds: 0 },
+  ]);
+  expect(queuesFromMetrics("")).toEqual([]);
 });

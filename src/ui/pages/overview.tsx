@@ -1,7 +1,8 @@
 /** Jobs by state, workers at a glance, throughput of the last hour and recent failures. */
-import { api, ApiError } from "../api.ts";
+import { api, ApiError, apiText } from "../api.ts";
+import { queuesFromMetrics, type PoolQueue } from "../metrics-text.ts";
 import { Empty, ErrorBox, Link, Loading, Page, Status, useApi } from "../components.tsx";
-import { age } from "../format.ts";
+import { age, duration } from "../format.ts";
 import type { JobSummary } from "../job-view.ts";
 import { useEffect, useState } from "preact/hooks";
 
@@ -38,6 +39,15 @@ function useCounts() {
   return { counts, error };
 }
 
+function useQueues() {
+  const [queues, setQueues] = useState<PoolQueue[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    apiText("/metrics").then((text) => setQueues(queuesFromMetrics(text)), setError);
+  }, []);
+  return { queues, error };
+}
+
 export function Overview() {
   const now = Date.now();
   const { counts, error } = useCounts();
@@ -46,6 +56,7 @@ export function Overview() {
   const done = useApi<{ items: JobSummary[] }>(`/v1/jobs?status=completed&created_after=${hour}&limit=200`);
   const failed = useApi<{ items: JobSummary[] }>("/v1/jobs?status=failed&limit=5");
   const streams = useApi<{ items: Array<{ is_live: boolean }> }>("/v1/streams?limit=200");
+  const queues = useQueues();
   const noStreamsApi = streams.error instanceof ApiError && streams.error.status === 404;
   const series = buckets(done.data?.items ?? [], now);
   const peak = Math.max(1, ...series);
@@ -57,7 +68,7 @@ export function Overview() {
         <div class="card">
           <h2>Jobs by state</h2>
           {counts ? (
-            <ul class="stats">{STATES.map((s) => <li><Link href={`/jobs?status=${s}`}><Status status={s} /> <strong>{counts[s] === 200 ? "200+" : counts[s]}</strong></Link></li>)}</ul>
+            <ul class="stats" data-test="job-counts">{STATES.map((s) => <li><Link href={`/jobs?status=${s}`}><Status status={s} /> <strong>{counts[s] === 200 ? "200+" : counts[s]}</strong></Link></li>)}</ul>
           ) : <Loading />}
         </div>
         <div class="card">
@@ -69,6 +80,16 @@ export function Overview() {
               <li>draining <strong>{w.filter((x) => x.drain_requested || x.status === "draining").length}</strong></li>
               <li>slots in use <strong>{w.reduce((n, x) => n + x.running, 0)} / {w.reduce((n, x) => n + x.slots, 0)}</strong></li>
             </ul>
+          )}
+        </div>
+        <div class="card" data-test="queues-card">
+          <h2>Queues</h2>
+          <ErrorBox error={queues.error} />
+          {queues.queues === null ? (queues.error ? null : <Loading />) : queues.queues.length === 0 ? <Empty>No pool has queued work.</Empty> : (
+            <table data-test="queues">
+              <thead><tr><th>Pool</th><th>Waiting</th><th>Oldest</th></tr></thead>
+              <tbody>{queues.queues.map((q) => <tr><td>{q.pool}</td><td>{q.depth}</td><td>{q.depth > 0 ? duration(q.oldestSeconds) : "–"}</td></tr>)}</tbody>
+            </table>
           )}
         </div>
         <div class="card">
