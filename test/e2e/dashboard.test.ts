@@ -112,6 +112,31 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await waitFor(async () => (await jobStatus(job.id)) === "completed", 120_000, "the retried job to complete after the undrain");
   }, 240_000);
 
+  test("an upload in progress can be cancelled (nothing is kept); the jobs list filters by state", async () => {
+    const big = join(scratch, "big.mp4");
+    await Bun.write(big, new Uint8Array(8 * 1024 * 1024));
+    await d.browser.send("Network.enable");
+    // A slow uplink, so the upload is still running when Cancel is clicked.
+    await d.browser.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 256 * 1024 });
+    try {
+      await navTo(d, "new-job");
+      await d.setFile("[data-test=file]", big);
+      await d.click("[data-test=profile-360p_h264]");
+      await d.click("[data-test=submit-job]");
+      await d.waitFor(`Number(document.querySelector("[data-test=upload-progress] [role=progressbar]")?.getAttribute("aria-valuenow")) > 0`, "the upload's progress to move");
+      await d.click("[data-test=cancel-upload]");
+      await d.waitFor(`document.querySelector("[data-test=error-code]")?.textContent === "CANCELLED"`, "the upload to be cancelled");
+    } finally {
+      await d.browser.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    }
+    expect(await d.eval("location.pathname")).toBe("/jobs/new");
+    await waitFor(async () => (await json<{ items: Array<{ filename: string }> }>("/v1/files")).items.every((f) => f.filename !== "big.mp4"), 30_000, "no upload named big.mp4 to be kept");
+    await navTo(d, "jobs");
+    await d.waitFor(`document.querySelector("[data-test=jobs-table]")`, "the jobs table");
+    await d.eval(`(() => { const s = document.querySelector("select"); s.value = "completed"; s.dispatchEvent(new Event("change", { bubbles: true })); })()`);
+    await d.waitFor(`location.search === "?status=completed" && document.querySelectorAll("[data-test=jobs-table] tbody tr").length >= 2 && [...document.querySelectorAll("[data-test=jobs-table] tbody .badge")].every((b) => b.textContent === "completed")`, "only completed jobs listed");
+  }, 90_000);
+
   test("create an API key (shown once) and revoke one", async () => {
     await navTo(d, "api-keys");
     for (const [name, role] of [["dashboard-viewer", "viewer"], ["dashboard-temp", "operator"]] as const) {

@@ -75,7 +75,7 @@ export function NewJob() {
         {progress !== null ? (
           <div class="upload" data-test="upload-progress">
             <ProgressBar value={progress} label="upload" />
-            <button type="button" onClick={() => upload.current?.cancel()}>Cancel upload</button>
+            <button type="button" data-test="cancel-upload" onClick={() => upload.current?.cancel()}>Cancel upload</button>
           </div>
         ) : null}
         <ErrorBox error={error} />
