@@ -88,8 +88,10 @@ async function runLadder(source: string, rungs: LiveRung[], segmentSeconds: 1 | 
           const n = Number(/_(\d+)\.ts$/.exec(segment.file)![1]);
           const endMediaS = (n + 1) * segmentSeconds;
           if (endMediaS > mediaS - 0.01) continue; // the last, short segment is cut by the end of the stream
-          const listed = files.find((file) => file.file.endsWith(".m3u8") && file.at >= segment.at);
-          if (listed) listedS.push((listed.at - (t0 + endMediaS * 1000)) / 1000);
+          // Listed = the first playlist naming it has arrived, and so has the segment (the small playlist PUT
+          // may complete before the segment's body does).
+          const listed = files.find((file) => file.text?.includes(`\n${segment.file}\n`) === true);
+          if (listed) listedS.push((Math.max(listed.at, segment.at) - (t0 + endMediaS * 1000)) / 1000);
         }
       }
     }

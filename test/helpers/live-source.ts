@@ -14,6 +14,8 @@ export interface ReceivedFile {
   bytes: number;
   /** performance.now() when the PUT's body was complete. */
   at: number;
+  /** A playlist's text (segments are only counted). */
+  text?: string;
 }
 
 export interface LiveSourceServer {
@@ -128,7 +130,7 @@ export function startLiveSourceServer(o: LiveSourceOptions): LiveSourceServer {
         const bytes = new Uint8Array(await request.arrayBuffer());
         mkdirSync(join(o.dir, rung), { recursive: true });
         await Bun.write(join(o.dir, rung, file), bytes);
-        received.push({ rung, file, bytes: bytes.length, at: performance.now() });
+        received.push({ rung, file, bytes: bytes.length, at: performance.now(), ...(file.endsWith(".m3u8") ? { text: new TextDecoder().decode(bytes) } : {}) });
         return new Response(null, { status: 201 });
       }
       return new Response("not found", { status: 404 });
