@@ -71,6 +71,8 @@ export const jobs = pgTable(
     uniqueIndex("jobs_idempotency_key_uq").on(t.idempotencyKey),
     index("jobs_status_created_idx").on(t.status, t.createdAt.desc()),
     index("jobs_created_idx").on(t.createdAt.desc()),
+    // The reconciler's "which jobs carry a status_reason" every second: only those rows (migration 0005).
+    index("jobs_status_reason_idx").on(t.id).where(sql`status_reason is not null`),
     // From the operator runbook's performance section.
     index("idx_jobs_user_created").on(t.userId, t.createdAt.desc()).where(sql`status <> 'completed'`),
   ],
