@@ -71,6 +71,7 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await d.setFile("[data-test=file]", clip);
     await d.click("[data-test=profile-hls_h264_ladder]");
     await d.click("[data-test=output-hls]");
+    await d.click("input[name=poster]");
     await d.screenshot("new-job");
     // Set on this document: a reload would lose it.
     await d.eval("window.__sameDocument = true");
@@ -85,6 +86,7 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await d.eval(`document.querySelector("[data-test=hls-player]").play()`);
     await d.waitFor(`document.querySelector("[data-test=hls-player]").currentTime > 0.5`, "the HLS video to advance", 60_000);
     await d.eval(`document.querySelector("[data-test=hls-player]").pause()`);
+    await d.waitFor(`document.querySelector("[data-test=poster]")?.naturalWidth > 0`, "the poster image to load");
     await d.screenshot("job");
     await navTo(d, "jobs");
     await d.waitFor(`document.querySelector("tr[data-job='${completedJob}']")`, "the job in the list");

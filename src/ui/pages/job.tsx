@@ -84,6 +84,7 @@ function Outputs({ job }: { job: Job }) {
   const poster = items.find((o) => o.kind === "thumbnail")?.url;
   const hls = items.find((o) => o.kind === "hls");
   const mp4 = items.find((o) => o.kind === "mp4" || o.kind === "webm");
+  const sprite = items.find((o) => o.kind === "sprite");
   return (
     <>
       <ErrorBox error={outputs.error} />
@@ -91,6 +92,12 @@ function Outputs({ job }: { job: Job }) {
         {hls ? <div><h3>HLS</h3><Player url={hls.url} hls poster={poster} /></div> : null}
         {mp4 ? <div><h3>{mp4.profile} ({mp4.kind})</h3><Player url={mp4.url} hls={false} poster={poster} /></div> : null}
       </div>
+      {poster || sprite ? (
+        <div class="previews">
+          {poster ? <figure><img src={poster} alt="poster" data-test="poster" /><figcaption class="muted small">poster</figcaption></figure> : null}
+          {sprite ? <figure><img src={sprite.url} alt="seek-preview sprite" data-test="sprite" /><figcaption class="muted small">seek-preview sprite (tiles with a WebVTT index)</figcaption></figure> : null}
+        </div>
+      ) : null}
       <ul class="list" data-test="outputs">
         {items.map((o) => (
           <li><a href={o.url} download>{o.kind}{o.profile ? ` · ${o.profile}` : ""}</a> <span class="muted">{bytes(o.size_bytes)}{o.width ? ` · ${o.width}×${o.height ?? "?"}` : ""}</span></li>
