@@ -17,7 +17,7 @@ import type { WorkerConfig } from "./config.ts";
 import { TaskExecutor } from "./executor.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { WorkerRuntime } from "./runtime.ts";
-import { GpuDevices } from "./gpu-health.ts";
+import { GpuDevices, sampleNvidiaSmi } from "./gpu-health.ts";
 import { testFailureReason } from "../media/ffmpeg-info.ts";
 import type { TranscodeResult } from "../plugin-runtime/pillars.ts";
 import { TASK_HANDLERS } from "./tasks/index.ts";
@@ -103,6 +103,8 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
       }),
     ];
     // A degraded or recovered GPU changes what this worker may pull; the kernel sees it on the next heartbeat.
+    // GPU utilization, memory and sessions from nvidia-smi when it is installed (metrics, memory check).
+    const stopSampling = gpu ? sampleNvidiaSmi(gpu, 10_000, (samples) => opts.metrics?.setGpu?.(samples), logger) : () => {};
     gpu?.onChange(() => {
       void executor.setPools(runtime.pools);
       void runtime.beat().catch(() => {});
@@ -110,6 +112,7 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     unsubscribe = () => {
       unsubs.forEach((u) => u());
       gpu?.stop();
+      stopSampling();
     };
     await runtime.start();
     executor.start();
@@ -147,7 +150,13 @@ function gpuDevicesFor(capabilities: WorkerCapabilities, config: WorkerConfig, l
   };
   return new GpuDevices(
     capabilities,
-    { gpuDevices: config.WORKER_GPU_DEVICES, sessionsPerDevice: config.WORKER_GPU_SESSIONS, degradeAfter: config.WORKER_GPU_DEGRADE_AFTER, retestIntervalMs: config.WORKER_GPU_RETEST_INTERVAL },
+    {
+      gpuDevices: config.WORKER_GPU_DEVICES,
+      sessionsPerDevice: config.WORKER_GPU_SESSIONS,
+      degradeAfter: config.WORKER_GPU_DEGRADE_AFTER,
+      retestIntervalMs: config.WORKER_GPU_RETEST_INTERVAL,
+      minFreeMemoryBytes: config.WORKER_GPU_MIN_FREE_MEMORY_MB * 1024 * 1024,
+    },
     testEncode,
     logger,
   );

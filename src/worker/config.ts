@@ -44,6 +44,8 @@ export const workerConfigEntries = {
   WORKER_GPU_DEGRADE_AFTER: int(2, 1, 100),
   /** How often a degraded GPU re-runs its test encode. */
   WORKER_GPU_RETEST_INTERVAL: duration("60s"),
+  /** GPU memory (MiB) a GPU must have free, per nvidia-smi, to take a task; 0 disables the check. */
+  WORKER_GPU_MIN_FREE_MEMORY_MB: int(512, 0, 1_000_000),
 };
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;

@@ -14,6 +14,7 @@ import {
   type DeviceRef,
   driverFailure,
   encoderPool,
+  type GpuSample,
   type HardwareAcceleratorId,
   HARDWARE_ACCELERATORS,
   isDeviceFault,
@@ -21,6 +22,8 @@ import {
   testEncodeArgv,
 } from "../media/hardware/index.ts";
 import { TaskFailure } from "./failures.ts";
+import { NVIDIA_SMI_QUERY, parseNvidiaSmi } from "../media/hardware/index.ts";
+import { runProcess } from "../media/run.ts";
 import { Slots } from "../bus/types.ts";
 
 export interface GpuSettings {
@@ -33,6 +36,8 @@ export interface GpuSettings {
   retestIntervalMs: number;
   /** VAAPI/QSV render node. */
   renderNode?: string;
+  /** GPU memory a device must have free (per the latest nvidia-smi sample) to take a task; 0: no check. */
+  minFreeMemoryBytes?: number;
 }
 
 export interface DeviceReport {
@@ -66,6 +71,8 @@ export type TestEncode = (argv: string[]) => Promise<string | undefined>;
 export class GpuDevices {
   private readonly devices: DeviceState[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The latest nvidia-smi sample per GPU index (none without nvidia-smi). */
+  private samples = new Map<number, GpuSample>();
   private listeners: Array<() => void> = [];
 
   constructor(
@@ -122,7 +129,7 @@ export class GpuDevices {
   /** A session on the least busy healthy device of the pool's accelerator; undefined when none is free. */
   acquire(pool: string): GpuSession | undefined {
     const id = poolEncoder(pool)?.accelerator;
-    const candidates = this.devices.filter((d) => d.accelerator === id && !d.degraded && d.sessions < this.settings.sessionsPerDevice);
+    const candidates = this.devices.filter((d) => d.accelerator === id && !d.degraded && d.sessions < this.settings.sessionsPerDevice && this.hasMemory(d));
     const device = candidates.sort((a, b) => a.sessions - b.sessions)[0];
     if (!device) return undefined;
     device.sessions++;
@@ -136,6 +143,18 @@ export class GpuDevices {
         device.sessions = Math.max(0, device.sessions - 1);
       },
     };
+  }
+
+  /** Records an nvidia-smi sample (metrics, memory check). */
+  sampled(samples: readonly GpuSample[]): void {
+    this.samples = new Map(samples.map((x) => [x.index, x]));
+  }
+
+  /** Whether the device has the configured free memory, per its latest sample (no sample: yes). */
+  private hasMemory(d: DeviceState): boolean {
+    const need = this.settings.minFreeMemoryBytes ?? 0;
+    const sample = d.ref.index === undefined ? undefined : this.samples.get(d.ref.index);
+    return need === 0 || sample === undefined || sample.memoryTotalBytes - sample.memoryUsedBytes >= need;
   }
 
   /** A run on the device succeeded: its failure streak ends. */
@@ -229,7 +248,7 @@ export async function onGpu<T>(gpu: GpuDevices | undefined, encoders: readonly s
   const session = gpu.acquire(pool);
   if (!session) {
     // Raced with a degradation, or more deliveries than sessions: wait and retry (the kernel does not count it).
-    throw new TaskFailure({ class: "retryable", code: "WE-ENC-002", message: `no free encode session on this worker's devices for ${pool} (busy or degraded)` });
+    throw new TaskFailure({ class: "retryable", code: "WE-ENC-002", message: `no free encode session on this worker's devices for ${pool} (busy, short of GPU memory or degraded)` });
   }
   try {
     const result = await run(session.device);
@@ -244,4 +263,34 @@ export async function onGpu<T>(gpu: GpuDevices | undefined, encoders: readonly s
   } finally {
     session.release();
   }
+}
+
+/**
+ * Samples `nvidia-smi` every `everyMs` when it is installed: the devices' memory check and the worker's GPU
+ * metrics read it. Returns the stop function (a no-op without nvidia-smi).
+ */
+export function sampleNvidiaSmi(gpu: GpuDevices, everyMs: number, onSample: (samples: GpuSample[]) => void, logger: Logger): () => void {
+  const binary = Bun.which("nvidia-smi");
+  if (binary === null) return () => {};
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const r = await runProcess([binary, ...NVIDIA_SMI_QUERY], { timeoutMs: 5_000, killGraceMs: 0 });
+      if (r.exitCode === 0) {
+        const samples = parseNvidiaSmi(r.stdout ?? "");
+        gpu.sampled(samples);
+        onSample(samples);
+      }
+    } catch (error) {
+      logger.debug({ error }, "nvidia-smi sample failed");
+    } finally {
+      running = false;
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), everyMs);
+  timer.unref?.();
+  return () => clearInterval(timer);
 }

@@ -32,6 +32,8 @@ export interface WorkerMetrics {
   setBusy(running: number): void;
   taskFinished(type: string, outcome: WorkerTaskOutcome, seconds: number): void;
   ffmpegStarted(type: string): FfmpegRun;
+  /** The latest nvidia-smi sample per GPU (docs/gpu.md); never called without nvidia-smi. */
+  setGpu?(samples: ReadonlyArray<{ index: number; utilization: number; memoryUsedBytes: number; memoryTotalBytes: number; encoderSessions: number }>): void;
 }
 
 export interface WorkerMetricsOptions {
@@ -83,9 +85,24 @@ export function createWorkerMetrics(registry: Registry, opts: WorkerMetricsOptio
     registers: [registry],
   });
 
+  const gpuGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["gpu"], registers: [registry] });
+  const gpuUtilization = gpuGauge("webencode_worker_gpu_utilization_ratio", "GPU utilization (0-1) per nvidia-smi, by GPU index");
+  const gpuMemoryUsed = gpuGauge("webencode_worker_gpu_memory_used_bytes", "GPU memory in use per nvidia-smi, by GPU index");
+  const gpuMemoryTotal = gpuGauge("webencode_worker_gpu_memory_total_bytes", "GPU memory per nvidia-smi, by GPU index");
+  const gpuSessions = gpuGauge("webencode_worker_gpu_encoder_sessions", "NVENC encode sessions open on the GPU (all processes) per nvidia-smi, by GPU index");
+
   return {
     registry,
     plugins: opts.pluginMetrics ? createPluginMetrics(registry) : undefined,
+    setGpu(samples) {
+      for (const sample of samples) {
+        const gpu = String(sample.index);
+        gpuUtilization.set({ gpu }, sample.utilization);
+        gpuMemoryUsed.set({ gpu }, sample.memoryUsedBytes);
+        gpuMemoryTotal.set({ gpu }, sample.memoryTotalBytes);
+        gpuSessions.set({ gpu }, sample.encoderSessions);
+      }
+    },
     setSlots: (n) => slotsTotal.set(n),
     setBusy: (n) => slotsBusy.set(n),
     taskFinished(type, outcome, seconds) {

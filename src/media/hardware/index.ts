@@ -13,3 +13,4 @@ export { SOFTWARE_ENCODERS, cpu } from "./cpu.ts";
 export { nvenc } from "./nvenc.ts";
 export { qsv } from "./qsv.ts";
 export { DEFAULT_VAAPI_DEVICE, vaapi } from "./vaapi.ts";
+export * from "./nvidia-smi.ts";
