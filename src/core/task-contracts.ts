@@ -267,6 +267,8 @@ export const analyzeResultSchema = v.object(
     audio: v.nullable(v.object({ codec: v.string(), channels: v.number(), sample_rate: v.number(), duration_s: v.nullable(v.number()) })),
     /** Every audio track, in stream order. */
     audio_tracks: v.optional(v.array(audioTrackSchema)),
+    /** Streams no output carries (subtitles, timecode/data, attachments, cover art) and why (media/probe.ts). */
+    ignored_streams: v.optional(v.array(v.object({ index: v.number(), type: v.string(), codec: v.string(), language: v.optional(v.string()), reason: v.string() }))),
   },
   analysisObject("the analysis result is empty"),
 );

@@ -192,3 +192,55 @@ export function unsupportedCodecProblem(stream: Record<string, unknown>, kind: "
   const which = tag ? `"${tag}"` : "(the container names none FFmpeg knows)";
   return `the ${kind} codec ${which} is not supported: FFmpeg cannot decode it; convert the source to a common codec (H.264, HEVC, VP9, AV1, ProRes…)`;
 }
+
+/** A source stream no output carries, and why: the job shows them under `source.ignored_streams`. */
+export interface IgnoredStream {
+  /** FFprobe's stream index in the source file. */
+  index: number;
+  type: string;
+  codec: string;
+  language?: string;
+  reason: string;
+}
+
+/**
+ * Every stream of the source the outputs leave out: subtitles (not carried yet), timecode/data tracks,
+ * attachments, cover art and video streams after the first. None of these fails a job; the job says so.
+ */
+export function ignoredStreamsOf(streams: ReadonlyArray<Record<string, unknown>>): IgnoredStream[] {
+  const ignored: IgnoredStream[] = [];
+  let videoSeen = false;
+  for (const [position, stream] of streams.entries()) {
+    const type = typeof stream.codec_type === "string" ? stream.codec_type : "unknown";
+    const coverArt = (stream.disposition as Record<string, number> | undefined)?.attached_pic === 1;
+    let reason: string | undefined;
+    if (type === "audio") continue;
+    if (type === "video" && !coverArt && !videoSeen) {
+      videoSeen = true;
+      continue;
+    }
+    if (type === "video") reason = coverArt ? "cover art is not carried" : "only the first video stream is transcoded";
+    else if (type === "subtitle") reason = "subtitles are not carried yet (docs/media.md)";
+    else if (type === "data") reason = "timecode and data tracks are not carried";
+    else if (type === "attachment") reason = "attachments (fonts, files) are not carried";
+    else reason = `${type} streams are not carried`;
+    const tags = (stream.tags ?? {}) as Record<string, unknown>;
+    const language = typeof tags.language === "string" ? tags.language : undefined;
+    ignored.push({
+      index: typeof stream.index === "number" ? stream.index : position,
+      type,
+      codec: codecNameOf(stream),
+      ...(language ? { language } : {}),
+      reason,
+    });
+  }
+  return ignored;
+}
+
+/** FFprobe's codec name, or the container's tag (a timecode track is `unknown` by name, `tmcd` by tag). */
+function codecNameOf(stream: Record<string, unknown>): string {
+  const name = typeof stream.codec_name === "string" ? stream.codec_name : "";
+  if (name !== "" && name !== "unknown" && name !== "none") return name;
+  const tag = typeof stream.codec_tag_string === "string" && !/^(\[0\])+$/.test(stream.codec_tag_string) ? stream.codec_tag_string : undefined;
+  return tag ?? "unknown";
+}

@@ -25,7 +25,7 @@ export function rotationOf(stream: Stream): number {
 }
 
 import { keyframeProblem } from "./planner.ts";
-import { isVariableRate, unsupportedCodecProblem, type VideoTiming } from "./probe.ts";
+import { ignoredStreamsOf, isVariableRate, unsupportedCodecProblem, type VideoTiming } from "./probe.ts";
 import { videoTraitsOf } from "./filters/traits.ts";
 
 const tag = (stream: Stream, name: string): string | undefined => {
@@ -110,6 +110,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
   const format = raw.format ?? {};
   const num = (error: unknown) => (error === undefined || error === null || error === "N/A" || Number.isNaN(Number(error)) ? null : Number(error));
   const tracks = audioTracksOf(streams);
+  const ignored = ignoredStreamsOf(streams);
   return {
     duration_s: timed ? round6(timed.end_s - timed.start_s) : frames / fps,
     size_bytes: num(format.size),
@@ -134,6 +135,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
       ? { codec: String(a.codec_name ?? "unknown"), channels: Number(a.channels ?? 2), sample_rate: Number(a.sample_rate ?? 48000), duration_s: streamDuration(a) }
       : null,
     audio_tracks: tracks,
+    ...(ignored.length > 0 ? { ignored_streams: ignored } : {}),
     keyframes,
   };
 }

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { videoChunkArgs } from "../../src/media/args/video-chunk.ts";
 import { DEINTERLACE, planPicture, renditionBitDepth, SDR_BT709_TAGS } from "../../src/media/filters/picture.ts";
 import { bitDepthOf, hdrTransfer, isInterlaced, videoTraitsOf } from "../../src/media/filters/traits.ts";
-import { unsupportedCodecProblem } from "../../src/media/probe.ts";
+import { ignoredStreamsOf, unsupportedCodecProblem } from "../../src/media/probe.ts";
 import { parseProfile } from "../../src/media/profile-spec.ts";
 import { BUILTIN_PROFILES } from "../../src/media/profiles-builtin.ts";
 
@@ -133,5 +133,36 @@ describe("10-bit profiles keep HDR", () => {
     expect(args[args.indexOf("-pix_fmt") + 1]).toBe("yuv420p10le");
     const tags = ["-color_primaries", "-color_trc", "-colorspace", "-color_range"].map((flag) => args[args.indexOf(flag) + 1]);
     expect(tags).toEqual(["bt2020", "smpte2084", "bt2020nc", "tv"]);
+  });
+});
+
+describe("ignoredStreamsOf", () => {
+  test("subtitles (text and bitmap), timecode, attachments, cover art and a second video are reported; the first video and audio are not", () => {
+    const streams = [
+      { index: 0, codec_type: "video", codec_name: "h264" },
+      { index: 1, codec_type: "audio", codec_name: "aac" },
+      { index: 2, codec_type: "subtitle", codec_name: "subrip", tags: { language: "eng" } },
+      { index: 3, codec_type: "subtitle", codec_name: "hdmv_pgs_subtitle", tags: { language: "fra" } },
+      { index: 4, codec_type: "data", codec_name: "unknown", codec_tag_string: "tmcd" },
+      { index: 5, codec_type: "attachment", codec_name: "ttf" },
+      { index: 6, codec_type: "video", codec_name: "mjpeg", disposition: { attached_pic: 1 } },
+      { index: 7, codec_type: "video", codec_name: "h264" },
+    ];
+    expect(ignoredStreamsOf(streams)).toEqual([
+      { index: 2, type: "subtitle", codec: "subrip", language: "eng", reason: "subtitles are not carried yet (docs/media.md)" },
+      { index: 3, type: "subtitle", codec: "hdmv_pgs_subtitle", language: "fra", reason: "subtitles are not carried yet (docs/media.md)" },
+      { index: 4, type: "data", codec: "tmcd", reason: "timecode and data tracks are not carried" },
+      { index: 5, type: "attachment", codec: "ttf", reason: "attachments (fonts, files) are not carried" },
+      { index: 6, type: "video", codec: "mjpeg", reason: "cover art is not carried" },
+      { index: 7, type: "video", codec: "h264", reason: "only the first video stream is transcoded" },
+    ]);
+  });
+
+  test("cover art before the video does not make the real video 'second'", () => {
+    const streams = [
+      { index: 0, codec_type: "video", codec_name: "png", disposition: { attached_pic: 1 } },
+      { index: 1, codec_type: "video", codec_name: "h264", disposition: { attached_pic: 0 } },
+    ];
+    expect(ignoredStreamsOf(streams).map((s) => s.index)).toEqual([0]);
   });
 });
