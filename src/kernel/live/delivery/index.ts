@@ -11,6 +11,8 @@
 import { join } from "node:path";
 import * as v from "valibot";
 import { AppError } from "../../../core/errors.ts";
+import type { Logger } from "../../../core/logger.ts";
+import type { SecretBox } from "../../../core/secret-box.ts";
 import type { KernelContext } from "../../context.ts";
 import { type LiveDirectory, type LiveSessionInfo, databaseDirectory } from "./directory.ts";
 import {
@@ -55,6 +57,17 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
 
 /** A worker's rung playlist is a few hundred bytes; anything this large is not one. */
 const PLAYLIST_MAX_BYTES = 256 * 1024;
+
+/** What delivery needs of the kernel (liveDelivery(ctx) gives the kernel's; a test may give its own storage). */
+export interface DeliveryDeps {
+  /** The storage plugin segments and playlists go to (the default one). */
+  storage(): Promise<StorageCalls>;
+  directory: LiveDirectory;
+  secrets: Pick<SecretBox, "macMatches">;
+  logger: Pick<Logger, "info" | "warn">;
+  /** Where bodies are received before they are moved into storage. */
+  tmpDir: string;
+}
 
 export interface PlaybackAnswer {
   body: Uint8Array | string;
@@ -116,12 +129,12 @@ export class LiveDelivery {
   private readonly incoming = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly ctx: Pick<KernelContext, "db" | "plugins" | "secrets" | "logger" | "config">,
+    private readonly deps: DeliveryDeps,
     settings: Partial<DeliverySettings> = {},
   ) {
     this.settings = { ...DEFAULT_DELIVERY_SETTINGS, ...settings };
-    this.directory = databaseDirectory(ctx);
-    this.tmpDir = join(ctx.config.DATA_DIR, "tmp", "live");
+    this.directory = deps.directory;
+    this.tmpDir = deps.tmpDir;
   }
 
   /** Replaces the default lookups (the streams domain knows which streams are signed). */
@@ -151,7 +164,7 @@ export class LiveDelivery {
   }
 
   private storage(): Promise<StorageCalls> {
-    return this.ctx.plugins.route("storage");
+    return this.deps.storage();
   }
 
   private async sessionInfo(sessionId: string): Promise<LiveSessionInfo | null> {
@@ -214,7 +227,7 @@ export class LiveDelivery {
       await Promise.all(candidates.map(async (file) => (await this.segmentStored(storage, objectKey(sessionId, rung, file))) && present.add(file)));
       const merged = mergeWorkerPlaylist(window, parsed, { ...this.settings, nowMs: Date.now(), stored: (file) => present.has(file) });
       if (merged.stale) {
-        this.ctx.logger.info({ session_id: sessionId, rung, epoch, current_epoch: window.epoch }, "live playlist of a replaced transcode ignored");
+        this.deps.logger.info({ session_id: sessionId, rung, epoch, current_epoch: window.epoch }, "live playlist of a replaced transcode ignored");
         return;
       }
       if (merged.added.length === 0) return;
@@ -251,7 +264,7 @@ export class LiveDelivery {
       if (this.ready.has(sessionId)) return;
       await storeText(storage, this.tmpDir, masterKey(sessionId), renderMasterPlaylist(info.rungs, info.audioKbps));
       this.ready.add(sessionId);
-      this.ctx.logger.info({ session_id: sessionId, stream_id: info.streamId }, "live session ready: master playlist published");
+      this.deps.logger.info({ session_id: sessionId, stream_id: info.streamId }, "live session ready: master playlist published");
       for (const listener of this.readyListeners) listener(sessionId);
     });
   }
@@ -285,7 +298,7 @@ export class LiveDelivery {
       this.cleanupTimers.delete(timer);
       this.ended.delete(sessionId);
       void storage.call("delete_prefix", { prefix: sessionPrefix(sessionId) }).catch((error: unknown) => {
-        this.ctx.logger.warn({ session_id: sessionId, error: String(error) }, "live session cleanup failed");
+        this.deps.logger.warn({ session_id: sessionId, error: String(error) }, "live session cleanup failed");
       });
     }, this.settings.endedRetentionMs);
     timer.unref?.();
@@ -317,7 +330,7 @@ export class LiveDelivery {
     if (!playback) throw new AppError("WE-STR-002", `stream ${streamId} not found or never went live`);
     if (playback.signed) {
       if (!viewer.token) throw new AppError("WE-AUTH-001", `stream ${streamId} needs a playback token: add ?token= from GET /v1/streams/${streamId}/playback`);
-      const check = verifyPlaybackToken(this.ctx.secrets, viewer.token, streamId, Date.now());
+      const check = verifyPlaybackToken(this.deps.secrets, viewer.token, streamId, Date.now());
       if (!check.ok && check.reason === "expired") throw new AppError("WE-AUTH-002", "the playback token has expired: get a new one from the API");
       if (!check.ok) throw new AppError("WE-AUTH-001", `invalid playback token for stream ${streamId} (${check.reason})`);
     }
@@ -385,7 +398,13 @@ const instances = new WeakMap<object, LiveDelivery>();
 export function liveDelivery(ctx: KernelContext): LiveDelivery {
   let delivery = instances.get(ctx);
   if (!delivery) {
-    delivery = new LiveDelivery(ctx);
+    delivery = new LiveDelivery({
+      storage: () => ctx.plugins.route("storage"),
+      directory: databaseDirectory(ctx),
+      secrets: ctx.secrets,
+      logger: ctx.logger,
+      tmpDir: join(ctx.config.DATA_DIR, "tmp", "live"),
+    });
     instances.set(ctx, delivery);
   }
   return delivery;
