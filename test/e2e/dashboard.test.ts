@@ -114,6 +114,28 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await waitFor(async () => (await jobStatus(job.id)) === "completed", 120_000, "the retried job to complete after the undrain");
   }, 240_000);
 
+  test("the job page's event stream resumes after the connection drops: a completion that happened while offline shows without a reload", async () => {
+    const w = await worker();
+    expect((await call(`/v1/workers/${w.id}/drain`, { method: "POST" })).status).toBe(200);
+    await waitFor(async () => (await worker()).drain_requested, 30_000, "the worker to drain");
+    const upload = await json<{ source_url: string }>(`/v1/files?filename=clip.mp4`, { method: "POST", body: Bun.file(clip) });
+    const job = await json<{ id: string }>("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: upload.source_url, profiles: ["360p_h264"] }) });
+    await d.goto(`/jobs/${job.id}`);
+    await d.waitFor(`document.querySelector("[data-test=job-status]")?.textContent === "queued"`, "the queued job");
+    await d.eval("window.__sameDocument = true");
+    await d.browser.send("Network.enable");
+    await d.browser.send("Network.emulateNetworkConditions", { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    try {
+      expect((await call(`/v1/workers/${w.id}/undrain`, { method: "POST" })).status).toBe(200);
+      await waitFor(async () => (await jobStatus(job.id)) === "completed", 120_000, "the job to complete while the page is offline");
+      expect(await d.eval<string>(`document.querySelector("[data-test=job-status]").textContent`)).not.toBe("completed");
+    } finally {
+      await d.browser.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    }
+    await d.waitFor(`document.querySelector("[data-test=job-status]")?.textContent === "completed" && document.querySelector("[data-test=job-progress]")?.dataset.progress === "100"`, "the page to catch up after reconnecting", 60_000);
+    expect(await d.eval("window.__sameDocument === true")).toBe(true);
+  }, 240_000);
+
   test("an upload in progress can be cancelled (nothing is kept); the jobs list filters by state", async () => {
     const big = join(scratch, "big.mp4");
     await Bun.write(big, new Uint8Array(8 * 1024 * 1024));
