@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FlvSplicer } from "../../src/kernel/live/flv-splice.ts";
+import { RecordingParts } from "../../src/kernel/live/recording-parts.ts";
 import { runProc } from "../helpers/proc.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "webencode-flv-splice-"));
@@ -53,5 +54,26 @@ describe("FlvSplicer", () => {
     expect(two.length).toBe(2);
     const time = (piece: Uint8Array) => (piece[4]! << 16) | (piece[5]! << 8) | piece[6]!;
     expect(two.map(time)).toEqual([1040, 1080]);
+  });
+
+  test("RecordingParts: a 4 s recording split every 1 s of media gives parts that start at keyframes and decode alone, every frame kept", async () => {
+    const source = join(dir, "gop25.flv");
+    const made = await runProc(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "4", "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-c:a", "aac", "-f", "flv", source], { timeoutMs: 60_000 });
+    expect(made.code).toBe(0);
+    const bytes = new Uint8Array(readFileSync(source));
+    const splitter = new RecordingParts(1000);
+    const parts = new Map<number, Uint8Array[]>();
+    for (let i = 0; i < bytes.length; i += 4096) for (const write of splitter.push(bytes.subarray(i, i + 4096))) parts.set(write.part, [...(parts.get(write.part) ?? []), write.bytes]);
+    expect([...parts.keys()]).toEqual([1, 2, 3, 4]);
+    let frames = 0;
+    for (const [part, pieces] of parts) {
+      const path = join(dir, `part-${part}.flv`);
+      writeFileSync(path, Buffer.concat(pieces));
+      const decoded = await runProc(["ffmpeg", "-v", "error", "-i", path, "-f", "null", "-"], { timeoutMs: 60_000 });
+      expect([part, decoded.code, decoded.stderr.trim()]).toEqual([part, 0, ""]);
+      const count = await runProc(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path], { timeoutMs: 60_000 });
+      frames += Number.parseInt(count.stdout, 10);
+    }
+    expect(frames).toBe(100);
   });
 });

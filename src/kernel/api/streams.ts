@@ -24,7 +24,7 @@ const idParams = v.object({ id: uuid });
 const fields = {
   name: v.pipe(v.string(), v.trim(), v.minLength(1, "name must not be empty"), v.maxLength(200, "name must be at most 200 characters")),
   archive: v.boolean("archive must be true or false"),
-  archive_profiles: v.pipe(v.array(v.pipe(v.string(), v.maxLength(64))), v.maxLength(16, "archive_profiles takes at most 16 profiles")),
+  archive_profiles: v.pipe(v.array(v.pipe(v.string(), v.maxLength(64))), v.minLength(1, "archive_profiles needs at least one profile"), v.maxLength(16, "archive_profiles takes at most 16 profiles")),
   ladder: v.picklist(LADDER_NAMES, `ladder must be one of ${LADDER_NAMES.join(", ")}`),
   segment_seconds: v.picklist([1, 2] as const, "segment_seconds must be 1 or 2"),
   playback: v.picklist(["public", "signed"] as const, "playback must be public or signed"),

@@ -18,6 +18,7 @@ import { recordEvent } from "../events/record.ts";
 import { cancelJob } from "../orchestrator/control.ts";
 import { uploadStorage } from "../uploads/catalog.ts";
 import { createLiveTask, liveTaskParams, liveTaskStillQueued } from "./live-task.ts";
+import { recordSession } from "./recording.ts";
 import type { LiveSession, LiveSessionManager } from "./sessions.ts";
 import { buildTelemetry, type StreamTelemetry, type TranscodeReport } from "./telemetry.ts";
 import type { LiveProgressUpdate } from "../orchestrator/results.ts";
@@ -55,6 +56,8 @@ export class LiveRuntime {
   private async started(session: LiveSession): Promise<void> {
     const state: SessionState = { announced: false };
     this.states.set(session.sessionId, state);
+    // Recording first: it reads the same spliced source as the live task, from the first publisher's keyframe.
+    if (session.stream.archive) void recordSession(this.ctx, this.manager, session, this.logger);
     const token = signLiveToken(this.ctx.secrets, session.sessionId, new Date(Date.now() + LIVE_TOKEN_TTL_MS));
     const params = liveTaskParams(session, this.internalBase, token);
     liveDelivery(this.ctx).startSession({
