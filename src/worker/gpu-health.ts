@@ -8,7 +8,6 @@
  */
 import type { Logger } from "../core/logger.ts";
 import type { WorkerCapabilities } from "../media/capabilities.ts";
-import { poolsFrom } from "../media/ffmpeg-info.ts";
 import {
   accelerator,
   type DeviceRef,
@@ -112,7 +111,8 @@ export class GpuDevices {
       const mine = this.devices.filter((d) => d.accelerator === a.id);
       if (mine.length > 0 && mine.every((d) => d.degraded)) for (const e of a.probeEncoders) excluded.add(encoderPool(e));
     }
-    return poolsFrom(this.capabilities, excluded);
+    // The detected pools (with any the worker adds, such as live) less the degraded devices' encoders.
+    return this.capabilities.pools.filter((pool) => !excluded.has(pool));
   }
 
   report(): DeviceReport[] {

@@ -78,4 +78,11 @@ describe("GPU devices", () => {
     expect(argvs.at(-1)).toEqual(expect.arrayContaining(["-c:v", "h264_nvenc", "-gpu", "1"]));
     gpu.stop();
   });
+
+  test("pools the worker adds beside its encoders (live) stay while the GPUs are degraded", () => {
+    const gpu = new GpuDevices({ ...caps, pools: ["cpu", "nvenc:h264", "live"] }, { ...settings, gpuDevices: [], degradeAfter: 1 }, async () => undefined, logger);
+    gpu.failed("GPU 0", "no-device: No NVENC capable devices found");
+    expect(gpu.pools()).toEqual(["cpu", "live"]);
+    gpu.stop();
+  });
 });
