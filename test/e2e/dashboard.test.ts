@@ -256,7 +256,28 @@ describe("dashboard (standalone, compiled kernel)", () => {
     expect(await d.eval<string>(`document.querySelector("[data-test=error]").textContent`)).toContain("403");
   }, 90_000);
 
+  test("sign in with a username and password (auth-basic), then sign out; a wrong password shows the API's code", async () => {
+    const created = await call("/v1/users", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "ops", password: "correct horse battery", roles: ["operator"] }) });
+    expect(created.status).toBe(201);
+    await signOut(d);
+    for (const [password, ok] of [["wrong password!", false], ["correct horse battery", true]] as const) {
+      await d.click("[data-test=tab-password]");
+      await d.type("input[name=username]", "ops");
+      await d.type("input[name=password]", password);
+      await d.click("[data-test=sign-in]");
+      if (ok) await d.waitFor(`document.querySelector("[data-test=who]")?.textContent.includes("operator")`, "the operator's session");
+      else await d.waitFor(`document.querySelector("[data-test=error-code]")?.textContent === "WE-AUTH-001"`, "the refused login");
+    }
+    const stored = await d.eval<{ via: string; refresh: boolean }>(`(() => { const s = JSON.parse(sessionStorage.getItem("webencode.session")); return { via: s.via, refresh: Boolean(s.refresh_token) }; })()`);
+    expect(stored).toEqual({ via: "password", refresh: true });
+    expect(await d.eval("localStorage.getItem('webencode.session')")).toBeNull();
+    await d.waitFor(`document.querySelector("[data-test=nav-new-job]") && !document.querySelector("[data-test=nav-api-keys]")`, "an operator's navigation");
+    await signOut(d);
+    expect(await d.eval("sessionStorage.getItem('webencode.session')")).toBeNull();
+  }, 60_000);
+
   test("phone width: no page-wide horizontal scroll", async () => {
+    await signInWithKey(d, TEST_ADMIN_KEY);
     await d.resize(390, 844);
     await navTo(d, "jobs");
     await d.waitFor(`document.querySelector("[data-test=jobs-table]")`, "the jobs table");

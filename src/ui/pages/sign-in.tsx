@@ -51,7 +51,7 @@ export function SignIn() {
         <h1 id="sign-in-title">Sign in to WebEncode</h1>
         <div class="tabs" role="tablist">
           <button type="button" role="tab" aria-selected={mode === "key"} onClick={() => setMode("key")}>API key</button>
-          <button type="button" role="tab" aria-selected={mode === "password"} onClick={() => setMode("password")}>Username and password</button>
+          <button type="button" role="tab" aria-selected={mode === "password"} onClick={() => setMode("password")} data-test="tab-password">Username and password</button>
         </div>
         {mode === "key" ? (
           <label>API key<input name="api_key" type="password" autoComplete="off" required placeholder="we_…" data-test="api-key" /></label>
