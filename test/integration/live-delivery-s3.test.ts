@@ -139,6 +139,16 @@ test("over S3: the window, the master once ready, a discontinuity at the new epo
   await push(1, 5);
   expect(delivery.segmentsReady(SESSION)).toBe(true);
   expect(text((await delivery.master(STREAM, viewer)).body)).toContain("240p/index.m3u8");
+  // Another kernel on the same storage (it took none of the PUTs) learns readiness from storage.
+  const other = new LiveDelivery({ storage: async () => storageCalls(impl), directory: { sessionOf: async () => null, playbackOf: async () => null }, secrets: { macMatches: () => false }, logger: createLogger("test", "silent"), tmpDir: join(scratch, "tmp2") });
+  const heard: string[] = [];
+  other.onSegmentsReady((sessionId) => heard.push(sessionId));
+  expect(other.segmentsReady(SESSION)).toBe(false);
+  const until = Date.now() + 10_000;
+  while (!other.segmentsReady(SESSION) && Date.now() < until) await Bun.sleep(100);
+  expect(other.segmentsReady(SESSION)).toBe(true);
+  expect(heard).toEqual([SESSION]);
+  expect(other.segmentsReady(randomUUID())).toBe(false);
   await push(2, 3);
   const playlist = text((await delivery.mediaPlaylist(STREAM, RUNG.name, viewer)).body);
   const uris = playlist.split("\n").filter((line) => line !== "" && !line.startsWith("#"));

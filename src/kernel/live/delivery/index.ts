@@ -120,6 +120,8 @@ export class LiveDelivery {
   private readonly sessions = new Map<string, LiveSessionInfo>();
   private readonly windows = new Map<string, Map<string, RungWindow>>();
   private readonly ready = new Set<string>();
+  /** When segmentsReady last looked in storage, per session not known ready here. */
+  private readonly lastStorageCheck = new Map<string, number>();
   /** Sessions ended by this kernel (their playlists carry ENDLIST; cleanup scheduled). */
   private readonly ended = new Set<string>();
   private readonly readyListeners = new Set<(sessionId: string) => void>();
@@ -147,9 +149,32 @@ export class LiveDelivery {
     this.sessions.set(info.sessionId, info);
   }
 
-  /** True once every rung of the session has `readySegments` segments (as seen by this kernel). */
+  /**
+   * True once every rung of the session has `readySegments` segments. Known at once on the kernel that took
+   * the PUTs; any other kernel (the workers' PUTs reached another one behind a load balancer) learns it from
+   * storage: a call that answers false looks for the master playlist there (at most once a second per
+   * session), and a later call — or `onSegmentsReady` — then sees it.
+   */
   segmentsReady(sessionId: string): boolean {
-    return this.ready.has(sessionId);
+    if (this.ready.has(sessionId)) return true;
+    const now = Date.now();
+    if (now - (this.lastStorageCheck.get(sessionId) ?? 0) >= 1000) {
+      this.lastStorageCheck.set(sessionId, now);
+      void this.readyInStorage(sessionId).catch((error: unknown) => this.deps.logger.warn({ session_id: sessionId, error: String(error) }, "live: could not check storage for the master playlist"));
+    }
+    return false;
+  }
+
+  private async readyInStorage(sessionId: string): Promise<void> {
+    if (!(await objectExists(await this.storage(), masterKey(sessionId)))) return;
+    this.markReady(sessionId);
+  }
+
+  private markReady(sessionId: string): void {
+    if (this.ready.has(sessionId) || this.ended.has(sessionId)) return;
+    this.ready.add(sessionId);
+    this.lastStorageCheck.delete(sessionId);
+    for (const listener of this.readyListeners) listener(sessionId);
   }
 
   /** Calls `listener(sessionId)` when a session becomes ready on this kernel; returns the unsubscribe. */
@@ -263,9 +288,8 @@ export class LiveDelivery {
     await this.serialized(`${sessionId}/master`, async () => {
       if (this.ready.has(sessionId)) return;
       await storeText(storage, this.tmpDir, masterKey(sessionId), renderMasterPlaylist(info.rungs, info.audioKbps));
-      this.ready.add(sessionId);
       this.deps.logger.info({ session_id: sessionId, stream_id: info.streamId }, "live session ready: master playlist published");
-      for (const listener of this.readyListeners) listener(sessionId);
+      this.markReady(sessionId);
     });
   }
 
@@ -293,6 +317,7 @@ export class LiveDelivery {
     );
     this.windows.delete(sessionId);
     this.ready.delete(sessionId);
+    this.lastStorageCheck.delete(sessionId);
     this.sessions.delete(sessionId);
     const timer = setTimeout(() => {
       this.cleanupTimers.delete(timer);
