@@ -109,4 +109,17 @@ describe("live sessions", () => {
     expect(row!.end_reason).toBe("kicked");
     expect(row!.ended_at).not.toBeNull();
   }, 60_000);
+
+  test("a session closed in the database by another kernel (a stop or rotation there) disconnects the publisher here within a tick", async () => {
+    const stream = await createStream("elsewhere");
+    const publisher = publish(stream.key, 30);
+    await waitFor(async () => (await stats(stream.id)).publisher_connected === true, 30_000, "publisher attached");
+    const [open] = await sessionsOf(stream.id);
+    await k.handle.ctx.db.execute(sql`update stream_sessions set ended_at = now(), end_reason = 'key_rotated' where id = ${open!.id}`);
+    expect((await publisher.exited).code).not.toBe(0);
+    await waitFor(async () => (await rowsOf<{ n: number }>(await k.handle.ctx.db.execute(sql`select count(*)::int as n from events where type = 'stream.ended' and stream_id = ${stream.id}`)))[0]!.n === 1, 10_000, "stream.ended");
+    const [ended] = rowsOf<{ data: { reason: string } }>(await k.handle.ctx.db.execute(sql`select data from events where type = 'stream.ended' and stream_id = ${stream.id}`));
+    expect(ended!.data.reason).toBe("key_rotated");
+    expect((await stats(stream.id)).is_live).toBe(false);
+  }, 60_000);
 });

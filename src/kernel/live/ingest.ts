@@ -6,7 +6,7 @@
  *
  * A taken port rejects with the server's ListenError naming LIVE_RTMP_PORT (main.ts exits 3, like for PORT).
  */
-import { and, eq, isNull } from "drizzle-orm";
+import { eq, isNull } from "drizzle-orm";
 import type { Logger } from "pino";
 import { streamSessions } from "../../db/schema.ts";
 import { startRtmpServer } from "../../live/ingest/server.ts";
@@ -45,9 +45,10 @@ export async function startLiveIngest(ctx: KernelContext, logger: Logger, intern
   });
   const runtime = new LiveRuntime(ctx, manager, internalBase, logger);
   setLiveManager(ctx, manager, runtime);
-  const closedElsewhere = async (sessionId: string) => {
-    const [row] = await ctx.db.select({ id: streamSessions.id }).from(streamSessions).where(and(eq(streamSessions.id, sessionId), isNull(streamSessions.endedAt)));
-    return row === undefined;
+  const closedElsewhere = async (sessionId: string): Promise<string | null> => {
+    const [row] = await ctx.db.select({ endedAt: streamSessions.endedAt, endReason: streamSessions.endReason }).from(streamSessions).where(eq(streamSessions.id, sessionId));
+    if (row && row.endedAt === null) return null;
+    return row?.endReason ?? "kicked";
   };
   let ticking = false;
   const timer = setInterval(() => {

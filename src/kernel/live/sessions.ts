@@ -177,10 +177,14 @@ export class LiveSessionManager {
     for (const listener of this.listeners) await this.notify(() => listener.ended?.(session, reason));
   }
 
-  /** Saves the byte counts; ends sessions that another kernel (or a stop on another kernel) closed in the database. */
-  async flush(closedElsewhere: (sessionId: string) => Promise<boolean>): Promise<void> {
+  /**
+   * Saves the byte counts; ends sessions that were closed in the database through another kernel (a stop or a
+   * key rotation there): `closedElsewhere` answers the stored end reason, or null while the row is open.
+   */
+  async flush(closedElsewhere: (sessionId: string) => Promise<string | null>): Promise<void> {
     for (const session of this.sessions()) {
-      if (await closedElsewhere(session.sessionId)) await this.end(session, "kicked");
+      const reason = await closedElsewhere(session.sessionId);
+      if (reason !== null) await this.end(session, reason);
       else await recordSessionBytes(this.options.db, session.sessionId, this.bytesIn(session));
     }
   }
