@@ -3,11 +3,14 @@
  * few tests that need a real browser (Swagger UI's Try it out). No extra npm package: the protocol is JSON
  * over one WebSocket. `close()` kills the browser and removes its profile directory.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const BINARY = process.env.CHROMIUM_PATH ?? "chromium-headless-shell";
+// Debian's /usr/bin/chromium-headless-shell is a shell script that runs the browser without exec: killing it
+// would leave the browser running. The real executable is started directly when it is there.
+const DEBIAN_BINARY = "/usr/lib/chromium/chromium-headless-shell";
+const BINARY = process.env.CHROMIUM_PATH ?? (existsSync(DEBIAN_BINARY) ? DEBIAN_BINARY : "chromium-headless-shell");
 
 export interface Browser {
   /** Runs a CDP method on the page (e.g. "Page.navigate"). */
