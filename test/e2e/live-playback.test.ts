@@ -7,7 +7,8 @@
  * - a good key: the master playlist appears; hls.js plays (currentTime advancing), lists the levels, and
  *   switches level on `hls.currentLevel = n`; telemetry (GET /v1/streams/:id/stats) within 10 % of the
  *   publisher's bitrate and frame rate;
- * - the publisher reconnecting within the grace keeps the session and the playback URL, and segments go on;
+ * - the publisher reconnecting within the grace keeps the session and the playback URL, segments go on and
+ *   the player keeps playing;
  * - two streams at once are independent: one publisher killed, the other keeps producing segments.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -173,13 +174,23 @@ describe("live streaming through the compiled kernel", () => {
     expect(samples[0]!.viewers).toBeLessThanOrEqual(2);
   }, 120_000);
 
-  test("the publisher reconnecting within the grace keeps the session and the playback URL; segments go on", async () => {
+  test("the publisher reconnecting within the grace keeps the session and the playback URL; segments go on and hls.js keeps playing", async () => {
     const rung = await firstRung(first);
-    const before = lastSequence(await mediaPlaylist(first, rung));
-    firstPublisher.kill("SIGKILL");
-    await firstPublisher.exited;
-    firstPublisher = publish(first.key, 120);
-    await newSegments(first, rung, before, 3, "segments after the reconnect");
+    const player = await openHlsPlayer(first.playback_url);
+    try {
+      await player.waitFor("playback to start", (state) => state.currentTime > 1, 45_000);
+      const before = lastSequence(await mediaPlaylist(first, rung));
+      firstPublisher.kill("SIGKILL");
+      await firstPublisher.exited;
+      const stopped = (await player.state()).currentTime;
+      firstPublisher = publish(first.key, 120);
+      await newSegments(first, rung, before, 3, "segments after the reconnect");
+      // The viewer's player goes on into the segments made after the reconnect.
+      const after = await player.waitFor("playback past the reconnect", (state) => state.currentTime > stopped + 3 && state.fragments.some((fragment) => fragment.sn > before + 1), 30_000);
+      expect(after.errors.filter((error) => error.fatal)).toEqual([]);
+    } finally {
+      await player.close();
+    }
     // The same playlist goes on (the new publisher's FLV is spliced into the transcode's source; a restarted
     // transcode would show as a discontinuity instead): not ended, newer segments listed.
     expect(await mediaPlaylist(first, rung)).not.toContain("#EXT-X-ENDLIST");
@@ -187,7 +198,7 @@ describe("live streaming through the compiled kernel", () => {
     expect(sessions.body.items.map((session) => [session.id, session.ended_at])).toEqual([[firstSession, null]]);
     expect((await api<StreamCreated>("GET", `/v1/streams/${first.id}`)).body.playback_url).toBe(first.playback_url);
     expect((await fetch(first.playback_url)).status).toBe(200);
-  }, 60_000);
+  }, 90_000);
 
   test("two streams at once are independent: one publisher killed, the other keeps producing segments", async () => {
     const second = await createStream("second");
