@@ -9,6 +9,7 @@ import { sql } from "drizzle-orm";
 import { createHash } from "node:crypto";
 import { rowsOf } from "../../src/db/exec.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 let k: TestKernel;
 let operatorKey = "";
@@ -107,9 +108,11 @@ describe("/v1/streams", () => {
     const [row] = await query<{ key_hash: string }>(sql`select key_hash from streams where id = ${id}`);
     expect(row!.key_hash).toBe(createHash("sha256").update(rotated.body.key).digest("hex"));
     key = rotated.body.key;
-    const audit = await query<{ action: string; status: number; target: string | null }>(sql`select action, status, target from audit_log where action like 'streams.%' order by id`);
-    expect(audit).toContainEqual({ action: "streams.create", status: 201, target: id });
-    expect(audit).toContainEqual({ action: "streams.key_rotate", status: 200, target: id });
+    // Audit entries are written after the answer: waited for.
+    const audit = () => query<{ action: string; status: number; target: string | null }>(sql`select action, status, target from audit_log where action like 'streams.%' order by id`);
+    await waitFor(async () => (await audit()).some((entry) => entry.action === "streams.key_rotate"), 10_000, "the rotation's audit entry");
+    expect(await audit()).toContainEqual({ action: "streams.create", status: 201, target: id });
+    expect(await audit()).toContainEqual({ action: "streams.key_rotate", status: 200, target: id });
   });
 
   test("stop: 409 when not live; a session open on another kernel is closed as kicked and shows in the history", async () => {
