@@ -13,7 +13,7 @@ import { startRtmpServer } from "../../live/ingest/server.ts";
 import type { RtmpServer } from "../../live/ingest/types.ts";
 import type { KernelContext } from "../context.ts";
 import { setLiveManager } from "./registry.ts";
-import { LiveRuntime } from "./runtime.ts";
+import { LIVE_PROGRESS_EVENT, LiveRuntime } from "./runtime.ts";
 import { LiveSessionManager } from "./sessions.ts";
 import { closeSession } from "./streams-store.ts";
 
@@ -31,6 +31,9 @@ export interface LiveIngest {
 /** `internalBase`: where workers reach this kernel's internal live endpoints (internal-url.ts). */
 export async function startLiveIngest(ctx: KernelContext, logger: Logger, internalBase: string): Promise<LiveIngest | undefined> {
   const config = ctx.config;
+  // Any kernel may handle a live task's progress (the results queue is shared): each forwards the transcode
+  // report on the bus to the kernel that ingests the session, ingest on or off.
+  ctx.orchestrator.deps.onLiveProgress = (update) => void ctx.bus.publish(LIVE_PROGRESS_EVENT, update).catch(() => {});
   if (config.LIVE_RTMP_PORT === 0) return undefined;
   const manager = new LiveSessionManager({ db: ctx.db, logger, kernelId: ctx.instanceId, graceMs: config.LIVE_RECONNECT_GRACE, maxStreams: config.LIVE_MAX_STREAMS });
   if (config.standalone) await closeLeftoverSessions(ctx);

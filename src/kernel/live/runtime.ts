@@ -46,7 +46,6 @@ export class LiveRuntime {
     private readonly internalBase: string,
     private readonly logger: Logger,
   ) {
-    ctx.orchestrator.deps.onLiveProgress = (update) => void ctx.bus.publish(LIVE_PROGRESS_EVENT, update).catch(() => {});
     const unheard = ctx.bus.subscribe<LiveProgressUpdate>(LIVE_PROGRESS_EVENT, (update) => this.reports.set(update.task_id, { live: update.live, workerId: update.worker_id, attempt: update.attempt, at: Date.now() }));
     const unready = liveDelivery(ctx).onSegmentsReady((sessionId) => void this.announce(sessionId));
     this.unsubscribe = () => (unheard(), unready());
