@@ -16,7 +16,7 @@ import type { LiveParams } from "../../src/core/task-contracts.ts";
 import { LIVE_MAX_ATTEMPTS } from "../../src/core/topology.ts";
 import type { Db } from "../../src/db/client.ts";
 import { rowsOf } from "../../src/db/exec.ts";
-import { jobs, tasks } from "../../src/db/schema.ts";
+import { jobs, tasks, workers } from "../../src/db/schema.ts";
 import { claimTask } from "../../src/kernel/orchestrator/claims.ts";
 import { Reconciler } from "../../src/kernel/orchestrator/reconciler.ts";
 import { handleResult, type LiveProgressUpdate, type OrchestratorDeps } from "../../src/kernel/orchestrator/results.ts";
@@ -134,6 +134,22 @@ describe("live leases", () => {
     expect(await msFromNow(task.id, "not_before")).toBeLessThanOrEqual(0);
     const second = await claim(requeued, "w2");
     expect(second.lease).toMatchObject({ attempt: 2, worker_id: "w2" });
+  });
+});
+
+describe("live tasks waiting for a live worker", () => {
+  test("the job says that no worker has live slots", async () => {
+    const { job } = await liveTask();
+    await db.insert(workers).values({ id: "cpu-only", hostname: "h", version: "test", pools: ["cpu"], slots: 1, status: "healthy" }).onConflictDoNothing();
+    const reconciler = new Reconciler({ database: tdb.database, deps, syncWorkers: async () => {} });
+    try {
+      await reconciler.tick();
+    } finally {
+      await reconciler.stop();
+    }
+    expect((await jobRow(job.id)).statusReason).toBe(
+      "waiting: no healthy worker has live slots (pool live: a worker started with LIVE_SLOTS=1 or more; the standalone kernel's embedded worker has one) (workers offer: cpu)",
+    );
   });
 });
 

@@ -13,6 +13,7 @@ import type { Bus } from "../../bus/types.ts";
 import { errorMessage, isAppError } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { TASK_CANCEL_EVENT, type TaskCancel } from "../../core/messages.ts";
+import { LIVE_POOL } from "../../core/pools.ts";
 import type { Database, HeldLock } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks, workers } from "../../db/schema.ts";
 import { publishReady } from "./dispatch.ts";
@@ -191,6 +192,7 @@ export class Reconciler {
 
 /** What a pool needs, as the waiting reason names it: a hardware pool is one proven encoder (docs/gpu.md). */
 function missingCapability(pool: string): string {
+  if (pool === LIVE_POOL) return "live slots (pool live: a worker started with LIVE_SLOTS=1 or more; the standalone kernel's embedded worker has one)";
   const hardware = poolEncoder(pool);
   return hardware ? `proven encoder ${hardware.encoder} (pool ${pool}; a GPU worker offers it after its test encode passes)` : `capability ${pool}`;
 }
