@@ -64,6 +64,7 @@ export type TaskHandlers = { [T in TaskType]: TaskHandler<T> };
 
 interface Running {
   jobId: string;
+  type: TaskType;
   lease: Lease;
   abort: AbortController;
   /** Why it was aborted: a cancel (nothing to report) or a drain (hand it back). */
@@ -158,6 +159,9 @@ export class TaskExecutor {
    */
   async drain(graceMs: number): Promise<void> {
     await this.pause();
+    // A live transcode never finishes by itself: waiting the grace would only delay its restart on another
+    // worker (and this worker's stop). Handed back at once, it is re-queued without counting a failure.
+    for (const running of this.running.values()) if (running.type === "live") this.abort(running, "handed-back");
     if (this.running.size) {
       this.o.logger.info({ running: this.running.size, grace_ms: graceMs }, "draining: waiting for running tasks");
       await Promise.race([this.idle(), Bun.sleep(graceMs)]);
@@ -213,7 +217,7 @@ export class TaskExecutor {
     const dir = join(this.o.workDir, `${lease.task_id}-${lease.attempt}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const r: Running = { jobId: claim.job_id, lease, abort: new AbortController() };
+    const r: Running = { jobId: claim.job_id, type: claim.type, lease, abort: new AbortController() };
     this.running.set(lease.task_id, r);
     this.o.onRunningChange?.(this.running.size);
     const started = performance.now();
