@@ -22,6 +22,10 @@ command -v chromium-headless-shell >/dev/null || { log "installing chromium-head
 { command -v qemu-aarch64-static >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; } || { log "installing qemu-user-static and libc6-arm64-cross (Debian)"; apt_install --no-install-recommends qemu-user-static libc6-arm64-cross || log "qemu-user-static unavailable: the arm64 release check will fail"; }
 # jq: the README's "First job" commands use it, and test/e2e/readme-first-job.test.ts runs them as written.
 command -v jq >/dev/null || { log "installing jq"; apt_install jq || log "jq unavailable: the README First job test will fail"; }
+# The HA drill (test/e2e/ha-drill.test.ts) runs HAProxy and a PostgreSQL primary + replica (initdb,
+# pg_basebackup); the backup test runs pg_dump/pg_restore.
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { log "installing haproxy"; apt_install --no-install-recommends haproxy || log "haproxy unavailable: the HA drill will fail"; }
+ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 && command -v pg_dump >/dev/null || { log "installing PostgreSQL (server binaries for the HA drill, pg_dump for backups)"; apt_install postgresql || log "PostgreSQL binaries unavailable: the HA drill and backup tests will fail"; }
 
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export TEST_NATS_URL="${TEST_NATS_URL:-nats://127.0.0.1:4222}"
