@@ -1,6 +1,6 @@
 /** Token bucket math with an injected clock, bounded memory, and which address counts as the client. */
 import { describe, expect, test } from "bun:test";
-import { clientIp, RateLimiter, rateLimitHook, rateLimitKey, takeToken } from "../../src/kernel/api/rate-limit.ts";
+import { clientIp, isRateLimitExempt, RateLimiter, rateLimitHook, rateLimitKey, takeToken } from "../../src/kernel/api/rate-limit.ts";
 
 describe("takeToken", () => {
   test("a new client starts with a full bucket", () => {
@@ -160,5 +160,16 @@ describe("rateLimitHook", () => {
     expect(refused.set.headers["retry-after"]).toBe("1");
     expect(refused.body).toMatchObject({ error: { code: "WE-SYS-005", request_id: "req-1", details: { retry_after_s: 1 } } });
     for (const p of ["/v1/health", "/v1/system/health", "/metrics", "/v1/health/"]) expect(call(hook, p).body).toBeUndefined();
+  });
+});
+
+describe("isRateLimitExempt", () => {
+  test("monitoring, and live worker routes only with a session token", () => {
+    expect(isRateLimitExempt("/metrics", null)).toBe(true);
+    expect(isRateLimitExempt("/internal/live/s/240p/e1_3.ts", "Bearer wlt1.s.1.mac")).toBe(true);
+    expect(isRateLimitExempt("/internal/live/s/source.flv", "bearer wlt1.s.1.mac")).toBe(true);
+    expect(isRateLimitExempt("/internal/live/s/240p/e1_3.ts", null)).toBe(false);
+    expect(isRateLimitExempt("/internal/live/s/240p/e1_3.ts", "Bearer wk_apikey")).toBe(false);
+    expect(isRateLimitExempt("/v1/jobs", "Bearer wlt1.s.1.mac")).toBe(false);
   });
 });

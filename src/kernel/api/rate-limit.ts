@@ -2,7 +2,12 @@
  * Per-client rate limiting: a token bucket per client IP (RATE_LIMIT_RPS refill per second, RATE_LIMIT_BURST
  * capacity; RATE_LIMIT_RPS=0 turns it off). It runs in onRequest, before routing and before authentication,
  * so password/key guessing is throttled like everything else. Health endpoints and /metrics are exempt:
- * monitoring must keep working while a client is being throttled.
+ * monitoring must keep working while a client is being throttled. So are the live transcode's pushes and
+ * source pulls (`/internal/live/…` with a session token): one worker host with several live transcodes
+ * PUTs a segment and a playlist per rung per segment duration from one address, well past any per-client
+ * rate meant for users, and a 429 there loses a segment for every viewer. They carry their own credential
+ * (an HMAC token per session, checked by the route before a byte of the body is read), so a flood of forged
+ * tokens costs one MAC comparison each and reaches nothing.
  *
  * Limits are per kernel process (buckets live in memory): behind a load balancer with N kernels a client
  * gets up to N× the rate. Memory is bounded: idle buckets (already refilled to full) are dropped, and past
@@ -154,6 +159,19 @@ export function rateLimitKey(ip: string): string {
 /** Monitoring endpoints: never throttled. */
 const EXEMPT = new Set(["/v1/health", "/v1/system/health", "/metrics"]);
 
+/** The worker-only live routes (src/kernel/api/live-ingest-internal.ts, streams-internal.ts). */
+const LIVE_INTERNAL_PREFIX = "/internal/live/";
+
+/**
+ * Whether a request is never throttled: monitoring, or a worker's live push/pull that presents a session
+ * token (`Bearer wlt1.…`, src/kernel/live/token.ts; the route verifies it). A request to the live routes
+ * without such a token is counted like any other. Pure.
+ */
+export function isRateLimitExempt(path: string, authorization: string | null): boolean {
+  if (EXEMPT.has(path)) return true;
+  return path.startsWith(LIVE_INTERNAL_PREFIX) && /^Bearer\s+wlt1\./i.test(authorization ?? "");
+}
+
 export interface RateLimitSettings {
   RATE_LIMIT_RPS: number;
   RATE_LIMIT_BURST: number;
@@ -175,7 +193,7 @@ export function rateLimitHook(config: RateLimitSettings, requestId: (r: Request)
   const limiter = new RateLimiter({ rps: config.RATE_LIMIT_RPS, burst: config.RATE_LIMIT_BURST, now });
   return ({ request, server, set }: HookContext) => {
     const path = new URL(request.url).pathname.replace(/(.)\/$/, "$1");
-    if (EXEMPT.has(path)) return;
+    if (isRateLimitExempt(path, request.headers.get("authorization"))) return;
     const ip = clientIp(request, server, config.TRUSTED_PROXIES);
     const { allowed, retryAfterS } = limiter.take(rateLimitKey(ip));
     if (allowed) return;
