@@ -74,31 +74,21 @@ export const str = (def: string) => v.optional(v.pipe(v.string(), v.trim(), v.mi
 
 export const optionalStr = () => v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty")));
 
-/** A whole number from min to max, or undefined when unset (for settings whose absence means "leave as is"). */
-export const optionalInt = (min: number, max: number) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`),
-      v.transform(Number),
-      v.minValue(min, `must be a whole number from ${min} to ${max}`),
-      v.maxValue(max, `must be a whole number from ${min} to ${max}`),
-    ),
+/** A whole number from min to max, given as text (the environment's only type). */
+const wholeNumber = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`),
+    v.transform(Number),
+    v.minValue(min, `must be a whole number from ${min} to ${max}`),
+    v.maxValue(max, `must be a whole number from ${min} to ${max}`),
   );
 
-export const int = (def: number, min: number, max: number) =>
-  v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`),
-      v.transform(Number),
-      v.minValue(min, `must be a whole number from ${min} to ${max}`),
-      v.maxValue(max, `must be a whole number from ${min} to ${max}`),
-    ),
-    String(def),
-  );
+/** A whole number from min to max, or undefined when unset (for settings whose absence means "leave as is"). */
+export const optionalInt = (min: number, max: number) => v.optional(wholeNumber(min, max));
+
+export const int = (def: number, min: number, max: number) => v.optional(wholeNumber(min, max), String(def));
 
 export const bool = (def: boolean) =>
   v.optional(
