@@ -139,4 +139,33 @@ export interface PasswordAuthPlugin extends AuthPlugin {
   hash_password(p: { password: string }): Promise<{ hash: string }>;
 }
 
-export type PillarImpl = StoragePlugin | EncoderPlugin | AuthPlugin | (PluginBase & Record<string, unknown>);
+// ---- publisher ----------------------------------------------------------------------------------------
+
+/**
+ * Where a restream destination sends its media: an RTMP(S) ingest URL and the stream key, kept apart because
+ * the key is a secret (the restream engine joins them, `url + "/" + key`, and never logs the key).
+ */
+export interface LiveIngest {
+  /** rtmp:// or rtmps:// ingest URL, without the key. */
+  url: string;
+  key: string;
+  /** The platform's broadcast, when the platform has one (pass it to `end_live`). */
+  broadcast_id?: string;
+  /** Where viewers watch it, when the platform says. */
+  watch_url?: string;
+}
+
+/**
+ * A publisher plugin: gives the restream engine an ingest per destination, and optionally uploads files.
+ * Errors: WE-PUB-001 the account must be reconnected (revoked or expired authorization: terminal, do not
+ * retry), WE-PUB-002 the platform's quota is exhausted, WE-PUB-003 the platform failed or refused (message
+ * from the platform), WE-PLG-003 settings missing or invalid.
+ */
+export interface PublisherPlugin extends PluginBase {
+  /** Ingest for one live destination; `account` selects a connected account when the plugin has several. */
+  prepare_live(p: { account?: string; title?: string; description?: string }, ctx: CallContext): Promise<LiveIngest>;
+  /** Ends what `prepare_live` started (a no-op answering `ended: false` when there is nothing to end). */
+  end_live(p: { broadcast_id?: string }, ctx: CallContext): Promise<{ ended: boolean }>;
+}
+
+export type PillarImpl = StoragePlugin | EncoderPlugin | AuthPlugin | PublisherPlugin | (PluginBase & Record<string, unknown>);
