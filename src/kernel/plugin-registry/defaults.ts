@@ -18,6 +18,8 @@ export function builtinDefaults(config: KernelConfig): Record<string, PluginSett
     // Password users: on (harmless without users); OIDC: on only when an identity provider is configured.
     "auth-basic": { enabled: true, priority: 100, config: {} },
     "auth-oidc": { enabled: Boolean(config.OIDC_ISSUER_URL), priority: 90, config: {} },
+    // Publishers: off until an operator sets their destination (enabled but unconfigured they would be degraded).
+    "publisher-rtmp": { enabled: false, priority: 100, config: {} },
   };
 }
 
