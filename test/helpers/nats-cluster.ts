@@ -3,11 +3,11 @@
  * own client port, cluster port and store directory; `kill(i)` and `start(i)` take one node down and back.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { canConnect } from "./nats.ts";
 import { freePort } from "./proc.ts";
 import { waitFor } from "./wait.ts";
 
@@ -104,16 +104,4 @@ async function jetStreamReady(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.connect(port, "127.0.0.1");
-  });
 }

@@ -87,7 +87,7 @@ export async function startNatsServer(opts: { jetstream: boolean }): Promise<Thr
   };
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = new Socket();
     const done = (ok: boolean) => {
