@@ -57,7 +57,14 @@ async function checkS3Source(ctx: KernelContext, sourceUrl: string): Promise<voi
 
 const isoDate = v.pipe(v.string(), v.isoTimestamp("use an ISO 8601 timestamp such as 2026-01-31T12:00:00Z"));
 
-const listQuery = v.object({ status: v.optional(v.string()), created_after: v.optional(isoDate), created_before: v.optional(isoDate), limit: limitParam, offset: offsetParam });
+const listQuery = v.object({
+  status: v.optional(v.string()),
+  profile: v.optional(v.pipe(v.string(), v.minLength(1, "profile is a profile or ladder id"), v.maxLength(64, "profile ids are at most 64 characters"))),
+  created_after: v.optional(isoDate),
+  created_before: v.optional(isoDate),
+  limit: limitParam,
+  offset: offsetParam,
+});
 
 export function jobRoutes(ctx: KernelContext) {
   return new Elysia({ prefix: "/v1/jobs", detail: { tags: ["jobs"] } } as never).use(jobReadRoutes(ctx)).use(jobActionRoutes(ctx));
@@ -77,8 +84,8 @@ function jobReadRoutes(ctx: KernelContext) {
       if (bad.length) throw new AppError("WE-JOB-001", `unknown status ${bad.join(", ")}; use ${JOB_STATUSES.join(", ")}`);
       const createdAfter = query.created_after ? new Date(query.created_after) : undefined;
       const createdBefore = query.created_before ? new Date(query.created_before) : undefined;
-      return { items: (await listJobs(ctx, { statuses, createdAfter, createdBefore, limit, offset })).map(jobSummary), limit, offset };
-    }, { query: listQuery, detail: { summary: "List jobs, newest first (filters: status=a,b, created_after, created_before)" } })
+      return { items: (await listJobs(ctx, { statuses, profile: query.profile, createdAfter, createdBefore, limit, offset })).map(jobSummary), limit, offset };
+    }, { query: listQuery, detail: { summary: "List jobs, newest first (filters: status=a,b, profile, created_after, created_before)" } })
     .get("/:id", async ({ params }) => jobDetail(ctx.db, await getJob(ctx, params.id)), {
       params: jobId,
       detail: { summary: "A job with its progress, ETA, source summary, tasks, attempts and timeline" },

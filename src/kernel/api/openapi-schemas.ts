@@ -158,7 +158,16 @@ export const SCHEMAS: Record<string, Schema> = {
   ProfileWithEncoder: { allOf: [ref("Profile"), obj({ encoder: loose("how it would be encoded right now") }, [])] },
   Health: obj({ status: str(), version: str() }),
   Readiness: loose("readiness of database, bus, plugins and workers", { status: str(), checks: loose("one entry per dependency") }),
-  Worker: loose("a worker", { id: str(), status: str(undefined, { enum: ["healthy", "draining", "offline"] }), pools: { type: "array", items: str() } }),
+  Worker: loose("a worker", {
+    id: str(),
+    status: str(undefined, { enum: ["healthy", "draining", "offline"] }),
+    pools: { type: "array", items: str() },
+    current_tasks: {
+      type: "array",
+      description: "the tasks it holds a lease on now, oldest first",
+      items: obj({ task_id: str(undefined, { format: "uuid" }), job_id: str(undefined, { format: "uuid" }), type: str(), seq: int(), started_at: nullable(time()) }),
+    },
+  }),
   WorkerList: list(ref("Worker"), true),
   Plugin: loose("a plugin (secrets are never returned)", { id: str(), pillar: str(), state: str() }),
   PluginList: list(ref("Plugin")),

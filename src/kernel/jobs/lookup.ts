@@ -2,7 +2,7 @@
  * Jobs as the `/v1/jobs` routes read and delete them (src/kernel/api/jobs.ts validates and authorizes; the SQL
  * is here). Submission is create.ts, cancel and retry the orchestrator's control.ts.
  */
-import { and, desc, eq, gte, inArray, lte } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, lte, sql } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
 import { JOB_STATUSES, jobs, outputs } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
@@ -22,6 +22,8 @@ export interface JobFilter {
   statuses: string[];
   createdAfter?: Date;
   createdBefore?: Date;
+  /** Jobs that name this profile (or ladder) among their profiles. */
+  profile?: string;
   limit: number;
   offset: number;
 }
@@ -32,6 +34,8 @@ export async function listJobs(ctx: KernelContext, filter: JobFilter): Promise<J
     filter.statuses.length ? inArray(jobs.status, filter.statuses) : undefined,
     filter.createdAfter ? gte(jobs.createdAt, filter.createdAfter) : undefined,
     filter.createdBefore ? lte(jobs.createdAt, filter.createdBefore) : undefined,
+    // jsonb containment: the profiles array holds this id (the id is a bound parameter, JSON-encoded).
+    filter.profile ? sql`${jobs.profiles} @> ${JSON.stringify([filter.profile])}::jsonb` : undefined,
   );
   return ctx.db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(filter.limit).offset(filter.offset);
 }

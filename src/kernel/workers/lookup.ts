@@ -2,10 +2,10 @@
  * The workers the kernel has seen, as the `/v1/workers` routes read them (src/kernel/api/workers.ts validates
  * and shapes; the SQL is here), and the drain switch: recorded in PostgreSQL, then told to the worker.
  */
-import { desc, eq, ne } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, ne } from "drizzle-orm";
 import { AppError } from "../../core/errors.ts";
 import { WORKER_DRAIN_EVENT, type WorkerDrain } from "../../core/messages.ts";
-import { WORKER_STATUSES, workers } from "../../db/schema.ts";
+import { tasks, WORKER_STATUSES, workers } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { markDrain } from "./registry.ts";
 
@@ -45,4 +45,28 @@ export async function setDrain(ctx: KernelContext, id: string, drain: boolean): 
 /** Id and version of every worker not offline (the readiness check's version rule). */
 export async function onlineWorkerVersions(ctx: KernelContext): Promise<Array<{ id: string; version: string }>> {
   return ctx.db.select({ id: workers.id, version: workers.version }).from(workers).where(ne(workers.status, "offline"));
+}
+
+export interface CurrentTask {
+  taskId: string;
+  jobId: string;
+  type: string;
+  seq: number;
+  startedAt: Date | null;
+}
+
+/**
+ * The tasks each of these workers holds a lease on right now (status leased), oldest first: what the workers
+ * page shows as "current tasks". One query for the whole page of workers.
+ */
+export async function currentTasks(ctx: KernelContext, workerIds: string[]): Promise<Map<string, CurrentTask[]>> {
+  const byWorker = new Map<string, CurrentTask[]>(workerIds.map((id) => [id, []]));
+  if (workerIds.length === 0) return byWorker;
+  const rows = await ctx.db
+    .select({ workerId: tasks.leaseWorkerId, taskId: tasks.id, jobId: tasks.jobId, type: tasks.type, seq: tasks.seq, startedAt: tasks.startedAt })
+    .from(tasks)
+    .where(and(eq(tasks.status, "leased"), inArray(tasks.leaseWorkerId, workerIds)))
+    .orderBy(asc(tasks.startedAt), asc(tasks.id));
+  for (const { workerId, ...task } of rows) if (workerId) byWorker.get(workerId)?.push(task);
+  return byWorker;
 }

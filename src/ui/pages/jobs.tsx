@@ -13,7 +13,7 @@ const PAGE = 25;
 
 export function Jobs({ query }: { query: Record<string, string> }) {
   const offset = Number(query.offset ?? 0) || 0;
-  const path = withQuery("/v1/jobs", { status: query.status, created_after: query.after ? `${query.after}T00:00:00Z` : undefined, limit: PAGE, offset });
+  const path = withQuery("/v1/jobs", { status: query.status, profile: query.profile || undefined, created_after: query.after ? `${query.after}T00:00:00Z` : undefined, limit: PAGE, offset });
   const loaded = useApi<{ items: JobSummary[] }>(path);
   const [jobs, setJobs] = useState<JobSummary[] | undefined>();
   useEffect(() => setJobs(loaded.data?.items), [loaded.data]);
@@ -26,7 +26,8 @@ export function Jobs({ query }: { query: Record<string, string> }) {
     [],
   );
   const filter = (change: Record<string, string | undefined>) => navigate(withQuery("/jobs", { ...query, offset: undefined, ...change }));
-  const shown = (jobs ?? []).filter((j) => !query.profile || j.profiles.includes(query.profile));
+  // Every filter is the API's (GET /v1/jobs?profile=…): a new job reloads the list, events only update rows.
+  const shown = jobs ?? [];
   return (
     <Page title="Jobs" actions={can(session.value?.role, "operator") ? <Link href="/jobs/new" class="button primary" data-test="new-job">New job</Link> : null}>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
@@ -36,7 +37,7 @@ export function Jobs({ query }: { query: Record<string, string> }) {
             {["queued", "analyzing", "processing", "packaging", "completed", "failed", "cancelled"].map((s) => <option value={s}>{s}</option>)}
           </select>
         </label>
-        <label>Profile (this page)<input value={query.profile ?? ""} onChange={(e) => filter({ profile: (e.currentTarget as HTMLInputElement).value })} placeholder="e.g. 720p_h264" /></label>
+        <label>Profile<input data-test="profile-filter" value={query.profile ?? ""} onChange={(e) => filter({ profile: (e.currentTarget as HTMLInputElement).value })} placeholder="e.g. 720p_h264" /></label>
         <label>Created since<input type="date" value={query.after ?? ""} onChange={(e) => filter({ after: (e.currentTarget as HTMLInputElement).value })} /></label>
       </form>
       <ErrorBox error={loaded.error} />
