@@ -99,6 +99,8 @@ describe("restream FFmpeg argv", () => {
     expect(publishErrorMessage(refused, "sk_1")).toBe("rtmp://127.0.0.1:9/live/<key>: Connection refused");
     const badKey = "[rtmp @ 0x55] Server error: unknown stream key sk_1\nrtmp://h/live/sk_1: Operation not permitted";
     expect(isTerminalPublishError("[rtmp @ 0x55] NetStream.Publish.BadName")).toBe(true);
+    expect(isTerminalPublishError(badKey)).toBe(true);
+    expect(isTerminalPublishError("[rtmp @ 0x55] Server error: server is full")).toBe(false);
     expect(publishErrorMessage(badKey, "sk_1")).toBe("Server error: unknown stream key <key>");
     expect(publishErrorMessage("", "k")).toBe("publisher exited without a message");
   });

@@ -89,6 +89,9 @@ export function redactKey(text: string, key: string): string {
  * resets and timeouts are not: those reconnect with the backoff.
  */
 const TERMINAL_PATTERNS: RegExp[] = [
+  // FFmpeg prints an RTMP server's refusal as `Server error: <description>` (the status code itself is not
+  // printed); a description about the key or the authorization is terminal, "server is full" is not.
+  /server error:.*\b(stream key|key|auth\w*|unauthori[sz]ed|forbidden|not allowed|invalid)\b/i,
   /NetStream\.Publish\.BadName/i,
   /NetStream\.Publish\.Denied/i,
   /NetConnection\.Connect\.Rejected/i,
