@@ -5,10 +5,10 @@
  * archive profiles, linked from the session (archive_job_id). The job completes, and its MP4's duration
  * matches the session's media (the publisher's 6 s) within 0.5 s, checked with ffprobe.
  *
- * The publisher sends no B-frames (`-bf 0`): with B-frames, the VOD pipeline's input seek into an FLV source
- * (`-seek_timestamp 1 -ss <first keyframe>`) lands on FFmpeg 5.1's SECOND keyframe and the chunk comes out a
- * GOP short (WE-JOB-008 "part has 100 frames, expected 150") — a VOD pipeline limit with any FLV upload,
- * measured and reported (docs/live.md, "Archive"), not something the recording changes.
+ * The publisher sends B-frames (x264's default, as OBS's "high" profile does): FFmpeg 5.1's FLV demuxer
+ * seeks a GOP late near the file's start, which once cost the archive's first chunk its first GOP
+ * (WE-JOB-008 "part has 100 frames, expected 150"); the first chunk now decodes without seeking
+ * (src/media/args/video-chunk.ts, chunkSeekArgs).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -52,7 +52,7 @@ describe("live archive (compiled kernel, standalone)", () => {
     const publisher = spawnProc([
       "ffmpeg", "-hide_banner", "-loglevel", "warning", "-re",
       "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-      "-t", String(PUBLISH_SECONDS), "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-bf", "0", "-b:v", "600k", "-c:a", "aac", "-b:a", "64k",
+      "-t", String(PUBLISH_SECONDS), "-c:v", "libx264", "-preset", "veryfast", "-g", "50", "-bf", "3", "-b:v", "600k", "-c:a", "aac", "-b:a", "64k",
       "-f", "flv", `rtmp://127.0.0.1:${rtmpPort}/live/${stream.key}`,
     ]);
     expect((await publisher.exited).code).toBe(0);
