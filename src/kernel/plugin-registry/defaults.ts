@@ -20,6 +20,7 @@ export function builtinDefaults(config: KernelConfig): Record<string, PluginSett
     "auth-oidc": { enabled: Boolean(config.OIDC_ISSUER_URL), priority: 90, config: {} },
     // Publishers: off until an operator sets their destination (enabled but unconfigured they would be degraded).
     "publisher-rtmp": { enabled: false, priority: 100, config: {} },
+    "publisher-youtube": { enabled: false, priority: 100, config: {} },
   };
 }
 

@@ -1,0 +1,142 @@
+/**
+ * Local stand-ins for the platforms' documented OAuth 2.0 and API endpoints (the only mocks the publisher tests
+ * use): a token endpoint (authorization_code with PKCE, refresh_token with optional rotation, invalid_grant
+ * for revoked tokens) and the YouTube Data API v3 live calls the plugin makes, each checking the bearer token.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+export interface YouTubeStandIn {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  /** Issues a refresh token as if an admin had consented (what connect_complete would obtain). */
+  grantRefreshToken(): string;
+  /** An authorization code for `verifier`'s S256 challenge and `redirectUri`. */
+  grantCode(verifier: string, redirectUri: string): string;
+  revoke(refreshToken: string): void;
+  /** Each refresh answers a new refresh token and invalidates the old one. */
+  rotate: boolean;
+  /** Seconds an access token lives. */
+  accessTtlS: number;
+  /** The API answers 403 quotaExceeded while true. */
+  quotaExhausted: boolean;
+  tokenRequests: Array<Record<string, string>>;
+  apiRequests: Array<{ method: string; path: string; query: Record<string, string>; body: unknown; token: string }>;
+  broadcasts: Map<string, { status: string; streamId?: string; title: string; privacy: string }>;
+  issuedAccessTokens(): string[];
+  stop(): Promise<void>;
+}
+
+const token = (prefix: string) => `${prefix}-${randomBytes(12).toString("hex")}`;
+
+export function startYouTubeStandIn(): YouTubeStandIn {
+  const refreshTokens = new Set<string>();
+  const accessTokens = new Map<string, number>();
+  const codes = new Map<string, { challenge: string; redirectUri: string }>();
+  const streams = new Map<string, { key: string }>();
+  const standIn: Omit<YouTubeStandIn, "url" | "stop"> = {
+    clientId: "standin-client.apps.example",
+    clientSecret: token("secret"),
+    rotate: false,
+    accessTtlS: 3600,
+    quotaExhausted: false,
+    tokenRequests: [],
+    apiRequests: [],
+    broadcasts: new Map(),
+    grantRefreshToken() {
+      const t = token("1//refresh");
+      refreshTokens.add(t);
+      return t;
+    },
+    grantCode(verifier, redirectUri) {
+      const code = token("4/code");
+      codes.set(code, { challenge: createHash("sha256").update(verifier).digest("base64url"), redirectUri });
+      return code;
+    },
+    revoke(refreshToken) {
+      refreshTokens.delete(refreshToken);
+    },
+    issuedAccessTokens: () => [...accessTokens.keys()],
+  };
+  const json = (status: number, body: unknown) => Response.json(body, { status });
+  const apiError = (status: number, reason: string, message: string) => json(status, { error: { code: status, message, errors: [{ reason, message, domain: "youtube.standin" }] } });
+  const issue = (refresh?: string) => {
+    const access = token("ya29");
+    accessTokens.set(access, Date.now() + standIn.accessTtlS * 1000);
+    return json(200, { access_token: access, expires_in: standIn.accessTtlS, token_type: "Bearer", scope: "https://www.googleapis.com/auth/youtube", ...(refresh ? { refresh_token: refresh } : {}) });
+  };
+
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname === "/token" && request.method === "POST") {
+        const form = Object.fromEntries(new URLSearchParams(await request.text()));
+        standIn.tokenRequests.push(form);
+        if (form.client_id !== standIn.clientId || form.client_secret !== standIn.clientSecret) return json(401, { error: "invalid_client", error_description: "The OAuth client was not found." });
+        if (form.grant_type === "authorization_code") {
+          const grant = codes.get(form.code ?? "");
+          codes.delete(form.code ?? "");
+          if (!grant || grant.redirectUri !== form.redirect_uri) return json(400, { error: "invalid_grant", error_description: "Bad Request" });
+          if (createHash("sha256").update(form.code_verifier ?? "").digest("base64url") !== grant.challenge) return json(400, { error: "invalid_grant", error_description: "Invalid code verifier." });
+          const refresh = token("1//refresh");
+          refreshTokens.add(refresh);
+          return issue(refresh);
+        }
+        if (form.grant_type === "refresh_token") {
+          if (!refreshTokens.has(form.refresh_token ?? "")) return json(400, { error: "invalid_grant", error_description: "Token has been expired or revoked." });
+          if (!standIn.rotate) return issue();
+          refreshTokens.delete(form.refresh_token!);
+          const next = token("1//refresh");
+          refreshTokens.add(next);
+          return issue(next);
+        }
+        return json(400, { error: "unsupported_grant_type", error_description: `Invalid grant_type: ${form.grant_type}` });
+      }
+      if (url.pathname.startsWith("/youtube/v3/")) {
+        const bearer = request.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+        const text = await request.text();
+        const path = url.pathname.slice("/youtube/v3/".length);
+        standIn.apiRequests.push({ method: request.method, path, query: Object.fromEntries(url.searchParams), body: text ? JSON.parse(text) : undefined, token: bearer });
+        const expiry = accessTokens.get(bearer);
+        if (!expiry || expiry < Date.now()) return apiError(401, "authError", "Request had invalid authentication credentials.");
+        if (standIn.quotaExhausted) return apiError(403, "quotaExceeded", "The request cannot be completed because you have exceeded your quota.");
+        const body = (text ? JSON.parse(text) : {}) as { snippet?: { title?: string }; status?: { privacyStatus?: string } };
+        if (path === "liveBroadcasts" && request.method === "POST") {
+          const id = token("bc");
+          standIn.broadcasts.set(id, { status: "created", title: body.snippet?.title ?? "", privacy: body.status?.privacyStatus ?? "" });
+          return json(200, { kind: "youtube#liveBroadcast", id, snippet: body.snippet, status: { lifeCycleStatus: "created", privacyStatus: body.status?.privacyStatus } });
+        }
+        if (path === "liveStreams" && request.method === "POST") {
+          const id = token("st");
+          const key = `${randomBytes(2).toString("hex")}-${randomBytes(2).toString("hex")}-${randomBytes(2).toString("hex")}`;
+          streams.set(id, { key });
+          return json(200, { kind: "youtube#liveStream", id, cdn: { ingestionType: "rtmp", ingestionInfo: { streamName: key, ingestionAddress: "rtmp://a.rtmp.youtube.com/live2", rtmpsIngestionAddress: "rtmps://a.rtmps.youtube.com/live2" } } });
+        }
+        if (path === "liveBroadcasts/bind" && request.method === "POST") {
+          const broadcast = standIn.broadcasts.get(url.searchParams.get("id") ?? "");
+          if (!broadcast) return apiError(404, "liveBroadcastNotFound", "Broadcast not found");
+          if (!streams.has(url.searchParams.get("streamId") ?? "")) return apiError(404, "liveStreamNotFound", "Stream not found");
+          broadcast.streamId = url.searchParams.get("streamId")!;
+          broadcast.status = "ready";
+          return json(200, { id: url.searchParams.get("id") });
+        }
+        if (path === "liveBroadcasts/transition" && request.method === "POST") {
+          const broadcast = standIn.broadcasts.get(url.searchParams.get("id") ?? "");
+          if (!broadcast) return apiError(404, "liveBroadcastNotFound", "Broadcast not found");
+          const target = url.searchParams.get("broadcastStatus");
+          if (target === "complete" && broadcast.status === "complete") return apiError(403, "redundantTransition", "The broadcast is already in the requested status.");
+          broadcast.status = target === "live" ? "live" : target === "complete" ? "complete" : broadcast.status;
+          return json(200, { id: url.searchParams.get("id"), status: { lifeCycleStatus: broadcast.status } });
+        }
+        return apiError(404, "notFound", `no ${request.method} ${path} in the stand-in`);
+      }
+      return new Response("not found", { status: 404 });
+    },
+  });
+  return Object.assign(standIn as YouTubeStandIn, {
+    url: `http://127.0.0.1:${server.port}`,
+    stop: async () => void server.stop(true),
+  });
+}
