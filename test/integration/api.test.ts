@@ -298,7 +298,7 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
   });
 
   describe("workers", () => {
-    test("the embedded worker appears in GET /v1/workers as healthy with pools [cpu]", async () => {
+    test("the embedded worker appears in GET /v1/workers as healthy with pools [cpu, live] (the embedded worker runs one live transcode)", async () => {
       type W = { id: string; status: string; healthy: boolean; pools: string[]; slots: number; capabilities: { ffmpeg?: { version?: string } } };
       let items: W[] = [];
       await waitFor(
@@ -313,7 +313,7 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
       );
       const w = items.find((x) => x.id === "embedded")!;
       expect(w.healthy).toBe(true);
-      expect(w.pools).toEqual(["cpu"]);
+      expect(w.pools).toEqual(["cpu", "live"]);
       expect(w.slots).toBeGreaterThanOrEqual(1);
       expect(w.capabilities.ffmpeg?.version).toMatch(/^\d/);
 
