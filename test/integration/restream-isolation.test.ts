@@ -100,11 +100,12 @@ test("one input to a healthy receiver, a silent server, a closed port and a refu
       { id: "disabled", publisher: "rtmp", url: `rtmp://127.0.0.1:${healthyPort}/live`, key: "good", enabled: false },
     ],
     logger,
-    stallTimeoutMs: 3_000,
+    // Short for the test, yet well above a publisher's start on a loaded machine (about 1 s idle).
+    stallTimeoutMs: 6_000,
     onChange: (report) => (latest = report),
     onEvent: (event) => void events.push(event),
   });
-  const byId = (id: string) => latest.find((destination) => destination.id === id);
+  const byId = (id: string) => runner.report().find((destination) => destination.id === id);
   runner.start();
   try {
     expect(runner.report().map((destination) => destination.id)).toEqual(["healthy", "silent", "refused", "bad-key"]);
@@ -140,8 +141,10 @@ test("one input to a healthy receiver, a silent server, a closed port and a refu
     const second = largestVideoGap(received, 2);
     expect(second.gap).toBeLessThanOrEqual(1000);
     expect(byId("healthy")!.reconnects).toBeGreaterThanOrEqual(1);
-    expect(byId("healthy")!.bitrate_kbps).toBeGreaterThan(0);
+    await waitFor(() => (byId("healthy")?.bitrate_kbps ?? 0) > 0, 30_000, "a bitrate reported for the reconnected destination");
 
+    // Every state change was pushed to onChange (what the task turns into progress reports).
+    expect(latest.find((destination) => destination.id === "healthy")?.status).toBe("live");
     const summary = events.map((event) => `${event.type}:${event.destination_id}${event.terminal ? ":terminal" : ""}`);
     expect(summary).toContain("restream.destination.failed:silent");
     expect(summary).toContain("restream.destination.failed:refused");
@@ -155,6 +158,46 @@ test("one input to a healthy receiver, a silent server, a closed port and a refu
     const outcome = await runner.stop();
     expect(outcome.reason).toBe("stopped");
     expect(outcome.destinations.map((destination) => `${destination.id}:${destination.status}`)).toEqual(["healthy:stopped", "silent:stopped", "refused:stopped", "bad-key:failed"]);
+    await healthy.stop();
+    for (const socket of silentSockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+}, 120_000);
+
+test("a destination that stops reading overflows only its own bounded queue and is restarted; the healthy one stays live", async () => {
+  const received: ReceivedTag[] = [];
+  let sessions = 0;
+  const healthy = await receiver(0, received, () => ++sessions);
+  const silentSockets: Socket[] = [];
+  const silent: Server = createServer({ pauseOnConnect: true }, (socket) => void silentSockets.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", () => resolve()));
+  const silentPort = (silent.address() as { port: number }).port;
+  let latest: DestinationReport[] = [];
+  const runner = new RestreamRunner({
+    input: { kind: "file", source: clip, loop: true },
+    destinations: [
+      { id: "healthy", publisher: "rtmp", url: `rtmp://127.0.0.1:${healthy.port}/live`, key: "good", enabled: true },
+      { id: "silent", publisher: "rtmp", url: `rtmp://127.0.0.1:${silentPort}/live`, key: "k", enabled: true },
+    ],
+    logger,
+    // The watchdog is out of the way here: the queue bound alone must catch the stuck destination.
+    stallTimeoutMs: 120_000,
+    // Room for a GOP of this input (about 100 KiB) plus the pipe's own buffer, little more.
+    maxQueueBytes: 256 * 1024,
+    onChange: (report) => (latest = report),
+  });
+  const byId = (id: string) => runner.report().find((destination) => destination.id === id);
+  runner.start();
+  try {
+    await waitFor(() => (byId("silent")?.reconnects ?? 0) >= 1, 60_000, "the stuck destination dropped at its queue bound and restarted");
+    expect(byId("silent")!.last_error).toContain("queue overflowed");
+    await waitFor(() => largestVideoGap(received, 1).frames > 50, 30_000, "media on the healthy receiver");
+    expect(byId("healthy")).toMatchObject({ status: "live", reconnects: 0, last_error: null });
+    expect(largestVideoGap(received, 1).gap).toBeLessThanOrEqual(1000);
+    expect(sessions).toBe(1);
+    expect(latest.find((destination) => destination.id === "silent")?.last_error).toContain("queue overflowed");
+  } finally {
+    await runner.stop();
     await healthy.stop();
     for (const socket of silentSockets) socket.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));

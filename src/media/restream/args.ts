@@ -59,7 +59,9 @@ export function restreamInputArgs(input: RestreamInput): string[] {
  * logged, and every message taken from FFmpeg goes through redactKey first.
  */
 export function restreamDestinationArgs(destination: Pick<RestreamDestination, "url" | "key" | "transcode">): string[] {
-  const argv = ["-hide_banner", "-loglevel", "warning", "-f", "flv", "-i", "pipe:0", "-map", "0:v:0?", "-map", "0:a:0?"];
+  // The input is FLV with its codec headers up front: a short probe starts sending at once instead of after
+  // FFmpeg's default 5 s of analysis (the watchdog would otherwise see a slow start as a stall).
+  const argv = ["-hide_banner", "-loglevel", "warning", "-analyzeduration", "500000", "-probesize", "262144", "-f", "flv", "-i", "pipe:0", "-map", "0:v:0?", "-map", "0:a:0?"];
   const transcode = destination.transcode;
   if (transcode) {
     const kbps = Math.round(transcode.video_kbps);

@@ -266,25 +266,34 @@ export class RestreamRunner {
 
     const subscription = this.fanout.subscribe({ maxQueueBytes: this.options.maxQueueBytes ?? DEFAULT_DESTINATION_QUEUE_BYTES });
     const reader = subscription.getReader();
+    let open = true;
+    void exited.then(() => (open = false));
+    // The fan-out errors a subscription that overflowed its bound (SlowSubscriberError): the publisher is
+    // killed and restarted from the latest keyframe. Watched through `closed` because the pump may be waiting
+    // on a pipe that never drains when it happens.
+    const dropped = reader.closed.then(
+      () => false,
+      () => true,
+    );
+    void dropped.then((overflow) => {
+      if (overflow && open) {
+        overflowed = true;
+        child.kill("SIGKILL");
+      }
+    });
     const pump = (async () => {
-      let open = true;
-      void exited.then(() => (open = false));
       try {
         for (;;) {
           const { value, done } = await reader.read();
           if (done || !open) break;
           if (!child.stdin!.write(value)) {
             // Wait for the pipe to drain or the process to go; meanwhile the fan-out queues for this destination only.
-            await Promise.race([new Promise<void>((resolve) => child.stdin!.once("drain", () => resolve())), exited]);
+            await Promise.race([new Promise<void>((resolve) => child.stdin!.once("drain", () => resolve())), exited, dropped]);
           }
         }
         if (open) child.stdin!.end();
       } catch {
-        // The fan-out dropped this subscription: it overflowed. Restart the publisher from the latest keyframe.
-        if (open) {
-          overflowed = true;
-          child.kill("SIGKILL");
-        }
+        // the subscription was dropped: handled above
       }
     })();
     const exitCode = await exited;
