@@ -76,6 +76,8 @@ export const videoParamsSchema = v.object({
    * (8-bit 4:2:0 of a codec the device decodes); false or absent: CPU decode + upload.
    */
   hardware: v.optional(v.object({ decode: v.boolean() })),
+  /** The source's container (analyze's `format`, FFprobe's format_name): an FLV's first chunk does not seek (media/args/video-chunk.ts). */
+  source_format: v.optional(text),
 });
 
 export const audioParamsSchema = v.object({

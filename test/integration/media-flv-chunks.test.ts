@@ -2,7 +2,7 @@
  * An uploaded FLV with B-frames (x264's default, OBS's "high" profile; no keyframe index, as FFmpeg's FLV
  * muxer and RTMP recordings write it) split into chunks by the VOD pipeline: every part has exactly its
  * planned frame count and starts at its own source keyframe. FFmpeg 5.1's FLV demuxer seeks a GOP or more
- * late near the file's start, so the first chunk must not seek (chunkSeekArgs); the later ones seek as usual.
+ * late near the file's start, so an FLV's first chunk must not seek (chunkSeekArgs); the later ones seek as usual.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -20,6 +20,8 @@ let dir = "";
 let source = "";
 let chunks: Chunk[] = [];
 let total = 0;
+/** FFprobe's format_name of the source, as the analyze task reports it. */
+let format = "";
 
 async function run(bin: string, args: string[]): Promise<string> {
   const proc = Bun.spawn([bin, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
@@ -52,6 +54,7 @@ beforeAll(async () => {
   ]);
   const index = await keyframeIndex(source);
   total = index.total_frames;
+  format = (await run(FFPROBE, ["-v", "error", "-show_entries", "format=format_name", "-of", "csv=p=0", source])).trim();
   chunks = planChunks({ duration_s: 4, fps: FPS, keyframes: index.keyframes, total_frames: total, free_slots: 4 }, { min_chunk_s: 1, max_chunk_s: 60, min_split_duration_s: 2 });
 }, 60_000);
 
@@ -63,14 +66,17 @@ test("the source is what the case is about: B-frames (first pts > 0), four 1 s c
   const index = await keyframeIndex(source);
   expect(index.keyframes[0]?.pts).toBeGreaterThan(0);
   expect(total).toBe(100);
+  expect(format).toBe("flv");
   expect(chunks.map((c) => [c.start_frame, c.frames])).toEqual([
     [0, 25],
     [25, 25],
     [50, 25],
     [75, 25],
   ]);
-  expect(chunkSeekArgs(chunks[0]!.start_pts, 0, FPS)).toEqual([]);
-  expect(chunkSeekArgs(chunks[1]!.start_pts, 25, FPS)).toEqual(["-seek_timestamp", "1", "-ss", (chunks[1]!.start_pts - 0.001).toFixed(3)]);
+  expect(chunkSeekArgs(chunks[0]!.start_pts, 0, FPS, "flv")).toEqual([]);
+  expect(chunkSeekArgs(chunks[1]!.start_pts, 25, FPS, "flv")).toEqual(["-seek_timestamp", "1", "-ss", (chunks[1]!.start_pts - 0.001).toFixed(3)]);
+  // Other containers seek there exactly: their first chunk keeps the seek.
+  expect(chunkSeekArgs(chunks[0]!.start_pts, 0, FPS, "mov,mp4,m4a,3gp,3g2,mj2")).toEqual(["-seek_timestamp", "1", "-ss", (chunks[0]!.start_pts - 0.001).toFixed(3)]);
 });
 
 test("every part has exactly its frames and starts at its own source keyframe (frame-exact)", async () => {
@@ -91,6 +97,7 @@ test("every part has exactly its frames and starts at its own source keyframe (f
           input: source,
           start_pts: chunk.start_pts,
           start_frame: chunk.start_frame,
+          source_format: format,
           frames: chunk.frames,
           fps: FPS,
           renditions: [{ width: 320, height: 240, encoder: choice.encoder, profile }],

@@ -144,6 +144,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
         ...(source.video.traits ? { traits: source.video.traits } : {}),
         // A GPU group decodes on the device when it can (docs/gpu.md); otherwise CPU decode + upload.
         ...(isHardwarePool(pool) ? { hardware: { decode: decodesOnDevice(pool, source.video) } } : {}),
+        // How the chunk seeks depends on the container (FLV seeks late near the start: media/args/video-chunk.ts).
+        source_format: source.format,
       };
       newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params, mediaSeconds: c.duration_s * list.length });
     }

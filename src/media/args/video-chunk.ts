@@ -26,9 +26,11 @@ export interface VideoChunkInput {
   /**
    * Index of that keyframe in the source (the planner always gives it). It places the decimation grid
    * (frame_step > 1; omitted counts as 0 there), and 0 given explicitly means the chunk starts at the
-   * source's first frame: the decode then starts from the file's start without seeking (chunkSeekArgs).
+   * source's first frame (chunkSeekArgs).
    */
   start_frame?: number;
+  /** The source's container as FFprobe names it (`format_name`, e.g. "flv"): how the chunk seeks (chunkSeekArgs). */
+  source_format?: string;
   /** Source frames in the chunk. */
   frames: number;
   /** Source frame rate (average). */
@@ -60,16 +62,24 @@ export function seekPreroll(fps: number): number {
 }
 
 /**
- * Where the chunk's decode starts. A chunk known to start at the source's first frame (start_frame 0) does not seek at
- * all: decoding from the file's start is exactly what seeking there means, and FFmpeg 5.1's FLV demuxer
- * (no keyframe index, as in RTMP recordings and most FLV uploads) seeks wrongly near the start — a target
- * just before the first keyframe, 0 or even negative lands one GOP or more later (measured: B-frame FLV,
- * 2 s GOPs, `-ss 0.079` before the keyframe at pts 0.08 decodes from the keyframe at 6.08 s), losing the
- * first GOP(s) and failing the part's frame count. Later chunks seek as usual (measured frame-exact on the
- * same files: 150/100/30 frames from the keyframes at 2/4/6 s, also with a non-zero start time).
+ * Whether FFmpeg 5.1's demuxer for `format` (FFprobe's format_name) seeks wrongly near the start of a file.
+ * FLV without a keyframe index (RTMP recordings, most FLV uploads) with B-frames: a target just before the
+ * first keyframe, 0 or even negative lands a GOP or more later (measured: keyframe at pts 0.08, 2 s GOPs,
+ * `-ss 0.079` decoded from the keyframe at 6.08 s), losing the first GOP(s). Seeks further in came out
+ * frame-exact (150/100/30 frames from the keyframes at 2/4/6 s, also with a non-zero start time). MP4 and
+ * MPEG-TS seek exactly there too (test/integration/media-args.test.ts).
  */
-export function chunkSeekArgs(startPts: number, startFrame: number | undefined, fps: number): string[] {
-  if (startFrame === 0) return [];
+export function seeksLateNearStart(format: string | undefined): boolean {
+  return (format ?? "").split(",").some((name) => name === "flv" || name === "live_flv");
+}
+
+/**
+ * Where the chunk's decode starts: `-seek_timestamp 1 -ss (start_pts - preroll)`, except for the first chunk
+ * (start_frame 0) of a source whose container seeks late near the start (seeksLateNearStart), which decodes
+ * from the file's start — the same first frame, without the seek.
+ */
+export function chunkSeekArgs(startPts: number, startFrame: number | undefined, fps: number, sourceFormat?: string): string[] {
+  if (startFrame === 0 && seeksLateNearStart(sourceFormat)) return [];
   return ["-seek_timestamp", "1", "-ss", seconds(startPts - seekPreroll(fps))];
 }
 
@@ -89,7 +99,7 @@ export function decimatedFrameCount(startFrame: number, frames: number, step: nu
  * - `-seek_timestamp 1 -ss (start_pts - preroll)`: -ss is normally relative to the file's start_time
  *   (2.8 s for a default MPEG-TS), seek_timestamp makes it the absolute pts the keyframe index holds.
  *   Decoding starts at the keyframe; frames before -ss are dropped by FFmpeg's accurate seek. The first
- *   chunk does not seek (chunkSeekArgs: FLV seeks near the start land a GOP late).
+ *   chunk of an FLV does not seek (chunkSeekArgs: FLV seeks near the start land a GOP late).
  * - `setpts=PTS-STARTPTS` puts the keyframe at t=0, so forced keyframes count from the chunk start
  *   and every part starts at 0. Deinterlacing and HDR tone mapping follow it (filters/picture.ts), once
  *   for all renditions where they can; neither changes the frame count.
@@ -123,7 +133,7 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
   const hwDecode = input.hardware?.decode === true && run.id !== "cpu" && picture.shared.length === 0 && picture.perRendition.every((f) => f.length === 0);
 
   const args: string[] = inputArgs(run, device, hwDecode);
-  args.push(...chunkSeekArgs(input.start_pts, input.start_frame, fps), "-i", input.input);
+  args.push(...chunkSeekArgs(input.start_pts, input.start_frame, fps, input.source_format), "-i", input.input);
 
   const branches = renditions.map((r, i) => {
     const filters: string[] = [...(picture.perRendition[i] ?? [])];

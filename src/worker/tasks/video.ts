@@ -25,6 +25,7 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
     input,
     start_pts: p.chunk.start_pts,
     start_frame: p.chunk.start_frame,
+    ...(p.source_format ? { source_format: p.source_format } : {}),
     frames: p.chunk.frames,
     renditions: p.renditions,
     fps: p.fps,
