@@ -14,6 +14,8 @@ export interface YouTubeStandIn {
   /** An authorization code for `verifier`'s S256 challenge and `redirectUri`. */
   grantCode(verifier: string, redirectUri: string): string;
   revoke(refreshToken: string): void;
+  /** The admin consents on the consent page `consentUrl`: answers the redirect back (redirect_uri?code=…&state=…). */
+  consent(consentUrl: string): string;
   /** Each refresh answers a new refresh token and invalidates the old one. */
   rotate: boolean;
   /** Seconds an access token lives. */
@@ -52,6 +54,16 @@ export function startYouTubeStandIn(): YouTubeStandIn {
       const code = token("4/code");
       codes.set(code, { challenge: createHash("sha256").update(verifier).digest("base64url"), redirectUri });
       return code;
+    },
+    consent(consentUrl) {
+      const params = new URL(consentUrl).searchParams;
+      if (params.get("code_challenge_method") !== "S256" || params.get("client_id") !== standIn.clientId) throw new Error("stand-in consent page: bad request");
+      const code = token("4/code");
+      codes.set(code, { challenge: params.get("code_challenge")!, redirectUri: params.get("redirect_uri")! });
+      const back = new URL(params.get("redirect_uri")!);
+      back.searchParams.set("code", code);
+      back.searchParams.set("state", params.get("state")!);
+      return back.toString();
     },
     revoke(refreshToken) {
       refreshTokens.delete(refreshToken);

@@ -19,6 +19,7 @@ import { bodyLimitParser } from "./body-limit.ts";
 import { pathOf, urlTargetProblem } from "./url-guard.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
+import { publisherRoutes } from "./publishers.ts";
 import { profileRoutes } from "./profiles.ts";
 import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
@@ -58,6 +59,7 @@ export function createApp(ctx: KernelContext) {
     .use(workerRoutes(ctx))
     .use(pluginRoutes(ctx))
     .use(jobRoutes(ctx))
+    .use(publisherRoutes(ctx))
     .use(eventRoutes(ctx))
     .use(fileRoutes(ctx))
     .use(profileRoutes(ctx))

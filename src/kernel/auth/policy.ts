@@ -82,6 +82,9 @@ export const POLICY: Record<string, Access> = {
   "POST /v1/plugins/:id/enable": { role: "admin", action: "plugins.enable" },
   "POST /v1/plugins/:id/disable": { role: "admin", action: "plugins.disable" },
   "POST /v1/plugins/:id/reload": { role: "admin", action: "plugins.reload" },
+  // publishers (docs/publishers.md): the callback is reached by the provider's redirect, authorized by its sealed state
+  "GET /v1/publishers/:id/connect": { role: "admin", action: "publishers.connect_start" },
+  "GET /v1/publishers/:id/callback": { role: "public", action: "publishers.connect" },
 
   // webhooks (docs/webhooks.md)
   "GET /v1/webhooks": { role: "admin", action: "webhooks.list" },
