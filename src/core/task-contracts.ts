@@ -119,6 +119,15 @@ export const packageParamsSchema = v.object({
     max_interval_s: v.optional(positive),
     audio_tracks: v.optional(v.array(audioTrackOutSchema)),
   }),
+  /**
+   * Subtitle tracks, converted once each to WebVTT by the package step (media/subtitles.ts), in output
+   * order: a text stream of the source (`stream`: its FFprobe index) or a sidecar file (no `stream`: its
+   * first subtitle stream). `shift_s`: subtracted from the track's times (the source's first video frame
+   * pts for source tracks, 0 for sidecars).
+   */
+  subtitles: v.optional(
+    v.array(v.object({ ...sourceFields, stream: v.optional(count), shift_s: v.pipe(v.number(), v.finite()), language: v.string(), name: text, default: v.boolean() })),
+  ),
   renditions: v.array(
     v.object({
       ...renditionPlanSchema.entries,
@@ -271,6 +280,8 @@ export const analyzeResultSchema = v.object(
     audio_tracks: v.optional(v.array(audioTrackSchema)),
     /** Streams no output carries (subtitles, timecode/data, attachments, cover art) and why (media/probe.ts). */
     ignored_streams: v.optional(v.array(v.object({ index: v.number(), type: v.string(), codec: v.string(), language: v.optional(v.string()), reason: v.string() }))),
+    /** Text subtitle streams the outputs carry (media/subtitles.ts): index is FFprobe's stream index. */
+    subtitle_tracks: v.optional(v.array(v.object({ index: v.number(), codec: v.string(), language: v.string(), title: v.nullable(v.string()), default: v.boolean() }))),
   },
   analysisObject("the analysis result is empty"),
 );
@@ -410,4 +421,6 @@ export interface JobOptions {
   source_kind?: "url" | "key" | "s3";
   /** Which source audio tracks the outputs carry (indexes or languages, media/audio-tracks.ts); absent: every track. */
   audio_tracks?: Array<number | string>;
+  /** Sidecar subtitle files converted to WebVTT/mov_text beside the source's own text tracks (media/subtitles.ts). */
+  subtitles?: Array<{ source_url: string; language: string; name: string; default?: boolean }>;
 }

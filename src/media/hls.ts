@@ -17,6 +17,8 @@ export interface Variant {
   frame_rate?: number;
   /** GROUP-ID of the alternate audio renditions this variant plays with (its own segments are video only). */
   audio_group?: string;
+  /** GROUP-ID of the WebVTT subtitle renditions offered with this variant. */
+  subtitle_group?: string;
 }
 
 /** An alternate audio rendition (one source audio track): an `EXT-X-MEDIA:TYPE=AUDIO` entry. */
@@ -31,6 +33,17 @@ export interface AudioRendition {
   channels: number;
 }
 
+/** A WebVTT subtitle rendition (`EXT-X-MEDIA:TYPE=SUBTITLES`); every variant names its group. */
+export interface SubtitleRendition {
+  group_id: string;
+  uri: string;
+  /** Shown in subtitle menus, unique in its group. */
+  name: string;
+  /** RFC 5646 tag; omitted for "und". */
+  language?: string;
+  default: boolean;
+}
+
 const quoted = (what: string, value: string) => {
   if (/["\r\n]/.test(value)) throw new Error(`masterPlaylist: invalid ${what} ${JSON.stringify(value)}`);
   return `"${value}"`;
@@ -43,7 +56,7 @@ const quoted = (what: string, value: string) => {
  * own estimate whatever the order. Apple's examples list variants the same way.
  * Version 3 is the highest any tag here requires (none of them needs more).
  */
-export function masterPlaylist(variants: readonly Variant[], audio: readonly AudioRendition[] = []): string {
+export function masterPlaylist(variants: readonly Variant[], audio: readonly AudioRendition[] = [], subtitles: readonly SubtitleRendition[] = []): string {
   if (variants.length === 0) throw new Error("masterPlaylist: no variants");
   const sorted = [...variants].sort(
     (a, b) => a.bandwidth - b.bandwidth || a.height - b.height || a.width - b.width || (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0),
@@ -57,6 +70,13 @@ export function masterPlaylist(variants: readonly Variant[], audio: readonly Aud
     attrs.push(`DEFAULT=${a.default ? "YES" : "NO"}`, "AUTOSELECT=YES", `CHANNELS="${a.channels}"`, `URI=${quoted("URI", a.uri)}`);
     lines.push(`#EXT-X-MEDIA:${attrs.join(",")}`);
   }
+  // Subtitles: AUTOSELECT lets a player pick the track of the user's language; DEFAULT=YES shows it at start.
+  for (const s of subtitles) {
+    const attrs = [`TYPE=SUBTITLES`, `GROUP-ID=${quoted("GROUP-ID", s.group_id)}`, `NAME=${quoted("NAME", s.name)}`];
+    if (s.language) attrs.push(`LANGUAGE=${quoted("LANGUAGE", s.language)}`);
+    attrs.push(`DEFAULT=${s.default ? "YES" : "NO"}`, "AUTOSELECT=YES", `URI=${quoted("URI", s.uri)}`);
+    lines.push(`#EXT-X-MEDIA:${attrs.join(",")}`);
+  }
   for (const v of sorted) {
     if (/[\r\n]/.test(v.uri) || v.uri === "") throw new Error(`masterPlaylist: invalid URI ${JSON.stringify(v.uri)}`);
     if (v.codecs.includes('"')) throw new Error(`masterPlaylist: invalid CODECS ${JSON.stringify(v.codecs)}`);
@@ -66,6 +86,10 @@ export function masterPlaylist(variants: readonly Variant[], audio: readonly Aud
     if (v.audio_group !== undefined) {
       if (!audio.some((a) => a.group_id === v.audio_group)) throw new Error(`masterPlaylist: no audio rendition in group ${v.audio_group}`);
       attrs.push(`AUDIO=${quoted("AUDIO", v.audio_group)}`);
+    }
+    if (v.subtitle_group !== undefined) {
+      if (!subtitles.some((s) => s.group_id === v.subtitle_group)) throw new Error(`masterPlaylist: no subtitle rendition in group ${v.subtitle_group}`);
+      attrs.push(`SUBTITLES=${quoted("SUBTITLES", v.subtitle_group)}`);
     }
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(",")}`, v.uri);
   }

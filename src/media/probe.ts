@@ -4,6 +4,7 @@
  */
 
 import { inputOptions, refusedFormatReason } from "./input-policy.ts";
+import { subtitleIgnoredReason } from "./subtitles.ts";
 
 /**
  * An input FFprobe would read as an option ("-x.mp4") is passed through the file protocol instead. Local
@@ -204,7 +205,7 @@ export interface IgnoredStream {
 }
 
 /**
- * Every stream of the source the outputs leave out: subtitles (not carried yet), timecode/data tracks,
+ * Every stream of the source the outputs leave out: bitmap subtitles (text ones are carried), timecode/data tracks,
  * attachments, cover art and video streams after the first. None of these fails a job; the job says so.
  */
 export function ignoredStreamsOf(streams: ReadonlyArray<Record<string, unknown>>): IgnoredStream[] {
@@ -215,12 +216,14 @@ export function ignoredStreamsOf(streams: ReadonlyArray<Record<string, unknown>>
     const coverArt = (stream.disposition as Record<string, number> | undefined)?.attached_pic === 1;
     let reason: string | undefined;
     if (type === "audio") continue;
+    // Text subtitles are carried (media/subtitles.ts); bitmap ones are listed here with why not.
+    if (type === "subtitle" && subtitleIgnoredReason(codecNameOf(stream)) === undefined) continue;
     if (type === "video" && !coverArt && !videoSeen) {
       videoSeen = true;
       continue;
     }
     if (type === "video") reason = coverArt ? "cover art is not carried" : "only the first video stream is transcoded";
-    else if (type === "subtitle") reason = "subtitles are not carried yet (docs/media.md)";
+    else if (type === "subtitle") reason = subtitleIgnoredReason(codecNameOf(stream))!;
     else if (type === "data") reason = "timecode and data tracks are not carried";
     else if (type === "attachment") reason = "attachments (fonts, files) are not carried";
     else reason = `${type} streams are not carried`;

@@ -25,6 +25,7 @@ export function rotationOf(stream: Stream): number {
 }
 
 import { keyframeProblem } from "./planner.ts";
+import { subtitleTracksOf } from "./subtitles.ts";
 import { ignoredStreamsOf, isVariableRate, unsupportedCodecProblem, type VideoTiming } from "./probe.ts";
 import { videoTraitsOf } from "./filters/traits.ts";
 
@@ -111,6 +112,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
   const num = (error: unknown) => (error === undefined || error === null || error === "N/A" || Number.isNaN(Number(error)) ? null : Number(error));
   const tracks = audioTracksOf(streams);
   const ignored = ignoredStreamsOf(streams);
+  const subtitles = subtitleTracksOf(streams);
   return {
     duration_s: timed ? round6(timed.end_s - timed.start_s) : frames / fps,
     size_bytes: num(format.size),
@@ -136,6 +138,7 @@ export function summarizeProbe(raw: { format?: Stream; streams?: Stream[]; keyfr
       : null,
     audio_tracks: tracks,
     ...(ignored.length > 0 ? { ignored_streams: ignored } : {}),
+    ...(subtitles.length > 0 ? { subtitle_tracks: subtitles } : {}),
     keyframes,
   };
 }

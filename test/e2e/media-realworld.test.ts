@@ -625,7 +625,7 @@ describe("the picture", () => {
     expect(job.source.ignored_streams).toEqual([{ index: 2, type: "data", codec: "tmcd", language: "eng", reason: "timecode and data tracks are not carried" }]);
   }, 300_000);
 
-  test("text subtitle tracks in the source (SRT, ASS) do not stop the job: transcoded split, subtitles not carried (docs/media.md)", async () => {
+  test("text subtitle tracks in the source (SRT, ASS): transcoded split, carried as mov_text (test/e2e/media-subtitles.test.ts checks them)", async () => {
     const streams = (await ffprobeJson(["-show_streams", clips.subtitled!])).streams as Array<{ codec_type: string; codec_name: string }>;
     expect(streams.map((s) => s.codec_name)).toEqual(["h264", "aac", "subrip", "ass"]);
     const done = await runJob(KS, clips.subtitled!);
@@ -634,13 +634,10 @@ describe("the picture", () => {
     expect(timingProblems(out, src.subtitled!)).toEqual([]);
     expect(audioProblems(out, src.subtitled!)).toEqual([]);
     const outStreams = (await ffprobeJson(["-show_streams", done.mp4])).streams as Array<{ codec_type: string }>;
-    expect(outStreams.map((s) => s.codec_type)).toEqual(["video", "audio"]);
-    // The job says what it left out.
-    const job = (await call<{ source: { ignored_streams: unknown[] } }>(KS, `/v1/jobs/${done.job.id}`)).body;
-    expect(job.source.ignored_streams).toEqual([
-      { index: 2, type: "subtitle", codec: "subrip", language: "eng", reason: "subtitles are not carried yet (docs/media.md)" },
-      { index: 3, type: "subtitle", codec: "ass", language: "fra", reason: "subtitles are not carried yet (docs/media.md)" },
-    ]);
+    expect(outStreams.map((s) => s.codec_type)).toEqual(["video", "audio", "subtitle", "subtitle"]);
+    // Nothing is left out.
+    const job = (await call<{ source: { ignored_streams?: unknown[] } }>(KS, `/v1/jobs/${done.job.id}`)).body;
+    expect(job.source.ignored_streams).toBeUndefined();
   }, 300_000);
 
   test("a one-frame video gives a one-frame MP4 and HLS, on both kernels", async () => {

@@ -40,6 +40,20 @@ export const jobRequestSchema = v.object({
       v.maxLength(64, "audio_tracks lists at most 64 tracks"),
     ),
   ),
+  // Sidecar subtitle files (docs/media.md): .srt, .ass/.ssa or .vtt, each a URL or key checked like source_url.
+  subtitles: v.optional(
+    v.pipe(
+      v.array(
+        v.object({
+          source_url: v.pipe(v.string(), v.minLength(1, "subtitles[].source_url is required"), v.maxLength(4096)),
+          language: v.pipe(v.string(), v.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})?$/, 'subtitles[].language is a language code such as "eng" or "en"')),
+          name: v.pipe(v.string(), v.minLength(1, "subtitles[].name is required"), v.maxLength(100), v.regex(/^[^"\r\n]*$/, "subtitles[].name cannot contain quotes or line breaks")),
+          default: v.optional(v.boolean()),
+        }),
+      ),
+      v.maxLength(16, "subtitles lists at most 16 files"),
+    ),
+  ),
   priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-100), v.maxValue(100))),
   // Capped: every job list and event carries it (huge rows made lists take GBs of memory; issue 12).
   metadata: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.check((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, "metadata is at most 16 KiB (16384 bytes) of JSON"))),
@@ -121,6 +135,7 @@ function jobActionRoutes(ctx: KernelContext) {
 async function submit(ctx: KernelContext, body: v.InferOutput<typeof jobRequestSchema>, key: string | undefined, set: { status?: number | string; headers: Record<string, unknown> }) {
   if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new AppError("WE-JOB-001", "Idempotency-Key must be 1-200 printable ASCII characters");
   await checkS3Source(ctx, body.source_url);
+  for (const sidecar of body.subtitles ?? []) await checkS3Source(ctx, sidecar.source_url);
   const storage = await uploadStorage(ctx);
   const { job, replayed } = await createJob(ctx.db, body, {
     idempotencyKey: key,

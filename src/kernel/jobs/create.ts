@@ -13,6 +13,7 @@ import { resolveProfiles } from "../profiles/catalog.ts";
 import type { JobRow } from "../orchestrator/transitions.ts";
 import { parseSourceUrl } from "../../core/source-url.ts";
 import { checkSourceUrl } from "../../core/outbound-guard.ts";
+import { sidecarFormat } from "../../media/subtitles.ts";
 
 export interface JobRequest {
   source_url: string;
@@ -23,6 +24,8 @@ export interface JobRequest {
   metadata?: Record<string, unknown>;
   /** Audio tracks to carry (indexes or languages, media/audio-tracks.ts); absent: all of them. */
   audio_tracks?: Array<number | string>;
+  /** Sidecar subtitle files (media/subtitles.ts), each URL checked like the source's. */
+  subtitles?: Array<{ source_url: string; language: string; name: string; default?: boolean }>;
 }
 
 /** HLS variants are stream-copied into MPEG-TS/fMP4 segments: only MP4-family codecs qualify. */
@@ -60,10 +63,20 @@ export async function createJob(
   const source = parseSourceUrl(req.source_url);
   // Loopback, private, link-local and metadata addresses are refused after DNS resolution (docs/security.md).
   if (source.kind === "url" && opts.outbound) await checkSourceUrl(source.url, opts.outbound.allowCidrs);
+  const subtitles = (req.subtitles ?? []).map((s) => ({ ...s, source_url: s.source_url.trim() }));
+  for (const s of subtitles) {
+    if (!sidecarFormat(s.source_url)) throw new AppError("WE-JOB-002", `subtitles: ${s.source_url} is not a subtitle file this pipeline reads (.srt, .ass, .ssa or .vtt)`);
+    const ref = parseSourceUrl(s.source_url);
+    if (ref.kind === "url" && opts.outbound) await checkSourceUrl(ref.url, opts.outbound.allowCidrs);
+  }
   const specs = await resolveProfiles(db, req.profiles);
   const outputs = [...new Set(req.outputs ?? ["mp4"])];
   checkOutputs(outputs, specs);
   if (source.kind === "key") await opts.keyExists?.(source.key);
+  for (const s of subtitles) {
+    const ref = parseSourceUrl(s.source_url);
+    if (ref.kind === "key") await opts.keyExists?.(ref.key);
+  }
   const thumbnails = req.thumbnails === true ? { poster: true, sprite: false, interval_s: 10 } : req.thumbnails === false || req.thumbnails === undefined ? null : { poster: true, sprite: false, interval_s: 10, ...req.thumbnails };
 
   try {
@@ -74,7 +87,7 @@ export async function createJob(
           sourceUrl: req.source_url.trim(),
           profiles: req.profiles,
           outputs,
-          options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}) },
+          options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}), ...(subtitles.length > 0 ? { subtitles } : {}) },
           metadata: req.metadata ?? {},
           priority: req.priority ?? 0,
           idempotencyKey: opts.idempotencyKey ?? null,

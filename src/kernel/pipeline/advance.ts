@@ -20,7 +20,7 @@ import { afterLive } from "../live/live-task.ts";
 import type { Exec } from "../../db/exec.ts";
 import { type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
 import type { AudioTrack, SourceSummary } from "../../media/source.ts";
-import { selectAudioTracks, trackAudioSpec } from "../../media/audio-tracks.ts";
+import { selectAudioTracks, trackAudioSpec, trackLabel } from "../../media/audio-tracks.ts";
 import { sourceAudioFrameSeconds } from "../../media/verify.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../media/task-params.ts";
 
@@ -235,7 +235,9 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
     if (gi >= 0 && keys.length > 0 && stored.length === keys.length) r.audio_keys = stored;
   }
   const start = videoStart(source);
+  const subtitles = packageSubtitles(job, source);
   return {
+    ...(subtitles.length > 0 ? { subtitles } : {}),
     storage: opts.storage,
     output_prefix: outputPrefix(job.id),
     outputs: job.outputs.filter(isOutputFormat),
@@ -258,6 +260,33 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
     },
     renditions: [...renditions.values()],
   };
+}
+
+/**
+ * The subtitle tracks the outputs carry: the source's text streams (their times on the source clock, moved
+ * so the first video frame is 0), then the job's sidecar files; one default at most (the first flagged).
+ */
+function packageSubtitles(job: JobRow, source: SourceSummary): NonNullable<PackageParams["subtitles"]> {
+  const { storage } = job.options;
+  const fromSource = (source.subtitle_tracks ?? []).map((t) => ({
+    source_url: job.sourceUrl,
+    storage,
+    stream: t.index,
+    shift_s: videoStart(source),
+    language: t.language,
+    name: trackLabel({ index: t.index, language: t.language, title: t.title }),
+    default: t.default,
+  }));
+  const sidecars = (job.options.subtitles ?? []).map((s) => ({ source_url: s.source_url, storage, shift_s: 0, language: s.language, name: s.name, default: s.default ?? false }));
+  const all = [...fromSource, ...sidecars];
+  const firstDefault = all.findIndex((s) => s.default);
+  // Names are unique within the HLS group: a repeated one gets its position added.
+  const seen = new Set<string>();
+  return all.map((s, i) => {
+    const name = seen.has(s.name) ? `${s.name} (${i + 1})` : s.name;
+    seen.add(name);
+    return { ...s, name, default: i === firstDefault };
+  });
 }
 
 async function afterPackage(db: Exec, job: JobRow, task: TaskRow): Promise<AdvanceResult> {

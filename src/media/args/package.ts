@@ -30,12 +30,23 @@ export interface MuxAudio {
   default: boolean;
 }
 
+/** A converted subtitle track and how the output labels it. */
+export interface MuxSubtitle {
+  path: string;
+  /** ISO 639-2 ("und": unknown). */
+  language: string;
+  name: string;
+  default: boolean;
+}
+
 export interface ConcatMuxInput {
   concat_list: string;
   /** The whole-file audio from audioArgs; absent for video-only outputs. */
   audio?: string;
   /** Several tracks, in output order (replaces `audio`): each keeps its language, title and default flag. */
   audio_tracks?: readonly MuxAudio[];
+  /** WebVTT files (media/subtitles.ts), in output order: mov_text in MP4, WebVTT in WebM. */
+  subtitles?: readonly MuxSubtitle[];
   output: string;
   container: "mp4" | "webm";
   /** moov before mdat (MP4 only), so playback starts before the download ends. */
@@ -56,7 +67,17 @@ export function concatMuxArgs(input: ConcatMuxInput): string[] {
   for (const t of tracks) args.push("-i", t.path);
   args.push("-map", "0:v:0");
   tracks.forEach((_, i) => args.push("-map", `${i + 1}:a:0`));
+  const subtitles = input.subtitles ?? [];
+  // Named with -f: the converted files are ours, and WebVTT is not a source format (media/input-policy.ts).
+  for (const s of subtitles) args.splice(args.indexOf("-map"), 0, "-f", "webvtt", "-i", s.path);
+  subtitles.forEach((_, i) => args.push("-map", `${tracks.length + 1 + i}:s:0`));
   args.push("-c", "copy");
+  if (subtitles.length > 0) args.push("-c:s", input.container === "mp4" ? "mov_text" : "webvtt");
+  subtitles.forEach((s, i) => {
+    args.push(`-metadata:s:s:${i}`, `language=${s.language}`);
+    args.push(`-metadata:s:s:${i}`, `${input.container === "mp4" ? "handler_name" : "title"}=${s.name}`);
+    args.push(`-disposition:s:${i}`, s.default ? "default" : "0");
+  });
   (input.audio_tracks ?? []).forEach((t, i) => {
     args.push(`-metadata:s:a:${i}`, `language=${t.language}`);
     // MP4 keeps no per-track title: the handler name (hdlr) is what players list; Matroska/WebM has title.

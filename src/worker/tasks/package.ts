@@ -18,6 +18,7 @@ import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
 import { encoder, storageById } from "./io.ts";
 import { probeFile, runFfmpeg } from "./media-run.ts";
+import { type ConvertedSubtitle, convertSubtitles, hlsSubtitleRenditions, SUBTITLE_GROUP } from "./subtitles.ts";
 
 /** HLS segment target: a multiple of the usual 2 s keyframe interval, so cuts land on forced keyframes. */
 const HLS_SEGMENT_S = 6;
@@ -61,16 +62,18 @@ export async function packageTask(ctx: TaskContext<"package">): Promise<PackageR
     audioLocal.set(key, path);
   }
 
+  // Each subtitle track converted once for the whole job: muxed into every MP4, cut into HLS segments.
+  const subtitles = await convertSubtitles(ctx, p);
   const muxed: Muxed[] = [];
   for (const [i, r] of p.renditions.entries()) {
-    muxed.push(await muxRendition(ctx, p, r, audioLocal, get));
+    muxed.push(await muxRendition(ctx, p, r, audioLocal, get, subtitles));
     ctx.progress(((i + 1) / p.renditions.length) * 60);
   }
   await checkAlignment(ctx, muxed);
 
   // HLS and thumbnails read the muxed files; the MP4 upload moves them away, so it comes last.
   const produced: ProducedOutput[] = [];
-  if (p.outputs.includes("hls")) produced.push(await packageHls(ctx, p, muxed, put));
+  if (p.outputs.includes("hls")) produced.push(await packageHls(ctx, p, muxed, put, subtitles));
   ctx.progress(75);
   if (p.thumbnails?.poster || p.thumbnails?.sprite) produced.push(...(await thumbnails(ctx, p, muxed[0]!, put)));
   ctx.progress(85);
@@ -102,6 +105,7 @@ async function muxRendition(
   rung: Rendition,
   audioLocal: Map<string, string>,
   get: (key: string, path: string) => Promise<unknown>,
+  subtitles: readonly ConvertedSubtitle[],
 ): Promise<Muxed> {
   // FFmpeg reads a concat list's entries relative to the list's own folder, so every path in it is absolute
   // (WORK_DIR already is, from the config; resolving again keeps a relative one from ever slipping through).
@@ -118,7 +122,7 @@ async function muxRendition(
   writeFileSync(list, concatList(partPaths, durations?.every((d) => d !== undefined) ? (durations as number[]) : undefined));
   const ext = rung.profile.container === "webm" ? "webm" : "mp4";
   const out = join(dir, `${rung.profile.id}.${ext}`);
-  await runFfmpeg(ctx, `mux ${rung.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(params, rung, audioLocal), output: out, container: rung.profile.container, faststart: true }), OWN_FILES_ONLY);
+  await runFfmpeg(ctx, `mux ${rung.profile.id}`, concatMuxArgs({ concat_list: list, ...muxAudio(params, rung, audioLocal), subtitles, output: out, container: rung.profile.container, faststart: true }), OWN_FILES_ONLY);
   for (const path of partPaths) rmSync(path, { force: true });
 
   // With the packet index: the output's video duration on its timestamps, measured like the source's (an MP4
@@ -189,13 +193,21 @@ function describe(muxed: Muxed) {
   };
 }
 
-async function packageHls(ctx: TaskContext, params: PackageParams, muxed: Muxed[], put: (key: string, path: string) => Promise<{ size: number }>): Promise<ProducedOutput> {
+async function packageHls(
+  ctx: TaskContext,
+  params: PackageParams,
+  muxed: Muxed[],
+  put: (key: string, path: string) => Promise<{ size: number }>,
+  subtitles: readonly ConvertedSubtitle[],
+): Promise<ProducedOutput> {
   const prefix = `${params.output_prefix}hls/`;
   const variants = [];
   const durations: number[][] = [];
   // Several audio tracks: alternate audio renditions, video-only variant segments (package-audio.ts).
   const alt = await hlsAudioGroups(ctx, params, muxed.map((m) => m.audioFiles), prefix, HLS_SEGMENT_S, put);
   let total = alt?.bytes ?? 0;
+  // The first PTS of the video segments (90 kHz): the WebVTT segments' X-TIMESTAMP-MAP (subtitles.ts).
+  let firstPts = 0;
   for (const m of muxed) {
     const id = m.r.profile.id;
     const dir = join(ctx.dir, "hls", id);
@@ -206,6 +218,10 @@ async function packageHls(ctx: TaskContext, params: PackageParams, muxed: Muxed[
     const sized = playlist.segments.map((s) => ({ ...s, bytes: statSync(join(dir, s.uri)).size }));
     const rates = segmentBitrates(sized, playlist.target_duration);
     durations.push(playlist.segments.map((s) => s.duration));
+    if (subtitles.length > 0 && durations.length === 1 && playlist.segments[0]) {
+      const first = (await probeFile(ctx, join(dir, playlist.segments[0].uri))).streams.find((s) => s.codec_type === "video");
+      firstPts = Math.round(Number(first?.start_time ?? 0) * 90_000);
+    }
     for (const name of readdirSync(dir).sort()) total += (await put(`${prefix}${id}/${name}`, join(dir, name))).size;
     const v = m.streams.find((s) => s.codec_type === "video")!;
     const a = m.streams.find((s) => s.codec_type === "audio");
@@ -220,14 +236,17 @@ async function packageHls(ctx: TaskContext, params: PackageParams, muxed: Muxed[
       codecs: [codecString(v), group ? group.codecs : a ? codecString(a) : null].filter(Boolean).join(","),
       frame_rate: params.source.fps,
       ...(group ? { audio_group: group.group_id } : {}),
+      ...(subtitles.length > 0 ? { subtitle_group: SUBTITLE_GROUP } : {}),
     });
   }
   // Segments start on keyframes: identical segment boundaries across variants = aligned GOPs.
   const ref = durations[0] ?? [];
   const misaligned = durations.findIndex((d) => d.length !== ref.length || d.some((x, i) => Math.abs(x - ref[i]!) > 0.002));
   if (misaligned > 0) throw verificationFailure("HLS variants", [`variant ${muxed[misaligned]!.r.profile.id} has different segment boundaries than ${muxed[0]!.r.profile.id}`]);
+  const subs = subtitles.length > 0 ? await hlsSubtitleRenditions(ctx, subtitles, { durations: ref, mpegts: firstPts, prefix }, put) : undefined;
+  total += subs?.bytes ?? 0;
   const masterPath = join(ctx.dir, "hls", "master.m3u8");
-  writeFileSync(masterPath, masterPlaylist(variants, alt?.renditions ?? []));
+  writeFileSync(masterPath, masterPlaylist(variants, alt?.renditions ?? [], subs?.renditions ?? []));
   const key = `${prefix}master.m3u8`;
   total += (await put(key, masterPath)).size;
   return { kind: "hls", key, prefix, size_bytes: total, duration_s: muxed[0]!.durationS, details: { variants, segment_seconds: HLS_SEGMENT_S } };
