@@ -203,3 +203,37 @@ test("a destination that stops reading overflows only its own bounded queue and 
     await new Promise<void>((resolve) => silent.close(() => resolve()));
   }
 }, 120_000);
+
+test("a file without loop plays once: the run ends input_ended with every destination stopped; an unreadable input ends input_failed with FFmpeg's message", async () => {
+  const received: ReceivedTag[] = [];
+  let sessions = 0;
+  const healthy = await receiver(0, received, () => ++sessions);
+  try {
+    const once = new RestreamRunner({
+      input: { kind: "file", source: clip, loop: false },
+      destinations: [{ id: "healthy", publisher: "rtmp", url: `rtmp://127.0.0.1:${healthy.port}/live`, key: "good", enabled: true }],
+      logger,
+    });
+    once.start();
+    const outcome = await once.done;
+    expect(outcome).toMatchObject({ reason: "input_ended", destinations: [{ id: "healthy", status: "stopped", reconnects: 0, last_error: null }] });
+    // The 3 s clip arrived whole: 25 fps from 0 to about 2.96 s.
+    await waitFor(() => largestVideoGap(received, 1).spanMs >= 2800, 30_000, "the whole clip at the receiver");
+    expect(largestVideoGap(received, 1).frames).toBeGreaterThanOrEqual(70);
+    expect(once.inputPositionSeconds()).toBeGreaterThanOrEqual(2.8);
+    expect(once.inputPositionSeconds()).toBeLessThan(3.2);
+
+    const missing = new RestreamRunner({
+      input: { kind: "file", source: join(dir, "no-such-file.mp4"), loop: true },
+      destinations: [{ id: "healthy", publisher: "rtmp", url: `rtmp://127.0.0.1:${healthy.port}/live`, key: "good", enabled: true }],
+      logger,
+    });
+    missing.start();
+    const failed = await missing.done;
+    expect(failed.reason).toBe("input_failed");
+    expect(failed.error).toContain("No such file or directory");
+    expect(failed.destinations[0]!.status).toBe("stopped");
+  } finally {
+    await healthy.stop();
+  }
+}, 120_000);

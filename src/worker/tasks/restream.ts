@@ -104,6 +104,7 @@ export class RestreamRunner {
   private input?: ChildProcess;
   private stopping = false;
   private inputEnded = false;
+  private lastInputTimestampMs = 0;
   private resolveDone!: (outcome: RestreamOutcome) => void;
   /** Settles once the input ended (or failed, or stop()) and every destination's publisher is gone. */
   readonly done: Promise<RestreamOutcome>;
@@ -123,6 +124,14 @@ export class RestreamRunner {
       reconnects: run.state.reconnects,
       last_error: run.state.lastError,
     }));
+  }
+
+  /**
+   * Media seconds read from the input so far (its latest timestamp). A looped file's timestamps keep growing
+   * across loops: the position in the file is this modulo its duration — where a resumed run starts.
+   */
+  inputPositionSeconds(): number {
+    return this.lastInputTimestampMs / 1000;
   }
 
   start(): void {
@@ -156,7 +165,10 @@ export class RestreamRunner {
       try {
         for (const tag of reader.push(new Uint8Array(chunk))) {
           if (tag.type === FlvTagType.script) this.fanout.setMetadata(tag.body);
-          else this.fanout.push(tag);
+          else {
+            this.fanout.push(tag);
+            this.lastInputTimestampMs = Math.max(this.lastInputTimestampMs, tag.timestamp);
+          }
         }
       } catch (error) {
         formatError = error instanceof Error ? error.message : String(error);
@@ -169,6 +181,8 @@ export class RestreamRunner {
       child.once("close", (code) => {
         this.inputEnded = true;
         this.fanout.end();
+        // Destinations waiting out a backoff have nothing left to reconnect for.
+        for (const run of this.runs) run.wake?.();
         if (this.stopping) return resolve({ reason: "stopped" });
         if (code === 0 && !formatError) return resolve({ reason: "input_ended" });
         const error = formatError ?? (stderr.text() || `input reader exited with code ${code}`);
