@@ -85,6 +85,10 @@ export const kernelConfigEntries = {
   TLS_KEY_FILE: optionalStr(),
   /** OpenID Connect issuer; when set the auth-oidc plugin is enabled by default (it reads the variable itself). */
   OIDC_ISSUER_URL: v.optional(url(["https", "http"])),
+  /** The client id at the OIDC provider (auth-oidc reads it too): the dashboard signs users in as this client. */
+  OIDC_CLIENT_ID: optionalStr(),
+  /** The provider's name on the dashboard's "Sign in with …" button. */
+  OIDC_PROVIDER_NAME: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(64)), "single sign-on"),
   /** How long audit entries are kept in the database (the bus's audit stream keeps the same). */
   AUDIT_RETENTION: duration("2160h"),
 

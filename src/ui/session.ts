@@ -7,7 +7,7 @@ import { signal } from "@preact/signals";
 import type { Role } from "./roles.ts";
 
 export interface Session {
-  via: "api_key" | "password";
+  via: "api_key" | "password" | "oidc";
   token: string;
   refresh_token?: string;
   /** ms since 1970 */

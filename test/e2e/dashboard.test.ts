@@ -99,7 +99,6 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await d.click(`tr[data-worker='${w.id}'] [data-test=drain]`);
     await waitFor(async () => (await worker()).drain_requested, 30_000, "the API to report the worker draining");
     await d.waitFor(`document.querySelector("tr[data-worker='${w.id}'] [data-test=undrain]")`, "the Undrain button");
-    await d.screenshot("workers");
     const upload = await json<{ source_url: string }>(`/v1/files?filename=clip.mp4`, { method: "POST", body: Bun.file(clip) });
     const job = await json<{ id: string }>("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: upload.source_url, profiles: ["360p_h264"] }) });
     await d.goto(`/jobs/${job.id}`);

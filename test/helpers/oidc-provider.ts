@@ -2,6 +2,11 @@
  * An OpenID Connect identity provider served by the test on 127.0.0.1: a discovery document, a JWKS, and
  * token signing with keys generated here (jose). Key rotation = `publish()` another key set. `down` makes
  * both endpoints answer 503, to play an unreachable provider.
+ *
+ * It also signs a browser in (authorization code with PKCE, as the dashboard does it): the authorization
+ * endpoint approves at once as `user` (no login form) and redirects back with a one-time code; the token
+ * endpoint exchanges it for a signed access token only with the matching redirect_uri, client_id and
+ * code_verifier (S256), and answers with CORS headers so a page on another origin can read it.
  */
 import { type CryptoKey, type JWK, type JWTPayload, SignJWT, exportJWK, generateKeyPair } from "jose";
 
@@ -26,7 +31,11 @@ export interface TestOidcProvider {
   clientId: string;
   /** The key tokens are signed with by default (the first published one). */
   key: TestKey;
-  requests: { discovery: number; jwks: number; introspection: number };
+  requests: { discovery: number; jwks: number; introspection: number; authorize: number; token: number };
+  /** Who the authorization endpoint signs in: `sub` and extra access-token claims (e.g. roles). */
+  user: { sub: string; claims: Record<string, unknown> };
+  /** Lifetime of access tokens from the token endpoint, in seconds (default 300). */
+  tokenLifetime: number;
   down: boolean;
   /** The client secret the introspection endpoint accepts (HTTP Basic with the client id). */
   clientSecret: string;
@@ -51,7 +60,8 @@ export async function newTestKey(alg: "RS256" | "ES256" = "RS256"): Promise<Test
 export async function startOidcProvider(opts: { realm?: string; clientId?: string; alg?: "RS256" | "ES256" } = {}): Promise<TestOidcProvider> {
   const realm = opts.realm ?? "webencode";
   let published: TestKey[] = [await newTestKey(opts.alg)];
-  const requests = { discovery: 0, jwks: 0, introspection: 0 };
+  const requests = { discovery: 0, jwks: 0, introspection: 0, authorize: 0, token: 0 };
+  const codes = new Map<string, { clientId: string; redirectUri: string; challenge: string; sub: string; claims: Record<string, unknown> }>();
   const clientSecret = `secret-${crypto.randomUUID()}`;
   const opaqueTokens = new Map<string, Record<string, unknown>>();
   const state = { down: false };
@@ -80,6 +90,14 @@ export async function startOidcProvider(opts: { realm?: string; clientId?: strin
         const claims = opaqueTokens.get(token);
         return Response.json(claims ? { active: true, ...claims } : { active: false });
       }
+      if (path === `/realms/${realm}/protocol/openid-connect/auth` && req.method === "GET") {
+        requests.authorize++;
+        return authorize(new URL(req.url).searchParams);
+      }
+      if (path === `/realms/${realm}/protocol/openid-connect/token` && req.method === "POST") {
+        requests.token++;
+        return exchange(new URLSearchParams(await req.text()));
+      }
       if (path === `/realms/${realm}/protocol/openid-connect/certs`) {
         requests.jwks++;
         return Response.json({ keys: published.map((k) => k.jwk) });
@@ -90,11 +108,41 @@ export async function startOidcProvider(opts: { realm?: string; clientId?: strin
   issuer = `http://127.0.0.1:${server.port}/realms/${realm}`;
   const clientId = opts.clientId ?? "webencode-api";
 
+  /** Approves at once as provider.user: back to redirect_uri with a one-time code and the caller's state. */
+  function authorize(query: URLSearchParams): Response {
+    const redirectUri = query.get("redirect_uri") ?? "";
+    const challenge = query.get("code_challenge") ?? "";
+    if (query.get("response_type") !== "code" || query.get("client_id") !== clientId || !redirectUri.startsWith("http")) return new Response("bad authorization request", { status: 400 });
+    if (query.get("code_challenge_method") !== "S256" || !challenge) return new Response("PKCE with S256 is required", { status: 400 });
+    const code = `code-${crypto.randomUUID()}`;
+    codes.set(code, { clientId, redirectUri, challenge, sub: provider.user.sub, claims: provider.user.claims });
+    const back = new URL(redirectUri);
+    back.searchParams.set("code", code);
+    back.searchParams.set("state", query.get("state") ?? "");
+    return new Response(null, { status: 302, headers: { location: back.href } });
+  }
+
+  /** authorization_code grant: the code once, with its redirect_uri, client_id and the PKCE verifier. */
+  async function exchange(form: URLSearchParams): Promise<Response> {
+    const cors = { "access-control-allow-origin": "*" };
+    const refuse = (error: string) => Response.json({ error }, { status: 400, headers: cors });
+    const grant = codes.get(form.get("code") ?? "");
+    codes.delete(form.get("code") ?? "");
+    if (form.get("grant_type") !== "authorization_code" || !grant) return refuse("invalid_grant");
+    if (form.get("client_id") !== grant.clientId || form.get("redirect_uri") !== grant.redirectUri) return refuse("invalid_grant");
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(form.get("code_verifier") ?? "")));
+    if (Buffer.from(digest).toString("base64url") !== grant.challenge) return refuse("invalid_grant");
+    const accessToken = await provider.sign({ sub: grant.sub, ...grant.claims }, { expiresIn: provider.tokenLifetime });
+    return Response.json({ access_token: accessToken, token_type: "Bearer", expires_in: provider.tokenLifetime, scope: "openid profile" }, { headers: cors });
+  }
+
   const provider: TestOidcProvider = {
     issuer,
     clientId,
     key: published[0]!,
     requests,
+    user: { sub: "user-1", claims: {} },
+    tokenLifetime: 300,
     clientSecret,
     opaque(claims = {}) {
       const token = `opaque-${crypto.randomUUID()}`;

@@ -34,6 +34,7 @@ import { auditRoutes } from "./audit.ts";
 import { livePlaybackLinkRoutes, livePlaybackRoutes } from "./live-playback.ts";
 import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
 import { uiRoutes } from "./ui.ts";
+import { oidcSignIn } from "./ui-oidc.ts";
 import { authHook, principalOf } from "../auth/middleware.ts";
 import { AUDITED_METHODS, recordAudit } from "../auth/audit.ts";
 import { clientIp } from "./rate-limit.ts";
@@ -76,7 +77,7 @@ export function createApp(ctx: KernelContext) {
     .use(liveIngestInternalRoutes(ctx))
     .use(streamInternalRoutes(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
-    .use(uiRoutes());
+    .use(uiRoutes(() => oidcSignIn(ctx).origins()));
 }
 
 interface HookSet {

@@ -11,6 +11,7 @@ import { callAuthPlugin } from "../auth/plugin-auth.ts";
 import type { KernelContext } from "../context.ts";
 import { LoginThrottle } from "../auth/login-throttle.ts";
 import { clientIp } from "./rate-limit.ts";
+import { oidcSignIn } from "./ui-oidc.ts";
 
 const BAD_CREDENTIALS = "invalid username or password";
 
@@ -59,7 +60,11 @@ export function authRoutes(ctx: KernelContext) {
         body: v.object({ refresh_token: v.pipe(v.string(), v.minLength(1), v.maxLength(8192)) }),
         detail: { summary: "Exchange a refresh token for a new access token and a new refresh token" },
       },
-    );
+    )
+    // Public: the sign-in page asks before anyone is signed in. Says nothing a provider's login page would not.
+    .get("/providers", async () => ({ password: Boolean(ctx.plugins.get(BASIC_ID)), oidc: await oidcSignIn(ctx).get() }), {
+      detail: { summary: "How a user can sign in: password (auth-basic) and the OpenID Connect provider (authorization code + PKCE) with its endpoints and client id" },
+    });
 }
 
 type LoginRequest = { body: v.InferOutput<typeof loginBody>; request: Request; server: Parameters<typeof clientIp>[1]; set: { headers: Record<string, unknown> } };

@@ -58,6 +58,7 @@ export const RESPONSES: Record<string, Success> = {
   "POST /v1/plugins/{id}/disable": ok("Plugin", "Disabled"),
   "POST /v1/plugins/{id}/reload": ok("PluginReload", "Reloaded here (from → to) and announced to the other kernels and workers", 200, [409]),
   "POST /v1/auth/login": ok("Tokens", "Logged in"),
+  "GET /v1/auth/providers": ok("SignInProviders", "How to sign in"),
   "POST /v1/auth/refresh": ok("Tokens", "New tokens"),
   "GET /v1/auth/whoami": ok("Principal", "The caller"),
   "GET /v1/users": ok("UserList", "Users"),

@@ -174,6 +174,19 @@ export const SCHEMAS: Record<string, Schema> = {
   PluginReload: loose("what a hot reload did on this kernel", { id: str(), hosted_by: str(), swapped: { type: "boolean" }, announced: { type: "boolean" } }),
   EventToken: loose("a short-lived token for EventSource (?token=)", { token: str(), expires_at: time() }),
   EventStream: str("Server-Sent Events: `id:`, `event:` (type) and `data:` (JSON) per event (docs/events.md)"),
+  SignInProviders: obj({
+    password: { type: "boolean", description: "auth-basic is installed: POST /v1/auth/login" },
+    oidc: nullable(
+      obj({
+        name: str("shown on the sign-in button"),
+        issuer: str(),
+        client_id: str(),
+        authorization_endpoint: str(),
+        token_endpoint: str(),
+        scope: str(),
+      }),
+    ),
+  }),
   Tokens: obj({ access_token: str(), refresh_token: str(), token_type: str(undefined, { enum: ["Bearer"] }), expires_in: int("seconds") }),
   User: loose("a password user", { id: str(), username: str(), roles: { type: "array", items: str() } }),
   UserList: list(ref("User")),

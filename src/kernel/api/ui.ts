@@ -2,7 +2,8 @@
  * The web dashboard at `/` (docs/ui/README.md): index.html for `/` and for the dashboard's own client routes
  * (listed here, so nothing else — /v1, /swagger, /metrics, an unknown path — is ever answered with the page),
  * and its hashed files under /ui/assets with a year-long immutable cache, brotli or gzip as the client
- * accepts. The page runs under a Content-Security-Policy without inline scripts: it talks only to this origin.
+ * accepts. The page runs under a Content-Security-Policy without inline scripts: it talks only to this origin
+ * (and to the OIDC provider's, when one is configured for sign-in).
  */
 import { Elysia } from "elysia";
 import { AppError } from "../../core/errors.ts";
@@ -11,18 +12,24 @@ import { bundleUi, embeddedBundle, pickEncoding, UI_ASSET_PREFIX, type UiAsset, 
 /** The dashboard's client routes (src/ui/routes.ts CLIENT_PATHS; test/unit/ui-routes.test.ts keeps them equal). */
 export const UI_PAGE_PATHS = ["/", "/sign-in", "/jobs", "/jobs/new", "/jobs/:id", "/workers", "/streams", "/profiles", "/plugins", "/webhooks", "/api-keys", "/users", "/audit"] as const;
 
-export const UI_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join("; ");
+/** The page's policy; `signInOrigins` (the OIDC provider's, when configured) may be fetched and submitted to (pure). */
+export function uiCsp(signInOrigins: readonly string[] = []): string {
+  const extra = signInOrigins.map((origin) => ` ${origin}`).join("");
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob:",
+    `connect-src 'self'${extra}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    `form-action 'self'${extra}`,
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+export const UI_CSP = uiCsp();
 
 let loading: Promise<UiBundle> | undefined;
 
@@ -42,10 +49,12 @@ function send(asset: UiAsset, request: Request, headers: Record<string, string>)
   return new Response(body, { headers: { "content-type": asset.type, vary: "accept-encoding", "x-content-type-options": "nosniff", ...encodingHeaders, ...headers } });
 }
 
-async function page({ request }: { request: Request }): Promise<Response> {
-  const bundle = await uiBundle();
-  // Never cached: a new release's page names new asset files.
-  return send(bundle.index, request, { "cache-control": "no-cache", "content-security-policy": UI_CSP, "referrer-policy": "same-origin", "x-frame-options": "DENY" });
+function pageHandler(signInOrigins: () => Promise<string[]>) {
+  return async ({ request }: { request: Request }): Promise<Response> => {
+    const [bundle, origins] = await Promise.all([uiBundle(), signInOrigins()]);
+    // Never cached: a new release's page names new asset files.
+    return send(bundle.index, request, { "cache-control": "no-cache", "content-security-policy": uiCsp(origins), "referrer-policy": "same-origin", "x-frame-options": "DENY" });
+  };
 }
 
 async function assetFile({ params, request }: { params: { name: string }; request: Request }): Promise<Response> {
@@ -55,7 +64,9 @@ async function assetFile({ params, request }: { params: { name: string }; reques
   return send(asset, request, { "cache-control": "public, max-age=31536000, immutable" });
 }
 
-export function uiRoutes() {
+/** `signInOrigins`: the OIDC provider's origins the page may reach (ui-oidc.ts); none without a provider. */
+export function uiRoutes(signInOrigins: () => Promise<string[]> = async () => []) {
+  const page = pageHandler(signInOrigins);
   const app = new Elysia().get(`${UI_ASSET_PREFIX}/:name`, assetFile, { detail: { hide: true } });
   for (const path of UI_PAGE_PATHS) app.get(path, page, { detail: { hide: true } });
   return app;

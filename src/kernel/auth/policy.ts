@@ -115,6 +115,8 @@ export const POLICY: Record<string, Access> = {
   "GET /v1/auth/whoami": { role: "viewer", action: "auth.whoami" },
   // password login (auth-basic): public, they are how a user gets credentials
   "POST /v1/auth/login": { role: "public", action: "auth.login" },
+  // how to sign in (the dashboard's sign-in page, before anyone is signed in): public
+  "GET /v1/auth/providers": { role: "public", action: "auth.providers" },
   "POST /v1/auth/refresh": { role: "public", action: "auth.refresh" },
   // password users (auth-basic)
   "GET /v1/users": { role: "admin", action: "users.list" },

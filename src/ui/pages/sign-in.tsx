@@ -1,8 +1,13 @@
-/** Sign in with an API key, or a username and password (auth-basic's POST /v1/auth/login). */
-import { useState } from "preact/hooks";
+/**
+ * Sign in with an API key, a username and password (auth-basic's POST /v1/auth/login), or through the
+ * OpenID Connect provider when the kernel has one (oidc.ts: the provider sends the browser back here).
+ */
+import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "../api.ts";
 import { ErrorBox } from "../components.tsx";
+import { callbackOf, finishSignIn, type OidcProviderInfo, startSignIn } from "../oidc.ts";
 import { isRole } from "../roles.ts";
+import { navigate } from "../router.ts";
 import { API_KEY_SESSION_MS, saveSession } from "../session.ts";
 
 interface WhoAmI {
@@ -17,11 +22,32 @@ async function whoami(token: string): Promise<WhoAmI & { role: "viewer" | "opera
   return { ...me, role: me.role };
 }
 
+/** Back from the provider (/sign-in?code=…&state=…): the token exchange, then the overview. */
+async function completeOidc(search: string): Promise<void> {
+  const callback = callbackOf(search);
+  if (!callback) return;
+  history.replaceState(null, "", "/sign-in"); // the code is single-use: never left in the address bar or history
+  if ("error" in callback) throw new ApiError(0, "OIDC", `the provider did not sign you in: ${callback.error}`);
+  const t = await finishSignIn(callback);
+  const me = await whoami(t.access_token);
+  navigate("/", true);
+  // No refresh token: the session ends with the provider's access token (sign in again then).
+  saveSession({ via: "oidc", token: t.access_token, expires_at: Date.now() + t.expires_in * 1000, role: me.role, name: me.name, remember: t.remember });
+}
+
 export function SignIn() {
   const [mode, setMode] = useState<"key" | "password">("key");
   const [remember, setRemember] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [oidc, setOidc] = useState<OidcProviderInfo | null>(null);
+
+  useEffect(() => {
+    api<{ oidc: OidcProviderInfo | null }>("GET", "/v1/auth/providers", undefined, "").then((p) => setOidc(p.oidc), () => setOidc(null));
+    if (location.pathname !== "/sign-in" || !location.search) return;
+    setBusy(true);
+    completeOidc(location.search).catch(setError).finally(() => setBusy(false));
+  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -67,6 +93,11 @@ export function SignIn() {
         <p class="muted small">Without "remember me" the session ends when this tab closes. Sessions expire; sign in again then.</p>
         <ErrorBox error={error} />
         <button type="submit" class="primary" disabled={busy} data-test="sign-in">Sign in</button>
+        {oidc ? (
+          <button type="button" disabled={busy} data-test="sign-in-oidc" onClick={() => startSignIn(oidc, remember).catch(setError)}>
+            Sign in with {oidc.name}
+          </button>
+        ) : null}
       </form>
     </main>
   );
