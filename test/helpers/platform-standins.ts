@@ -14,6 +14,8 @@ export interface YouTubeStandIn {
   /** An authorization code for `verifier`'s S256 challenge and `redirectUri`. */
   grantCode(verifier: string, redirectUri: string): string;
   revoke(refreshToken: string): void;
+  /** Every access token issued so far stops working (as after a password change), though not yet expired. */
+  expireAccessTokens(): void;
   /** The admin consents on the consent page `consentUrl`: answers the redirect back (redirect_uri?code=…&state=…). */
   consent(consentUrl: string): string;
   /** Each refresh answers a new refresh token and invalidates the old one. */
@@ -64,6 +66,9 @@ export function startYouTubeStandIn(): YouTubeStandIn {
       back.searchParams.set("code", code);
       back.searchParams.set("state", params.get("state")!);
       return back.toString();
+    },
+    expireAccessTokens() {
+      for (const access of accessTokens.keys()) accessTokens.set(access, 0);
     },
     revoke(refreshToken) {
       refreshTokens.delete(refreshToken);

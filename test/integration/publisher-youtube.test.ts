@@ -112,6 +112,17 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
     expect(shared.apiRequests.at(-1)!.token).not.toBe(tokenBefore);
   });
 
+  test("an access token the API refuses (401) before its expiry is refreshed once and the call retried", async () => {
+    const refreshToken = shared.grantRefreshToken();
+    const plugin = youtube(shared, refreshToken);
+    await plugin.prepare_live({}, callContext());
+    shared.expireAccessTokens();
+    const before = shared.tokenRequests.filter((r) => r.refresh_token === refreshToken).length;
+    const live = await plugin.prepare_live({}, callContext());
+    expect(shared.broadcasts.get(live.broadcast_id!)?.status).toBe("ready");
+    expect(shared.tokenRequests.filter((r) => r.refresh_token === refreshToken).length).toBe(before + 1);
+  });
+
   test("a rotated refresh token is handed to the kernel once, and the plugin goes on with it", async () => {
     const rotating = startYouTubeStandIn();
     try {
