@@ -10,6 +10,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
+import { avcSequenceDimensions } from "../../src/live/flv/media-info.ts";
 import { FlvTagType } from "../../src/live/flv/tags.ts";
 import { DEFAULT_INGEST_LIMITS, startRtmpServer, type RtmpServer } from "../../src/live/ingest/server.ts";
 import { FlvReader } from "../../src/media/restream/flv-reader.ts";
@@ -35,6 +36,8 @@ interface ReceivedTag {
   type: number;
   timestamp: number;
   at: number;
+  /** For an AVC sequence header: the coded size it announces. */
+  dimensions?: { width: number; height: number };
 }
 
 /** The healthy receiver: accepts the key "good", refuses every other as unknown; records every tag it gets. */
@@ -52,7 +55,10 @@ async function receiver(port: number, received: ReceivedTag[], sessionNumber: ()
       void (async () => {
         try {
           for await (const chunk of session.subscribe()) {
-            for (const tag of reader.push(chunk)) received.push({ session: number, type: tag.type, timestamp: tag.timestamp, at: Date.now() });
+            for (const tag of reader.push(chunk)) {
+              const dimensions = tag.type === FlvTagType.video ? avcSequenceDimensions(tag.body) : undefined;
+              received.push({ session: number, type: tag.type, timestamp: tag.timestamp, at: Date.now(), ...(dimensions ? { dimensions } : {}) });
+            }
           }
         } catch {
           // the session ended
@@ -204,19 +210,35 @@ test("a destination that stops reading overflows only its own bounded queue and 
   }
 }, 120_000);
 
-test("a file without loop plays once: the run ends input_ended with every destination stopped; an unreadable input ends input_failed with FFmpeg's message", async () => {
+test("a file without loop plays once, copied to one destination and transcoded to 120p for another: the run ends input_ended with every destination stopped; an unreadable input ends input_failed with FFmpeg's message", async () => {
   const received: ReceivedTag[] = [];
+  const transcoded: ReceivedTag[] = [];
   let sessions = 0;
+  let transcodedSessions = 0;
   const healthy = await receiver(0, received, () => ++sessions);
+  const small = await receiver(0, transcoded, () => ++transcodedSessions);
   try {
     const once = new RestreamRunner({
       input: { kind: "file", source: clip, loop: false },
-      destinations: [{ id: "healthy", publisher: "rtmp", url: `rtmp://127.0.0.1:${healthy.port}/live`, key: "good", enabled: true }],
+      destinations: [
+        { id: "healthy", publisher: "rtmp", url: `rtmp://127.0.0.1:${healthy.port}/live`, key: "good", enabled: true },
+        { id: "small", publisher: "rtmp", url: `rtmp://127.0.0.1:${small.port}/live`, key: "good", enabled: true, transcode: { height: 120, video_kbps: 150 } },
+      ],
       logger,
     });
     once.start();
     const outcome = await once.done;
-    expect(outcome).toMatchObject({ reason: "input_ended", destinations: [{ id: "healthy", status: "stopped", reconnects: 0, last_error: null }] });
+    expect(outcome).toMatchObject({
+      reason: "input_ended",
+      destinations: [
+        { id: "healthy", status: "stopped", reconnects: 0, last_error: null },
+        { id: "small", status: "stopped", reconnects: 0, last_error: null },
+      ],
+    });
+    // Stream copy keeps the source's 320x240; the transcoded destination announces 160x120.
+    await waitFor(() => transcoded.some((tag) => tag.dimensions !== undefined) && largestVideoGap(transcoded, 1).frames > 25, 30_000, "the transcoded stream");
+    expect(received.find((tag) => tag.dimensions)?.dimensions).toEqual({ width: 320, height: 240 });
+    expect(transcoded.find((tag) => tag.dimensions)?.dimensions).toEqual({ width: 160, height: 120 });
     // The 3 s clip arrived whole: 25 fps from 0 to about 2.96 s.
     await waitFor(() => largestVideoGap(received, 1).spanMs >= 2800, 30_000, "the whole clip at the receiver");
     expect(largestVideoGap(received, 1).frames).toBeGreaterThanOrEqual(70);
@@ -235,5 +257,6 @@ test("a file without loop plays once: the run ends input_ended with every destin
     expect(failed.destinations[0]!.status).toBe("stopped");
   } finally {
     await healthy.stop();
+    await small.stop();
   }
 }, 120_000);
