@@ -4,7 +4,7 @@
  * refresh of the access token and one retry, anything else → WE-PUB-003 with YouTube's own message.
  */
 import { PluginError } from "../../src/plugin-runtime/sdk.ts";
-import type { TokenKeeper } from "./tokens.ts";
+import type { TokenKeeper } from "../../src/plugin-runtime/shared/oauth-tokens.ts";
 
 const QUOTA_REASONS = new Set(["quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"]);
 

@@ -9,8 +9,8 @@ import * as v from "valibot";
 import type { CallContext, LiveIngest, PublisherPlugin } from "../../src/plugin-runtime/pillars.ts";
 import { PluginError, definePlugin } from "../../src/plugin-runtime/sdk.ts";
 import { type LiveBroadcast, type LiveStream, YouTubeApi } from "./api.ts";
-import { type OAuthClient, authorizationUrl, requestToken } from "./oauth.ts";
-import { TokenKeeper } from "./tokens.ts";
+import { type OAuthClient, authorizationUrl, requestToken } from "../../src/plugin-runtime/shared/oauth.ts";
+import { TokenKeeper } from "../../src/plugin-runtime/shared/oauth-tokens.ts";
 
 export const PLUGIN_ID = "publisher-youtube";
 /** Manage live broadcasts and upload videos; nothing else. */

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { pkceChallenge, pkcePair } from "../../plugins/publisher-youtube/oauth.ts";
+import { pkceChallenge, pkcePair } from "../../src/plugin-runtime/shared/oauth.ts";
 import { SCOPES, config, createYouTube } from "../../plugins/publisher-youtube/plugin.ts";
-import { REFRESH_MARGIN_MS } from "../../plugins/publisher-youtube/tokens.ts";
+import { REFRESH_MARGIN_MS } from "../../src/plugin-runtime/shared/oauth-tokens.ts";
 import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
 import { callContext, runPublisherContract } from "../contract/publisher.contract.ts";
 

@@ -3,7 +3,7 @@
  * token endpoints. Pure helpers plus the two token-endpoint calls; no token is ever put in an error message.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import { PluginError } from "../sdk.ts";
 
 export interface OAuthClient {
   clientId: string;
@@ -14,6 +14,11 @@ export interface OAuthClient {
   platform: string;
   pluginId: string;
   timeoutMs?: number;
+  /**
+   * True when a failed token answer means the grant itself is refused (reconnect). Default: RFC 6749's
+   * `invalid_grant`. Twitch answers `{"status":400,"message":"Invalid refresh token"}` instead.
+   */
+  grantRefused?: (status: number, body: Record<string, unknown>) => boolean;
 }
 
 export interface TokenAnswer {
@@ -80,9 +85,10 @@ export async function requestToken(client: OAuthClient, grant: Record<string, st
   if (!response.ok) {
     const error = typeof json.error === "string" ? json.error : "";
     const description = typeof json.error_description === "string" ? json.error_description : "";
-    const providerMessage = [error, description].filter(Boolean).join(": ") || `HTTP ${response.status}`;
+    const message = typeof json.message === "string" ? json.message : "";
+    const providerMessage = [error, description || message].filter(Boolean).join(": ") || `HTTP ${response.status}`;
     // invalid_grant: revoked, expired, or issued to another client. Retrying cannot help.
-    if (error === "invalid_grant") throw new GrantRefused(client.pluginId, client.platform, providerMessage);
+    if (client.grantRefused ? client.grantRefused(response.status, json) : error === "invalid_grant") throw new GrantRefused(client.pluginId, client.platform, providerMessage);
     throw new PluginError("WE-PUB-003", `${client.pluginId}: the ${client.platform} token endpoint refused: ${providerMessage}`, {
       status: response.status,
       reason: error || undefined,

@@ -4,7 +4,7 @@
  * refused refresh token turned into a terminal state: every later call fails at once with WE-PUB-001
  * ("reconnect the account") without asking the provider again, until the account is connected anew.
  */
-import { PluginError } from "../../src/plugin-runtime/sdk.ts";
+import { PluginError } from "../sdk.ts";
 import { GrantRefused, type OAuthClient, requestToken } from "./oauth.ts";
 
 /** Refresh this long before the access token expires, so a call never carries a token about to lapse. */
