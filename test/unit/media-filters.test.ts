@@ -137,7 +137,7 @@ describe("10-bit profiles keep HDR", () => {
 });
 
 describe("ignoredStreamsOf", () => {
-  test("subtitles (text and bitmap), timecode, attachments, cover art and a second video are reported; the first video and audio are not", () => {
+  test("bitmap subtitles, timecode, attachments, cover art and a second video are reported; the first video, audio and text subtitles (carried) are not", () => {
     const streams = [
       { index: 0, codec_type: "video", codec_name: "h264" },
       { index: 1, codec_type: "audio", codec_name: "aac" },
@@ -149,8 +149,7 @@ describe("ignoredStreamsOf", () => {
       { index: 7, codec_type: "video", codec_name: "h264" },
     ];
     expect(ignoredStreamsOf(streams)).toEqual([
-      { index: 2, type: "subtitle", codec: "subrip", language: "eng", reason: "subtitles are not carried yet (docs/media.md)" },
-      { index: 3, type: "subtitle", codec: "hdmv_pgs_subtitle", language: "fra", reason: "subtitles are not carried yet (docs/media.md)" },
+      { index: 3, type: "subtitle", codec: "hdmv_pgs_subtitle", language: "fra", reason: "bitmap subtitles (hdmv_pgs_subtitle) are dropped: only text subtitles are converted to WebVTT/mov_text (docs/media.md)" },
       { index: 4, type: "data", codec: "tmcd", reason: "timecode and data tracks are not carried" },
       { index: 5, type: "attachment", codec: "ttf", reason: "attachments (fonts, files) are not carried" },
       { index: 6, type: "video", codec: "mjpeg", reason: "cover art is not carried" },
