@@ -4,15 +4,10 @@
  * wait in sessionStorage (this tab only) while the browser is at the provider, and are used once. The access
  * token the provider returns is what the dashboard sends to the API; auth-oidc checks it on every call.
  */
+import { authorizationUrl, base64url, codeChallenge, type OidcProviderInfo } from "./oidc-url.ts";
 
-export interface OidcProviderInfo {
-  name: string;
-  issuer: string;
-  client_id: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  scope: string;
-}
+export type { OidcProviderInfo } from "./oidc-url.ts";
+export { callbackOf } from "./oidc-url.ts";
 
 export interface PendingSignIn {
   state: string;
@@ -25,32 +20,8 @@ export interface PendingSignIn {
 
 const PENDING_KEY = "webencode.oidc.pending";
 
-function base64url(bytes: Uint8Array): string {
-  let text = "";
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
 function randomToken(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
-}
-
-/** S256 code challenge of a verifier. */
-export async function codeChallenge(verifier: string): Promise<string> {
-  return base64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
-}
-
-/** The provider's authorization URL for this request (pure). */
-export function authorizationUrl(provider: OidcProviderInfo, request: { redirect_uri: string; state: string; challenge: string }): string {
-  const url = new URL(provider.authorization_endpoint);
-  url.searchParams.set("response_type", "code");
-  url.searchParams.set("client_id", provider.client_id);
-  url.searchParams.set("redirect_uri", request.redirect_uri);
-  url.searchParams.set("scope", provider.scope);
-  url.searchParams.set("state", request.state);
-  url.searchParams.set("code_challenge", request.challenge);
-  url.searchParams.set("code_challenge_method", "S256");
-  return url.href;
 }
 
 /** Leaves for the provider; it sends the browser back to /sign-in with `code` and `state`. */
@@ -65,16 +36,6 @@ export async function startSignIn(provider: OidcProviderInfo, remember: boolean)
   };
   sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
   location.assign(authorizationUrl(provider, { redirect_uri: pending.redirect_uri, state: pending.state, challenge: await codeChallenge(pending.verifier) }));
-}
-
-/** `code`/`state` or the provider's `error` from a redirect back (pure); null when the URL is no such answer. */
-export function callbackOf(search: string): { code: string; state: string } | { error: string } | null {
-  const query = new URLSearchParams(search);
-  const error = query.get("error");
-  if (error) return { error: `${error}${query.get("error_description") ? `: ${query.get("error_description")}` : ""}` };
-  const code = query.get("code");
-  const state = query.get("state");
-  return code && state ? { code, state } : null;
 }
 
 /** Trades the code for an access token at the provider (the verifier proves this tab started the sign-in). */

@@ -1,7 +1,7 @@
 /** The pure parts of the dashboard's OIDC sign-in: the authorization URL, the callback, PKCE, the CSP and discovery parsing. */
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { authorizationUrl, callbackOf, codeChallenge } from "../../src/ui/oidc.ts";
+import { authorizationUrl, callbackOf, codeChallenge } from "../../src/ui/oidc-url.ts";
 import { uiCsp } from "../../src/kernel/api/ui.ts";
 import { endpointsOf, originOf } from "../../src/kernel/api/ui-oidc.ts";
 
