@@ -20,6 +20,7 @@ export const BUILTIN_PLUGINS: Record<string, BuiltinPlugin> = {
   "auth-oidc": { pillar: "auth", load: async () => (await import("../../plugins/auth-oidc/plugin.ts")).default as never },
   "publisher-rtmp": { pillar: "publisher", load: async () => (await import("../../plugins/publisher-rtmp/plugin.ts")).default as never },
   "publisher-youtube": { pillar: "publisher", load: async () => (await import("../../plugins/publisher-youtube/plugin.ts")).default as never },
+  "publisher-twitch": { pillar: "publisher", load: async () => (await import("../../plugins/publisher-twitch/plugin.ts")).default as never },
 };
 
 /** True inside a `bun build --compile` executable (its modules live under /$bunfs). */

@@ -157,3 +157,75 @@ export function startYouTubeStandIn(): YouTubeStandIn {
     stop: async () => void server.stop(true),
   });
 }
+
+export interface TwitchStandIn {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  streamKey: string;
+  grantRefreshToken(): string;
+  revoke(refreshToken: string): void;
+  /** Helix answers 429 while true. */
+  rateLimited: boolean;
+  tokenRequests: Array<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+/** Twitch's token endpoint (refresh tokens rotate on every refresh), Helix users + streams/key, and the ingest list. */
+export function startTwitchStandIn(): TwitchStandIn {
+  const refreshTokens = new Set<string>();
+  const accessTokens = new Set<string>();
+  const standIn: Omit<TwitchStandIn, "url" | "stop"> = {
+    clientId: token("twitchclient"),
+    clientSecret: token("twitchsecret"),
+    streamKey: `live_123456_${randomBytes(10).toString("hex")}`,
+    rateLimited: false,
+    tokenRequests: [],
+    grantRefreshToken() {
+      const t = token("twrefresh");
+      refreshTokens.add(t);
+      return t;
+    },
+    revoke(refreshToken) {
+      refreshTokens.delete(refreshToken);
+    },
+  };
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname === "/oauth2/token" && request.method === "POST") {
+        const form = Object.fromEntries(new URLSearchParams(await request.text()));
+        standIn.tokenRequests.push(form);
+        if (form.client_id !== standIn.clientId || form.client_secret !== standIn.clientSecret) return Response.json({ status: 403, message: "invalid client secret" }, { status: 403 });
+        if (form.grant_type !== "refresh_token" || !refreshTokens.has(form.refresh_token ?? "")) return Response.json({ error: "Bad Request", status: 400, message: "Invalid refresh token" }, { status: 400 });
+        refreshTokens.delete(form.refresh_token!);
+        const next = token("twrefresh");
+        refreshTokens.add(next);
+        const access = token("twaccess");
+        accessTokens.add(access);
+        return Response.json({ access_token: access, refresh_token: next, expires_in: 14_000, scope: ["channel:read:stream_key"], token_type: "bearer" });
+      }
+      if (url.pathname === "/ingests") {
+        return Response.json({
+          ingests: [
+            { _id: 1, availability: 1, default: false, name: "EU: Frankfurt, DE", priority: 2, url_template: "rtmp://fra05.contribute.live-video.net/app/{stream_key}" },
+            { _id: 2, availability: 1, default: true, name: "US West: Seattle, WA", priority: 1, url_template: "rtmp://sea02.contribute.live-video.net/app/{stream_key}" },
+            { _id: 3, availability: 0, default: false, name: "Closed", priority: 0, url_template: "rtmp://closed.contribute.live-video.net/app/{stream_key}" },
+          ],
+        });
+      }
+      if (url.pathname.startsWith("/helix/")) {
+        const bearer = request.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
+        if (!accessTokens.has(bearer) || request.headers.get("client-id") !== standIn.clientId) return Response.json({ error: "Unauthorized", status: 401, message: "Invalid OAuth token" }, { status: 401 });
+        if (standIn.rateLimited) return Response.json({ error: "Too Many Requests", status: 429, message: "Too Many Requests" }, { status: 429 });
+        if (url.pathname === "/helix/users") return Response.json({ data: [{ id: "123456", login: "standin_streamer" }] });
+        if (url.pathname === "/helix/streams/key" && url.searchParams.get("broadcaster_id") === "123456") return Response.json({ data: [{ stream_key: standIn.streamKey }] });
+        return Response.json({ error: "Not Found", status: 404, message: "no such endpoint in the stand-in" }, { status: 404 });
+      }
+      return new Response("not found", { status: 404 });
+    },
+  });
+  return Object.assign(standIn as TwitchStandIn, { url: `http://127.0.0.1:${server.port}`, stop: async () => void server.stop(true) });
+}

@@ -21,6 +21,7 @@ export function builtinDefaults(config: KernelConfig): Record<string, PluginSett
     // Publishers: off until an operator sets their destination (enabled but unconfigured they would be degraded).
     "publisher-rtmp": { enabled: false, priority: 100, config: {} },
     "publisher-youtube": { enabled: false, priority: 100, config: {} },
+    "publisher-twitch": { enabled: false, priority: 100, config: {} },
   };
 }
 
