@@ -56,6 +56,8 @@ export const RESPONSES: Record<string, Success> = {
   "PUT /v1/plugins/{id}/config": ok("Plugin", "Configured", 200, [422]),
   "POST /v1/plugins/{id}/enable": ok("Plugin", "Enabled"),
   "POST /v1/plugins/{id}/disable": ok("Plugin", "Disabled"),
+  "GET /v1/publishers/{id}/connect": ok(undefined, "Redirect (302) to the provider's consent page; `Location` carries state and the PKCE challenge", 302, [404]),
+  "GET /v1/publishers/{id}/callback": ok("PublisherConnected", "The account is connected; the refresh token is stored encrypted and never returned", 200, [400, 502]),
   "POST /v1/plugins/{id}/reload": ok("PluginReload", "Reloaded here (from → to) and announced to the other kernels and workers", 200, [409]),
   "POST /v1/auth/login": ok("Tokens", "Logged in"),
   "GET /v1/auth/providers": ok("SignInProviders", "How to sign in"),
@@ -107,6 +109,7 @@ const ERRORS: Record<number, [string, string, string]> = {
   422: ["Rejected by the plugin", "WE-PLG-003", "invalid plugin configuration: bucket is required"],
   429: ["Rate limited (see Retry-After)", "WE-SYS-005", "too many requests; retry after 1 s"],
   500: ["Internal error", "WE-SYS-001", "internal error; the request id is in the server log"],
+  502: ["The platform a publisher talks to refused or failed", "WE-PUB-003", "publisher-youtube: YouTube answered 500: backendError"],
   503: ["Unavailable (starting, stopping, or a dependency is down)", "WE-SYS-004", "the kernel is shutting down; retry on another kernel"],
 };
 

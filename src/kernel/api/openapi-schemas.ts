@@ -171,6 +171,7 @@ export const SCHEMAS: Record<string, Schema> = {
   WorkerList: list(ref("Worker"), true),
   Plugin: loose("a plugin (secrets are never returned)", { id: str(), pillar: str(), state: str() }),
   PluginList: list(ref("Plugin")),
+  PublisherConnected: loose("a publisher account connected through OAuth", { plugin: str(), connected: { type: "boolean" } }),
   PluginReload: loose("what a hot reload did on this kernel", { id: str(), hosted_by: str(), swapped: { type: "boolean" }, announced: { type: "boolean" } }),
   EventToken: loose("a short-lived token for EventSource (?token=)", { token: str(), expires_at: time() }),
   EventStream: str("Server-Sent Events: `id:`, `event:` (type) and `data:` (JSON) per event (docs/events.md)"),
