@@ -8,6 +8,7 @@
  *
  * Pure (no I/O): `push` takes bytes as they arrive and returns the bytes to send.
  */
+import { concatBytes } from "../../core/bytes.ts";
 
 const FILE_HEADER_BYTES = 9 + 4; // "FLV" header + PreviousTagSize0
 const TAG_HEADER_BYTES = 11;
@@ -36,7 +37,7 @@ export class FlvSplicer {
 
   /** Bytes of the current publisher in; bytes to forward out (whole tags only, the file header once). */
   push(chunk: Uint8Array): Uint8Array[] {
-    this.buffer = concat(this.buffer, chunk);
+    this.buffer = concatBytes(this.buffer, chunk);
     const out: Uint8Array[] = [];
     if (this.headerPending) {
       if (this.buffer.length < FILE_HEADER_BYTES) return out;
@@ -74,12 +75,4 @@ export class FlvSplicer {
     this.lastSent = Math.max(this.lastSent, shifted);
     return tag;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

@@ -6,6 +6,7 @@
  *
  * Pure: `push` takes the FLV bytes in order and returns writes `{ part, bytes }` (part counts from 1).
  */
+import { concatBytes } from "../../core/bytes.ts";
 
 const FILE_HEADER_BYTES = 13;
 const TAG_HEADER_BYTES = 11;
@@ -30,7 +31,7 @@ export class RecordingParts {
   constructor(private readonly partMs: number) {}
 
   push(chunk: Uint8Array): PartWrite[] {
-    this.buffer = concat(this.buffer, chunk);
+    this.buffer = concatBytes(this.buffer, chunk);
     const writes: PartWrite[] = [];
     if (!this.header) {
       if (this.buffer.length < FILE_HEADER_BYTES) return writes;
@@ -70,12 +71,4 @@ export class RecordingParts {
     writes.push({ part: this.part, bytes: tag });
     return writes;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

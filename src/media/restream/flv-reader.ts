@@ -2,6 +2,7 @@
  * Reads an FLV byte stream into tags as bytes arrive (the restream's one input reader feeds them into the
  * fan-out, which re-frames them per destination). Pure and incremental: chunks may split a tag anywhere.
  */
+import { concatBytes } from "../../core/bytes.ts";
 
 const FILE_HEADER_BYTES = 9 + 4; // "FLV" header + PreviousTagSize0
 const TAG_HEADER_BYTES = 11;
@@ -25,7 +26,7 @@ export class FlvReader {
 
   /** Bytes in; the whole tags they complete out. Throws FlvFormatError when the stream is not FLV. */
   push(chunk: Uint8Array): FlvTagRead[] {
-    this.buffer = this.buffer.length === 0 ? chunk : concat(this.buffer, chunk);
+    this.buffer = this.buffer.length === 0 ? chunk : concatBytes(this.buffer, chunk);
     const tags: FlvTagRead[] = [];
     if (!this.headerRead) {
       if (this.buffer.length < FILE_HEADER_BYTES) return tags;
@@ -48,11 +49,4 @@ export class FlvReader {
     this.buffer = offset === 0 ? this.buffer : this.buffer.slice(offset);
     return tags;
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }
