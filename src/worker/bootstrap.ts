@@ -21,6 +21,8 @@ import { GpuDevices, sampleNvidiaSmi } from "./gpu-health.ts";
 import { testFailureReason } from "../media/ffmpeg-info.ts";
 import type { TranscodeResult } from "../plugin-runtime/pillars.ts";
 import { TASK_HANDLERS } from "./tasks/index.ts";
+import { capabilityCacheKey, capabilityCachePath, readCapabilityCache, writeCapabilityCache } from "./capability-cache.ts";
+import { VERSION_WITH_COMMIT } from "../core/version.ts";
 
 export interface BootedWorker {
   runtime: WorkerRuntime;
@@ -59,7 +61,7 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
         { cause: e },
       );
     });
-    const detected = await encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 });
+    const detected = await discoverCapabilities({ config, logger, settings, hostEnv: opts.hostEnv, detect: () => encoder.call<WorkerCapabilities>("capabilities", undefined, { timeoutMs: 60_000 }) });
     // A worker with LIVE_SLOTS advertises the live pool too (presence → the kernel knows live work can run).
     const capabilities: WorkerCapabilities = config.LIVE_SLOTS > 0 ? { ...detected, pools: [...detected.pools, LIVE_POOL] } : detected;
     const gpu = gpuDevicesFor(capabilities, config, logger, plugins);
@@ -135,6 +137,45 @@ export async function bootWorker(opts: { config: WorkerConfig; logger: Logger; b
     await plugins.stop();
     throw e;
   }
+}
+
+/**
+ * The encoder's capabilities, from the on-disk cache when FFmpeg, FFprobe, the encoder's settings, the GPU
+ * device nodes and the worker version are unchanged and no hardware encoder was proven
+ * (src/worker/capability-cache.ts says why hardware is re-proven at every start); otherwise discovered and stored.
+ */
+async function discoverCapabilities(opts: {
+  config: WorkerConfig;
+  logger: Logger;
+  settings: RemotePluginSettings;
+  hostEnv?: Record<string, string | undefined>;
+  detect: () => Promise<WorkerCapabilities>;
+}): Promise<WorkerCapabilities> {
+  const { config, logger } = opts;
+  const file = capabilityCachePath(config.WORK_DIR);
+  // The same precedence as the encoder-ffmpeg plugin: its settings, then the environment it is given, then PATH.
+  const encoderSettings = await opts.settings.get("encoder-ffmpeg").catch(() => undefined);
+  const env = opts.hostEnv ?? process.env;
+  const fromSettings = (name: string) => (typeof encoderSettings?.config[name] === "string" && encoderSettings.config[name] !== "" ? String(encoderSettings.config[name]) : undefined);
+  const key = await capabilityCacheKey({
+    workerVersion: VERSION_WITH_COMMIT,
+    ffmpegPath: fromSettings("ffmpeg_path") ?? (env.FFMPEG_PATH || config.FFMPEG_PATH),
+    ffprobePath: fromSettings("ffprobe_path") ?? (env.FFPROBE_PATH || config.FFPROBE_PATH),
+    extra: { settings: encoderSettings?.config ?? null, ffmpeg: config.FFMPEG_PATH, ffprobe: config.FFPROBE_PATH },
+  }).catch(() => undefined);
+  if (key !== undefined) {
+    const cached = await readCapabilityCache(file, key);
+    if (cached.hit) {
+      logger.info({ cache: file, detected_at: cached.capabilities.detectedAt }, "FFmpeg capabilities from the cache (same binaries)");
+      return cached.capabilities;
+    }
+    logger.debug({ cache: file, reason: cached.reason }, "discovering FFmpeg capabilities");
+  }
+  const detected = await opts.detect();
+  if (key !== undefined) {
+    await writeCapabilityCache(file, key, detected).catch((error: unknown) => logger.warn({ cache: file, error: errorMessage(error) }, `cannot write the capability cache: ${errorMessage(error)}`));
+  }
+  return detected;
 }
 
 /**
