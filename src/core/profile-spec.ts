@@ -31,6 +31,11 @@ export interface VideoSpec {
   preset?: string;
   keyframe_interval_s: number;
   max_fps?: number;
+  /**
+   * Constant output frame rate: a number of frames per second (25, 29.97) or a ratio "30000/1001". Absent: the
+   * output keeps the source's timing (docs/media.md). Read it with frameRateOf().
+   */
+  frame_rate?: number | string;
   pixel_format?: PixelFormat;
 }
 
@@ -151,7 +156,51 @@ const videoSchema = v.strictObject({
     v.pipe(v.number("video.max_fps must be a number"), v.minValue(1, "video.max_fps must be at least 1"), v.maxValue(240, "video.max_fps must be at most 240")),
   ),
   pixel_format: v.optional(v.picklist(["yuv420p", "yuv420p10le"], "video.pixel_format must be one of: yuv420p, yuv420p10le")),
+  frame_rate: v.optional(
+    v.union(
+      [v.number(), v.string()],
+      'video.frame_rate must be a number of frames per second or a ratio such as "30000/1001"',
+    ),
+  ),
 }, "video must be an object");
+
+/** A constant frame rate as a ratio (what FFmpeg's fps filter takes) and its value. */
+export interface FrameRate {
+  numerator: number;
+  denominator: number;
+  fps: number;
+  /** How FFmpeg's fps filter is given it: "25", "30000/1001". */
+  text: string;
+}
+
+const FRAME_RATE_RANGE = { min: 1, max: 240 };
+
+/**
+ * Parses a profile's frame_rate: a positive number (decimals kept to 3 places, as a ratio over 1000) or
+ * "N/D" with whole numbers; undefined when absent. Throws an Error naming the field when it is not a rate
+ * within 1–240 fps.
+ */
+export function frameRateOf(value: number | string | undefined): FrameRate | undefined {
+  if (value === undefined) return undefined;
+  let numerator: number;
+  let denominator: number;
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new Error(`video.frame_rate must be a finite number (got ${value})`);
+    denominator = Number.isInteger(value) ? 1 : 1000;
+    numerator = Math.round(value * denominator);
+  } else {
+    const match = /^\s*(\d{1,7})\s*(?:\/\s*(\d{1,7}))?\s*$/.exec(value);
+    if (!match) throw new Error(`video.frame_rate must be a number or a ratio such as "30000/1001" (got "${value}")`);
+    numerator = Number(match[1]);
+    denominator = match[2] === undefined ? 1 : Number(match[2]);
+  }
+  if (!(denominator > 0)) throw new Error(`video.frame_rate: the denominator must be positive (got ${value})`);
+  const fps = numerator / denominator;
+  if (!(fps >= FRAME_RATE_RANGE.min && fps <= FRAME_RATE_RANGE.max)) {
+    throw new Error(`video.frame_rate must be between ${FRAME_RATE_RANGE.min} and ${FRAME_RATE_RANGE.max} frames per second (got ${value})`);
+  }
+  return { numerator, denominator, fps, text: denominator === 1 ? String(numerator) : `${numerator}/${denominator}` };
+}
 
 /** A profile's audio rendition (also the parameters of an audio task). */
 export const audioSpecSchema = v.strictObject({
@@ -194,6 +243,15 @@ function combinationProblems(spec: ProfileSpec): string[] {
   if (video.pixel_format === "yuv420p10le") {
     if (video.codec !== "hevc" && video.codec !== "av1") problems.push(`video.pixel_format: yuv420p10le is for codecs hevc, av1 (got ${video.codec})`);
     if (video.encoder !== "software") problems.push(`video.pixel_format: yuv420p10le needs encoder software (got ${video.encoder})`);
+  }
+  if (video.frame_rate !== undefined) {
+    try {
+      frameRateOf(video.frame_rate);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+    // max_fps decimates on the source's frame grid; a constant rate replaces that grid.
+    if (video.max_fps !== undefined) problems.push("video.frame_rate and video.max_fps cannot be given together: frame_rate already fixes the output rate");
   }
   if (video.preset !== undefined) {
     const presets = PRESETS_BY_CODEC[video.codec];

@@ -78,6 +78,8 @@ export const videoParamsSchema = v.object({
   hardware: v.optional(v.object({ decode: v.boolean() })),
   /** The source's container (analyze's `format`, FFprobe's format_name): an FLV's first chunk does not seek (media/args/video-chunk.ts). */
   source_format: v.optional(text),
+  /** pts of the source's first frame (the first chunk's start): where a frame_rate rendition's grid starts (media/args/video-chunk.ts). */
+  origin_pts: v.optional(v.pipe(v.number(), v.finite())),
 });
 
 export const audioParamsSchema = v.object({

@@ -11,5 +11,5 @@ export { type AudioInput, audioArgs } from "./args/audio.ts";
 export { type ConcatMuxInput, concatList, concatMuxArgs, type HlsInput, hlsArgs } from "./args/package.ts";
 export { type SpriteInput, type SpriteVttInput, spriteArgs, spriteVtt, type ThumbnailInput, thumbnailArgs } from "./args/thumbnails.ts";
 export { seconds } from "./args/units.ts";
-export { type ChunkRendition, decimatedFrameCount, seekPreroll, type VideoChunkInput, videoChunkArgs } from "./args/video-chunk.ts";
+export { type ChunkRendition, chunkRenditionFrames, decimatedFrameCount, seekPreroll, type VideoChunkInput, videoChunkArgs } from "./args/video-chunk.ts";
 export { videoEncoderArgs } from "./args/video-encoder.ts";

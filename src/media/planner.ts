@@ -181,3 +181,15 @@ function mergeSlivers(starts: number[], keyframes: readonly Keyframe[], end: num
 function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }
+
+/**
+ * Output frames of a constant-rate rendition (profile frame_rate) in the part that covers source time
+ * [offset_s, offset_s + duration_s), measured from the source's first frame: the output grid is global
+ * (frame n at n/rate from the first source frame) and FFmpeg's fps filter puts a frame at time t on slot
+ * round(t·rate), so a part holds slots round(offset·rate) up to round((offset + duration)·rate), exclusive.
+ * Parts therefore join without a gap or a repeat, and the whole output has round(duration·rate) frames.
+ */
+export function cfrFrameCount(offsetS: number, durationS: number, rate: number): number {
+  const slot = (t: number) => Math.round(round6(t * rate));
+  return slot(offsetS + durationS) - slot(offsetS);
+}

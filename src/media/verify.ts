@@ -11,6 +11,8 @@ export interface VerifySource {
   /** Video frame count (for the rendition's frame rate: divide for decimated renditions first). */
   frames: number;
   fps: number;
+  /** What `frames` counts, for messages: "the source has" (default) or a constant-rate grid's description. */
+  frames_reference?: string;
   /** Longest interval between two source frames: "one frame" for a variable-rate source. Default 1/fps. */
   max_interval_s?: number;
   /**
@@ -104,7 +106,7 @@ export function verifyOutput(input: { source: VerifySource; output: VerifyOutput
     );
   }
   if (output.frames !== source.frames) {
-    problems.push(`video has ${output.frames} frames, the source has ${source.frames} (difference ${output.frames - source.frames})`);
+    problems.push(`video has ${output.frames} frames, ${source.frames_reference ?? "the source has"} ${source.frames} (difference ${output.frames - source.frames})`);
   }
 
   const expected = source.audio_tracks ?? (source.audio_duration_s === undefined ? [] : [{ label: "audio", end_s: source.audio_duration_s }]);
@@ -161,4 +163,23 @@ export function keyframesAligned(variants: readonly (readonly number[])[], toler
     }
   });
   return { ok: problems.length === 0, problems };
+}
+
+/**
+ * What an output's video must match, per rendition: a constant-rate rendition (profile frame_rate) has the
+ * frames of its grid over the source's duration, round(duration × rate), each 1/rate long (one frame of
+ * slack is 1/rate); a decimated one (max_fps) every frame_step-th source frame; otherwise the source's
+ * frames, with the longest frame interval as "one frame" for a variable-rate source.
+ */
+export function expectedVideo(
+  source: { duration_s: number; frames: number; fps: number; max_interval_s?: number },
+  rendition: { frame_rate?: number; frame_step: number },
+): Pick<VerifySource, "frames" | "fps" | "max_interval_s" | "frames_reference"> {
+  if (rendition.frame_rate !== undefined) {
+    const frames = Math.round(Math.round(source.duration_s * rendition.frame_rate * 1e6) / 1e6);
+    return { frames, fps: rendition.frame_rate, frames_reference: `the profile's frame_rate ${Math.round(rendition.frame_rate * 1000) / 1000} fps over the source's ${seconds(source.duration_s)} s gives` };
+  }
+  const step = rendition.frame_step;
+  const frames = step <= 1 ? source.frames : Math.floor((source.frames - 1) / step) + 1;
+  return { frames, fps: source.fps / step, ...(source.max_interval_s && step === 1 ? { max_interval_s: source.max_interval_s } : {}) };
 }

@@ -146,6 +146,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
         ...(isHardwarePool(pool) ? { hardware: { decode: decodesOnDevice(pool, source.video) } } : {}),
         // How the chunk seeks depends on the container (FLV seeks late near the start: media/args/video-chunk.ts).
         source_format: source.format,
+        // A constant-rate rendition (profile frame_rate) puts every chunk on one grid from the source's first frame.
+        origin_pts: (chunks[0] ?? c).start_pts,
       };
       newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params, mediaSeconds: c.duration_s * list.length });
     }

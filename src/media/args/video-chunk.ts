@@ -5,7 +5,8 @@
 import { planPicture } from "../filters/picture.ts";
 import type { VideoTraits } from "../filters/traits.ts";
 import { type DeviceRef, inputArgs, runAccelerator, rungChain } from "../hardware/index.ts";
-import type { ProfileSpec } from "../profile-spec.ts";
+import { cfrFrameCount } from "../planner.ts";
+import { frameRateOf, type ProfileSpec } from "../profile-spec.ts";
 import { seconds } from "./units.ts";
 import { videoEncoderArgs } from "./video-encoder.ts";
 
@@ -33,6 +34,13 @@ export interface VideoChunkInput {
   source_format?: string;
   /** Source frames in the chunk. */
   frames: number;
+  /**
+   * pts of the source's first frame (the first chunk's start_pts): where a constant-rate rendition's frame
+   * grid starts (profile frame_rate, constantRateFilters). Default start_pts (a one-piece encode).
+   */
+  origin_pts?: number;
+  /** The chunk's duration on the source's timestamps (the plan's duration_s): a constant-rate part's frame count. */
+  duration_s?: number;
   /** Source frame rate (average). */
   fps: number;
   renditions: readonly ChunkRendition[];
@@ -95,6 +103,30 @@ export function decimatedFrameCount(startFrame: number, frames: number, step: nu
 }
 
 /**
+ * A constant-rate rendition (profile frame_rate): the chunk's frames go back to their time since the source's
+ * first frame (`setpts=PTS+offset/TB` after the chunk's rebase to 0), `fps` puts them on the global grid of
+ * that rate (a frame at time t on slot round(t·rate); several frames on one slot keep the last, an empty
+ * slot repeats the frame before), and `setpts=PTS-STARTPTS` starts the part at 0 again. A chunk decodes past
+ * its end, so its last slots are filled as in a one-piece encode and `-frames:v` (cfrFrameCount) stops
+ * the part exactly where the next one starts. At the source's end FFmpeg 5.1's fps filter stops at the
+ * last frame's own slot without filling it (measured: 99 of 100 frames for a 4 s 24/30 fps mix at 25 fps),
+ * so `tpad` first repeats the last frame for one second; the extra slots lie past the count and are cut.
+ */
+export function constantRateFilters(rate: string, offsetS: number): string[] {
+  return [`setpts=PTS+${seconds(offsetS)}/TB`, "tpad=stop_mode=clone:stop_duration=1", `fps=${rate}:round=near`, "setpts=PTS-STARTPTS"];
+}
+
+/** Output frames of rendition `r` in the chunk: decimated (max_fps), on a constant-rate grid (frame_rate) or the source's. */
+export function chunkRenditionFrames(input: Pick<VideoChunkInput, "start_frame" | "frames" | "start_pts" | "origin_pts" | "duration_s">, rendition: ChunkRendition): number {
+  const rate = frameRateOf(rendition.profile.video.frame_rate);
+  if (rate) {
+    if (!(input.duration_s !== undefined && input.duration_s > 0)) throw new Error("videoChunkArgs: a frame_rate rendition needs the chunk's duration_s");
+    return cfrFrameCount(input.start_pts - (input.origin_pts ?? input.start_pts), input.duration_s, rate.fps);
+  }
+  return decimatedFrameCount(input.start_frame ?? 0, input.frames, rendition.frame_step ?? 1);
+}
+
+/**
  * One ffmpeg for every rendition of a chunk (decode once, split + scale):
  * - `-seek_timestamp 1 -ss (start_pts - preroll)`: -ss is normally relative to the file's start_time
  *   (2.8 s for a default MPEG-TS), seek_timestamp makes it the absolute pts the keyframe index holds.
@@ -130,13 +162,17 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
   const device: DeviceRef = input.hardware?.device ?? (run.id === "vaapi" && input.vaapi_device ? { path: input.vaapi_device } : {});
   const picture = planPicture(input.traits, renditions.map((r) => r.profile.video.pixel_format));
   // Frames stay on the GPU only when no CPU filter (deinterlace, tone mapping) has to touch them.
-  const hwDecode = input.hardware?.decode === true && run.id !== "cpu" && picture.shared.length === 0 && picture.perRendition.every((f) => f.length === 0);
+  const hwDecode =
+    input.hardware?.decode === true && run.id !== "cpu" && picture.shared.length === 0 && picture.perRendition.every((f) => f.length === 0) &&
+    renditions.every((r) => r.profile.video.frame_rate === undefined);
 
   const args: string[] = inputArgs(run, device, hwDecode);
   args.push(...chunkSeekArgs(input.start_pts, input.start_frame, fps, input.source_format), "-i", input.input);
 
   const branches = renditions.map((r, i) => {
     const filters: string[] = [...(picture.perRendition[i] ?? [])];
+    const rate = frameRateOf(r.profile.video.frame_rate);
+    if (rate) filters.push(...constantRateFilters(rate.text, input.start_pts - (input.origin_pts ?? input.start_pts)));
     const step = r.frame_step ?? 1;
     // Global grid: source frame (startFrame + n) is kept when divisible by step.
     if (step > 1) filters.push(`select=not(mod(n+${startFrame % step}\\,${step}))`);
@@ -156,14 +192,14 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
       throw new Error(`videoChunkArgs: ${video.codec} parts cannot be written as MPEG-TS (FFmpeg 5.1); use mp4`);
     }
     const step = r.frame_step ?? 1;
-    const outFps = fps / step;
+    const outFps = frameRateOf(video.frame_rate)?.fps ?? fps / step;
     const K = video.keyframe_interval_s;
     args.push(
       "-map",
       `[v${i}]`,
       "-an",
       "-frames:v",
-      String(decimatedFrameCount(startFrame, frames, step)),
+      String(chunkRenditionFrames(input, r)),
       "-fps_mode",
       "passthrough",
       ...videoEncoderArgs(r.encoder, r.profile, device, hwDecode),

@@ -8,12 +8,13 @@
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { PackageParams, PackageResult, ProducedOutput } from "../../core/task-contracts.ts";
-import { concatList, concatMuxArgs, decimatedFrameCount, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
+import { concatList, concatMuxArgs, hlsArgs, spriteArgs, spriteVtt, thumbnailArgs } from "../../media/ffmpeg-args.ts";
 import { codecString, masterPlaylist, parseMediaPlaylist, segmentBitrates } from "../../media/hls.ts";
 import { audioFilesKey, hlsAudioGroups } from "./package-audio.ts";
 import { trackLabel } from "../../media/audio-tracks.ts";
 import type { VideoTiming } from "../../media/probe.ts";
-import { keyframesAligned, verifyOutput } from "../../media/verify.ts";
+import { frameRateOf } from "../../core/profile-spec.ts";
+import { expectedVideo, keyframesAligned, verifyOutput } from "../../media/verify.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
 import { encoder, storageById } from "./io.ts";
@@ -118,7 +119,9 @@ async function muxRendition(
   }
   const list = join(dir, `${rung.profile.id}.concat.txt`);
   // Variable-rate sources: each part lasts until the next chunk's keyframe, as the source said (args/package.ts).
-  const durations = params.source.max_interval_s ? rung.parts.map((part) => part.duration_s) : undefined;
+  // A constant-rate rendition (profile frame_rate): each part is its frames at that rate, whatever the source's timing.
+  const rate = frameRateOf(rung.profile.video.frame_rate)?.fps;
+  const durations = rate !== undefined ? rung.parts.map((part) => part.frames / rate) : params.source.max_interval_s ? rung.parts.map((part) => part.duration_s) : undefined;
   writeFileSync(list, concatList(partPaths, durations?.every((d) => d !== undefined) ? (durations as number[]) : undefined));
   const ext = rung.profile.container === "webm" ? "webm" : "mp4";
   const out = join(dir, `${rung.profile.id}.${ext}`);
@@ -136,15 +139,13 @@ async function muxRendition(
   const audioStreams = info.streams.filter((s) => s.codec_type === "audio");
   const frames = Number(v?.nb_frames ?? 0);
   const videoDuration = info.timing ? info.timing.end_s - info.timing.start_s : Number(v?.duration ?? info.format.duration ?? 0);
-  // A decimated rendition (max_fps) has fewer frames at a lower rate over the same duration.
-  const fps = params.source.fps / rung.frame_step;
+  // A decimated rendition (max_fps) has fewer frames at a lower rate over the same duration; a constant-rate one its grid's.
+  const expected = expectedVideo(params.source, { frame_step: rung.frame_step, ...(rate !== undefined ? { frame_rate: rate } : {}) });
   const carried = rung.profile.audio ? (params.source.audio_tracks ?? []) : [];
   const check = verifyOutput({
     source: {
       duration_s: params.source.duration_s,
-      frames: decimatedFrameCount(0, params.source.frames, rung.frame_step),
-      fps,
-      ...(params.source.max_interval_s && rung.frame_step === 1 ? { max_interval_s: params.source.max_interval_s } : {}),
+      ...expected,
       ...(params.source.audio_tracks ? { audio_tracks: carried.map((t) => ({ label: `audio track ${t.index} (${trackLabel(t)})`, end_s: t.end_s, frame_s: t.frame_s })) } : {}),
     },
     output: {

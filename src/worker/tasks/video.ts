@@ -5,7 +5,7 @@
  * retried or duplicated attempt overwrites the same objects.
  */
 import { join } from "node:path";
-import { decimatedFrameCount, videoChunkArgs } from "../../media/ffmpeg-args.ts";
+import { chunkRenditionFrames, videoChunkArgs } from "../../media/ffmpeg-args.ts";
 import type { VideoParams, VideoResult } from "../../core/task-contracts.ts";
 import type { TaskContext } from "../executor.ts";
 import { TaskFailure } from "../failures.ts";
@@ -27,6 +27,8 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
     start_frame: p.chunk.start_frame,
     ...(p.source_format ? { source_format: p.source_format } : {}),
     frames: p.chunk.frames,
+    duration_s: p.chunk.duration_s,
+    ...(p.origin_pts !== undefined ? { origin_pts: p.origin_pts } : {}),
     renditions: p.renditions,
     fps: p.fps,
     output: (i: number) => outs[i]!,
@@ -46,7 +48,7 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
     const info = await probeFile(ctx, outs[i]!);
     const v = info.streams.find((s) => s.codec_type === "video");
     const frames = Number(v?.nb_frames ?? 0);
-    const expected = decimatedFrameCount(p.chunk.start_frame, p.chunk.frames, r.frame_step);
+    const expected = chunkRenditionFrames({ ...p.chunk, ...(p.origin_pts !== undefined ? { origin_pts: p.origin_pts } : {}) }, r);
     if (frames !== expected) {
       throw new TaskFailure({
         class: "retryable",
