@@ -33,14 +33,34 @@ export interface ReconcilerOptions {
   syncWorkers(): Promise<void>;
   /** A lease expired and its attempt was settled (retried or the job failed): counted per pool. */
   onLeaseExpired?(pool: string): void;
+  /**
+   * Full passes while idle (no queued or leased task), in ms; default 5000. Between them the leader only
+   * compares the bus's worker presence and asks whether any task is queued or leased (one indexed query),
+   * so an idle kernel stays quiet (issue 20).
+   */
+  idleIntervalMs?: number;
 }
 
 export class Reconciler {
   private lock: HeldLock | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private running = false;
+  /** Idle back-off: when the next full pass is due while no task is queued or leased (0: every tick is one). */
+  private nextFullPassAt = 0;
+  /** Worker ids on the bus at the last full pass: a worker that joins or leaves ends the back-off. */
+  private presenceSeen = "";
 
-  constructor(private readonly o: ReconcilerOptions) {}
+  constructor(private readonly o: ReconcilerOptions) {
+    // Any transaction that queues work kicks a publish pass: it also ends the back-off, so a new job, a
+    // report or a retry is reconciled on the next 1 s tick as before. deps is the orchestrator's one shared
+    // object, so every caller of deps.kick() (routes, results, live) reaches this wrapper.
+    const kick = o.deps.kick;
+    o.deps.kick = () => {
+      this.nextFullPassAt = 0;
+      kick();
+    };
+  }
+
 
   get isLeader(): boolean {
     return this.lock !== undefined;
@@ -68,24 +88,44 @@ export class Reconciler {
         if (this.lock) log.info("reconciler: this kernel is now the active reconciler");
         else return;
       }
+      // Idle back-off: between full passes, one indexed query and the bus's presence list. Any queued or
+      // leased task (a new job, a report, a crashed kernel's unpublished work) or any change in what the
+      // workers advertise makes this tick a full pass, so lease expiry and recovery are not delayed.
+      if (Date.now() < this.nextFullPassAt && (await this.presence()) === this.presenceSeen && !(await this.hasActiveTasks())) return;
       if (!(await this.lock.held())) {
         log.warn("reconciler: lost the leader lock (database connection gone); standing by");
         await this.lock.release().catch(() => {});
         this.lock = undefined;
         return;
       }
+      const presence = await this.presence();
       await this.o.syncWorkers();
       await this.expireLeases();
       await this.timeOutDeadlines();
       await this.republishStale();
       await publishReady(this.o.deps.db, this.o.deps.bus, log);
       await this.explainWaiting();
+      // Back off only when nothing is queued or leased: a leased task's expiry is checked every tick.
+      this.presenceSeen = presence;
+      this.nextFullPassAt = (await this.hasActiveTasks()) ? 0 : Date.now() + (this.o.idleIntervalMs ?? 5000);
     } catch (error) {
+      this.nextFullPassAt = 0;
       log.warn({ error: errorMessage(error) }, "reconciler tick failed; retrying");
       this.o.deps.metrics?.errors.inc({ source: "reconciler", code: isAppError(error) ? error.code : "WE-SYS-001" });
     } finally {
       this.running = false;
     }
+  }
+
+  /** The workers on the bus and what they advertise (not when they last beat), as one comparable string. */
+  private async presence(): Promise<string> {
+    const entries = await this.o.deps.bus.presence.list();
+    return JSON.stringify(entries.map((e) => [e.id, e.info]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+  }
+
+  private async hasActiveTasks(): Promise<boolean> {
+    const [row] = await this.o.deps.db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.status, ["queued", "leased"])).limit(1);
+    return row !== undefined;
   }
 
   private async expireLeases(): Promise<void> {
