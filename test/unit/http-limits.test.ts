@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { AppError } from "../../src/core/errors.ts";
-import { parseBodyBytes, readLimited } from "../../src/kernel/api/body-limit.ts";
+import { readLimited } from "../../src/core/read-limited.ts";
+import { parseBodyBytes } from "../../src/kernel/api/body-limit.ts";
 import { containsNul } from "../../src/kernel/api/json-limits.ts";
 import { pathOf, urlTargetProblem } from "../../src/kernel/api/url-guard.ts";
 

@@ -6,32 +6,8 @@
  * urlencoded forms; anything else is handed on as bytes (no route accepts it, so validation refuses it).
  * The upload route streams its own body with its own limit (UPLOAD_MAX_SIZE) and is skipped.
  */
-import { AppError } from "../../core/errors.ts";
+import { readLimited } from "../../core/read-limited.ts";
 import { pathOf } from "./url-guard.ts";
-
-/** Reads a body stream to the end, or throws WE-REQ-003 as soon as more than `limit` bytes arrived. */
-export async function readLimited(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw new AppError("WE-REQ-003", `request body too large: more than ${limit} bytes (MAX_BODY_SIZE)`, { limit });
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
 
 /** The parsed body for a content type (the part before `;`, any case). Pure. */
 export function parseBodyBytes(bytes: Uint8Array, contentType: string): unknown {

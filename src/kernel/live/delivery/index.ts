@@ -30,6 +30,7 @@ import {
 import { verifyPlaybackToken } from "./playback-token.ts";
 import { deleteObjects, masterKey, objectExists, objectKey, readObject, readText, sessionPrefix, type StorageCalls, storeStream, storeText } from "./store.ts";
 import { ViewerCounter, viewerKeyOf } from "./viewers.ts";
+import { readLimited } from "../../../core/read-limited.ts";
 
 export type { LiveDirectory, LiveSessionInfo, StreamPlayback } from "./directory.ts";
 export { signPlaybackToken, PLAYBACK_TOKEN_TTL_MS } from "./playback-token.ts";
@@ -235,7 +236,7 @@ export class LiveDelivery {
 
   /** A rung playlist PUT: the window advances by the segments it lists that are stored. */
   async receivePlaylist(sessionId: string, rung: string, epoch: number, body: ReadableStream<Uint8Array>): Promise<void> {
-    const text = await readSmallText(body, PLAYLIST_MAX_BYTES);
+    const text = new TextDecoder().decode(await readLimited(body, PLAYLIST_MAX_BYTES, (limit) => `live playlist too large: more than ${limit} bytes`));
     let parsed;
     try {
       parsed = parseWorkerPlaylist(text, epoch);
@@ -398,23 +399,6 @@ function tokenQuery(viewer: Viewer): string {
 /** A signed stream's answers are for one viewer: shared caches must not keep them. */
 function cacheFor(viewer: Viewer, directives: string): string {
   return `${viewer.token ? "private" : "public"}, ${directives}`;
-}
-
-async function readSmallText(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      throw new AppError("WE-REQ-003", `live playlist too large: more than ${limit} bytes`, { limit });
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 const instances = new WeakMap<object, LiveDelivery>();
