@@ -340,9 +340,9 @@ export class PluginSupervisor {
     return new PluginProcess(this.id, this.source.command, env, this.opts.logger, this.t.callTimeoutMs);
   }
 
-  private async handshake(proc: PluginProcess): Promise<PluginManifest> {
-    const m = await this.describeProcess(proc, true);
-    return m;
+  /** describe + API check, adopting the manifest as this plugin's. */
+  private handshake(proc: PluginProcess): Promise<PluginManifest> {
+    return this.describeProcess(proc, true);
   }
 
   /** describe + the API version check; `adopt` records the manifest as this plugin's (a hot swap adopts it only on success). */
