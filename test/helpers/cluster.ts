@@ -154,7 +154,8 @@ export interface ThrowawayPostgres {
 
 const asRoot = () => process.getuid?.() === 0;
 
-async function runPg(argv: string[], timeoutMs = 60_000): Promise<void> {
+/** Runs a PostgreSQL server binary (as the postgres user when we are root: initdb and pg_ctl refuse root). */
+export async function runPg(argv: string[], timeoutMs = 60_000): Promise<void> {
   const full = asRoot() ? ["runuser", "-u", "postgres", "--", ...argv] : argv;
   const p = Bun.spawn(full, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);

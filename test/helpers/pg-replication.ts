@@ -8,6 +8,7 @@
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runPg } from "./cluster.ts";
 import { freePort } from "./proc.ts";
 
 /** The newest installed PostgreSQL's server binaries (Debian: /usr/lib/postgresql/<major>/bin), or PG_BIN. */
@@ -20,17 +21,6 @@ const PG_BIN =
         .map((major) => join("/usr/lib/postgresql", major, "bin"))[0]
     : undefined) ??
   "/usr/lib/postgresql/15/bin";
-const asRoot = () => process.getuid?.() === 0;
-
-async function runPg(argv: string[], timeoutMs = 90_000): Promise<string> {
-  const full = asRoot() ? ["runuser", "-u", "postgres", "--", ...argv] : argv;
-  const proc = Bun.spawn(full, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${out}\n${err}`);
-  return out;
-}
 
 export interface ReplicatedPostgres {
   /** postgres://postgres@127.0.0.1:<primary>,127.0.0.1:<replica>/postgres?target_session_attrs=read-write */
@@ -46,7 +36,7 @@ export interface ReplicatedPostgres {
 
 export async function startReplicatedPostgres(): Promise<ReplicatedPostgres> {
   const dir = mkdtempSync(join(tmpdir(), "webencode-pg-ha-"));
-  if (asRoot()) {
+  if (process.getuid?.() === 0) {
     const uid = Number(Bun.spawnSync(["id", "-u", "postgres"], { stdout: "pipe" }).stdout.toString().trim());
     chownSync(dir, uid, uid);
   }
