@@ -432,3 +432,34 @@ export const streamSessions = pgTable(
     uniqueIndex("stream_sessions_open_uq").on(t.streamId).where(sql`ended_at is null`),
   ],
 );
+
+// ---- live stream restream destinations (issue 16, docs/restream.md "Live stream destinations") -----------
+
+export const STREAM_DESTINATION_PUBLISHERS = ["publisher-rtmp", "publisher-youtube", "publisher-twitch"] as const;
+
+/**
+ * Where a live stream is restreamed while it is live. The key is sealed with the kernel's secret box and never
+ * returned; url and key are null for an OAuth publisher that hands out its own ingest (`prepare_live`).
+ */
+export const streamDestinations = pgTable(
+  "stream_destinations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    streamId: uuid("stream_id")
+      .notNull()
+      .references(() => streams.id, { onDelete: "cascade" }),
+    publisher: text("publisher").notNull(),
+    name: text("name").notNull(),
+    url: text("url"),
+    keySealed: text("key_sealed"),
+    enabled: boolean("enabled").notNull().default(true),
+    /** `{ height, video_kbps }` for a destination of its own encode; null = stream copy. */
+    transcode: jsonb("transcode").$type<{ height: number; video_kbps: number }>(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check("stream_destinations_publisher_check", inList("publisher", STREAM_DESTINATION_PUBLISHERS)),
+    index("stream_destinations_stream_idx").on(t.streamId, t.createdAt),
+  ],
+);
