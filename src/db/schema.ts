@@ -260,6 +260,56 @@ export const outputs = pgTable(
   (t) => [check("outputs_kind_check", inList("kind", OUTPUT_KINDS)), index("outputs_job_idx").on(t.jobId)],
 );
 
+export const PUBLICATION_STATUSES = ["uploading", "completed", "failed"] as const;
+export const PUBLICATION_PRIVACY = ["private", "unlisted", "public"] as const;
+
+/**
+ * A job output uploaded to a publisher's platform (POST /v1/jobs/:id/publish, src/kernel/publishers/publish.ts).
+ * `session_sealed` is the platform's resumable upload session, encrypted with the kernel's secret key (it
+ * authorizes uploading to the session, so it is a secret: never returned, logged or sent in an event);
+ * `bytes_confirmed` is what the platform said it holds. The lease lets exactly one kernel run an upload and
+ * another resume it after that kernel died.
+ */
+export const publications = pgTable(
+  "publications",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    jobId: uuid("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    outputId: uuid("output_id")
+      .notNull()
+      .references(() => outputs.id, { onDelete: "cascade" }),
+    publisher: text("publisher").notNull(),
+    account: text("account"),
+    title: text("title").notNull(),
+    description: text("description").notNull().default(""),
+    privacy: text("privacy").notNull().default("private"),
+    status: text("status").notNull().default("uploading"),
+    bytesTotal: bigint("bytes_total", { mode: "number" }).notNull(),
+    bytesConfirmed: bigint("bytes_confirmed", { mode: "number" }).notNull().default(0),
+    sessionSealed: text("session_sealed"),
+    platformVideoId: text("platform_video_id"),
+    url: text("url"),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    /** How many times an upload run started (1 + resumes after a kernel stopped or died). */
+    runs: integer("runs").notNull().default(0),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: ts("lease_expires_at"),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    finishedAt: ts("finished_at"),
+  },
+  (t) => [
+    check("publications_status_check", inList("status", PUBLICATION_STATUSES)),
+    check("publications_privacy_check", inList("privacy", PUBLICATION_PRIVACY)),
+    index("publications_job_idx").on(t.jobId, t.createdAt.desc()),
+    index("publications_uploading_idx").on(t.leaseExpiresAt).where(sql`status = 'uploading'`),
+  ],
+);
+
 // ---- security (issue 6) -------------------------------------------------------------------------------
 
 export const ROLES = ["viewer", "operator", "admin"] as const;
