@@ -99,6 +99,12 @@ export const kernelConfigEntries = {
   EVENTS_AUTH_RECHECK: duration("30s"),
   /** How long a failed job keeps its intermediate parts in storage, so that a retry resumes from them. */
   FAILED_JOB_RETENTION: duration("168h"),
+  /**
+   * Finished jobs (completed, failed, cancelled) whose rows — with their tasks, attempts, timeline, logs and
+   * output records — are deleted once they ended longer ago than this; 0 (the default) keeps them until
+   * DELETE /v1/jobs/<id>. Files in storage are not touched (docs/operations.md, "Pruning finished jobs").
+   */
+  JOB_RETENTION: duration("0"),
   /** Connect+read timeout of one webhook delivery attempt, and how long failed deliveries are retried. */
   WEBHOOK_TIMEOUT: duration("10s"),
   WEBHOOK_RETRY_WINDOW: duration("24h"),
