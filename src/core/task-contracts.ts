@@ -80,6 +80,12 @@ export const videoParamsSchema = v.object({
   source_format: v.optional(text),
   /** pts of the source's first frame (the first chunk's start): where a frame_rate rendition's grid starts (media/args/video-chunk.ts). */
   origin_pts: v.optional(v.pipe(v.number(), v.finite())),
+  /**
+   * A text subtitle track to burn into the picture (job option burn_subtitles, media/subtitles-burn.ts): a
+   * stream of the source (`stream`: its FFprobe index) or a sidecar file (no `stream`); `offset_s` is added
+   * to its times to put them on the source clock (0 for a source stream, the first video frame's pts for a sidecar).
+   */
+  burn_subtitles: v.optional(v.object({ ...sourceFields, stream: v.optional(count), offset_s: v.pipe(v.number(), v.finite()) })),
 });
 
 export const audioParamsSchema = v.object({
@@ -425,4 +431,6 @@ export interface JobOptions {
   audio_tracks?: Array<number | string>;
   /** Sidecar subtitle files converted to WebVTT/mov_text beside the source's own text tracks (media/subtitles.ts). */
   subtitles?: Array<{ source_url: string; language: string; name: string; default?: boolean }>;
+  /** One subtitle track burned into the picture (media/subtitles-burn.ts): a source track, a sidecar or a language. */
+  burn_subtitles?: { track?: number; sidecar?: number; language?: string; keep_soft?: boolean };
 }

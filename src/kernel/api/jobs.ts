@@ -54,6 +54,21 @@ export const jobRequestSchema = v.object({
       v.maxLength(16, "subtitles lists at most 16 files"),
     ),
   ),
+  // One subtitle track burned into the picture (docs/media.md): named by exactly one of track, sidecar, language.
+  burn_subtitles: v.optional(
+    v.pipe(
+      v.object({
+        track: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(63))),
+        sidecar: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(15))),
+        language: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})?$/, 'burn_subtitles.language is a language code such as "eng"'))),
+        keep_soft: v.optional(v.boolean()),
+      }),
+      v.check(
+        (b) => [b.track, b.sidecar, b.language].filter((x) => x !== undefined).length === 1,
+        'burn_subtitles names exactly one track: {"track": N} (N of the source\'s subtitle streams, 0:s:N), {"sidecar": N} (the job\'s subtitles[N]) or {"language": "eng"}',
+      ),
+    ),
+  ),
   priority: v.optional(v.pipe(v.number(), v.integer(), v.minValue(-100), v.maxValue(100))),
   // Capped: every job list and event carries it (huge rows made lists take GBs of memory; issue 12).
   metadata: v.optional(v.pipe(v.record(v.string(), v.unknown()), v.check((m) => Buffer.byteLength(JSON.stringify(m)) <= 16 * 1024, "metadata is at most 16 KiB (16384 bytes) of JSON"))),

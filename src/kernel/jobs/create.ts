@@ -26,6 +26,8 @@ export interface JobRequest {
   audio_tracks?: Array<number | string>;
   /** Sidecar subtitle files (media/subtitles.ts), each URL checked like the source's. */
   subtitles?: Array<{ source_url: string; language: string; name: string; default?: boolean }>;
+  /** One subtitle track burned into the picture (media/subtitles-burn.ts); resolved against the source at planning. */
+  burn_subtitles?: { track?: number; sidecar?: number; language?: string; keep_soft?: boolean };
 }
 
 /** HLS variants are stream-copied into MPEG-TS/fMP4 segments: only MP4-family codecs qualify. */
@@ -69,6 +71,10 @@ export async function createJob(
     const ref = parseSourceUrl(s.source_url);
     if (ref.kind === "url" && opts.outbound) await checkSourceUrl(ref.url, opts.outbound.allowCidrs);
   }
+  const burn = req.burn_subtitles;
+  if (burn?.sidecar !== undefined && burn.sidecar >= subtitles.length) {
+    throw new AppError("WE-JOB-001", `burn_subtitles.sidecar is ${burn.sidecar}, but the job lists ${subtitles.length} sidecar subtitle file(s) under "subtitles" (sidecar 0 is the first)`);
+  }
   const specs = await resolveProfiles(db, req.profiles);
   const outputs = [...new Set(req.outputs ?? ["mp4"])];
   checkOutputs(outputs, specs);
@@ -87,7 +93,7 @@ export async function createJob(
           sourceUrl: req.source_url.trim(),
           profiles: req.profiles,
           outputs,
-          options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}), ...(subtitles.length > 0 ? { subtitles } : {}) },
+          options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}), ...(subtitles.length > 0 ? { subtitles } : {}), ...(burn ? { burn_subtitles: burn } : {}) },
           metadata: req.metadata ?? {},
           priority: req.priority ?? 0,
           idempotencyKey: opts.idempotencyKey ?? null,

@@ -23,6 +23,7 @@ import type { AudioTrack, SourceSummary } from "../../media/source.ts";
 import { selectAudioTracks, trackAudioSpec, trackLabel } from "../../media/audio-tracks.ts";
 import { sourceAudioFrameSeconds } from "../../media/verify.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../media/task-params.ts";
+import { type BurnChoice, isBurned, resolveBurn } from "../../media/subtitles-burn.ts";
 
 export interface PipelineOptions {
   /** Chunk length bounds and when splitting pays (one chunk when it does not pay: docs/architecture.md §3). */
@@ -107,6 +108,9 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
 
   const picked = selectAudioTracks(tracksOf(source), job.options.audio_tracks);
   if ("error" in picked) return failJob(db, job, "WE-JOB-007", picked.error);
+  const burn = burnOf(job, source);
+  if (burn && "error" in burn) return failJob(db, job, "WE-JOB-007", burn.error);
+  const burnParams = burn ? burnTrackParams(job, source, burn) : undefined;
   const audioGroupList = audioGroups(renditions.map((r) => r.profile));
   // The task budget: analyze and package, one audio task per audio track and audio group, the rest shared by the groups.
   const audioTasks = audioGroupList.length * picked.tracks.length;
@@ -148,6 +152,8 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
         source_format: source.format,
         // A constant-rate rendition (profile frame_rate) puts every chunk on one grid from the source's first frame.
         origin_pts: (chunks[0] ?? c).start_pts,
+        // One subtitle track burned into the picture (job option burn_subtitles, media/subtitles-burn.ts).
+        ...(burnParams ? { burn_subtitles: burnParams } : {}),
       };
       newTasks.push({ jobId: job.id, type: "video", seq: groupIndex * 10_000 + c.seq, pool, params, mediaSeconds: c.duration_s * list.length });
     }
@@ -177,6 +183,19 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
   await db.insert(tasks).values(newTasks.map((t) => ({ ...t, maxAttempts: task.maxAttempts }))).onConflictDoNothing();
   await moveJob(db, job.id, "processing", { from: ["analyzing"], detail: { chunks: newTasks.filter((t) => t.type === "video").length, renditions: renditions.length } });
   return {};
+}
+
+/** The track the job burns into the picture (option burn_subtitles), or why it cannot; undefined without the option. */
+function burnOf(job: JobRow, source: SourceSummary): BurnChoice | { error: string } | undefined {
+  const option = job.options.burn_subtitles;
+  return option ? resolveBurn(option, source, job.options.subtitles ?? []) : undefined;
+}
+
+/** Where the chunk reads the burned track: a stream of the source on its own clock, or a sidecar moved onto it. */
+function burnTrackParams(job: JobRow, source: SourceSummary, burn: BurnChoice): NonNullable<VideoParams["burn_subtitles"]> {
+  const { storage } = job.options;
+  if (burn.kind === "stream") return { source_url: job.sourceUrl, storage, stream: burn.index, offset_s: 0 };
+  return { source_url: job.options.subtitles![burn.position]!.source_url, storage, offset_s: videoStart(source) };
 }
 
 /** Audio task seq: group i, selected track t (a group never has 1000 tracks). */
@@ -270,7 +289,10 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
  */
 function packageSubtitles(job: JobRow, source: SourceSummary): NonNullable<PackageParams["subtitles"]> {
   const { storage } = job.options;
-  const fromSource = (source.subtitle_tracks ?? []).map((t) => ({
+  // A burned track is not also a soft track, unless the option keeps it (docs/media.md).
+  const resolved = job.options.burn_subtitles?.keep_soft ? undefined : burnOf(job, source);
+  const burned = resolved && !("error" in resolved) ? resolved : undefined;
+  const fromSource = (source.subtitle_tracks ?? []).filter((t) => !isBurned(burned, { stream: t.index })).map((t) => ({
     source_url: job.sourceUrl,
     storage,
     stream: t.index,
@@ -279,7 +301,7 @@ function packageSubtitles(job: JobRow, source: SourceSummary): NonNullable<Packa
     name: trackLabel({ index: t.index, language: t.language, title: t.title }),
     default: t.default,
   }));
-  const sidecars = (job.options.subtitles ?? []).map((s) => ({ source_url: s.source_url, storage, shift_s: 0, language: s.language, name: s.name, default: s.default ?? false }));
+  const sidecars = (job.options.subtitles ?? []).filter((_, n) => !isBurned(burned, { sidecar: n })).map((s) => ({ source_url: s.source_url, storage, shift_s: 0, language: s.language, name: s.name, default: s.default ?? false }));
   const all = [...fromSource, ...sidecars];
   const firstDefault = all.findIndex((s) => s.default);
   // Names are unique within the HLS group: a repeated one gets its position added.

@@ -3,6 +3,7 @@
  * (docs/architecture.md §3). Encoder-specific options come from video-encoder.ts.
  */
 import { planPicture } from "../filters/picture.ts";
+import { burnFilters } from "../subtitles-burn.ts";
 import type { VideoTraits } from "../filters/traits.ts";
 import { type DeviceRef, inputArgs, runAccelerator, rungChain } from "../hardware/index.ts";
 import { cfrFrameCount } from "../planner.ts";
@@ -56,6 +57,8 @@ export interface VideoChunkInput {
   hardware?: { device?: DeviceRef; decode?: boolean };
   /** The source picture's field order and colour: deinterlace, tone-map and colour tags (filters/picture.ts). */
   traits?: VideoTraits;
+  /** A subtitle track to burn into the picture: an ASS file on the source clock (media/subtitles-burn.ts). */
+  burn?: { ass_path: string };
 }
 
 /**
@@ -163,7 +166,7 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
   const picture = planPicture(input.traits, renditions.map((r) => r.profile.video.pixel_format));
   // Frames stay on the GPU only when no CPU filter (deinterlace, tone mapping) has to touch them.
   const hwDecode =
-    input.hardware?.decode === true && run.id !== "cpu" && picture.shared.length === 0 && picture.perRendition.every((f) => f.length === 0) &&
+    input.hardware?.decode === true && run.id !== "cpu" && picture.shared.length === 0 && input.burn === undefined && picture.perRendition.every((f) => f.length === 0) &&
     renditions.every((r) => r.profile.video.frame_rate === undefined);
 
   const args: string[] = inputArgs(run, device, hwDecode);
@@ -178,7 +181,9 @@ export function videoChunkArgs(input: VideoChunkInput): string[] {
     if (step > 1) filters.push(`select=not(mod(n+${startFrame % step}\\,${step}))`);
     return { label: `v${i}`, chain: rungChain(run, { width: r.width, height: r.height, before: filters, encoder: r.encoder }, hwDecode) };
   });
-  const head = ["setpts=PTS-STARTPTS", ...picture.shared].join(",");
+  // Burned subtitles go on the picture after deinterlacing/tone mapping, once for every rendition.
+  const burn = input.burn ? burnFilters(input.burn.ass_path, input.start_pts) : [];
+  const head = ["setpts=PTS-STARTPTS", ...picture.shared, ...burn].join(",");
   const graph =
     branches.length === 1
       ? `[0:v]${head},${branches[0]?.chain}[v0]`

@@ -13,6 +13,8 @@ import { onGpu } from "../gpu-health.ts";
 import type { DeviceRef } from "../../media/hardware/index.ts";
 import { resolveInput, storageById } from "./io.ts";
 import { probeFile, runFfmpeg } from "./media-run.ts";
+import { burnExtractArgs } from "../../media/subtitles-burn.ts";
+import { sidecarFormat } from "../../media/subtitles.ts";
 
 export const partKey = (p: VideoParams, profileId: string) => `${p.parts_prefix}v${p.group}_${profileId}_${String(p.chunk.seq).padStart(5, "0")}.mp4`;
 
@@ -20,6 +22,7 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
   const p = ctx.params;
   const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const outs = p.renditions.map((_, i) => join(ctx.dir, `r${i}.mp4`));
+  const burn = p.burn_subtitles ? await burnTrack(ctx, p.burn_subtitles) : undefined;
   // A GPU group runs on one of the worker's devices, within its encode sessions (gpu-health.ts).
   const chunkArgs = (device: DeviceRef | undefined) => videoChunkArgs({
     input,
@@ -34,6 +37,7 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
     output: (i: number) => outs[i]!,
     part_format: "mp4",
     ...(p.traits ? { traits: p.traits } : {}),
+    ...(burn ? { burn: { ass_path: burn } } : {}),
     ...(device || p.hardware ? { hardware: { ...(device ? { device } : {}), decode: p.hardware?.decode === true } } : {}),
   });
   let args: string[] = [];
@@ -63,4 +67,17 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
   }
   ctx.progress(100);
   return { parts };
+}
+
+/**
+ * The subtitle track to burn, as an ASS file on the source clock in the task's folder (media/subtitles-burn.ts).
+ * Each chunk converts it itself: a demux of the subtitle stream, no picture decoding.
+ */
+async function burnTrack(ctx: TaskContext<"video">, track: NonNullable<VideoParams["burn_subtitles"]>): Promise<string> {
+  const input = await resolveInput(ctx.plugins, track.source_url, track.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
+  const output = join(ctx.dir, "burn.ass");
+  const format = track.stream === undefined ? sidecarFormat(track.source_url) : undefined;
+  const args = burnExtractArgs({ input, ...(track.stream === undefined ? {} : { stream: track.stream }), ...(format ? { format } : {}), offset_s: track.offset_s, output });
+  await runFfmpeg(ctx, "subtitles to burn", args, { sources: [input] });
+  return output;
 }
