@@ -1,36 +1,52 @@
 /**
- * ABR ladder: a 4-rung HLS job (the built-in H.264 ladder: 1080p, 720p, 480p, 360p) on a generated 1080p
- * 30 fps clip with audio, against four separate raw FFmpeg runs that each encode one rung from the
- * source with the same encoder settings and write the same deliverable (HLS with audio).
+ * ABR ladder against the physical limit: the built-in 4-rung H.264 HLS ladder (`hls_h264_ladder`: 1080p,
+ * 720p, 480p, 360p) as ONE chunk on a generated 1080p 30 fps clip with audio, against ONE raw FFmpeg process
+ * that decodes the source once, splits it to the same four scale chains, encodes the four rungs with the same
+ * encoder options and the audio once, and writes the same deliverable (four HLS media playlists with MPEG-TS
+ * segments carrying the rung's video and the audio).
  *
- *   platform, one chunk  : SPLIT_MIN_DURATION=3600s, WORKER_CONCURRENCY=1 (one decode, split + scale)
- *   platform, chunked    : WORKER_CONCURRENCY=2, SPLIT_MIN_DURATION=20s (two chunks on two slots; audio
- *                          in parallel)
- *   raw                  : for each rung, ffmpeg -i src -filter_complex <the platform's scale chain of
- *                          that rung> <the platform's encoder options of that rung> <its audio options>
- *                          -f hls <its HLS options>; run one after another
+ *   platform : standalone kernel (embedded worker), SPLIT_MIN_DURATION=3600s (one chunk), WORKER_CONCURRENCY
+ *              as given (default 1, the worker's default); wall = job created_at → finished_at (server clock,
+ *              the upload is not included); CPU = the kernel's whole process tree (kernel, plugins, FFmpeg,
+ *              FFprobe)
+ *   raw      : ffmpeg -i src -filter_complex <the platform's split graph, verbatim>
+ *                -map [v0] … -map [v3] -map 0:a:0 <each rung's encoder options as the platform ran them, as
+ *                per-stream options (-b:v:2 …)> <the audio task's encoder options>
+ *                -f tee "[select='v:0,a':f=hls:<the package task's HLS options>]rung0/index.m3u8|…"
+ *              The tee muxer hands the one encoded audio stream to every rung's HLS muxer, as the platform's
+ *              package step copies its one audio file into every rung.
  *
- * Encoder options, scale chains, audio and HLS options are taken from the argv the platform actually ran
- * (recorded by an FFMPEG_PATH wrapper), so both sides use identical settings.
+ * The graph, encoder, audio and HLS options are taken from the argv the platform actually ran (recorded by an
+ * FFMPEG_PATH wrapper, lib.ts), so both sides use identical settings. Runs alternate within one process run
+ * (platform, raw, platform, raw, …: the raw command needs one platform run's argv first), N rounds; medians of
+ * wall and CPU and the ratio platform ÷ raw against the target ≤ 1.03, then where the platform's time goes.
+ * `--separate` adds the older baseline: four separate raw runs, one per rung (decoding four times).
  *
- *   node_modules/.bin/bun bench/ladder.ts [--rounds 1] [--duration 30] [--dist /tmp/bench-dist]
+ *   node_modules/.bin/bun bench/ladder.ts [--rounds 3] [--duration 30] [--concurrency 1] [--separate] [--dist /tmp/bench-dist]
  */
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import {
-  FFMPEG, Kernel, callsOfJob, distDir, ensureSource, ffWrappers, fmt, jobPhases, log, loadSampler, main, median, ms, numArg, printMachine, sum, table, taskOfCall, tempDir,
+  FFMPEG, Kernel, callsOfJob, distDir, ensureSource, ffWrappers, flag, fmt, jobPhases, log, loadSampler, main, median, ms, numArg, printMachine, sum, table, taskOfCall, tempDir,
   timed, treeCpuMs, type FfCall, type JobDetail,
 } from "./lib.ts";
 
-const ROUNDS = numArg("rounds", 1); // ~5 min a round on 2 cores; the recorded figures use --rounds 2
+const ROUNDS = numArg("rounds", 3);
 const DURATION = numArg("duration", 30);
+const CONCURRENCY = numArg("concurrency", 1);
+const SEPARATE = flag("separate");
 const RUNGS = ["1080p_h264", "720p_h264", "480p_h264", "360p_h264"];
+const TARGET = 1.03;
 
 interface PlatformRun {
   wallMs: number;
   cpuMs: number;
   job: JobDetail;
   calls: FfCall[];
+}
+interface RawRun {
+  wallMs: number;
+  cpuMs: number;
 }
 
 await main(async () => {
@@ -41,18 +57,16 @@ await main(async () => {
   const tmp = tempDir("ladder");
   const wrap = ffWrappers(tmp);
 
-  // Each platform run gets its own kernel start (DATA_DIR kept between rounds), so no idle kernel of the
-  // other configuration competes for the CPU while something is measured.
-  const urls = new Map<string, { src: string; tiny: string }>();
+  // Each platform run gets its own kernel start (DATA_DIR kept between rounds), so no idle kernel competes
+  // for the CPU while the raw process is measured.
+  let urls: { src: string; tiny: string } | undefined;
   let profiles: string[] = RUNGS;
-  const runPlatform = async (name: string, env: Record<string, string>): Promise<PlatformRun> => {
-    const workDir = join(tmp, `work-${name}`);
-    const { kernel } = await Kernel.start({ dist, dataDir: join(tmp, `data-${name}`), env: { FFMPEG_PATH: wrap.ffmpeg, FFPROBE_PATH: wrap.ffprobe, WORK_DIR: workDir, ...env } });
+  const env = { FFMPEG_PATH: wrap.ffmpeg, FFPROBE_PATH: wrap.ffprobe, WORK_DIR: join(tmp, "work"), SPLIT_MIN_DURATION: "3600s", WORKER_CONCURRENCY: String(CONCURRENCY) };
+  const runPlatform = async (): Promise<PlatformRun> => {
+    const { kernel } = await Kernel.start({ dist, dataDir: join(tmp, "data"), env });
     try {
-      let u = urls.get(name);
-      if (!u) {
-        u = { src: await kernel.upload(src, "src1080.mp4"), tiny: await kernel.upload(tiny, "tiny.mp4") };
-        urls.set(name, u);
+      if (!urls) {
+        urls = { src: await kernel.upload(src, "src1080.mp4"), tiny: await kernel.upload(tiny, "tiny.mp4") };
         const ladders = (await kernel.api<{ ladders?: Record<string, string[]> }>("GET", "/v1/profiles")).ladders ?? {};
         const ladderId = Object.entries(ladders).find(([, ps]) => ps.join() === RUNGS.join())?.[0];
         profiles = ladderId ? [ladderId] : RUNGS;
@@ -66,78 +80,102 @@ await main(async () => {
         await kernel.api("DELETE", `/v1/jobs/${job.id}`).catch(() => undefined);
         return { wallMs: ms(job.finished_at) - ms(job.created_at), cpuMs, job, calls: callsOfJob(wrap.logDir, job) };
       };
-      await run(u.tiny); // warm-up, not counted
-      return await run(u.src);
+      await run(urls.tiny); // warm-up (plugins started, caches filled), not counted
+      return await run(urls.src);
     } finally {
       await kernel.stop();
     }
   };
-  const ONE = { SPLIT_MIN_DURATION: "3600s", WORKER_CONCURRENCY: "1" };
-  const CHUNKED = { SPLIT_MIN_DURATION: "20s", CHUNK_MIN_DURATION: "10s", WORKER_CONCURRENCY: "2" };
 
   const load = loadSampler();
-  const res = { one: [] as PlatformRun[], chunked: [] as PlatformRun[], raw: [] as Array<{ wallMs: number; cpuMs: number; perRung: number[] }> };
-  let rawArgv: string[][] | undefined;
+  const platform: PlatformRun[] = [];
+  const raw: RawRun[] = [];
+  const separate: Array<RawRun & { perRung: number[] }> = [];
+  let one: string[] | undefined;
+  let four: string[][] | undefined;
   const rawDir = join(tmp, "raw");
-  const runRaw = async () => {
+  const runRaw = async (): Promise<RawRun> => {
+    rmSync(rawDir, { recursive: true, force: true });
+    for (let i = 0; i < RUNGS.length; i++) mkdirSync(join(rawDir, String(i)), { recursive: true });
+    const r = await timed(one!);
+    checkRawOutput(rawDir);
+    return { wallMs: r.wallMs, cpuMs: r.cpuMs };
+  };
+  const runSeparate = async () => {
     rmSync(rawDir, { recursive: true, force: true });
     const perRung: number[] = [];
     let cpu = 0;
-    for (const argv of rawArgv!) {
+    for (const argv of four!) {
       mkdirSync(join(rawDir, String(perRung.length)), { recursive: true });
       const r = await timed(argv);
       perRung.push(r.wallMs);
       cpu += r.cpuMs;
     }
-    rmSync(rawDir, { recursive: true, force: true });
     return { wallMs: sum(perRung), cpuMs: cpu, perRung };
   };
   for (let i = 0; i < ROUNDS; i++) {
-    const order: Array<"one" | "raw" | "chunked"> = i % 2 === 0 ? ["one", "raw", "chunked"] : ["raw", "chunked", "one"];
-    for (const what of order) {
-      if (what === "one") {
-        const r = await runPlatform("one", ONE);
-        res.one.push(r);
-        rawArgv ??= rawCommands(r.job, r.calls, src, rawDir);
-        log(`  round ${i + 1}/${ROUNDS}: platform one chunk ${fmt(r.wallMs / 1000)} s`);
-      } else if (what === "chunked") {
-        const r = await runPlatform("chunked", CHUNKED);
-        res.chunked.push(r);
-        log(`  round ${i + 1}/${ROUNDS}: platform chunked (${r.job.tasks.filter((t) => t.type === "video").length} video tasks, 2 slots) ${fmt(r.wallMs / 1000)} s`);
-      } else {
-        const r = await runRaw();
-        res.raw.push(r);
-        log(`  round ${i + 1}/${ROUNDS}: raw 4 runs ${fmt(r.wallMs / 1000)} s (${r.perRung.map((x) => fmt(x / 1000)).join(" + ")})`);
-      }
+    const p = await runPlatform();
+    platform.push(p);
+    if (!one) {
+      one = rawOneProcess(p.job, p.calls, src, rawDir);
+      if (SEPARATE) four = rawSeparate(p.job, p.calls, src, rawDir);
+    }
+    log(`  round ${i + 1}/${ROUNDS}: platform ${fmt(p.wallMs / 1000)} s (CPU ${fmt(p.cpuMs / 1000)} s)`);
+    const r = await runRaw();
+    raw.push(r);
+    log(`  round ${i + 1}/${ROUNDS}: raw one process ${fmt(r.wallMs / 1000)} s (CPU ${fmt(r.cpuMs / 1000)} s)`);
+    if (SEPARATE) {
+      const s = await runSeparate();
+      separate.push(s);
+      log(`  round ${i + 1}/${ROUNDS}: raw 4 separate runs ${fmt(s.wallMs / 1000)} s (${s.perRung.map((x) => fmt(x / 1000)).join(" + ")})`);
     }
   }
+  rmSync(rawDir, { recursive: true, force: true });
   const loadStats = load.stop();
-  log(`job profiles: ${JSON.stringify(profiles)}, outputs ["hls"]`);
 
   log("");
-  log("raw command of rung 1 (the others differ in scale and encoder options):");
-  log(`  ${rawArgv![0]!.join(" ")}`);
+  log(`job: profiles ${JSON.stringify(profiles)}, outputs ["hls"], WORKER_CONCURRENCY=${CONCURRENCY}`);
+  log("raw command (one process):");
+  log(`  ${one!.map(shellQuote).join(" ")}`);
   log("");
-  log(`## Ladder: 4-rung HLS, ${DURATION} s 1920x1080 30 fps + AAC (N=${ROUNDS}; load average mean ${fmt(loadStats.mean)}, max ${fmt(loadStats.max)})`);
+  log(`## Ladder vs one raw FFmpeg process: 4-rung HLS, ${DURATION} s 1920x1080 30 fps + AAC (N=${ROUNDS}; load average mean ${fmt(loadStats.mean)}, max ${fmt(loadStats.max)})`);
   const stat = (xs: number[]) => [median(xs) / 1000, Math.min(...xs) / 1000, Math.max(...xs) / 1000];
+  const medP = median(platform.map((r) => r.wallMs));
+  const medR = median(raw.map((r) => r.wallMs));
+  const cpuP = median(platform.map((r) => r.cpuMs));
+  const cpuR = median(raw.map((r) => r.cpuMs));
   table(
     ["run", "wall s (median)", "min", "max", "CPU s (median)"],
     [
-      ["platform, one chunk, 1 slot", ...stat(res.one.map((r) => r.wallMs)), median(res.one.map((r) => r.cpuMs)) / 1000],
-      ["platform, chunked, 2 slots", ...stat(res.chunked.map((r) => r.wallMs)), median(res.chunked.map((r) => r.cpuMs)) / 1000],
-      ["raw: 4 separate ffmpeg runs (sequential)", ...stat(res.raw.map((r) => r.wallMs)), median(res.raw.map((r) => r.cpuMs)) / 1000],
+      [`platform, one chunk, ${CONCURRENCY} slot${CONCURRENCY > 1 ? "s" : ""}`, ...stat(platform.map((r) => r.wallMs)), cpuP / 1000],
+      ["raw: one FFmpeg process (decode once, split, 4 encodes + audio once, tee → 4 HLS)", ...stat(raw.map((r) => r.wallMs)), cpuR / 1000],
+      ...(SEPARATE ? [["raw: 4 separate FFmpeg runs (sequential)", ...stat(separate.map((r) => r.wallMs)), median(separate.map((r) => r.cpuMs)) / 1000]] : []),
     ],
   );
-  log("raw per rung (median wall s): " + RUNGS.map((id, k) => `${id} ${fmt(median(res.raw.map((r) => r.perRung[k]!)) / 1000)}`).join(", "));
   log("");
-  log("## Where the one-chunk job's time goes (median ms)");
-  const ph = res.one.map((r) => jobPhases(r.job, r.calls));
-  const medOne = median(res.one.map((r) => r.wallMs));
+  log(`## Ratios (target ≤ ${TARGET} for platform ÷ raw one process, wall)`);
+  // Per round too: alternating runs see the same host load, so the paired ratios are steadier than the medians.
+  const paired = platform.map((p, k) => p.wallMs / raw[k]!.wallMs);
+  table(
+    ["ratio", "value", "target", "met"],
+    [
+      ["platform ÷ raw one process (wall, medians)", medP / medR, `≤ ${TARGET}`, medP / medR <= TARGET ? "yes" : "NO"],
+      ["platform ÷ raw one process (wall, median of the rounds' ratios)", median(paired), `≤ ${TARGET}`, median(paired) <= TARGET ? "yes" : "NO"],
+      ["platform ÷ raw one process (CPU)", cpuP / cpuR, "", ""],
+      ["platform's FFmpeg CPU ÷ raw one process (CPU)", median(platform.map((r) => jobPhases(r.job, r.calls).ffmpegCpuMs)) / cpuR, "", ""],
+      ...(SEPARATE ? [["platform ÷ raw 4 separate runs (wall)", medP / median(separate.map((r) => r.wallMs)), "", ""]] : []),
+    ],
+  );
+  log(`rounds' ratios: ${paired.map((x) => fmt(x, 3)).join(", ")}`);
+  log("");
+  log("## Where the platform's time goes (median ms)");
+  const ph = platform.map((r) => jobPhases(r.job, r.calls));
+  const phaseNames = [...new Set(ph.flatMap((x) => x.phases.map((p) => p.phase)))];
   table(
     ["phase", "ms", "% of wall"],
-    ph[0]!.phases.map((p) => {
-      const v = median(ph.map((x) => x.phases.find((q) => q.phase === p.phase)?.ms ?? 0));
-      return [p.phase, v, `${fmt((100 * v) / medOne, 1)}%`];
+    phaseNames.map((name) => {
+      const v = median(ph.map((x) => x.phases.find((q) => q.phase === name)?.ms ?? 0));
+      return [name, v, `${fmt((100 * v) / medP, 1)}%`];
     }),
   );
   log("");
@@ -145,53 +183,50 @@ await main(async () => {
     ["kind", "ms", "% of wall"],
     Object.keys(ph[0]!.byKind).map((k) => {
       const v = median(ph.map((x) => x.byKind[k] ?? 0));
-      return [k, v, `${fmt((100 * v) / medOne, 1)}%`];
+      return [k, v, `${fmt((100 * v) / medP, 1)}%`];
     }),
   );
+  log(`platform wall − raw wall (median): ${fmt((medP - medR) / 1000)} s`);
   log("");
   log("## Where the platform's CPU goes (median s)");
-  const cpuRows = (label: string, runs: PlatformRun[]) => {
-    const p = runs.map((r) => jobPhases(r.job, r.calls));
-    const tree = median(runs.map((r) => r.cpuMs));
-    const ffm = median(p.map((x) => x.ffmpegCpuMs));
-    const ffp = median(p.map((x) => x.ffprobeCpuMs));
-    return [
-      [`${label}: kernel process tree`, tree / 1000],
-      [`${label}:   of which FFmpeg`, ffm / 1000],
-      [`${label}:   of which FFprobe (analyze, verification)`, ffp / 1000],
-      [`${label}:   of which kernel + plugin processes`, median(runs.map((r, k) => r.cpuMs - p[k]!.ffmpegCpuMs - p[k]!.ffprobeCpuMs)) / 1000],
-    ] as Array<[string, number]>;
-  };
-  table(["part", "CPU s"], [...cpuRows("one chunk", res.one), ...cpuRows("chunked", res.chunked), ["raw 4 runs (FFmpeg)", median(res.raw.map((r) => r.cpuMs)) / 1000]]);
-  log("");
-  log("## Chunked job timeline (last round; s from job creation)");
-  const last = res.chunked[res.chunked.length - 1]!;
-  const c0 = ms(last.job.created_at);
   table(
-    ["task", "start", "end", "s"],
-    [...last.job.tasks]
-      .sort((a, b) => ms(a.started_at) - ms(b.started_at))
-      .map((t) => [`${t.type} ${t.seq}`, (ms(t.started_at) - c0) / 1000, (ms(t.finished_at) - c0) / 1000, (ms(t.finished_at) - ms(t.started_at)) / 1000]),
-  );
-  log("");
-  const medRaw = median(res.raw.map((r) => r.wallMs));
-  const medChunked = median(res.chunked.map((r) => r.wallMs));
-  log("## Ratios (target ≤ 0.8 for one chunk ÷ raw)");
-  table(
-    ["ratio", "value"],
+    ["part", "CPU s"],
     [
-      ["platform one chunk ÷ raw 4 runs (wall)", medOne / medRaw],
-      ["platform one chunk ÷ raw 4 runs (CPU)", median(res.one.map((r) => r.cpuMs)) / median(res.raw.map((r) => r.cpuMs))],
-      ["platform one chunk, FFmpeg CPU only ÷ raw 4 runs (CPU): decode once", median(res.one.map((r) => jobPhases(r.job, r.calls).ffmpegCpuMs)) / median(res.raw.map((r) => r.cpuMs))],
-      ["platform chunked (2 slots) ÷ raw 4 runs (wall)", medChunked / medRaw],
-      ["platform chunked (2 slots) ÷ raw 4 runs (CPU)", median(res.chunked.map((r) => r.cpuMs)) / median(res.raw.map((r) => r.cpuMs))],
-      ["platform chunked ÷ platform one chunk (wall)", medChunked / medOne],
-      ["platform one chunk wall ÷ its own FFmpeg time (structural overhead)", median(res.one.map((r) => { const p = jobPhases(r.job, r.calls); return p.wallMs / p.byKind["FFmpeg encode/mux"]!; }))],
+      ["kernel process tree", cpuP / 1000],
+      ["  of which FFmpeg", median(ph.map((x) => x.ffmpegCpuMs)) / 1000],
+      ["  of which FFprobe (analyze, verification)", median(ph.map((x) => x.ffprobeCpuMs)) / 1000],
+      ["  of which kernel + plugin processes", median(platform.map((r, k) => r.cpuMs - ph[k]!.ffmpegCpuMs - ph[k]!.ffprobeCpuMs)) / 1000],
+      ["raw one process (FFmpeg)", cpuR / 1000],
     ],
   );
 });
 
-/** Option tokens of one output group of an argv, without what only a chunk part needs. */
+/** The recorded FFmpeg calls of the one-chunk job: the video call, the audio call and the HLS segmenting calls. */
+function recordedCalls(job: JobDetail, calls: FfCall[]) {
+  const ff = calls.filter((c) => c.tool === "ffmpeg");
+  const of = (type: string) => ff.filter((c) => taskOfCall(job, c)?.type === type);
+  const video = of("video");
+  const v = video[0]?.argv;
+  const a = of("audio")[0]?.argv;
+  const hls = of("package").filter((c) => c.argv.includes("hls"));
+  if (video.length !== 1 || !v || !a || hls.length !== RUNGS.length) {
+    throw new Error(`expected one video call, an audio call and ${RUNGS.length} HLS calls; got:\n${ff.map((c) => c.argv.slice(4, 14).join(" ")).join("\n")}`);
+  }
+  // The audio encoder options (codec, bitrate, channels, rate), without the audio task's container options.
+  const audio = a.slice(a.indexOf("-c:a"), a.indexOf("-map_metadata"));
+  return { v, audio, hls: hls.map((c) => c.argv) };
+}
+
+/** Option tokens of one rendition's output group of the video argv (`-map [v<i>]` … up to its output path). */
+function renditionGroup(v: string[], i: number): string[] {
+  const start = v.indexOf(`[v${i}]`) - 1;
+  if (start < 0) throw new Error(`no output [v${i}] in the video call`);
+  let end = v.indexOf("-map", start + 2);
+  if (end < 0) end = v.length;
+  return v.slice(start, end - 1); // up to (not including) the output path
+}
+
+/** Encoder option pairs of a group, without what only a part file needs (mapping, container, metadata). */
 function encoderOptions(tokens: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
@@ -206,33 +241,71 @@ function encoderOptions(tokens: string[]): string[] {
   return out;
 }
 
-/**
- * Four commands, one per rung, from the one-chunk job's recorded argv: the rung's scale chain and encoder
- * options from the video call, the audio options from the audio call, the HLS muxer options from the
- * package call of that rung.
- */
-function rawCommands(job: JobDetail, calls: FfCall[], src: string, dir: string): string[][] {
-  const ff = calls.filter((c) => c.tool === "ffmpeg");
-  const of = (type: string) => ff.filter((c) => taskOfCall(job, c)?.type === type);
-  const v = of("video")[0]?.argv;
-  const a = of("audio")[0]?.argv;
-  const hls = of("package").filter((c) => c.argv.includes("hls"));
-  if (!v || !a || hls.length !== RUNGS.length) throw new Error(`unexpected calls: ${ff.map((c) => c.argv.slice(4, 12).join(" ")).join("\n")}`);
+/** `-b:v 3000k` → `-b:v:2 3000k`, `-preset fast` → `-preset:v:2 fast`: the same option for video stream i only. */
+export function perStream(options: string[], i: number): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < options.length; k += 2) {
+    const name = options[k]!;
+    if (!name.startsWith("-") || options[k + 1] === undefined) throw new Error(`not an option pair at ${k}: ${options.join(" ")}`);
+    out.push(name.endsWith(":v") ? `${name}:${i}` : name.includes(":") ? `${name}` : `${name}:v:${i}`, options[k + 1]!);
+  }
+  return out;
+}
+
+/** The package task's HLS muxer options (`-hls_time 6 …`) as tee slave options (`hls_time=6:…`). */
+function teeHlsOptions(h: string[]): string {
+  const opts = h.slice(h.indexOf("hls") + 1, h.indexOf("-hls_segment_filename"));
+  const pairs: string[] = [];
+  for (let k = 0; k < opts.length; k += 2) pairs.push(`${opts[k]!.slice(1)}=${opts[k + 1]!}`);
+  return pairs.join(":");
+}
+
+/** ONE raw command: decode once, the platform's split graph verbatim, four encodes + the audio once, tee → four HLS. */
+function rawOneProcess(job: JobDetail, calls: FfCall[], src: string, dir: string): string[] {
+  const { v, audio, hls } = recordedCalls(job, calls);
   const graph = v[v.indexOf("-filter_complex") + 1]!;
-  const audioOpts = a.slice(a.indexOf("-c:a"), a.indexOf("-map_metadata"));
-  return RUNGS.map((_, i) => {
-    // "[s<i>]<chain>[v<i>]" in a split graph, or "[0:v]setpts=…,<chain>[v0]" for a single rendition.
-    const m = graph.match(new RegExp(`\\[s${i}\\]([^;\\[]+)\\[v${i}\\]`));
-    if (!m) throw new Error(`no branch ${i} in ${graph}`);
-    const chain = `[0:v]setpts=PTS-STARTPTS,${m[1]}[v0]`;
-    const mapAt = v.indexOf(`[v${i}]`) - 1;
-    let end = v.indexOf("-map", mapAt + 2);
-    if (end < 0) end = v.length;
-    const group = v.slice(mapAt, end - 1); // up to (not including) the output path
-    const h = hls[i]!.argv;
-    const hlsOpts = h.slice(h.indexOf("hls") + 1, h.indexOf("-hls_segment_filename"));
+  const maps: string[] = [];
+  const options: string[] = [];
+  RUNGS.forEach((_, i) => {
+    maps.push("-map", `[v${i}]`);
+    options.push(...perStream(encoderOptions(renditionGroup(v, i)), i));
+  });
+  const slaves = hls.map((h, i) => {
     const pattern = basename(h[h.indexOf("-hls_segment_filename") + 1]!);
     const out = join(dir, String(i));
-    return [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", src, "-filter_complex", chain, "-map", "[v0]", ...encoderOptions(group), "-map", "0:a:0", ...audioOpts, "-f", "hls", ...hlsOpts, "-hls_segment_filename", join(out, pattern), join(out, "index.m3u8")];
+    return `[select=\\'v:${i},a\\':f=hls:${teeHlsOptions(h)}:hls_segment_filename=${join(out, pattern)}]${join(out, "index.m3u8")}`;
   });
+  return [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", src, "-filter_complex", graph, ...maps, "-map", "0:a:0", ...options, ...audio, "-map_metadata", "-1", "-map_chapters", "-1", "-f", "tee", slaves.join("|")];
+}
+
+/** The older baseline: one command per rung, each decoding the source and encoding the audio again. */
+function rawSeparate(job: JobDetail, calls: FfCall[], src: string, dir: string): string[][] {
+  const { v, audio, hls } = recordedCalls(job, calls);
+  const graph = v[v.indexOf("-filter_complex") + 1]!;
+  return RUNGS.map((_, i) => {
+    // "[s<i>]<chain>[v<i>]" in a split graph.
+    const m = graph.match(new RegExp(`\\[s${i}\\]([^;\\[]+)\\[v${i}\\]`));
+    if (!m) throw new Error(`no branch ${i} in ${graph}`);
+    const h = hls[i]!;
+    const hlsOpts = h.slice(h.indexOf("hls") + 1, h.indexOf("-hls_segment_filename"));
+    const out = join(dir, String(i));
+    return [FFMPEG, "-hide_banner", "-nostdin", "-y", "-i", src, "-filter_complex", `[0:v]setpts=PTS-STARTPTS,${m[1]}[v0]`, "-map", "[v0]", ...encoderOptions(renditionGroup(v, i)), "-map", "0:a:0", ...audio,
+      "-f", "hls", ...hlsOpts, "-hls_segment_filename", join(out, basename(h[h.indexOf("-hls_segment_filename") + 1]!)), join(out, "index.m3u8")];
+  });
+}
+
+/** The raw run wrote the deliverable: four complete VOD playlists whose segments exist. */
+function checkRawOutput(dir: string): void {
+  for (let i = 0; i < RUNGS.length; i++) {
+    const playlist = join(dir, String(i), "index.m3u8");
+    const text = existsSync(playlist) ? readFileSync(playlist, "utf8") : "";
+    const segments = text.split("\n").filter((l) => l.endsWith(".ts"));
+    if (!text.includes("#EXT-X-ENDLIST") || segments.length === 0 || !segments.every((s) => existsSync(join(dir, String(i), s)))) {
+      throw new Error(`raw run: rung ${i} has no complete playlist in ${playlist}`);
+    }
+  }
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
