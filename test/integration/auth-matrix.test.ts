@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { createApp } from "../../src/kernel/api/app.ts";
+import { API_KEY_CACHE_TTL_MS } from "../../src/kernel/auth/api-keys.ts";
 import { accessFor } from "../../src/kernel/auth/policy.ts";
 import { roleAllows, type Role } from "../../src/kernel/auth/principal.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
@@ -142,7 +143,11 @@ describe("API keys", () => {
     expect(listed.items.find((i) => i.id === created.id)!.last_used_at).not.toBeNull();
 
     await sql`update api_keys set expires_at = now() - interval '1 second' where id = ${created.id}`;
-    const expired = await k.fetch("/v1/jobs", as());
+    // Changed in the database behind the kernel's back: seen within the key cache's second (API_KEY_CACHE_TTL_MS).
+    let expired = await k.fetch("/v1/jobs", as());
+    const t0 = Date.now();
+    await waitFor(async () => (expired = await k.fetch("/v1/jobs", as())).status === 401, 3_000, "the expired key to be refused");
+    expect(Date.now() - t0).toBeLessThan(API_KEY_CACHE_TTL_MS + 1_000);
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { error: { code: string } }).error.code).toBe("WE-AUTH-002");
     expect(expired.headers.get("www-authenticate")).toContain("Bearer");

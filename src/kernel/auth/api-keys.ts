@@ -1,7 +1,7 @@
 /**
  * API keys: `we_` + 40 random base62 characters (~238 bits). Only the SHA-256 of a key is stored — a key has
- * enough entropy that a slow hash adds nothing, and lookups stay one indexed query per request. The key is
- * returned once, when it is created.
+ * enough entropy that a slow hash adds nothing, and a lookup is one indexed query, cached for a second per
+ * kernel (API_KEY_CACHE_TTL_MS). The key is returned once, when it is created.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { and, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
@@ -48,13 +48,55 @@ export async function createApiKey(
 
 export type KeyCheck = { ok: true; row: ApiKeyRow } | { ok: false; reason: "unknown" | "revoked" | "expired" };
 
+/**
+ * How long a kernel trusts a key row it read: every authenticated request needs the key, and at a thousand
+ * requests a second one indexed query each is a thousand round trips. A revocation through the API drops the
+ * key from this kernel's cache at once; another kernel, or a change made directly in the database, is seen
+ * within this time. Only usable keys are cached: an unknown, revoked or expired key is looked up every time.
+ */
+export const API_KEY_CACHE_TTL_MS = 1000;
+const API_KEY_CACHE_MAX = 10_000;
+
+/** Per database handle (tests run several kernels, each on its own database, in one process). */
+const keyCaches = new WeakMap<object, Map<string, { row: ApiKeyRow; at: number }>>();
+
+function keyCacheOf(db: Db): Map<string, { row: ApiKeyRow; at: number }> {
+  let cache = keyCaches.get(db);
+  if (!cache) keyCaches.set(db, (cache = new Map()));
+  return cache;
+}
+
+/** The key's row: from this kernel's cache while it is younger than API_KEY_CACHE_TTL_MS, else one indexed query. */
+async function keyRow(db: Db, hash: string): Promise<ApiKeyRow | undefined> {
+  const cache = keyCacheOf(db);
+  const hit = cache.get(hash);
+  if (hit && performance.now() - hit.at < API_KEY_CACHE_TTL_MS) return hit.row;
+  const at = performance.now();
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash));
+  if (!row || row.revokedAt) {
+    cache.delete(hash);
+    return row;
+  }
+  if (cache.size >= API_KEY_CACHE_MAX) cache.clear(); // a bound, not an LRU: a refill costs one query per key
+  cache.set(hash, { row, at });
+  return row;
+}
+
+/** Forgets a key this kernel cached (revoked through this kernel: no grace period). */
+function forgetKey(db: Db, id: string): void {
+  const cache = keyCacheOf(db);
+  for (const [hash, entry] of cache) if (entry.row.id === id) cache.delete(hash);
+}
+
 /** Looks a presented key up; records its use at most once a minute (a write per request would be waste). */
 export async function verifyApiKey(db: Db, key: string, now = new Date()): Promise<KeyCheck> {
-  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, hashApiKey(key)));
+  const row = await keyRow(db, hashApiKey(key));
   if (!row) return { ok: false, reason: "unknown" };
   if (row.revokedAt) return { ok: false, reason: "revoked" };
   if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: "expired" };
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 60_000) {
+    // Noted on the cached row too, so the cache does not repeat the write for every request of the next second.
+    row.lastUsedAt = now;
     await db
       .update(apiKeys)
       .set({ lastUsedAt: now })
@@ -90,6 +132,7 @@ export async function revokeApiKey(db: Db, id: string): Promise<ApiKeyRow | unde
     .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
     .where(eq(apiKeys.id, id))
     .returning();
+  forgetKey(db, id);
   return row;
 }
 
