@@ -25,6 +25,8 @@ export const ERROR_CATALOGUE = {
   "WE-STR-006": { status: 500, title: "ingest unavailable" },
   "WE-STR-007": { status: 409, title: "stream not live" },
   "WE-STR-008": { status: 403, title: "live token refused" },
+  "WE-STR-009": { status: 404, title: "restream not found" },
+  "WE-STR-010": { status: 409, title: "restream state conflict" },
   "WE-WRK-001": { status: 404, title: "worker not found" },
   "WE-WRK-002": { status: 409, title: "worker busy" },
   "WE-WRK-003": { status: 410, title: "worker offline" },

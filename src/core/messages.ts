@@ -8,7 +8,7 @@
  *   kernel ── event task.cancel / job.cancel ──► every worker (stop FFmpeg for it)
  */
 
-import type { LiveProgress, TaskType } from "./task-contracts.ts";
+import type { LiveProgress, RestreamProgress, TaskType } from "./task-contracts.ts";
 
 export type { TaskType };
 
@@ -69,6 +69,8 @@ export interface TaskProgress {
   speed?: number;
   /** A live task's transcode telemetry (core/task-contracts.ts liveProgressSchema; the kernel checks it). */
   live?: LiveProgress;
+  /** A restream task's destinations and input position (core/task-contracts.ts restreamProgressSchema; the kernel checks it). */
+  restream?: RestreamProgress;
 }
 
 export interface TaskOutcome {

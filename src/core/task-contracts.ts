@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { audioSpecSchema, profileSchema } from "./profile-spec.ts";
 
-export const TASK_TYPES = ["analyze", "video", "audio", "package", "live"] as const;
+export const TASK_TYPES = ["analyze", "video", "audio", "package", "live", "restream"] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
 
 const text = v.pipe(v.string(), v.minLength(1));
@@ -199,6 +199,53 @@ export const liveProgressSchema = v.object({
   epoch: v.pipe(count, v.minValue(1)),
 });
 
+// ── restream (one input to many RTMP destinations, issue 16; the worker: src/worker/tasks/restream-task.ts) ─
+
+/**
+ * What a restream task reads. A file (a storage key or s3:// ref of the job's storage, or a user's http(s) URL,
+ * resolved like a VOD source) is played as live and may loop; a live session is pulled from the ingesting
+ * kernel's internal FLV source with the session's live token, as the live task does.
+ */
+export const restreamInputParamsSchema = v.variant("kind", [
+  v.object({ kind: v.literal("file"), source_url: text, storage: text, loop: v.boolean() }),
+  v.object({ kind: v.literal("live"), stream_id: text, session_id: text, source_url: kernelUrl, token: text }),
+]);
+
+/**
+ * The restream task's params. No stream key is here (tasks.params is stored in clear): the worker GETs
+ * `destinations_url` with `Authorization: Bearer <token>` when an attempt starts, and gets the destinations
+ * with their keys opened and the input position to resume from (src/kernel/restream/internal.ts).
+ */
+export const restreamParamsSchema = v.object({
+  restream_id: text,
+  destinations_url: kernelUrl,
+  token: text,
+  input: restreamInputParamsSchema,
+});
+
+/** One destination's state in a restream task's progress (the runner's DestinationReport). */
+export const restreamDestinationReportSchema = v.object({
+  id: text,
+  publisher: text,
+  status: v.picklist(["connecting", "live", "retrying", "failed", "stopped"]),
+  bitrate_kbps: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  uptime_s: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  reconnects: count,
+  last_error: v.nullable(v.string()),
+});
+
+/** Telemetry a restream task's progress messages carry (TaskProgress.restream), about every 2 s. */
+export const restreamProgressSchema = v.object({
+  /** Seconds into the input file (modulo its duration when looping): where a resumed attempt starts. */
+  position_s: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  destinations: v.pipe(v.array(restreamDestinationReportSchema), v.maxLength(64)),
+});
+
+export type RestreamInputParams = v.InferOutput<typeof restreamInputParamsSchema>;
+export type RestreamParams = v.InferOutput<typeof restreamParamsSchema>;
+export type RestreamDestinationReport = v.InferOutput<typeof restreamDestinationReportSchema>;
+export type RestreamProgress = v.InferOutput<typeof restreamProgressSchema>;
+
 export type AnalyzeParams = v.InferOutput<typeof analyzeParamsSchema>;
 export type ChunkPlan = v.InferOutput<typeof chunkSchema>;
 export type RenditionPlan = v.InferOutput<typeof renditionPlanSchema>;
@@ -338,6 +385,13 @@ export const liveResultSchema = v.object({
   media_seconds: v.pipe(v.number(), v.finite(), v.minValue(0)),
 });
 
+/** Why a restream task ended: the (non-looping) input ended, it was stopped, or the kernel no longer knows it. */
+export const restreamResultSchema = v.object({
+  reason: v.picklist(["input_ended", "stopped", "gone"]),
+  position_s: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  destinations: v.array(restreamDestinationReportSchema),
+});
+
 export type SourceSummary = v.InferOutput<typeof analyzeResultSchema>;
 export type AnalyzeResult = SourceSummary;
 export type AudioTrack = v.InferOutput<typeof audioTrackSchema>;
@@ -346,6 +400,7 @@ export type AudioResult = v.InferOutput<typeof audioResultSchema>;
 export type ProducedOutput = v.InferOutput<typeof producedOutputSchema>;
 export type PackageResult = v.InferOutput<typeof packageResultSchema>;
 export type LiveResult = v.InferOutput<typeof liveResultSchema>;
+export type RestreamResult = v.InferOutput<typeof restreamResultSchema>;
 
 // ── per type ───────────────────────────────────────────────────────────────────────────────────────────
 
@@ -355,6 +410,7 @@ export interface TaskContracts {
   audio: { params: AudioParams; result: AudioResult };
   package: { params: PackageParams; result: PackageResult };
   live: { params: LiveParams; result: LiveResult };
+  restream: { params: RestreamParams; result: RestreamResult };
 }
 export type ParamsOf<T extends TaskType> = TaskContracts[T]["params"];
 export type ResultOf<T extends TaskType> = TaskContracts[T]["result"];
@@ -368,6 +424,7 @@ const CONTRACTS: { [T in TaskType]: { params: v.GenericSchema<unknown, ParamsOf<
   audio: { params: audioParamsSchema, result: audioResultSchema },
   package: { params: packageParamsSchema, result: packageResultSchema },
   live: { params: liveParamsSchema, result: liveResultSchema },
+  restream: { params: restreamParamsSchema, result: restreamResultSchema },
 };
 
 export const isTaskType = (type: unknown): type is TaskType => (TASK_TYPES as readonly unknown[]).includes(type);

@@ -47,9 +47,18 @@ export function leaseKeepaliveMs(leaseTtlMs: number): number {
  */
 export const LIVE_LEASE_TTL_MS = 4_000;
 
-/** The lease a task of `type` gets: `generic` (LEASE_TTL) for all but live tasks. */
+/**
+ * Streaming tasks run as long as their input does and are failed over rather than retried: `live` (a
+ * session's ladder) and `restream` (an input sent to RTMP destinations, issue 16). They share one rule: the
+ * short lease (LIVE_LEASE_TTL_MS), the far deadline, the consecutive-failure count (LIVE_STABLE_MS,
+ * LIVE_MAX_ATTEMPTS) and the at-once retry after a lost worker (liveRetryDelayMs). Both run in the live pool.
+ */
+export const STREAMING_TASK_TYPES = ["live", "restream"] as const;
+export const isStreamingTask = (type: string): boolean => (STREAMING_TASK_TYPES as readonly string[]).includes(type);
+
+/** The lease a task of `type` gets: `generic` (LEASE_TTL) for all but streaming tasks. */
 export function leaseTtlMsFor(type: string, generic: number): number {
-  return type === "live" ? LIVE_LEASE_TTL_MS : generic;
+  return isStreamingTask(type) ? LIVE_LEASE_TTL_MS : generic;
 }
 
 /**
@@ -70,6 +79,6 @@ export function liveRetryDelayMs(failures: number): number {
 export function taskDeadlineMs(type: string, mediaSeconds: number): number {
   if (type === "analyze") return 10 * 60_000;
   // A live transcode runs as long as its stream; the deadline only bounds a hung one that still reports.
-  if (type === "live") return 7 * 24 * 3600_000;
+  if (isStreamingTask(type)) return 7 * 24 * 3600_000;
   return Math.max(10 * 60_000, Math.ceil(mediaSeconds * 30_000)); // 30× realtime, at least 10 min
 }

@@ -513,3 +513,51 @@ export const streamDestinations = pgTable(
     index("stream_destinations_stream_idx").on(t.streamId, t.createdAt),
   ],
 );
+
+// ---- restreams (issue 16, docs/restream.md) ---------------------------------------------------------------
+
+export const RESTREAM_STATUSES = ["scheduled", "starting", "live", "stopping", "stopped", "completed", "failed"] as const;
+export const RESTREAM_ORIGINS = ["api", "stream"] as const;
+
+/**
+ * One restream: an input sent to several RTMP destinations by one `restream` task (its own job, like a live
+ * session's). Stream keys are sealed by the kernel's secret box inside `destinations` and reach a worker only
+ * through the internal destinations endpoint (src/kernel/restream/internal.ts), never through tasks.params.
+ */
+export const restreams = pgTable(
+  "restreams",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name"),
+    /** `api` (POST /v1/restreams) or `stream` (started by a live stream's destinations). */
+    origin: text("origin").notNull().default("api"),
+    /** The resolved input (src/kernel/restream/request.ts RestreamInputSpec). */
+    input: jsonb("input").$type<Record<string, unknown>>().notNull(),
+    loop: boolean("loop").notNull().default(false),
+    startAt: ts("start_at"),
+    stopAt: ts("stop_at"),
+    /** StoredDestination[]: the keys sealed. */
+    destinations: jsonb("destinations").$type<Record<string, unknown>[]>().notNull().default(sql`'[]'::jsonb`),
+    status: text("status").notNull().default("scheduled"),
+    jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    taskId: uuid("task_id"),
+    /** Input position reached (seconds into the file, modulo its duration when looping): where a resumed attempt starts. */
+    positionS: doublePrecision("position_s").notNull().default(0),
+    inputDurationS: doublePrecision("input_duration_s"),
+    /** The latest per-destination reports of the task (DestinationReportLike[]). */
+    reports: jsonb("reports").$type<Record<string, unknown>[]>().notNull().default(sql`'[]'::jsonb`),
+    error: text("error"),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    startedAt: ts("started_at"),
+    endedAt: ts("ended_at"),
+  },
+  (t) => [
+    check("restreams_status_check", inList("status", RESTREAM_STATUSES)),
+    check("restreams_origin_check", inList("origin", RESTREAM_ORIGINS)),
+    index("restreams_created_idx").on(t.createdAt.desc()),
+    index("restreams_due_idx").on(t.status).where(sql`status in ('scheduled', 'starting', 'live', 'stopping')`),
+    index("restreams_task_idx").on(t.taskId),
+  ],
+);

@@ -30,6 +30,9 @@ export interface KernelMetrics {
   webhookDeliveries: Counter<"result">;
   webhookDeliveryDuration: Histogram;
   webhooksMuted: Gauge;
+  /** Per restream destination: 1 for its current status, 0 for the others (issue 16; labels removed when the restream ends). */
+  restreamDestinationState: Gauge<"restream_id" | "destination_id" | "status">;
+  restreamReconnects: Counter<"restream_id" | "destination_id">;
 }
 
 export function createKernelMetrics(registry: Registry): KernelMetrics {
@@ -89,6 +92,9 @@ export function createKernelMetrics(registry: Registry): KernelMetrics {
     webhookDeliveries: new Counter({ name: "webencode_webhook_deliveries_total", help: "Webhook delivery attempts by result (success = 2xx; failure = any other status, timeout, refused address or network error)", labelNames: ["result"], registers: [registry] }),
     webhookDeliveryDuration: new Histogram({ name: "webencode_webhook_delivery_duration_seconds", help: "Time from sending a webhook delivery attempt to its response (or failure)", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     webhooksMuted: new Gauge({ name: "webencode_webhooks_muted", help: "Webhooks muted after too many consecutive failures (deliveries wait until an admin unmutes them)", registers: [registry] }),
+    // Restreams (src/kernel/restream/runtime.ts): set from the task's reports by the kernel that handled them.
+    restreamDestinationState: new Gauge({ name: "webencode_restream_destination_state", help: "Restream destination status (connecting, live, retrying, failed, stopped): 1 for the current one", labelNames: ["restream_id", "destination_id", "status"], registers: [registry] }),
+    restreamReconnects: new Counter({ name: "webencode_restream_destination_reconnects_total", help: "Reconnect attempts of restream destinations, as reported by their tasks", labelNames: ["restream_id", "destination_id"], registers: [registry] }),
   };
 }
 

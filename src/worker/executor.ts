@@ -24,8 +24,8 @@ import {
   type TaskCancel,
   type TaskType,
 } from "../core/messages.ts";
-import { checkParams, isTaskType, type LiveProgress, type ParamsOf, type ResultOf } from "../core/task-contracts.ts";
-import { LIVE_POOL, leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
+import { checkParams, isTaskType, type LiveProgress, type ParamsOf, type RestreamProgress, type ResultOf } from "../core/task-contracts.ts";
+import { isStreamingTask, LIVE_POOL, leaseKeepaliveMs, RESULTS_QUEUE, workQueue } from "../core/topology.ts";
 import type { PluginHost } from "../plugin-runtime/host/host.ts";
 import { classifyError, TaskFailure } from "./failures.ts";
 import type { FfmpegRun, WorkerMetrics } from "./metrics.ts";
@@ -47,7 +47,7 @@ export interface TaskContext<T extends TaskType = TaskType> {
   plugins: PluginHost;
   logger: Logger;
   /** `live`: a live task's telemetry, carried by this and every following keep-alive until the next call. */
-  progress(percent: number, speed?: number, live?: LiveProgress): void;
+  progress(percent: number, speed?: number, live?: LiveProgress, restream?: RestreamProgress): void;
   /** Counts an FFmpeg encode and its fps in the worker's metrics (absent when there are none). */
   ffmpegStarted?(): FfmpegRun;
   /** FFmpeg commands run so far (argv without the binary's environment), newest last: kept as evidence. */
@@ -161,7 +161,7 @@ export class TaskExecutor {
     await this.pause();
     // A live transcode never finishes by itself: waiting the grace would only delay its restart on another
     // worker (and this worker's stop). Handed back at once, it is re-queued without counting a failure.
-    for (const running of this.running.values()) if (running.type === "live") this.abort(running, "handed-back");
+    for (const running of this.running.values()) if (isStreamingTask(running.type)) this.abort(running, "handed-back");
     if (this.running.size) {
       this.o.logger.info({ running: this.running.size, grace_ms: graceMs }, "draining: waiting for running tasks");
       await Promise.race([this.idle(), Bun.sleep(graceMs)]);
@@ -245,8 +245,8 @@ export class TaskExecutor {
         ...(this.o.metrics ? { ffmpegStarted: () => this.o.metrics!.ffmpegStarted(claim.type) } : {}),
         outboundAllowCidrs: this.o.outboundAllowCidrs ?? [],
         ...(this.o.gpu ? { gpu: this.o.gpu } : {}),
-        progress: (percent, speed, live) => {
-          last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}), ...(live ? { live } : {}) };
+        progress: (percent, speed, live, restream) => {
+          last = { kind: "progress", lease, percent: Math.round(percent * 10) / 10, ...(speed !== undefined ? { speed } : {}), ...(live ? { live } : {}), ...(restream ? { restream } : {}) };
           if (Date.now() - lastSent >= 1000) send(last); // at most one update a second per task
         },
       });

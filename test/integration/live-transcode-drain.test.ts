@@ -73,7 +73,7 @@ test("drain hands a live task back at once; a VOD task keeps its grace", async (
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
     throw new Error("stopped");
   };
-  const handlers: TaskHandlers = { analyze: untilStopped, video: untilStopped, audio: untilStopped, package: untilStopped, live: untilStopped };
+  const handlers: TaskHandlers = { analyze: untilStopped, video: untilStopped, audio: untilStopped, package: untilStopped, live: untilStopped, restream: untilStopped };
   const executor = new TaskExecutor({ workerId: "w1", workDir: dir, concurrency: 1, liveConcurrency: 1, pools: ["cpu", "live"], bus, plugins, logger, handlers });
   executor.start();
   cleanups.push(() => executor.stop());

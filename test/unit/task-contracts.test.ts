@@ -41,6 +41,12 @@ const PARAMS = {
     rungs: [{ name: "720p", width: 1280, height: 720, video_kbps: 2500, fps: 30 }, { name: "360p", width: 640, height: 360, video_kbps: 700 }],
     audio_kbps: 128,
   },
+  restream: {
+    restream_id: "6f1c2a4e-8d0b-4c3e-9a57-2b1d0e9f4c11",
+    destinations_url: "http://10.0.0.5:8080/internal/restreams/6f1c2a4e-8d0b-4c3e-9a57-2b1d0e9f4c11/claim",
+    token: "wrt1.x.y.z",
+    input: { kind: "file", source_url: "uploads/show.mp4", storage: "storage-fs", loop: true },
+  },
 } satisfies Record<TaskType, unknown>;
 
 /** The analyze result as the worker makes it: summarizeProbe over FFprobe's JSON of a 10 s 25 fps clip. */
@@ -58,6 +64,11 @@ const RESULTS = {
     ],
   },
   live: { reason: "source_ended", media_seconds: 3600.5 },
+  restream: {
+    reason: "input_ended",
+    position_s: 12.5,
+    destinations: [{ id: "d1", publisher: "rtmp", status: "stopped", bitrate_kbps: 0, uptime_s: 0, reconnects: 2, last_error: "Connection refused" }],
+  },
 } satisfies Record<TaskType, unknown>;
 
 const without = (o: object, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
@@ -65,7 +76,7 @@ const problemOf = (r: { ok: true } | { ok: false; problem: string }) => (r.ok ? 
 
 describe("every task type has a contract", () => {
   test("the five types, and nothing else is one", () => {
-    expect([...TASK_TYPES]).toEqual(["analyze", "video", "audio", "package", "live"]);
+    expect([...TASK_TYPES]).toEqual(["analyze", "video", "audio", "package", "live", "restream"]);
     expect(isTaskType("video")).toBe(true);
     expect(isTaskType("live")).toBe(true);
     expect(isTaskType("transcode")).toBe(false);
@@ -94,6 +105,8 @@ describe("malformed params are refused with the field that is wrong", () => {
     ["video with no renditions", "video", { ...PARAMS.video, renditions: [] }, /^renditions: Invalid length/],
     ["video whose profile is not a profile", "video", { ...PARAMS.video, renditions: [{ ...rendition, profile: { ...profile, container: "avi" } }] }, /container must be one of: mp4, webm/],
     ["audio with 6 channels", "audio", { ...PARAMS.audio, audio: { ...profile.audio!, channels: 6 } }, /audio\.channels must be one of: 1, 2/],
+    ["restream with a keyless but unknown input kind", "restream", { ...PARAMS.restream, input: { kind: "rtsp", source_url: "x" } }, /Invalid type/],
+    ["restream whose claim URL is not http", "restream", { ...PARAMS.restream, destinations_url: "ftp://k/claim" }, /must be an http\(s\) URL/],
     ["package with an unknown output format", "package", { ...PARAMS.package, outputs: ["mp4", "dash"] }, /^outputs\.1: Invalid type: Expected \("mp4" \| "hls"\) but received "dash"$/],
   ] as const)("%s", (_name, type, params, message) => {
     expect(problemOf(checkParams(type, params))).toMatch(message);

@@ -10,8 +10,8 @@ import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { JOB_CANCEL_EVENT, type JobCancel, type Lease, type ResultMessage, type TaskError, type TaskOutcome, type TaskProgress } from "../../core/messages.ts";
 import * as v from "valibot";
-import { checkResult, type LiveProgress, liveProgressSchema, type TaskType } from "../../core/task-contracts.ts";
-import { LIVE_LEASE_TTL_MS, LIVE_STABLE_MS, liveRetryDelayMs } from "../../core/topology.ts";
+import { checkResult, type LiveProgress, liveProgressSchema, type RestreamProgress, restreamProgressSchema, type TaskType } from "../../core/task-contracts.ts";
+import { isStreamingTask, LIVE_LEASE_TTL_MS, LIVE_STABLE_MS, liveRetryDelayMs, STREAMING_TASK_TYPES } from "../../core/topology.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs, taskAttempts, tasks } from "../../db/schema.ts";
 import { type KernelMetrics, observeAttempt } from "../metrics.ts";
@@ -41,6 +41,15 @@ export interface OrchestratorDeps {
   publishProgress?(p: JobProgressUpdate): void;
   /** A live task reported its transcode telemetry (checked against liveProgressSchema; issue 15 telemetry). */
   onLiveProgress?(update: LiveProgressUpdate): void;
+  /** A restream task reported its destinations and input position (checked against restreamProgressSchema; issue 16). */
+  onRestreamProgress?(update: RestreamProgressUpdate): void;
+}
+
+export interface RestreamProgressUpdate {
+  task_id: string;
+  attempt: number;
+  worker_id: string;
+  restream: RestreamProgress;
 }
 
 export interface LiveProgressUpdate {
@@ -64,8 +73,8 @@ export async function handleResult(deps: OrchestratorDeps, msg: ResultMessage): 
 async function handleProgress(deps: OrchestratorDeps, msg: TaskProgress): Promise<void> {
   const { db } = deps;
   const percent = Math.max(0, Math.min(100, Number(msg.percent) || 0));
-  // A live task's lease is renewed by its own short TTL, every other type's by LEASE_TTL (core/topology.ts).
-  const ttl = sql`case when ${tasks.type} = 'live' then ${`${LIVE_LEASE_TTL_MS} milliseconds`}::interval else ${`${deps.leaseTtlMs} milliseconds`}::interval end`;
+  // A streaming task's lease is renewed by its own short TTL, every other type's by LEASE_TTL (core/topology.ts).
+  const ttl = sql`case when ${inArray(tasks.type, [...STREAMING_TASK_TYPES])} then ${`${LIVE_LEASE_TTL_MS} milliseconds`}::interval else ${`${deps.leaseTtlMs} milliseconds`}::interval end`;
   const [row] = await db
     .update(tasks)
     .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${ttl}` })
@@ -79,6 +88,11 @@ async function handleProgress(deps: OrchestratorDeps, msg: TaskProgress): Promis
     const live = v.safeParse(liveProgressSchema, msg.live);
     if (live.success) deps.onLiveProgress({ task_id: msg.lease.task_id, job_id: row.jobId, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id, live: live.output });
     else deps.logger.warn({ task_id: msg.lease.task_id, worker_id: msg.lease.worker_id }, "live telemetry that does not match the task contract ignored");
+  }
+  if (msg.restream !== undefined && deps.onRestreamProgress) {
+    const restream = v.safeParse(restreamProgressSchema, msg.restream);
+    if (restream.success) deps.onRestreamProgress({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id, restream: restream.output });
+    else deps.logger.warn({ task_id: msg.lease.task_id, worker_id: msg.lease.worker_id }, "restream telemetry that does not match the task contract ignored");
   }
   const progress = await refreshJobProgress(db, row.jobId);
   if (progress) deps.publishProgress?.(progress);
@@ -240,8 +254,8 @@ export async function failTask(db: Exec, deps: Pick<OrchestratorDeps, "logger" |
     return hardware === "fell-back" ? "requeued" : hardware;
   }
   if (error.class === "retryable" && failures < task.maxAttempts) {
-    // Live: the first retry at once (failover), then a short backoff (core/topology.ts).
-    const delay = task.type === "live" ? liveRetryDelayMs(failures) : retryDelayMs(failures);
+    // Streaming (live, restream): the first retry at once (failover), then a short backoff (core/topology.ts).
+    const delay = isStreamingTask(task.type) ? liveRetryDelayMs(failures) : retryDelayMs(failures);
     const requeued = await moveTask(
       db,
       task,
@@ -272,7 +286,7 @@ export async function failTask(db: Exec, deps: Pick<OrchestratorDeps, "logger" |
  * deaths over a long stream never exhaust max_attempts, while a source that fails at once every time does.
  */
 export function failuresAfter(task: Pick<TaskRow, "type" | "failures" | "startedAt">, now = Date.now()): number {
-  const ranLong = task.type === "live" && task.startedAt !== null && now - task.startedAt.getTime() >= LIVE_STABLE_MS;
+  const ranLong = isStreamingTask(task.type) && task.startedAt !== null && now - task.startedAt.getTime() >= LIVE_STABLE_MS;
   return ranLong ? 1 : task.failures + 1;
 }
 

@@ -17,6 +17,7 @@ import { selectRenditions, skippedProfiles } from "../../media/renditions.ts";
 import { resolveProfiles } from "../profiles/catalog.ts";
 import type { AdvanceResult } from "../orchestrator/results.ts";
 import { afterLive } from "../live/live-task.ts";
+import { afterRestream } from "../restream/service.ts";
 import type { Exec } from "../../db/exec.ts";
 import { type JobRow, moveJob, moveTask, type TaskRow } from "../orchestrator/transitions.ts";
 import type { AudioTrack, SourceSummary } from "../../media/source.ts";
@@ -57,6 +58,8 @@ export function createAdvance(opts: PipelineOptions = DEFAULT_PIPELINE) {
         return afterPackage(db, job, task);
       case "live":
         return afterLive(db, job);
+      case "restream":
+        return afterRestream(db, job);
       default:
         throw new AppError("WE-SYS-001", `unknown task type ${task.type}`);
     }

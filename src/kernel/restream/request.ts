@@ -42,16 +42,28 @@ const inputSchema = v.pipe(
     {
       storage_key: v.optional(v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(1024, "must be at most 1024 characters"))),
       url: v.optional(v.pipe(v.string("must be a string"), v.maxLength(2048, "must be at most 2048 characters"), v.check((text) => /^https?:\/\//i.test(text) && URL.canParse(text), "must be an http(s) URL"))),
+      /** A completed VOD job: its MP4 output is played. */
+      job_id: v.optional(v.pipe(v.string("must be a string"), v.uuid("must be a job id (UUID)"))),
+      /** A live stream: its current session is sent while it lasts. */
+      live_stream_id: v.optional(v.pipe(v.string("must be a string"), v.uuid("must be a stream id (UUID)"))),
     },
     "unknown field",
   ),
-  v.check((input) => (input.storage_key === undefined) !== (input.url === undefined), "give exactly one of `storage_key` and `url`"),
+  v.check(
+    (input) => [input.storage_key, input.url, input.job_id, input.live_stream_id].filter((given) => given !== undefined).length === 1,
+    "give exactly one of `storage_key`, `url`, `job_id` and `live_stream_id`",
+  ),
 );
+
+const instant = (what: string) => v.pipe(v.string("must be an ISO 8601 time"), v.isoTimestamp(`${what} must be an ISO 8601 time such as 2026-01-31T12:00:00Z`), v.transform((text) => new Date(text)));
 
 export const restreamRequestSchema = v.strictObject(
   {
+    name: v.optional(v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200, "must be at most 200 characters"))),
     input: inputSchema,
     loop: v.optional(v.boolean("must be true or false"), false),
+    start_at: v.optional(instant("start_at")),
+    stop_at: v.optional(instant("stop_at")),
     destinations: v.pipe(
       v.array(destinationSchema, "must be an array"),
       v.minLength(1, "must list at least one destination"),
@@ -72,9 +84,15 @@ export interface StoredDestination {
   transcode?: DestinationTranscode;
 }
 
+/** What the request asked to play, before the kernel resolved it (service.ts: a job's output, a stream's session). */
+export type RequestedInput = { storage_key: string } | { url: string } | { job_id: string } | { live_stream_id: string };
+
 export interface RestreamPlan {
-  input: { storage_key: string } | { url: string };
+  name: string | null;
+  input: RequestedInput;
   loop: boolean;
+  startAt: Date | null;
+  stopAt: Date | null;
   destinations: StoredDestination[];
 }
 
@@ -100,9 +118,15 @@ export function planRestream(body: unknown, box: SecretBox): RestreamPlan {
     throw new AppError(code, `${path || "body"}: ${issue.message}`, { field: path || null });
   }
   const request = parsed.output;
+  if (request.start_at && request.stop_at && request.stop_at.getTime() <= request.start_at.getTime()) {
+    throw new AppError("WE-STR-001", "stop_at: must be later than start_at", { field: "stop_at" });
+  }
   return {
-    input: request.input.storage_key !== undefined ? { storage_key: request.input.storage_key } : { url: request.input.url! },
+    name: request.name ?? null,
+    input: requestedInput(request.input),
     loop: request.loop,
+    startAt: request.start_at ?? null,
+    stopAt: request.stop_at ?? null,
     destinations: request.destinations.map((destination, index) => ({
       id: `d${index + 1}`,
       publisher: "rtmp",
@@ -111,6 +135,13 @@ export function planRestream(body: unknown, box: SecretBox): RestreamPlan {
       ...(destination.transcode ? { transcode: destination.transcode } : {}),
     })),
   };
+}
+
+function requestedInput(input: RestreamRequest["input"]): RequestedInput {
+  if (input.storage_key !== undefined) return { storage_key: input.storage_key };
+  if (input.url !== undefined) return { url: input.url };
+  if (input.job_id !== undefined) return { job_id: input.job_id };
+  return { live_stream_id: input.live_stream_id! };
 }
 
 /** `destinations[1].key` from a valibot issue's path (only keys and indexes: never a received value). */
@@ -180,3 +211,6 @@ export function destinationViews(destinations: StoredDestination[], reports: rea
     };
   });
 }
+
+/** The destination rules and the issue path, for the live stream destinations (src/kernel/live/destinations-rules.ts). */
+export { rtmpUrl as rtmpUrlSchema, streamKey as streamKeySchema, transcodeSchema, fieldPath };

@@ -19,6 +19,8 @@ export const WEBHOOK_EVENT_TYPES: readonly string[] = [
   "stream.telemetry",
   "stream.ended",
   "recording.ready",
+  "restream.destination.failed",
+  "restream.destination.recovered",
   "webhook.muted",
 ];
 

@@ -27,8 +27,11 @@ export interface RestreamDestination {
 export type RestreamInput =
   /** A file or URL played as if live: `-re` paces it in real time; `loop` starts it over at the end. */
   | { kind: "file"; source: string; loop: boolean; startSeconds?: number }
-  /** A live session's FLV (already real time: no pacing). */
-  | { kind: "live"; source: string };
+  /**
+   * A live session's FLV (already real time: no pacing). `token`: sent as `Authorization: Bearer <token>`
+   * (the kernel's internal live source, src/kernel/live/internal-url.ts).
+   */
+  | { kind: "live"; source: string; token?: string };
 
 /** Audio bitrate of a transcoded destination: what platforms recommend for stereo. */
 export const TRANSCODE_AUDIO_KBPS = 128;
@@ -49,6 +52,7 @@ export function restreamInputArgs(input: RestreamInput): string[] {
     if (input.loop) argv.push("-stream_loop", "-1");
     if (input.startSeconds !== undefined && input.startSeconds > 0) argv.push("-ss", String(input.startSeconds));
   }
+  if (input.kind === "live" && input.token) argv.push("-headers", `Authorization: Bearer ${input.token}\r\n`);
   argv.push("-i", input.source, "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-f", "flv", "pipe:1");
   return argv;
 }
@@ -78,6 +82,19 @@ export function restreamDestinationArgs(destination: Pick<RestreamDestination, "
   argv.push("-progress", "pipe:1", "-nostats", "-f", "flv", publishUrl(destination));
   return argv;
 }
+
+/**
+ * Where a resumed attempt starts in a file: `elapsed` media seconds after `start`, folded into the file when it
+ * loops (its timestamps keep growing across loops). Without a known duration the position is not folded; past
+ * the end of a non-looping file it is the end.
+ */
+export function filePosition(startSeconds: number, elapsedSeconds: number, durationSeconds: number | null, loop: boolean): number {
+  const at = Math.max(0, startSeconds) + Math.max(0, elapsedSeconds);
+  if (durationSeconds === null || !(durationSeconds > 0)) return round3(at);
+  return round3(loop ? at % durationSeconds : Math.min(at, durationSeconds));
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /** A message with the key replaced (FFmpeg prints the full URL in its errors). */
 export function redactKey(text: string, key: string): string {

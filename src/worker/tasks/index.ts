@@ -4,6 +4,7 @@ import { analyzeTask } from "./analyze.ts";
 import { audioTask } from "./audio.ts";
 import { liveTask } from "./live.ts";
 import { packageTask } from "./package.ts";
+import { restreamTask } from "./restream-task.ts";
 import { videoTask } from "./video.ts";
 
 export const TASK_HANDLERS: TaskHandlers = {
@@ -12,4 +13,5 @@ export const TASK_HANDLERS: TaskHandlers = {
   audio: audioTask,
   package: packageTask,
   live: liveTask,
+  restream: restreamTask,
 };

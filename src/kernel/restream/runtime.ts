@@ -1,0 +1,77 @@
+/**
+ * The restream runtime of a kernel: the schedule tick and the handling of restream task reports.
+ *
+ * Tick (every TICK_MS on every kernel): locks the due rows with SKIP LOCKED, so several kernels share the
+ * work and each row is acted on once, and applies schedule.ts's decision — start at start_at, stop at stop_at
+ * (the job is cancelled: the worker's task stops), and follow a job that ended by itself. 500 ms keeps
+ * start and stop well within ±2 s; between due rows it is one indexed query (restreams_due_idx).
+ *
+ * Reports (any kernel: the results queue is shared): the task's per-destination states and input position go
+ * on the row; the failed/recovered events are derived from the change (schedule.ts destinationChanges) and
+ * recorded (SSE + webhooks); the metrics follow.
+ */
+import { errorMessage } from "../../core/errors.ts";
+import type { RestreamDestinationReport } from "../../core/task-contracts.ts";
+import type { KernelContext } from "../context.ts";
+import { recordEvents } from "../events/record.ts";
+import type { RestreamProgressUpdate } from "../orchestrator/results.ts";
+import { setRestreamInternalBase } from "./runtime-base.ts";
+import { destinationChanges, tickAction, type RestreamStatus } from "./schedule.ts";
+import { launchRestream, stopRestream } from "./service.ts";
+import { lockDueRestreams, recordReport, updateRestream } from "./store.ts";
+
+export const RESTREAM_TICK_MS = 500;
+const STATUSES = ["connecting", "live", "retrying", "failed", "stopped"] as const;
+
+export function startRestreams(ctx: KernelContext, internalBase: string): { stop(): Promise<void> } {
+  setRestreamInternalBase(ctx, internalBase);
+  ctx.orchestrator.deps.onRestreamProgress = (update) => void onReport(ctx, update).catch((error) => ctx.logger.warn({ error: errorMessage(error), task_id: update.task_id }, "restream report not recorded"));
+  let running: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => tick(ctx)).catch((error) => ctx.logger.warn({ error: errorMessage(error) }, "restream tick failed"));
+  }, RESTREAM_TICK_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/** One pass: each due row's action. Starting and stopping run after the lock is released (they lock the row themselves). */
+export async function tick(ctx: KernelContext, now = Date.now()): Promise<void> {
+  const decided = await ctx.db.transaction(async (tx) => {
+    const rows = await lockDueRestreams(tx, 50);
+    const later: Array<{ id: string; do: "start" | "stop" }> = [];
+    for (const row of rows) {
+      const action = tickAction({ status: row.status as RestreamStatus, startAt: row.startAt, stopAt: row.stopAt, jobStatus: row.jobStatus }, now);
+      if (action.do === "start" || action.do === "stop") later.push({ id: row.id, do: action.do });
+      else if (action.do === "end") await updateRestream(tx, row.id, { status: action.status, endedAt: new Date(), ...(action.status === "completed" ? { positionS: 0 } : {}) });
+    }
+    return later;
+  });
+  for (const item of decided) {
+    try {
+      if (item.do === "start") await launchRestream(ctx, item.id);
+      else await stopRestream(ctx, item.id, "stop_at");
+    } catch (error) {
+      ctx.logger.warn({ restream_id: item.id, error: errorMessage(error) }, `restream ${item.do} failed`);
+    }
+  }
+}
+
+async function onReport(ctx: KernelContext, update: RestreamProgressUpdate): Promise<void> {
+  const recorded = await recordReport(ctx.db, update.task_id, update.restream.destinations, update.restream.position_s);
+  if (!recorded) return;
+  const restreamId = recorded.row.id;
+  const before = recorded.before as RestreamDestinationReport[];
+  const changes = destinationChanges(before, update.restream.destinations);
+  if (changes.length > 0) {
+    await recordEvents(ctx.db, changes.map((change) => ({ type: change.type, jobId: recorded.row.jobId, data: { restream_id: restreamId, ...change } })));
+  }
+  for (const report of update.restream.destinations) {
+    for (const status of STATUSES) ctx.metrics.restreamDestinationState.set({ restream_id: restreamId, destination_id: report.id, status }, report.status === status ? 1 : 0);
+    const added = report.reconnects - (before.find((old) => old.id === report.id)?.reconnects ?? 0);
+    if (added > 0) ctx.metrics.restreamReconnects.inc({ restream_id: restreamId, destination_id: report.id }, added);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * What the restream tick does with a row (runtime.ts), as a pure decision so each rule is unit-tested:
+ * start a scheduled restream whose start_at has come, stop a running one whose stop_at has come, and follow
+ * the restream's job when it ended by itself (input ended → completed, failed → failed, cancelled → stopped).
+ */
+export type RestreamStatus = "scheduled" | "starting" | "live" | "stopping" | "stopped" | "completed" | "failed";
+
+export const RUNNING_STATUSES: readonly RestreamStatus[] = ["starting", "live", "stopping"];
+export const ENDED_STATUSES: readonly RestreamStatus[] = ["stopped", "completed", "failed"];
+
+export interface ScheduleRow {
+  status: RestreamStatus;
+  startAt: Date | null;
+  stopAt: Date | null;
+  /** The status of the restream's current job, when it has one. */
+  jobStatus: string | null;
+}
+
+export type TickAction = { do: "none" } | { do: "start" } | { do: "stop"; reason: "stop_at" } | { do: "end"; status: "completed" | "failed" | "stopped" };
+
+export function tickAction(row: ScheduleRow, now: number): TickAction {
+  if (row.status === "scheduled") {
+    if (row.stopAt && row.stopAt.getTime() <= now) return { do: "end", status: "stopped" };
+    return !row.startAt || row.startAt.getTime() <= now ? { do: "start" } : { do: "none" };
+  }
+  if (!RUNNING_STATUSES.includes(row.status)) return { do: "none" };
+  if (row.jobStatus === "completed") return { do: "end", status: "completed" };
+  if (row.jobStatus === "failed") return { do: "end", status: "failed" };
+  if (row.jobStatus === "cancelled") return { do: "end", status: "stopped" };
+  if (row.stopAt && row.stopAt.getTime() <= now && row.status !== "stopping") return { do: "stop", reason: "stop_at" };
+  return { do: "none" };
+}
+
+/** The status a new restream gets: scheduled until its start_at (a start_at in the past or none starts at once). */
+export function initialStatus(startAt: Date | null, now: number): "scheduled" | "starting" {
+  return startAt && startAt.getTime() > now ? "scheduled" : "starting";
+}
+
+/** One destination's change between two reports that is an event: a failure (once per outage) or a recovery. */
+export interface DestinationChange {
+  type: "restream.destination.failed" | "restream.destination.recovered";
+  destination_id: string;
+  error: string | null;
+  terminal: boolean;
+}
+
+interface ReportLike {
+  id: string;
+  status: string;
+  last_error: string | null;
+}
+
+const DOWN = new Set(["retrying", "failed"]);
+
+/**
+ * The events between the stored reports and the new ones. Derived from states rather than sent by the worker,
+ * so a lost progress message loses no event and a repeated one repeats none: `failed` when a destination goes
+ * from up (or unknown) to retrying/failed, or from retrying to failed (terminal); `recovered` when it goes from
+ * retrying/failed to live.
+ */
+export function destinationChanges(before: readonly ReportLike[], after: readonly ReportLike[]): DestinationChange[] {
+  const changes: DestinationChange[] = [];
+  for (const now of after) {
+    const was = before.find((report) => report.id === now.id)?.status ?? "connecting";
+    if (DOWN.has(now.status) && (!DOWN.has(was) || (was === "retrying" && now.status === "failed"))) {
+      changes.push({ type: "restream.destination.failed", destination_id: now.id, error: now.last_error, terminal: now.status === "failed" });
+    } else if (now.status === "live" && DOWN.has(was)) {
+      changes.push({ type: "restream.destination.recovered", destination_id: now.id, error: null, terminal: false });
+    }
+  }
+  return changes;
+}
