@@ -3,10 +3,8 @@
  * under DATA_DIR, guarded by an exclusive directory lock. Both return the same drizzle API over one schema.
  */
 import { pgTarget } from "./pg-ssl.ts";
-import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -142,7 +140,8 @@ function openPostgres(given: string, opts: OpenOptions): Database {
 async function openPglite(dataDir: string): Promise<Database> {
   const lock = lockDataDir(dataDir);
   try {
-    const assets = await loadPgliteAssets();
+    // Imported here, not at the top: a distributed kernel never evaluates PGlite (docs/BENCHMARKS.md, start-up).
+    const [{ PGlite }, { drizzle: drizzlePglite }, assets] = await Promise.all([import("@electric-sql/pglite"), import("drizzle-orm/pglite"), loadPgliteAssets()]);
     const pg = await PGlite.create(join(dataDir, "pgdata"), assets);
     const db = drizzlePglite(pg, { schema }) as unknown as Db;
     return {

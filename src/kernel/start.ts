@@ -51,15 +51,19 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
   // Certificate problems stop the start before anything else is opened (tls.ts).
   const tls = loadKernelTls(config);
   const listenTarget = { portVariable: "PORT", hostVariable: "HOST", port: config.PORT, host: config.HOST };
+  const timeline = startTimeline();
   await assertCanListen(listenTarget);
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  timeline.mark("database open");
   let bus: Bus | undefined;
   let plugins: PluginHost | undefined;
   /** What was started before a failure later in the start (a taken port): stopped in reverse order. */
   const undo: (() => unknown)[] = [];
   try {
     await prepareSchema(database, config, logger);
+    timeline.mark("schema checked");
     bus = await openBus(config, logger, `webencode-kernel-${process.pid}`);
+    timeline.mark("bus open");
     const metrics = createKernelMetrics(createRegistry("kernel"));
     const secrets = kernelSecretBox(config);
     const pluginSettings = new PluginSettingsStore(database.db, builtinDefaults(config), secrets);
@@ -70,6 +74,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     await pluginSettings.ensureGeneratedSecret("auth-basic", "auth", "session_secret", 48);
     await ensureFirstAdmin(database.db, { dataDir: config.DATA_DIR, adminKey: config.ADMIN_API_KEY, logger });
     if (config.AUTH_DEV_MODE) warnDevMode(logger);
+    timeline.mark("settings and first admin");
     const instanceId = crypto.randomUUID();
     plugins = new PluginHost({
       logger,
@@ -81,7 +86,11 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       onStateChange: pluginStateRecorder(database.db, logger, instanceId),
       watchIntervalMs: config.PLUGIN_WATCH_INTERVAL,
     });
-    await plugins.start();
+    // Plugins are found (manifests, routing) now; their processes are started once the API listens, and a
+    // request that needs one meanwhile waits for it (bounded: supervisor.ts readyWaitMs, then 503 WE-PLG-005).
+    // The API's readiness is the database and the bus, not the plugins (docs/operations.md).
+    await plugins.discover();
+    timeline.mark("plugins found");
     const ctx: KernelContext = {
       config,
       logger,
@@ -124,6 +133,9 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       }),
     );
     const server = app.server!;
+    timeline.mark("listening");
+    void plugins.launch().catch(() => {}); // never rejects in practice; failures are logged by the host (started())
+    const pluginsUp = plugins.started().then(() => timeline.mark("plugins ready"));
     const url = `${tls ? "https" : "http"}://${urlHost(config.HOST)}:${server.port}`;
     // Live ingest (docs/live.md): a taken LIVE_RTMP_PORT is a ListenError like a taken PORT (main.ts exits 3).
     undo.push(() => server.stop(true));
@@ -135,11 +147,14 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR, outboundAllowCidrs: config.OUTBOUND_ALLOW_CIDRS, registry: metrics.registry });
 
     const webhookSender = startWebhookSender(ctx);
+    timeline.mark("started");
 
     logger.info(
       { port: server.port, mode: config.standalone ? "standalone" : "distributed", database: database.driver, bus: bus.kind, version: VERSION },
       `webencode-kernel listening on ${url}`,
     );
+    // The start timeline (LOG_LEVEL=debug) once the plugins are up too: where a slow start goes (docs/BENCHMARKS.md).
+    void pluginsUp.then(() => logger.debug({ timeline: timeline.marks }, "start timeline (ms since exec)"));
 
     /** Each shutdown step is bounded: one stuck dependency must not keep the process from exiting. */
     const step = async (name: string, promise: Promise<unknown>, ms: number) => {
@@ -199,6 +214,12 @@ async function prepareSchema(database: Database, config: KernelConfig, logger: L
       `database schema is behind this kernel: ${pending.length} pending migration(s) (${pending.map((m) => m.tag).join(", ")}); run \`webencode-kernel migrate\` or set MIGRATE_ON_START=true`,
     );
   }
+}
+
+/** Milestones of the start in ms since the process began (performance.now() counts from exec). */
+function startTimeline(): { marks: Record<string, number>; mark(name: string): void } {
+  const marks: Record<string, number> = { "start called": Math.round(performance.now()) };
+  return { marks, mark: (name) => void (marks[name] = Math.round(performance.now())) };
 }
 
 /** The host part of a URL that reaches this kernel: a wildcard bind is reached on loopback; IPv6 in brackets. */

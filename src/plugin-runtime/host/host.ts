@@ -8,6 +8,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import { BUILTIN_PLUGINS, type BuiltinPlugin, builtinCommand } from "../builtin.ts";
 import type { Pillar } from "../protocol.ts";
+import { manifestOf } from "../sdk.ts";
 import type { PluginMetrics } from "./metrics.ts";
 import { choosePlugin, type Routable } from "./routing.ts";
 import { type HotSwapResult, type PluginSource, PluginSupervisor, type SupervisorTimings } from "./supervisor.ts";
@@ -75,12 +76,30 @@ export class PluginHost {
   private readonly catalog = new Map<string, PluginSupervisor>();
   private readonly hostEnv: Record<string, string | undefined>;
   private stopWatching: (() => void) | undefined;
+  private startup: Promise<void> = Promise.resolve();
+  private stopping = false;
 
   constructor(private readonly opts: PluginHostOptions) {
     this.hostEnv = opts.hostEnv ?? process.env;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Finds and starts the plugins. With `wait: false` it returns once every plugin is known — ids, pillars and
+   * manifests, so routing and listings work — and the processes come up in the background: a call to a plugin
+   * still starting waits for it (`readyWaitMs`, supervisor.ts). `started()` resolves when that has settled.
+   */
+  async start(opts: { wait?: boolean } = {}): Promise<void> {
+    await this.discover();
+    const launching = this.launch();
+    if (opts.wait !== false) await launching;
+  }
+
+  /**
+   * Finds the plugins (PLUGIN_DIR binaries described, built-ins' manifests read in-process) without starting
+   * any: afterwards every plugin is listed and routable (state `starting`, so calls to it wait). The kernel
+   * listens between `discover` and `launch`, so the plugin processes do not compete with its start for CPU.
+   */
+  async discover(): Promise<void> {
     const { logger, pillars } = this.opts;
     const builtins = this.opts.builtins ?? BUILTIN_PLUGINS;
     // 1. Binaries in PLUGIN_DIR: learn their ids (and refuse incompatible ones) before choosing built-ins.
@@ -101,34 +120,62 @@ export class PluginHost {
         logger.error({ plugin: sup.id, path, error: errorMessage(e) }, `plugin ${sup.id} refused: ${errorMessage(e)}`);
       }
     }
-    // 2. Built-ins of our pillars that no binary overrides.
+    // 2. Built-ins of our pillars that no binary overrides, described in-process (their code is in this executable).
     for (const [id, b] of Object.entries(builtins)) {
       if (!pillars.includes(b.pillar) || this.sups.has(id)) continue;
-      this.sups.set(id, this.supervisor({ id, command: builtinCommand(id), builtin: true }));
+      this.sups.set(id, await this.builtinSupervisor(id, b));
     }
-    // 3. Start what is enabled, concurrently.
-    await Promise.all(
-      [...this.sups.values()].map(async (sup) => {
-        if (sup.state === "failed") return;
-        const settings = await this.opts.settings.get(sup.id);
-        if (settings && !settings.enabled) {
-          // Learn the manifest anyway: a disabled plugin can still be configured and enabled through the API.
-          let described = true;
-          if (!sup.manifest) await sup.describe().catch((e) => ((described = false), sup.markFailed(errorMessage(e))));
-          if (described) await sup.disable();
-          return;
-        }
-        return sup.start();
-      }),
-    );
-    for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state, sup.manifest?.pillar);
-    if (this.opts.watchIntervalMs && this.opts.watchIntervalMs > 0) this.stopWatching = this.watchBinaries(this.opts.watchIntervalMs);
     for (const [id, b] of Object.entries(builtins)) {
       if (!this.opts.catalogPillars?.includes(b.pillar) || this.sups.has(id)) continue;
-      const sup = this.supervisor({ id, command: builtinCommand(id), builtin: true });
-      await sup.describe().catch((e) => sup.markFailed(errorMessage(e)));
-      this.catalog.set(id, sup);
+      this.catalog.set(id, await this.builtinSupervisor(id, b));
     }
+  }
+
+  /** Starts what `discover` found and is enabled, concurrently; resolves when each is ready, failed or disabled. */
+  launch(): Promise<void> {
+    const starting = Promise.all([...this.sups.values()].map((sup) => this.startOne(sup))).then(() => {
+      for (const sup of this.sups.values()) this.opts.metrics?.state(sup.id, sup.state, sup.manifest?.pillar);
+    });
+    this.startup = starting.catch((e) => this.opts.logger.error({ error: errorMessage(e) }, `plugins: start failed: ${errorMessage(e)}`));
+    if (this.opts.watchIntervalMs && this.opts.watchIntervalMs > 0) this.stopWatching = this.watchBinaries(this.opts.watchIntervalMs);
+    return starting;
+  }
+
+  /** Resolves when the plugins found by `start` have each become ready, failed or been disabled. */
+  started(): Promise<void> {
+    return this.startup;
+  }
+
+  private async startOne(sup: PluginSupervisor): Promise<void> {
+    if (sup.state === "failed") return;
+    const settings = await this.opts.settings.get(sup.id);
+    // Stopped while the settings were read (a kernel stopped during its start): spawn nothing that would outlive it.
+    if (this.stopping) return;
+    if (settings && !settings.enabled) {
+      // Learn the manifest anyway: a disabled plugin can still be configured and enabled through the API.
+      let described = true;
+      if (!sup.manifest) await sup.describe().catch((e) => ((described = false), sup.markFailed(errorMessage(e))));
+      if (described) await sup.disable();
+      return;
+    }
+    return sup.start();
+  }
+
+  /**
+   * A built-in's manifest is taken from its definition in this process instead of spawning the executable to
+   * ask it (the process it runs in is this same executable, so it describes itself identically; the handshake
+   * of each start still adopts what the process says). A definition that cannot be loaded here falls back to
+   * the process's own describe.
+   */
+  private async builtinSupervisor(id: string, b: BuiltinPlugin): Promise<PluginSupervisor> {
+    const sup = this.supervisor({ id, command: builtinCommand(id), builtin: true });
+    try {
+      sup.manifest = manifestOf(await b.load());
+    } catch (e) {
+      this.opts.logger.debug({ plugin: id, error: errorMessage(e) }, `built-in ${id}: manifest not loadable in-process; asking the process`);
+      await sup.describe().catch((error) => sup.markFailed(errorMessage(error)));
+    }
+    return sup;
   }
 
   /** Plugins of the catalog pillars (run by other processes), described but not run here. */
@@ -220,6 +267,7 @@ export class PluginHost {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.stopWatching?.();
     await Promise.all([...this.sups.values()].map((s) => s.stop()));
   }
