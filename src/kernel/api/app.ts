@@ -29,6 +29,7 @@ import { userRoutes } from "./users.ts";
 import { webhookRoutes } from "./webhooks.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { streamRoutes } from "./streams.ts";
+import { streamDestinationRoutes } from "./stream-destinations.ts";
 import { streamInternalRoutes } from "./streams-internal.ts";
 import { auditRoutes } from "./audit.ts";
 import { livePlaybackLinkRoutes, livePlaybackRoutes } from "./live-playback.ts";
@@ -68,6 +69,7 @@ export function createApp(ctx: KernelContext) {
     .use(userRoutes(ctx))
     .use(webhookRoutes(ctx))
     .use(streamRoutes(ctx))
+    .use(streamDestinationRoutes(ctx))
     .use(storageUrlRoutes(ctx))
     .use(apiKeyRoutes(ctx))
     .use(auditRoutes(ctx))

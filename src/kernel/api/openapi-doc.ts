@@ -8,7 +8,8 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { Elysia } from "elysia";
 import { profileSchema } from "../../media/profile-spec.ts";
-import { EXAMPLE_UPLOAD_KEY, EXAMPLES, JOB_REQUEST_EXAMPLE, PROFILE_REQUEST_EXAMPLE, SCHEMAS } from "./openapi-schemas.ts";
+import { EXAMPLE_UPLOAD_KEY, EXAMPLES, JOB_REQUEST_EXAMPLE, PROFILE_REQUEST_EXAMPLE, SCHEMAS, STREAM_DESTINATION_REQUEST_EXAMPLE } from "./openapi-schemas.ts";
+import { destinationCreateSchema, destinationPatchSchema } from "../live/destinations-rules.ts";
 
 type Json = Record<string, any>;
 
@@ -86,6 +87,11 @@ export const RESPONSES: Record<string, Success> = {
   "GET /v1/streams/{id}/stats": ok("StreamStats", "Live telemetry"),
   "GET /v1/streams/{id}/sessions": ok("StreamSessionList", "Sessions, newest first"),
   "GET /v1/streams/{id}/playback": ok("PlaybackLink", "The playback URL (for a signed stream with a new token)"),
+  "GET /v1/streams/{id}/destinations": ok("StreamDestinationList", "Destinations with their live state"),
+  "POST /v1/streams/{id}/destinations": ok("StreamDestination", "Created (the key is never returned)", 201, [422]),
+  "GET /v1/streams/{id}/destinations/{destId}": ok("StreamDestination", "The destination with its live state"),
+  "PATCH /v1/streams/{id}/destinations/{destId}": ok("StreamDestination", "Updated", 200, [422]),
+  "DELETE /v1/streams/{id}/destinations/{destId}": ok(undefined, "Deleted", 204),
   "GET /live/{stream_id}/master.m3u8": { status: 200, description: "The live master playlist (404 WE-STR-002 until every rung has its first segments)", schema: "Object", type: "application/vnd.apple.mpegurl" },
   "GET /live/{stream_id}/{rung}/{file}": { status: 200, description: "A rung's live playlist (index.m3u8) or a segment (video/mp2t)", schema: "Object", type: "application/vnd.apple.mpegurl" },
   "GET /v1/api-keys": ok("ApiKeyList", "API keys (never the keys themselves)"),
@@ -198,6 +204,8 @@ const BODY_EXAMPLES: Record<string, unknown> = {
   "POST /v1/jobs": JOB_REQUEST_EXAMPLE,
   "POST /v1/profiles": PROFILE_REQUEST_EXAMPLE,
   "PUT /v1/profiles/{id}": PROFILE_REQUEST_EXAMPLE,
+  "POST /v1/streams/{id}/destinations": STREAM_DESTINATION_REQUEST_EXAMPLE,
+  "PATCH /v1/streams/{id}/destinations/{destId}": { enabled: false },
 };
 
 /** Routes that take a loosely typed body and validate it themselves: their real schema. */
@@ -205,7 +213,17 @@ const PROFILE_BODY = (() => {
   const { $schema: _draft, ...schema } = toJsonSchema(profileSchema as never, { typeMode: "input", errorMode: "ignore" }) as Json;
   return schema;
 })();
-const BODY_OVERRIDES: Record<string, Json> = { "POST /v1/profiles": PROFILE_BODY, "PUT /v1/profiles/{id}": PROFILE_BODY };
+const jsonSchemaOf = (schema: unknown): Json => {
+  const { $schema: _draft, ...rest } = toJsonSchema(schema as never, { typeMode: "input", errorMode: "ignore" }) as Json;
+  return rest;
+};
+const BODY_OVERRIDES: Record<string, Json> = {
+  "POST /v1/profiles": PROFILE_BODY,
+  "PUT /v1/profiles/{id}": PROFILE_BODY,
+  // Checked by the domain (WE-STR-005), so the routes take any object: the real rules, for the document.
+  "POST /v1/streams/{id}/destinations": jsonSchemaOf(destinationCreateSchema),
+  "PATCH /v1/streams/{id}/destinations/{destId}": jsonSchemaOf(destinationPatchSchema),
+};
 
 /** The generated document, completed (pure; the input is not modified). */
 export function completeDocument(doc: Json, routeBodies: Record<string, Json> = {}): Json {

@@ -123,6 +123,23 @@ const upload = obj({
 const profile = obj({ id: str(), name: str(), description: nullable(str()), builtin: { type: "boolean" }, spec: loose("the full profile (docs/api.md#custom-profiles)") }, ["id", "name", "builtin", "spec"]);
 
 /** `components.schemas` of the document. */
+/** A live stream's restream destination: the key is write-only (`key_set`); the state is the running restream's. */
+const STREAM_DESTINATION = loose("a live stream's restream destination (its key is never returned)", {
+  id: str(undefined, { format: "uuid" }),
+  stream_id: str(undefined, { format: "uuid" }),
+  publisher: str("the publisher plugin", { enum: ["publisher-rtmp", "publisher-youtube", "publisher-twitch"] }),
+  name: str(),
+  url: nullable(str("rtmp:// or rtmps:// server URL without the key; null: the publisher hands out its ingest")),
+  key_set: { type: "boolean", description: "a key is stored (it is never shown)" },
+  enabled: { type: "boolean" },
+  transcode: nullable(obj({ height: int(), video_kbps: int() })),
+  status: str("live state while the stream is live", { enum: ["connecting", "live", "retrying", "failed", "stopped"] }),
+  bitrate_kbps: { type: "number" },
+  uptime_s: { type: "number" },
+  reconnects: int(),
+  last_error: nullable(str("FFmpeg's or the platform's message, key redacted")),
+});
+
 export const SCHEMAS: Record<string, Schema> = {
   Error: obj(
     {
@@ -206,6 +223,36 @@ export const SCHEMAS: Record<string, Schema> = {
   Principal: loose("who is calling", { id: str(), role: str(), via: str() }),
   AuditList: list(loose("an audit entry", { at: time(), actor: str(), action: str(), status: int() }), true),
   Object: loose("the stored object's bytes"),
+  StreamDestination: STREAM_DESTINATION,
+  StreamDestinationList: list(STREAM_DESTINATION),
+};
+
+/** The example body of POST /v1/streams/:id/destinations (a test checks it against the domain's rules). */
+export const STREAM_DESTINATION_REQUEST_EXAMPLE = {
+  publisher: "publisher-rtmp",
+  name: "Own RTMP server",
+  url: "rtmp://live.example.com/app",
+  key: "my-stream-key",
+  enabled: true,
+  transcode: { height: 720, video_kbps: 3000 },
+};
+
+const streamDestinationExample = {
+  id: "5e8d2f41-9c3a-4b7e-8f10-2d6c4a9b1e03",
+  stream_id: "c2a9e4f7-1b3d-4e6a-9f80-7d5c3b2a1e94",
+  publisher: "publisher-rtmp",
+  name: "Own RTMP server",
+  url: "rtmp://live.example.com/app",
+  key_set: true,
+  enabled: true,
+  transcode: { height: 720, video_kbps: 3000 },
+  created_at: "2026-01-31T11:58:00.000Z",
+  updated_at: "2026-01-31T11:58:00.000Z",
+  status: "live",
+  bitrate_kbps: 3140,
+  uptime_s: 412,
+  reconnects: 0,
+  last_error: null,
 };
 
 /** Success examples by schema name (Swagger UI shows them before "Execute"). */
@@ -221,4 +268,6 @@ export const EXAMPLES: Record<string, unknown> = {
   },
   UploadCreated: { key: EXAMPLE_UPLOAD_KEY, source_url: EXAMPLE_UPLOAD_KEY, storage: "storage-fs", filename: "clip.mp4", size_bytes: 7340032 },
   Health: { status: "ok", version: "1.0.0" },
+  StreamDestination: streamDestinationExample,
+  StreamDestinationList: { items: [streamDestinationExample] },
 };

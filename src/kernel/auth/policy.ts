@@ -106,6 +106,12 @@ export const POLICY: Record<string, Access> = {
   "POST /v1/streams/:id/stop": { role: "operator", action: "streams.stop" },
   "GET /v1/streams/:id/stats": { role: "viewer", action: "streams.stats" },
   "GET /v1/streams/:id/sessions": { role: "viewer", action: "streams.sessions" },
+  // a live stream's restream destinations (docs/restream.md): keys are write-only
+  "GET /v1/streams/:id/destinations": { role: "viewer", action: "stream_destinations.list" },
+  "POST /v1/streams/:id/destinations": { role: "operator", action: "stream_destinations.create" },
+  "GET /v1/streams/:id/destinations/:destId": { role: "viewer", action: "stream_destinations.get" },
+  "PATCH /v1/streams/:id/destinations/:destId": { role: "operator", action: "stream_destinations.update" },
+  "DELETE /v1/streams/:id/destinations/:destId": { role: "operator", action: "stream_destinations.delete" },
 
   // API keys, audit
   "GET /v1/api-keys": { role: "admin", action: "api_keys.list" },

@@ -22,6 +22,7 @@ import { recordSession } from "./recording.ts";
 import type { LiveSession, LiveSessionManager } from "./sessions.ts";
 import { buildTelemetry, type StreamTelemetry, type TranscodeReport } from "./telemetry.ts";
 import type { LiveProgressUpdate } from "../orchestrator/results.ts";
+import { restreamControl, setStreamRestreams, StreamRestreams } from "./destinations-restream.ts";
 
 /** Bus event (fan-out to every kernel) carrying a live task's transcode report. */
 export const LIVE_PROGRESS_EVENT = "live.progress";
@@ -39,6 +40,8 @@ export class LiveRuntime {
   private readonly reports = new Map<string, TranscodeReport>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private readonly unsubscribe: () => void;
+  /** The stream's restream destinations: one restream per session (destinations-restream.ts). */
+  private readonly restreams: StreamRestreams;
 
   constructor(
     private readonly ctx: KernelContext,
@@ -50,6 +53,8 @@ export class LiveRuntime {
     const unready = liveDelivery(ctx).onSegmentsReady((sessionId) => void this.announce(sessionId));
     this.unsubscribe = () => (unheard(), unready());
     manager.listen({ started: (session) => this.started(session), ended: (session, reason) => this.ended(session, reason) });
+    this.restreams = new StreamRestreams(ctx, manager, restreamControl(ctx), logger);
+    setStreamRestreams(ctx, this.restreams);
   }
 
   private async started(session: LiveSession): Promise<void> {
@@ -130,6 +135,7 @@ export class LiveRuntime {
 
   stop(): void {
     this.unsubscribe();
+    void this.restreams.stopAll();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
