@@ -37,6 +37,9 @@ export default definePlugin({
       async end_live() {
         return { ended: false };
       },
+      async upload_vod() {
+        throw new PluginError("WE-PUB-005", "publisher-rtmp does not upload files (it only sends live streams); publish a job's output with publisher-youtube");
+      },
     };
   },
 });

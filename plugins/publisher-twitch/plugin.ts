@@ -149,6 +149,10 @@ export function createTwitch(c: Config, now?: () => number): TwitchPublisher {
       // A Twitch channel has no broadcast object to end: the stream ends when media stops.
       return withCredentials({ ended: false });
     },
+    async upload_vod() {
+      // Helix has no video upload (Twitch videos come from past broadcasts): say so instead of "unknown method".
+      throw new PluginError("WE-PUB-005", "publisher-twitch does not upload files (Twitch has no video upload API); publish a job's output with publisher-youtube");
+    },
   };
 }
 

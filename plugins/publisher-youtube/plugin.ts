@@ -6,11 +6,13 @@
  * for the kernel to store (and strip: it never reaches an API response, a log or an event).
  */
 import * as v from "valibot";
-import type { CallContext, LiveIngest, PublisherPlugin } from "../../src/plugin-runtime/pillars.ts";
+import type { CallContext, LiveIngest, PublisherPlugin, VodUploadParams, VodUploadResult } from "../../src/plugin-runtime/pillars.ts";
 import { PluginError, definePlugin } from "../../src/plugin-runtime/sdk.ts";
 import { type LiveBroadcast, type LiveStream, YouTubeApi } from "./api.ts";
 import { type OAuthClient, authorizationUrl, requestToken } from "../../src/plugin-runtime/shared/oauth.ts";
 import { TokenKeeper } from "../../src/plugin-runtime/shared/oauth-tokens.ts";
+import { DEFAULT_CHUNK_BYTES, UPLOAD_UNIT, uploadVideo } from "./upload.ts";
+import { chunkReader } from "./upload-source.ts";
 
 export const PLUGIN_ID = "publisher-youtube";
 /** Manage live broadcasts and upload videos; nothing else. */
@@ -42,6 +44,11 @@ export const config = v.object({
   api_base_url: v.optional(endpoint, "https://www.googleapis.com"),
   authorization_endpoint: v.optional(endpoint, "https://accounts.google.com/o/oauth2/v2/auth"),
   token_endpoint: v.optional(endpoint, "https://oauth2.googleapis.com/token"),
+  /** Bytes per PUT of a VOD upload: a multiple of 256 KiB (YouTube's rule); what is lost to an interruption at most. */
+  upload_chunk_bytes: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(UPLOAD_UNIT, "must be at least 262144 (256 KiB)"), v.maxValue(64 * UPLOAD_UNIT * 16, "must be at most 256 MiB"), v.check((n) => n % UPLOAD_UNIT === 0, "must be a multiple of 262144 (256 KiB)")),
+    DEFAULT_CHUNK_BYTES,
+  ),
 });
 
 type Config = v.InferOutput<typeof config>;
@@ -55,6 +62,7 @@ export interface YouTubePublisher extends PublisherPlugin {
   prepare_live(p: { title?: string; description?: string }, ctx: CallContext): Promise<WithCredentials<LiveIngest>>;
   start_live(p: { broadcast_id: string }, ctx: CallContext): Promise<WithCredentials<{ started: true }>>;
   end_live(p: { broadcast_id?: string }, ctx: CallContext): Promise<WithCredentials<{ ended: boolean }>>;
+  upload_vod(p: VodUploadParams, ctx: CallContext): Promise<WithCredentials<VodUploadResult>>;
 }
 
 export function createYouTube(c: Config, now?: () => number): YouTubePublisher {
@@ -158,6 +166,14 @@ export function createYouTube(c: Config, now?: () => number): YouTubePublisher {
       await api.call("end the broadcast", "POST", "liveBroadcasts/transition", { broadcastStatus: "complete", id: p.broadcast_id, part: "status" }, undefined, ctx.signal);
       return withCredentials({ ended: true });
     },
+    async upload_vod(p, ctx) {
+      requireClient();
+      const title = requireString(p.title, "title");
+      const reader = chunkReader(PLUGIN_ID, p.source ?? { url: "" });
+      const options = { pluginId: PLUGIN_ID, baseUrl: c.api_base_url, tokens, reader, chunkBytes: c.upload_chunk_bytes, signal: ctx.signal, progress: (x: unknown) => ctx.progress(x), isEndpointUrl };
+      const result = await uploadVideo(options, { ...p, title, privacy: p.privacy ?? c.privacy });
+      return withCredentials(result);
+    },
   };
 }
 
@@ -165,7 +181,7 @@ export default definePlugin({
   id: PLUGIN_ID,
   pillar: "publisher",
   version: "1.0.0",
-  capabilities: ["live", "oauth"],
+  capabilities: ["live", "oauth", "upload"],
   config,
   secretFields: ["client_secret", "refresh_token"],
   create: ({ config: c }) => createYouTube(c),

@@ -42,6 +42,8 @@ export const ERROR_CATALOGUE = {
   "WE-PUB-001": { status: 409, title: "publisher account needs reconnecting" },
   "WE-PUB-002": { status: 429, title: "publisher quota exceeded" },
   "WE-PUB-003": { status: 502, title: "publisher platform error" },
+  "WE-PUB-004": { status: 409, title: "job not publishable" },
+  "WE-PUB-005": { status: 422, title: "publisher cannot upload files" },
   "WE-AUTH-001": { status: 401, title: "unauthorized" },
   "WE-AUTH-002": { status: 401, title: "token expired" },
   "WE-AUTH-003": { status: 403, title: "forbidden" },

@@ -166,6 +166,46 @@ export interface PublisherPlugin extends PluginBase {
   prepare_live(p: { account?: string; title?: string; description?: string }, ctx: CallContext): Promise<LiveIngest>;
   /** Ends what `prepare_live` started (a no-op answering `ended: false` when there is nothing to end). */
   end_live(p: { broadcast_id?: string }, ctx: CallContext): Promise<{ ended: boolean }>;
+  /**
+   * Uploads a file as a video on the platform (optional: only plugins with the capability `upload`; the others
+   * answer WE-PUB-005). Resumable: it reports `VodUploadProgress` notifications, and a later call with that
+   * `session` continues where the platform says the bytes stopped instead of sending them again.
+   */
+  upload_vod?(p: VodUploadParams, ctx: CallContext): Promise<VodUploadResult>;
+}
+
+/**
+ * Where the bytes of a file to upload come from. The kernel never streams media over the control channel: it
+ * hands the plugin the storage object's local path when the storage has one on this host (storage-fs), else a
+ * time-limited read URL that answers Range requests (storage-s3's presigned URL, storage-fs's signed link).
+ */
+export type UploadSource = { path: string } | { url: string };
+
+export interface VodUploadParams {
+  /** A connected account when the plugin has several. */
+  account?: string;
+  source: UploadSource;
+  /** Bytes in the file (the platform is told up front; the last chunk ends there). */
+  size: number;
+  content_type: string;
+  title: string;
+  description?: string;
+  privacy: "private" | "unlisted" | "public";
+  /** The platform's resumable session from an earlier call (a secret: the kernel stores it encrypted). */
+  session?: string;
+}
+
+/** Sent as progress while uploading: persist both, so a later call resumes the same session. */
+export interface VodUploadProgress {
+  session: string;
+  bytes_confirmed: number;
+}
+
+export interface VodUploadResult {
+  video_id: string;
+  /** Where the video is watched. */
+  url: string;
+  bytes: number;
 }
 
 export type PillarImpl = StoragePlugin | EncoderPlugin | AuthPlugin | PublisherPlugin | (PluginBase & Record<string, unknown>);

@@ -4,6 +4,10 @@
  * where it has one) and what its ingest should look like.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { CallContext, PublisherPlugin } from "../../src/plugin-runtime/pillars.ts";
 
 export interface PublisherFixture {
@@ -12,6 +16,8 @@ export interface PublisherFixture {
   expectedUrl: string;
   /** True when the platform has broadcasts: prepare_live answers a broadcast_id and end_live ends it. */
   hasBroadcasts: boolean;
+  /** True when the plugin uploads files (capability `upload`); absent: either behaviour passes, but only those two. */
+  uploads?: boolean;
   cleanup(): Promise<void>;
 }
 
@@ -55,6 +61,27 @@ export function runPublisherContract(name: string, setup: PublisherSetup): void 
     test("health answers ok once configured", async () => {
       const health = (await fixture.publisher.health?.()) ?? { status: "ok" };
       expect(health.status).toBe("ok");
+    });
+
+    test("upload_vod uploads a file (video id, watch URL, every byte) or answers WE-PUB-005 (does not upload files)", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "publisher-contract-"));
+      try {
+        const path = join(dir, "clip.mp4");
+        writeFileSync(path, randomBytes(300_000));
+        const call = fixture.publisher.upload_vod?.({ source: { path }, size: 300_000, content_type: "video/mp4", title: "contract", privacy: "private" }, callContext());
+        const outcome = call ? await call.then((result) => ({ result }), (error: { code?: string; message?: string }) => ({ error })) : { error: { code: "WE-PUB-005" } };
+        if ("result" in outcome) {
+          expect(fixture.uploads ?? true).toBe(true);
+          expect(typeof outcome.result.video_id).toBe("string");
+          expect(outcome.result.url).toMatch(/^https:\/\//);
+          expect(outcome.result.bytes).toBe(300_000);
+        } else {
+          expect(fixture.uploads ?? false).toBe(false);
+          expect(outcome.error.code).toBe("WE-PUB-005");
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 }

@@ -4,6 +4,7 @@
  * for revoked tokens) and the YouTube Data API v3 live calls the plugin makes, each checking the bearer token.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 
 export interface YouTubeStandIn {
   url: string;
@@ -28,7 +29,29 @@ export interface YouTubeStandIn {
   apiRequests: Array<{ method: string; path: string; query: Record<string, string>; body: unknown; token: string }>;
   broadcasts: Map<string, { status: string; streamId?: string; title: string; privacy: string }>;
   issuedAccessTokens(): string[];
+  /** Resumable upload sessions (videos.insert, uploadType=resumable) by upload_id; `bytes` is what arrived. */
+  uploads: Map<string, StandInUpload>;
+  /** Videos whose upload completed, by id, with the bytes received. */
+  videos: Map<string, { title: string; description: string; privacy: string; bytes: Uint8Array }>;
+  /** Every request to the upload endpoints: start (POST), chunk or status (PUT). `status` 0 = connection cut. */
+  uploadRequests: Array<{ kind: "start" | "chunk" | "status"; contentRange?: string; bytes: number; status: number }>;
+  /**
+   * Interrupts the next chunk that would take a session past `afterBytes` (once): "cut" keeps the bytes up to
+   * there and drops the connection mid-body, "503" keeps them and answers 503 backendError.
+   */
+  interruptUpload(afterBytes: number, how: "cut" | "503"): void;
   stop(): Promise<void>;
+}
+
+export interface StandInUpload {
+  total: number;
+  contentType: string;
+  title: string;
+  description: string;
+  privacy: string;
+  chunks: Uint8Array[];
+  bytes: number;
+  videoId?: string;
 }
 
 const token = (prefix: string) => `${prefix}-${randomBytes(12).toString("hex")}`;
@@ -38,6 +61,7 @@ export function startYouTubeStandIn(): YouTubeStandIn {
   const accessTokens = new Map<string, number>();
   const codes = new Map<string, { challenge: string; redirectUri: string }>();
   const streams = new Map<string, { key: string }>();
+  let interruption: { afterBytes: number; how: "cut" | "503" } | undefined;
   const standIn: Omit<YouTubeStandIn, "url" | "stop"> = {
     clientId: "standin-client.apps.example",
     clientSecret: token("secret"),
@@ -74,6 +98,16 @@ export function startYouTubeStandIn(): YouTubeStandIn {
       refreshTokens.delete(refreshToken);
     },
     issuedAccessTokens: () => [...accessTokens.keys()],
+    uploads: new Map(),
+    videos: new Map(),
+    uploadRequests: [],
+    interruptUpload(afterBytes, how) {
+      interruption = { afterBytes, how };
+    },
+  };
+  const validBearer = (header: string | null | undefined) => {
+    const expiry = accessTokens.get(header?.replace(/^Bearer /, "") ?? "");
+    return Boolean(expiry && expiry >= Date.now());
   };
   const json = (status: number, body: unknown) => Response.json(body, { status });
   const apiError = (status: number, reason: string, message: string) => json(status, { error: { code: status, message, errors: [{ reason, message, domain: "youtube.standin" }] } });
@@ -110,6 +144,32 @@ export function startYouTubeStandIn(): YouTubeStandIn {
           return issue(next);
         }
         return json(400, { error: "unsupported_grant_type", error_description: `Invalid grant_type: ${form.grant_type}` });
+      }
+      // videos.insert, resumable: step 1 answers the session URI (on the upload server below) in Location.
+      if (url.pathname === "/upload/youtube/v3/videos" && request.method === "POST" && url.searchParams.get("uploadType") === "resumable") {
+        const text = await request.text();
+        const record = (status: number) => standIn.uploadRequests.push({ kind: "start", bytes: 0, status });
+        if (!validBearer(request.headers.get("authorization"))) return record(401), apiError(401, "authError", "Request had invalid authentication credentials.");
+        if (standIn.quotaExhausted) {
+          record(403);
+          return apiError(403, "quotaExceeded", 'The request cannot be completed because you have exceeded your <a href="/youtube/v3/getting-started#quota">quota</a>.');
+        }
+        const total = Number(request.headers.get("x-upload-content-length"));
+        if (!Number.isSafeInteger(total) || total <= 0) return record(400), apiError(400, "invalidValue", "X-Upload-Content-Length is required");
+        const meta = JSON.parse(text || "{}") as { snippet?: { title?: string; description?: string }; status?: { privacyStatus?: string } };
+        if (!meta.snippet?.title) return record(400), apiError(400, "invalidTitle", "The request metadata specifies an invalid or empty video title.");
+        const id = token("up");
+        standIn.uploads.set(id, {
+          total,
+          contentType: request.headers.get("x-upload-content-type") ?? "",
+          title: meta.snippet.title,
+          description: meta.snippet.description ?? "",
+          privacy: meta.status?.privacyStatus ?? "",
+          chunks: [],
+          bytes: 0,
+        });
+        record(200);
+        return new Response(null, { status: 200, headers: { location: `${uploadBase()}/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status&upload_id=${id}` } });
       }
       if (url.pathname.startsWith("/youtube/v3/")) {
         const bearer = request.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
@@ -152,9 +212,64 @@ export function startYouTubeStandIn(): YouTubeStandIn {
       return new Response("not found", { status: 404 });
     },
   });
+  // Steps 2 and 3 on a node:http server: unlike Bun.serve it can drop a connection in the middle of a body.
+  const uploadServer = createServer((req, res) => void handleUploadPut(req, res));
+  uploadServer.listen(0, "127.0.0.1");
+  const uploadBase = () => `http://127.0.0.1:${(uploadServer.address() as { port: number }).port}`;
+  const answer = (res: ServerResponse, status: number, headers: Record<string, string>, body?: unknown) => {
+    res.writeHead(status, { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) });
+    res.end(body === undefined ? undefined : JSON.stringify(body));
+  };
+  const heldRange = (up: StandInUpload): Record<string, string> => (up.bytes > 0 ? { range: `bytes=0-${up.bytes - 1}` } : {});
+  const videoResource = (up: StandInUpload) => ({ kind: "youtube#video", id: up.videoId, snippet: { title: up.title, description: up.description }, status: { uploadStatus: "uploaded", privacyStatus: up.privacy } });
+  async function handleUploadPut(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? "/", "http://standin");
+    const up = standIn.uploads.get(url.searchParams.get("upload_id") ?? "");
+    const range = req.headers["content-range"] ?? "";
+    const status = /^bytes \*\/(\d+)$/.exec(range);
+    const chunk = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(range);
+    const log = { kind: status ? ("status" as const) : ("chunk" as const), contentRange: range, bytes: 0, status: 0 };
+    standIn.uploadRequests.push(log);
+    const done = (code: number, headers: Record<string, string> = {}, body?: unknown) => {
+      log.status = code;
+      req.resume();
+      answer(res, code, headers, body);
+    };
+    if (req.method !== "PUT") return done(405);
+    if (!validBearer(req.headers.authorization)) return done(401, {}, { error: { code: 401, message: "Request had invalid authentication credentials.", errors: [{ reason: "authError" }] } });
+    if (!up) return done(404, {}, { error: { code: 404, message: "Upload session not found", errors: [{ reason: "notFound" }] } });
+    if (status) return up.videoId ? done(200, {}, videoResource(up)) : done(308, heldRange(up));
+    if (!chunk || Number(chunk[3]) !== up.total) return done(400, {}, { error: { code: 400, message: `invalid Content-Range: ${range}`, errors: [{ reason: "badContent" }] } });
+    if (Number(chunk[1]) !== up.bytes) return done(400, {}, { error: { code: 400, message: `the chunk starts at ${chunk[1]}, the session holds ${up.bytes} bytes`, errors: [{ reason: "badContent" }] } });
+    const cutAt = interruption && interruption.afterBytes > up.bytes && interruption.afterBytes <= Number(chunk[2]) ? interruption : undefined;
+    if (cutAt) interruption = undefined;
+    let cut = false;
+    for await (const piece of req as AsyncIterable<Buffer>) {
+      if (cut) continue;
+      const room = (cutAt ? cutAt.afterBytes : up.total) - up.bytes;
+      const keep = piece.subarray(0, Math.max(0, room));
+      up.chunks.push(new Uint8Array(keep));
+      up.bytes += keep.length;
+      log.bytes += keep.length;
+      if (cutAt && up.bytes >= cutAt.afterBytes && cutAt.how === "cut") {
+        cut = true;
+        req.socket.destroy();
+        return;
+      }
+    }
+    if (cutAt?.how === "503") return done(503, {}, { error: { code: 503, message: "Backend Error", errors: [{ reason: "backendError" }] } });
+    if (up.bytes < up.total) return done(308, heldRange(up));
+    up.videoId ??= token("vid");
+    standIn.videos.set(up.videoId, { title: up.title, description: up.description, privacy: up.privacy, bytes: Buffer.concat(up.chunks) });
+    return done(201, {}, videoResource(up));
+  }
   return Object.assign(standIn as YouTubeStandIn, {
     url: `http://127.0.0.1:${server.port}`,
-    stop: async () => void server.stop(true),
+    stop: async () => {
+      server.stop(true);
+      uploadServer.closeAllConnections();
+      await new Promise((resolve) => uploadServer.close(resolve));
+    },
   });
 }
 
