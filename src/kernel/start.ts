@@ -32,6 +32,7 @@ import { startWebhookSender } from "./webhooks/sender.ts";
 import { startLiveIngest } from "./live/ingest.ts";
 import { liveInternalBase } from "./live/internal-url.ts";
 import { createAdvance } from "./pipeline/advance.ts";
+import { startRestreams } from "./restream/runtime.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
 import { kernelSecretBox } from "./secrets.ts";
@@ -144,6 +145,8 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
 
 
     let worker: EmbeddedWorker | undefined;
+    // Restreams (docs/restream.md): the schedule tick and the task reports; the claim URL uses the same base.
+    const restreams = startRestreams(ctx, liveInternalBase(config, server.port ?? config.PORT));
     if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR, outboundAllowCidrs: config.OUTBOUND_ALLOW_CIDRS, registry: metrics.registry });
 
     const webhookSender = startWebhookSender(ctx);
@@ -191,6 +194,7 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         await step("bus", bus!.close(), 3_000);
         await step("database", database.close(), 3_000);
         logger.info("webencode-kernel stopped");
+        await step("restreams", restreams.stop(), 2_000);
       },
     };
   } catch (e) {

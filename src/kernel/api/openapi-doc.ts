@@ -10,6 +10,8 @@ import { Elysia } from "elysia";
 import { profileSchema } from "../../media/profile-spec.ts";
 import { EXAMPLE_UPLOAD_KEY, EXAMPLES, JOB_REQUEST_EXAMPLE, PROFILE_REQUEST_EXAMPLE, SCHEMAS, STREAM_DESTINATION_REQUEST_EXAMPLE } from "./openapi-schemas.ts";
 import { destinationCreateSchema, destinationPatchSchema } from "../live/destinations-rules.ts";
+import { RESTREAM_REQUEST_EXAMPLE } from "./openapi-schemas.ts";
+import { restreamRequestSchema } from "../restream/request.ts";
 
 type Json = Record<string, any>;
 
@@ -86,6 +88,12 @@ export const RESPONSES: Record<string, Success> = {
   "POST /v1/streams/{id}/stop": ok("Stream", "Stopped", 200, [409]),
   "GET /v1/streams/{id}/stats": ok("StreamStats", "Live telemetry"),
   "GET /v1/streams/{id}/sessions": ok("StreamSessionList", "Sessions, newest first"),
+  "GET /v1/restreams": ok("RestreamList", "Restreams, newest first (keys are never shown)"),
+  "POST /v1/restreams": ok("Restream", "Created: started now, or scheduled (keys are never returned)", 201, [422]),
+  "GET /v1/restreams/{id}": ok("Restream", "The restream with per-destination state"),
+  "DELETE /v1/restreams/{id}": ok(undefined, "Deleted (stopped first when running)", 204),
+  "POST /v1/restreams/{id}/start": ok("Restream", "Started", 200, [409]),
+  "POST /v1/restreams/{id}/stop": ok("Restream", "Stopped", 200, [409]),
   "GET /v1/streams/{id}/playback": ok("PlaybackLink", "The playback URL (for a signed stream with a new token)"),
   "GET /v1/streams/{id}/destinations": ok("StreamDestinationList", "Destinations with their live state"),
   "POST /v1/streams/{id}/destinations": ok("StreamDestination", "Created (the key is never returned)", 201, [422]),
@@ -201,6 +209,7 @@ export function bodySchemas(routes: readonly RouteLike[]): Record<string, Json> 
 }
 
 const BODY_EXAMPLES: Record<string, unknown> = {
+  "POST /v1/restreams": RESTREAM_REQUEST_EXAMPLE,
   "POST /v1/jobs": JOB_REQUEST_EXAMPLE,
   "POST /v1/profiles": PROFILE_REQUEST_EXAMPLE,
   "PUT /v1/profiles/{id}": PROFILE_REQUEST_EXAMPLE,
@@ -219,6 +228,8 @@ const jsonSchemaOf = (schema: unknown): Json => {
 };
 const BODY_OVERRIDES: Record<string, Json> = {
   "POST /v1/profiles": PROFILE_BODY,
+  // Checked by planRestream (WE-STR-005 for a destination, WE-STR-001 otherwise): the real rules, for the document.
+  "POST /v1/restreams": jsonSchemaOf(restreamRequestSchema),
   "PUT /v1/profiles/{id}": PROFILE_BODY,
   // Checked by the domain (WE-STR-005), so the routes take any object: the real rules, for the document.
   "POST /v1/streams/{id}/destinations": jsonSchemaOf(destinationCreateSchema),

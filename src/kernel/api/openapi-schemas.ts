@@ -218,6 +218,17 @@ export const SCHEMAS: Record<string, Schema> = {
   StreamStats: loose("a stream's live telemetry", { stream_id: str(), is_live: { type: "boolean" }, session: loose("the open session, or null"), ingest: loose("ingest bitrate, fps, keyframe interval, codecs, resolution (on the ingesting kernel), or null") }),
   StreamSessionList: list(loose("a live session", { id: str(), started_at: time(), ended_at: nullable(time()), duration_seconds: { type: "number" }, bytes_in: int(), end_reason: nullable(str()) }), true),
   PlaybackLink: loose("a stream's playback URL for players (never its key)", { stream_id: str(), playback: str("public or signed"), url: str("the master playlist, with ?token= for a signed stream"), token: nullable(str()), expires_at: nullable(time()) }),
+  Restream: loose("a restream (stream keys are never returned)", {
+    id: str(undefined, { format: "uuid" }),
+    status: str(undefined, { enum: ["scheduled", "starting", "live", "stopping", "stopped", "completed", "failed"] }),
+    input: loose("what is played: storage_key, url, job_id or live_stream_id"),
+    loop: { type: "boolean" },
+    start_at: nullable(time()),
+    stop_at: nullable(time()),
+    position_s: { type: "number", description: "input position reached (where a resumed attempt starts)" },
+    destinations: { type: "array", items: loose("a destination without its key, with its state", { id: str(), url: str(), status: str(), bitrate_kbps: int(), uptime_s: int(), reconnects: int(), last_error: nullable(str()) }) },
+  }),
+  RestreamList: list(ref("Restream"), true),
   ApiKey: loose("an API key (the key itself is returned once, on create)", { id: str(), name: str(), role: str(), prefix: str() }),
   ApiKeyList: list(ref("ApiKey")),
   Principal: loose("who is calling", { id: str(), role: str(), via: str() }),
@@ -255,6 +266,36 @@ const streamDestinationExample = {
   last_error: null,
 };
 
+/** The example body of POST /v1/restreams (a test checks it against the domain's rules). */
+export const RESTREAM_REQUEST_EXAMPLE = {
+  name: "Friday replay",
+  input: { storage_key: EXAMPLE_UPLOAD_KEY },
+  loop: true,
+  start_at: "2026-01-31T20:00:00Z",
+  stop_at: "2026-01-31T22:00:00Z",
+  destinations: [{ url: "rtmp://a.rtmp.youtube.com/live2", key: "xxxx-xxxx-xxxx-xxxx" }, { url: "rtmps://live.example.com/app", key: "my-key", transcode: { height: 720, video_kbps: 3000 } }],
+};
+
+const restreamExample = {
+  id: "8b1f3c6d-2e4a-4f7b-9c0d-1a2b3c4d5e6f",
+  name: "Friday replay",
+  origin: "api",
+  status: "live",
+  input: { storage_key: EXAMPLE_UPLOAD_KEY },
+  loop: true,
+  start_at: "2026-01-31T20:00:00.000Z",
+  stop_at: "2026-01-31T22:00:00.000Z",
+  position_s: 73.4,
+  job_id: EXAMPLE_JOB_ID,
+  task_id: "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a",
+  destinations: [{ id: "d1", publisher: "rtmp", url: "rtmp://a.rtmp.youtube.com/live2", transcode: null, status: "live", bitrate_kbps: 4410, uptime_s: 1210, reconnects: 0, last_error: null }],
+  error: null,
+  created_by: "admin",
+  created_at: "2026-01-31T19:00:00.000Z",
+  started_at: "2026-01-31T20:00:00.200Z",
+  ended_at: null,
+};
+
 /** Success examples by schema name (Swagger UI shows them before "Execute"). */
 export const EXAMPLES: Record<string, unknown> = {
   Job: jobExample,
@@ -267,6 +308,8 @@ export const EXAMPLES: Record<string, unknown> = {
     total: 1,
   },
   UploadCreated: { key: EXAMPLE_UPLOAD_KEY, source_url: EXAMPLE_UPLOAD_KEY, storage: "storage-fs", filename: "clip.mp4", size_bytes: 7340032 },
+  Restream: restreamExample,
+  RestreamList: { items: [restreamExample], limit: 50, offset: 0 },
   Health: { status: "ok", version: "1.0.0" },
   StreamDestination: streamDestinationExample,
   StreamDestinationList: { items: [streamDestinationExample] },

@@ -41,6 +41,9 @@ export const POLICY: Record<string, Access> = {
   "DELETE /internal/live/:session_id/:rung/:file": { role: "public", action: "live.push" },
   // The live transcode's source pull from the ingesting kernel: same token (src/kernel/api/streams-internal.ts).
   "GET /internal/live/:session_id/source.flv": { role: "public", action: "live.source" },
+  // The restream task's destinations (keys opened) and resume position: its restream token is the credential
+  // (checked by the route, src/kernel/restream/internal.ts).
+  "GET /internal/restreams/:id/claim": { role: "public", action: "restreams.claim" },
   // The web dashboard's page and files (src/kernel/api/ui.ts): public like Swagger UI; the page signs in itself.
   ...Object.fromEntries(UI_PAGE_PATHS.map((path) => [`GET ${path}`, { role: "public" as const, action: "ui.page" }])),
   "GET /ui/assets/:name": { role: "public", action: "ui.asset" },
@@ -109,6 +112,13 @@ export const POLICY: Record<string, Access> = {
   // a live stream's restream destinations (docs/restream.md): keys are write-only
   "GET /v1/streams/:id/destinations": { role: "viewer", action: "stream_destinations.list" },
   "POST /v1/streams/:id/destinations": { role: "operator", action: "stream_destinations.create" },
+  // restreams (docs/restream.md): keys are write-only; create, start, stop and delete are audited
+  "GET /v1/restreams": { role: "viewer", action: "restreams.list" },
+  "POST /v1/restreams": { role: "operator", action: "restreams.create" },
+  "GET /v1/restreams/:id": { role: "viewer", action: "restreams.get" },
+  "DELETE /v1/restreams/:id": { role: "operator", action: "restreams.delete" },
+  "POST /v1/restreams/:id/start": { role: "operator", action: "restreams.start" },
+  "POST /v1/restreams/:id/stop": { role: "operator", action: "restreams.stop" },
   "GET /v1/streams/:id/destinations/:destId": { role: "viewer", action: "stream_destinations.get" },
   "PATCH /v1/streams/:id/destinations/:destId": { role: "operator", action: "stream_destinations.update" },
   "DELETE /v1/streams/:id/destinations/:destId": { role: "operator", action: "stream_destinations.delete" },
