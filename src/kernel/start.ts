@@ -27,12 +27,13 @@ import { busAuthenticatesClients, workerPluginInfo } from "./plugin-registry/wor
 import { startOrchestrator } from "./orchestrator/index.ts";
 import { eventHubOf } from "./events/hub.ts";
 import { startRetention } from "./retention.ts";
+import { startPublishResumer } from "./publishers/publish-resumer.ts";
 import { pluginStateRecorder } from "./events/plugin-events.ts";
 import { startWebhookSender } from "./webhooks/sender.ts";
 import { startLiveIngest } from "./live/ingest.ts";
 import { liveInternalBase } from "./live/internal-url.ts";
-import { createAdvance } from "./pipeline/advance.ts";
 import { startRestreams } from "./restream/runtime.ts";
+import { createAdvance } from "./pipeline/advance.ts";
 import { createCleanup } from "./pipeline/cleanup.ts";
 import { tasks } from "../db/schema.ts";
 import { kernelSecretBox } from "./secrets.ts";
@@ -114,6 +115,9 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     undo.push(() => events.stop());
     const stopRetention = startRetention(ctx);
     undo.push(stopRetention);
+    // VOD uploads to publishers (docs/publishers.md): resumes those whose kernel died; stop hands ours back.
+    const stopPublishing = startPublishResumer(ctx);
+    undo.push(stopPublishing);
     const unserve = servePluginSettings(bus, pluginSettings, workerPluginInfo(plugins, pluginSettings), { sendSecrets: busAuthenticatesClients(config, bus), logger });
     const unsubscribe = bus.subscribe<PluginChanged>(PLUGIN_CHANGED, (ev) => {
       pluginSettings.invalidate(ev.id);
@@ -141,12 +145,12 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
     // Live ingest (docs/live.md): a taken LIVE_RTMP_PORT is a ListenError like a taken PORT (main.ts exits 3).
     undo.push(() => server.stop(true));
     const live = await startLiveIngest(ctx, logger, liveInternalBase(config, server.port ?? config.PORT));
+    // Restreams (docs/restream.md): the schedule tick and the task reports; the claim URL uses the same base.
+    const restreams = startRestreams(ctx, liveInternalBase(config, server.port ?? config.PORT));
     undo.pop();
 
 
     let worker: EmbeddedWorker | undefined;
-    // Restreams (docs/restream.md): the schedule tick and the task reports; the claim URL uses the same base.
-    const restreams = startRestreams(ctx, liveInternalBase(config, server.port ?? config.PORT));
     if (config.EMBEDDED_WORKER) worker = await startEmbeddedWorker({ bus, logger, dataDir: config.DATA_DIR, pluginDir: config.PLUGIN_DIR, outboundAllowCidrs: config.OUTBOUND_ALLOW_CIDRS, registry: metrics.registry });
 
     const webhookSender = startWebhookSender(ctx);
@@ -157,7 +161,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
       `webencode-kernel listening on ${url}`,
     );
     // The start timeline (LOG_LEVEL=debug) once the plugins are up too: where a slow start goes (docs/BENCHMARKS.md).
-    void pluginsUp.then(() => logger.debug({ timeline: timeline.marks }, "start timeline (ms since exec)"));
+    void pluginsUp.then(() => {
+      logger.info({ plugins: Object.fromEntries(plugins!.list().map((p) => [p.id, p.state])) }, "plugins started");
+      logger.debug({ timeline: timeline.marks }, "start timeline (ms since exec)");
+    });
 
     /** Each shutdown step is bounded: one stuck dependency must not keep the process from exiting. */
     const step = async (name: string, promise: Promise<unknown>, ms: number) => {
@@ -184,8 +191,10 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         await step("http", server.stop(true), 2_000);
         // Attempts in flight get a short grace, then are cut off; their rows are retried when the claim expires.
         await step("webhook sender", webhookSender.stop(), 5_000);
+        await step("publications", stopPublishing(), 5_000);
         // The embedded worker hands its running tasks back within its own grace period.
         if (worker) await step("embedded worker", worker.stop(), 15_000);
+        await step("restreams", restreams.stop(), 2_000);
         await step("orchestrator", ctx.orchestrator.stop(), 4_000);
         await step("retention", stopRetention(), 4_000);
         unserve();
@@ -194,7 +203,6 @@ export async function startKernel(config: KernelConfig, logger: Logger): Promise
         await step("bus", bus!.close(), 3_000);
         await step("database", database.close(), 3_000);
         logger.info("webencode-kernel stopped");
-        await step("restreams", restreams.stop(), 2_000);
       },
     };
   } catch (e) {

@@ -28,6 +28,8 @@ async function startKernel(name: string, pluginDir: string) {
   const k = spawnProc([binary("webencode-kernel")], { env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: pluginDir, EMBEDDED_WORKER: "false", ...TEST_KERNEL_SECURITY_ENV } });
   await k.waitForHttp200(`http://127.0.0.1:${port}/v1/health`, 60_000);
   await k.waitForLine("listening on", 60_000);
+  // The kernel listens before its plugin processes are ready (issue 20); these tests look at running plugins.
+  await k.waitForLine("plugins started", 60_000);
   return { k, url: `http://127.0.0.1:${port}`, dataDir };
 }
 

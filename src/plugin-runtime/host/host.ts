@@ -129,6 +129,10 @@ export class PluginHost {
       if (!this.opts.catalogPillars?.includes(b.pillar) || this.sups.has(id)) continue;
       this.catalog.set(id, await this.builtinSupervisor(id, b));
     }
+    // Disabled ones are shown as such from the start (not `starting` until launch reaches them).
+    for (const sup of this.sups.values()) {
+      if (sup.manifest && sup.state !== "failed" && (await this.opts.settings.get(sup.id))?.enabled === false) await sup.disable();
+    }
   }
 
   /** Starts what `discover` found and is enabled, concurrently; resolves when each is ready, failed or disabled. */

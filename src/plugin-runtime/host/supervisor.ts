@@ -43,6 +43,12 @@ export interface SupervisorTimings {
    * retry hint: editing auth-basic's users restarts it, and the requests of that moment must not fail.
    */
   readyWaitMs: number;
+  /**
+   * The same wait while the plugin has never been ready yet (its first start, which a kernel no longer waits
+   * for before listening): longer, since a request arriving just after the kernel started must not fail
+   * because a plugin process was still loading on a busy host.
+   */
+  firstStartWaitMs: number;
   /** How long a restart lets the old process finish the calls it is running before stopping it. */
   drainMs: number;
 }
@@ -57,6 +63,7 @@ export const DEFAULT_TIMINGS: SupervisorTimings = {
   maxFailures: 5,
   stableAfterMs: 60_000,
   readyWaitMs: 5_000,
+  firstStartWaitMs: 30_000,
   drainMs: 5_000,
 };
 
@@ -98,6 +105,8 @@ export class PluginSupervisor {
   private healthTimer: ReturnType<typeof setInterval> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private healthySince = 0;
+  /** True until the first start settles (ready, failed or disabled): calls then wait `firstStartWaitMs`. */
+  private firstStart = true;
   private stopped = false;
   /** Restarts asked for and not yet settled (they run one after another): calls wait rather than fail. */
   private restartsInFlight = 0;
@@ -191,7 +200,7 @@ export class PluginSupervisor {
 
   /** Resolves once the plugin is ready; throws the error a caller should see when it will not be in time. */
   private async untilReady(signal?: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.t.readyWaitMs;
+    const deadline = Date.now() + (this.firstStart ? Math.max(this.t.firstStartWaitMs, this.t.readyWaitMs) : this.t.readyWaitMs);
     for (;;) {
       if (this.ready) return;
       if (this.state === "disabled" && !this.restarting) throw new AppError("WE-PLG-002", `plugin ${this.id} is disabled`);
@@ -438,6 +447,7 @@ export class PluginSupervisor {
   }
 
   private setState(next: PluginState): void {
+    if (next !== "starting") this.firstStart = false;
     if (this.state === next) return;
     this.state = next;
     this.opts.onStateChange?.(this);
