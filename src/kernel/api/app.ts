@@ -32,7 +32,7 @@ import { streamRoutes } from "./streams.ts";
 import { streamDestinationRoutes } from "./stream-destinations.ts";
 import { streamInternalRoutes } from "./streams-internal.ts";
 import { auditRoutes } from "./audit.ts";
-import { restreamInternalRoutes, restreamRoutes } from "./restreams.ts";
+import { restreamApi } from "./restreams.ts";
 import { livePlaybackLinkRoutes, livePlaybackRoutes } from "./live-playback.ts";
 import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
 import { uiRoutes } from "./ui.ts";
@@ -81,8 +81,7 @@ export function createApp(ctx: KernelContext) {
     .use(streamInternalRoutes(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
     .use(uiRoutes(() => oidcSignIn(ctx).origins()));
-    .use(restreamRoutes(ctx))
-    .use(restreamInternalRoutes(ctx))
+    .use(restreamApi(ctx))
 }
 
 interface HookSet {

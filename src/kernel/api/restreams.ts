@@ -21,6 +21,11 @@ import { limitParam, offsetParam, page } from "./pagination.ts";
 
 const idParams = v.object({ id: v.pipe(v.string(), v.uuid("must be a UUID")) });
 
+/** Both: the public routes and the worker's claim. */
+export function restreamApi(ctx: KernelContext) {
+  return new Elysia().use(restreamRoutes(ctx)).use(restreamInternalRoutes(ctx));
+}
+
 export function restreamRoutes(ctx: KernelContext) {
   return new Elysia({ prefix: "/v1/restreams", detail: { tags: ["restreams"] } } as never).use(restreamSetRoutes(ctx)).use(restreamControlRoutes(ctx));
 }
