@@ -3,7 +3,8 @@
  * with which user agent, and how it ended (including refused ones: 401/403 are exactly what an auditor looks
  * for). Written to the database (`GET /v1/audit`) and appended to the bus's audit stream (kept
  * AUDIT_RETENTION, 90 days by default). Writing is off the request path: a slow audit write never delays or
- * fails the call it describes, and a failed write is logged and counted.
+ * fails the call it describes, and a failed write is logged and counted. Under load the entries are written
+ * in batches (AuditWriter: one INSERT and one burst of appends for many calls).
  */
 import { and, desc, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import { errorMessage } from "../../core/errors.ts";
@@ -55,16 +56,80 @@ export function auditEntry(input: AuditInput): typeof auditLog.$inferInsert {
   };
 }
 
-export function recordAudit(ctx: KernelContext, input: AuditInput): Promise<void> {
-  const row = auditEntry(input);
-  const write = async () => {
-    const [saved] = await ctx.db.insert(auditLog).values(row).returning();
-    await ctx.bus.appendAudit({ ...row, id: saved!.id, at: saved!.at.toISOString() }, ctx.config.AUDIT_RETENTION);
-  };
-  return write().catch((error) => {
-    ctx.metrics.errors.inc({ source: "audit", code: "WE-SYS-002" });
-    ctx.logger.error({ error: errorMessage(error), action: row.action, request_id: row.requestId }, "audit entry not written");
-  });
+type AuditRow = typeof auditLog.$inferInsert;
+type AuditCtx = Pick<KernelContext, "db" | "bus" | "config" | "metrics" | "logger">;
+
+/** Most rows one INSERT carries. */
+export const AUDIT_BATCH_MAX = 500;
+
+/**
+ * Group commit for the audit log: an entry that arrives while a batch is being written waits for the next
+ * batch, so under load many entries share one multi-row INSERT and their JetStream appends are sent together,
+ * while an entry arriving alone is written at once (no timer delays it). Per kernel context.
+ */
+class AuditWriter {
+  private queue: Array<{ row: AuditRow; done: () => void }> = [];
+  private running = false;
+
+  constructor(private readonly ctx: AuditCtx) {}
+
+  add(row: AuditRow): Promise<void> {
+    return new Promise((resolve) => {
+      this.queue.push({ row, done: resolve });
+      if (!this.running) {
+        this.running = true;
+        // Entries of the same tick (a burst of responses) join the first batch.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, AUDIT_BATCH_MAX);
+      const rows = batch.map((b) => b.row);
+      // write() handles its own failures; anything else still must not stall the writer for good.
+      await this.write(rows).catch((error) => rows.forEach((row) => this.failed(row, error)));
+      for (const b of batch) b.done();
+    }
+    this.running = false;
+  }
+
+  /** Never throws: a failed entry is logged and counted. */
+  private async write(rows: AuditRow[]): Promise<void> {
+    const { db, bus, config } = this.ctx;
+    let saved: Array<{ row: AuditRow; id: number; at: Date }>;
+    try {
+      const ids = await db.insert(auditLog).values(rows).returning({ id: auditLog.id, at: auditLog.at });
+      saved = rows.map((row, i) => ({ row, id: ids[i]!.id, at: ids[i]!.at }));
+    } catch {
+      // One entry PostgreSQL refuses must not take the others of its batch with it: write them one by one.
+      saved = [];
+      for (const row of rows) {
+        try {
+          const [one] = await db.insert(auditLog).values(row).returning({ id: auditLog.id, at: auditLog.at });
+          saved.push({ row, id: one!.id, at: one!.at });
+        } catch (error) {
+          this.failed(row, error);
+        }
+      }
+    }
+    await Promise.all(saved.map((s) => bus.appendAudit({ ...s.row, id: s.id, at: s.at.toISOString() }, config.AUDIT_RETENTION).catch((error) => this.failed(s.row, error))));
+  }
+
+  private failed(row: AuditRow, error: unknown): void {
+    this.ctx.metrics.errors.inc({ source: "audit", code: "WE-SYS-002" });
+    this.ctx.logger.error({ error: errorMessage(error), action: row.action, request_id: row.requestId }, "audit entry not written");
+  }
+}
+
+const writers = new WeakMap<AuditCtx, AuditWriter>();
+
+/** Writes the entry (database, then the bus's audit stream); resolves once it is written or its failure logged. Never rejects. */
+export function recordAudit(ctx: AuditCtx, input: AuditInput): Promise<void> {
+  let writer = writers.get(ctx);
+  if (!writer) writers.set(ctx, (writer = new AuditWriter(ctx)));
+  return writer.add(auditEntry(input));
 }
 
 export interface AuditQuery {
