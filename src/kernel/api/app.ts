@@ -20,6 +20,7 @@ import { pathOf, urlTargetProblem } from "./url-guard.ts";
 import { jobRoutes } from "./jobs.ts";
 import { pluginRoutes } from "./plugins.ts";
 import { publisherRoutes } from "./publishers.ts";
+import { jobPublishRoutes } from "./job-publish.ts";
 import { profileRoutes } from "./profiles.ts";
 import { storageUrlRoutes } from "./storage-urls.ts";
 import { workerRoutes } from "./workers.ts";
@@ -63,6 +64,7 @@ export function createApp(ctx: KernelContext) {
     .use(pluginRoutes(ctx))
     .use(jobRoutes(ctx))
     .use(publisherRoutes(ctx))
+    .use(jobPublishRoutes(ctx))
     .use(eventRoutes(ctx))
     .use(fileRoutes(ctx))
     .use(profileRoutes(ctx))

@@ -11,6 +11,7 @@ import { profileSchema } from "../../media/profile-spec.ts";
 import { EXAMPLE_UPLOAD_KEY, EXAMPLES, JOB_REQUEST_EXAMPLE, PROFILE_REQUEST_EXAMPLE, SCHEMAS, STREAM_DESTINATION_REQUEST_EXAMPLE } from "./openapi-schemas.ts";
 import { destinationCreateSchema, destinationPatchSchema } from "../live/destinations-rules.ts";
 import { RESTREAM_REQUEST_EXAMPLE } from "./openapi-schemas.ts";
+import { PUBLISH_REQUEST_EXAMPLE } from "./openapi-schemas.ts";
 import { restreamRequestSchema } from "../restream/request.ts";
 
 type Json = Record<string, any>;
@@ -40,6 +41,8 @@ export const RESPONSES: Record<string, Success> = {
   "GET /v1/jobs/{id}/logs": ok("JobLogs", "Log entries and attempts"),
   "POST /v1/jobs/{id}/cancel": ok("Job", "Cancelled", 200, [409]),
   "POST /v1/jobs/{id}/retry": ok("Job", "Queued again", 200, [409]),
+  "POST /v1/jobs/{id}/publish": ok("Publication", "Accepted: the upload runs in the kernel; GET …/publications shows its progress and outcome", 202, [409, 422]),
+  "GET /v1/jobs/{id}/publications": ok("PublicationList", "The job's publications, newest first"),
   "GET /v1/files": ok("UploadList", "Uploads, newest first"),
   "POST /v1/files": ok("UploadCreated", "Stored; use `key` as a job's source_url", 201, [413]),
   "DELETE /v1/files/{key}": ok(undefined, "Deleted", 204, [409]),
@@ -211,6 +214,7 @@ export function bodySchemas(routes: readonly RouteLike[]): Record<string, Json> 
 const BODY_EXAMPLES: Record<string, unknown> = {
   "POST /v1/restreams": RESTREAM_REQUEST_EXAMPLE,
   "POST /v1/jobs": JOB_REQUEST_EXAMPLE,
+  "POST /v1/jobs/{id}/publish": PUBLISH_REQUEST_EXAMPLE,
   "POST /v1/profiles": PROFILE_REQUEST_EXAMPLE,
   "PUT /v1/profiles/{id}": PROFILE_REQUEST_EXAMPLE,
   "POST /v1/streams/{id}/destinations": STREAM_DESTINATION_REQUEST_EXAMPLE,

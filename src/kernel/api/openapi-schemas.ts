@@ -25,6 +25,31 @@ const loose = (description: string, properties: Record<string, Schema> = {}): Sc
 export const EXAMPLE_UPLOAD_KEY = "uploads/6f1c2a9e-5b7d-4e8a-9c21-6a0f4d2b8e17/clip.mp4";
 export const EXAMPLE_JOB_ID = "0b5c7a52-3f1e-4c6e-9d2a-1f0e8a7b6c5d";
 
+/** The example body of POST /v1/jobs/:id/publish (docs/publishers.md). */
+export const PUBLISH_REQUEST_EXAMPLE = { publisher: "publisher-youtube", output: "720p_h264", title: "Launch day", description: "Recorded on stage", privacy: "unlisted" };
+
+const publicationExample = {
+  id: "5d1f8e0a-7c2b-4e39-a6d4-0f2b9c8e7a15",
+  job_id: EXAMPLE_JOB_ID,
+  output_id: "9a7c3e21-0b4d-4f6a-8e15-2c7d9b0a4f36",
+  publisher: "publisher-youtube",
+  account: null,
+  title: "Launch day",
+  description: "Recorded on stage",
+  privacy: "unlisted",
+  status: "completed",
+  bytes_total: 48213377,
+  bytes_confirmed: 48213377,
+  platform_video_id: "dQw4w9WgXcQ",
+  url: "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+  error: null,
+  runs: 1,
+  created_by: "key:3f0c9a1e",
+  created_at: "2026-01-31T12:10:00.000Z",
+  updated_at: "2026-01-31T12:11:42.000Z",
+  finished_at: "2026-01-31T12:11:42.000Z",
+};
+
 /** The example body of POST /v1/jobs (a test checks it against the route's schema). */
 export const JOB_REQUEST_EXAMPLE = {
   source_url: EXAMPLE_UPLOAD_KEY,
@@ -189,6 +214,16 @@ export const SCHEMAS: Record<string, Schema> = {
   Plugin: loose("a plugin (secrets are never returned)", { id: str(), pillar: str(), state: str() }),
   PluginList: list(ref("Plugin")),
   PublisherConnected: loose("a publisher account connected through OAuth", { plugin: str(), connected: { type: "boolean" } }),
+  Publication: loose("a job output uploaded to a publisher's platform (the platform's upload session is never shown)", {
+    id: str(undefined, { format: "uuid" }),
+    status: str("uploading, completed or failed", { enum: ["uploading", "completed", "failed"] }),
+    bytes_total: int(),
+    bytes_confirmed: int("bytes the platform confirmed holding"),
+    platform_video_id: nullable(str()),
+    url: nullable(str("where the video is watched")),
+    error: jobError,
+  }),
+  PublicationList: list(ref("Publication"), true),
   PluginReload: loose("what a hot reload did on this kernel", { id: str(), hosted_by: str(), swapped: { type: "boolean" }, announced: { type: "boolean" } }),
   EventToken: loose("a short-lived token for EventSource (?token=)", { token: str(), expires_at: time() }),
   EventStream: str("Server-Sent Events: `id:`, `event:` (type) and `data:` (JSON) per event (docs/events.md)"),
@@ -300,6 +335,8 @@ const restreamExample = {
 export const EXAMPLES: Record<string, unknown> = {
   Job: jobExample,
   JobList: { items: [jobExample], limit: 50, offset: 0 },
+  Publication: { ...publicationExample, status: "uploading", bytes_confirmed: 0, platform_video_id: null, url: null, finished_at: null },
+  PublicationList: { items: [publicationExample], limit: 50, offset: 0 },
   Upload: { key: EXAMPLE_UPLOAD_KEY, filename: "clip.mp4", size_bytes: 7340032, created_at: "2026-01-31T11:58:00.000Z", jobs: [{ id: EXAMPLE_JOB_ID, status: "queued" }], referenced: true },
   UploadList: {
     items: [{ key: EXAMPLE_UPLOAD_KEY, filename: "clip.mp4", size_bytes: 7340032, created_at: "2026-01-31T11:58:00.000Z", jobs: [{ id: EXAMPLE_JOB_ID, status: "queued" }], referenced: true }],

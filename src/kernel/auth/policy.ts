@@ -88,6 +88,9 @@ export const POLICY: Record<string, Access> = {
   // publishers (docs/publishers.md): the callback is reached by the provider's redirect, authorized by its sealed state
   "GET /v1/publishers/:id/connect": { role: "admin", action: "publishers.connect_start" },
   "GET /v1/publishers/:id/callback": { role: "public", action: "publishers.connect" },
+  // a completed job's output uploaded to a publisher's platform (docs/publishers.md); the publish is audited
+  "POST /v1/jobs/:id/publish": { role: "operator", action: "jobs.publish" },
+  "GET /v1/jobs/:id/publications": { role: "viewer", action: "jobs.publications" },
 
   // webhooks (docs/webhooks.md)
   "GET /v1/webhooks": { role: "admin", action: "webhooks.list" },
