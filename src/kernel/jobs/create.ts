@@ -91,7 +91,7 @@ export async function createJob(
       sourceUrl: req.source_url.trim(),
       profiles: req.profiles,
       outputs,
-      options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}), ...(subtitles.length > 0 ? { subtitles } : {}) },
+      options: { thumbnails, storage: opts.storage, source_kind: source.kind, ...(req.audio_tracks ? { audio_tracks: req.audio_tracks } : {}), ...(subtitles.length > 0 ? { subtitles } : {}), ...(burn ? { burn_subtitles: burn } : {}) },
       metadata: req.metadata ?? {},
       priority: req.priority ?? 0,
       idempotencyKey: opts.idempotencyKey ?? null,
