@@ -36,6 +36,8 @@ interface Muxed {
   durationS: number;
   /** The encoded audio tracks muxed into it (local paths, source track order): HLS alternate renditions. */
   audioFiles: string[];
+  /** Keyframe times of its video, from the verification probe (checkAlignment compares them across renditions). */
+  keyframes: number[];
 }
 
 function verificationFailure(what: string, problems: string[]): TaskFailure {
@@ -70,7 +72,7 @@ export async function packageTask(ctx: TaskContext<"package">): Promise<PackageR
     muxed.push(await muxRendition(ctx, p, r, audioLocal, get, subtitles));
     ctx.progress(((i + 1) / p.renditions.length) * 60);
   }
-  await checkAlignment(ctx, muxed);
+  checkAlignment(muxed);
 
   // HLS and thumbnails read the muxed files; the MP4 upload moves them away, so it comes last.
   const produced: ProducedOutput[] = [];
@@ -130,7 +132,7 @@ async function muxRendition(
 
   // With the packet index: the output's video duration on its timestamps, measured like the source's (an MP4
   // header's stream duration of a variable-rate video can be a frame short or long).
-  const info = await (await encoder(ctx.plugins)).call<Awaited<ReturnType<typeof probeFile>> & { timing?: VideoTiming }>(
+  const info = await (await encoder(ctx.plugins)).call<Awaited<ReturnType<typeof probeFile>> & { timing?: VideoTiming; keyframes?: number[] }>(
     "probe",
     { input: out, keyframes: true, timeout_ms: 120_000 },
     { signal: ctx.signal, timeoutMs: 130_000 },
@@ -164,19 +166,17 @@ async function muxRendition(
   if (params.source.has_audio && rung.profile.audio && audioStreams.length === 0) problems.push("the output has no audio stream although the source has one");
   if (problems.length) throw verificationFailure(rung.profile.id, problems);
   const audioFiles = audioKeysOf(rung).map((k) => audioLocal.get(k)!).filter(Boolean);
-  return { r: rung, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration, audioFiles };
+  return { r: rung, path: out, ext, streams: info.streams, format: info.format, durationS: videoDuration, audioFiles, keyframes: info.keyframes ?? [] };
 }
 
-/** Every rendition must have its keyframes at the same times, or HLS variant switches glitch. */
-async function checkAlignment(ctx: TaskContext, muxed: Muxed[]): Promise<void> {
+/**
+ * Every rendition must have its keyframes at the same times, or HLS variant switches glitch. The times come
+ * from each rendition's verification probe (muxRendition), which reads the keyframe index anyway: probing the
+ * files again cost two more FFprobe runs per rendition (eight for the 4-rung ladder, bench/ladder.ts).
+ */
+function checkAlignment(muxed: Muxed[]): void {
   if (muxed.length < 2) return;
-  const enc = await encoder(ctx.plugins);
-  const times: number[][] = [];
-  for (const m of muxed) {
-    const r = await enc.call<{ keyframes?: number[] }>("probe", { input: m.path, keyframes: true, timeout_ms: 120_000 }, { signal: ctx.signal, timeoutMs: 130_000 });
-    times.push(r.keyframes ?? []);
-  }
-  const aligned = keyframesAligned(times, 0.001);
+  const aligned = keyframesAligned(muxed.map((m) => m.keyframes), 0.001);
   if (!aligned.ok) throw verificationFailure("renditions' keyframes", aligned.problems);
 }
 
