@@ -60,6 +60,15 @@ describe("destinationChanges", () => {
     expect(destinationChanges([r("d2", "failed", "denied")], [r("d2", "failed", "denied")])).toEqual([]);
   });
 
+  test("a reconnect attempt seen between two reports (connecting with the last error) is still the same outage", () => {
+    // retrying → connecting → live: recovered.
+    expect(destinationChanges([r("d1", "connecting", "Connection refused")], [r("d1", "live", "Connection refused")])).toEqual([{ type: "restream.destination.recovered", destination_id: "d1", error: null, terminal: false }]);
+    // retrying → connecting → retrying: no second failure.
+    expect(destinationChanges([r("d1", "connecting", "Connection refused")], [r("d1", "retrying", "Connection refused")])).toEqual([]);
+    // A first connection (no error yet) going live is no recovery.
+    expect(destinationChanges([r("d1", "connecting")], [r("d1", "live")])).toEqual([]);
+  });
+
   test("stopped is not a failure", () => {
     expect(destinationChanges([r("d1", "live")], [r("d1", "stopped")])).toEqual([]);
   });

@@ -67,7 +67,11 @@ async function onReport(ctx: KernelContext, update: RestreamProgressUpdate): Pro
   const before = recorded.before as RestreamDestinationReport[];
   const changes = destinationChanges(before, update.restream.destinations);
   if (changes.length > 0) {
-    await recordEvents(ctx.db, changes.map((change) => ({ type: change.type, jobId: recorded.row.jobId, data: { restream_id: restreamId, ...change } })));
+    // A live stream's restream (its destinations, src/kernel/live/destinations-restream.ts): the events carry the
+    // stream, so GET /v1/events?stream_id= and the stream's webhooks see them.
+    const streamId = recorded.row.origin === "stream" ? ((recorded.row.input as { stream_id?: string }).stream_id ?? null) : null;
+    const stream = streamId ? { stream_id: streamId } : {};
+    await recordEvents(ctx.db, changes.map((change) => ({ type: change.type, jobId: recorded.row.jobId, streamId, data: { restream_id: restreamId, ...stream, ...change } })));
   }
   for (const report of update.restream.destinations) {
     for (const status of STATUSES) ctx.metrics.restreamDestinationState.set({ restream_id: restreamId, destination_id: report.id, status }, report.status === status ? 1 : 0);

@@ -53,6 +53,14 @@ interface ReportLike {
 const DOWN = new Set(["retrying", "failed"]);
 
 /**
+ * Still in an outage: retrying or failed, or `connecting` again after a failure (a reconnect attempt carries the
+ * last error; a first connection has none). Reports are snapshots every few seconds, so an outage is often seen
+ * as retrying → connecting → live, or retrying → connecting → retrying: without this, the recovery would be
+ * missed and the next retry counted as a second outage.
+ */
+const isDown = (report: ReportLike) => DOWN.has(report.status) || (report.status === "connecting" && report.last_error !== null);
+
+/**
  * The events between the stored reports and the new ones. Derived from states rather than sent by the worker,
  * so a lost progress message loses no event and a repeated one repeats none: `failed` when a destination goes
  * from up (or unknown) to retrying/failed, or from retrying to failed (terminal); `recovered` when it goes from
@@ -61,10 +69,11 @@ const DOWN = new Set(["retrying", "failed"]);
 export function destinationChanges(before: readonly ReportLike[], after: readonly ReportLike[]): DestinationChange[] {
   const changes: DestinationChange[] = [];
   for (const now of after) {
-    const was = before.find((report) => report.id === now.id)?.status ?? "connecting";
-    if (DOWN.has(now.status) && (!DOWN.has(was) || (was === "retrying" && now.status === "failed"))) {
+    const previous = before.find((report) => report.id === now.id);
+    const wasDown = previous !== undefined && isDown(previous);
+    if (DOWN.has(now.status) && (!wasDown || (now.status === "failed" && previous?.status !== "failed"))) {
       changes.push({ type: "restream.destination.failed", destination_id: now.id, error: now.last_error, terminal: now.status === "failed" });
-    } else if (now.status === "live" && DOWN.has(was)) {
+    } else if (now.status === "live" && wasDown) {
       changes.push({ type: "restream.destination.recovered", destination_id: now.id, error: null, terminal: false });
     }
   }
