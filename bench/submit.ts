@@ -11,6 +11,13 @@
  *   POST /v1/jobs                       + the transaction (job, event, analyze task, audit row) and the publish
  *
  *   node_modules/.bin/bun bench/submit.ts [--seconds 60] [--clients 64] [--kernels 3] [--dist /tmp/bench-dist]
+ *
+ * `--profile`: where the time of one 201 goes, stage by stage. An in-process kernel (src/kernel/start.ts, on
+ * PostgreSQL and NATS) and each stage of POST /v1/jobs called directly — the same functions the route calls —
+ * first one call at a time (its latency: what it adds to a 201), then from --clients concurrent callers (what
+ * one kernel can do of it per second); then the whole request over HTTP to the same kernel for comparison.
+ *
+ *   node_modules/.bin/bun bench/submit.ts --profile [--calls 300] [--clients 64] [--step-seconds 5]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { sql } from "drizzle-orm";
@@ -19,7 +26,20 @@ import { join } from "node:path";
 import { TEST_ADMIN_KEY } from "../test/helpers/auth.ts";
 import { createTestDatabase } from "../test/helpers/db.ts";
 import { cleanupPrefix, natsUrl, uniquePrefix } from "../test/helpers/nats.ts";
-import { Kernel, distDir, fmt, log, loadSampler, main, median, numArg, onCleanup, percentile, printMachine, table, tempDir } from "./lib.ts";
+import * as v from "valibot";
+import { eq } from "drizzle-orm";
+import { createLogger } from "../src/core/logger.ts";
+import { workQueue } from "../src/core/topology.ts";
+import { apiKeys } from "../src/db/schema.ts";
+import { jobRequestSchema } from "../src/kernel/api/jobs.ts";
+import { hashApiKey, verifyApiKey } from "../src/kernel/auth/api-keys.ts";
+import { recordAudit } from "../src/kernel/auth/audit.ts";
+import { createJob } from "../src/kernel/jobs/create.ts";
+import { publishReady } from "../src/kernel/orchestrator/dispatch.ts";
+import { resolveProfiles } from "../src/kernel/profiles/catalog.ts";
+import { checkSourceKey, uploadStorage } from "../src/kernel/uploads/catalog.ts";
+import { startTestKernel } from "../test/helpers/kernel.ts";
+import { Kernel, distDir, flag, fmt, log, loadSampler, main, median, numArg, onCleanup, percentile, printMachine, table, tempDir } from "./lib.ts";
 
 const SECONDS = numArg("seconds", 60);
 const CLIENTS = numArg("clients", 64);
@@ -80,6 +100,7 @@ async function drive(bases: string[], request: Request, seconds: number): Promis
 const JOB = { source_url: "bench/clip.mp4", profiles: ["360p_h264"] };
 
 await main(async () => {
+  if (flag("profile")) return profile();
   printMachine();
   const load = loadSampler();
   const dist = distDir();
@@ -133,3 +154,74 @@ await main(async () => {
   const l = load.stop();
   log(`\nload average during the run: mean ${fmt(l.mean)}, max ${fmt(l.max)}; the load generator runs on the same cores as the kernels and PostgreSQL (compare the ratios)`);
 });
+
+/** `fn` called `calls` times one after the other, then from CLIENTS callers for STEP_SECONDS: latency and rate. */
+async function stage(fn: (i: number) => Promise<unknown>, calls: number): Promise<{ p50: number; p99: number; rate: number }> {
+  const one: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await fn(i);
+    one.push(performance.now() - t0);
+  }
+  let done = 0;
+  let n = calls;
+  const start = performance.now();
+  const end = start + STEP_SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < end) {
+        await fn(n++);
+        done++;
+      }
+    }),
+  );
+  return { p50: median(one), p99: percentile(one, 99), rate: done / ((performance.now() - start) / 1000) };
+}
+
+/** --profile: the stages of POST /v1/jobs one by one (see the header). */
+async function profile(): Promise<void> {
+  printMachine();
+  const calls = numArg("calls", 300);
+  const load = loadSampler();
+  const k = await startTestKernel({ nats: true, env: { RATE_LIMIT_RPS: "0" } });
+  onCleanup(() => k.stop());
+  const ctx = k.handle.ctx;
+  mkdirSync(join(k.dataDir, "storage", "bench"), { recursive: true });
+  writeFileSync(join(k.dataDir, "storage", "bench", "clip.mp4"), "never decoded: no worker is attached");
+  const storage = await uploadStorage(ctx);
+  const logger = createLogger("bench", "silent");
+  const hash = hashApiKey(TEST_ADMIN_KEY);
+  const audit = (i: number) => ({ principal: undefined, method: "POST", route: "/v1/jobs", params: {}, status: 201, clientIp: "127.0.0.1", userAgent: "bench", requestId: `profile-${i}` });
+  log(`\nwhere the time of a 201 goes: each stage ${calls} calls one at a time, then ${CLIENTS} concurrent callers for ${STEP_SECONDS} s (in-process kernel, PostgreSQL + NATS)`);
+  const stages: Array<[string, (i: number) => Promise<unknown>]> = [
+    ["auth: API key lookup, uncached (one indexed query)", () => ctx.db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash))],
+    ["auth: API key lookup as the middleware does it (1 s cache)", () => verifyApiKey(ctx.db, TEST_ADMIN_KEY)],
+    ["validation: body against the valibot schema", async () => v.parse(jobRequestSchema, JOB)],
+    ["source check: storage plugin stat (JSON-RPC)", () => checkSourceKey(storage, "bench/clip.mp4")],
+    ["profiles: custom profiles lookup", () => resolveProfiles(ctx.db, JOB.profiles)],
+    ["insert: createJob (profiles + one INSERT chain)", () => createJob(ctx.db, JOB, { storage: storage.id, maxAttempts: 3 })],
+    ["outbox: JetStream publish of a task delivery (acked)", (i) => ctx.bus.enqueue(workQueue("cpu"), { i }, { msgId: `profile:${i}:${crypto.randomUUID()}` })],
+    ["audit: recordAudit (batched INSERT + JetStream append)", (i) => recordAudit(ctx, audit(i))],
+  ];
+  const rows: Array<Array<string | number>> = [];
+  for (const [name, fn] of stages) {
+    const r = await stage(fn, calls);
+    rows.push([name, r.p50, r.p99, r.rate]);
+  }
+  // The outbox as the kick runs it after a burst: one pass over the jobs queued meanwhile (here 64).
+  await publishReady(ctx.db, ctx.bus, logger, 100_000); // what the stages above left unpublished
+  const pass: number[] = [];
+  for (let round = 0; round < 10; round++) {
+    for (let i = 0; i < 64; i++) await createJob(ctx.db, JOB, { storage: storage.id, maxAttempts: 3 });
+    const t0 = performance.now();
+    const n = await publishReady(ctx.db, ctx.bus, logger, 200);
+    pass.push((performance.now() - t0) / Math.max(1, n));
+  }
+  rows.push(["outbox: publishReady pass over 64 new tasks (select, 64 publishes, 1 UPDATE), per task", median(pass), Math.max(...pass), 1000 / median(pass)]);
+  const http = await drive([k.url], { method: "POST", path: "/v1/jobs", body: JOB, auth: true, expect: 201 }, STEP_SECONDS);
+  rows.push([`whole request: POST /v1/jobs over HTTP (201), p50/p99 at ${CLIENTS} clients`, http.p50, http.p99, http.rate]);
+  table(["stage", "p50 ms (1 at a time)", "p99 ms", `calls/s (${CLIENTS} callers)`], rows);
+  if (http.errors) log(`  HTTP errors: ${http.errors}, e.g. ${http.errorSamples.join(" | ")}`);
+  const l = load.stop();
+  log(`\nload average during the run: mean ${fmt(l.mean)}, max ${fmt(l.max)}`);
+}
