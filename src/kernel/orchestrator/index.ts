@@ -21,6 +21,8 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
   let kicking = false;
   let again = false;
   const kick = () => {
+    // Queued work ends the reconciler's idle back-off (its named hook; declared below, called only later).
+    reconciler.wake();
     // Coalesce bursts of kicks into sequential publish passes.
     if (kicking) {
       again = true;

@@ -20,10 +20,13 @@ import { publishReady } from "./dispatch.ts";
 import { afterJobEnded, failTask, type OrchestratorDeps } from "./results.ts";
 import { lockJob } from "./transitions.ts";
 import { poolEncoder } from "../../media/hardware/index.ts";
+import { rowsOf } from "../../db/exec.ts";
 
 /** Arbitrary constant: "WE-RECON". */
 const LEADER_KEY = 0x5745524543;
 const REPUBLISH_AFTER = "5 minutes";
+/** Is any task queued or leased? (tasks_status_pool_idx) */
+const ACTIVE_TASK = sql`select 1 from tasks where status in ('queued', 'leased') limit 1`;
 
 export interface ReconcilerOptions {
   database: Database;
@@ -35,8 +38,8 @@ export interface ReconcilerOptions {
   onLeaseExpired?(pool: string): void;
   /**
    * Full passes while idle (no queued or leased task), in ms; default 5000. Between them the leader only
-   * compares the bus's worker presence and asks whether any task is queued or leased (one indexed query),
-   * so an idle kernel stays quiet (issue 20).
+   * asks whether any task is queued or leased (one indexed query; the bus's worker presence is listed at the
+   * full passes), so an idle kernel stays quiet (issue 20).
    */
   idleIntervalMs?: number;
 }
@@ -47,18 +50,15 @@ export class Reconciler {
   private running = false;
   /** Idle back-off: when the next full pass is due while no task is queued or leased (0: every tick is one). */
   private nextFullPassAt = 0;
-  /** Worker ids on the bus at the last full pass: a worker that joins or leaves ends the back-off. */
-  private presenceSeen = "";
 
-  constructor(private readonly o: ReconcilerOptions) {
-    // Any transaction that queues work kicks a publish pass: it also ends the back-off, so a new job, a
-    // report or a retry is reconciled on the next 1 s tick as before. deps is the orchestrator's one shared
-    // object, so every caller of deps.kick() (routes, results, live) reaches this wrapper.
-    const kick = o.deps.kick;
-    o.deps.kick = () => {
-      this.nextFullPassAt = 0;
-      kick();
-    };
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  /**
+   * The orchestrator's kick hook (index.ts): a transaction queued work (a new job, a report, a retry), so the
+   * back-off ends and the next 1 s tick is a full pass.
+   */
+  wake(): void {
+    this.nextFullPassAt = 0;
   }
 
 
@@ -88,17 +88,17 @@ export class Reconciler {
         if (this.lock) log.info("reconciler: this kernel is now the active reconciler");
         else return;
       }
-      // Idle back-off: between full passes, one indexed query and the bus's presence list. Any queued or
-      // leased task (a new job, a report, a crashed kernel's unpublished work) or any change in what the
-      // workers advertise makes this tick a full pass, so lease expiry and recovery are not delayed.
-      if (Date.now() < this.nextFullPassAt && (await this.presence()) === this.presenceSeen && !(await this.hasActiveTasks())) return;
+      // Idle back-off: between full passes, one indexed query. Any queued or leased task (a new job, a report,
+      // a crashed kernel's unpublished work) makes this tick a full pass, so lease expiry and recovery are not
+      // delayed. The bus's worker presence is compared at the full passes only (every idleIntervalMs): a worker
+      // joining an idle kernel is registered within that, and one joining while work is queued at once.
+      if (Date.now() < this.nextFullPassAt && !(await this.hasActiveTasks())) return;
       if (!(await this.lock.held())) {
         log.warn("reconciler: lost the leader lock (database connection gone); standing by");
         await this.lock.release().catch(() => {});
         this.lock = undefined;
         return;
       }
-      const presence = await this.presence();
       await this.o.syncWorkers();
       await this.expireLeases();
       await this.timeOutDeadlines();
@@ -106,7 +106,6 @@ export class Reconciler {
       await publishReady(this.o.deps.db, this.o.deps.bus, log);
       await this.explainWaiting();
       // Back off only when nothing is queued or leased: a leased task's expiry is checked every tick.
-      this.presenceSeen = presence;
       this.nextFullPassAt = (await this.hasActiveTasks()) ? 0 : Date.now() + (this.o.idleIntervalMs ?? 5000);
     } catch (error) {
       this.nextFullPassAt = 0;
@@ -117,15 +116,9 @@ export class Reconciler {
     }
   }
 
-  /** The workers on the bus and what they advertise (not when they last beat), as one comparable string. */
-  private async presence(): Promise<string> {
-    const entries = await this.o.deps.bus.presence.list();
-    return JSON.stringify(entries.map((e) => [e.id, e.info]).sort(([a], [b]) => String(a).localeCompare(String(b))));
-  }
-
+  /** Hand-written, not the query builder: it runs every second while idle, and building it cost ~3× the round trip. */
   private async hasActiveTasks(): Promise<boolean> {
-    const [row] = await this.o.deps.db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.status, ["queued", "leased"])).limit(1);
-    return row !== undefined;
+    return rowsOf(await this.o.deps.db.execute(ACTIVE_TASK)).length > 0;
   }
 
   private async expireLeases(): Promise<void> {
