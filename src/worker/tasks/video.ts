@@ -22,7 +22,7 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
   const p = ctx.params;
   const input = await resolveInput(ctx.plugins, p.source_url, p.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const outs = p.renditions.map((_, i) => join(ctx.dir, `r${i}.mp4`));
-  const burn = p.burn_subtitles ? await burnTrack(ctx, p.burn_subtitles) : undefined;
+  const burn = p.burn_subtitles ? await burnTrack(ctx, p, p.burn_subtitles) : undefined;
   // A GPU group runs on one of the worker's devices, within its encode sessions (gpu-health.ts).
   const chunkArgs = (device: DeviceRef | undefined) => videoChunkArgs({
     input,
@@ -71,13 +71,20 @@ export async function videoTask(ctx: TaskContext<"video">): Promise<VideoResult>
 
 /**
  * The subtitle track to burn, as an ASS file on the source clock in the task's folder (media/subtitles-burn.ts).
- * Each chunk converts it itself: a demux of the subtitle stream, no picture decoding.
+ * Converted from the source (a demux of the subtitle stream, no picture decoding) by the first chunk that
+ * needs it and kept beside the parts, so later chunks and retries fetch a small file instead of reading the
+ * source again; chunks that start together may each convert it (same bytes, same key).
  */
-async function burnTrack(ctx: TaskContext<"video">, track: NonNullable<VideoParams["burn_subtitles"]>): Promise<string> {
-  const input = await resolveInput(ctx.plugins, track.source_url, track.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
+async function burnTrack(ctx: TaskContext<"video">, p: VideoParams, track: NonNullable<VideoParams["burn_subtitles"]>): Promise<string> {
   const output = join(ctx.dir, "burn.ass");
+  const key = `${p.parts_prefix}burn_subtitles.ass`;
+  const storage = await storageById(ctx.plugins, p.storage);
+  const kept = await storage.call("get_file", { key, path: output }, { signal: ctx.signal, timeoutMs: 5 * 60_000 }).then(() => true, () => false);
+  if (kept) return output;
+  const input = await resolveInput(ctx.plugins, track.source_url, track.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
   const format = track.stream === undefined ? sidecarFormat(track.source_url) : undefined;
   const args = burnExtractArgs({ input, ...(track.stream === undefined ? {} : { stream: track.stream }), ...(format ? { format } : {}), offset_s: track.offset_s, output });
   await runFfmpeg(ctx, "subtitles to burn", args, { sources: [input] });
+  await storage.call("put_file", { key, path: output, content_type: "text/x-ssa" }, { signal: ctx.signal, timeoutMs: 5 * 60_000 });
   return output;
 }
