@@ -207,6 +207,12 @@ describe("POST /v1/jobs/:id/publish (local stand-in for YouTube)", () => {
     expect((await publish(jobId, { publisher: "publisher-youtube", title: "<b>" })).status).toBe(400);
     expect((await publish(jobId, { publisher: "publisher-youtube", title: "t", privacy: "everyone" })).status).toBe(400);
     expect((await publish("0b5c7a52-3f1e-4c6e-9d2a-1f0e8a7b6c5d", { publisher: "publisher-youtube", title: "t" })).status).toBe(404);
+    // An output row whose file is gone from storage is refused at once, not mid-upload.
+    const [gone] = await sql<{ id: string }[]>`insert into jobs (source_url, profiles, status) values ('uploads/x/b.mp4', '["720p_h264"]'::jsonb, 'completed') returning id`;
+    await sql`insert into outputs (job_id, kind, profile, storage_plugin, storage_key, size_bytes) values (${gone!.id}, 'mp4', '720p_h264', 'storage-fs', ${`jobs/${gone!.id}/output/720p_h264.mp4`}, 1000)`;
+    const missing = await publish(gone!.id, { publisher: "publisher-youtube", title: "t" });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({ code: "WE-STO-001", message: `the output 720p_h264 (jobs/${gone!.id}/output/720p_h264.mp4) is no longer in storage storage-fs; was it deleted?` });
     const list = await call(`/v1/jobs/${jobId}/publications`);
     expect(list.status).toBe(200);
     expect(list.body.items.length).toBeGreaterThanOrEqual(3);

@@ -35,6 +35,17 @@ function uploadingPublisher(ctx: KernelContext, id: string): void {
   if (sup.state === "disabled") throw new AppError("WE-PLG-002", `plugin ${id} is disabled; POST /v1/plugins/${id}/enable after configuring it`);
 }
 
+/** The file's size as storage has it (the platform is told up front); a file gone from storage is refused now, not mid-upload. */
+async function storedSize(ctx: KernelContext, output: typeof outputs.$inferSelect): Promise<number> {
+  const storage = await ctx.plugins.route("storage", { id: output.storagePlugin });
+  try {
+    return (await storage.call<{ size: number }>("stat", { key: output.storageKey })).size;
+  } catch (error) {
+    if (error instanceof AppError && error.code === "WE-STO-001") throw new AppError("WE-STO-001", `the output ${output.profile ?? output.id} (${output.storageKey}) is no longer in storage ${output.storagePlugin}; was it deleted?`);
+    throw error;
+  }
+}
+
 export async function publishJobOutput(ctx: KernelContext, jobId: string, request: PublishRequest, principal: Principal | undefined) {
   const job = await getJob(ctx, jobId);
   if (job.status !== "completed") {
@@ -42,6 +53,7 @@ export async function publishJobOutput(ctx: KernelContext, jobId: string, reques
   }
   uploadingPublisher(ctx, request.publisher);
   const output = chooseOutput(job.id, await ctx.db.select().from(outputs).where(eq(outputs.jobId, job.id)), request.output);
+  const size = await storedSize(ctx, output);
   const row = await insertPublication(
     ctx.db,
     {
@@ -52,7 +64,7 @@ export async function publishJobOutput(ctx: KernelContext, jobId: string, reques
       title: request.title,
       description: request.description ?? "",
       privacy: request.privacy ?? "private",
-      bytesTotal: output.sizeBytes,
+      bytesTotal: size,
       createdBy: principal?.id ?? "anonymous",
     },
     ctx.instanceId,
