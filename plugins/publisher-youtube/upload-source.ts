@@ -30,7 +30,7 @@ export function chunkReader(pluginId: string, source: UploadSource): ChunkReader
       try {
         response = await fetch(url, { headers: { range: `bytes=${start}-${end - 1}` }, signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(120_000)]) : AbortSignal.timeout(120_000) });
       } catch (e) {
-        throw new PluginError("WE-STO-004", `${pluginId}: could not read the output from storage: ${(e as Error).message}`, { retryable: true });
+        throw new PluginError("WE-STO-004", `${pluginId}: could not read the output from storage: ${(e as Error).message.replace(/https?:\/\/\S+/g, "<url>")}`, { retryable: true });
       }
       // The URL itself is a credential (signed): it is never put in a message.
       if (response.status !== 206 && response.status !== 200) throw new PluginError("WE-STO-004", `${pluginId}: storage answered HTTP ${response.status} for the output's bytes ${start}-${end - 1}`, { status: response.status });

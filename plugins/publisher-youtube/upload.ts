@@ -181,6 +181,7 @@ async function request(o: UploadOptions, what: string, url: string, init: Reques
     return await fetch(url, { ...init, keepalive: false, headers: { ...init.headers, authorization: `Bearer ${token}` } });
   } catch (e) {
     if (o.signal.aborted) throw o.signal.reason;
-    throw new Interrupted(`the connection failed while trying to ${what}: ${(e as Error).message}`);
+    // The session URI is a credential: a URL in the runtime's message never reaches the publication's error.
+    throw new Interrupted(`the connection failed while trying to ${what}: ${(e as Error).message.replace(/https?:\/\/\S+/g, "<url>")}`);
   }
 }

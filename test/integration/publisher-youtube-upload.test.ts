@@ -174,6 +174,14 @@ describe("publisher-youtube VOD upload (local stand-in for YouTube)", () => {
     }
   });
 
+  test("a storage URL that cannot be read fails retryably without quoting the URL (it is a credential)", async () => {
+    const error = await failure(youtube().upload_vod(params({ source: { url: "http://127.0.0.1:1/signed/tok-secret/out.mp4" } }), context()));
+    expect(error.code).toBe("WE-STO-004");
+    expect(error.details).toEqual({ retryable: true });
+    expect(error.message).toStartWith("publisher-youtube: could not read the output from storage: ");
+    expect(error.message).not.toContain("tok-secret");
+  });
+
   test("an exhausted quota is WE-PUB-002 saying quota; a revoked account is WE-PUB-001", async () => {
     standIn.quotaExhausted = true;
     try {
