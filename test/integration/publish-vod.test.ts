@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import { stopPublications } from "../../src/kernel/publishers/publish-run.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -167,6 +168,27 @@ describe("POST /v1/jobs/:id/publish (local stand-in for YouTube)", () => {
     expect(requests[0]).toMatchObject({ kind: "status", status: 308 });
     expect(requests.some((r) => r.kind === "start")).toBe(false);
     expect(requests.reduce((n, r) => n + r.bytes, 0)).toBe(clip.size - CHUNK);
+    expect(sha256(standIn.videos.get(done.platform_video_id)!.bytes)).toBe(clip.sha256);
+  }, 90_000);
+
+  test("a stopping kernel hands its upload back (still uploading, session kept) and the resumer continues it", async () => {
+    standIn.interruptUpload(2 * CHUNK + 10, "503");
+    const before = standIn.uploadRequests.length;
+    const accepted = await publish(jobId, { publisher: "publisher-youtube", title: "Handed back" });
+    expect(accepted.status).toBe(202);
+    // The plugin waits 0.5 s after the 503 before asking the session: stop this kernel's uploads meanwhile.
+    await waitFor(() => standIn.uploadRequests.slice(before).some((r) => r.status === 503), 30_000, "the 503", 2);
+    await stopPublications(k.handle.ctx);
+    const [released] = await sql<{ status: string; lease_owner: string | null; bytes_confirmed: number; session_sealed: string | null; runs: number }[]>`
+      select status, lease_owner, bytes_confirmed, session_sealed, runs from publications where id = ${accepted.body.id}`;
+    expect(released).toMatchObject({ status: "uploading", lease_owner: null, runs: 1 });
+    expect(Number(released!.bytes_confirmed)).toBe(2 * CHUNK);
+    expect(k.handle.ctx.secrets.isEncrypted(released!.session_sealed!)).toBe(true);
+
+    const done = await settled(jobId, accepted.body.id);
+    expect(done).toMatchObject({ status: "completed", runs: 2, bytes_confirmed: clip.size });
+    const starts = standIn.uploadRequests.slice(before).filter((r) => r.kind === "start");
+    expect(starts.length).toBe(1);
     expect(sha256(standIn.videos.get(done.platform_video_id)!.bytes)).toBe(clip.sha256);
   }, 90_000);
 
