@@ -9,7 +9,9 @@
  * The healthy receiver records continuous media (no step over 1 s between video timestamps) while
  * GET /v1/streams/:id/destinations shows the two others `retrying`; the healthy receiver killed and started
  * again on its port → `live` again within the backoff; `restream.destination.failed` and `…recovered` arrive
- * on the SSE stream filtered by the stream (/v1/events?stream_id=…). The session's end stops the restream.
+ * on the SSE stream filtered by the stream (/v1/events?stream_id=…). The publisher reconnecting within the
+ * grace keeps the restream and the healthy destination's connection; disabling a destination while live
+ * restarts the restream without it; the session's end stops the restream.
  *
  * Build first: `bun scripts/build.ts --plugins --outdir DIR`, run with E2E_DIST=DIR.
  */
@@ -114,7 +116,7 @@ afterAll(async () => {
 });
 
 describe("live stream destinations", () => {
-  test("three destinations: the healthy one receives continuous media while the others retry; it reconnects after a restart; events on the stream's SSE", async () => {
+  test("three destinations: the healthy one receives continuous media while the others retry; it reconnects after a restart; events on the stream's SSE; a publisher reconnect keeps it; a change restarts it", async () => {
     const rtmpPort = await freePort();
     const kernel = await cluster.startKernel("k1", { LIVE_RTMP_PORT: String(rtmpPort) });
     await cluster.startWorker("rd-a", { LIVE_SLOTS: "2" });
@@ -148,12 +150,15 @@ describe("live stream destinations", () => {
     const sse = new AbortController();
     const events = followEvents(kernel, stream.id, sse.signal);
 
-    publisher = spawnProc([
-      ...["ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin", "-re"],
-      ...["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "120"],
-      ...["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-b:v", "400k", "-c:a", "aac", "-b:a", "64k"],
-      ...["-f", "flv", `rtmp://127.0.0.1:${rtmpPort}/live/${stream.key}`],
-    ]);
+    const publish = () =>
+      spawnProc([
+        ...["ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin", "-re"],
+        ...["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "120"],
+        ...["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-b:v", "400k", "-c:a", "aac", "-b:a", "64k"],
+        ...["-f", "flv", `rtmp://127.0.0.1:${rtmpPort}/live/${stream.key}`],
+      ]);
+    publisher = publish();
+    const restreamRows = () => cluster.sql<{ id: string; status: string }[]>`select id, status from restreams where input->>'stream_id' = ${stream.id} order by created_at`;
 
     try {
       // The session's restream runs: healthy live, the silent one caught by the watchdog, the closed port retried.
@@ -195,6 +200,27 @@ describe("live stream destinations", () => {
       expect(summary).toContain("restream.destination.failed:healthy");
       expect(events.every((event) => event.stream_id === stream.id && event.data.stream_id === stream.id)).toBe(true);
       expect(JSON.stringify(events)).not.toContain("refused-key");
+
+      // The publisher drops and comes back within LIVE_RECONNECT_GRACE: same session, same restream, and the
+      // healthy destination's connection is kept (no new session on its receiver); media flows on.
+      const [first] = await restreamRows();
+      const sessionsBefore = sessions;
+      publisher.kill("SIGKILL");
+      await publisher.exited;
+      publisher = publish();
+      const framesBefore = videoOf(sessionsBefore).frames;
+      await waitFor(() => videoOf(sessionsBefore).frames > framesBefore + 75, 30_000, "media from the reconnected publisher on the same receiver session");
+      expect(sessions).toBe(sessionsBefore);
+      expect((await restreamRows()).map((row) => ({ id: row.id, status: row.status }))).toEqual([{ id: first!.id, status: "live" }]);
+
+      // A change while live restarts the restream with the enabled destinations: the silent one disabled.
+      expect((await kernel.fetch(`/v1/streams/${stream.id}/destinations/${ids.silent}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ enabled: false }) })).status).toBe(200);
+      await waitFor(async () => {
+        const now = await states();
+        return now.silent?.status === "stopped" && now.healthy?.status === "live" && sessions > sessionsBefore;
+      }, 30_000, "the restream restarted without the silent destination", 250);
+      const rows = await restreamRows();
+      expect(rows.map((row) => row.status)).toEqual(["stopped", "live"]);
     } finally {
       sse.abort();
     }
@@ -202,7 +228,6 @@ describe("live stream destinations", () => {
     // The session ends (publisher stopped by the API): the restream stops, the destinations show stopped.
     expect((await post(`/v1/streams/${stream.id}/stop`, {})).status).toBe(200);
     await waitFor(async () => Object.values(await states()).every((state) => state.status === "stopped"), 30_000, "every destination stopped with the session", 250);
-    const [ended] = await cluster.sql<{ status: string }[]>`select status from restreams where input->>'stream_id' = ${stream.id}`;
-    expect(ended!.status).toBe("stopped");
+    expect((await restreamRows()).map((row) => row.status)).toEqual(["stopped", "stopped"]);
   }, 150_000);
 });
