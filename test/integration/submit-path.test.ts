@@ -72,3 +72,30 @@ for (const [name, open] of [["PostgreSQL", postgresDb], ["PGlite", pgliteDb]] as
     });
   });
 }
+
+describe("concurrent submissions (one statement per batch)", () => {
+  test("60 at once, two sharing an Idempotency-Key: 59 jobs, each with its own rows; the key's second caller gets the first's job", async () => {
+    const { db } = await postgresDb();
+    const submit = (i: number, key?: string) => createJob(db, { source_url: `https://example.com/${i}.mp4`, profiles: ["360p_h264"], metadata: { i } }, { storage: "storage-fs", ...(key ? { idempotencyKey: key } : {}) });
+    const answers = await Promise.all([...Array.from({ length: 58 }, (_, i) => submit(i)), submit(100, "same-key"), submit(101, "same-key")]);
+    // Each caller got the job it submitted (its own metadata), except the key's loser, who got the winner's.
+    for (let i = 0; i < 58; i++) expect(answers[i]!.job.metadata).toEqual({ i });
+    const [a, b] = [answers[58]!, answers[59]!];
+    expect(a.job.id).toBe(b.job.id);
+    expect([a.replayed, b.replayed].sort()).toEqual([false, true]);
+    expect(new Set(answers.map((x) => x.job.id)).size).toBe(59);
+    expect((await db.select().from(jobs)).length).toBe(59);
+    const perJob = async (table: typeof tasks | typeof jobEvents | typeof events) => {
+      const rows = (await db.select({ jobId: table.jobId }).from(table)) as Array<{ jobId: string | null }>;
+      const counts = new Map<string, number>();
+      for (const r of rows) counts.set(r.jobId!, (counts.get(r.jobId!) ?? 0) + 1);
+      return [...counts.values()];
+    };
+    for (const table of [tasks, jobEvents, events]) {
+      const counts = await perJob(table);
+      expect(counts.length).toBe(59);
+      expect(counts.every((n) => n === 1)).toBe(true);
+    }
+  });
+});
+

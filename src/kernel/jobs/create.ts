@@ -1,7 +1,7 @@
 /**
  * Job submission: validate everything first (source URL, profiles, outputs), then one statement writes the
  * job, its timeline entry, its job.created event (with the webhook deliveries) and its analyze task, so a job
- * never exists without its first task. An Idempotency-Key returns the
+ * never exists without its first task; concurrent submissions share that statement (JobInserter). An Idempotency-Key returns the
  * original job on a repeat instead of creating a second one.
  */
 import { eq, getTableColumns, sql } from "drizzle-orm";
@@ -96,7 +96,7 @@ export async function createJob(
       priority: req.priority ?? 0,
       idempotencyKey: opts.idempotencyKey ?? null,
       userId: opts.userId ?? null,
-    }, { storage: opts.storage, maxAttempts: opts.maxAttempts ?? 3 });
+    }, { maxAttempts: opts.maxAttempts ?? 3 });
     return { job, replayed: false };
   } catch (e) {
     // Two concurrent requests with one key: the loser returns the winner's job.
@@ -109,21 +109,20 @@ export async function createJob(
 }
 
 /**
- * The job row, its first timeline entry, the job.created event (and one pending delivery per subscribed
- * webhook, as events/record.ts does) and the analyze task, in ONE statement: a single round trip instead of a
- * transaction of five, and just as atomic. Every later insert selects from the job's, so the job row is
+ * The job rows, their first timeline entries, the job.created events (and one pending delivery per subscribed
+ * webhook, as events/record.ts does) and the analyze tasks, in ONE statement: a single round trip and commit
+ * instead of a transaction of five, and just as atomic. Everything but the job row is derived from it, so
+ * one statement serves any number of jobs. Every later insert selects from the jobs', so the job rows are
  * written first: the transaction has its xid before it takes an event id (what events/cursor.ts relies on).
  */
-async function insertJob(db: Db, values: typeof jobs.$inferInsert, task: { storage: string; maxAttempts: number }): Promise<JobRow> {
-  const detail = JSON.stringify({ profiles: values.profiles, outputs: values.outputs });
-  const params = JSON.stringify({ source_url: values.sourceUrl, storage: task.storage });
+async function insertJobs(db: Db, values: Array<typeof jobs.$inferInsert>, maxAttempts: number): Promise<JobRow[]> {
   // drizzle renders the embedded insert (its column mapping and parameters) inside parentheses itself.
   const result = await db.execute(sql`
     with j as ${db.insert(jobs).values(values).returning()},
-    timeline as (insert into job_events (job_id, to_status, detail) select id, 'queued', ${detail}::jsonb from j),
+    timeline as (insert into job_events (job_id, to_status, detail) select id, 'queued', jsonb_build_object('profiles', profiles, 'outputs', outputs) from j),
     ev as (
       insert into events (type, job_id, data)
-      select 'job.created', id, jsonb_build_object('job_id', id, 'status', 'queued') || ${detail}::jsonb from j
+      select 'job.created', id, jsonb_build_object('job_id', id, 'status', 'queued', 'profiles', profiles, 'outputs', outputs) from j
       returning id, type
     ),
     hooks as (
@@ -132,9 +131,68 @@ async function insertJob(db: Db, values: typeof jobs.$inferInsert, task: { stora
       where w.enabled and (w.event_types ? ev.type or w.event_types ? '*')
       on conflict do nothing
     ),
-    first_task as (insert into tasks (job_id, type, seq, pool, params, max_attempts) select id, 'analyze', 0, 'cpu', ${params}::jsonb, ${task.maxAttempts} from j)
+    first_task as (
+      insert into tasks (job_id, type, seq, pool, params, max_attempts)
+      select id, 'analyze', 0, 'cpu', jsonb_build_object('source_url', source_url, 'storage', options->>'storage'), ${maxAttempts}::int from j
+    )
     select * from j`);
-  return jobFromDriver(rowsOf<Record<string, unknown>>(result)[0]!);
+  return rowsOf<Record<string, unknown>>(result).map(jobFromDriver);
+}
+
+/** Most jobs one statement inserts. */
+export const JOB_INSERT_BATCH_MAX = 100;
+
+/**
+ * Group commit for submissions: a job that arrives while a batch is being inserted joins the next batch, so
+ * under load many 201s share one statement and one commit (WAL flush), while a lone job is inserted at once.
+ * Each caller's promise settles only after the statement that holds its job committed: a 201 still means the
+ * job is durable. A batch that fails (one job's Idempotency-Key taken meanwhile, the database away) is rolled
+ * back whole and each of its jobs is inserted alone, so every caller gets its own job or its own error.
+ */
+class JobInserter {
+  private queue: Array<{ values: typeof jobs.$inferInsert; resolve: (row: JobRow) => void; reject: (e: unknown) => void }> = [];
+  private running = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxAttempts: number,
+  ) {}
+
+  insert(values: typeof jobs.$inferInsert): Promise<JobRow> {
+    return new Promise((resolve, reject) => {
+      // The id is chosen here so that each caller finds its own row in the batch's answer.
+      this.queue.push({ values: { ...values, id: crypto.randomUUID() }, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, JOB_INSERT_BATCH_MAX);
+      try {
+        const rows = new Map((await insertJobs(this.db, batch.map((b) => b.values), this.maxAttempts)).map((r) => [r.id, r]));
+        for (const b of batch) b.resolve(rows.get(b.values.id!)!);
+      } catch (error) {
+        if (batch.length === 1) batch[0]!.reject(error);
+        else await Promise.all(batch.map((b) => insertJobs(this.db, [b.values], this.maxAttempts).then(([row]) => b.resolve(row!), b.reject)));
+      }
+    }
+    this.running = false;
+  }
+}
+
+const inserters = new WeakMap<Db, Map<number, JobInserter>>();
+
+/** The job (with its timeline entry, event and analyze task) once committed, batched with concurrent submissions. */
+function insertJob(db: Db, values: typeof jobs.$inferInsert, task: { maxAttempts: number }): Promise<JobRow> {
+  let byAttempts = inserters.get(db);
+  if (!byAttempts) inserters.set(db, (byAttempts = new Map()));
+  let inserter = byAttempts.get(task.maxAttempts);
+  if (!inserter) byAttempts.set(task.maxAttempts, (inserter = new JobInserter(db, task.maxAttempts)));
+  return inserter.insert(values);
 }
 
 /** A raw `jobs` row (column names, driver values) as drizzle's select would give it. Pure. */
