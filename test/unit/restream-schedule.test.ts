@@ -33,6 +33,11 @@ describe("tickAction", () => {
     expect(tickAction(input, now)).toEqual(expected as never);
   });
 
+  test("with a lead, a scheduled restream is started that long before start_at (the worker waits for start_at)", () => {
+    expect(tickAction(row({ startAt: at(3_000) }), now, 3_000)).toEqual({ do: "start" });
+    expect(tickAction(row({ startAt: at(3_001) }), now, 3_000)).toEqual({ do: "none" });
+  });
+
   test("a new restream is scheduled only for a start_at in the future", () => {
     expect(initialStatus(null, now)).toBe("starting");
     expect(initialStatus(at(-1), now)).toBe("starting");

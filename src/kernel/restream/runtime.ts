@@ -16,7 +16,7 @@ import type { KernelContext } from "../context.ts";
 import { recordEvents } from "../events/record.ts";
 import type { RestreamProgressUpdate } from "../orchestrator/results.ts";
 import { setRestreamInternalBase } from "./runtime-base.ts";
-import { destinationChanges, tickAction, type RestreamStatus } from "./schedule.ts";
+import { destinationChanges, RESTREAM_START_LEAD_MS, tickAction, type RestreamStatus } from "./schedule.ts";
 import { launchRestream, stopRestream } from "./service.ts";
 import { lockDueRestreams, recordReport, updateRestream } from "./store.ts";
 
@@ -44,7 +44,7 @@ export async function tick(ctx: KernelContext, now = Date.now()): Promise<void> 
     const rows = await lockDueRestreams(tx, 50);
     const later: Array<{ id: string; do: "start" | "stop" }> = [];
     for (const row of rows) {
-      const action = tickAction({ status: row.status as RestreamStatus, startAt: row.startAt, stopAt: row.stopAt, jobStatus: row.jobStatus }, now);
+      const action = tickAction({ status: row.status as RestreamStatus, startAt: row.startAt, stopAt: row.stopAt, jobStatus: row.jobStatus }, now, RESTREAM_START_LEAD_MS);
       if (action.do === "start" || action.do === "stop") later.push({ id: row.id, do: action.do });
       else if (action.do === "end") await updateRestream(tx, row.id, { status: action.status, endedAt: new Date(), ...(action.status === "completed" ? { positionS: 0 } : {}) });
     }

@@ -16,12 +16,19 @@ export interface ScheduleRow {
   jobStatus: string | null;
 }
 
+/**
+ * A scheduled restream's task is queued this long before start_at: delivery, the claim, resolving and probing
+ * the input take a second or two on a loaded host, so the worker prepares ahead and starts sending at start_at
+ * (the task's `start_at_ms`, src/worker/tasks/restream-task.ts) instead of that long after it.
+ */
+export const RESTREAM_START_LEAD_MS = 3_000;
+
 export type TickAction = { do: "none" } | { do: "start" } | { do: "stop"; reason: "stop_at" } | { do: "end"; status: "completed" | "failed" | "stopped" };
 
-export function tickAction(row: ScheduleRow, now: number): TickAction {
+export function tickAction(row: ScheduleRow, now: number, leadMs = 0): TickAction {
   if (row.status === "scheduled") {
     if (row.stopAt && row.stopAt.getTime() <= now) return { do: "end", status: "stopped" };
-    return !row.startAt || row.startAt.getTime() <= now ? { do: "start" } : { do: "none" };
+    return !row.startAt || row.startAt.getTime() <= now + leadMs ? { do: "start" } : { do: "none" };
   }
   if (!RUNNING_STATUSES.includes(row.status)) return { do: "none" };
   if (row.jobStatus === "completed") return { do: "end", status: "completed" };

@@ -113,6 +113,8 @@ export async function launchRestream(ctx: KernelContext, restreamId: string, opt
       destinations_url: `${base}/internal/restreams/${current.id}/claim`,
       token: signRestreamToken(ctx.secrets, current.id, new Date(Date.now() + RESTREAM_TOKEN_TTL_MS)),
       input: taskInput(ctx, input, current.loop, base),
+      // Queued ahead of its start (schedule.ts RESTREAM_START_LEAD_MS): the worker waits for it before sending.
+      ...(current.startAt && current.startAt.getTime() > Date.now() ? { start_at_ms: current.startAt.getTime() } : {}),
     };
     const metadata = { restream: { id: current.id, name: current.name, origin: current.origin } };
     const [job] = await tx

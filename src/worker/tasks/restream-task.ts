@@ -25,6 +25,12 @@ import { resolveInput } from "./io.ts";
 
 /** How often the task reports its destinations and position (also the resume granularity). */
 export const RESTREAM_PROGRESS_INTERVAL_MS = 2_000;
+/**
+ * The runner is started this long before a scheduled start: its input reader and the publishers' probe and
+ * RTMP handshake take about that long before the first media reaches a destination (measured by
+ * test/e2e/restream-scheduled.test.ts), so media arrives close to start_at rather than after it.
+ */
+export const RESTREAM_WARMUP_MS = 700;
 const CLAIM_TIMEOUT_MS = 10_000;
 const PROBE_TIMEOUT_MS = 15_000;
 
@@ -75,6 +81,9 @@ export async function restreamTask(ctx: TaskContext<"restream">): Promise<Restre
   }
   const ffmpeg = process.env.FFMPEG_PATH || "ffmpeg";
   const { input, duration, start } = await inputOf(ctx, claim);
+  if (params.start_at_ms !== undefined && !(await waitUntil(params.start_at_ms - RESTREAM_WARMUP_MS, ctx.signal))) {
+    return { reason: "stopped", position_s: start, destinations: [] };
+  }
   const position = () => (input.kind === "file" ? filePosition(start, runner.inputPositionSeconds(), duration, input.loop) : 0);
   let reports: RestreamDestinationReport[] = [];
   const runner = new RestreamRunner({
@@ -107,6 +116,23 @@ export async function restreamTask(ctx: TaskContext<"restream">): Promise<Restre
   if (ctx.signal.aborted || outcome.reason === "stopped") return { reason: "stopped", ...result };
   if (outcome.reason === "input_ended") return { reason: "input_ended", ...result };
   throw new TaskFailure({ class: "retryable", code: "WE-JOB-008", message: `restream input could not be read: ${(outcome.error ?? "").slice(-500)}`, stderr_tail: outcome.error ?? "" });
+}
+
+/** Sleeps until `at` (epoch ms); false when aborted first. */
+async function waitUntil(at: number, signal: AbortSignal): Promise<boolean> {
+  const ms = at - Date.now();
+  if (ms <= 0) return !signal.aborted;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** The runner's input: a file resolved like a VOD source (played from the position reached), or the live session's FLV. */
