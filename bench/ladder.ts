@@ -28,7 +28,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import {
   FFMPEG, Kernel, callsOfJob, distDir, ensureSource, ffWrappers, flag, fmt, jobPhases, log, loadSampler, main, median, ms, numArg, printMachine, sum, table, taskOfCall, tempDir,
-  timed, treeCpuMs, type FfCall, type JobDetail,
+  selfCpuByProcess, timed, treeCpuMs, type FfCall, type JobDetail,
 } from "./lib.ts";
 
 const ROUNDS = numArg("rounds", 3);
@@ -43,6 +43,8 @@ interface PlatformRun {
   cpuMs: number;
   job: JobDetail;
   calls: FfCall[];
+  /** Own CPU of each long-lived process of the kernel's tree over the job (kernel, plugin processes), ms. */
+  processes: Record<string, number>;
 }
 interface RawRun {
   wallMs: number;
@@ -73,12 +75,18 @@ await main(async () => {
       }
       const run = async (url: string): Promise<PlatformRun> => {
         const cpu0 = treeCpuMs(kernel.pid);
+        const own0 = selfCpuByProcess(kernel.pid);
         const created = await kernel.api<{ id: string }>("POST", "/v1/jobs", { source_url: url, profiles, outputs: ["hls"] });
         // Polled once a second: each GET costs the kernel ~8 ms of CPU; wall time is from server timestamps.
         const { job } = await kernel.waitJob(created.id, { pollMs: 1000 });
         const cpuMs = treeCpuMs(kernel.pid) - cpu0;
+        const processes: Record<string, number> = {};
+        for (const [pid, { name, cpuMs: after }] of selfCpuByProcess(kernel.pid)) {
+          const before = own0.get(pid);
+          if (before && before.name === name) processes[name] = (processes[name] ?? 0) + after - before.cpuMs;
+        }
         await kernel.api("DELETE", `/v1/jobs/${job.id}`).catch(() => undefined);
-        return { wallMs: ms(job.finished_at) - ms(job.created_at), cpuMs, job, calls: callsOfJob(wrap.logDir, job) };
+        return { wallMs: ms(job.finished_at) - ms(job.created_at), cpuMs, job, calls: callsOfJob(wrap.logDir, job), processes };
       };
       await run(urls.tiny); // warm-up (plugins started, caches filled), not counted
       return await run(urls.src);
@@ -189,6 +197,7 @@ await main(async () => {
   log(`platform wall − raw wall (median): ${fmt((medP - medR) / 1000)} s`);
   log("");
   log("## Where the platform's CPU goes (median s)");
+  const names = [...new Set(platform.flatMap((r) => Object.keys(r.processes)))];
   table(
     ["part", "CPU s"],
     [
@@ -196,6 +205,7 @@ await main(async () => {
       ["  of which FFmpeg", median(ph.map((x) => x.ffmpegCpuMs)) / 1000],
       ["  of which FFprobe (analyze, verification)", median(ph.map((x) => x.ffprobeCpuMs)) / 1000],
       ["  of which kernel + plugin processes", median(platform.map((r, k) => r.cpuMs - ph[k]!.ffmpegCpuMs - ph[k]!.ffprobeCpuMs)) / 1000],
+      ...names.map((name) => [`    own CPU of ${name}`, median(platform.map((r) => r.processes[name] ?? 0)) / 1000] as [string, number]),
       ["raw one process (FFmpeg)", cpuR / 1000],
     ],
   );

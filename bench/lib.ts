@@ -234,6 +234,28 @@ export function treeCpuMs(pid: number): number {
   return sum([pid, ...descendants(pid)].map(procCpuMs));
 }
 
+/**
+ * Own user+system CPU (ms, without reaped children) of a process and of each live descendant, by name
+ * (the executable's base name, or the plugin id for a plugin binary): which long-lived process of a tree
+ * spends the CPU (kernel, embedded worker, plugin processes). Short-lived children (FFmpeg) count in the
+ * parent that reaps them only through treeCpuMs.
+ */
+export function selfCpuByProcess(pid: number): Map<number, { name: string; cpuMs: number }> {
+  const out = new Map<number, { name: string; cpuMs: number }>();
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const argv = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").filter(Boolean);
+      const name = argv.map((a) => a.split("/").pop()!).join(" ").slice(0, 60);
+      out.set(p, { name, cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /** VmRSS in bytes (0 when the process is gone). */
 export function rssBytes(pid: number): number {
   try {
