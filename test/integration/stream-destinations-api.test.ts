@@ -147,10 +147,15 @@ describe("/v1/streams/:id/destinations", () => {
 
   test("changes are audited", async () => {
     const audit = () => query<{ action: string; status: number }>(sql`select action, status from audit_log where action like 'stream_destinations.%' order by id`);
-    await waitFor(async () => (await audit()).some((entry) => entry.action === "stream_destinations.update"), 10_000, "the update's audit entry");
-    const actions = (await audit()).map((entry) => `${entry.action} ${entry.status}`);
-    expect(actions).toContain("stream_destinations.create 201");
-    expect(actions).toContain("stream_destinations.update 200");
+    // Audit entries are written after the response: waited for, not assumed.
+    const actions = async () => (await audit()).map((entry) => `${entry.action} ${entry.status}`);
+    const wanted = ["stream_destinations.create 201", "stream_destinations.update 200"];
+    await waitFor(async () => {
+      const list = await actions();
+      return wanted.every((want) => list.includes(want));
+    }, 10_000, "the create and update audit entries").catch(async (error: unknown) => {
+      throw new Error(`${(error as Error).message}: ${JSON.stringify(await actions())}`);
+    });
   });
 
   test(`at most ${MAX_STREAM_DESTINATIONS} per stream`, async () => {
