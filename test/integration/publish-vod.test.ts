@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { stopPublications } from "../../src/kernel/publishers/publish-run.ts";
+import { resumeIdleUploads } from "../../src/kernel/publishers/publish-resumer.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -162,6 +163,9 @@ describe("POST /v1/jobs/:id/publish (local stand-in for YouTube)", () => {
       values (${jobId}, ${output!.id}, 'publisher-youtube', 'Resumed', 'private', ${clip.size}, ${CHUNK}, ${k.handle.ctx.secrets.encrypt(session)}, 1, 'a-kernel-that-died', now() - interval '1 minute', 'test') returning id`;
     const before = standIn.uploadRequests.length;
 
+    // A resumer round (every kernel runs one every 15 s; called here so the test need not wait: whichever round
+    // claims it first runs it, the claim is one conditional UPDATE).
+    await resumeIdleUploads(k.handle.ctx);
     const done = await settled(jobId, row!.id);
     expect(done).toMatchObject({ status: "completed", bytes_confirmed: clip.size, runs: 2 });
     const requests = standIn.uploadRequests.slice(before);
@@ -184,6 +188,7 @@ describe("POST /v1/jobs/:id/publish (local stand-in for YouTube)", () => {
     expect(released).toMatchObject({ status: "uploading", lease_owner: null, runs: 1 });
     expect(Number(released!.bytes_confirmed)).toBe(2 * CHUNK);
     expect(k.handle.ctx.secrets.isEncrypted(released!.session_sealed!)).toBe(true);
+    await resumeIdleUploads(k.handle.ctx);
 
     const done = await settled(jobId, accepted.body.id);
     expect(done).toMatchObject({ status: "completed", runs: 2, bytes_confirmed: clip.size });
