@@ -46,7 +46,11 @@ export async function tick(ctx: KernelContext, now = Date.now()): Promise<void> 
     for (const row of rows) {
       const action = tickAction({ status: row.status as RestreamStatus, startAt: row.startAt, stopAt: row.stopAt, jobStatus: row.jobStatus }, now, RESTREAM_START_LEAD_MS);
       if (action.do === "start" || action.do === "stop") later.push({ id: row.id, do: action.do });
-      else if (action.do === "end") await updateRestream(tx, row.id, { status: action.status, endedAt: new Date(), ...(action.status === "completed" ? { positionS: 0 } : {}) });
+      else if (action.do === "end") {
+        // A failed job's reason (the input could not be read, every attempt failed) is the restream's error.
+        const error = action.status === "failed" ? (row.jobError ?? "the restream task failed") : null;
+        await updateRestream(tx, row.id, { status: action.status, endedAt: new Date(), error, ...(action.status === "completed" ? { positionS: 0 } : {}) });
+      }
     }
     return later;
   });

@@ -44,17 +44,17 @@ export async function deleteRestreamRow(db: Exec, id: string): Promise<void> {
  * Rows the tick may act on, locked, skipping rows another kernel's tick holds: scheduled ones and running
  * ones, with their job's status. Uses the partial index restreams_due_idx.
  */
-export async function lockDueRestreams(db: Exec, limit: number): Promise<Array<RestreamRow & { jobStatus: string | null }>> {
+export async function lockDueRestreams(db: Exec, limit: number): Promise<Array<RestreamRow & { jobStatus: string | null; jobError: string | null }>> {
   const rows = await db.execute(sql`
-    select r.id, j.status as job_status from restreams r left join jobs j on j.id = r.job_id
+    select r.id, j.status as job_status, j.error_message as job_error from restreams r left join jobs j on j.id = r.job_id
     where r.status in ('scheduled', 'starting', 'live', 'stopping')
     order by r.start_at nulls first limit ${limit}
     for update of r skip locked`);
-  const list = rowsOf<{ id: string; job_status: string | null }>(rows);
-  const out: Array<RestreamRow & { jobStatus: string | null }> = [];
+  const list = rowsOf<{ id: string; job_status: string | null; job_error: string | null }>(rows);
+  const out: Array<RestreamRow & { jobStatus: string | null; jobError: string | null }> = [];
   for (const r of list) {
     const [row] = await db.select().from(restreams).where(eq(restreams.id, r.id));
-    if (row) out.push({ ...row, jobStatus: r.job_status });
+    if (row) out.push({ ...row, jobStatus: r.job_status, jobError: r.job_error });
   }
   return out;
 }
