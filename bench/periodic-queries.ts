@@ -6,8 +6,10 @@
  * Printed per distinct statement: how often it ran, its slowest run, and the scans it used — a sequential
  * scan of jobs, tasks or job_events at this size is the thing to fix.
  *
- *   node_modules/.bin/bun bench/periodic-queries.ts [--rows 1000000] [--idle 8] [--dist /tmp/bench-dist] [--drop-index NAME]
- *   (--drop-index: measure "before" an index migration, with the same binary)
+ *   node_modules/.bin/bun bench/periodic-queries.ts [--rows 1000000] [--idle 8] [--dist /tmp/bench-dist] [--drop-index NAME] [--job-retention 720h]
+ *   (--drop-index: measure "before" an index migration, with the same binary; --job-retention: the kernel's
+ *   JOB_RETENTION, whose first round runs at start — 720h by default: the filled jobs finished 29 days ago, so
+ *   its candidate query runs through the index and deletes nothing; 0 leaves it out, 1h deletes them in batches)
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -95,7 +97,7 @@ await main(async () => {
 
   const prefix = uniquePrefix();
   onCleanup(() => cleanupPrefix(natsUrl(), prefix).catch(() => {}));
-  const { kernel } = await Kernel.start({ dist, dataDir: tempDir("pq-data"), env: { DATABASE_URL: url, NATS_URL: natsUrl(), BUS_PREFIX: prefix, EMBEDDED_WORKER: "false" } });
+  const { kernel } = await Kernel.start({ dist, dataDir: tempDir("pq-data"), env: { DATABASE_URL: url, NATS_URL: natsUrl(), BUS_PREFIX: prefix, EMBEDDED_WORKER: "false", JOB_RETENTION: arg("job-retention", "720h") } });
   log(`kernel up; idling ${IDLE_S} s …`);
   await Bun.sleep(IDLE_S * 1000);
   await kernel.stop();
