@@ -12,6 +12,7 @@
  *   with its times on the SOURCE clock (`-copyts`), and burns it with libass (`ass` filter) on frames put
  *   back at their source time, so a cue lands on the same frames whichever chunk renders them.
  */
+import { seconds } from "./args/units.ts";
 import { TEXT_SUBTITLE_CODECS } from "./subtitles.ts";
 
 /** The job option as submitted (checked at `POST /v1/jobs`: exactly one of track, sidecar, language). */
@@ -98,7 +99,7 @@ export function isBurned(choice: BurnChoice | undefined, track: { stream: number
  * sidecar's demuxer; `stream` the source's stream (FFprobe index).
  */
 export function burnExtractArgs(input: { input: string; stream?: number; format?: string; offset_s: number; output: string }): string[] {
-  const offset = input.offset_s !== 0 ? ["-itsoffset", String(input.offset_s)] : [];
+  const offset = input.offset_s !== 0 ? ["-itsoffset", seconds(input.offset_s)] : [];
   const format = input.format ? ["-f", input.format] : [];
   const map = input.stream === undefined ? "0:s:0" : `0:${input.stream}`;
   return ["-copyts", ...offset, ...format, "-i", input.input, "-map", map, "-c:s", "ass", "-f", "ass", input.output];
@@ -113,5 +114,5 @@ export function burnExtractArgs(input: { input: string; stream?: number; format?
 export function burnFilters(assPath: string, startPts: number): string[] {
   // The path is ours (the task's folder); quoting in a filter graph cannot carry ' or \, so refuse them.
   if (/['\\\n]/.test(assPath)) throw new Error(`burnFilters: unusable path for the ass filter: ${assPath}`);
-  return [`setpts=PTS${startPts < 0 ? "-" : "+"}${Math.abs(startPts).toFixed(6)}/TB`, `ass=filename='${assPath}'`, "setpts=PTS-STARTPTS"];
+  return [`setpts=PTS${startPts < 0 ? "-" : "+"}${seconds(Math.abs(startPts))}/TB`, `ass=filename='${assPath}'`, "setpts=PTS-STARTPTS"];
 }

@@ -67,8 +67,9 @@ describe("burn arguments", () => {
   });
 
   test("the chunk's frames go back to source time around the ass filter", () => {
-    expect(burnFilters("/t/burn.ass", 2)).toEqual(["setpts=PTS+2.000000/TB", "ass=filename='/t/burn.ass'", "setpts=PTS-STARTPTS"]);
-    expect(burnFilters("/t/burn.ass", -0.04)[0]).toBe("setpts=PTS-0.040000/TB");
+    expect(burnFilters("/t/burn.ass", 2)).toEqual(["setpts=PTS+2/TB", "ass=filename='/t/burn.ass'", "setpts=PTS-STARTPTS"]);
+    expect(burnFilters("/t/burn.ass", -0.04)[0]).toBe("setpts=PTS-0.04/TB");
+    expect(burnFilters("/t/burn.ass", 1.4000001)[0]).toBe("setpts=PTS+1.4/TB");
     expect(() => burnFilters("/t/it's.ass", 0)).toThrow("unusable path");
   });
 
@@ -89,6 +90,6 @@ describe("burn arguments", () => {
       burn: { ass_path: "/t/burn.ass" },
     });
     const graph = args[args.indexOf("-filter_complex") + 1]!;
-    expect(graph.startsWith("[0:v]setpts=PTS-STARTPTS,setpts=PTS+2.000000/TB,ass=filename='/t/burn.ass',setpts=PTS-STARTPTS,split=2")).toBe(true);
+    expect(graph.startsWith("[0:v]setpts=PTS-STARTPTS,setpts=PTS+2/TB,ass=filename='/t/burn.ass',setpts=PTS-STARTPTS,split=2")).toBe(true);
   });
 });
