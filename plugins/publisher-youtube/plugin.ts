@@ -1,6 +1,7 @@
 /**
  * publisher-youtube: live destinations on YouTube (a broadcast and a stream created and bound per
- * `prepare_live`, ended by `end_live`) for an account an admin connected through OAuth 2.0 (authorization code
+ * `prepare_live`, ended by `end_live`) and VOD uploads (`upload_vod`: YouTube's resumable upload protocol, upload.ts)
+ * for an account an admin connected through OAuth 2.0 (authorization code
  * + PKCE). The refresh token is a secret field (encrypted at rest by the kernel); access tokens live only in
  * this process's memory. When YouTube rotates the refresh token, the next result carries it in `credentials`
  * for the kernel to store (and strip: it never reaches an API response, a log or an event).
@@ -46,7 +47,7 @@ export const config = v.object({
   token_endpoint: v.optional(endpoint, "https://oauth2.googleapis.com/token"),
   /** Bytes per PUT of a VOD upload: a multiple of 256 KiB (YouTube's rule); what is lost to an interruption at most. */
   upload_chunk_bytes: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(UPLOAD_UNIT, "must be at least 262144 (256 KiB)"), v.maxValue(64 * UPLOAD_UNIT * 16, "must be at most 256 MiB"), v.check((n) => n % UPLOAD_UNIT === 0, "must be a multiple of 262144 (256 KiB)")),
+    v.pipe(v.number(), v.integer(), v.minValue(UPLOAD_UNIT, "must be at least 262144 (256 KiB)"), v.maxValue(1024 * UPLOAD_UNIT, "must be at most 268435456 (256 MiB)"), v.check((n) => n % UPLOAD_UNIT === 0, "must be a multiple of 262144 (256 KiB)")),
     DEFAULT_CHUNK_BYTES,
   ),
 });
