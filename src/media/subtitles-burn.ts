@@ -5,9 +5,9 @@
  * - The option names exactly one track: `{ track: N }` (N of FFmpeg's `0:s:N`: the source's subtitle
  *   streams in order, text or bitmap), `{ sidecar: N }` (the job's `subtitles[N]`) or `{ language }` (the
  *   one track, source or sidecar, tagged with it). Resolved at planning against the analyzed source.
- * - Text tracks only. A bitmap track (PGS, DVB, DVD) is refused at planning: FFmpeg 5.1 can overlay a bitmap
- *   subtitle stream only from the same demuxer as the video (sub2video), and a chunk that seeks into the
- *   source loses the picture that was on screen when it started, so split and one-piece outputs would differ.
+ * - Text tracks only. A bitmap track (PGS, DVB, DVD) is refused at planning: FFmpeg 5.1 draws one only with
+ *   `overlay` fed by sub2video, and a chunk that seeks into the source would lose the picture already on
+ *   screen at its start (a PGS picture stays until the next), so split and one-piece outputs would differ.
  * - Each video chunk converts the track to ASS (a demux of the subtitle stream only, no picture decoding)
  *   with its times on the SOURCE clock (`-copyts`), and burns it with libass (`ass` filter) on frames put
  *   back at their source time, so a cue lands on the same frames whichever chunk renders them.
