@@ -9,13 +9,14 @@
  *   from the capability cache (src/worker/capability-cache.ts), as a restart with the same FFmpeg does.
  * - Standalone kernel (embedded PGlite, in-process bus, embedded worker) on an existing DATA_DIR: → healthy,
  *   RSS, CPU over the idle window.
- * - Where the milliseconds and megabytes go: each heavy library imported alone in `bun` (wall, RSS) beside
- *   `bun -e` of nothing.
+ * - Where the milliseconds and megabytes go: the kernel's own start timeline (one extra start of each kernel
+ *   with LOG_LEVEL=debug: "start timeline (ms since exec)", src/kernel/start.ts), and each heavy library
+ *   imported alone in `bun` (wall, RSS) beside `bun -e` of nothing.
  *
  *   node_modules/.bin/bun bench/footprint.ts [--runs 5] [--idle 60] [--dist /tmp/bench-dist] [--rebuild]
  *   (--idle 10 for a quick run; the targets are stated for 60 s)
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../src/db/exec.ts";
 import { join } from "node:path";
@@ -41,6 +42,28 @@ async function first200(url: string, t0: number, alive: () => boolean, timeoutMs
     }
     if (performance.now() - t0 > timeoutMs) throw new Error(`${url}: no 200 after ${timeoutMs} ms`);
     await Bun.sleep(2);
+  }
+}
+
+/**
+ * One more start with LOG_LEVEL=debug (not counted in the figures: debug logging costs a little), for the
+ * kernel's own start timeline: milestone → ms since exec. Waits for the line (it is logged once the plugin
+ * processes have settled, after listening).
+ */
+async function startTimeline(o: Parameters<typeof Kernel.start>[0]): Promise<Record<string, number>> {
+  const { kernel, readyMs } = await Kernel.start({ ...o, env: { ...o.env, LOG_LEVEL: "debug" }, pollMs: 2 });
+  try {
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      const line = readFileSync(kernel.logPath, "utf8")
+        .split("\n")
+        .find((l) => l.includes("start timeline"));
+      if (line) return { ...(JSON.parse(line) as { timeline: Record<string, number> }).timeline, "→ /v1/health 200 (bench)": Math.round(readyMs) };
+      if (performance.now() > deadline) throw new Error(`no start timeline in the kernel's log:\n${kernel.logTail()}`);
+      await Bun.sleep(50);
+    }
+  } finally {
+    await kernel.stop();
   }
 }
 
@@ -144,6 +167,7 @@ await main(async () => {
     if (i < RUNS - 1) await started.kernel.stop();
     else kernel = started.kernel;
   }
+  const kernelTimeline = await startTimeline({ dist, dataDir: join(tmp, "kernel-data-timeline"), env: distributedEnv });
   // Statements the idle kernel runs: transactions committed in its database over the idle window.
   const transactions = async () => {
     const [row] = rowsOf<{ n: string }>(await database.database.db.execute(sql`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`));
@@ -202,6 +226,7 @@ await main(async () => {
     if (i === RUNS - 1) standaloneIdle = await idle(started.kernel.pid, IDLE_S);
     await started.kernel.stop();
   }
+  const standaloneTimeline = await startTimeline({ dist, dataDir: standaloneDir });
 
   log("import cost of each library alone (bun -e, median of 3) …");
   const imports = await importCosts();
@@ -233,6 +258,17 @@ await main(async () => {
     ],
   );
   log(`idle distributed kernel: ${fmt(idleTxPerS / IDLE_S)} database transactions/s (reconciler, leader lock, worker sync)`);
+  log("\nwhere the start goes: the kernel's start timeline (one LOG_LEVEL=debug start each; ms since exec, + ms since the previous milestone):");
+  const milestones = [...new Set([...Object.keys(kernelTimeline), ...Object.keys(standaloneTimeline)])].sort(
+    (a, b) => (kernelTimeline[a] ?? standaloneTimeline[a] ?? 0) - (kernelTimeline[b] ?? standaloneTimeline[b] ?? 0),
+  );
+  const step = (t: Record<string, number>, name: string) => {
+    const at = t[name];
+    if (at === undefined) return "";
+    const before = Math.max(0, ...Object.values(t).filter((v) => v <= at && v !== at));
+    return `${at} (+${at - before})`;
+  };
+  table(["milestone", "distributed kernel ms", "standalone kernel ms"], milestones.map((m) => [m, step(kernelTimeline, m), step(standaloneTimeline, m)]));
   log("\nwhere it goes: each library imported alone in bun, over bun -e of nothing (median of 3):");
   table(["library", "+ms", "+RSS MiB"], imports.map(([name, ms, rss]) => [name, ms, rss]));
   log(`\nload average during the run: mean ${fmt(loadAvg.mean)}, max ${fmt(loadAvg.max)} (other work on this host skews wall times; compare the ratios)`);
