@@ -10,6 +10,7 @@ import { sql } from "drizzle-orm";
 import { rowsOf } from "../../src/db/exec.ts";
 import { handleResult } from "../../src/kernel/orchestrator/results.ts";
 import type { RestreamParams } from "../../src/core/task-contracts.ts";
+import { RESTREAM_START_LEAD_MS } from "../../src/kernel/restream/schedule.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -211,16 +212,18 @@ describe("a restream started now", () => {
 });
 
 describe("schedules", () => {
-  test("start_at in the future → scheduled, no job; the tick starts it at start_at and stops it at stop_at", async () => {
-    const startAt = Date.now() + 2_500;
-    const stopAt = startAt + 2_500;
+  test("start_at in the future → scheduled, no job; the tick queues its task RESTREAM_START_LEAD_MS ahead (to start at start_at) and stops it at stop_at", async () => {
+    const startAt = Date.now() + 5_000;
+    const stopAt = startAt + 1_500;
     const r = await call("/v1/restreams", json("POST", body({ start_at: new Date(startAt).toISOString(), stop_at: new Date(stopAt).toISOString() }), operatorKey));
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ status: "scheduled", job_id: null, task_id: null });
     const row = async () => (await query<{ status: string; started_at: Date | null; ended_at: Date | null; job_id: string | null }>(sql`select status, started_at, ended_at, job_id from restreams where id = ${r.body.id}`))[0]!;
     await waitFor(async () => (await row()).status === "starting", 10_000, "the scheduled restream started");
     const started = await row();
-    expect(Math.abs(new Date(started.started_at!).getTime() - startAt)).toBeLessThan(2_000);
+    expect(Math.abs(new Date(started.started_at!).getTime() - (startAt - RESTREAM_START_LEAD_MS))).toBeLessThan(1_000);
+    const [task] = await query<{ params: RestreamParams }>(sql`select t.params from tasks t join restreams r on r.task_id = t.id where r.id = ${r.body.id}`);
+    expect(task!.params.start_at_ms).toBe(startAt);
     await waitFor(async () => (await row()).status === "stopped", 10_000, "the restream stopped at stop_at");
     const ended = await row();
     expect(Math.abs(new Date(ended.ended_at!).getTime() - stopAt)).toBeLessThan(2_000);

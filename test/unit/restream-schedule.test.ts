@@ -9,6 +9,7 @@ import { filePosition, restreamInputArgs } from "../../src/media/restream/args.t
 import { destinationChanges, initialStatus, tickAction, type ScheduleRow } from "../../src/kernel/restream/schedule.ts";
 import { signRestreamToken, verifyRestreamToken } from "../../src/kernel/restream/token.ts";
 import { isStreamingTask, leaseTtlMsFor, LIVE_LEASE_TTL_MS, taskDeadlineMs } from "../../src/core/topology.ts";
+import { failuresAfter } from "../../src/kernel/orchestrator/results.ts";
 
 const now = Date.UTC(2026, 0, 31, 20, 0, 0);
 const at = (offsetMs: number) => new Date(now + offsetMs);
@@ -124,6 +125,11 @@ describe("streaming tasks (one rule for live and restream)", () => {
       expect(leaseTtlMsFor(type, 30_000)).toBe(LIVE_LEASE_TTL_MS);
       expect(taskDeadlineMs(type, 0)).toBe(7 * 24 * 3600_000);
     }
+    // Consecutive failures: an attempt that ran a minute or longer starts the count again (a worker death).
+    const now = Date.now();
+    expect(failuresAfter({ type: "restream", failures: 4, startedAt: new Date(now - 61_000) }, now)).toBe(1);
+    expect(failuresAfter({ type: "restream", failures: 4, startedAt: new Date(now - 1_000) }, now)).toBe(5);
+    expect(failuresAfter({ type: "video", failures: 1, startedAt: new Date(now - 61_000) }, now)).toBe(2);
     expect(isStreamingTask("video")).toBe(false);
     expect(leaseTtlMsFor("video", 30_000)).toBe(30_000);
   });

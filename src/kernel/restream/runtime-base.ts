@@ -7,6 +7,16 @@ import type { KernelContext } from "../context.ts";
 import { liveInternalBase } from "../live/internal-url.ts";
 
 const bases = new WeakMap<object, string>();
+const kicks = new WeakMap<object, () => void>();
+
+/** The tick's wake-up (runtime.ts): a restream created or started here is looked at on the next tick, not after the idle back-off. */
+export function setRestreamKick(ctx: KernelContext, kick: () => void): void {
+  kicks.set(ctx, kick);
+}
+
+export function kickRestreams(ctx: KernelContext): void {
+  kicks.get(ctx)?.();
+}
 
 export function setRestreamInternalBase(ctx: KernelContext, base: string): void {
   bases.set(ctx, base);

@@ -15,20 +15,34 @@ import type { RestreamDestinationReport } from "../../core/task-contracts.ts";
 import type { KernelContext } from "../context.ts";
 import { recordEvents } from "../events/record.ts";
 import type { RestreamProgressUpdate } from "../orchestrator/results.ts";
-import { setRestreamInternalBase } from "./runtime-base.ts";
+import { setRestreamInternalBase, setRestreamKick } from "./runtime-base.ts";
 import { destinationChanges, RESTREAM_START_LEAD_MS, tickAction, type RestreamStatus } from "./schedule.ts";
 import { launchRestream, stopRestream } from "./service.ts";
 import { lockDueRestreams, recordReport, updateRestream } from "./store.ts";
 
 export const RESTREAM_TICK_MS = 500;
+/**
+ * With no restream scheduled or running the tick looks again only after this long (an idle kernel stays idle:
+ * docs/BENCHMARKS.md footprint); a restream created or started on this kernel wakes it at once (kickRestreams).
+ * One created through another kernel is seen within this delay, well before any start_at it can have (the
+ * creating kernel's own tick handles it first).
+ */
+export const RESTREAM_IDLE_TICK_MS = 5_000;
 const STATUSES = ["connecting", "live", "retrying", "failed", "stopped"] as const;
 
 export function startRestreams(ctx: KernelContext, internalBase: string): { stop(): Promise<void> } {
   setRestreamInternalBase(ctx, internalBase);
   ctx.orchestrator.deps.onRestreamProgress = (update) => void onReport(ctx, update).catch((error) => ctx.logger.warn({ error: errorMessage(error), task_id: update.task_id }, "restream report not recorded"));
   let running: Promise<void> = Promise.resolve();
+  let idleUntil = 0;
+  setRestreamKick(ctx, () => (idleUntil = 0));
   const timer = setInterval(() => {
-    running = running.then(() => tick(ctx)).catch((error) => ctx.logger.warn({ error: errorMessage(error) }, "restream tick failed"));
+    if (Date.now() < idleUntil) return;
+    running = running
+      .then(async () => {
+        if ((await tick(ctx)) === 0) idleUntil = Date.now() + RESTREAM_IDLE_TICK_MS;
+      })
+      .catch((error) => ctx.logger.warn({ error: errorMessage(error) }, "restream tick failed"));
   }, RESTREAM_TICK_MS);
   return {
     async stop() {
@@ -38,8 +52,11 @@ export function startRestreams(ctx: KernelContext, internalBase: string): { stop
   };
 }
 
-/** One pass: each due row's action. Starting and stopping run after the lock is released (they lock the row themselves). */
-export async function tick(ctx: KernelContext, now = Date.now()): Promise<void> {
+/**
+ * One pass: each due row's action. Starting and stopping run after the lock is released (they lock the row
+ * themselves). Returns how many scheduled or running rows it saw.
+ */
+export async function tick(ctx: KernelContext, now = Date.now()): Promise<number> {
   const decided = await ctx.db.transaction(async (tx) => {
     const rows = await lockDueRestreams(tx, 50);
     const later: Array<{ id: string; do: "start" | "stop" }> = [];
@@ -52,9 +69,9 @@ export async function tick(ctx: KernelContext, now = Date.now()): Promise<void> 
         await updateRestream(tx, row.id, { status: action.status, endedAt: new Date(), error, ...(action.status === "completed" ? { positionS: 0 } : {}) });
       }
     }
-    return later;
+    return { later, seen: rows.length };
   });
-  for (const item of decided) {
+  for (const item of decided.later) {
     try {
       if (item.do === "start") await launchRestream(ctx, item.id);
       else await stopRestream(ctx, item.id, "stop_at");
@@ -62,6 +79,7 @@ export async function tick(ctx: KernelContext, now = Date.now()): Promise<void> 
       ctx.logger.warn({ restream_id: item.id, error: errorMessage(error) }, `restream ${item.do} failed`);
     }
   }
+  return decided.seen;
 }
 
 async function onReport(ctx: KernelContext, update: RestreamProgressUpdate): Promise<void> {

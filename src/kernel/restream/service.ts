@@ -25,7 +25,7 @@ import type { AdvanceResult } from "../orchestrator/results.ts";
 import { type JobRow, moveJob } from "../orchestrator/transitions.ts";
 import { uploadStorage } from "../uploads/catalog.ts";
 import type { RequestedInput, StoredDestination } from "./request.ts";
-import { restreamInternalBase } from "./runtime-base.ts";
+import { kickRestreams, restreamInternalBase } from "./runtime-base.ts";
 import { ENDED_STATUSES, initialStatus, type RestreamStatus } from "./schedule.ts";
 import { deleteRestreamRow, getRestream, insertRestream, lockRestream, type RestreamRow, updateRestream } from "./store.ts";
 import { RESTREAM_TOKEN_TTL_MS, signRestreamToken } from "./token.ts";
@@ -65,7 +65,9 @@ export async function startRestream(ctx: KernelContext, options: StartRestreamOp
     inputDurationS: await inputDuration(ctx.db, input),
     createdBy: options.createdBy ?? options.origin,
   });
-  return status === "starting" ? launchRestream(ctx, row.id) : row;
+  if (status === "starting") return launchRestream(ctx, row.id);
+  kickRestreams(ctx);
+  return row;
 }
 
 /** Stops a restream (running: its job is cancelled; scheduled: it never starts). Ended ones are left as they are. */
@@ -127,6 +129,7 @@ export async function launchRestream(ctx: KernelContext, restreamId: string, opt
     return updateRestream(tx, current.id, { status: "starting", jobId: job!.id, taskId: task!.id, startedAt: new Date(), endedAt: null, error: null, reports: [] });
   });
   ctx.orchestrator.deps.kick();
+  kickRestreams(ctx);
   return row;
 }
 
