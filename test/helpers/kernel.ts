@@ -63,6 +63,9 @@ export async function startTestKernel(opts: TestKernelOptions = {}): Promise<Tes
     const sink = opts.logSink;
     const logger = sink ? createLogger("kernel", opts.logLevel ?? "debug", { write: (line: string) => void sink.push(line) }) : createLogger("kernel", opts.logLevel ?? "silent");
     handle = await startKernel(config, logger);
+    // The kernel listens before its plugin processes are ready (issue 20; test/integration/kernel-early-listen.test.ts
+    // covers that window): tests written against a started kernel get its plugins running too.
+    await handle.ctx.plugins.started();
   } catch (e) {
     await db.drop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
