@@ -358,6 +358,8 @@ export class Cluster {
     const k: KernelProc = { name, proc, port, url, fetch: (path, init) => fetch(`${url}${path}`, withAuth({ signal: AbortSignal.timeout(15_000), ...init })) };
     this.kernels.push(k);
     await proc.waitForHttp200(`${url}/v1/health`, 120_000);
+    // It listens before its plugin processes are ready (issue 20): the tests start from a kernel whose plugins run.
+    if (["trace", "debug", "info"].includes(env.LOG_LEVEL ?? this.opts.logLevel ?? "info")) await proc.waitForLine("plugins started", 120_000);
     return k;
   }
 

@@ -40,6 +40,8 @@ export async function startCompiledKernel(env: Record<string, string> = {}): Pro
   };
   try {
     await proc.waitForHttp200(`${base}/v1/health`, 120_000);
+    // It listens before its plugin processes are ready (issue 20): the tests start from a kernel whose plugins run.
+    if (["trace", "debug", "info"].includes(env.LOG_LEVEL ?? "info")) await proc.waitForLine("plugins started", 120_000);
   } catch (e) {
     await dispose();
     throw e;
