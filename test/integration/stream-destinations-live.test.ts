@@ -9,11 +9,16 @@
  *   reason; a disabled destination is `stopped`;
  * - a change while live (a destination enabled) restarts the restream with the destinations as they are now,
  *   ending the previous broadcast (`end_live`);
- * - the session's end stops the restream and ends the broadcast.
+ * - the session's end stops the restream and ends the broadcast;
+ * - a session ended by another kernel because its ingesting kernel was lost (`kernel_lost`) has its restream
+ *   stopped by that kernel.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import pino from "pino";
 import { rowsOf } from "../../src/db/exec.ts";
+import { endLostSessions } from "../../src/kernel/live/lost-sessions.ts";
+import { startRestream } from "../../src/kernel/restream/service.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
 import { freePort, type Proc, spawnProc } from "../helpers/proc.ts";
@@ -107,4 +112,15 @@ describe("a live stream's destinations on its session", () => {
     const after = await states();
     expect([after[youtube]!.status, after[twitch]!.status, after[own]!.status]).toEqual(["stopped", "stopped", "stopped"]);
   }, 120_000);
+
+  test("a session ended as kernel_lost by another kernel: its restream is stopped there", async () => {
+    const stream = (await (await send("/v1/streams", "POST", { name: "Lost kernel" })).json()) as { id: string };
+    // A session opened by a kernel that is gone (no telemetry), with its restream running.
+    const [session] = await query<{ id: string }>(sql`insert into stream_sessions (stream_id, kernel_id, started_at) values (${stream.id}, 'gone-kernel', now() - interval '1 hour') returning id`);
+    const restream = await startRestream(k.handle.ctx, { name: "Lost kernel (live)", input: { live_session: { stream_id: stream.id, session_id: session!.id } }, destinations: [], origin: "stream" });
+    expect(restream.status).toBe("starting");
+    expect(await endLostSessions(k.handle.ctx, pino({ level: "silent" }), 1_000)).toContain(session!.id);
+    const [row] = await query<{ status: string }>(sql`select status from restreams where id = ${restream.id}`);
+    expect(row!.status).toBe("stopped");
+  }, 60_000);
 });

@@ -21,7 +21,7 @@ import type { KernelContext } from "../context.ts";
 import { callPublisher } from "../publishers/call.ts";
 import type { StoredDestination } from "../restream/request.ts";
 import { startRestream, stopRestream } from "../restream/service.ts";
-import { enabledDestinations, runningStreamRestream } from "./destinations.ts";
+import { enabledDestinations, runningSessionRestreamIds, runningStreamRestream } from "./destinations.ts";
 import { type DestinationLiveState, STOPPED_STATE, type StreamDestinationRow } from "./destinations-rules.ts";
 import type { LiveSession, LiveSessionManager } from "./sessions.ts";
 
@@ -159,4 +159,12 @@ export async function destinationStates(ctx: KernelContext, streamId: string): P
   for (const report of running?.reports ?? []) states.set(report.id, { status: report.status, bitrate_kbps: report.bitrate_kbps, uptime_s: report.uptime_s, reconnects: report.reconnects, last_error: report.last_error });
   for (const [id, message] of instances.get(ctx)?.refusedOf(streamId) ?? []) states.set(id, { status: "failed", bitrate_kbps: 0, uptime_s: 0, reconnects: 0, last_error: message });
   return states;
+}
+
+/**
+ * A session ended by another kernel than its ingesting one (its kernel was lost: lost-sessions.ts): nothing on
+ * the lost kernel will stop the session's restream, so the kernel that ends the session does.
+ */
+export async function stopSessionRestreams(ctx: KernelContext, sessionId: string): Promise<void> {
+  for (const id of await runningSessionRestreamIds(ctx.db, sessionId)) await stopRestream(ctx, id, "the stream's ingesting kernel was lost");
 }

@@ -78,6 +78,15 @@ export async function runningStreamRestream(db: Exec, streamId: string): Promise
   return row && { id: row.id, destinations: row.destinations as unknown as StoredDestination[], reports: row.reports as unknown as DestinationReportLike[] };
 }
 
+/** The running restreams of one session (normally one; none when the stream has no enabled destinations). */
+export async function runningSessionRestreamIds(db: Exec, sessionId: string): Promise<string[]> {
+  const rows = await db
+    .select({ id: restreams.id })
+    .from(restreams)
+    .where(and(eq(restreams.origin, "stream"), inArray(restreams.status, ["scheduled", "starting", "live", "stopping"]), sql`${restreams.input}->>'session_id' = ${sessionId}`));
+  return rows.map((row) => row.id);
+}
+
 function notFound(streamId: string, destinationId: string): AppError {
   return new AppError("WE-STR-002", `destination ${destinationId} not found on stream ${streamId}; GET /v1/streams/${streamId}/destinations lists them`, { destination_id: destinationId });
 }

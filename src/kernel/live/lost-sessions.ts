@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import { events, streamSessions, tasks } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { recordEvent } from "../events/record.ts";
+import { stopSessionRestreams } from "./destinations-restream.ts";
 import { cancelJob } from "../orchestrator/control.ts";
 import { closeSession, type StreamSessionRow } from "./streams-store.ts";
 
@@ -67,6 +68,8 @@ export async function endLostSessions(ctx: KernelContext, logger: Logger, lostAf
       data: { stream_id: row.streamId, session_id: row.id, reason: KERNEL_LOST_REASON, duration_seconds: durationS, bytes_in: row.bytesIn, job_id: jobId, kernel_id: row.kernelId },
     }).catch((error) => logger.warn({ err: error }, "stream.ended not recorded"));
     if (jobId) await cancelJob(ctx.orchestrator.deps, jobId).catch(() => undefined); // already ended: nothing to do
+    // Its restream to the stream's destinations (destinations-restream.ts) has nobody else to stop it.
+    await stopSessionRestreams(ctx, row.id).catch((error) => logger.warn({ err: error, session_id: row.id }, "the lost session's restream could not be stopped"));
   }
   return ended;
 }
