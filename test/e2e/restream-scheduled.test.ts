@@ -104,6 +104,8 @@ test("scheduled start and stop (±2 s), looping, resumed on the other worker fro
   await waitFor(() => video().length > 0, 20_000, "media at the receiver", 20);
   const firstAt = video()[0]!.at;
   console.log(`restream: first media ${((firstAt - startAt) / 1000).toFixed(2)} s after start_at`);
+  const [timing] = await cluster.sql<{ created_at: Date; started_at: Date | null }[]>`select t.created_at, t.started_at from tasks t join restreams r on r.task_id = t.id where r.id = ${restream.id}`;
+  console.log(`restream: task queued ${((timing!.created_at.getTime() - startAt) / 1000).toFixed(2)} s, leased ${(((timing!.started_at?.getTime() ?? NaN) - startAt) / 1000).toFixed(2)} s from start_at`);
   expect(Math.abs(firstAt - startAt)).toBeLessThan(2_000);
 
   // It loops: more media in the first session than the 4 s clip holds.

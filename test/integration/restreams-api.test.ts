@@ -213,7 +213,7 @@ describe("a restream started now", () => {
 
 describe("schedules", () => {
   test("start_at in the future → scheduled, no job; the tick queues its task RESTREAM_START_LEAD_MS ahead (to start at start_at) and stops it at stop_at", async () => {
-    const startAt = Date.now() + 5_000;
+    const startAt = Date.now() + RESTREAM_START_LEAD_MS + 1_500;
     const stopAt = startAt + 1_500;
     const r = await call("/v1/restreams", json("POST", body({ start_at: new Date(startAt).toISOString(), stop_at: new Date(stopAt).toISOString() }), operatorKey));
     expect(r.status).toBe(201);

@@ -10,6 +10,7 @@ import { destinationChanges, initialStatus, tickAction, type ScheduleRow } from 
 import { signRestreamToken, verifyRestreamToken } from "../../src/kernel/restream/token.ts";
 import { isStreamingTask, leaseTtlMsFor, LIVE_LEASE_TTL_MS, taskDeadlineMs } from "../../src/core/topology.ts";
 import { failuresAfter } from "../../src/kernel/orchestrator/results.ts";
+import { warmupMs } from "../../src/worker/tasks/restream-task.ts";
 
 const now = Date.UTC(2026, 0, 31, 20, 0, 0);
 const at = (offsetMs: number) => new Date(now + offsetMs);
@@ -37,6 +38,13 @@ describe("tickAction", () => {
   test("with a lead, a scheduled restream is started that long before start_at (the worker waits for start_at)", () => {
     expect(tickAction(row({ startAt: at(3_000) }), now, 3_000)).toEqual({ do: "start" });
     expect(tickAction(row({ startAt: at(3_001) }), now, 3_000)).toEqual({ do: "none" });
+  });
+
+  test("the worker starts its processes ahead of start_at by twice its probe's time, within bounds", () => {
+    expect(warmupMs(null)).toBe(700);
+    expect(warmupMs(100)).toBe(700);
+    expect(warmupMs(1_200)).toBe(2_400);
+    expect(warmupMs(9_000)).toBe(5_000);
   });
 
   test("a new restream is scheduled only for a start_at in the future", () => {

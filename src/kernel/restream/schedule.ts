@@ -18,10 +18,11 @@ export interface ScheduleRow {
 
 /**
  * A scheduled restream's task is queued this long before start_at: delivery, the claim, resolving and probing
- * the input take a second or two on a loaded host, so the worker prepares ahead and starts sending at start_at
- * (the task's `start_at_ms`, src/worker/tasks/restream-task.ts) instead of that long after it.
+ * the input, and the FFmpeg processes' start take from about a second on an idle host to several on an
+ * overloaded one, so the worker prepares ahead and starts its processes just in time for start_at (the
+ * task's `start_at_ms`, src/worker/tasks/restream-task.ts) instead of starting that long after it.
  */
-export const RESTREAM_START_LEAD_MS = 3_000;
+export const RESTREAM_START_LEAD_MS = 8_000;
 
 export type TickAction = { do: "none" } | { do: "start" } | { do: "stop"; reason: "stop_at" } | { do: "end"; status: "completed" | "failed" | "stopped" };
 

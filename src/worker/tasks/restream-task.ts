@@ -26,11 +26,19 @@ import { resolveInput } from "./io.ts";
 /** How often the task reports its destinations and position (also the resume granularity). */
 export const RESTREAM_PROGRESS_INTERVAL_MS = 2_000;
 /**
- * The runner is started this long before a scheduled start: its input reader and the publishers' probe and
- * RTMP handshake take about that long before the first media reaches a destination (measured by
- * test/e2e/restream-scheduled.test.ts), so media arrives close to start_at rather than after it.
+ * The runner is started ahead of a scheduled start by the time its FFmpeg processes need before the first media
+ * reaches a destination (input reader, the publishers' probe, the RTMP handshake): about 0.7 s on an idle host
+ * (test/e2e/restream-scheduled.test.ts), several seconds on an overloaded one. The worker estimates it from the
+ * FFprobe run it just made on the same input (process start and open under the current load): twice that,
+ * within these bounds (the upper one stays below the kernel's RESTREAM_START_LEAD_MS, 8 s).
  */
 export const RESTREAM_WARMUP_MS = 700;
+export const RESTREAM_MAX_WARMUP_MS = 5_000;
+
+/** How long before start_at the runner starts (pure): twice the probe's time, at least RESTREAM_WARMUP_MS. */
+export function warmupMs(probeMs: number | null): number {
+  return Math.min(RESTREAM_MAX_WARMUP_MS, Math.max(RESTREAM_WARMUP_MS, Math.round(2 * (probeMs ?? 0))));
+}
 const CLAIM_TIMEOUT_MS = 10_000;
 const PROBE_TIMEOUT_MS = 15_000;
 
@@ -80,8 +88,10 @@ export async function restreamTask(ctx: TaskContext<"restream">): Promise<Restre
     return { reason: "gone", position_s: 0, destinations: [] };
   }
   const ffmpeg = process.env.FFMPEG_PATH || "ffmpeg";
-  const { input, duration, start } = await inputOf(ctx, claim);
-  if (params.start_at_ms !== undefined && !(await waitUntil(params.start_at_ms - RESTREAM_WARMUP_MS, ctx.signal))) {
+  const { input, duration, start, probeMs } = await inputOf(ctx, claim);
+  const warmup = warmupMs(probeMs);
+  if (params.start_at_ms !== undefined) log.info({ start_at_ms: params.start_at_ms, warmup_ms: warmup, in_ms: params.start_at_ms - Date.now() }, "restream prepared; waiting for its start");
+  if (params.start_at_ms !== undefined && !(await waitUntil(params.start_at_ms - warmup, ctx.signal))) {
     return { reason: "stopped", position_s: start, destinations: [] };
   }
   const position = () => (input.kind === "file" ? filePosition(start, runner.inputPositionSeconds(), duration, input.loop) : 0);
@@ -136,11 +146,15 @@ async function waitUntil(at: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** The runner's input: a file resolved like a VOD source (played from the position reached), or the live session's FLV. */
-async function inputOf(ctx: TaskContext<"restream">, claim: RestreamClaim): Promise<{ input: RestreamInput; duration: number | null; start: number }> {
+async function inputOf(ctx: TaskContext<"restream">, claim: RestreamClaim): Promise<{ input: RestreamInput; duration: number | null; start: number; probeMs: number | null }> {
   const spec = ctx.params.input;
-  if (spec.kind === "live") return { input: { kind: "live", source: spec.source_url, token: spec.token }, duration: null, start: 0 };
+  if (spec.kind === "live") return { input: { kind: "live", source: spec.source_url, token: spec.token }, duration: null, start: 0, probeMs: null };
   const source = await resolveInput(ctx.plugins, spec.source_url, spec.storage, { allowCidrs: ctx.outboundAllowCidrs, signal: ctx.signal });
-  const duration = claim.input_duration_s ?? (await probeDurationSeconds(process.env.FFPROBE_PATH || "ffprobe", source));
+  // Probed even when the duration is known: its time is the warm-up estimate of a scheduled start.
+  const probeStarted = performance.now();
+  const probed = await probeDurationSeconds(process.env.FFPROBE_PATH || "ffprobe", source);
+  const probeMs = performance.now() - probeStarted;
+  const duration = claim.input_duration_s ?? probed;
   const start = filePosition(claim.position_s, 0, duration, spec.loop);
-  return { input: { kind: "file", source, loop: spec.loop, startSeconds: start }, duration, start };
+  return { input: { kind: "file", source, loop: spec.loop, startSeconds: start }, duration, start, probeMs };
 }
