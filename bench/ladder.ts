@@ -196,6 +196,23 @@ await main(async () => {
   );
   log(`platform wall − raw wall (median): ${fmt((medP - medR) / 1000)} s`);
   log("");
+  // Per task: its wall time and how many FFmpeg/FFprobe processes it ran (phases above sum call durations,
+  // which overlap if a task ever runs calls side by side; the task's own wall does not).
+  const types = ["analyze", "video", "audio", "package"];
+  const perTask = (r: PlatformRun, type: string) => {
+    const tasks = r.job.tasks.filter((t) => t.type === type);
+    const calls = r.calls.filter((c) => tasks.includes(taskOfCall(r.job, c)!));
+    return { ms: sum(tasks.map((t) => ms(t.finished_at) - ms(t.started_at))), ffmpeg: calls.filter((c) => c.tool === "ffmpeg").length, ffprobe: calls.filter((c) => c.tool === "ffprobe").length };
+  };
+  table(
+    ["task", "wall ms (median)", "% of wall", "FFmpeg runs", "FFprobe runs"],
+    types.map((type) => {
+      const xs = platform.map((r) => perTask(r, type));
+      const v = median(xs.map((x) => x.ms));
+      return [type, v, `${fmt((100 * v) / medP, 1)}%`, String(xs[0]!.ffmpeg), String(xs[0]!.ffprobe)];
+    }),
+  );
+  log("");
   log("## Where the platform's CPU goes (median s)");
   const names = [...new Set(platform.flatMap((r) => Object.keys(r.processes)))];
   table(
