@@ -54,7 +54,7 @@ test("one pass: all ready tasks published in priority order and marked; a failed
   });
   await waitFor(() => got.length === 3, 10_000, "three deliveries");
   await consumer.stop();
-  expect(got).toEqual([ids.high, ids.mid, ids.low]);
+  expect(got).toEqual([ids.high!, ids.mid!, ids.low!]);
 
   // The next pass has nothing new for the bus but the one that failed (it fails again: its queue does not exist).
   expect(await publishReady(db, bus, logger)).toBe(0);
