@@ -231,6 +231,17 @@ describe("schedules", () => {
     expect(job!.status).toBe("cancelled");
   });
 
+  test("POST …/start on a scheduled restream starts it now: its task does not wait for start_at", async () => {
+    const r = await call("/v1/restreams", json("POST", body({ start_at: new Date(Date.now() + 3_600_000).toISOString() }), operatorKey));
+    expect(r.body.status).toBe("scheduled");
+    const started = await call(`/v1/restreams/${r.body.id}/start`, json("POST", undefined, operatorKey));
+    expect(started.status).toBe(200);
+    expect(started.body.status).toBe("starting");
+    const [task] = await query<{ params: RestreamParams }>(sql`select params from tasks where id = ${started.body.task_id}`);
+    expect(task!.params.start_at_ms).toBeUndefined();
+    expect((await call(`/v1/restreams/${r.body.id}/stop`, json("POST", undefined, operatorKey))).status).toBe(200);
+  });
+
   test("a scheduled restream stopped before its start never starts", async () => {
     const r = await call("/v1/restreams", json("POST", body({ start_at: new Date(Date.now() + 3_600_000).toISOString() }), operatorKey));
     const stopped = await call(`/v1/restreams/${r.body.id}/stop`, json("POST", undefined, operatorKey));

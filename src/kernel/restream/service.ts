@@ -87,9 +87,11 @@ export async function startNow(ctx: KernelContext, restreamId: string): Promise<
   if (row.status !== "scheduled" && !ENDED_STATUSES.includes(row.status as RestreamStatus)) {
     throw new AppError("WE-STR-010", `restream ${row.id} is already running (${row.status})`, { status: row.status });
   }
-  // A file that played to its end starts over; a stopped one continues where it stopped.
-  if (row.status === "completed") await updateRestream(ctx.db, row.id, { positionS: 0 });
-  return launchRestream(ctx, row.id, { fromEnded: true });
+  // A file that played to its end starts over; a stopped one continues where it stopped. A stop_at already
+  // passed would stop it again at once: it is dropped.
+  const patch = { ...(row.status === "completed" ? { positionS: 0 } : {}), ...(row.stopAt && row.stopAt.getTime() <= Date.now() ? { stopAt: null } : {}) };
+  if (Object.keys(patch).length > 0) await updateRestream(ctx.db, row.id, patch);
+  return launchRestream(ctx, row.id, { fromEnded: true, now: true });
 }
 
 /** DELETE /v1/restreams/:id: stops it when running, then removes it (its job stays in the job history). */
@@ -100,9 +102,9 @@ export async function deleteRestream(ctx: KernelContext, restreamId: string): Pr
 
 /**
  * Starts a restream: its job and task in one transaction with the row locked (so two kernels' ticks, or a tick
- * and a user, start it once), then the task is published. `fromEnded`: a restart of an ended restream.
+ * and a user, start it once), then the task is published. `fromEnded`: a restart of an ended restream; `now`: start sending at once, whatever start_at says (POST …/start).
  */
-export async function launchRestream(ctx: KernelContext, restreamId: string, opts: { fromEnded?: boolean } = {}): Promise<RestreamRow> {
+export async function launchRestream(ctx: KernelContext, restreamId: string, opts: { fromEnded?: boolean; now?: boolean } = {}): Promise<RestreamRow> {
   const storage = (await uploadStorage(ctx)).id;
   const base = restreamInternalBase(ctx);
   const row = await ctx.db.transaction(async (tx) => {
@@ -116,7 +118,7 @@ export async function launchRestream(ctx: KernelContext, restreamId: string, opt
       token: signRestreamToken(ctx.secrets, current.id, new Date(Date.now() + RESTREAM_TOKEN_TTL_MS)),
       input: taskInput(ctx, input, current.loop, base),
       // Queued ahead of its start (schedule.ts RESTREAM_START_LEAD_MS): the worker waits for it before sending.
-      ...(current.startAt && current.startAt.getTime() > Date.now() ? { start_at_ms: current.startAt.getTime() } : {}),
+      ...(!opts.now && current.startAt && current.startAt.getTime() > Date.now() ? { start_at_ms: current.startAt.getTime() } : {}),
     };
     const metadata = { restream: { id: current.id, name: current.name, origin: current.origin } };
     const [job] = await tx
