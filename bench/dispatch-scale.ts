@@ -14,8 +14,10 @@
  * timestamps from PostgreSQL, so every task counts, whichever kernel or worker touched it), and tasks leased
  * twice counted from the database (task_attempts) and from the harness (grants per task). Both must be 0.
  *
- *   node_modules/.bin/bun bench/dispatch-scale.ts [--tasks 10000] [--workers 20] [--slots 1] [--dist /tmp/bench-dist]
- *   (--tasks 500 for a quick run)
+ *   node_modules/.bin/bun bench/dispatch-scale.ts [--tasks 10000] [--workers 20] [--slots 1] [--lease-ttl 300s] [--dist /tmp/bench-dist]
+ *   (--tasks 500 for a quick run. The kernel's LEASE_TTL is long by default: a lease that expired while its
+ *   report waited in a backlog would be granted again as a legitimate retry and counted here as "leased twice";
+ *   with the production 30 s, such a count says the kernel fell that far behind.)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -234,7 +236,7 @@ export function placeSource(dataDir: string, key: string): void {
 }
 
 if (import.meta.main) {
-  const { Kernel, distDir, fmt, log, loadSampler, main, numArg, onCleanup, printMachine, table, tempDir } = await import("./lib.ts");
+  const { Kernel, arg, distDir, fmt, log, loadSampler, main, numArg, onCleanup, printMachine, table, tempDir } = await import("./lib.ts");
   const { TEST_ADMIN_KEY } = await import("../test/helpers/auth.ts");
   const { createTestDatabase } = await import("../test/helpers/db.ts");
   const { cleanupPrefix, natsUrl, uniquePrefix } = await import("../test/helpers/nats.ts");
@@ -251,7 +253,7 @@ if (import.meta.main) {
     onCleanup(() => cleanupPrefix(natsUrl(), prefix).catch(() => {}));
     const dataDir = tempDir("dispatch-data");
     placeSource(dataDir, "bench/source.mp4");
-    const { kernel } = await Kernel.start({ dist, dataDir, env: { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_PREFIX: prefix, EMBEDDED_WORKER: "false", RATE_LIMIT_RPS: "0" } });
+    const { kernel } = await Kernel.start({ dist, dataDir, env: { DATABASE_URL: database.url, NATS_URL: natsUrl(), BUS_PREFIX: prefix, EMBEDDED_WORKER: "false", RATE_LIMIT_RPS: "0", LEASE_TTL: arg("lease-ttl", "300s") } });
     const r = await runDispatchScale({ apiUrl: kernel.url, apiKey: TEST_ADMIN_KEY, natsUrl: natsUrl(), prefix, databaseUrl: database.url, sourceKey: "bench/source.mp4", tasks, workers: workerCount, slots, log, timeoutMs: 1_800_000 });
     log(`\n${r.jobs} jobs submitted through POST /v1/jobs in ${fmt(r.submitSeconds)} s; ${r.tasks} tasks (the kernel planned them: analyze, video chunks, audio, package)`);
     log(`${workerCount} simulated workers × ${slots} slot(s), one compiled distributed kernel, PostgreSQL and NATS on the same host`);

@@ -13,7 +13,9 @@ import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
 let k: TestKernel;
 
 beforeAll(async () => {
-  k = await startTestKernel({ nats: true, env: { RATE_LIMIT_RPS: "0" } });
+  // A lease outliving any backlog of reports on a loaded machine: an expired lease would be re-granted (a
+  // legitimate retry), and this test is about grants racing, not expiry (orchestrator.test.ts covers that).
+  k = await startTestKernel({ nats: true, env: { RATE_LIMIT_RPS: "0", LEASE_TTL: "300s" } });
   placeSource(k.dataDir, "dispatch/source.mp4");
 });
 afterAll(async () => {
