@@ -30,7 +30,7 @@ export interface KernelMetrics {
   webhookDeliveries: Counter<"result">;
   webhookDeliveryDuration: Histogram;
   webhooksMuted: Gauge;
-  /** Per restream destination: 1 for its current status, 0 for the others (issue 16; labels removed when the restream ends). */
+  /** Per restream destination: 1 for its current status, 0 for the others (issue 16; removed when the restream ends, restream/restream-metrics.ts). */
   restreamDestinationState: Gauge<"restream_id" | "destination_id" | "status">;
   restreamReconnects: Counter<"restream_id" | "destination_id">;
 }

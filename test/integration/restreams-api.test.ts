@@ -168,6 +168,9 @@ describe("a restream started now", () => {
       ["restream.destination.failed", "d2", "Connection refused"],
       ["restream.destination.recovered", "d2", null],
     ]);
+    const metrics = await (await k.fetch("/metrics")).text();
+    expect(metrics).toMatch(new RegExp(`webencode_restream_destination_state\\{[^}]*restream_id="${id}",destination_id="d2",status="live"[^}]*\\} 1`));
+    expect(metrics).toMatch(new RegExp(`webencode_restream_destination_reconnects_total\\{[^}]*restream_id="${id}",destination_id="d2"[^}]*\\} 1`));
     // The same report again changes nothing: no event repeats.
     await report({ status: "live", bitrate_kbps: 2400, last_error: null }, 7.5);
     await waitFor(async () => (await get()).position_s === 7.5, 10_000, "the third report");
@@ -184,6 +187,7 @@ describe("a restream started now", () => {
     const again = await call(`/v1/restreams/${id}/stop`, json("POST", undefined, operatorKey));
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe("WE-STR-010");
+    expect(await (await k.fetch("/metrics")).text()).not.toContain(`restream_id="${id}"`);
     const claim = await fetch(params.destinations_url, { headers: { authorization: `Bearer ${params.token}` } });
     expect(claim.status).toBe(404);
   });

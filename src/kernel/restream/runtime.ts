@@ -16,6 +16,7 @@ import type { KernelContext } from "../context.ts";
 import { recordEvents } from "../events/record.ts";
 import type { RestreamProgressUpdate } from "../orchestrator/results.ts";
 import { setRestreamInternalBase, setRestreamKick } from "./runtime-base.ts";
+import { forgetRestreamMetrics, setDestinationMetrics } from "./restream-metrics.ts";
 import { destinationChanges, RESTREAM_START_LEAD_MS, tickAction, type RestreamStatus } from "./schedule.ts";
 import { launchRestream, stopRestream } from "./service.ts";
 import { lockDueRestreams, recordReport, updateRestream } from "./store.ts";
@@ -28,7 +29,6 @@ export const RESTREAM_TICK_MS = 500;
  * creating kernel's own tick handles it first).
  */
 export const RESTREAM_IDLE_TICK_MS = 5_000;
-const STATUSES = ["connecting", "live", "retrying", "failed", "stopped"] as const;
 
 export function startRestreams(ctx: KernelContext, internalBase: string): { stop(): Promise<void> } {
   setRestreamInternalBase(ctx, internalBase);
@@ -67,6 +67,7 @@ export async function tick(ctx: KernelContext, now = Date.now()): Promise<number
         // A failed job's reason (the input could not be read, every attempt failed) is the restream's error.
         const error = action.status === "failed" ? (row.jobError ?? "the restream task failed") : null;
         await updateRestream(tx, row.id, { status: action.status, endedAt: new Date(), error, ...(action.status === "completed" ? { positionS: 0 } : {}) });
+        forgetRestreamMetrics(ctx.metrics, row.id, (row.reports as Array<{ id: string }>).map((report) => report.id));
       }
     }
     return { later, seen: rows.length };
@@ -96,8 +97,7 @@ async function onReport(ctx: KernelContext, update: RestreamProgressUpdate): Pro
     await recordEvents(ctx.db, changes.map((change) => ({ type: change.type, jobId: recorded.row.jobId, streamId, data: { restream_id: restreamId, ...stream, ...change } })));
   }
   for (const report of update.restream.destinations) {
-    for (const status of STATUSES) ctx.metrics.restreamDestinationState.set({ restream_id: restreamId, destination_id: report.id, status }, report.status === status ? 1 : 0);
-    const added = report.reconnects - (before.find((old) => old.id === report.id)?.reconnects ?? 0);
-    if (added > 0) ctx.metrics.restreamReconnects.inc({ restream_id: restreamId, destination_id: report.id }, added);
+    setDestinationMetrics(ctx.metrics, restreamId, report, report.reconnects - (before.find((old) => old.id === report.id)?.reconnects ?? 0));
   }
+
 }

@@ -25,6 +25,7 @@ import type { AdvanceResult } from "../orchestrator/results.ts";
 import { type JobRow, moveJob } from "../orchestrator/transitions.ts";
 import { uploadStorage } from "../uploads/catalog.ts";
 import type { RequestedInput, StoredDestination } from "./request.ts";
+import { forgetRestreamMetrics } from "./restream-metrics.ts";
 import { kickRestreams, restreamInternalBase } from "./runtime-base.ts";
 import { ENDED_STATUSES, initialStatus, type RestreamStatus } from "./schedule.ts";
 import { deleteRestreamRow, getRestream, insertRestream, lockRestream, type RestreamRow, updateRestream } from "./store.ts";
@@ -78,6 +79,7 @@ export async function stopRestream(ctx: KernelContext, restreamId: string, why =
     await cancelJob(ctx.orchestrator.deps, row.jobId).catch((error) => ctx.logger.debug({ restream_id: row.id, error: errorMessage(error) }, "restream job already ended"));
   }
   ctx.logger.info({ restream_id: row.id, why }, "restream stopped");
+  forgetRestreamMetrics(ctx.metrics, row.id, (row.reports as Array<{ id: string }>).map((report) => report.id));
   return updateRestream(ctx.db, row.id, { status: "stopped", endedAt: new Date() });
 }
 
