@@ -5,9 +5,11 @@
  * - The option names exactly one track: `{ track: N }` (N of FFmpeg's `0:s:N`: the source's subtitle
  *   streams in order, text or bitmap), `{ sidecar: N }` (the job's `subtitles[N]`) or `{ language }` (the
  *   one track, source or sidecar, tagged with it). Resolved at planning against the analyzed source.
- * - Text tracks only. A bitmap track (PGS, DVB, DVD) is refused at planning: FFmpeg 5.1 draws one only with
+ * - Text tracks only. A bitmap track (PGS, DVB, DVD) is not burned: FFmpeg 5.1 draws one only with
  *   `overlay` fed by sub2video, and a chunk that seeks into the source would lose the picture already on
  *   screen at its start (a PGS picture stays until the next), so split and one-piece outputs would differ.
+ *   The job goes on without it and says why under `source.burned_subtitles` (bitmap subtitles are dropped
+ *   with a warning, never a failure: docs/media.md).
  * - Each video chunk converts the track to ASS (a demux of the subtitle stream only, no picture decoding)
  *   with its times on the SOURCE clock (`-copyts`), and burns it with libass (`ass` filter) on frames put
  *   back at their source time, so a cue lands on the same frames whichever chunk renders them.
@@ -33,6 +35,16 @@ export interface BurnSource {
 /** What is burned: a text stream of the source (FFprobe index) or the job's sidecar at a position. */
 export type BurnChoice = { kind: "stream"; index: number; codec: string } | { kind: "sidecar"; position: number };
 
+/** What the job shows under `source.burned_subtitles`: the track burned, or the one named and why it was not. */
+export interface BurnReport {
+  track: string;
+  burned: boolean;
+  reason?: string;
+}
+
+/** The option resolved: a track to burn (with its label), a track that cannot be burned (skip), or an error. */
+export type BurnResolution = { choice: BurnChoice; label: string } | { skip: BurnReport } | { error: string };
+
 interface Candidate {
   label: string;
   language: string;
@@ -56,10 +68,11 @@ function candidates(source: BurnSource, sidecars: ReadonlyArray<{ language: stri
 const listOf = (all: readonly Candidate[]) => (all.length === 0 ? "none" : all.map((c) => c.label).join(", "));
 
 /**
- * The track `option` names, or why it cannot be burned (the job fails at planning with WE-JOB-007). The
- * sidecar position was checked at submission already; it is checked again so this stays total.
+ * The track `option` names; a bitmap track, which is not burned (`skip`, the job goes on); or why the option
+ * names no usable track (the job fails at planning with WE-JOB-007). The sidecar position was checked at
+ * submission already; it is checked again so this stays total.
  */
-export function resolveBurn(option: BurnSubtitlesOption, source: BurnSource, sidecars: ReadonlyArray<{ language: string; name: string }>): BurnChoice | { error: string } {
+export function resolveBurn(option: BurnSubtitlesOption, source: BurnSource, sidecars: ReadonlyArray<{ language: string; name: string }>): BurnResolution {
   const all = candidates(source, sidecars);
   const everything = [...all.streams, ...all.sidecars];
   let picked: Candidate | undefined;
@@ -80,10 +93,14 @@ export function resolveBurn(option: BurnSubtitlesOption, source: BurnSource, sid
   }
   if (picked.choice.kind === "stream" && !TEXT_SUBTITLE_CODECS.has(picked.codec)) {
     return {
-      error: `burn_subtitles names ${picked.label}: bitmap subtitles (${picked.codec}) cannot be burned in (only text subtitles: SRT, ASS/SSA, mov_text, WebVTT); leave burn_subtitles out and the track is dropped with a note under source.ignored_streams`,
+      skip: {
+        track: picked.label,
+        burned: false,
+        reason: `bitmap subtitles (${picked.codec}) cannot be burned in (only text subtitles: SRT, ASS/SSA, mov_text, WebVTT): the outputs have no burned subtitles and the track is dropped`,
+      },
     };
   }
-  return picked.choice;
+  return { choice: picked.choice, label: picked.label };
 }
 
 /** Whether a carried soft track is the burned one (left out of the soft tracks unless keep_soft). */

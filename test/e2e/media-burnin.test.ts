@@ -31,6 +31,7 @@ interface JobView {
   status: string;
   error: { code: string; message: string } | null;
   tasks: Array<{ type: string }>;
+  source?: { burned_subtitles?: { track: string; burned: boolean; reason?: string } } | null;
 }
 
 async function startKernel(name: string, env: Record<string, string>): Promise<Kernel> {
@@ -172,6 +173,9 @@ describe("burn_subtitles", () => {
     await onePiece;
     expect(split.job.tasks.filter((t) => t.type === "video").length).toBeGreaterThan(1);
     expect(whole!.job.tasks.filter((t) => t.type === "video").length).toBe(1);
+    // The job says which track it burned.
+    expect(split.job.source?.burned_subtitles).toEqual({ track: "track 0 (eng, subrip)", burned: true });
+    expect(plain.job.source?.burned_subtitles).toBeUndefined();
 
     const inside = await Promise.all(INSIDE.map((t) => bandDiff(split.mp4, plain.mp4, t)));
     const outside = await Promise.all(OUTSIDE.map((t) => bandDiff(split.mp4, plain.mp4, t)));

@@ -19,13 +19,17 @@ const sidecars = [{ language: "deu", name: "Deutsch" }];
 
 describe("resolveBurn", () => {
   test("track N is FFmpeg's 0:s:N, bitmap streams counted", () => {
-    expect(resolveBurn({ track: 0 }, source, [])).toEqual({ kind: "stream", index: 2, codec: "subrip" });
-    expect(resolveBurn({ track: 2 }, source, [])).toEqual({ kind: "stream", index: 4, codec: "ass" });
+    expect(resolveBurn({ track: 0 }, source, [])).toEqual({ choice: { kind: "stream", index: 2, codec: "subrip" }, label: "track 0 (eng, subrip)" });
+    expect(resolveBurn({ track: 2 }, source, [])).toEqual({ choice: { kind: "stream", index: 4, codec: "ass" }, label: "track 2 (fra, ass)" });
   });
 
-  test("a bitmap track is refused with the reason", () => {
+  test("a bitmap track is skipped with the reason (a warning, not a failure)", () => {
     const r = resolveBurn({ track: 1 }, source, []);
-    expect("error" in r && r.error).toContain("bitmap subtitles (hdmv_pgs_subtitle) cannot be burned in");
+    expect("skip" in r && r.skip).toEqual({
+      track: "track 1 (eng, hdmv_pgs_subtitle)",
+      burned: false,
+      reason: "bitmap subtitles (hdmv_pgs_subtitle) cannot be burned in (only text subtitles: SRT, ASS/SSA, mov_text, WebVTT): the outputs have no burned subtitles and the track is dropped",
+    });
   });
 
   test("a track the source lacks names the tracks it has", () => {
@@ -37,13 +41,13 @@ describe("resolveBurn", () => {
   });
 
   test("sidecars by position", () => {
-    expect(resolveBurn({ sidecar: 0 }, source, sidecars)).toEqual({ kind: "sidecar", position: 0 });
+    expect(resolveBurn({ sidecar: 0 }, source, sidecars)).toEqual({ choice: { kind: "sidecar", position: 0 }, label: 'sidecar 0 (deu, "Deutsch")' });
     expect("error" in resolveBurn({ sidecar: 1 }, source, sidecars)).toBe(true);
   });
 
   test("a language must name exactly one track, source or sidecar", () => {
-    expect(resolveBurn({ language: "FRA" }, source, sidecars)).toEqual({ kind: "stream", index: 4, codec: "ass" });
-    expect(resolveBurn({ language: "deu" }, source, sidecars)).toEqual({ kind: "sidecar", position: 0 });
+    expect(resolveBurn({ language: "FRA" }, source, sidecars)).toEqual({ choice: { kind: "stream", index: 4, codec: "ass" }, label: "track 2 (fra, ass)" });
+    expect(resolveBurn({ language: "deu" }, source, sidecars)).toEqual({ choice: { kind: "sidecar", position: 0 }, label: 'sidecar 0 (deu, "Deutsch")' });
     const several = resolveBurn({ language: "eng" }, source, sidecars);
     expect("error" in several && several.error).toContain('which several tracks have (track 0 (eng, subrip), track 1 (eng, hdmv_pgs_subtitle)): name one with "track" or "sidecar"');
     const none = resolveBurn({ language: "jpn" }, source, sidecars);

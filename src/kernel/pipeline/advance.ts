@@ -24,7 +24,7 @@ import type { AudioTrack, SourceSummary } from "../../media/source.ts";
 import { selectAudioTracks, trackAudioSpec, trackLabel } from "../../media/audio-tracks.ts";
 import { sourceAudioFrameSeconds } from "../../media/verify.ts";
 import { audioGroups, type PackageParams, type RenditionPlan, type VideoParams } from "../../media/task-params.ts";
-import { type BurnChoice, isBurned, resolveBurn } from "../../media/subtitles-burn.ts";
+import { type BurnChoice, type BurnResolution, isBurned, resolveBurn } from "../../media/subtitles-burn.ts";
 
 export interface PipelineOptions {
   /** Chunk length bounds and when splitting pays (one chunk when it does not pay: docs/architecture.md §3). */
@@ -107,12 +107,18 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
   const { keyframes, ...summary } = source;
   // What the job gets (sizes) and which requested profiles it does not (a source smaller than the ladder), shown under `source`.
   const planned = { renditions: renditions.map((r) => ({ profile: r.profile.id, width: r.width, height: r.height })), skipped_profiles: skippedProfiles(specs, renditions, sourceVideo) };
-  await db.update(jobs).set({ probe: { ...summary, keyframe_count: keyframes.length, ...planned } }).where(eq(jobs.id, job.id));
+  const resolvedBurn = burnResolution(job, source);
+  if (resolvedBurn && "error" in resolvedBurn) return failJob(db, job, "WE-JOB-007", resolvedBurn.error);
+  // What was burned, or the bitmap track that could not be and why (a warning, the job goes on), under `source`.
+  const burnReport = resolvedBurn ? ("skip" in resolvedBurn ? resolvedBurn.skip : { track: resolvedBurn.label, burned: true }) : undefined;
+  await db
+    .update(jobs)
+    .set({ probe: { ...summary, keyframe_count: keyframes.length, ...planned, ...(burnReport ? { burned_subtitles: burnReport } : {}) } })
+    .where(eq(jobs.id, job.id));
 
   const picked = selectAudioTracks(tracksOf(source), job.options.audio_tracks);
   if ("error" in picked) return failJob(db, job, "WE-JOB-007", picked.error);
-  const burn = burnOf(job, source);
-  if (burn && "error" in burn) return failJob(db, job, "WE-JOB-007", burn.error);
+  const burn = resolvedBurn && "choice" in resolvedBurn ? resolvedBurn.choice : undefined;
   const burnParams = burn ? burnTrackParams(job, source, burn) : undefined;
   const audioGroupList = audioGroups(renditions.map((r) => r.profile));
   // The task budget: analyze and package, one audio task per audio track and audio group, the rest shared by the groups.
@@ -189,9 +195,15 @@ async function afterAnalyze(db: Exec, job: JobRow, task: TaskRow, opts: Pipeline
 }
 
 /** The track the job burns into the picture (option burn_subtitles), or why it cannot; undefined without the option. */
-function burnOf(job: JobRow, source: SourceSummary): BurnChoice | { error: string } | undefined {
+function burnResolution(job: JobRow, source: SourceSummary): BurnResolution | undefined {
   const option = job.options.burn_subtitles;
   return option ? resolveBurn(option, source, job.options.subtitles ?? []) : undefined;
+}
+
+/** The track burned into the picture, if any (a skipped bitmap track or a refusal burns nothing). */
+function burnOf(job: JobRow, source: SourceSummary): BurnChoice | undefined {
+  const resolved = burnResolution(job, source);
+  return resolved && "choice" in resolved ? resolved.choice : undefined;
 }
 
 /** Where the chunk reads the burned track: a stream of the source on its own clock, or a sidecar moved onto it. */
@@ -293,8 +305,7 @@ function buildPackageParams(job: JobRow, source: SourceSummary, media: TaskRow[]
 function packageSubtitles(job: JobRow, source: SourceSummary): NonNullable<PackageParams["subtitles"]> {
   const { storage } = job.options;
   // A burned track is not also a soft track, unless the option keeps it (docs/media.md).
-  const resolved = job.options.burn_subtitles?.keep_soft ? undefined : burnOf(job, source);
-  const burned = resolved && !("error" in resolved) ? resolved : undefined;
+  const burned = job.options.burn_subtitles?.keep_soft ? undefined : burnOf(job, source);
   const fromSource = (source.subtitle_tracks ?? []).filter((t) => !isBurned(burned, { stream: t.index })).map((t) => ({
     source_url: job.sourceUrl,
     storage,
