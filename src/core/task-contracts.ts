@@ -223,6 +223,8 @@ export const restreamParamsSchema = v.object({
   input: restreamInputParamsSchema,
   /** A scheduled start (epoch ms): the task is queued a little ahead; the worker prepares, then starts sending then. */
   start_at_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /** A scheduled stop (epoch ms): the worker stops sending then by itself; the kernel's stop follows. */
+  stop_at_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
 
 /** One destination's state in a restream task's progress (the runner's DestinationReport). */

@@ -8,7 +8,8 @@
  * - the worker running it is SIGKILLed mid-way: the other worker takes the task as attempt 2 (lease expiry),
  *   starts the file at the position the first attempt reached (the row's position_s, not 0), and the receiver
  *   gets a new session;
- * - media stops within 2 s of stop_at and the restream is `stopped`.
+ * - media stops within 2 s of stop_at (the worker stops by itself at stop_at; the kernel cancels the job) and
+ *   the restream is `stopped`.
  *
  * Build first: `bun scripts/build.ts --plugins --outdir DIR`, run with E2E_DIST=DIR.
  */
@@ -147,5 +148,6 @@ test("scheduled start and stop (±2 s), looping, resumed on the other worker fro
   console.log(`restream: last media ${((lastAt - stopAt) / 1000).toFixed(2)} s after stop_at`);
   expect(Math.abs(lastAt - stopAt)).toBeLessThan(2_000);
   const [job] = await cluster.sql<{ status: string }[]>`select j.status from jobs j join restreams r on r.job_id = j.id where r.id = ${restream.id}`;
-  expect(job!.status).toBe("cancelled");
+  // Cancelled by the kernel's stop, or completed when the worker's own stop at stop_at got there first.
+  expect(["cancelled", "completed"]).toContain(job!.status);
 }, 120_000);

@@ -28,6 +28,7 @@ describe("tickAction", () => {
     ["starting, stop_at passed", row({ status: "starting", stopAt: at(-1), jobStatus: "processing" }), { do: "stop", reason: "stop_at" }],
     ["live, its job completed (input ended)", row({ status: "live", jobStatus: "completed" }), { do: "end", status: "completed" }],
     ["live, its job failed", row({ status: "live", jobStatus: "failed" }), { do: "end", status: "failed" }],
+    ["live, its job completed at stop_at (the worker stopped itself)", row({ status: "live", stopAt: at(-10), jobStatus: "completed" }), { do: "end", status: "stopped" }],
     ["live, its job cancelled", row({ status: "live", jobStatus: "cancelled" }), { do: "end", status: "stopped" }],
     ["stopped", row({ status: "stopped", stopAt: at(-1), jobStatus: "cancelled" }), { do: "none" }],
     ["completed", row({ status: "completed", jobStatus: "completed" }), { do: "none" }],

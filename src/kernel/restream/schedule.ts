@@ -32,7 +32,8 @@ export function tickAction(row: ScheduleRow, now: number, leadMs = 0): TickActio
     return !row.startAt || row.startAt.getTime() <= now + leadMs ? { do: "start" } : { do: "none" };
   }
   if (!RUNNING_STATUSES.includes(row.status)) return { do: "none" };
-  if (row.jobStatus === "completed") return { do: "end", status: "completed" };
+  // A worker stops at stop_at by itself (its task completes): that is a stop, not the input's end.
+  if (row.jobStatus === "completed") return { do: "end", status: row.stopAt && row.stopAt.getTime() <= now ? "stopped" : "completed" };
   if (row.jobStatus === "failed") return { do: "end", status: "failed" };
   if (row.jobStatus === "cancelled") return { do: "end", status: "stopped" };
   if (row.stopAt && row.stopAt.getTime() <= now && row.status !== "stopping") return { do: "stop", reason: "stop_at" };

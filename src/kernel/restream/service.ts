@@ -121,6 +121,8 @@ export async function launchRestream(ctx: KernelContext, restreamId: string, opt
       input: taskInput(ctx, input, current.loop, base),
       // Queued ahead of its start (schedule.ts RESTREAM_START_LEAD_MS): the worker waits for it before sending.
       ...(!opts.now && current.startAt && current.startAt.getTime() > Date.now() ? { start_at_ms: current.startAt.getTime() } : {}),
+      // The worker stops on time by itself, without waiting for the tick and the cancel to reach it.
+      ...(current.stopAt ? { stop_at_ms: current.stopAt.getTime() } : {}),
     };
     const metadata = { restream: { id: current.id, name: current.name, origin: current.origin } };
     const [job] = await tx

@@ -117,7 +117,10 @@ export async function restreamTask(ctx: TaskContext<"restream">): Promise<Restre
   }, RESTREAM_PROGRESS_INTERVAL_MS);
   const onAbort = () => void runner.stop();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
+  // stop_at: stopped here on time; the kernel's cancel at stop_at finds the task ending or ended.
+  const stopTimer = params.stop_at_ms !== undefined ? setTimeout(() => void runner.stop(), Math.max(0, params.stop_at_ms - Date.now())) : undefined;
   const outcome = await runner.done.finally(() => {
+    clearTimeout(stopTimer);
     clearInterval(reporter);
     ctx.signal.removeEventListener("abort", onAbort);
   });
