@@ -32,8 +32,8 @@ import { apiKeyRoutes } from "./api-keys.ts";
 import { streamRoutes } from "./streams.ts";
 import { streamDestinationRoutes } from "./stream-destinations.ts";
 import { streamInternalRoutes } from "./streams-internal.ts";
-import { auditRoutes } from "./audit.ts";
 import { restreamApi } from "./restreams.ts";
+import { auditRoutes } from "./audit.ts";
 import { livePlaybackLinkRoutes, livePlaybackRoutes } from "./live-playback.ts";
 import { LIVE_INTERNAL_PREFIX, liveIngestInternalRoutes } from "./live-ingest-internal.ts";
 import { uiRoutes } from "./ui.ts";
@@ -81,9 +81,9 @@ export function createApp(ctx: KernelContext) {
     .use(livePlaybackLinkRoutes(ctx))
     .use(liveIngestInternalRoutes(ctx))
     .use(streamInternalRoutes(ctx))
+    .use(restreamApi(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
     .use(uiRoutes(() => oidcSignIn(ctx).origins()));
-    .use(restreamApi(ctx))
 }
 
 interface HookSet {

@@ -112,9 +112,6 @@ export const POLICY: Record<string, Access> = {
   "POST /v1/streams/:id/stop": { role: "operator", action: "streams.stop" },
   "GET /v1/streams/:id/stats": { role: "viewer", action: "streams.stats" },
   "GET /v1/streams/:id/sessions": { role: "viewer", action: "streams.sessions" },
-  // a live stream's restream destinations (docs/restream.md): keys are write-only
-  "GET /v1/streams/:id/destinations": { role: "viewer", action: "stream_destinations.list" },
-  "POST /v1/streams/:id/destinations": { role: "operator", action: "stream_destinations.create" },
   // restreams (docs/restream.md): keys are write-only; create, start, stop and delete are audited
   "GET /v1/restreams": { role: "viewer", action: "restreams.list" },
   "POST /v1/restreams": { role: "operator", action: "restreams.create" },
@@ -122,6 +119,9 @@ export const POLICY: Record<string, Access> = {
   "DELETE /v1/restreams/:id": { role: "operator", action: "restreams.delete" },
   "POST /v1/restreams/:id/start": { role: "operator", action: "restreams.start" },
   "POST /v1/restreams/:id/stop": { role: "operator", action: "restreams.stop" },
+  // a live stream's restream destinations (docs/restream.md): keys are write-only
+  "GET /v1/streams/:id/destinations": { role: "viewer", action: "stream_destinations.list" },
+  "POST /v1/streams/:id/destinations": { role: "operator", action: "stream_destinations.create" },
   "GET /v1/streams/:id/destinations/:destId": { role: "viewer", action: "stream_destinations.get" },
   "PATCH /v1/streams/:id/destinations/:destId": { role: "operator", action: "stream_destinations.update" },
   "DELETE /v1/streams/:id/destinations/:destId": { role: "operator", action: "stream_destinations.delete" },
