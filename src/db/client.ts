@@ -12,6 +12,7 @@ import * as schema from "./schema.ts";
 import { lockDataDir } from "./datadir-lock.ts";
 import { DatabaseConnectError, explainConnectError } from "./connect-errors.ts";
 import { loadPgliteAssets } from "./pglite-assets.ts";
+import { type ListenFn, pgListener } from "./notify.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -25,6 +26,11 @@ export interface Database {
    * kernel runs the reconciler). The lock is gone when the connection is: `held()` re-checks it.
    */
   tryLock(key: number): Promise<HeldLock | undefined>;
+  /**
+   * Calls fn on each NOTIFY on channel (a wake-up hint only: callers still poll, faster while the listener
+   * is unhealthy). PostgreSQL: a dedicated connection (notify.ts); PGlite: in-process.
+   */
+  listen?: ListenFn;
   close(): Promise<void>;
 }
 
@@ -79,9 +85,11 @@ function openPostgres(given: string, opts: OpenOptions): Database {
   const db = drizzlePostgres(client, { schema }) as unknown as Db;
   /** Holds the leader lock's session (see tryLock); opened on first use. */
   let lockClient: postgres.Sql | undefined;
+  const listener = pgListener(url, ssl);
   return {
     db,
     driver: "postgres",
+    listen: listener.listen,
     async ping(timeoutMs = 2000) {
       try {
         return (await withTimeout(client`select 1`.then(() => true), timeoutMs)) ?? false;
@@ -131,6 +139,7 @@ function openPostgres(given: string, opts: OpenOptions): Database {
       };
     },
     close: async () => {
+      await listener.close();
       await lockClient?.end({ timeout: 2 }).catch(() => {});
       await client.end({ timeout: 5 });
     },
@@ -158,6 +167,11 @@ async function openPglite(dataDir: string): Promise<Database> {
       // One process owns the embedded database (the DATA_DIR lock), so it is always the leader.
       async tryLock() {
         return { held: async () => true, release: async () => {} };
+      },
+      // One process owns the database: PGlite delivers a NOTIFY to its own listeners after the statement.
+      async listen(channel, fn) {
+        const unlisten = await pg.listen(channel, () => fn());
+        return { healthy: () => true, close: () => unlisten() };
       },
       async close() {
         await pg.close();

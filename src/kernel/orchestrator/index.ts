@@ -13,8 +13,12 @@ import { createProgressPublisher } from "../events/progress.ts";
 import { serveClaims } from "./claims.ts";
 import { publishReady } from "./dispatch.ts";
 import type { Orchestrator } from "./handle.ts";
+import type { Listener } from "../../db/notify.ts";
 import { Reconciler } from "./reconciler.ts";
 import { handleResult, type OrchestratorDeps } from "./results.ts";
+
+/** The channel migration 0009's trigger NOTIFYs when a statement queues tasks. */
+export const TASKS_CHANNEL = "webencode_tasks";
 
 export function startOrchestrator(ctx: KernelContext, pipeline: Pick<OrchestratorDeps, "advance" | "onJobEnded">): Orchestrator {
   const { db, bus, logger } = ctx;
@@ -59,7 +63,15 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
       for (const id of left) logger.warn({ worker_id: id }, "worker offline: heartbeats stopped");
     },
     onLeaseExpired: (pool) => ctx.metrics.leaseExpiries.inc({ pool }),
+    listening: () => tasksListener?.healthy() ?? false,
   });
+  // Tasks queued by any kernel (or by SQL behind their backs) NOTIFY at commit (migration 0009): the idle
+  // reconciler sleeps on that instead of asking every second. A wake-up only; the passes stay the safety net.
+  let tasksListener: Listener | undefined;
+  const listening = ctx.database.listen?.(TASKS_CHANNEL, () => reconciler.notified()).then(
+    (l) => (tasksListener = l),
+    (error) => logger.warn({ error: errorMessage(error) }, "LISTEN for queued tasks failed; the reconciler polls every second"),
+  );
   reconciler.start();
   kick();
   return {
@@ -68,6 +80,8 @@ export function startOrchestrator(ctx: KernelContext, pipeline: Pick<Orchestrato
     async stop() {
       unserve();
       await results.stop();
+      await listening;
+      await tasksListener?.close();
       await reconciler.stop();
       progress.stop();
     },

@@ -42,6 +42,12 @@ export interface ReconcilerOptions {
    * full passes), so an idle kernel stays quiet (issue 20).
    */
   idleIntervalMs?: number;
+  /**
+   * True while the kernel LISTENs for queued tasks (migration 0009's NOTIFY, task-notify.ts): the idle
+   * per-second check is skipped then, since a task queued by anyone wakes the reconciler (notified()).
+   * While it is false (connection down, not supported) the check runs every tick as before.
+   */
+  listening?(): boolean;
 }
 
 export class Reconciler {
@@ -50,6 +56,8 @@ export class Reconciler {
   private running = false;
   /** Idle back-off: when the next full pass is due while no task is queued or leased (0: every tick is one). */
   private nextFullPassAt = 0;
+  /** A wake-up arrived since the current full pass began: it may have missed that work, so no back-off after it. */
+  private woken = false;
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -58,7 +66,20 @@ export class Reconciler {
    * back-off ends and the next 1 s tick is a full pass.
    */
   wake(): void {
+    this.woken = true;
     this.nextFullPassAt = 0;
+  }
+
+  /**
+   * A NOTIFY: some transaction (any kernel's) queued a task. Ends the back-off like wake(); a reconciler that
+   * was backed off runs its full pass now rather than at the next tick (an unpublished task from a kernel that
+   * died before publishing is recovered at once). While busy it changes nothing: every tick is a full pass.
+   */
+  notified(): void {
+    this.woken = true;
+    if (this.nextFullPassAt === 0 || !this.timer) return;
+    this.nextFullPassAt = 0;
+    setTimeout(() => void this.tick(), 0);
   }
 
 
@@ -73,6 +94,7 @@ export class Reconciler {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     while (this.running) await Bun.sleep(10);
     await this.lock?.release();
     this.lock = undefined;
@@ -92,13 +114,15 @@ export class Reconciler {
       // a crashed kernel's unpublished work) makes this tick a full pass, so lease expiry and recovery are not
       // delayed. The bus's worker presence is compared at the full passes only (every idleIntervalMs): a worker
       // joining an idle kernel is registered within that, and one joining while work is queued at once.
-      if (Date.now() < this.nextFullPassAt && !(await this.hasActiveTasks())) return;
+      // With LISTEN healthy not even that: queued work NOTIFYs (notified()), and a leased task keeps the back-off off.
+      if (Date.now() < this.nextFullPassAt && (this.o.listening?.() || !(await this.hasActiveTasks()))) return;
       if (!(await this.lock.held())) {
         log.warn("reconciler: lost the leader lock (database connection gone); standing by");
         await this.lock.release().catch(() => {});
         this.lock = undefined;
         return;
       }
+      this.woken = false;
       await this.o.syncWorkers();
       await this.expireLeases();
       await this.timeOutDeadlines();
@@ -106,7 +130,7 @@ export class Reconciler {
       await publishReady(this.o.deps.db, this.o.deps.bus, log);
       await this.explainWaiting();
       // Back off only when nothing is queued or leased: a leased task's expiry is checked every tick.
-      this.nextFullPassAt = (await this.hasActiveTasks()) ? 0 : Date.now() + (this.o.idleIntervalMs ?? 5000);
+      this.nextFullPassAt = this.woken || (await this.hasActiveTasks()) ? 0 : Date.now() + (this.o.idleIntervalMs ?? 5000);
     } catch (error) {
       this.nextFullPassAt = 0;
       log.warn({ error: errorMessage(error) }, "reconciler tick failed; retrying");
