@@ -139,3 +139,19 @@ export async function pruneDeliveries(db: Db, retentionMs: number, batch = 5000)
     if (n < batch) return total;
   }
 }
+
+/**
+ * Milliseconds until the earliest pending delivery of an enabled, unmuted webhook can be claimed (0 if one
+ * already can), or null when none is pending: how long an idle sender may sleep (sender.ts). Asked only after
+ * something changed, never on an idle timer.
+ */
+export async function nextDueInMs(db: Db): Promise<number | null> {
+  const [row] = rowsOf<{ ms: number | string | null }>(
+    await db.execute(sql`
+      select extract(epoch from (min(greatest(d.next_attempt_at, coalesce(d.locked_until, d.next_attempt_at))) - now())) * 1000 as ms
+      from webhook_deliveries d join webhooks w on w.id = d.webhook_id
+      where d.status = 'pending' and w.enabled and w.muted_at is null`),
+  );
+  // min() of no rows is null (nothing pending); a past due time is 0.
+  return row?.ms == null ? null : Math.max(0, Number(row.ms));
+}
