@@ -22,6 +22,8 @@ export function pgListener(url: string, ssl: postgres.Options<{}>["ssl"] | undef
   const fns = new Map<string, Set<() => void>>();
   let up = false;
   let closed = false;
+  /** Connections lost so far: a LISTEN that succeeded while this changed may sit on the lost one. */
+  let closes = 0;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let client: postgres.Sql | undefined;
   const wakeAll = () => {
@@ -38,6 +40,7 @@ export function pgListener(url: string, ssl: postgres.Options<{}>["ssl"] | undef
       onnotice: () => {},
       onnotify: (channel: string) => fns.get(channel)?.forEach((fn) => fn()),
       onclose: () => {
+        closes++;
         if (!up) return;
         up = false;
         schedule();
@@ -46,7 +49,9 @@ export function pgListener(url: string, ssl: postgres.Options<{}>["ssl"] | undef
     } as postgres.Options<{}>));
   const listenAll = async () => {
     const c = open();
+    const before = closes;
     for (const ch of fns.keys()) await c.unsafe(`listen "${ch.replace(/"/g, '""')}"`);
+    if (closes !== before) throw new Error("the LISTEN connection closed meanwhile");
   };
   const schedule = () => {
     if (closed || retry) return;
@@ -68,10 +73,14 @@ export function pgListener(url: string, ssl: postgres.Options<{}>["ssl"] | undef
       const fresh = !set;
       if (!set) fns.set(channel, (set = new Set()));
       set.add(fn);
-      if (fresh) {
+      // With a retry pending, it LISTENs on every channel, this one included.
+      if (fresh && !retry) {
         try {
+          const before = closes;
           await open().unsafe(`listen "${channel.replace(/"/g, '""')}"`);
-          up = true;
+          if (closes !== before) throw new Error("the LISTEN connection closed meanwhile");
+          // Healthy only if no other channel's LISTEN failed meanwhile (its retry is pending then).
+          if (!retry) up = true;
         } catch {
           up = false;
           schedule();
