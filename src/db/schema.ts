@@ -307,6 +307,7 @@ export const publications = pgTable(
     check("publications_privacy_check", inList("privacy", PUBLICATION_PRIVACY)),
     index("publications_job_idx").on(t.jobId, t.createdAt.desc()),
     index("publications_uploading_idx").on(t.leaseExpiresAt).where(sql`status = 'uploading'`),
+    index("publications_output_idx").on(t.outputId),
   ],
 );
 
@@ -559,5 +560,6 @@ export const restreams = pgTable(
     index("restreams_created_idx").on(t.createdAt.desc()),
     index("restreams_due_idx").on(t.status).where(sql`status in ('scheduled', 'starting', 'live', 'stopping')`),
     index("restreams_task_idx").on(t.taskId),
+    index("restreams_job_idx").on(t.jobId),
   ],
 );

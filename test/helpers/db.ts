@@ -1,6 +1,6 @@
 /**
  * A private PostgreSQL database per test file, cloned from a migrated template (fast and isolated; the
- * machine's PostgreSQL is shared with other runs and CI). Template name carries the migrations' hash, so a
+ * machine's PostgreSQL is shared with other runs and CI). Template name carries the migrations' hashes and timestamps, so a
  * new migration makes a new template.
  */
 import { createHash } from "node:crypto";
@@ -16,7 +16,7 @@ export function urlFor(db: string): string {
   return u.toString();
 }
 
-const templateName = () => `we_tpl_${createHash("sha256").update(MIGRATIONS.map((m) => m.hash).join()).digest("hex").slice(0, 12)}`;
+const templateName = () => `we_tpl_${createHash("sha256").update(MIGRATIONS.map((m) => `${m.hash}@${m.when}`).join()).digest("hex").slice(0, 12)}`;
 
 async function ensureTemplate(admin: postgres.Sql): Promise<string> {
   const name = templateName();
