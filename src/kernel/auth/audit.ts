@@ -8,6 +8,7 @@
  */
 import { and, desc, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import { errorMessage } from "../../core/errors.ts";
+import { GroupCommit } from "../../core/group-commit.ts";
 import type { Db } from "../../db/client.ts";
 import { auditLog } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
@@ -63,58 +64,29 @@ type AuditCtx = Pick<KernelContext, "db" | "bus" | "config" | "metrics" | "logge
 export const AUDIT_BATCH_MAX = 500;
 
 /**
- * Group commit for the audit log: an entry that arrives while a batch is being written waits for the next
- * batch, so under load many entries share one multi-row INSERT and their JetStream appends are sent together,
- * while an entry arriving alone is written at once (no timer delays it). Per kernel context.
+ * Group commit for the audit log (core/group-commit.ts): under load many entries share one multi-row INSERT
+ * and their JetStream appends are sent together; an entry arriving alone is written at once. Per kernel
+ * context. A batch PostgreSQL refuses is written again entry by entry, so one refused entry spares the others.
  */
 class AuditWriter {
-  private queue: Array<{ row: AuditRow; done: () => void }> = [];
-  private running = false;
+  private readonly commits: GroupCommit<AuditRow, void>;
 
-  constructor(private readonly ctx: AuditCtx) {}
+  constructor(private readonly ctx: AuditCtx) {
+    this.commits = new GroupCommit({ max: AUDIT_BATCH_MAX, writeBatch: (rows) => this.write(rows), writeOne: (row) => this.write([row]).then(() => undefined) });
+  }
 
+  /** Never rejects: a failed entry is logged and counted. */
   add(row: AuditRow): Promise<void> {
-    return new Promise((resolve) => {
-      this.queue.push({ row, done: resolve });
-      if (!this.running) {
-        this.running = true;
-        // Entries of the same tick (a burst of responses) join the first batch.
-        queueMicrotask(() => void this.drain());
-      }
-    });
+    return this.commits.add(row).catch((error) => this.failed(row, error));
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, AUDIT_BATCH_MAX);
-      const rows = batch.map((b) => b.row);
-      // write() handles its own failures; anything else still must not stall the writer for good.
-      await this.write(rows).catch((error) => rows.forEach((row) => this.failed(row, error)));
-      for (const b of batch) b.done();
-    }
-    this.running = false;
-  }
-
-  /** Never throws: a failed entry is logged and counted. */
-  private async write(rows: AuditRow[]): Promise<void> {
+  /** Rejects only when the INSERT failed (nothing of the batch written); a failed append is logged here. */
+  private async write(rows: AuditRow[]): Promise<void[]> {
     const { db, bus, config } = this.ctx;
-    let saved: Array<{ row: AuditRow; id: number; at: Date }>;
-    try {
-      const ids = await db.insert(auditLog).values(rows).returning({ id: auditLog.id, at: auditLog.at });
-      saved = rows.map((row, i) => ({ row, id: ids[i]!.id, at: ids[i]!.at }));
-    } catch {
-      // One entry PostgreSQL refuses must not take the others of its batch with it: write them one by one.
-      saved = [];
-      for (const row of rows) {
-        try {
-          const [one] = await db.insert(auditLog).values(row).returning({ id: auditLog.id, at: auditLog.at });
-          saved.push({ row, id: one!.id, at: one!.at });
-        } catch (error) {
-          this.failed(row, error);
-        }
-      }
-    }
-    await Promise.all(saved.map((s) => bus.appendAudit({ ...s.row, id: s.id, at: s.at.toISOString() }, config.AUDIT_RETENTION).catch((error) => this.failed(s.row, error))));
+    const ids = await db.insert(auditLog).values(rows).returning({ id: auditLog.id, at: auditLog.at });
+    return Promise.all(
+      rows.map((row, i) => bus.appendAudit({ ...row, id: ids[i]!.id, at: ids[i]!.at.toISOString() }, config.AUDIT_RETENTION).catch((error) => this.failed(row, error))),
+    );
   }
 
   private failed(row: AuditRow, error: unknown): void {

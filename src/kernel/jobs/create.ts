@@ -7,6 +7,7 @@
 import { eq, getTableColumns, sql } from "drizzle-orm";
 import { rowsOf } from "../../db/exec.ts";
 import { AppError } from "../../core/errors.ts";
+import { GroupCommit } from "../../core/group-commit.ts";
 import type { Db } from "../../db/client.ts";
 import { jobs } from "../../db/schema.ts";
 import type { ProfileSpec } from "../../media/profiles.ts";
@@ -143,44 +144,29 @@ async function insertJobs(db: Db, values: Array<typeof jobs.$inferInsert>, maxAt
 export const JOB_INSERT_BATCH_MAX = 100;
 
 /**
- * Group commit for submissions: a job that arrives while a batch is being inserted joins the next batch, so
- * under load many 201s share one statement and one commit (WAL flush), while a lone job is inserted at once.
- * Each caller's promise settles only after the statement that holds its job committed: a 201 still means the
- * job is durable. A batch that fails (one job's Idempotency-Key taken meanwhile, the database away) is rolled
- * back whole and each of its jobs is inserted alone, so every caller gets its own job or its own error.
+ * Group commit for submissions (core/group-commit.ts): under load many 201s share one statement and one commit
+ * (WAL flush), while a lone job is inserted at once. Each caller's promise settles only after the statement
+ * that holds its job committed: a 201 still means the job is durable. A batch that fails (one job's
+ * Idempotency-Key taken meanwhile, the database away) is rolled back whole and each of its jobs is inserted
+ * alone, so every caller gets its own job or its own error.
  */
 class JobInserter {
-  private queue: Array<{ values: typeof jobs.$inferInsert; resolve: (row: JobRow) => void; reject: (e: unknown) => void }> = [];
-  private running = false;
+  private readonly commits: GroupCommit<typeof jobs.$inferInsert, JobRow>;
 
-  constructor(
-    private readonly db: Db,
-    private readonly maxAttempts: number,
-  ) {}
-
-  insert(values: typeof jobs.$inferInsert): Promise<JobRow> {
-    return new Promise((resolve, reject) => {
-      // The id is chosen here so that each caller finds its own row in the batch's answer.
-      this.queue.push({ values: { ...values, id: crypto.randomUUID() }, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        queueMicrotask(() => void this.drain());
-      }
+  constructor(db: Db, maxAttempts: number) {
+    this.commits = new GroupCommit({
+      max: JOB_INSERT_BATCH_MAX,
+      writeBatch: async (batch) => {
+        const rows = new Map((await insertJobs(db, batch, maxAttempts)).map((r) => [r.id, r]));
+        return batch.map((values) => rows.get(values.id!)!);
+      },
+      writeOne: async (values) => (await insertJobs(db, [values], maxAttempts))[0]!,
     });
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, JOB_INSERT_BATCH_MAX);
-      try {
-        const rows = new Map((await insertJobs(this.db, batch.map((b) => b.values), this.maxAttempts)).map((r) => [r.id, r]));
-        for (const b of batch) b.resolve(rows.get(b.values.id!)!);
-      } catch (error) {
-        if (batch.length === 1) batch[0]!.reject(error);
-        else await Promise.all(batch.map((b) => insertJobs(this.db, [b.values], this.maxAttempts).then(([row]) => b.resolve(row!), b.reject)));
-      }
-    }
-    this.running = false;
+  insert(values: typeof jobs.$inferInsert): Promise<JobRow> {
+    // The id is chosen here so that each caller finds its own row in the batch's answer.
+    return this.commits.add({ ...values, id: crypto.randomUUID() });
   }
 }
 
