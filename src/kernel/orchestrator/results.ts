@@ -75,11 +75,15 @@ async function handleProgress(deps: OrchestratorDeps, msg: TaskProgress): Promis
   const percent = Math.max(0, Math.min(100, Number(msg.percent) || 0));
   // A streaming task's lease is renewed by its own short TTL, every other type's by LEASE_TTL (core/topology.ts).
   const ttl = sql`case when ${inArray(tasks.type, [...STREAMING_TASK_TYPES])} then ${`${LIVE_LEASE_TTL_MS} milliseconds`}::interval else ${`${deps.leaseTtlMs} milliseconds`}::interval end`;
-  const [row] = await db
-    .update(tasks)
-    .set({ progress: sql`greatest(${tasks.progress}, ${percent})`, leaseExpiresAt: sql`now() + ${ttl}` })
-    .where(and(eq(tasks.id, msg.lease.task_id), eq(tasks.status, "leased"), eq(tasks.leaseToken, msg.lease.token)))
-    .returning({ jobId: tasks.jobId });
+  // One statement renews the lease and says whether the task's progress moved: the FROM subquery reads the
+  // row as it was before this update, so a keep-alive or a repeated percent is told apart without a second query.
+  const res = await db.execute(sql`
+    update ${tasks} set progress = greatest(${tasks.progress}, ${percent}), lease_expires_at = now() + ${ttl}
+    from (select progress as old_progress from ${tasks} where id = ${msg.lease.task_id}) as before
+    where ${and(eq(tasks.id, msg.lease.task_id), eq(tasks.status, "leased"), eq(tasks.leaseToken, msg.lease.token))}
+    returning ${tasks.jobId} as job_id, ${tasks.progress} > before.old_progress as advanced`);
+  const [found] = rowsOf<{ job_id: string; advanced: boolean }>(res);
+  const row = found ? { jobId: found.job_id, advanced: found.advanced === true || String(found.advanced) === "t" } : undefined;
   if (!row) {
     deps.logger.debug({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id }, "progress for a stale lease ignored");
     return;
@@ -94,6 +98,9 @@ async function handleProgress(deps: OrchestratorDeps, msg: TaskProgress): Promis
     if (restream.success) deps.onRestreamProgress({ task_id: msg.lease.task_id, attempt: msg.lease.attempt, worker_id: msg.lease.worker_id, restream: restream.output });
     else deps.logger.warn({ task_id: msg.lease.task_id, worker_id: msg.lease.worker_id }, "restream telemetry that does not match the task contract ignored");
   }
+  // A report that did not move the task (a keep-alive, the same percent) cannot move the job: the lease
+  // renewal above was all it had to do. Skipping the recompute saves four statements per keep-alive.
+  if (!row.advanced) return;
   const progress = await refreshJobProgress(db, row.jobId);
   if (progress) deps.publishProgress?.(progress);
 }
@@ -105,11 +112,14 @@ export async function refreshJobProgress(db: Exec, jobId: string): Promise<JobPr
   const res = await db.execute(sql`
     update jobs set progress = greatest(progress, ${p}), updated_at = now()
     where id = ${jobId} and status in ('analyzing', 'processing', 'packaging')
-    returning id, progress`);
-  const [r] = rowsOf<{ id: string; progress: number }>(res);
+    returning id, progress, eta_seconds`);
+  const [r] = rowsOf<{ id: string; progress: number; eta_seconds: number | null }>(res);
   if (!r) return undefined;
   // The rate since this run of work started (events/progress.ts), not since the job started.
   const eta = estimateEtaSeconds(Number(r.progress), await workStart(db, jobId));
+  // RETURNING shows the ETA this update left alone, i.e. the stored one: an unchanged estimate is not written again.
+  const stored = r.eta_seconds === null || r.eta_seconds === undefined ? null : Number(r.eta_seconds);
+  if (eta === stored) return { job_id: r.id, progress: Number(r.progress), eta_seconds: eta };
   await db.update(jobs).set({ etaSeconds: eta }).where(and(eq(jobs.id, jobId), inArray(jobs.status, ["analyzing", "processing", "packaging"])));
   return { job_id: r.id, progress: Number(r.progress), eta_seconds: eta };
 }
