@@ -61,7 +61,7 @@ interface RestreamRow {
   destinations: Array<{ id: string; url: string; key_sealed: string }>;
 }
 
-describe("a live stream's destinations on its session", () => {
+describe("a live stream's destinations on its session (local stand-in for YouTube)", () => {
   test("go live → one restream with the enabled destinations (YouTube's ingest from the plugin); a change restarts it; the end stops it", async () => {
     const stream = (await (await send("/v1/streams", "POST", { name: "Launch day", ladder: "light" })).json()) as { id: string; key: string };
     const add = async (body: Record<string, unknown>) => ((await (await send(`/v1/streams/${stream.id}/destinations`, "POST", body)).json()) as { id: string }).id;
