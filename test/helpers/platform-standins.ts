@@ -344,3 +344,28 @@ export function startTwitchStandIn(): TwitchStandIn {
   });
   return Object.assign(standIn as TwitchStandIn, { url: `http://127.0.0.1:${server.port}`, stop: async () => void server.stop(true) });
 }
+
+/**
+ * publisher-youtube's settings pointed at `standIn` (client, API, consent and token endpoints), as the plugin
+ * tests and the kernel's PUT /v1/plugins/publisher-youtube/config take them; `extra` adds e.g. refresh_token.
+ */
+export function youtubeStandInSettings(standIn: YouTubeStandIn, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    client_id: standIn.clientId,
+    client_secret: standIn.clientSecret,
+    api_base_url: standIn.url,
+    authorization_endpoint: `${standIn.url}/auth`,
+    token_endpoint: `${standIn.url}/token`,
+    ...extra,
+  };
+}
+
+/** The error a plugin call rejects with (its code, message and details); throws when the call succeeds instead. */
+export async function callFailure(p: Promise<unknown>): Promise<{ code: string; message: string; details?: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; message: string; details?: Record<string, unknown> };
+  }
+  throw new Error("expected the call to fail");
+}

@@ -18,7 +18,7 @@ import postgres from "postgres";
 import { stopPublications } from "../../src/kernel/publishers/publish-run.ts";
 import { resumeIdleUploads } from "../../src/kernel/publishers/publish-resumer.ts";
 import { startTestKernel, type TestKernel } from "../helpers/kernel.ts";
-import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
+import { type YouTubeStandIn, startYouTubeStandIn, youtubeStandInSettings } from "../helpers/platform-standins.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const CHUNK = 256 * 1024;
@@ -37,15 +37,7 @@ async function configureYouTube(refreshToken: string): Promise<void> {
     method: "PUT",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      config: {
-        client_id: standIn.clientId,
-        client_secret: standIn.clientSecret,
-        refresh_token: refreshToken,
-        api_base_url: standIn.url,
-        authorization_endpoint: `${standIn.url}/auth`,
-        token_endpoint: `${standIn.url}/token`,
-        upload_chunk_bytes: CHUNK,
-      },
+      config: youtubeStandInSettings(standIn, { refresh_token: refreshToken, upload_chunk_bytes: CHUNK }),
     }),
   });
   // Answered once the plugin runs with the new settings.

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { chooseIngest } from "../../plugins/publisher-twitch/ingests.ts";
 import { config, createTwitch } from "../../plugins/publisher-twitch/plugin.ts";
-import { type TwitchStandIn, startTwitchStandIn } from "../helpers/platform-standins.ts";
+import { type TwitchStandIn, callFailure, startTwitchStandIn } from "../helpers/platform-standins.ts";
 import { callContext, runPublisherContract } from "../contract/publisher.contract.ts";
 
 let standIn: TwitchStandIn;
@@ -33,15 +33,6 @@ function twitch(refreshToken: string, ingestServer = "auto") {
   );
 }
 
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: string; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
-
 runPublisherContract("publisher-twitch (local stand-in for Twitch)", async () => ({
   publisher: twitch(standIn.grantRefreshToken()),
   expectedUrl: "rtmp://sea02.contribute.live-video.net/app",
@@ -60,7 +51,7 @@ describe("publisher-twitch (local stand-in for Twitch)", () => {
     expect(live.credentials?.refresh_token).toMatch(/^twrefresh-/);
     expect(live.credentials?.refresh_token).not.toBe(first);
     expect((await plugin.prepare_live({})).credentials).toBeUndefined();
-    const unknown = await failure(twitch(standIn.grantRefreshToken(), "Atlantis").prepare_live({}));
+    const unknown = await callFailure(twitch(standIn.grantRefreshToken(), "Atlantis").prepare_live({}));
     expect(unknown.code).toBe("WE-PLG-003");
     expect(unknown.message).toBe(`publisher-twitch: no available Twitch ingest server named "Atlantis"; use "auto" or a name from ${standIn.url}/ingests`);
   });
@@ -70,9 +61,9 @@ describe("publisher-twitch (local stand-in for Twitch)", () => {
     standIn.revoke(refreshToken);
     const plugin = twitch(refreshToken);
     const message = "publisher-twitch: the Twitch account must be reconnected: Bad Request: Invalid refresh token";
-    expect(await failure(plugin.prepare_live({}))).toMatchObject({ code: "WE-PUB-001", message });
+    expect(await callFailure(plugin.prepare_live({}))).toMatchObject({ code: "WE-PUB-001", message });
     const asked = standIn.tokenRequests.length;
-    expect(await failure(plugin.prepare_live({}))).toMatchObject({ code: "WE-PUB-001", message });
+    expect(await callFailure(plugin.prepare_live({}))).toMatchObject({ code: "WE-PUB-001", message });
     expect(standIn.tokenRequests.length).toBe(asked);
     expect(plugin.health?.()).toEqual({ status: "degraded", detail: message });
   });
@@ -81,7 +72,7 @@ describe("publisher-twitch (local stand-in for Twitch)", () => {
     const plugin = twitch(standIn.grantRefreshToken());
     standIn.rateLimited = true;
     try {
-      expect(await failure(plugin.prepare_live({}))).toMatchObject({ code: "WE-PUB-002", message: "publisher-twitch: Twitch API rate limit exceeded while trying to read the connected user: Too Many Requests" });
+      expect(await callFailure(plugin.prepare_live({}))).toMatchObject({ code: "WE-PUB-002", message: "publisher-twitch: Twitch API rate limit exceeded while trying to read the connected user: Too Many Requests" });
     } finally {
       standIn.rateLimited = false;
     }

@@ -14,7 +14,7 @@ import * as v from "valibot";
 import { config, createYouTube } from "../../plugins/publisher-youtube/plugin.ts";
 import { UPLOAD_UNIT, bytesHeld, contentRange } from "../../plugins/publisher-youtube/upload.ts";
 import type { CallContext, VodUploadParams, VodUploadProgress } from "../../src/plugin-runtime/pillars.ts";
-import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
+import { type YouTubeStandIn, callFailure, startYouTubeStandIn, youtubeStandInSettings } from "../helpers/platform-standins.ts";
 import { runPublisherContract } from "../contract/publisher.contract.ts";
 
 let standIn: YouTubeStandIn;
@@ -35,15 +35,7 @@ afterAll(async () => {
 
 function youtube(refreshToken = standIn.grantRefreshToken()) {
   return createYouTube(
-    v.parse(config, {
-      client_id: standIn.clientId,
-      client_secret: standIn.clientSecret,
-      refresh_token: refreshToken,
-      api_base_url: standIn.url,
-      authorization_endpoint: `${standIn.url}/auth`,
-      token_endpoint: `${standIn.url}/token`,
-      upload_chunk_bytes: UPLOAD_UNIT,
-    }),
+    v.parse(config, youtubeStandInSettings(standIn, { refresh_token: refreshToken, upload_chunk_bytes: UPLOAD_UNIT })),
   );
 }
 
@@ -63,15 +55,6 @@ const params = (extra: Partial<VodUploadParams> = {}): VodUploadParams => ({
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const requestsSince = (n: number) => standIn.uploadRequests.slice(n);
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; details?: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: string; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
 
 runPublisherContract("publisher-youtube uploads (local stand-in for YouTube)", async () => ({
   publisher: youtube(),
@@ -143,7 +126,7 @@ describe("publisher-youtube VOD upload (local stand-in for YouTube)", () => {
         if ((p as VodUploadProgress).bytes_confirmed >= 2 * UPLOAD_UNIT) abort.abort(new Error("kernel stopped"));
       },
     });
-    await failure(first);
+    await callFailure(first);
     const last = progress.at(-1)!;
     expect(last.bytes_confirmed).toBe(2 * UPLOAD_UNIT);
     const before = standIn.uploadRequests.length;
@@ -175,7 +158,7 @@ describe("publisher-youtube VOD upload (local stand-in for YouTube)", () => {
   });
 
   test("a storage URL that cannot be read fails retryably without quoting the URL (it is a credential)", async () => {
-    const error = await failure(youtube().upload_vod(params({ source: { url: "http://127.0.0.1:1/signed/tok-secret/out.mp4" } }), context()));
+    const error = await callFailure(youtube().upload_vod(params({ source: { url: "http://127.0.0.1:1/signed/tok-secret/out.mp4" } }), context()));
     expect(error.code).toBe("WE-STO-004");
     expect(error.details).toEqual({ retryable: true });
     expect(error.message).toStartWith("publisher-youtube: could not read the output from storage: ");
@@ -185,7 +168,7 @@ describe("publisher-youtube VOD upload (local stand-in for YouTube)", () => {
   test("an exhausted quota is WE-PUB-002 saying quota; a revoked account is WE-PUB-001", async () => {
     standIn.quotaExhausted = true;
     try {
-      const error = await failure(youtube().upload_vod(params(), context()));
+      const error = await callFailure(youtube().upload_vod(params(), context()));
       expect(error.code).toBe("WE-PUB-002");
       expect(error.message).toStartWith("publisher-youtube: YouTube API quota exceeded (quotaExceeded) while trying to start the upload: ");
     } finally {
@@ -193,7 +176,7 @@ describe("publisher-youtube VOD upload (local stand-in for YouTube)", () => {
     }
     const refresh = standIn.grantRefreshToken();
     standIn.revoke(refresh);
-    const revoked = await failure(youtube(refresh).upload_vod(params(), context()));
+    const revoked = await callFailure(youtube(refresh).upload_vod(params(), context()));
     expect(revoked.code).toBe("WE-PUB-001");
     expect(revoked.message).toBe("publisher-youtube: the YouTube account must be reconnected: invalid_grant: Token has been expired or revoked.");
   });

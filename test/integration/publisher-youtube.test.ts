@@ -8,28 +8,12 @@ import * as v from "valibot";
 import { pkceChallenge, pkcePair } from "../../src/plugin-runtime/shared/oauth.ts";
 import { SCOPES, config, createYouTube } from "../../plugins/publisher-youtube/plugin.ts";
 import { REFRESH_MARGIN_MS } from "../../src/plugin-runtime/shared/oauth-tokens.ts";
-import { type YouTubeStandIn, startYouTubeStandIn } from "../helpers/platform-standins.ts";
+import { type YouTubeStandIn, callFailure, startYouTubeStandIn, youtubeStandInSettings } from "../helpers/platform-standins.ts";
 import { callContext, runPublisherContract } from "../contract/publisher.contract.ts";
 
 function youtube(standIn: YouTubeStandIn, refreshToken: string | undefined, clock = { now: Date.now() }) {
-  const settings = v.parse(config, {
-    client_id: standIn.clientId,
-    client_secret: standIn.clientSecret,
-    ...(refreshToken ? { refresh_token: refreshToken } : {}),
-    api_base_url: standIn.url,
-    authorization_endpoint: `${standIn.url}/auth`,
-    token_endpoint: `${standIn.url}/token`,
-  });
+  const settings = v.parse(config, youtubeStandInSettings(standIn, refreshToken ? { refresh_token: refreshToken } : {}));
   return createYouTube(settings, () => clock.now);
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string; details?: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: string; message: string };
-  }
-  throw new Error("expected the call to fail");
 }
 
 let shared: YouTubeStandIn;
@@ -68,7 +52,7 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
     expect(shared.broadcasts.get(live.broadcast_id!)?.status).toBe("ready");
 
     // A wrong verifier (PKCE) is refused by the provider.
-    const wrong = await failure(plugin.connect_complete({ code: shared.grantCode(verifier, redirect), code_verifier: pkcePair().verifier, redirect_uri: redirect }));
+    const wrong = await callFailure(plugin.connect_complete({ code: shared.grantCode(verifier, redirect), code_verifier: pkcePair().verifier, redirect_uri: redirect }));
     expect(wrong.code).toBe("WE-PUB-001");
     expect(wrong.message).toBe("publisher-youtube: the YouTube account must be reconnected: invalid_grant: Invalid code verifier.");
   });
@@ -88,7 +72,7 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
     expect(await plugin.end_live({ broadcast_id: live.broadcast_id }, callContext())).toEqual({ ended: true });
     expect(broadcast.status).toBe("complete");
     // YouTube's own refusal comes back with its message.
-    const again = await failure(plugin.end_live({ broadcast_id: live.broadcast_id }, callContext()));
+    const again = await callFailure(plugin.end_live({ broadcast_id: live.broadcast_id }, callContext()));
     expect(again.code).toBe("WE-PUB-003");
     expect(again.message).toBe("publisher-youtube: YouTube refused to end the broadcast (HTTP 403, redundantTransition): The broadcast is already in the requested status.");
   });
@@ -156,12 +140,12 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
     shared.revoke(refreshToken);
     clock.now += 3600_000;
     const message = "publisher-youtube: the YouTube account must be reconnected: invalid_grant: Token has been expired or revoked.";
-    const error = await failure(plugin.prepare_live({}, callContext()));
+    const error = await callFailure(plugin.prepare_live({}, callContext()));
     expect(error.code).toBe("WE-PUB-001");
     expect(error.message).toBe(message);
     expect(error.details).toEqual({ reconnect: true });
     const asked = shared.tokenRequests.length;
-    for (let i = 0; i < 3; i++) expect((await failure(plugin.prepare_live({}, callContext()))).message).toBe(message);
+    for (let i = 0; i < 3; i++) expect((await callFailure(plugin.prepare_live({}, callContext()))).message).toBe(message);
     expect(shared.tokenRequests.length).toBe(asked);
     expect(plugin.health?.()).toEqual({ status: "degraded", detail: message });
   });
@@ -170,7 +154,7 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
     const plugin = youtube(shared, shared.grantRefreshToken());
     shared.quotaExhausted = true;
     try {
-      const error = await failure(plugin.prepare_live({}, callContext()));
+      const error = await callFailure(plugin.prepare_live({}, callContext()));
       expect(error.code).toBe("WE-PUB-002");
       expect(error.message).toBe(
         "publisher-youtube: YouTube API quota exceeded (quotaExceeded) while trying to create the broadcast: The request cannot be completed because you have exceeded your quota.",
@@ -188,7 +172,7 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
     outputs.push(JSON.stringify(live), JSON.stringify(await plugin.end_live({ broadcast_id: live.broadcast_id }, callContext())));
     shared.quotaExhausted = true;
     try {
-      const error = await failure(plugin.prepare_live({}, callContext()));
+      const error = await callFailure(plugin.prepare_live({}, callContext()));
       outputs.push(error.message, JSON.stringify(error.details));
     } finally {
       shared.quotaExhausted = false;
@@ -200,7 +184,7 @@ describe("publisher-youtube (local stand-in for YouTube)", () => {
 
   test("missing client settings: WE-PLG-003 naming them; endpoints must be https (http only on loopback)", async () => {
     const plugin = createYouTube(v.parse(config, {}));
-    const error = await failure(plugin.prepare_live({}, callContext()));
+    const error = await callFailure(plugin.prepare_live({}, callContext()));
     expect(error.code).toBe("WE-PLG-003");
     expect(error.message).toBe("publisher-youtube: set client_id and client_secret in the plugin settings (PUT /v1/plugins/publisher-youtube/config)");
     expect(v.safeParse(config, { token_endpoint: "http://oauth.example/token" }).success).toBe(false);
