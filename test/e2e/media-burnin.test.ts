@@ -7,24 +7,16 @@
  * frames of the job without burn-in, frames outside it do not; split vs one-piece SSIM ≥ 0.99; the burned
  * track is not also a soft track (unless keep_soft); a sidecar burns at its own times; bad options are refused.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
-import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
+import { join } from "node:path";
 import { ssim } from "../helpers/media.ts";
-import { binary, freePort, killAllProcs, runProc, spawnProc } from "../helpers/proc.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { call, cleanUpAfterAll, type MediaKernel, outputFiles, startSplitAndOnePiece, subtitleLanguages, upload, waitJobEnded } from "../helpers/media-kernel.ts";
+import { runProc } from "../helpers/proc.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-burnin-"));
-const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
 const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
-
-interface Kernel {
-  name: string;
-  base: string;
-  storage: string;
-}
 
 interface JobView {
   id: string;
@@ -34,68 +26,17 @@ interface JobView {
   source?: { burned_subtitles?: { track: string; burned: boolean; reason?: string } } | null;
 }
 
-async function startKernel(name: string, env: Record<string, string>): Promise<Kernel> {
-  const cwd = mkdtempSync(join(scratch, `${name}-`));
-  const port = await freePort();
-  const dataDir = join(cwd, "data");
-  const proc = spawnProc([binary("webencode-kernel")], {
-    env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_CONCURRENCY: "2", ...TEST_KERNEL_SECURITY_ENV, ...env },
-    cwd,
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await proc.waitForHttp200(`${base}/v1/health`, 240_000);
-  await waitFor(
-    async () => {
-      const r = await fetch(`${base}/v1/workers/embedded`, withAuth(undefined));
-      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
-    },
-    60_000,
-    `${name}: embedded worker healthy`,
-    200,
-  );
-  return { name, base, storage: join(dataDir, "storage") };
-}
-
-async function call<T>(k: Kernel, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const r = await fetch(`${k.base}${path}`, withAuth(init));
-  const text = await r.text();
-  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-/** Puts a file into the kernel's storage under uploads/ (what an upload does); returns its key. */
-function upload(k: Kernel, path: string): string {
-  const key = `uploads/${basename(path)}`;
-  mkdirSync(dirname(join(k.storage, key)), { recursive: true });
-  copyFileSync(path, join(k.storage, key));
-  return key;
-}
-
-const post = (k: Kernel, body: Record<string, unknown>) =>
+const post = (k: MediaKernel, body: Record<string, unknown>) =>
   call<JobView & { error: { code: string; message: string } }>(k, "/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ profiles: ["360p_h264"], outputs: ["mp4", "hls"], ...body }) });
 
-async function waitEnded(k: Kernel, id: string): Promise<JobView> {
-  let job: JobView | undefined;
-  await waitFor(
-    async () => {
-      job = (await call<JobView>(k, `/v1/jobs/${id}`)).body;
-      return ["completed", "failed", "cancelled"].includes(job.status);
-    },
-    300_000,
-    `${k.name}: job to end`,
-    200,
-  );
-  return job!;
-}
-
 /** Runs a job to completion; `master` is "" when it asked for MP4 only. */
-async function runJob(k: Kernel, body: Record<string, unknown>): Promise<{ job: JobView; mp4: string; master: string }> {
+async function runJob(k: MediaKernel, body: Record<string, unknown>): Promise<{ job: JobView; mp4: string; master: string }> {
   const created = await post(k, body);
   if (created.status !== 201) throw new Error(`${k.name}: POST /v1/jobs → ${created.status} ${JSON.stringify(created.body)}`);
-  const job = await waitEnded(k, created.body.id);
+  const job = await waitJobEnded<JobView>(k, created.body.id);
   if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
-  const outputs = (await call<{ items: Array<{ kind: string; storage_key: string }> }>(k, `/v1/jobs/${job.id}/outputs`)).body.items;
-  const hls = outputs.find((o) => o.kind === "hls");
-  return { job, mp4: join(k.storage, outputs.find((o) => o.kind === "mp4")!.storage_key), master: hls ? join(k.storage, hls.storage_key) : "" };
+  const files = await outputFiles(k, job.id);
+  return { job, mp4: files.mp4!, master: files.master ?? "" };
 }
 
 /** The bottom quarter of the frame shown at `t` s, as 8-bit luma (the system's ffmpeg, accurate seek). */
@@ -115,27 +56,18 @@ async function bandDiff(a: string, b: string, t: number): Promise<number> {
   return sum / x.length;
 }
 
-async function subtitleLanguages(path: string): Promise<string[]> {
-  const r = await runProc([FFPROBE, "-v", "error", "-of", "json", "-show_streams", "-select_streams", "s", path], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`ffprobe ${path}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { streams: Array<{ codec_name: string; tags?: { language?: string } }> }).streams.map((s) => `${s.codec_name}:${s.tags?.language}`);
-}
-
 const BLOCKS = "█".repeat(14);
 /** Times (s) in the middle of 25 fps frames: inside the eng cue (1.5–2.5 s) and outside it. */
 const INSIDE = [1.62, 1.98, 2.02, 2.38];
 const OUTSIDE = [0.5, 1.3, 2.7, 3.5];
 
-let KS: Kernel;
-let K1: Kernel;
+let KS: MediaKernel;
+let K1: MediaKernel;
 let clip = "";
 let sidecar = "";
 
 beforeAll(async () => {
-  const kernels = Promise.all([
-    startKernel("ks", { CHUNK_MIN_DURATION: "1s", CHUNK_MAX_DURATION: "2s", SPLIT_MIN_DURATION: "2s" }),
-    startKernel("k1", { SPLIT_MIN_DURATION: "60s" }),
-  ]);
+  const kernels = startSplitAndOnePiece(scratch);
   const eng = join(scratch, "eng.srt");
   writeFileSync(eng, `1\n00:00:01,500 --> 00:00:02,500\n${BLOCKS}\n${BLOCKS}\n`);
   const fra = join(scratch, "fra.srt");
@@ -156,10 +88,7 @@ beforeAll(async () => {
   [KS, K1] = await kernels;
 }, 420_000);
 
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-}, 60_000);
+cleanUpAfterAll(scratch);
 
 describe("burn_subtitles", () => {
   let plain: { job: JobView; mp4: string; master: string };
@@ -219,7 +148,7 @@ describe("burn_subtitles", () => {
 
     const created = await post(KS, { source_url, burn_subtitles: { track: 2 } });
     expect(created.status).toBe(201);
-    const job = await waitEnded(KS, created.body.id);
+    const job = await waitJobEnded<JobView>(KS, created.body.id);
     expect(job.status).toBe("failed");
     expect(job.error?.code).toBe("WE-JOB-007");
     expect(job.error?.message).toBe("burn_subtitles names subtitle track 2, which the source does not have (its subtitle tracks: track 0 (eng, subrip), track 1 (fra, subrip))");

@@ -6,52 +6,17 @@
  * the MP4 and in the HLS rendition, round(duration × 25) frames, the split output the same frames at the same
  * times as the one-piece one, SSIM ≥ 0.99.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { ssim } from "../helpers/media.ts";
-import { binary, freePort, killAllProcs, runProc, spawnProc } from "../helpers/proc.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { call, cleanUpAfterAll, type MediaKernel, outputFiles, startSplitAndOnePiece, upload, waitJobEnded } from "../helpers/media-kernel.ts";
+import { runProc } from "../helpers/proc.ts";
 import { makeCorpusClip } from "../fixtures/media-corpus.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-cfr-"));
 const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
-
-interface Kernel {
-  name: string;
-  base: string;
-  storage: string;
-}
-
-async function startKernel(name: string, env: Record<string, string>): Promise<Kernel> {
-  const cwd = mkdtempSync(join(scratch, `${name}-`));
-  const port = await freePort();
-  const dataDir = join(cwd, "data");
-  const proc = spawnProc([binary("webencode-kernel")], {
-    env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_CONCURRENCY: "2", ...TEST_KERNEL_SECURITY_ENV, ...env },
-    cwd,
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await proc.waitForHttp200(`${base}/v1/health`, 240_000);
-  await waitFor(
-    async () => {
-      const r = await fetch(`${base}/v1/workers/embedded`, withAuth(undefined));
-      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
-    },
-    60_000,
-    `${name}: embedded worker healthy`,
-    200,
-  );
-  return { name, base, storage: join(dataDir, "storage") };
-}
-
-async function call<T>(k: Kernel, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const r = await fetch(`${k.base}${path}`, withAuth(init));
-  const text = await r.text();
-  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
-}
 
 interface JobView {
   id: string;
@@ -69,34 +34,21 @@ const PROFILE = {
 };
 
 /** Creates the profile, uploads the clip, runs the job to its end; the MP4's and the HLS master's paths. */
-async function runCfrJob(k: Kernel, clip: string): Promise<{ job: JobView; mp4: string; master: string }> {
+async function runCfrJob(k: MediaKernel, clip: string): Promise<{ job: JobView; mp4: string; master: string }> {
   const created = await call(k, "/v1/profiles", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(PROFILE) });
   expect(created.status).toBe(201);
-  const key = `uploads/${clip.split("/").pop()}`;
-  mkdirSync(dirname(join(k.storage, key)), { recursive: true });
-  copyFileSync(clip, join(k.storage, key));
+  const key = upload(k, clip);
   const submitted = await call<JobView>(k, "/v1/jobs", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ source_url: key, profiles: [PROFILE.id], outputs: ["mp4", "hls"] }),
   });
   expect(submitted.status).toBe(201);
-  let job: JobView | undefined;
-  await waitFor(
-    async () => {
-      job = (await call<JobView>(k, `/v1/jobs/${submitted.body.id}`)).body;
-      return ["completed", "failed", "cancelled"].includes(job.status);
-    },
-    300_000,
-    `${k.name}: job to end`,
-    200,
-  );
-  if (job!.status !== "completed") throw new Error(`${k.name}: job ended ${job!.status}: ${JSON.stringify(job!.error)}`);
-  const outputs = (await call<{ items: Array<{ kind: string; storage_key: string }> }>(k, `/v1/jobs/${job!.id}/outputs`)).body.items;
-  const mp4 = outputs.find((o) => o.kind === "mp4");
-  const hls = outputs.find((o) => o.kind === "hls");
+  const job = await waitJobEnded<JobView>(k, submitted.body.id);
+  if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
+  const { mp4, master: hls, all: outputs } = await outputFiles(k, job.id);
   if (!mp4 || !hls) throw new Error(`${k.name}: outputs ${JSON.stringify(outputs)}`);
-  return { job: job!, mp4: join(k.storage, mp4.storage_key), master: join(k.storage, hls.storage_key) };
+  return { job, mp4, master: hls };
 }
 
 /** Video packet pts in presentation order, relative to the first (ffprobe reads HLS playlists too). */
@@ -111,16 +63,13 @@ async function videoPts(path: string): Promise<number[]> {
 const off25 = (pts: readonly number[]) =>
   pts.slice(1).flatMap((t, i) => (Math.abs(t - pts[i]! - 0.04) > 0.0001 ? [`${i + 1}: ${(t - pts[i]!).toFixed(6)}`] : []));
 
-let KS: Kernel;
-let K1: Kernel;
+let KS: MediaKernel;
+let K1: MediaKernel;
 let clip: string;
 let sourceDuration: number;
 
 beforeAll(async () => {
-  const kernels = Promise.all([
-    startKernel("ks", { CHUNK_MIN_DURATION: "1s", CHUNK_MAX_DURATION: "2s", SPLIT_MIN_DURATION: "2s" }),
-    startKernel("k1", { SPLIT_MIN_DURATION: "60s" }),
-  ]);
+  const kernels = startSplitAndOnePiece(scratch);
   clip = await makeCorpusClip(join(scratch, "corpus"), "vfr");
   // The source's duration on its timestamps: last pts + last interval − first pts.
   const pts = await videoPts(clip);
@@ -128,10 +77,7 @@ beforeAll(async () => {
   [KS, K1] = await kernels;
 }, 420_000);
 
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-}, 60_000);
+cleanUpAfterAll(scratch);
 
 describe("frame_rate: a variable-rate source into a constant 25 fps profile", () => {
   test("split and one piece: every frame 40 ms apart, round(duration × 25) frames, same frames and picture", async () => {
