@@ -9,25 +9,18 @@
  * subtitle tracks with their languages and cues (MP4 `mov_text`; HLS `TYPE=SUBTITLES`), split vs one-piece
  * SSIM ≥ 0.99.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { ssim } from "../helpers/media.ts";
-import { binary, freePort, killAllProcs, runProc, spawnProc } from "../helpers/proc.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { call, cleanUpAfterAll, type MediaKernel, outputFiles, startSplitAndOnePiece, upload, waitJobEnded } from "../helpers/media-kernel.ts";
+import { runProc } from "../helpers/proc.ts";
 import { makeCorpusClip } from "../fixtures/media-corpus.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-vfr-subs-"));
 const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
 const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
-
-interface Kernel {
-  name: string;
-  base: string;
-  storage: string;
-}
 
 interface JobView {
   id: string;
@@ -36,59 +29,20 @@ interface JobView {
   tasks: Array<{ type: string }>;
 }
 
-async function startKernel(name: string, env: Record<string, string>): Promise<Kernel> {
-  const cwd = mkdtempSync(join(scratch, `${name}-`));
-  const port = await freePort();
-  const dataDir = join(cwd, "data");
-  const proc = spawnProc([binary("webencode-kernel")], {
-    env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_CONCURRENCY: "2", ...TEST_KERNEL_SECURITY_ENV, ...env },
-    cwd,
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await proc.waitForHttp200(`${base}/v1/health`, 240_000);
-  await waitFor(
-    async () => {
-      const r = await fetch(`${base}/v1/workers/embedded`, withAuth(undefined));
-      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
-    },
-    60_000,
-    `${name}: embedded worker healthy`,
-    200,
-  );
-  return { name, base, storage: join(dataDir, "storage") };
-}
-
-async function call<T>(k: Kernel, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const r = await fetch(`${k.base}${path}`, withAuth(init));
-  const text = await r.text();
-  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
 interface Done {
   job: JobView;
   mp4: string;
   master: string;
 }
 
-async function runJob(k: Kernel, clip: string): Promise<Done> {
-  const key = `uploads/${clip.split("/").pop()}`;
-  mkdirSync(dirname(join(k.storage, key)), { recursive: true });
-  copyFileSync(clip, join(k.storage, key));
+async function runJob(k: MediaKernel, clip: string): Promise<Done> {
+  const key = upload(k, clip);
   const created = await call<JobView>(k, "/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: key, profiles: ["360p_h264"], outputs: ["mp4", "hls"] }) });
   if (created.status !== 201) throw new Error(`${k.name}: POST /v1/jobs → ${created.status} ${JSON.stringify(created.body)}`);
-  let job: JobView | undefined;
-  await waitFor(
-    async () => {
-      job = (await call<JobView>(k, `/v1/jobs/${created.body.id}`)).body;
-      return ["completed", "failed", "cancelled"].includes(job.status);
-    },
-    300_000,
-    `${k.name}: job to end`,
-    200,
-  );
-  if (job!.status !== "completed") throw new Error(`${k.name}: job ended ${job!.status}: ${JSON.stringify(job!.error)}`);
-  const outputs = (await call<{ items: Array<{ kind: string; storage_key: string }> }>(k, `/v1/jobs/${job!.id}/outputs`)).body.items;
-  return { job: job!, mp4: join(k.storage, outputs.find((o) => o.kind === "mp4")!.storage_key), master: join(k.storage, outputs.find((o) => o.kind === "hls")!.storage_key) };
+  const job = await waitJobEnded<JobView>(k, created.body.id);
+  if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
+  const files = await outputFiles(k, job.id);
+  return { job, mp4: files.mp4!, master: files.master! };
 }
 
 async function ffprobeJson(args: string[]): Promise<Record<string, unknown>> {
@@ -154,25 +108,19 @@ async function subtitleText(path: string, n: number): Promise<string> {
   return r.stdout;
 }
 
-let KS: Kernel;
-let K1: Kernel;
+let KS: MediaKernel;
+let K1: MediaKernel;
 let clip = "";
 let src: Facts;
 
 beforeAll(async () => {
-  const kernels = Promise.all([
-    startKernel("ks", { CHUNK_MIN_DURATION: "1s", CHUNK_MAX_DURATION: "2s", SPLIT_MIN_DURATION: "2s" }),
-    startKernel("k1", { SPLIT_MIN_DURATION: "60s" }),
-  ]);
+  const kernels = startSplitAndOnePiece(scratch);
   clip = await makeCorpusClip(join(scratch, "corpus"), "vfr_audio_subs");
   src = await facts(clip);
   [KS, K1] = await kernels;
 }, 420_000);
 
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-}, 60_000);
+cleanUpAfterAll(scratch);
 
 describe("variable frame rate + two audio tracks + subtitles", () => {
   test("the source: 48 frames at 24 fps then 45 at 30 fps, two audio and two subtitle tracks", () => {
