@@ -16,14 +16,14 @@
  *   job names the rungs it skipped, a one-frame video is one frame, a codec FFmpeg does not know fails
  *   with WE-JOB-007 naming it.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { launchBrowser } from "../helpers/browser.ts";
 import { ssim } from "../helpers/media.ts";
-import { binary, freePort, killAllProcs, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
+import { call, cleanUpAfterAll, type MediaKernel, startSplitAndOnePiece, upload, waitJobEnded } from "../helpers/media-kernel.ts";
+import { runProc } from "../helpers/proc.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { CORPUS, type CorpusName, makeCorpusClip } from "../fixtures/media-corpus.ts";
 
@@ -37,36 +37,6 @@ const frameOf = (a: { codec: string; sample_rate: number }) => (FRAME_SAMPLES[a.
 
 // ---- kernels ----------------------------------------------------------------------------------------
 
-interface Kernel {
-  name: string;
-  proc: Proc;
-  base: string;
-  storage: string;
-}
-
-async function startKernel(name: string, env: Record<string, string>): Promise<Kernel> {
-  const cwd = mkdtempSync(join(scratch, `${name}-`));
-  const port = await freePort();
-  const dataDir = join(cwd, "data");
-  const proc = spawnProc([binary("webencode-kernel")], {
-    env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_CONCURRENCY: "2", ...TEST_KERNEL_SECURITY_ENV, ...env },
-    cwd,
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await proc.waitForHttp200(`${base}/v1/health`, 240_000);
-  const k = { name, proc, base, storage: join(dataDir, "storage") };
-  await waitFor(
-    async () => {
-      const r = await fetch(`${base}/v1/workers/embedded`, withAuth(undefined));
-      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
-    },
-    60_000,
-    `${name}: embedded worker healthy`,
-    200,
-  );
-  return k;
-}
-
 interface JobView {
   id: string;
   status: string;
@@ -79,17 +49,9 @@ interface OutputView {
   storage_key: string;
 }
 
-async function call<T>(k: Kernel, path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const r = await fetch(`${k.base}${path}`, withAuth(init));
-  const text = await r.text();
-  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
 /** Puts the clip into the kernel's storage (what an upload does) and submits a job for it. */
-async function submit(k: Kernel, clip: string, body: Record<string, unknown> = {}): Promise<string> {
-  const key = `uploads/${clip.split("/").pop()}`;
-  mkdirSync(dirname(join(k.storage, key)), { recursive: true });
-  copyFileSync(clip, join(k.storage, key));
+async function submit(k: MediaKernel, clip: string, body: Record<string, unknown> = {}): Promise<string> {
+  const key = upload(k, clip);
   const r = await call<JobView>(k, "/v1/jobs", {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -99,20 +61,6 @@ async function submit(k: Kernel, clip: string, body: Record<string, unknown> = {
   return r.body.id;
 }
 
-async function waitEnded(k: Kernel, id: string): Promise<JobView> {
-  let job: JobView | undefined;
-  await waitFor(
-    async () => {
-      job = (await call<JobView>(k, `/v1/jobs/${id}`)).body;
-      return ["completed", "failed", "cancelled"].includes(job.status);
-    },
-    300_000,
-    `${k.name}: job ${id} to end (last: ${job?.status})`,
-    200,
-  );
-  return job!;
-}
-
 interface Done {
   job: JobView;
   mp4: string;
@@ -120,8 +68,8 @@ interface Done {
   hlsMaster: string;
 }
 
-async function runJob(k: Kernel, clip: string, body: Record<string, unknown> = {}): Promise<Done> {
-  const job = await waitEnded(k, await submit(k, clip, body));
+async function runJob(k: MediaKernel, clip: string, body: Record<string, unknown> = {}): Promise<Done> {
+  const job = await waitJobEnded<JobView>(k, await submit(k, clip, body));
   if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
   const outputs = (await call<{ items: OutputView[] }>(k, `/v1/jobs/${job.id}/outputs`)).body.items;
   const mp4 = outputs.find((o) => o.kind === "mp4");
@@ -223,16 +171,13 @@ function audioProblems(out: Facts, src: Facts): string[] {
 
 // ---- setup ------------------------------------------------------------------------------------------
 
-let KS: Kernel;
-let K1: Kernel;
+let KS: MediaKernel;
+let K1: MediaKernel;
 const clips: Partial<Record<CorpusName, string>> = {};
 const src: Partial<Record<CorpusName, Facts>> = {};
 
 beforeAll(async () => {
-  const kernels = Promise.all([
-    startKernel("ks", { CHUNK_MIN_DURATION: "1s", CHUNK_MAX_DURATION: "2s", SPLIT_MIN_DURATION: "2s" }),
-    startKernel("k1", { SPLIT_MIN_DURATION: "60s" }),
-  ]);
+  const kernels = startSplitAndOnePiece(scratch);
   for (const name of Object.keys(CORPUS) as CorpusName[]) {
     clips[name] = await makeCorpusClip(corpusDir, name);
     if (!name.startsWith("audio_") && name !== "unknown_codec") src[name] = await facts(clips[name]!);
@@ -240,10 +185,7 @@ beforeAll(async () => {
   [KS, K1] = await kernels;
 }, 420_000);
 
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-}, 60_000);
+cleanUpAfterAll(scratch);
 
 /** Runs a clip split (KS) and in one piece (K1), checks what both have in common, returns both. */
 async function bothWays(name: CorpusName, body: Record<string, unknown> = {}): Promise<{ split: Done; whole: Done; fs: Facts; fw: Facts }> {
@@ -437,7 +379,7 @@ describe("several audio tracks", () => {
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.code).toBe("WE-JOB-001");
     expect(malformed.body.error.message).toContain("audio_tracks");
-    const bad = await waitEnded(KS, await submit(KS, clips.multi_audio!, { audio_tracks: ["jpn"] }));
+    const bad = await waitJobEnded<JobView>(KS, await submit(KS, clips.multi_audio!, { audio_tracks: ["jpn"] }));
     expect(bad.status).toBe("failed");
     expect(bad.error?.code).toBe("WE-JOB-007");
     expect(bad.error?.message).toContain('audio_tracks names "jpn", which the source does not have');
@@ -458,7 +400,7 @@ describe("containers", () => {
 
   for (const name of ["audio_mp3", "audio_wav"] as const) {
     test(`${CORPUS[name].what}: refused at analysis with WE-JOB-007 (no video), not as an unknown container`, async () => {
-      const job = await waitEnded(KS, await submit(KS, clips[name]!));
+      const job = await waitJobEnded<JobView>(KS, await submit(KS, clips[name]!));
       expect(job.status).toBe("failed");
       expect(job.error?.code).toBe("WE-JOB-007");
       expect(job.error?.message).toContain("audio but no video stream");
@@ -649,7 +591,7 @@ describe("the picture", () => {
   }, 300_000);
 
   test("a codec FFmpeg does not know fails at analysis with WE-JOB-007 naming it", async () => {
-    const job = await waitEnded(KS, await submit(KS, clips.unknown_codec!));
+    const job = await waitJobEnded<JobView>(KS, await submit(KS, clips.unknown_codec!));
     expect(job.status).toBe("failed");
     expect(job.error?.code).toBe("WE-JOB-007");
     expect(job.error?.message).toContain('the video codec "wenc" is not supported');
