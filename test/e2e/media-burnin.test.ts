@@ -12,17 +12,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ssim } from "../helpers/media.ts";
-import { call, cleanUpAfterAll, type MediaKernel, outputFiles, startSplitAndOnePiece, subtitleLanguages, upload, waitJobEnded } from "../helpers/media-kernel.ts";
+import { call, cleanUpAfterAll, FFMPEG, type MediaJobView, type MediaKernel, outputFiles, startSplitAndOnePiece, subtitleLanguages, upload, waitJobEnded } from "../helpers/media-kernel.ts";
 import { runProc } from "../helpers/proc.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-burnin-"));
-const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
 
-interface JobView {
-  id: string;
-  status: string;
-  error: { code: string; message: string } | null;
-  tasks: Array<{ type: string }>;
+interface JobView extends MediaJobView {
   source?: { burned_subtitles?: { track: string; burned: boolean; reason?: string } } | null;
 }
 

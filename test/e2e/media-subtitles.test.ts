@@ -10,65 +10,48 @@
  * - hls.js in headless Chromium lists the subtitle tracks, loads one and shows its cues at the source's
  *   times on the picture's clock (X-TIMESTAMP-MAP).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { TEST_KERNEL_SECURITY_ENV, withAuth } from "../helpers/auth.ts";
 import { launchBrowser } from "../helpers/browser.ts";
-import { binary, freePort, killAllProcs, type Proc, runProc, spawnProc } from "../helpers/proc.ts";
+import {
+  call as kernelCall,
+  cleanUpAfterAll,
+  FFMPEG,
+  FFPROBE,
+  type MediaJobView,
+  type MediaKernel,
+  outputFiles,
+  SPLIT_ENV,
+  startMediaKernel,
+  upload as uploadTo,
+  waitJobEnded,
+} from "../helpers/media-kernel.ts";
+import { runProc } from "../helpers/proc.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { makeCorpusClip } from "../fixtures/media-corpus.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-subs-"));
-const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
-const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
 
-let base = "";
-let storage = "";
-let proc: Proc | undefined;
+let k: MediaKernel;
 let subtitled = "";
 
-interface JobView {
-  id: string;
-  status: string;
-  error: { code: string; message: string } | null;
-  tasks: Array<{ type: string }>;
+interface JobView extends MediaJobView {
   source?: { ignored_streams?: unknown[] };
 }
 
-async function call<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const r = await fetch(`${base}${path}`, withAuth(init));
-  const text = await r.text();
-  return { status: r.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-/** Puts a file into the kernel's storage under uploads/ (what an upload does); returns its key. */
-function upload(path: string, name = basename(path)): string {
-  const key = `uploads/${name}`;
-  mkdirSync(dirname(join(storage, key)), { recursive: true });
-  copyFileSync(path, join(storage, key));
-  return key;
-}
+/** The one kernel's call and upload (test/helpers/media-kernel.ts). */
+const call = <T>(path: string, init: RequestInit = {}) => kernelCall<T>(k, path, init);
+const upload = (path: string, name?: string) => uploadTo(k, path, name);
 
 async function runJob(body: Record<string, unknown>): Promise<{ job: JobView; mp4: string; master: string }> {
   const created = await call<JobView>("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ profiles: ["360p_h264"], outputs: ["mp4", "hls"], ...body }) });
   if (created.status !== 201) throw new Error(`POST /v1/jobs → ${created.status} ${JSON.stringify(created.body)}`);
-  let job: JobView | undefined;
-  await waitFor(
-    async () => {
-      job = (await call<JobView>(`/v1/jobs/${created.body.id}`)).body;
-      return ["completed", "failed", "cancelled"].includes(job.status);
-    },
-    300_000,
-    "job to end",
-    200,
-  );
-  if (job!.status !== "completed") throw new Error(`job ended ${job!.status}: ${JSON.stringify(job!.error)}`);
-  const outputs = (await call<{ items: Array<{ kind: string; storage_key: string }> }>(`/v1/jobs/${job!.id}/outputs`)).body.items;
-  const mp4 = outputs.find((o) => o.kind === "mp4")!;
-  const hls = outputs.find((o) => o.kind === "hls")!;
-  return { job: job!, mp4: join(storage, mp4.storage_key), master: join(storage, hls.storage_key) };
+  const job = await waitJobEnded<JobView>(k, created.body.id);
+  if (job.status !== "completed") throw new Error(`job ended ${job.status}: ${JSON.stringify(job.error)}`);
+  const files = await outputFiles(k, job.id);
+  return { job, mp4: files.mp4!, master: files.master! };
 }
 
 async function subtitleStreams(path: string): Promise<Array<{ codec_name: string; language: string | undefined; default: number }>> {
@@ -89,32 +72,12 @@ async function subtitleText(path: string, n: number): Promise<string> {
 const playlistEntries = (path: string) => readFileSync(path, "utf8").split("\n").filter((l) => l !== "" && !l.startsWith("#"));
 
 beforeAll(async () => {
-  const cwd = mkdtempSync(join(scratch, "kernel-"));
-  const port = await freePort();
-  const dataDir = join(cwd, "data");
-  proc = spawnProc([binary("webencode-kernel")], {
-    env: { DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", PLUGIN_DIR: join(cwd, "plugins"), LOG_LEVEL: "info", WORKER_CONCURRENCY: "2", CHUNK_MIN_DURATION: "1s", CHUNK_MAX_DURATION: "2s", SPLIT_MIN_DURATION: "2s", ...TEST_KERNEL_SECURITY_ENV },
-    cwd,
-  });
-  base = `http://127.0.0.1:${port}`;
-  storage = join(dataDir, "storage");
+  const started = startMediaKernel(scratch, "kernel", SPLIT_ENV);
   subtitled = await makeCorpusClip(join(scratch, "corpus"), "subtitled");
-  await proc.waitForHttp200(`${base}/v1/health`, 240_000);
-  await waitFor(
-    async () => {
-      const r = await fetch(`${base}/v1/workers/embedded`, withAuth(undefined));
-      return r.status === 200 && ((await r.json()) as { status: string }).status === "healthy";
-    },
-    60_000,
-    "embedded worker healthy",
-    200,
-  );
+  k = await started;
 }, 300_000);
 
-afterAll(async () => {
-  await killAllProcs();
-  rmSync(scratch, { recursive: true, force: true });
-}, 60_000);
+cleanUpAfterAll(scratch);
 
 describe("subtitles", () => {
   let fromSource: { job: JobView; mp4: string; master: string };

@@ -11,7 +11,17 @@ import { TEST_KERNEL_SECURITY_ENV, withAuth } from "./auth.ts";
 import { binary, freePort, killAllProcs, type Proc, runProc, spawnProc } from "./proc.ts";
 import { waitFor } from "./wait.ts";
 
-const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
+/** The system's ffprobe/ffmpeg the tests check outputs with (never the pipeline's own verifier). */
+export const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
+export const FFMPEG = process.env.FFMPEG_PATH ?? "ffmpeg";
+
+/** The part of GET /v1/jobs/:id every media test reads; a test extends it with what else it checks. */
+export interface MediaJobView {
+  id: string;
+  status: string;
+  error: { code: string; message: string } | null;
+  tasks: Array<{ type: string }>;
+}
 
 export interface MediaKernel {
   name: string;
