@@ -11,19 +11,13 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ssim } from "../helpers/media.ts";
-import { call, cleanUpAfterAll, type MediaKernel, outputFiles, startSplitAndOnePiece, upload, waitJobEnded } from "../helpers/media-kernel.ts";
+import { call, cleanUpAfterAll, FFPROBE, type MediaJobView, type MediaKernel, outputFiles, startSplitAndOnePiece, upload, waitJobEnded } from "../helpers/media-kernel.ts";
 import { runProc } from "../helpers/proc.ts";
 import { makeCorpusClip } from "../fixtures/media-corpus.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-cfr-"));
-const FFPROBE = process.env.FFPROBE_PATH ?? "ffprobe";
 
-interface JobView {
-  id: string;
-  status: string;
-  error: { code: string; message: string } | null;
-  tasks: Array<{ type: string }>;
-}
+type JobView = MediaJobView;
 
 const PROFILE = {
   id: "cfr25_h264",
