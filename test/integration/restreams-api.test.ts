@@ -209,7 +209,7 @@ describe("a restream started now", () => {
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe("WE-STR-009");
     const audit = () => query<{ action: string; status: number }>(sql`select action, status from audit_log where action like 'restreams.%' order by id`);
-    await waitFor(async () => (await audit()).some((entry) => entry.action === "restreams.delete"), 10_000, "the delete's audit entry");
+    await waitFor(async () => (await audit()).some((entry) => entry.action === "restreams.delete" && entry.status === 204), 10_000, "the delete's audit entry");
     const actions = (await audit()).map((entry) => `${entry.action} ${entry.status}`);
     for (const expected of ["restreams.create 201", "restreams.stop 200", "restreams.start 200", "restreams.delete 204"]) expect(actions).toContain(expected);
   });
