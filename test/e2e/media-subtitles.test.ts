@@ -186,7 +186,8 @@ describe("subtitles", () => {
           // The cues as the browser shows them: their times say whether X-TIMESTAMP-MAP put them on the video's clock.
           const check = setInterval(() => {
             const track = [...video.textTracks].find((t) => t.language === "fr" && t.cues && t.cues.length > 0);
-            if (!track) return;
+            // … and the video's first media buffered (under load the cues can be parsed before it is).
+            if (!track || video.buffered.length === 0) return;
             clearInterval(check);
             clearTimeout(stop);
             result.firstFrame = video.buffered.length > 0 ? video.buffered.start(0) : -1;
