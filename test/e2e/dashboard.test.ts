@@ -14,7 +14,9 @@ import { TEST_ADMIN_KEY, withAuth } from "../helpers/auth.ts";
 import { generateClip } from "../helpers/cluster.ts";
 import { startCompiledKernel, type CompiledKernel } from "../helpers/compiled-kernel.ts";
 import { navTo, openDashboard, signInWithKey, signOut, type Dashboard } from "../helpers/dashboard.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { collectSse } from "../helpers/sse.ts";
+import { startTcpProxy } from "../helpers/tcp-proxy.ts";
+import { holdsFor, waitFor } from "../helpers/wait.ts";
 
 let kernel: CompiledKernel;
 let d: Dashboard;
@@ -113,26 +115,46 @@ describe("dashboard (standalone, compiled kernel)", () => {
     await waitFor(async () => (await jobStatus(job.id)) === "completed", 120_000, "the retried job to complete after the undrain");
   }, 240_000);
 
-  test("the job page's event stream resumes after the connection drops: a completion that happened while offline shows without a reload", async () => {
+  test("the job page's event stream resumes after the connection drops: a completion that happened while cut off shows without a reload", async () => {
     const w = await worker();
     expect((await call(`/v1/workers/${w.id}/drain`, { method: "POST" })).status).toBe(200);
     await waitFor(async () => (await worker()).drain_requested, 30_000, "the worker to drain");
     const upload = await json<{ source_url: string }>(`/v1/files?filename=clip.mp4`, { method: "POST", body: Bun.file(clip) });
     const job = await json<{ id: string }>("/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: upload.source_url, profiles: ["360p_h264"] }) });
-    await d.goto(`/jobs/${job.id}`);
-    await d.waitFor(`document.querySelector("[data-test=job-status]")?.textContent === "queued"`, "the queued job");
-    await d.eval("window.__sameDocument = true");
+    // The page talks to the kernel through a relay the test can cut: a real drop of every connection,
+    // the event stream's included (the browser's offline emulation leaves an open stream flowing).
+    const proxy = startTcpProxy({ hostname: "127.0.0.1", port: Number(new URL(kernel.base).port) });
+    const streamed: string[] = [];
+    const sse = new AbortController();
+    d.browser.on("Network.eventSourceMessageReceived", (m: { eventName: string }) => void streamed.push(m.eventName));
     await d.browser.send("Network.enable");
-    await d.browser.send("Network.emulateNetworkConditions", { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     try {
+      // Signed in on the relay's origin with the same session (storage is per origin).
+      const stores = await d.eval<string>("JSON.stringify([{ ...sessionStorage }, { ...localStorage }])");
+      await d.browser.send("Page.navigate", { url: `${proxy.url}/` });
+      await d.waitFor(`document.readyState === "complete" && location.origin === ${JSON.stringify(proxy.url)}`, "the relay's origin to load");
+      await d.eval(`(() => { const [s, l] = ${stores}; for (const [k, v] of Object.entries(s)) sessionStorage.setItem(k, v); for (const [k, v] of Object.entries(l)) localStorage.setItem(k, v); })()`);
+      await d.browser.send("Page.navigate", { url: `${proxy.url}/jobs/${job.id}` });
+      await d.waitFor(`document.querySelector("[data-test=job-status]")?.textContent === "queued"`, "the queued job");
+      await waitFor(() => streamed.includes("job.created"), 30_000, "the page's event stream to replay job.created");
+      await d.eval("window.__sameDocument = true");
+      proxy.cut();
+      // The test's own stream, straight to the kernel: once job.completed is on it, a connected page has it too.
+      const seen = collectSse(call(`/v1/events?job_id=${job.id}&last_event_id=0`, { signal: sse.signal }));
       expect((await call(`/v1/workers/${w.id}/undrain`, { method: "POST" })).status).toBe(200);
-      await waitFor(async () => (await jobStatus(job.id)) === "completed", 120_000, "the job to complete while the page is offline");
+      await waitFor(() => seen.some((e) => e.type === "job.completed"), 120_000, "the job to complete while the page is cut off (on the test's own event stream)");
+      await holdsFor(() => !streamed.includes("job.completed"), 1000, "the cut-off page not to receive job.completed");
       expect(await d.eval<string>(`document.querySelector("[data-test=job-status]").textContent`)).not.toBe("completed");
+      proxy.restore();
+      await d.waitFor(`document.querySelector("[data-test=job-status]")?.textContent === "completed" && document.querySelector("[data-test=job-progress]")?.dataset.progress === "100"`, "the page to catch up after reconnecting", 60_000);
+      expect(streamed).toContain("job.completed");
+      expect(await d.eval("window.__sameDocument === true")).toBe(true);
     } finally {
-      await d.browser.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      sse.abort();
+      proxy.close();
+      await d.browser.send("Network.disable");
+      await d.goto(`/jobs/${job.id}`); // back on the kernel's own origin for the tests below
     }
-    await d.waitFor(`document.querySelector("[data-test=job-status]")?.textContent === "completed" && document.querySelector("[data-test=job-progress]")?.dataset.progress === "100"`, "the page to catch up after reconnecting", 60_000);
-    expect(await d.eval("window.__sameDocument === true")).toBe(true);
   }, 240_000);
 
   test("an upload in progress can be cancelled (nothing is kept); the jobs list filters by state", async () => {

@@ -24,6 +24,7 @@ import { DEFAULT_BACKOFF } from "../../src/media/restream/backoff.ts";
 import { FlvReader } from "../../src/media/restream/flv-reader.ts";
 import { Cluster, type KernelProc } from "../helpers/cluster.ts";
 import { binary, freePort, type Proc, spawnProc } from "../helpers/proc.ts";
+import { collectSse } from "../helpers/sse.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const logger = pino({ level: "silent" });
@@ -79,27 +80,6 @@ interface EventView {
   data: Record<string, unknown>;
 }
 
-/** The events of one stream as /v1/events sends them (SSE: `data:` is the event's view), collected until the test ends. */
-function followEvents(kernel: KernelProc, streamId: string, signal: AbortSignal): EventView[] {
-  const events: EventView[] = [];
-  void (async () => {
-    const response = await kernel.fetch(`/v1/events?stream_id=${streamId}&types=restream.*`, { signal });
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (data) events.push(JSON.parse(data) as EventView);
-      }
-    }
-  })().catch(() => {});
-  return events;
-}
-
 beforeAll(async () => {
   binary("webencode-kernel");
   binary("webencode-worker");
@@ -148,7 +128,7 @@ describe("live stream destinations", () => {
       return Object.fromEntries(items.map((item) => [nameOf(item.id)!, item]));
     };
     const sse = new AbortController();
-    const events = followEvents(kernel, stream.id, sse.signal);
+    const events = collectSse<EventView>(kernel.fetch(`/v1/events?stream_id=${stream.id}&types=restream.*`, { signal: sse.signal }));
 
     const publish = () =>
       spawnProc([
