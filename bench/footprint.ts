@@ -75,6 +75,14 @@ interface Idle {
   ownCpuPct: number;
   /** Processes in the tree (the process and its plugin processes). */
   processes: number;
+  /** The main (event-loop) thread's voluntary context switches per second: how often an idle process wakes. */
+  wakeupsPerS: number;
+}
+
+/** Voluntary context switches of a process's main thread so far (/proc/<pid>/status). */
+function wakeups(pid: number): number {
+  const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0);
 }
 
 /** RSS and CPU (% of one core, the whole process tree) over `seconds` of doing nothing. */
@@ -82,13 +90,15 @@ async function idle(pid: number, seconds: number): Promise<Idle> {
   const ownCpuMs = () => sum([pid].map((p) => treeCpuMs(p) - sum(descendants(p).map((child) => treeCpuMs(child)))));
   const cpu0 = treeCpuMs(pid);
   const own0 = ownCpuMs();
+  const wake0 = wakeups(pid);
   const t0 = performance.now();
   await Bun.sleep(seconds * 1000);
   const elapsed = performance.now() - t0;
   const cpuPct = (100 * (treeCpuMs(pid) - cpu0)) / elapsed;
   const ownCpuPct = (100 * (ownCpuMs() - own0)) / elapsed;
+  const wakeupsPerS = ((wakeups(pid) - wake0) * 1000) / elapsed;
   const tree = [pid, ...descendants(pid)];
-  return { rss: rssBytes(pid), treeRss: sum(tree.map(rssBytes)), cpuPct, ownCpuPct, processes: tree.length };
+  return { rss: rssBytes(pid), treeRss: sum(tree.map(rssBytes)), cpuPct, ownCpuPct, processes: tree.length, wakeupsPerS };
 }
 
 async function helloServer(tmp: string): Promise<{ readyMs: number[]; rss: number; idle: Idle }> {
@@ -99,7 +109,7 @@ async function helloServer(tmp: string): Promise<{ readyMs: number[]; rss: numbe
   if (b.exitCode !== 0) throw new Error(`cannot compile the hello-world server: ${b.stderr.toString()}`);
   const readyMs: number[] = [];
   let rss = 0;
-  let idled: Idle = { rss: 0, treeRss: 0, cpuPct: 0, ownCpuPct: 0, processes: 1 };
+  let idled: Idle = { rss: 0, treeRss: 0, cpuPct: 0, ownCpuPct: 0, processes: 1, wakeupsPerS: 0 };
   for (let i = 0; i < RUNS; i++) {
     const port = await freePort();
     const t0 = performance.now();
@@ -246,10 +256,10 @@ await main(async () => {
   );
   log(`\nmemory and idle CPU (idle window ${IDLE_S} s; CPU of the process tree, % of one core):`);
   const row = (name: string, atReady: number | undefined, i: Idle, target: string) => [
-    name, atReady === undefined ? "" : mib(atReady), mib(i.rss), `${fmt(mib(i.treeRss))} (${i.processes})`, i.ownCpuPct, i.cpuPct, i.rss / hello.idle.rss, target,
+    name, atReady === undefined ? "" : mib(atReady), mib(i.rss), `${fmt(mib(i.treeRss))} (${i.processes})`, i.ownCpuPct, i.cpuPct, i.wakeupsPerS, i.rss / hello.idle.rss, target,
   ];
   table(
-    ["what", "RSS at ready MiB", "RSS idle MiB", "tree RSS MiB (processes)", "idle CPU % (process)", "idle CPU % (tree)", "RSS ÷ baseline", "target"],
+    ["what", "RSS at ready MiB", "RSS idle MiB", "tree RSS MiB (processes)", "idle CPU % (process)", "idle CPU % (tree)", "main thread wake-ups/s", "RSS ÷ baseline", "target"],
     [
       row("baseline: compiled hello-world HTTP server", hello.rss, hello.idle, ""),
       row("distributed kernel", kernelRssAtReady, kernelIdle, "≤ 80 MiB, ≤ 1 %"),
