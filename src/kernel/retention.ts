@@ -7,6 +7,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import { errorMessage } from "../core/errors.ts";
+import { startPeriodic } from "../core/periodic.ts";
 import type { Db } from "../db/client.ts";
 import { rowsOf } from "../db/exec.ts";
 import { pruneAudit } from "./auth/audit.ts";
@@ -90,18 +91,7 @@ async function runJobRetention(ctx: RetentionContext): Promise<void> {
   }
 }
 
-/**
- * Runs a round now and then every `everyMs`. The returned stop ends the loop and resolves once a round in
- * progress has finished, so the database is not closed under it.
- */
+/** A round now and then every `everyMs` (src/core/periodic.ts); the returned stop waits for a round in progress. */
 export function startRetention(ctx: RetentionContext, everyMs = RETENTION_EVERY_MS): () => Promise<void> {
-  let running: Promise<unknown> = runRetention(ctx);
-  const timer = setInterval(() => {
-    // A round slower than the interval (a huge backlog) is not overlapped by the next one.
-    running = running.then(() => runRetention(ctx));
-  }, everyMs);
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  return startPeriodic(() => runRetention(ctx), everyMs, { immediately: true });
 }

@@ -4,6 +4,7 @@
  * kernel wins each. One indexed query per round (publications_uploading_idx holds only uploading rows).
  */
 import { errorMessage } from "../../core/errors.ts";
+import { startPeriodic } from "../../core/periodic.ts";
 import type { KernelContext } from "../context.ts";
 import { launchPublication, stopPublications } from "./publish-run.ts";
 import { claimPublication, idleUploads } from "./publish-store.ts";
@@ -30,13 +31,9 @@ export async function resumeIdleUploads(ctx: KernelContext): Promise<number> {
 
 /** Starts the rounds; the returned stop ends them and hands this kernel's running uploads back. */
 export function startPublishResumer(ctx: KernelContext, everyMs = RESUME_EVERY_MS): () => Promise<void> {
-  let round: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    round = round.then(() => resumeIdleUploads(ctx));
-  }, everyMs);
+  const stopRounds = startPeriodic(() => resumeIdleUploads(ctx), everyMs);
   return async () => {
-    clearInterval(timer);
-    await round;
+    await stopRounds();
     await stopPublications(ctx);
   };
 }
