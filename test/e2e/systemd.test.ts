@@ -91,6 +91,8 @@ describe("systemd units", () => {
       expect(directive(t, "User")).toEqual(["webencode"]);
       expect(directive(t, "EnvironmentFile").length).toBeGreaterThan(0);
       expect(directive(t, "Restart")).toEqual(["on-failure"]);
+      // Not restarted on a configuration error (2) or an address it cannot listen on (3).
+      expect(directive(t, "RestartPreventExitStatus")).toEqual(["2 3"]);
       for (const k of ["NoNewPrivileges", "ProtectSystem", "PrivateTmp", "ProtectHome"]) expect(directive(t, k).length).toBe(1);
     }
     const worker = unitText("webencode-worker.service");
