@@ -13,6 +13,7 @@
  * A kernel that is alive but could not write its telemetry for that long (database unreachable) loses its
  * sessions the same way; its next tick sees the row closed and disconnects the publisher, which reconnects.
  */
+import { startPeriodic } from "../../core/periodic.ts";
 import { and, eq, isNull, lt, ne, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { events, streamSessions, tasks } from "../../db/schema.ts";
@@ -74,16 +75,7 @@ export async function endLostSessions(ctx: KernelContext, logger: Logger, lostAf
   return ended;
 }
 
-/** Runs endLostSessions every `intervalMs` (one round at a time); the answer stops it. */
-export function watchLostSessions(ctx: KernelContext, logger: Logger, lostAfter: number, intervalMs: number): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    endLostSessions(ctx, logger, lostAfter)
-      .catch((error) => logger.warn({ err: error }, "live: looking for sessions of lost kernels failed"))
-      .finally(() => (running = false));
-  }, intervalMs);
-  return () => clearInterval(timer);
+/** Runs endLostSessions every `intervalMs`, one round at a time (src/core/periodic.ts); the answer stops it. */
+export function watchLostSessions(ctx: KernelContext, logger: Logger, lostAfter: number, intervalMs: number): () => Promise<void> {
+  return startPeriodic(() => endLostSessions(ctx, logger, lostAfter).catch((error) => logger.warn({ err: error }, "live: looking for sessions of lost kernels failed")), intervalMs);
 }
-
