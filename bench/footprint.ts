@@ -13,10 +13,14 @@
  *   with LOG_LEVEL=debug: "start timeline (ms since exec)", src/kernel/start.ts), and each heavy library
  *   imported alone in `bun` (wall, RSS) beside `bun -e` of nothing.
  *
- *   node_modules/.bin/bun bench/footprint.ts [--runs 5] [--idle 60] [--dist /tmp/bench-dist] [--rebuild]
+ * - Idle windows start after --settle seconds left alone (default 10: the JIT tiering up the start's code and
+ *   the plugin handshakes are start-up work, not idle work; --settle 0 measures from ready); each process's
+ *   idle CPU is also split by thread (event loop vs JIT, GC and allocator threads).
+ *
+ *   node_modules/.bin/bun bench/footprint.ts [--runs 5] [--idle 60] [--settle 10] [--dist /tmp/bench-dist] [--rebuild]
  *   (--idle 10 for a quick run; the targets are stated for 60 s)
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { sql } from "drizzle-orm";
 import { rowsOf } from "../src/db/exec.ts";
 import { join } from "node:path";
@@ -28,6 +32,8 @@ import {
 
 const RUNS = numArg("runs", 5);
 const IDLE_S = numArg("idle", 60);
+/** Seconds left alone after start before the idle window: the JIT and the plugin handshakes settle first. */
+const SETTLE_S = numArg("settle", 10);
 
 /** Polls `url` every 2 ms from `t0` until it answers 200; returns ms since t0. */
 async function first200(url: string, t0: number, alive: () => boolean, timeoutMs = 60_000): Promise<number> {
@@ -77,6 +83,24 @@ interface Idle {
   processes: number;
   /** The main (event-loop) thread's voluntary context switches per second: how often an idle process wakes. */
   wakeupsPerS: number;
+  /** CPU of the process's own threads by name (% of one core): the event loop vs JIT, GC, allocator. */
+  threads: Record<string, number>;
+}
+
+/** CPU ms of each thread of a process so far, by thread name; the main thread is "main (event loop)". */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid) ? "main (event loop)" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * 10); // clock ticks of 10 ms
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Voluntary context switches of a process's main thread so far (/proc/<pid>/status). */
@@ -85,20 +109,24 @@ function wakeups(pid: number): number {
   return Number(m?.[1] ?? 0);
 }
 
-/** RSS and CPU (% of one core, the whole process tree) over `seconds` of doing nothing. */
-async function idle(pid: number, seconds: number): Promise<Idle> {
+/** RSS and CPU (% of one core, the whole process tree) over `seconds` of doing nothing, after SETTLE_S. */
+async function idle(pid: number, seconds: number, settleS = SETTLE_S): Promise<Idle> {
+  await Bun.sleep(settleS * 1000);
   const ownCpuMs = () => sum([pid].map((p) => treeCpuMs(p) - sum(descendants(p).map((child) => treeCpuMs(child)))));
   const cpu0 = treeCpuMs(pid);
   const own0 = ownCpuMs();
   const wake0 = wakeups(pid);
+  const threads0 = threadCpuMs(pid);
   const t0 = performance.now();
   await Bun.sleep(seconds * 1000);
   const elapsed = performance.now() - t0;
   const cpuPct = (100 * (treeCpuMs(pid) - cpu0)) / elapsed;
   const ownCpuPct = (100 * (ownCpuMs() - own0)) / elapsed;
   const wakeupsPerS = ((wakeups(pid) - wake0) * 1000) / elapsed;
+  const threads: Record<string, number> = {};
+  for (const [name, ms] of threadCpuMs(pid)) if (ms > (threads0.get(name) ?? 0)) threads[name] = (100 * (ms - (threads0.get(name) ?? 0))) / elapsed;
   const tree = [pid, ...descendants(pid)];
-  return { rss: rssBytes(pid), treeRss: sum(tree.map(rssBytes)), cpuPct, ownCpuPct, processes: tree.length, wakeupsPerS };
+  return { rss: rssBytes(pid), treeRss: sum(tree.map(rssBytes)), cpuPct, ownCpuPct, processes: tree.length, wakeupsPerS, threads };
 }
 
 async function helloServer(tmp: string): Promise<{ readyMs: number[]; rss: number; idle: Idle }> {
@@ -109,7 +137,7 @@ async function helloServer(tmp: string): Promise<{ readyMs: number[]; rss: numbe
   if (b.exitCode !== 0) throw new Error(`cannot compile the hello-world server: ${b.stderr.toString()}`);
   const readyMs: number[] = [];
   let rss = 0;
-  let idled: Idle = { rss: 0, treeRss: 0, cpuPct: 0, ownCpuPct: 0, processes: 1, wakeupsPerS: 0 };
+  let idled: Idle = { rss: 0, treeRss: 0, cpuPct: 0, ownCpuPct: 0, processes: 1, wakeupsPerS: 0, threads: {} };
   for (let i = 0; i < RUNS; i++) {
     const port = await freePort();
     const t0 = performance.now();
@@ -118,7 +146,7 @@ async function helloServer(tmp: string): Promise<{ readyMs: number[]; rss: numbe
     readyMs.push(await first200(`http://127.0.0.1:${port}/`, t0, () => p.exitCode === null));
     if (i === 0) {
       rss = rssBytes(p.pid);
-      idled = await idle(p.pid, Math.min(IDLE_S, 10));
+      idled = await idle(p.pid, Math.min(IDLE_S, 10), 0);
     }
     p.kill("SIGKILL");
     await p.exited;
@@ -254,7 +282,7 @@ await main(async () => {
       ["standalone kernel, existing DATA_DIR → 200", median(standaloneReady), Math.min(...standaloneReady), Math.max(...standaloneReady), median(standaloneReady) / helloMed, "≤ 500 ms"],
     ],
   );
-  log(`\nmemory and idle CPU (idle window ${IDLE_S} s; CPU of the process tree, % of one core):`);
+  log(`\nmemory and idle CPU (idle window ${IDLE_S} s after ${SETTLE_S} s left alone; CPU of the process tree, % of one core):`);
   const row = (name: string, atReady: number | undefined, i: Idle, target: string) => [
     name, atReady === undefined ? "" : mib(atReady), mib(i.rss), `${fmt(mib(i.treeRss))} (${i.processes})`, i.ownCpuPct, i.cpuPct, i.wakeupsPerS, i.rss / hello.idle.rss, target,
   ];
@@ -268,6 +296,9 @@ await main(async () => {
     ],
   );
   log(`idle distributed kernel: ${fmt(idleTxPerS / IDLE_S)} database transactions/s (reconciler, leader lock, worker sync)`);
+  log("idle CPU by thread of the process (% of one core): event loop vs the engine's own threads (JIT, GC, allocator):");
+  const threadNames = [...new Set([kernelIdle, workerIdle!, standaloneIdle!].flatMap((i) => Object.keys(i.threads)))].sort();
+  table(["thread", "distributed kernel", "worker", "standalone kernel"], threadNames.map((n) => [n, kernelIdle.threads[n] ?? 0, workerIdle!.threads[n] ?? 0, standaloneIdle!.threads[n] ?? 0]));
   log("\nwhere the start goes: the kernel's start timeline (one LOG_LEVEL=debug start each; ms since exec, + ms since the previous milestone):");
   const milestones = [...new Set([...Object.keys(kernelTimeline), ...Object.keys(standaloneTimeline)])].sort(
     (a, b) => (kernelTimeline[a] ?? standaloneTimeline[a] ?? 0) - (kernelTimeline[b] ?? standaloneTimeline[b] ?? 0),
