@@ -100,11 +100,20 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
       expect(body.error.message).toContain("/v1/does-not-exist");
     });
 
-    test("unknown method on a known path is an envelope too, never plain text", async () => {
+    test("another method on a known path → 405 WE-REQ-005 with Allow listing the path's methods", async () => {
       const r = await k.fetch("/v1/health", { method: "DELETE" });
-      expect([404, 405]).toContain(r.status);
-      const body = (await r.json()) as Envelope;
-      expect(body.error.code).toMatch(/^WE-REQ-00[25]$/);
+      const body = await expectEnvelope(r, 405, "WE-REQ-005");
+      expect(r.headers.get("allow")).toBe("GET, HEAD");
+      expect(body.error.message).toBe("method DELETE is not allowed on /v1/health; allowed: GET, HEAD");
+      const jobs = await k.fetch("/v1/jobs/00000000-0000-4000-8000-000000000000", { method: "PATCH" });
+      await expectEnvelope(jobs, 405, "WE-REQ-005");
+      expect(jobs.headers.get("allow")).toBe("DELETE, GET, HEAD");
+    });
+
+    test("HEAD on a GET route answers like GET without a body (so Allow may list it)", async () => {
+      const r = await k.fetch("/v1/health", { method: "HEAD" });
+      expect(r.status).toBe(200);
+      expect(await r.text()).toBe("");
     });
 
     test("GET /v1/workers?limit=abc → 400 with a WE code and the failing parameter in details", async () => {
@@ -142,8 +151,9 @@ describe("kernel API (PostgreSQL + in-process bus + embedded worker)", () => {
       expect(body.error.message).toContain("1024");
     });
 
-    test("a body under the limit on an unknown route is a 404, not a 413", async () => {
-      await expectEnvelope(await k.fetch("/v1/workers", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }), 404, "WE-REQ-002");
+    test("a body under the limit on an unknown route is a 404 (405 for a known path), not a 413", async () => {
+      await expectEnvelope(await k.fetch("/v1/no-such-thing", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }), 404, "WE-REQ-002");
+      await expectEnvelope(await k.fetch("/v1/workers", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }), 405, "WE-REQ-005");
     });
   });
 

@@ -10,6 +10,7 @@ import { Elysia } from "elysia";
 import { errorMessage } from "../../core/errors.ts";
 import { VERSION } from "../../core/version.ts";
 import type { KernelContext } from "../context.ts";
+import { allowedMethods } from "./allowed-methods.ts";
 import { envelope, mapError } from "./envelope.ts";
 import { healthRoutes } from "./health.ts";
 import { swaggerAssetRoutes, SWAGGER_ASSET_PREFIX } from "./swagger-assets.ts";
@@ -46,13 +47,15 @@ import { requestIdOf, requestIds } from "./request-id.ts";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createApp(ctx: KernelContext) {
-  return new Elysia({ normalize: true, serve: serveOptions(ctx) })
+  // The route table, read when a request finds no route (405 for a known path); filled in once the app is built.
+  let table: ReadonlyArray<{ method: string; path: string }> = [];
+  const app = new Elysia({ normalize: true, serve: serveOptions(ctx) })
     .onRequest(requestHook(ctx))
     // MAX_BODY_SIZE while reading, for chunked bodies too (body-limit.ts).
     .onParse({ as: "global" }, bodyLimitParser(ctx.config.MAX_BODY_SIZE, isUploadRoute))
     // CORS, rate limiting (before authentication), JSON depth limit: guards.ts.
     .use(httpGuards(ctx, requestIdOf))
-    .onError({ as: "global" }, errorHook(ctx))
+    .onError({ as: "global" }, errorHook(ctx, () => table))
     // Authentication and authorization (policy table: auth/policy.ts), after routing, before validation.
     .onTransform({ as: "global" }, authHook(ctx))
     .onAfterResponse({ as: "global" }, afterResponseHook(ctx))
@@ -84,6 +87,8 @@ export function createApp(ctx: KernelContext) {
     .use(restreamApi(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
     .use(uiRoutes(() => oidcSignIn(ctx).origins()));
+  table = app.routes.map((r) => ({ method: r.method, path: r.path }));
+  return app;
 }
 
 interface HookSet {
@@ -150,12 +155,16 @@ function requestHook(ctx: KernelContext) {
 }
 
 /** Whatever was thrown, as the one error envelope (envelope.ts); 5xx are logged and counted. */
-function errorHook({ metrics, logger }: KernelContext) {
+function errorHook({ metrics, logger }: KernelContext, routes: () => ReadonlyArray<{ method: string; path: string }>) {
   return ({ code, error, request, set }: { code: unknown; error: unknown; request: Request; set: HookSet }) => {
     const id = requestIdOf(request);
     // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
     const path = pathOf(request.url);
-    const mapped = mapError(String(code), error, path, id);
+    const allowed = code === "NOT_FOUND" ? allowedMethods(routes(), path) : [];
+    if (allowed.length) set.headers.allow = allowed.join(", ");
+    const mapped = allowed.length
+      ? { status: 405, body: envelope("WE-REQ-005", `method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`, id) }
+      : mapError(String(code), error, path, id);
     if (mapped.status >= 500) {
       metrics.errors.inc({ source: "http", code: mapped.body.error.code });
       logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");
