@@ -35,3 +35,29 @@ test("three wrong passwords, then 429 with Retry-After even for the right one; a
   expect(other.status).toBe(200);
   expect(((await other.json()) as { access_token: string }).access_token).toBeString();
 });
+
+const refresh = (token: string, client: string) =>
+  k.fetch("/v1/auth/refresh", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "", "x-forwarded-for": client },
+    body: JSON.stringify({ refresh_token: token }),
+  });
+
+test("invalid refresh tokens are throttled the same way: three 401s, then 429 even for a valid token; another client refreshes", async () => {
+  const signedIn = await login("right-password-123", "192.0.2.50");
+  expect(signedIn.status).toBe(200);
+  const { refresh_token: valid } = (await signedIn.json()) as { refresh_token: string };
+  for (let i = 0; i < 3; i++) {
+    const r = await refresh(`not-a-token-${i}`, "192.0.2.44");
+    expect(r.status).toBe(401);
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("WE-AUTH-001");
+  }
+  const blocked = await refresh(valid, "192.0.2.44");
+  expect(blocked.status).toBe(429);
+  expect(((await blocked.json()) as { error: { code: string } }).error.code).toBe("WE-SYS-005");
+  expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(500);
+  // The valid token was not spent by the refused call: another client can still use it.
+  const other = await refresh(valid, "192.0.2.50");
+  expect(other.status).toBe(200);
+  expect(((await other.json()) as { access_token: string }).access_token).toBeString();
+});
