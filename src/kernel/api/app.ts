@@ -46,16 +46,24 @@ import { requestIdOf, requestIds } from "./request-id.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+type RouteTable = ReadonlyArray<{ method: string; path: string }>;
+
 export function createApp(ctx: KernelContext) {
   // The route table, read when a request finds no route (405 for a known path); filled in once the app is built.
-  let table: ReadonlyArray<{ method: string; path: string }> = [];
-  const app = new Elysia({ normalize: true, serve: serveOptions(ctx) })
+  let table: RouteTable = [];
+  const app = buildApp(ctx, () => table);
+  table = app.routes.map((r) => ({ method: r.method, path: r.path }));
+  return app;
+}
+
+function buildApp(ctx: KernelContext, routes: () => RouteTable) {
+  return new Elysia({ normalize: true, serve: serveOptions(ctx) })
     .onRequest(requestHook(ctx))
     // MAX_BODY_SIZE while reading, for chunked bodies too (body-limit.ts).
     .onParse({ as: "global" }, bodyLimitParser(ctx.config.MAX_BODY_SIZE, isUploadRoute))
     // CORS, rate limiting (before authentication), JSON depth limit: guards.ts.
     .use(httpGuards(ctx, requestIdOf))
-    .onError({ as: "global" }, errorHook(ctx, () => table))
+    .onError({ as: "global" }, errorHook(ctx, routes))
     // Authentication and authorization (policy table: auth/policy.ts), after routing, before validation.
     .onTransform({ as: "global" }, authHook(ctx))
     .onAfterResponse({ as: "global" }, afterResponseHook(ctx))
@@ -87,8 +95,6 @@ export function createApp(ctx: KernelContext) {
     .use(restreamApi(ctx))
     // The web dashboard at / (its own client routes only; ui.ts).
     .use(uiRoutes(() => oidcSignIn(ctx).origins()));
-  table = app.routes.map((r) => ({ method: r.method, path: r.path }));
-  return app;
 }
 
 interface HookSet {
@@ -155,7 +161,7 @@ function requestHook(ctx: KernelContext) {
 }
 
 /** Whatever was thrown, as the one error envelope (envelope.ts); 5xx are logged and counted. */
-function errorHook({ metrics, logger }: KernelContext, routes: () => ReadonlyArray<{ method: string; path: string }>) {
+function errorHook({ metrics, logger }: KernelContext, routes: () => RouteTable) {
   return ({ code, error, request, set }: { code: unknown; error: unknown; request: Request; set: HookSet }) => {
     const id = requestIdOf(request);
     // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
