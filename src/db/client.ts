@@ -105,13 +105,25 @@ function openPostgres(given: string, opts: OpenOptions): Database {
       // still the one we are talking to.
       lockClient ??= postgres(url, { ...(ssl ? { ssl } : {}), max: 1, connect_timeout: 5, max_lifetime: null, onnotice: () => {} });
       const lc = lockClient;
+      // A try that fails or gets no answer in 5 s gives up this client, not just this try: a one-connection
+      // client left in a broken state after its session was killed answered no query for as long as a full test
+      // run watched (15 s). Ending it also ends its session, so a try that did take the lock late leaves nothing
+      // behind; the next try (the reconciler's next tick) opens a fresh client. No HeldLock is live on it then:
+      // tryLock is only called while this kernel holds no lock.
+      const giveUp = () => {
+        if (lockClient === lc) lockClient = undefined;
+        void lc.end({ timeout: 0 }).catch(() => {});
+        return undefined;
+      };
       let pid: number;
       try {
-        const row = (await withTimeout(lc<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(${key}) as ok, pg_backend_pid() as pid`, 5000))?.[0];
+        const rows = await withTimeout(lc<{ ok: boolean; pid: number }[]>`select pg_try_advisory_lock(${key}) as ok, pg_backend_pid() as pid`, 5000);
+        if (!rows) return giveUp();
+        const row = rows[0];
         if (!row?.ok) return undefined;
         pid = row.pid;
       } catch {
-        return undefined;
+        return giveUp();
       }
       let lost = false;
       const samePid = async () => {

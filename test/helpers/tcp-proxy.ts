@@ -14,6 +14,8 @@ export interface TcpProxy {
   cut(): void;
   /** Accepts and relays connections again. */
   restore(): void;
+  /** The connections open now stop relaying (bytes are dropped, nothing is closed: a peer that stopped answering); new ones relay. */
+  stall(): void;
   close(): void;
 }
 
@@ -22,6 +24,8 @@ interface Pair {
   downstream: Socket<Pair>;
   /** Bytes the client sent before the upstream connection was open. */
   early: Uint8Array[];
+  /** Relays nothing any more (stall()). */
+  stalled?: boolean;
 }
 
 /** Bytes a socket has not taken yet (write() takes what fits), sent on its `drain`. */
@@ -61,7 +65,7 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
               pair.upstream = up;
               for (const chunk of pair.early.splice(0)) send(up, chunk);
             },
-            data: (_up, chunk) => send(pair.downstream, chunk),
+            data: (_up, chunk) => void (pair.stalled || send(pair.downstream, chunk)),
             drain: (up) => flush(up),
             close: () => drop(pair),
             error: () => drop(pair),
@@ -70,6 +74,7 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
       },
       data(down, chunk) {
         const pair = down.data;
+        if (pair.stalled) return;
         if (pair.upstream) send(pair.upstream, chunk);
         else pair.early.push(new Uint8Array(chunk));
       },
@@ -87,6 +92,9 @@ export function startTcpProxy(target: { hostname: string; port: number }): TcpPr
     },
     restore() {
       refusing = false;
+    },
+    stall() {
+      for (const pair of open) pair.stalled = true;
     },
     close() {
       for (const pair of [...open]) drop(pair);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import postgres from "postgres";
 import { type Database, openDatabase } from "../../src/db/client.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
+import { startTcpProxy } from "../helpers/tcp-proxy.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const KEY = 0x7e57;
@@ -72,3 +73,27 @@ test("a killed holder session: held() turns false, the process survives, another
   expect(await again!.held()).toBe(true);
   await again!.release();
 });
+
+test("a lock session that stops answering is given up: the next try opens a fresh connection and takes the lock", async () => {
+  const target = new URL(t.url);
+  const proxy = startTcpProxy({ hostname: target.hostname, port: Number(target.port || 5432) });
+  const viaProxy = new URL(t.url);
+  viaProxy.port = String(proxy.port);
+  const a = await openDatabase({ url: viaProxy.toString(), dataDir: "" });
+  opened.push(a);
+  try {
+    const first = await a.tryLock(KEY);
+    expect(first).toBeDefined();
+    await first!.release();
+    // Its session now swallows every byte without closing (a peer gone quiet): the try gets no answer.
+    proxy.stall();
+    expect(await a.tryLock(KEY)).toBeUndefined();
+    // The stalled client was ended, which also ends its session; a fresh connection takes the lock at once.
+    const again = await a.tryLock(KEY);
+    expect(again).toBeDefined();
+    expect(await again!.held()).toBe(true);
+    await again!.release();
+  } finally {
+    proxy.close();
+  }
+}, 30_000);
