@@ -17,7 +17,6 @@ import { makeCorpusClip } from "../fixtures/media-corpus.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-cfr-"));
 
-type JobView = MediaJobView;
 
 const PROFILE = {
   id: "cfr25_h264",
@@ -28,17 +27,17 @@ const PROFILE = {
 };
 
 /** Creates the profile, uploads the clip, runs the job to its end; the MP4's and the HLS master's paths. */
-async function runCfrJob(k: MediaKernel, clip: string): Promise<{ job: JobView; mp4: string; master: string }> {
+async function runCfrJob(k: MediaKernel, clip: string): Promise<{ job: MediaJobView; mp4: string; master: string }> {
   const created = await call(k, "/v1/profiles", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(PROFILE) });
   expect(created.status).toBe(201);
   const key = upload(k, clip);
-  const submitted = await call<JobView>(k, "/v1/jobs", {
+  const submitted = await call<MediaJobView>(k, "/v1/jobs", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ source_url: key, profiles: [PROFILE.id], outputs: ["mp4", "hls"] }),
   });
   expect(submitted.status).toBe(201);
-  const job = await waitJobEnded<JobView>(k, submitted.body.id);
+  const job = await waitJobEnded<MediaJobView>(k, submitted.body.id);
   if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
   const { mp4, master: hls, all: outputs } = await outputFiles(k, job.id);
   if (!mp4 || !hls) throw new Error(`${k.name}: outputs ${JSON.stringify(outputs)}`);

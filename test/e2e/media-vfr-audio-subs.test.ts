@@ -20,19 +20,18 @@ import { makeCorpusClip } from "../fixtures/media-corpus.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "webencode-vfr-subs-"));
 
-type JobView = MediaJobView;
 
 interface Done {
-  job: JobView;
+  job: MediaJobView;
   mp4: string;
   master: string;
 }
 
 async function runJob(k: MediaKernel, clip: string): Promise<Done> {
   const key = upload(k, clip);
-  const created = await call<JobView>(k, "/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: key, profiles: ["360p_h264"], outputs: ["mp4", "hls"] }) });
+  const created = await call<MediaJobView>(k, "/v1/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ source_url: key, profiles: ["360p_h264"], outputs: ["mp4", "hls"] }) });
   if (created.status !== 201) throw new Error(`${k.name}: POST /v1/jobs → ${created.status} ${JSON.stringify(created.body)}`);
-  const job = await waitJobEnded<JobView>(k, created.body.id);
+  const job = await waitJobEnded<MediaJobView>(k, created.body.id);
   if (job.status !== "completed") throw new Error(`${k.name}: job ended ${job.status}: ${JSON.stringify(job.error)}`);
   const files = await outputFiles(k, job.id);
   return { job, mp4: files.mp4!, master: files.master! };

@@ -106,6 +106,12 @@ describe("mapError: protocol errors", () => {
     expect(m.body.error.request_id).toBe(RID);
   });
 
+  test("NOT_FOUND on a path that has other methods → 405 WE-REQ-005 naming them; without any, still 404", () => {
+    const m = mapError("NOT_FOUND", new Error("NOT_FOUND"), "/v1/health", RID, { method: "DELETE", methods: ["GET", "HEAD"] });
+    expect(m).toMatchObject({ status: 405, body: { error: { code: "WE-REQ-005", message: "method DELETE is not allowed on /v1/health; allowed: GET, HEAD" } } });
+    expect(mapError("NOT_FOUND", new Error("NOT_FOUND"), "/v1/nope", RID, { method: "GET", methods: [] }).status).toBe(404);
+  });
+
   test("a 413 or 405 status on an unknown error keeps its meaning", () => {
     expect(mapError("UNKNOWN", { status: 413 }, "/v1/x", RID)).toMatchObject({ status: 413, body: { error: { code: "WE-REQ-003" } } });
     expect(mapError("UNKNOWN", { status: 405 }, "/v1/x", RID)).toMatchObject({ status: 405, body: { error: { code: "WE-REQ-005" } } });

@@ -166,11 +166,9 @@ function errorHook({ metrics, logger }: KernelContext, routes: () => RouteTable)
     const id = requestIdOf(request);
     // From the URL, not Elysia's `path`: for an unknown method (PROPFIND) that lost its first segment.
     const path = pathOf(request.url);
-    const allowed = code === "NOT_FOUND" ? allowedMethods(routes(), path) : [];
-    if (allowed.length) set.headers.allow = allowed.join(", ");
-    const mapped = allowed.length
-      ? { status: 405, body: envelope("WE-REQ-005", `method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`, id) }
-      : mapError(String(code), error, path, id);
+    const methods = code === "NOT_FOUND" ? allowedMethods(routes(), path) : [];
+    const mapped = mapError(String(code), error, path, id, { method: request.method, methods });
+    if (mapped.status === 405 && methods.length) set.headers.allow = methods.join(", ");
     if (mapped.status >= 500) {
       metrics.errors.inc({ source: "http", code: mapped.body.error.code });
       logger.error({ request_id: id, error, path, code: mapped.body.error.code }, "request failed");

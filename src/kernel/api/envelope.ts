@@ -66,7 +66,11 @@ export interface Mapped {
   body: ErrorBody;
 }
 
-export function mapError(kind: string, error: unknown, path: string, requestId: string): Mapped {
+/**
+ * `allowed`: for a request that found no route, the methods the path has (allowed-methods.ts); when there are
+ * any the answer is 405 naming them instead of 404.
+ */
+export function mapError(kind: string, error: unknown, path: string, requestId: string, allowed?: { method: string; methods: string[] }): Mapped {
   if (error instanceof AppError) {
     return { status: error.status, body: envelope(error.code, error.message, requestId, error.details) };
   }
@@ -85,6 +89,9 @@ export function mapError(kind: string, error: unknown, path: string, requestId: 
     case "PARSE":
       return { status: 400, body: envelope("WE-REQ-004", "malformed request body: expected valid JSON matching the Content-Type", requestId) };
     case "NOT_FOUND":
+      if (allowed?.methods.length) {
+        return { status: 405, body: envelope("WE-REQ-005", `method ${allowed.method} is not allowed on ${path}; allowed: ${allowed.methods.join(", ")}`, requestId) };
+      }
       return { status: 404, body: envelope("WE-REQ-002", `no route for ${path}; see /swagger for the API`, requestId) };
     case "INVALID_COOKIE_SIGNATURE":
       return { status: 400, body: envelope("WE-REQ-001", "invalid cookie signature", requestId) };

@@ -13,9 +13,9 @@
  * A kernel that is alive but could not write its telemetry for that long (database unreachable) loses its
  * sessions the same way; its next tick sees the row closed and disconnects the publisher, which reconnects.
  */
-import { startPeriodic } from "../../core/periodic.ts";
 import { and, eq, isNull, lt, ne, sql } from "drizzle-orm";
 import type { Logger } from "pino";
+import { startPeriodic } from "../../core/periodic.ts";
 import { events, streamSessions, tasks } from "../../db/schema.ts";
 import type { KernelContext } from "../context.ts";
 import { recordEvent } from "../events/record.ts";
